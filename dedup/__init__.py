@@ -1,0 +1,34 @@
+"""dedup: turn scraped web text into clean, canonical text.
+
+>>> from dedup import clean_text
+>>> clean_text("This site uses cookies. Accept all\\nThe article.\\n")
+'The article.\\n'
+"""
+
+from .config import BoilerplateConfig, Config, LSHConfig, NormConfig, ShingleConfig
+from .errors import ConfigError, DedupError, InputError, OutputError
+from .pipeline import Cleaner, CleanResult, Stats, clean_text
+from .types import Document, Match, Paragraph, Verdict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BoilerplateConfig",
+    "CleanResult",
+    "Cleaner",
+    "Config",
+    "ConfigError",
+    "DedupError",
+    "Document",
+    "InputError",
+    "LSHConfig",
+    "Match",
+    "NormConfig",
+    "OutputError",
+    "Paragraph",
+    "ShingleConfig",
+    "Stats",
+    "Verdict",
+    "__version__",
+    "clean_text",
+]

@@ -1,0 +1,5 @@
+"""``python -m dedup`` runs the CLI."""
+
+from .cli import main
+
+main()

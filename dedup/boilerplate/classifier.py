@@ -1,0 +1,146 @@
+"""The boilerplate classifier stage.
+
+A classifier looks at a whole document (so context can count) and returns, per paragraph, a
+:class:`~dedup.types.Verdict` to drop it or ``None`` to leave it to later stages. The first
+classifier, :class:`RuleClassifier`, scores cookie and consent notices from the cue phrases in
+:mod:`dedup.boilerplate.rules` with a small hand-set linear model; a learned model implements the
+same :class:`Classifier` protocol and slots in via :class:`~dedup.pipeline.Cleaner`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import regex
+
+from ..config import BoilerplateConfig
+from ..types import DROP, Document, Verdict
+from . import rules
+
+
+class Classifier(Protocol):
+    """Anything that maps a document to one optional drop verdict per paragraph."""
+
+    def classify(self, doc: Document) -> list[Verdict | None]: ...
+
+
+def _alternation(phrases: Iterable[str]) -> regex.Pattern[str]:
+    ordered = sorted(set(phrases), key=lambda s: (-len(s), s))
+    body = "|".join(regex.escape(p) for p in ordered)
+    return regex.compile(rf"(?<![\w])(?:{body})(?![\w])")
+
+
+def _group(category: dict[str, dict[str, tuple[str, ...]]], name: str) -> regex.Pattern[str]:
+    return _alternation(p for lang in rules.LANGUAGES for p in category[name].get(lang, ()))
+
+
+# Compiled once at import: one alternation per cue group, every language together.
+_TOPIC = _group(rules.COOKIE, "topic")
+_STRONG = _group(rules.COOKIE, "strong")
+_AGENT = _group(rules.COOKIE, "agent")
+_ACTION = _group(rules.COOKIE, "action")
+_BUTTON = _group(rules.COOKIE, "button")
+_REPORTING = _alternation(p for lang in rules.LANGUAGES for p in rules.REPORTING[lang])
+_WORD = regex.compile(r"\w+")
+
+
+@dataclass(frozen=True, slots=True)
+class CookieEvidence:
+    """The cues found in one line and the score they give."""
+
+    topic: tuple[str, ...]
+    strong: tuple[str, ...]
+    agent: tuple[str, ...]
+    action: tuple[str, ...]
+    buttons: tuple[str, ...]
+    button_cover: float
+    reporting: tuple[str, ...]
+    words: int
+    score: float
+
+    def describe(self) -> str:
+        parts = []
+        for name in ("strong", "topic", "buttons", "agent", "action", "reporting"):
+            found: tuple[str, ...] = getattr(self, name)
+            if found:
+                parts.append(f"{name}={'/'.join(found[:3])}")
+        parts.append(f"words={self.words}")
+        return " ".join(parts)
+
+
+def _distinct(pattern: regex.Pattern[str], text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(pattern.findall(text)))
+
+
+def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig()) -> CookieEvidence:
+    """Score how much ``text`` looks like a cookie or consent notice (0..1).
+
+    >>> cookie_evidence("We use cookies. By continuing to browse you agree.").score > 0.9
+    True
+    >>> cookie_evidence("The regulator said sites that use cookies must ask first.").score < 0.1
+    True
+    """
+    low = text.lower()
+    words = len(_WORD.findall(low))
+    topic = _distinct(_TOPIC, low)
+    strong = _distinct(_STRONG, low)
+    buttons = _distinct(_BUTTON, low)
+    if not (topic or strong or len(buttons) >= 2):
+        return CookieEvidence((), (), (), (), buttons, 0.0, (), words, 0.0)
+    agent = _distinct(_AGENT, low)
+    action = _distinct(_ACTION, low)
+    reporting = _distinct(_REPORTING, low)
+    covered = sum(len(m.group()) for m in _BUTTON.finditer(low))
+    letters = sum(1 for ch in low if ch.isalnum()) or 1
+    cover = min(1.0, covered / letters)
+    z = -4.0
+    z += 1.5 * bool(topic) + 2.5 * min(len(strong), 2)
+    z += 0.8 * min(len(agent), 2) + 0.8 * min(len(action), 2)
+    z -= 2.5 * min(len(reporting), 2)
+    if len(buttons) >= 2 and cover >= 0.6 and words <= 12:
+        z += 5.0  # a row of consent buttons rendered as text
+    if words > cfg.max_guard_words:
+        z -= 1.5  # a long, sentence-like line needs strong evidence
+    score = 1.0 / (1.0 + math.exp(-z))
+    return CookieEvidence(topic, strong, agent, action, buttons, cover, reporting, words, score)
+
+
+class RuleClassifier:
+    """Cookie and consent notices from multilingual cue phrases (see :mod:`.rules`).
+
+    >>> from dedup.segment import split_paragraphs
+    >>> doc = Document("d", "We use cookies to improve your experience. Accept all\\nHello")
+    >>> doc.paragraphs = split_paragraphs(doc.text)
+    >>> [v.reason if v else None for v in RuleClassifier().classify(doc)]
+    ['boilerplate:cookie', None]
+    """
+
+    def __init__(self, cfg: BoilerplateConfig = BoilerplateConfig()) -> None:
+        self.cfg = cfg
+
+    def classify(self, doc: Document) -> list[Verdict | None]:
+        out: list[Verdict | None] = []
+        for p in doc.paragraphs:
+            if p.blank:
+                out.append(None)
+                continue
+            ev = cookie_evidence(p.text, self.cfg)
+            if ev.score >= self.cfg.threshold:
+                out.append(Verdict(DROP, "boilerplate:cookie", round(ev.score, 4),
+                                   detail=ev.describe()))
+            else:
+                out.append(None)
+        return out
+
+
+def classify(docs: Iterable[Document], classifiers: Sequence[Classifier]) -> Iterator[Document]:
+    """Stage: apply each classifier in turn; the first drop verdict for a paragraph wins."""
+    for doc in docs:
+        for clf in classifiers:
+            for p, verdict in zip(doc.paragraphs, clf.classify(doc), strict=True):
+                if verdict is not None and p.verdict is None:
+                    p.verdict = verdict
+        yield doc

@@ -1,0 +1,188 @@
+"""Near-duplicate paragraphs inside a document: MinHash/LSH candidates, verified, then runs.
+
+Three kinds of evidence, applied to the document's content paragraphs (blank and boilerplate
+lines are skipped, so a banner between two copies does not break a run):
+
+1. **Exact**: equal normalised keys (any length).
+2. **Near**: paragraphs of at least ``shingle.min_words`` tokens are MinHashed over word shingles
+   and indexed in a datasketch ``MinHashLSH``; every candidate is verified with the exact Jaccard
+   similarity of the shingle sets before it counts.
+3. **Runs**: a repeated block (the article body pasted twice, the second copy possibly cut short)
+   is found as a run of consecutive paragraphs whose matches are consecutive too. Short lines
+   (headings such as "Key quotes", one-word answers) are dropped only inside such a run, edited
+   lines inside a run are matched by token similarity, and a run's last line may be a truncated
+   prefix of its source.
+
+Drop reasons: ``duplicate:exact``, ``duplicate:near``, ``duplicate:run``, ``duplicate:truncated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+import numpy as np
+from datasketch import MinHashLSH
+
+from .canonical import choose
+from .config import Config, LSHConfig
+from .shingle import jaccard, shingle_batch
+from .signature import lean, signatures
+from .types import DROP, Document, Match, Paragraph, Verdict
+
+# LSH only proposes candidates (every one is verified), so missing a pair costs more than
+# proposing a wrong one: bands and rows are tuned for a lower threshold, weighted to recall.
+_LSH_SLACK = 0.15
+_LSH_WEIGHTS = (0.2, 0.8)
+
+
+@lru_cache(maxsize=16)
+def lsh_params(cfg: LSHConfig) -> tuple[int, int]:
+    """``(bands, rows)`` for ``cfg``: its own when set, else datasketch's optimum."""
+    if cfg.bands:
+        return cfg.bands, cfg.rows
+    probe = MinHashLSH(threshold=max(0.05, cfg.threshold - _LSH_SLACK), num_perm=cfg.num_perm,
+                       weights=_LSH_WEIGHTS)
+    return int(probe.b), int(probe.r)
+
+
+@dataclass(slots=True)
+class _Drop:
+    src: int
+    score: float
+    reason: str
+
+
+def _similarity(a: Paragraph, b: Paragraph) -> float:
+    return SequenceMatcher(None, a.tokens, b.tokens, autojunk=False).ratio()
+
+
+class _DocDeduper:
+    """State for one document; positions are indices into the content paragraphs."""
+
+    def __init__(self, doc: Document, cfg: Config) -> None:
+        self.doc = doc
+        self.cfg = cfg
+        self.content = [p for p in doc.paragraphs if p.verdict is None]
+        self.exact: dict[int, list[int]] = {}
+        self.near: dict[int, tuple[int, float]] = {}
+        self.drops: dict[int, _Drop] = {}
+
+    def find_matches(self) -> None:
+        cfg = self.cfg
+        content = self.content
+        long_pos = [k for k, p in enumerate(content) if len(p.tokens) >= cfg.shingle.min_words]
+        hashes, offsets = shingle_batch([content[k].tokens for k in long_pos],
+                                        cfg.shingle.size, cfg.shingle.seed)
+        sigs = signatures(hashes, offsets, cfg.lsh.num_perm, cfg.shingle.seed)
+        sets = {k: np.unique(hashes[offsets[i]:offsets[i + 1]]) for i, k in enumerate(long_pos)}
+        row = {k: i for i, k in enumerate(long_pos)}
+        lsh = MinHashLSH(num_perm=cfg.lsh.num_perm, params=lsh_params(cfg.lsh))
+        seen: dict[str, list[int]] = {}
+        for k, p in enumerate(content):
+            key = p.key or p.text
+            earlier = seen.setdefault(key, [])
+            if earlier:
+                self.exact[k] = list(earlier)
+            earlier.append(k)
+            if k not in row or k in self.exact:
+                continue
+            m = lean(sigs[row[k]], cfg.shingle.seed)
+            verified = ((c, jaccard(sets[k], sets[c])) for c in lsh.query(m))
+            best = choose((c, s) for c, s in verified if s >= cfg.lsh.threshold)
+            if best is not None:
+                self.near[k] = best
+            else:
+                lsh.insert(k, m, check_duplication=False)
+
+    def decide(self) -> None:
+        cfg = self.cfg
+        for k, sources in self.exact.items():
+            if len(self.content[k].tokens) >= cfg.shingle.min_exact_words:
+                self.drops[k] = _Drop(sources[0], 1.0, "duplicate:exact")
+        for k, (src, sim) in self.near.items():
+            self.drops[k] = _Drop(src, sim, "duplicate:near")
+        changed = True
+        while changed:
+            changed = False
+            for k in range(len(self.content)):
+                if k not in self.drops and self._extend_run(k):
+                    changed = True
+
+    def _extend_run(self, k: int) -> bool:
+        """Drop paragraph ``k`` if it continues a repeated run on either side."""
+        prev, nxt = self.drops.get(k - 1), self.drops.get(k + 1)
+        anchors = [d.src + 1 for d in (prev,) if d] + [d.src - 1 for d in (nxt,) if d]
+        for src in dict.fromkeys(anchors):
+            if not 0 <= src < k:
+                continue
+            if src in self.exact.get(k, ()):
+                self.drops[k] = _Drop(src, 1.0, "duplicate:run")
+                return True
+            para, source = self.content[k], self.content[src]
+            sim = _similarity(para, source)
+            if sim >= self.cfg.lsh.gap_similarity:
+                self.drops[k] = _Drop(src, sim, "duplicate:run")
+                return True
+            if (prev and src == prev.src + 1 and len(para.tokens) >= 3
+                    and source.key.startswith(para.key)):
+                share = len(para.key) / max(len(source.key), 1)
+                self.drops[k] = _Drop(src, share, "duplicate:truncated")
+                return True
+        return False
+
+    def canonical(self, src: int) -> int:
+        """Follow a source that was itself dropped back to the kept copy."""
+        hops = 0
+        while src in self.drops and hops < len(self.content):
+            src = self.drops[src].src
+            hops += 1
+        return src
+
+    def runs(self) -> dict[int, tuple[int, int]]:
+        """Run length and first source line for every dropped paragraph that sits in a run."""
+        out: dict[int, tuple[int, int]] = {}
+        k = 0
+        n = len(self.content)
+        while k < n:
+            if k not in self.drops:
+                k += 1
+                continue
+            end = k
+            while end + 1 in self.drops and self.drops[end + 1].src == self.drops[end].src + 1:
+                end += 1
+            if end > k:
+                for j in range(k, end + 1):
+                    out[j] = (end - k + 1, k)
+            k = end + 1
+        return out
+
+    def apply(self) -> None:
+        runs = self.runs()
+        for k, d in self.drops.items():
+            src = self.content[self.canonical(d.src)]
+            detail = ""
+            if k in runs:
+                length, first = runs[k]
+                a = self.content[self.drops[first].src].line
+                b = self.content[self.drops[first + length - 1].src].line
+                detail = f"in a run of {length} lines repeating lines {a}-{b}"
+            self.content[k].verdict = Verdict(DROP, d.reason, round(d.score, 4),
+                                              Match(self.doc.id, src.line), detail)
+
+
+def dedup_document(doc: Document, cfg: Config) -> Document:
+    """Mark the near-duplicate paragraphs of ``doc`` (the first copy of each is kept)."""
+    deduper = _DocDeduper(doc, cfg)
+    deduper.find_matches()
+    deduper.decide()
+    deduper.apply()
+    return doc
+
+
+def dedup_within(docs: Iterable[Document], cfg: Config) -> Iterator[Document]:
+    """Stage: in-document near-duplicate removal."""
+    for doc in docs:
+        yield dedup_document(doc, cfg)

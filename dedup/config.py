@@ -1,0 +1,157 @@
+"""Configuration: one frozen dataclass per concern, shared by every stage.
+
+The CLI and a TOML file map onto :class:`Config` in one place, :meth:`Config.from_mapping`.
+:meth:`Config.fingerprint` identifies every setting that changes the output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+@dataclass(frozen=True, slots=True)
+class NormConfig:
+    """How a paragraph is normalised for matching (the written text is never changed)."""
+
+    casefold: bool = True
+    strip_accents: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BoilerplateConfig:
+    """The boilerplate classifier: which one, and the score at or above which a line is dropped."""
+
+    enabled: bool = True
+    threshold: float = 0.5
+    max_guard_words: int = 80
+
+
+@dataclass(frozen=True, slots=True)
+class ShingleConfig:
+    """Word shingles for MinHash; lines shorter than ``min_words`` are matched exactly instead."""
+
+    size: int = 3
+    min_words: int = 8
+    min_exact_words: int = 4
+    seed: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LSHConfig:
+    """MinHash/LSH: permutations, the verified Jaccard threshold, bands x rows (0 = derived)."""
+
+    num_perm: int = 128
+    threshold: float = 0.7
+    bands: int = 0
+    rows: int = 0
+    gap_similarity: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every setting of a run. Build one with keyword arguments, :meth:`from_toml` or
+    :meth:`from_mapping`; all stages read the same instance.
+
+    >>> Config().lsh.threshold
+    0.7
+    >>> Config.from_mapping({"lsh": {"threshold": 0.8}}).lsh.threshold
+    0.8
+    """
+
+    norm: NormConfig = field(default_factory=NormConfig)
+    boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
+    shingle: ShingleConfig = field(default_factory=ShingleConfig)
+    lsh: LSHConfig = field(default_factory=LSHConfig)
+    keep: str = "first"
+
+    def __post_init__(self) -> None:
+        _check(0.0 < self.lsh.threshold <= 1.0, "lsh.threshold", self.lsh.threshold, "in (0, 1]")
+        _check(0.0 < self.lsh.gap_similarity <= 1.0, "lsh.gap_similarity",
+               self.lsh.gap_similarity, "in (0, 1]")
+        _check(2 <= self.lsh.num_perm <= 4096, "lsh.num_perm", self.lsh.num_perm, "in [2, 4096]")
+        _check(self.lsh.bands >= 0 and self.lsh.rows >= 0, "lsh.bands/rows",
+               (self.lsh.bands, self.lsh.rows), ">= 0")
+        _check(self.lsh.bands * self.lsh.rows <= self.lsh.num_perm, "lsh.bands*rows",
+               self.lsh.bands * self.lsh.rows, f"<= num_perm ({self.lsh.num_perm})")
+        _check((self.lsh.bands == 0) == (self.lsh.rows == 0), "lsh.bands/rows",
+               (self.lsh.bands, self.lsh.rows), "both set or both 0")
+        _check(1 <= self.shingle.size <= 16, "shingle.size", self.shingle.size, "in [1, 16]")
+        _check(self.shingle.min_words >= 1, "shingle.min_words", self.shingle.min_words, ">= 1")
+        _check(self.shingle.min_exact_words >= 1, "shingle.min_exact_words",
+               self.shingle.min_exact_words, ">= 1")
+        _check(0.0 <= self.boilerplate.threshold <= 1.0, "boilerplate.threshold",
+               self.boilerplate.threshold, "in [0, 1]")
+        _check(self.keep in ("first",), "keep", self.keep, "'first'")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Config:
+        """Build a config from nested mappings (a parsed TOML file, CLI overrides)."""
+        sections = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            if name not in sections:
+                raise ConfigError(f"unknown config section {name!r}",
+                                  hint=f"known sections: {', '.join(sorted(sections))}")
+            default = getattr(cls(), name)
+            if dataclasses.is_dataclass(default):
+                if not isinstance(value, Mapping):
+                    raise ConfigError(f"config section {name!r} must be a table")
+                known = {f.name for f in dataclasses.fields(default)}
+                unknown = set(value) - known
+                if unknown:
+                    raise ConfigError(f"unknown key(s) in [{name}]: {', '.join(sorted(unknown))}",
+                                      hint=f"known keys: {', '.join(sorted(known))}")
+                try:
+                    kwargs[name] = dataclasses.replace(default, **value)  # type: ignore[type-var]
+                except TypeError as exc:
+                    raise ConfigError(f"bad value in [{name}]: {exc}") from exc
+            else:
+                kwargs[name] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Config:
+        """Read a TOML file whose tables mirror the dataclasses (``[lsh]``, ``[shingle]`` ...)."""
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        return cls.from_mapping(data)
+
+    def replace(self, **sections: Mapping[str, Any]) -> Config:
+        """A copy with some keys of some sections changed: ``cfg.replace(lsh={"threshold": .8})``."""
+        merged = {
+            name: {**dataclasses.asdict(getattr(self, name)), **dict(values)}
+            for name, values in sections.items()
+        }
+        return Config.from_mapping({**self.to_dict(), **merged})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self) -> str:
+        """A short stable hash of every setting: equal fingerprints mean equal output."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _check(ok: bool, name: str, value: object, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"{name} = {value!r} is out of range", hint=f"it must be {expected}")

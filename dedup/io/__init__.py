@@ -1,0 +1,1 @@
+"""Reading documents from files, directories and stdin; writing clean text and drop records."""

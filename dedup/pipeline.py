@@ -1,0 +1,163 @@
+"""The pipeline, composed in one place: read -> segment -> normalise -> classify boilerplate ->
+shingle/MinHash -> LSH -> choose canonical -> write.
+
+Every stage is a generator over documents; :class:`Cleaner` chains them and times each one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from .boilerplate import Classifier, RuleClassifier, classify
+from .cluster import dedup_within
+from .config import Config
+from .normalize import normalize
+from .segment import segment
+from .types import Document, Paragraph, Verdict
+
+Stage = Callable[[Iterable[Document]], Iterator[Document]]
+
+
+@dataclass(slots=True)
+class CleanResult:
+    """A cleaned document: the clean text and one verdict per input line."""
+
+    doc: Document
+    text: str
+    verdicts: list[Verdict]
+
+    @property
+    def removed(self) -> list[tuple[Paragraph, Verdict]]:
+        """The dropped paragraphs with their verdicts, in document order."""
+        return [(p, v) for p, v in zip(self.doc.paragraphs, self.verdicts, strict=True)
+                if v.dropped]
+
+
+@dataclass(slots=True)
+class Stats:
+    """What a run did: counts per reason, documents, lines, bytes and seconds per stage."""
+
+    documents: int = 0
+    lines_in: int = 0
+    lines_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, result: CleanResult) -> None:
+        self.documents += 1
+        self.lines_in += len(result.verdicts)
+        self.lines_out += sum(1 for v in result.verdicts if not v.dropped)
+        self.bytes_in += len(result.doc.text.encode("utf-8", "surrogatepass"))
+        self.bytes_out += len(result.text.encode("utf-8", "surrogatepass"))
+        self.reasons.update(v.reason for v in result.verdicts if v.dropped)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "documents": self.documents,
+            "lines_in": self.lines_in,
+            "lines_out": self.lines_out,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "removed": dict(sorted(self.reasons.items())),
+            "stage_seconds": {k: round(v, 6) for k, v in self.stage_seconds.items()},
+        }
+
+
+class _Timer:
+    """Inclusive time spent pulling from a stage; exclusive times are differences of these."""
+
+    def __init__(self) -> None:
+        self.inclusive: dict[str, float] = {}
+
+    def wrap(self, name: str, it: Iterator[Document]) -> Iterator[Document]:
+        self.inclusive.setdefault(name, 0.0)  # registered now, so the dict keeps flow order
+        return self._pull(name, it)
+
+    def _pull(self, name: str, it: Iterator[Document]) -> Iterator[Document]:
+        while True:
+            t0 = time.perf_counter()
+            try:
+                doc = next(it)
+            except StopIteration:
+                self.inclusive[name] += time.perf_counter() - t0
+                return
+            self.inclusive[name] += time.perf_counter() - t0
+            yield doc
+
+    def exclusive(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        prev = 0.0
+        for name, total in self.inclusive.items():
+            out[name] = max(0.0, total - prev)
+            prev = total
+        return out
+
+
+def _as_document(item: Document | str, n: int) -> Document:
+    return item if isinstance(item, Document) else Document(id=str(n), text=item)
+
+
+class Cleaner:
+    """Cleans documents: boilerplate out, near-duplicate paragraphs out, one canonical copy kept.
+
+    >>> cleaner = Cleaner()
+    >>> line = "A paragraph long enough to be compared as a near duplicate."
+    >>> result = cleaner.clean(f"We use cookies. Accept all to continue.\\n{line}\\n{line}!")
+    >>> result.text == line + "\\n"
+    True
+    >>> [v.reason for v in result.verdicts]
+    ['boilerplate:cookie', 'content', 'duplicate:exact']
+    """
+
+    def __init__(self, config: Config | None = None,
+                 classifiers: Sequence[Classifier] | None = None) -> None:
+        self.config = config or Config()
+        if classifiers is None:
+            classifiers = [RuleClassifier(self.config.boilerplate)] \
+                if self.config.boilerplate.enabled else []
+        self.classifiers = list(classifiers)
+        self.stats = Stats()
+
+    def stages(self) -> list[tuple[str, Stage]]:
+        """The stages in flow order, each a generator over documents."""
+        cfg = self.config
+        return [
+            ("segment", segment),
+            ("normalize", lambda docs: normalize(docs, cfg.norm)),
+            ("boilerplate", lambda docs: classify(docs, self.classifiers)),
+            ("dedup", lambda docs: dedup_within(docs, cfg)),
+        ]
+
+    def clean_documents(self, docs: Iterable[Document | str]) -> Iterator[CleanResult]:
+        """Stream :class:`CleanResult` for every document, in input order."""
+        timer = _Timer()
+        stream: Iterator[Document] = timer.wrap(
+            "read", (_as_document(d, n) for n, d in enumerate(docs)))
+        for name, stage in self.stages():
+            stream = timer.wrap(name, stage(stream))
+        try:
+            for doc in stream:
+                result = CleanResult(doc, doc.clean_text(), doc.verdicts())
+                self.stats.add(result)
+                yield result
+        finally:
+            for name, secs in timer.exclusive().items():
+                self.stats.stage_seconds[name] = self.stats.stage_seconds.get(name, 0.0) + secs
+
+    def clean(self, doc: Document | str) -> CleanResult:
+        """Clean one document (a :class:`Document` or a plain string)."""
+        return next(self.clean_documents([doc]))
+
+
+def clean_text(text: str, config: Config | None = None) -> str:
+    """Clean one text and return the clean text.
+
+    >>> clean_text("Same line here, long enough to count.\\nSame line here, long enough to count.")
+    'Same line here, long enough to count.\\n'
+    """
+    return Cleaner(config).clean(text).text

@@ -1,0 +1,85 @@
+"""Word shingles, hashed once per token and combined with numpy (no per-shingle Python work).
+
+A paragraph of ``n`` tokens gives the ``n - k + 1`` hashes of its ``k``-token windows; a paragraph
+shorter than ``k`` gives one hash of all its tokens. Token hashes are xxh3-64 with the config seed;
+a window hash is a polynomial over its token hashes, mixed with the MurmurHash3 64-bit finaliser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xxhash
+
+_MULT_INT = 0x9E3779B97F4A7C15
+_MULT = np.uint64(_MULT_INT)
+_MASK64 = (1 << 64) - 1
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S33 = np.uint64(33)
+
+
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser, element-wise (a bijection on uint64)."""
+    h = h ^ (h >> _S33)
+    h = h * _M1
+    h = h ^ (h >> _S33)
+    h = h * _M2
+    return h ^ (h >> _S33)
+
+
+def token_hashes(tokens: Sequence[str], seed: int = 1) -> np.ndarray:
+    """xxh3-64 of each token, as uint64."""
+    h = xxhash.xxh3_64_intdigest
+    return np.fromiter((h(t.encode(), seed) for t in tokens), dtype=np.uint64, count=len(tokens))
+
+
+def shingle_batch(
+    batch: Sequence[Sequence[str]], size: int = 3, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shingle hashes of many token sequences at once.
+
+    Returns ``(hashes, offsets)``: the hashes of sequence ``i`` are
+    ``hashes[offsets[i]:offsets[i + 1]]`` (not de-duplicated). An empty sequence has none.
+    """
+    lengths = np.fromiter((len(t) for t in batch), dtype=np.int64, count=len(batch))
+    flat = token_hashes([tok for toks in batch for tok in toks], seed)
+    starts = np.zeros(len(batch) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    # Window hashes over the flat array; windows that cross a boundary are discarded below.
+    with np.errstate(over="ignore"):
+        win = np.zeros(max(len(flat) - size + 1, 0), dtype=np.uint64)
+        for j in range(size):
+            win = win * _MULT + flat[j : j + len(win)]
+    counts = np.where(lengths >= size, lengths - size + 1, np.minimum(lengths, 1))
+    offsets = np.zeros(len(batch) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    out = np.empty(int(offsets[-1]), dtype=np.uint64)
+    long_ = lengths >= size
+    if long_.any():
+        # Copy each long sequence's windows: win[start + w] -> out[offset + w], w < count.
+        c = counts[long_]
+        owner = np.repeat(np.arange(len(c)), c)
+        w = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        out[offsets[:-1][long_][owner] + w] = win[starts[:-1][long_][owner] + w]
+    for i in np.flatnonzero((lengths < size) & (lengths > 0)):
+        h = 0
+        for t in flat[starts[i] : starts[i + 1]].tolist():
+            h = (h * _MULT_INT + t) & _MASK64
+        out[offsets[i]] = h
+    return fmix64(out), offsets
+
+
+def shingle_set(tokens: Sequence[str], size: int = 3, seed: int = 1) -> np.ndarray:
+    """Sorted unique shingle hashes of one token sequence (what verification compares)."""
+    hashes, _ = shingle_batch([tokens], size, seed)
+    return np.unique(hashes)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted unique hash arrays."""
+    if not len(a) and not len(b):
+        return 1.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)

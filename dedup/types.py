@@ -1,0 +1,87 @@
+"""The records that flow through the pipeline: documents, their paragraphs, verdicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+KEEP = "keep"
+DROP = "drop"
+
+
+@dataclass(slots=True, frozen=True)
+class Match:
+    """The line a dropped line duplicates: document id and 1-based line number."""
+
+    doc: str
+    line: int
+
+
+@dataclass(slots=True, frozen=True)
+class Verdict:
+    """What happened to one line and why.
+
+    ``reason`` is a code such as ``boilerplate:cookie`` or ``duplicate:near`` (``content`` when kept);
+    ``score`` is the classifier score or the similarity to ``match``; ``detail`` is a short
+    human-readable explanation (the deciding features, or the run the line belongs to).
+    """
+
+    label: str
+    reason: str
+    score: float = 0.0
+    match: Match | None = None
+    detail: str = ""
+
+    @property
+    def dropped(self) -> bool:
+        return self.label == DROP
+
+
+KEPT = Verdict(KEEP, "content")
+
+
+@dataclass(slots=True)
+class Paragraph:
+    """One block of a document (one input line), with its character offsets in the document text.
+
+    ``key`` is the normalised form used for matching; ``tokens`` the matching tokens.
+    ``verdict`` is filled in by the stages; ``None`` means no stage has decided yet.
+    """
+
+    index: int
+    text: str
+    start: int
+    end: int
+    key: str = ""
+    tokens: tuple[str, ...] = ()
+    verdict: Verdict | None = None
+
+    @property
+    def line(self) -> int:
+        """1-based line number, as shown to users."""
+        return self.index + 1
+
+    @property
+    def blank(self) -> bool:
+        return not self.text
+
+
+@dataclass(slots=True)
+class Document:
+    """A document: its id, its raw text, every other field of the input record, its paragraphs."""
+
+    id: str
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    paragraphs: list[Paragraph] = field(default_factory=list)
+    error: str | None = None
+
+    def verdicts(self) -> list[Verdict]:
+        """The verdict of every paragraph, in order (kept when no stage decided)."""
+        return [p.verdict or KEPT for p in self.paragraphs]
+
+    def clean_text(self) -> str:
+        """Kept paragraphs, whitespace-trimmed, one per line, with a final newline when any are kept."""
+        kept = [p.text for p in self.paragraphs if not p.blank and not (p.verdict and p.verdict.dropped)]
+        return "\n".join(kept) + "\n" if kept else ""
