@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -66,8 +65,7 @@ def run_clean(
     t0 = time.perf_counter()
     config = config or Config()
     sources = discover(inputs, input_format)
-    single = len(inputs) == 1 and inputs[0] != "-" and not Path(inputs[0]).is_dir()
-    plan = plan_outputs(sources, out, single)
+    plan = plan_outputs(sources, out, inputs)
     cleaner = Cleaner(config)
     failures: list[str] = []
 

@@ -60,10 +60,12 @@ def config_options(func: F) -> F:
     return func
 
 
+class _Failed(click.ClickException):
+    exit_code = EXIT_FAILED
+
+
 def _fail(exc: DedupError) -> click.ClickException:
-    err = click.ClickException(exc.message + (f"\n  hint: {exc.hint}" if exc.hint else ""))
-    err.exit_code = EXIT_FAILED
-    return err
+    return _Failed(exc.message + (f"\n  hint: {exc.hint}" if exc.hint else ""))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

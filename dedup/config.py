@@ -44,7 +44,7 @@ class BoilerplateConfig:
 class ShingleConfig:
     """Word shingles for MinHash; lines shorter than ``min_words`` are matched exactly instead."""
 
-    size: int = 3
+    size: int = 2
     min_words: int = 8
     min_exact_words: int = 4
     seed: int = 1
@@ -136,7 +136,11 @@ class Config:
         return cls.from_mapping(data)
 
     def replace(self, **sections: Mapping[str, Any]) -> Config:
-        """A copy with some keys of some sections changed: ``cfg.replace(lsh={"threshold": .8})``."""
+        """A copy with some keys of some sections changed.
+
+        >>> Config().replace(lsh={"threshold": 0.8}).lsh.threshold
+        0.8
+        """
         merged = {
             name: {**dataclasses.asdict(getattr(self, name)), **dict(values)}
             for name, values in sections.items()

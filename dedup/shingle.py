@@ -26,13 +26,16 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     h = h * _M1
     h = h ^ (h >> _S33)
     h = h * _M2
-    return h ^ (h >> _S33)
+    out: np.ndarray = h ^ (h >> _S33)
+    return out
 
 
 def token_hashes(tokens: Sequence[str], seed: int = 1) -> np.ndarray:
     """xxh3-64 of each token, as uint64."""
     h = xxhash.xxh3_64_intdigest
-    return np.fromiter((h(t.encode(), seed) for t in tokens), dtype=np.uint64, count=len(tokens))
+    out: np.ndarray = np.fromiter((h(t.encode(), seed) for t in tokens), dtype=np.uint64,
+                                  count=len(tokens))
+    return out
 
 
 def shingle_batch(

@@ -1,9 +1,10 @@
 """MinHash signatures for whole batches of paragraphs with numpy, compatible with datasketch.
 
-The permutations are datasketch's own ``affine32`` ones (``MinHash(num_perm, seed)``): each 32-bit
-shingle hash is pre-mixed with the MurmurHash3 32-bit finaliser and permuted as ``a*h + b mod 2^32``;
-a signature is the column-wise minimum. The result equals ``MinHash.update_batch`` on the same
-hashes (a test pins this) but runs as a few numpy operations per batch instead of a Python loop.
+The permutations are datasketch's own ``affine32`` ones (``MinHash(num_perm, seed)``): each
+32-bit shingle hash is pre-mixed with the MurmurHash3 32-bit finaliser and permuted as
+``a*h + b mod 2^32``; a signature is the column-wise minimum. The result equals
+``MinHash.update_batch`` on the same hashes (a test pins this) but runs as a few numpy
+operations per batch instead of a Python loop.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def to32(hashes: np.ndarray) -> np.ndarray:
     """Fold 64-bit shingle hashes to the 32-bit values datasketch's affine32 scheme takes."""
-    return (hashes ^ (hashes >> np.uint64(32))).astype(np.uint32)
+    folded: np.ndarray = (hashes ^ (hashes >> np.uint64(32))).astype(np.uint32)
+    return folded
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
@@ -42,7 +44,8 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     h = h * _F1
     h = h ^ (h >> _S13)
     h = h * _F2
-    return h ^ (h >> _S16)
+    out: np.ndarray = h ^ (h >> _S16)
+    return out
 
 
 def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int = 128,

@@ -21,7 +21,8 @@ class Match:
 class Verdict:
     """What happened to one line and why.
 
-    ``reason`` is a code such as ``boilerplate:cookie`` or ``duplicate:near`` (``content`` when kept);
+    ``reason`` is a code such as ``boilerplate:cookie`` or ``duplicate:near`` (``content`` when
+    kept);
     ``score`` is the classifier score or the similarity to ``match``; ``detail`` is a short
     human-readable explanation (the deciding features, or the run the line belongs to).
     """
@@ -82,6 +83,7 @@ class Document:
         return [p.verdict or KEPT for p in self.paragraphs]
 
     def clean_text(self) -> str:
-        """Kept paragraphs, whitespace-trimmed, one per line, with a final newline when any are kept."""
-        kept = [p.text for p in self.paragraphs if not p.blank and not (p.verdict and p.verdict.dropped)]
+        """Kept paragraphs, trimmed, one per line, with a final newline when any are kept."""
+        kept = [p.text for p in self.paragraphs
+                if not p.blank and not (p.verdict and p.verdict.dropped)]
         return "\n".join(kept) + "\n" if kept else ""

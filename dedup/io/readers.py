@@ -142,15 +142,15 @@ def read_source(source: Source, text_field: str = "text",
                 yield Document(id=doc_id, text="", source=source.rel,
                                error=f"{source.path}:{lineno}: a JSONL record must be an object")
                 continue
-            text = record.get(text_field)
-            if not isinstance(text, str):
+            value = record.get(text_field)
+            if not isinstance(value, str):
                 what = "missing" if text_field not in record else "not a string"
                 yield Document(id=doc_id, text="", source=source.rel, meta=record,
                                error=f"{source.path}:{lineno}: field {text_field!r} is {what} "
                                      f"(use --text-field to name the text field)")
                 continue
             # meta keeps the whole record (field order included); the writer swaps the text in.
-            yield Document(id=doc_id, text=text, meta=record, source=source.rel)
+            yield Document(id=doc_id, text=value, meta=record, source=source.rel)
 
 
 def read_all(sources: Sequence[Source], text_field: str = "text",

@@ -56,18 +56,19 @@ class _Stdout:
         sys.stdout.flush()
 
 
-def plan_outputs(sources: Sequence[Source], out: str, single_file: bool) -> dict[str, str]:
+def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> dict[str, str]:
     """Map each source's relative name to its output path (``-`` for stdout).
 
-    One file given (``single_file``) and ``out`` not an existing directory: ``out`` is the
-    output file. Otherwise
+    One file given in ``inputs`` and ``out`` not an existing directory: ``out`` is the output
+    file. Otherwise
     ``out`` is a directory that mirrors the inputs' relative names. Refuses to overwrite an input
     or to write inside an input directory, and refuses two inputs with the same output name.
     """
     if out == "-":
         return {s.rel: "-" for s in sources}
     target = Path(out)
-    single = single_file and len(sources) == 1 and not target.is_dir()
+    single = (len(inputs) == 1 and inputs[0] != "-" and not Path(inputs[0]).is_dir()
+              and not target.is_dir())
     plan: dict[str, str] = {}
     for s in sources:
         dest = target if single else target / s.rel
@@ -75,16 +76,16 @@ def plan_outputs(sources: Sequence[Source], out: str, single_file: bool) -> dict
             raise OutputError(f"two inputs would both be written to {dest}",
                               hint="clean them in separate runs or rename one")
         plan[s.rel] = str(dest)
-    inputs = {Path(s.path).resolve() for s in sources if not s.is_stdin}
-    for dest in plan.values():
-        resolved = Path(dest).resolve()
-        if resolved in inputs:
-            raise OutputError(f"refusing to overwrite the input {dest}",
+    input_paths = {Path(s.path).resolve() for s in sources if not s.is_stdin}
+    for planned in plan.values():
+        if Path(planned).resolve() in input_paths:
+            raise OutputError(f"refusing to overwrite the input {planned}",
                               hint="choose another -o path")
     if not single:
         outdir = target.resolve()
-        for path in inputs:
-            if outdir == path.parent or outdir in path.parents:
+        roots = [Path(i).resolve() for i in inputs if i != "-" and Path(i).is_dir()]
+        for root in roots:
+            if outdir == root or root in outdir.parents:
                 raise OutputError(f"refusing to write into the input directory {out}",
                                   hint="choose an -o directory outside the inputs")
     return plan

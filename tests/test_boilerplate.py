@@ -1,0 +1,90 @@
+"""The cookie and consent rules: notices in eight languages go, journalism about cookies stays."""
+
+from __future__ import annotations
+
+import pytest
+
+from dedup import Cleaner, Document
+from dedup.boilerplate import RuleClassifier, cookie_evidence
+from dedup.segment import split_paragraphs
+
+NOTICES = {
+    "en": "This website uses cookies to improve your experience. By clicking Accept you agree "
+          "to our use of cookies. Manage settings",
+    "en-tcf": "We and our partners store and/or access information on a device, such as cookies, "
+              "and process personal data for personalised ads and content.",
+    "en-buttons": "Accept all Reject all Manage preferences",
+    "de": "Wir verwenden Cookies, um unsere Website zu verbessern. Mit Klick auf „Alle "
+          "akzeptieren“ stimmen Sie der Verwendung zu. Mehr in der Datenschutzerklärung.",
+    "fr": "En poursuivant votre navigation sur ce site, vous acceptez l'utilisation de cookies "
+          "pour vous proposer des contenus adaptés. Tout accepter | Paramétrer",
+    "es": "Utilizamos cookies propias y de terceros. Si continúa navegando, consideramos que "
+          "acepta su uso. Configuración de cookies",
+    "it": "Questo sito utilizza cookie tecnici e di profilazione. Proseguendo la navigazione "
+          "acconsenti all'uso dei cookie. Accetta tutti",
+    "pl": "Używamy plików cookie, aby zapewnić najlepszą jakość. Korzystając z serwisu wyrażasz "
+          "zgodę na ich użycie. Ustawienia cookie",
+    "nl": "Wij gebruiken cookies om onze website te verbeteren. Door verder te gaan ga je "
+          "akkoord met ons cookiebeleid. Alles accepteren",
+    "pt": "Este site utiliza cookies para melhorar a sua experiência. Ao continuar a navegar, "
+          "concorda com a utilização de cookies. Aceitar todos",
+}
+
+JOURNALISM = {
+    "en": "The regulator said websites that use cookies must let visitors reject them as easily "
+          "as they accept them, and fined the ticket seller £2m.",
+    "en-quote": "“We use cookies to improve your experience,” reads the banner, which the court "
+                "ruled was misleading because it offered no way to refuse.",
+    "de": "Laut der Datenschutzbehörde müssen Websites, die Cookies setzen, eine echte Wahl "
+          "bieten; das Gericht verhängte ein Bußgeld gegen den Verlag.",
+    "fr": "Selon la CNIL, un site qui dépose des cookies publicitaires doit permettre de tout "
+          "refuser aussi facilement que de tout accepter, a expliqué sa présidente.",
+    "es": "Según la autoridad de protección de datos, la multa se debe a que la web instalaba "
+          "cookies de seguimiento sin consentimiento, explicó el portavoz.",
+    "it": "Secondo il Garante, il sito installava cookie di profilazione senza consenso: la "
+          "sanzione è di 300 mila euro, ha spiegato il presidente.",
+    "pl": "Według UODO serwis instalował pliki cookie bez zgody użytkowników, dlatego urząd "
+          "nałożył karę w wysokości 1,2 mln zł, powiedziała rzeczniczka.",
+    "baking": "The bakery sold 4,000 chocolate chip cookies on Saturday, and the queue for the "
+              "oatmeal cookies stretched around the block.",
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOTICES))
+def test_consent_notices_are_dropped(name: str) -> None:
+    ev = cookie_evidence(NOTICES[name])
+    assert ev.score >= 0.5, ev.describe()
+
+
+@pytest.mark.parametrize("name", sorted(JOURNALISM))
+def test_content_about_cookies_is_kept(name: str) -> None:
+    ev = cookie_evidence(JOURNALISM[name])
+    assert ev.score < 0.5, ev.describe()
+
+
+def test_lone_short_answers_are_not_buttons() -> None:
+    for line in ("OK", "Yes.", "Accept", "I agree."):
+        assert cookie_evidence(line).score < 0.5
+
+
+def test_classifier_gives_reason_score_and_features() -> None:
+    doc = Document("d", NOTICES["en"] + "\n" + JOURNALISM["en"])
+    doc.paragraphs = split_paragraphs(doc.text)
+    first, second = RuleClassifier().classify(doc)
+    assert first is not None and first.reason == "boilerplate:cookie"
+    assert first.score >= 0.5 and "strong=" in first.detail
+    assert second is None
+
+
+def test_threshold_is_the_knob() -> None:
+    text = "Cookie settings"  # weak evidence: two cue words, nothing else
+    score = cookie_evidence(text).score
+    lenient = Cleaner().config.replace(boilerplate={"threshold": min(1.0, score + 0.01)})
+    strict = Cleaner().config.replace(boilerplate={"threshold": max(0.0, score - 0.01)})
+    assert Cleaner(lenient).clean(text).text == "Cookie settings\n"
+    assert Cleaner(strict).clean(text).text == ""
+
+
+def test_classifier_can_be_disabled() -> None:
+    cfg = Cleaner().config.replace(boilerplate={"enabled": False})
+    assert Cleaner(cfg).clean(NOTICES["en"]).text == NOTICES["en"] + "\n"

@@ -1,0 +1,104 @@
+"""In-document dedup on planted duplicates: exact, near, runs, truncation, legitimate repeats."""
+
+from __future__ import annotations
+
+from dedup import Cleaner, Config
+
+P = [
+    "The city council approved the new harbour bridge budget on Monday after a long debate.",
+    "Opposition members argued that the cost had doubled since the project was first proposed.",
+    "Construction is expected to begin next spring and to last roughly three years in total.",
+    "The mayor said the bridge would cut commuting times for thousands of residents each day.",
+    "Local businesses welcomed the vote, saying the delays had already hurt trade on the quay.",
+]
+
+
+def reasons(text: str, cfg: Config | None = None) -> list[str]:
+    return [v.reason for v in Cleaner(cfg).clean(text).verdicts]
+
+
+def test_exact_duplicate_paragraph_is_dropped_and_points_at_the_first() -> None:
+    result = Cleaner().clean("\n".join([P[0], P[1], P[0]]))
+    v = result.verdicts[2]
+    assert v.reason == "duplicate:exact" and v.match is not None and v.match.line == 1
+    assert result.text == P[0] + "\n" + P[1] + "\n"
+
+
+def test_near_duplicate_with_a_dropped_word_is_dropped_with_its_similarity() -> None:
+    edited = P[0].replace(" new", "")
+    result = Cleaner().clean("\n".join([P[0], P[1], edited]))
+    v = result.verdicts[2]
+    assert v.reason == "duplicate:near"
+    assert 0.7 <= v.score < 1.0
+    assert v.match is not None and v.match.line == 1
+
+
+def test_below_threshold_is_kept() -> None:
+    other = "The council also approved a new budget for the city library on Monday evening."
+    assert reasons("\n".join([P[0], other])) == ["content", "content"]
+
+
+def test_short_lines_repeat_legitimately_outside_runs() -> None:
+    lines = ["Q: Did you expect the result?", "Yes.", P[0], "Q: Will you stand again?", "Yes.",
+             "Background", P[1], "Background", P[2]]
+    assert reasons("\n".join(lines)) == ["content"] * len(lines)
+
+
+def test_a_repeated_run_takes_its_short_lines_with_it() -> None:
+    body = [P[0], "Key facts", P[1], P[2]]
+    text = "\n".join(body + body)
+    assert reasons(text)[4:] == ["duplicate:exact", "duplicate:run", "duplicate:exact",
+                                 "duplicate:exact"]
+    assert Cleaner().clean(text).text == "\n".join(body) + "\n"
+
+
+def test_short_line_at_the_end_of_a_run() -> None:
+    body = [P[0], P[1], "Key quotes"]
+    result = Cleaner().clean("\n".join(body + body[:3]))
+    assert [v.reason for v in result.verdicts[3:]] == ["duplicate:exact", "duplicate:exact",
+                                                        "duplicate:run"]
+    run_detail = result.verdicts[5].detail
+    assert "run of 3 lines" in run_detail
+
+
+def test_truncated_copy_ends_with_a_prefix_of_its_source() -> None:
+    cut = P[2][: len(P[2]) // 2]
+    result = Cleaner().clean("\n".join([P[0], P[1], P[2], P[0], P[1], cut]))
+    assert result.verdicts[5].reason == "duplicate:truncated"
+    assert result.text == "\n".join(P[:3]) + "\n"
+
+
+def test_edited_line_inside_a_run_is_matched_by_similarity() -> None:
+    edited = "Opposition members argued the cost had doubled."  # short, heavily cut
+    result = Cleaner().clean("\n".join([P[0], P[1], P[2], P[0], edited, P[2]]))
+    assert result.verdicts[4].reason == "duplicate:run"
+
+
+def test_a_pull_quote_repeating_one_sentence_is_kept() -> None:
+    para = ("Rescue teams worked through the night. \"We will not stop until everyone is found,\""
+            " the fire chief said, adding that the weather was making the search harder.")
+    quote = "\"We will not stop until everyone is found,\" the fire chief said."
+    assert reasons("\n".join([para, P[0], quote])) == ["content"] * 3
+
+
+def test_boilerplate_between_copies_does_not_break_a_run() -> None:
+    banner = "We use cookies to improve your experience. Accept all cookies"
+    text = "\n".join([P[0], "Key facts", P[1], P[0], banner, "Key facts", P[1]])
+    assert reasons(text)[3:] == ["duplicate:exact", "boilerplate:cookie", "duplicate:run",
+                                 "duplicate:exact"]
+
+
+def test_keep_first_is_order_dependent_as_documented() -> None:
+    shorter = P[3].replace("thousands of ", "")
+    forward = Cleaner().clean("\n".join([P[3], shorter]))
+    backward = Cleaner().clean("\n".join([shorter, P[3]]))
+    assert forward.text == P[3] + "\n"
+    assert backward.text == shorter + "\n"
+
+
+def test_threshold_config_changes_decisions() -> None:
+    edited = P[0].replace("on Monday after a long debate", "after a debate")
+    strict = Config().replace(lsh={"threshold": 0.95})
+    assert reasons("\n".join([P[0], edited]), strict) == ["content", "content"]
+    lax = Config().replace(lsh={"threshold": 0.4})
+    assert reasons("\n".join([P[0], edited]), lax)[1] == "duplicate:near"

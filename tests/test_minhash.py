@@ -1,0 +1,62 @@
+"""Shingles and signatures: pinned values and agreement with datasketch itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.shingle import jaccard, shingle_batch, shingle_set
+from dedup.signature import signatures, to32
+
+WORDS = st.lists(st.sampled_from(list("abcdefghij")), max_size=30).map(tuple)
+
+
+def test_pinned_shingle_hashes() -> None:
+    # Golden values: a change here changes every index and every fingerprint.
+    hashes, offsets = shingle_batch([("the", "quick", "brown", "fox")], size=3, seed=1)
+    assert offsets.tolist() == [0, 2]
+    assert hashes.tolist() == [4049766927737085813, 430963803982254381]
+    assert signatures(hashes, offsets, 8, 1)[0].tolist() == [
+        170457860, 17025513, 1339435383, 436563919, 1911210590, 2391273268, 2754799823, 3278066929,
+    ]
+
+
+@given(st.lists(WORDS, max_size=8), st.integers(1, 5))
+@settings(max_examples=60, deadline=None)
+def test_batch_equals_one_by_one(batch: list[tuple[str, ...]], size: int) -> None:
+    hashes, offsets = shingle_batch(batch, size)
+    for i, toks in enumerate(batch):
+        alone, _ = shingle_batch([toks], size)
+        assert hashes[offsets[i] : offsets[i + 1]].tolist() == alone.tolist()
+
+
+@given(st.lists(WORDS, min_size=1, max_size=6), st.sampled_from([16, 64, 128]))
+@settings(max_examples=40, deadline=None)
+def test_signatures_equal_datasketch_update_batch(batch: list[tuple[str, ...]],
+                                                  num_perm: int) -> None:
+    hashes, offsets = shingle_batch(batch, 3)
+    sigs = signatures(hashes, offsets, num_perm, seed=3)
+    for i in range(len(batch)):
+        m = MinHash(num_perm=num_perm, seed=3, hashfunc=lambda x: x)
+        m.update_batch(to32(hashes[offsets[i] : offsets[i + 1]]).tolist())
+        assert np.array_equal(m.hashvalues, sigs[i])
+
+
+def test_signature_chunking_does_not_change_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    batch = [tuple(f"w{i}" for i in range(n)) for n in (50, 3, 0, 200, 7)]
+    hashes, offsets = shingle_batch(batch, 3)
+    whole = signatures(hashes, offsets, 32)
+    import dedup.signature as sig
+
+    monkeypatch.setattr(sig, "_CELLS", 64)
+    assert np.array_equal(sig.signatures(hashes, offsets, 32), whole)
+
+
+def test_exact_jaccard() -> None:
+    a = shingle_set(tuple(["a", "b", "c", "d", "e"]), 2)
+    b = shingle_set(tuple(["a", "b", "c", "d", "x"]), 2)
+    assert jaccard(a, a) == 1.0
+    assert jaccard(a, b) == pytest.approx(3 / 5)

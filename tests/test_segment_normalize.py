@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from dedup.normalize import tokens
+from dedup.segment import split_paragraphs
+
+
+def test_line_endings_all_split_the_same() -> None:
+    for sep in ("\n", "\r\n", "\r"):
+        paras = split_paragraphs(sep.join(["one", "  two  ", "", "three"]) + sep)
+        assert [p.text for p in paras] == ["one", "two", "", "three"]
+        assert [p.line for p in paras] == [1, 2, 3, 4]
+        assert paras[2].verdict is not None and paras[2].verdict.reason == "blank"
+
+
+def test_offsets_point_into_the_original_text() -> None:
+    text = "\ufeffalpha\r\n  beta\rgamma"
+    for p in split_paragraphs(text):
+        assert text[p.start : p.end].strip() == p.text
+
+
+def test_unicode_line_separator_stays_inside_a_paragraph() -> None:
+    assert [p.text for p in split_paragraphs("a\u2028b\nc")] == ["a\u2028b", "c"]
+
+
+def test_normalisation_ignores_case_quotes_dashes_and_spacing() -> None:
+    a = tokens('He said "robust"  security - guarantees.')
+    b = tokens("he said “Robust” security — guarantees")
+    assert a == b == ("he", "said", "robust", "security", "guarantees")
+
+
+def test_nfkc_and_apostrophes() -> None:
+    assert tokens("ﬁnal Ukraine’s") == tokens("final Ukraine's")
+
+
+def test_scripts_without_spaces_are_tokenised_per_character() -> None:
+    assert tokens("東京で会議") == ("東", "京", "で", "会", "議")
+    assert tokens("abc東京") == ("abc", "東", "京")
