@@ -1,85 +1,18 @@
-"""The ``dedup`` command: a thin click layer over :mod:`dedup.batch` and :class:`dedup.Cleaner`.
-
-Library errors (:class:`~dedup.errors.DedupError`) become a message on stderr and exit code 1
-(2 for usage errors, as click does); no traceback reaches the user.
-"""
+"""``dedup clean`` and ``dedup explain``."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
 import click
 
-from . import __version__
-from .batch import run_clean
-from .config import Config
-from .errors import DedupError
-from .io.readers import ENCODING_ERRORS, FORMATS, discover, read_all
-from .pipeline import Cleaner, CleanResult
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _config(config_file: str | None, threshold: float | None, num_perm: int | None) -> Config:
-    cfg = Config.from_toml(config_file) if config_file else Config()
-    lsh: dict[str, Any] = {}
-    if threshold is not None:
-        lsh["threshold"] = threshold
-    if num_perm is not None:
-        lsh["num_perm"] = num_perm
-    return cfg.replace(lsh=lsh) if lsh else cfg
-
-
-def config_options(func: F) -> F:
-    """The options every command that cleans shares."""
-    options = [
-        click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
-                     help="TOML file with [norm], [boilerplate], [shingle] and [lsh] tables."),
-        click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True),
-                     help="Jaccard similarity (word shingles) at or above which two paragraphs "
-                          "are near-duplicates. [default: 0.7]"),
-        click.option("--num-perm", type=click.IntRange(2, 4096),
-                     help="MinHash permutations; more is more accurate and slower. "
-                          "[default: 128]"),
-        click.option("--text-field", default="text", show_default=True,
-                     help="JSONL field holding the text; all other fields are kept."),
-        click.option("--input-format", type=click.Choice(FORMATS), default="auto",
-                     show_default=True,
-                     help="How to read inputs; auto goes by suffix (.jsonl, else text)."),
-        click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default="strict",
-                     show_default=True,
-                     help="strict: a file that is not UTF-8 is skipped and reported; "
-                          "replace: bad bytes become U+FFFD."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-class _Failed(click.ClickException):
-    exit_code = EXIT_FAILED
-
-
-def _fail(exc: DedupError) -> click.ClickException:
-    return _Failed(exc.message + (f"\n  hint: {exc.hint}" if exc.hint else ""))
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="dedup")
-def main() -> None:
-    """Clean scraped web text: drop boilerplate (cookie notices first) and near-duplicate
-    paragraphs, keep one canonical copy, and say for every removed line why.
-
-    \b
-    Examples:
-      dedup clean page.txt -o -                 clean one file to stdout
-      dedup clean dump/ -o clean/ --removed removed.jsonl --report report.json
-      dedup explain page.txt                    show each line's verdict and reason
-    """
+from ..batch import run_clean
+from ..errors import DedupError
+from ..io.readers import discover, read_all
+from ..pipeline import Cleaner, CleanResult
+from . import main
+from .common import EXIT_FAILED, config_options, fail, load_config
 
 
 @main.command()
@@ -107,7 +40,7 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
       2  bad command-line usage
     """
     try:
-        cfg = _config(config_file, threshold, num_perm)
+        cfg = load_config(config_file, threshold, num_perm)
         show = not quiet and output != "-" and sys.stderr.isatty()
 
         def progress(results: Iterator[CleanResult], n: int) -> Iterator[CleanResult]:
@@ -121,7 +54,7 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
                             text_field=text_field, input_format=input_format,
                             encoding_errors=encoding_errors, progress=progress)
     except DedupError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     for failure in outcome.failures:
         click.echo(f"error: {failure}", err=True)
     if not quiet:
@@ -148,7 +81,7 @@ def explain(input: str, dropped_only: bool, width: int, config_file: str | None,
     it duplicates (=doc:line), then the text; the deciding features follow on an indented line.
     """
     try:
-        cfg = _config(config_file, threshold, num_perm)
+        cfg = load_config(config_file, threshold, num_perm)
         sources = discover([input], input_format)
         cleaner = Cleaner(cfg)
         failed = False
@@ -171,6 +104,6 @@ def explain(input: str, dropped_only: bool, width: int, config_file: str | None,
                 if v.dropped and v.detail:
                     click.echo(f"{'':>11}{v.detail}")
     except DedupError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if failed:
         sys.exit(EXIT_FAILED)

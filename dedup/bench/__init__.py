@@ -1,0 +1,1 @@
+"""Benchmark support: the peer systems dedup is compared against (``dedup.bench.peers``)."""

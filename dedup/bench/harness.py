@@ -1,0 +1,294 @@
+"""The benchmark harness: one generated corpus, dedup and its peers on the same input, scored by
+the same code, with speed and memory measured in a fresh process per system.
+
+``run_bench`` returns a JSON-ready dict; :func:`markdown` renders it. ``dedup bench`` is the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import platform
+import resource
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..config import Config
+from ..corpus import GeneratorConfig, generate
+from ..pipeline import Cleaner
+from ..types import Document
+from .metrics import LineScores
+
+DEDUP = "dedup"
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    """What to run: the corpus for quality, the sizes of the speed sweep, the peers."""
+
+    docs: int = 2000
+    sizes: tuple[int, ...] = (1000, 10000, 100000)
+    sweep_systems: tuple[str, ...] = (DEDUP, "exact-lines", "datasketch-naive")
+    peer_sweep_max: int = 10000  # peers beyond this size would take most of the run
+    peers: tuple[str, ...] | None = None  # None: every available peer
+    seed: int = 0
+    split: str = "test"
+    isolate: bool = True  # each system in a fresh process, so peak RSS is its own
+
+    @classmethod
+    def quick(cls) -> BenchConfig:
+        return cls(docs=400, sizes=(250, 1000))
+
+
+@dataclass(slots=True)
+class SystemRun:
+    """What one system did on one input: keep flags per line, timings, memory."""
+
+    name: str
+    keep: list[list[bool]]
+    seconds: float
+    peak_rss_mb: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def load_corpus(docs: int, seed: int, split: str) -> tuple[list[dict[str, Any]],
+                                                            list[dict[str, Any]]]:
+    pairs = list(generate(GeneratorConfig(docs=docs, seed=seed, split=split)))
+    return [d for d, _ in pairs], [g for _, g in pairs]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_system(name: str, texts: Sequence[str], langs: Sequence[str]) -> SystemRun:
+    """Run one system on the documents (in this process) and time it."""
+    lines = [t.split("\n") for t in texts]
+    if name == DEDUP:
+        cleaner = Cleaner(Config())
+        t0 = time.perf_counter()
+        results = list(cleaner.clean_documents(
+            Document(str(i), t) for i, t in enumerate(texts)))
+        seconds = time.perf_counter() - t0
+        keep = [[not v.dropped for v in r.verdicts] for r in results]
+        stats = cleaner.stats
+        return SystemRun(name, keep, seconds, _peak_rss_mb(), dict(stats.stage_seconds),
+                         dict(stats.reasons))
+    from .peers import get_peer
+
+    peer = get_peer(name)
+    t0 = time.perf_counter()
+    keep = peer.run(lines, langs)
+    seconds = time.perf_counter() - t0
+    return SystemRun(name, keep, seconds, _peak_rss_mb())
+
+
+def _run_isolated(name: str, texts: Sequence[str], langs: Sequence[str],
+                  isolate: bool) -> SystemRun:
+    if not isolate:
+        return run_system(name, texts, langs)
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(run_system, (name, list(texts), list(langs)))
+
+
+def baseline_rss_mb(isolate: bool = True) -> float:
+    """Peak RSS of a fresh process that imports dedup and runs nothing (subtract for net)."""
+    if not isolate:
+        return 0.0
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return float(pool.apply(_peak_rss_mb))
+
+
+def systems(cfg: BenchConfig) -> tuple[list[str], dict[str, str]]:
+    """The systems to run (dedup first) and the peers left out, with why."""
+    from .peers import available_peers, unavailable_peers
+
+    names = [p.name for p in available_peers()]
+    missing = dict(unavailable_peers())
+    if cfg.peers is not None:
+        for wanted in cfg.peers:
+            if wanted not in names and wanted not in missing:
+                from .peers import get_peer
+
+                get_peer(wanted)  # raises ConfigError with the list of names
+        names = [n for n in names if n in cfg.peers]
+    return [DEDUP, *names], missing
+
+
+def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
+    """Run the whole benchmark; returns the results as a JSON-ready dict."""
+    say = progress or (lambda msg: None)
+    names, missing = systems(cfg)
+    say(f"generating {cfg.docs} documents ({cfg.split} split, seed {cfg.seed})")
+    docs, gold = load_corpus(cfg.docs, cfg.seed, cfg.split)
+    texts = [d["text"] for d in docs]
+    langs = [d["lang"] for d in docs]
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    base = baseline_rss_mb(cfg.isolate)
+    quality: dict[str, Any] = {}
+    for name in names:
+        say(f"quality: {name}")
+        run = _run_isolated(name, texts, langs, cfg.isolate)
+        scores = LineScores()
+        for doc, g, keep in zip(docs, gold, run.keep, strict=True):
+            scores.add(g["labels"], keep, doc["text"].split("\n"), g["site_lang"])
+        quality[name] = {
+            **scores.summary(),
+            "seconds": round(run.seconds, 4),
+            "mb_per_s": round(mb / run.seconds, 3) if run.seconds else None,
+            "docs_per_s": round(len(texts) / run.seconds, 1) if run.seconds else None,
+            "peak_rss_mb": round(run.peak_rss_mb, 1),
+            "stage_seconds": {k: round(v, 4) for k, v in run.stage_seconds.items()},
+            "reasons": run.reasons,
+        }
+    sweep: list[dict[str, Any]] = []
+    for size in cfg.sizes:
+        say(f"sweep: {size} documents")
+        sdocs, _ = load_corpus(size, cfg.seed + 1, cfg.split)
+        stexts = [d["text"] for d in sdocs]
+        slangs = [d["lang"] for d in sdocs]
+        smb = sum(len(t.encode("utf-8")) for t in stexts) / 1e6
+        for name in cfg.sweep_systems:
+            if name != DEDUP and (name not in names or size > cfg.peer_sweep_max):
+                continue
+            run = _run_isolated(name, stexts, slangs, cfg.isolate)
+            sweep.append({"system": name, "docs": size, "mb": round(smb, 3),
+                          "seconds": round(run.seconds, 4),
+                          "mb_per_s": round(smb / run.seconds, 3) if run.seconds else None,
+                          "peak_rss_mb": round(run.peak_rss_mb, 1)})
+    ours = quality[DEDUP]
+    ratios = {
+        name: {
+            "speed": round(ours["mb_per_s"] / q["mb_per_s"], 3)
+            if ours["mb_per_s"] and q["mb_per_s"] else None,
+            "removal_f1_delta": round(ours["removal"]["f1"] - q["removal"]["f1"], 4),
+            "token_f1_delta": round(ours["token_f1"] - q["token_f1"], 4),
+        }
+        for name, q in quality.items() if name != DEDUP
+    }
+    return {
+        "version": __version__,
+        "machine": {"python": platform.python_version(), "cpus": multiprocessing.cpu_count(),
+                    "platform": platform.platform()},
+        "config": asdict(cfg),
+        "corpus": {"docs": len(texts), "mb": round(mb, 3), "split": cfg.split,
+                   "lines": sum(len(g["labels"]) for g in gold)},
+        "baseline_rss_mb": round(base, 1),
+        "quality": quality,
+        "ratios_vs_peers": ratios,
+        "sweep": sweep,
+        "unavailable_peers": missing,
+        "document_clusters": "not measured: dedup does not cluster documents yet (issue 5)",
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results as markdown tables (quality and speed, peers side by side; the sweep)."""
+    q = results["quality"]
+    c = results["corpus"]
+    lines = [
+        f"Corpus: {c['docs']} documents, {c['lines']} lines, {c['mb']} MB "
+        f"({c['split']} split). Baseline RSS of an idle worker: {results['baseline_rss_mb']} MB.",
+        "",
+        "| system | removal P | removal R | removal F1 | boilerplate R | duplicate R | "
+        "content lost | token F1 | MB/s | docs/s | peak RSS MB | dedup speed x |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, s in q.items():
+        ratio = results["ratios_vs_peers"].get(name, {}).get("speed")
+        lines.append(
+            f"| {name} | {s['removal']['precision']:.3f} | {s['removal']['recall']:.3f} | "
+            f"{s['removal']['f1']:.3f} | {s['boilerplate']['recall']:.3f} | "
+            f"{s['duplicate']['recall']:.3f} | {s['content_lost']:.4f} | {s['token_f1']:.3f} | "
+            f"{s['mb_per_s']} | {s['docs_per_s']} | {s['peak_rss_mb']} | "
+            f"{'-' if ratio is None else f'{ratio:.2f}'} |")
+    cats = sorted({k for s in q.values() for k in s["recall_by_category"]})
+    lines += ["", "Boilerplate recall by category:", "",
+              "| system | " + " | ".join(cats) + " |",
+              "| --- | " + " | ".join("---:" for _ in cats) + " |"]
+    for name, s in q.items():
+        lines.append(f"| {name} | " + " | ".join(
+            f"{s['recall_by_category'].get(k, 0):.2f}" for k in cats) + " |")
+    if results["sweep"]:
+        lines += ["", "Size sweep:", "", "| system | docs | MB | seconds | MB/s | peak RSS MB |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for row in results["sweep"]:
+            lines.append(f"| {row['system']} | {row['docs']} | {row['mb']} | {row['seconds']} | "
+                         f"{row['mb_per_s']} | {row['peak_rss_mb']} |")
+    stages = q[DEDUP]["stage_seconds"]
+    if stages:
+        total = sum(stages.values()) or 1.0
+        lines += ["", "dedup time per stage: " + ", ".join(
+            f"{k} {v:.3f}s ({100 * v / total:.0f}%)" for k, v in stages.items())]
+    if results["unavailable_peers"]:
+        lines += ["", "Not run: " + "; ".join(
+            f"{k} ({v})" for k, v in results["unavailable_peers"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(results: dict[str, Any], out: Path, plots: bool = True) -> list[Path]:
+    """Write ``results.json``, ``results.md`` and, with matplotlib, PNG plots into ``out``."""
+    from ..io.writers import AtomicFile
+
+    written = []
+    for name, body in (("results.json", json.dumps(results, indent=2, sort_keys=True) + "\n"),
+                       ("results.md", markdown(results))):
+        fh = AtomicFile(out / name)
+        fh.write(body)
+        fh.commit()
+        written.append(out / name)
+    if plots:
+        written += _plots(results, out)
+    return written
+
+
+def _plots(results: dict[str, Any], out: Path) -> list[Path]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    paths = []
+    q = results["quality"]
+    names = list(q)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].barh(names, [q[n]["removal"]["f1"] for n in names], color="tab:blue")
+    axes[0].set_xlabel("removal F1 (higher is better)")
+    axes[0].set_xlim(0, 1)
+    axes[1].barh(names, [q[n]["mb_per_s"] or 1e-3 for n in names], color="tab:green")
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("MB/s, one core, log scale (higher is better)")
+    fig.tight_layout()
+    path = out / "quality_speed.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    paths.append(path)
+    if results["sweep"]:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for system in sorted({r["system"] for r in results["sweep"]}):
+            rows = [r for r in results["sweep"] if r["system"] == system]
+            axes[0].plot([r["docs"] for r in rows], [r["seconds"] for r in rows], "o-",
+                         label=system)
+            axes[1].plot([r["docs"] for r in rows], [r["peak_rss_mb"] for r in rows], "o-",
+                         label=system)
+        for ax, label in zip(axes, ("seconds", "peak RSS (MB)"), strict=True):
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("documents")
+            ax.set_ylabel(label)
+            ax.legend()
+        fig.tight_layout()
+        path = out / "sweep.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths

@@ -1,0 +1,61 @@
+"""``dedup bench``: quality and speed of dedup beside its peers on the generated corpus."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from ..errors import DedupError
+from . import main
+from .common import fail
+
+
+@main.command()
+@click.option("--quick", is_flag=True,
+              help="A small run (400 documents; sweep 250 and 1000) that takes about a minute.")
+@click.option("--docs", type=click.IntRange(10), help="Documents in the quality corpus.")
+@click.option("--sizes", help="Comma-separated document counts for the speed/memory sweep, "
+                              "e.g. 1000,10000,100000; 'none' to skip.")
+@click.option("--peers", help="Comma-separated peers to run (default: every installed peer).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Corpus seed.")
+@click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True,
+              help="Corpus split to measure on (test: unseen articles and phrasings).")
+@click.option("-o", "--output", type=click.Path(file_okay=False),
+              default="benchmarks/results", show_default=True,
+              help="Directory for results.json, results.md and PNG plots.")
+@click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
+@click.option("--in-process", is_flag=True,
+              help="Run every system in this process (faster start; peak RSS is then shared).")
+def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, seed: int,
+          split: str, output: str, no_plots: bool, in_process: bool) -> None:
+    """Benchmark dedup against its peers: line precision/recall/F1 for boilerplate and
+    duplicates, content lost, token F1, MB/s, docs/s, peak RSS, and a size sweep.
+
+    Prints a markdown table and writes results.json, results.md and plots to OUTPUT.
+    """
+    from ..bench.harness import BenchConfig, markdown, run_bench, write_results
+
+    cfg = BenchConfig.quick() if quick else BenchConfig()
+    changes: dict[str, object] = {"seed": seed, "split": split, "isolate": not in_process}
+    if docs is not None:
+        changes["docs"] = docs
+    if sizes is not None:
+        try:
+            changes["sizes"] = () if sizes == "none" else tuple(
+                int(s) for s in sizes.split(",") if s.strip())
+        except ValueError as exc:
+            raise click.BadParameter("use comma-separated whole numbers", param_hint="--sizes"
+                                     ) from exc
+    if peers is not None:
+        changes["peers"] = tuple(p.strip() for p in peers.split(",") if p.strip())
+    cfg = dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
+    try:
+        results = run_bench(cfg, progress=lambda msg: click.echo(msg, err=True))
+        written = write_results(results, Path(output), plots=not no_plots)
+    except DedupError as exc:
+        raise fail(exc) from exc
+    click.echo(markdown(results))
+    click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+

@@ -1,0 +1,383 @@
+"""A deterministic generator of scraped pages with gold labels, shaped like real dumps.
+
+Each document is one page of a *site*: the site's template lines (cookie notice, menu, login,
+newsletter and share prompts, related-article block, comment prompt, ad markers, photo credits,
+legal footer) stand where sites put them and repeat on every page of that site; the article sits
+in the middle with its captions repeated, and its body is sometimes pasted again in full or cut
+short, with near-duplicate edits on the copies (quote styles, typos, a dropped or added word,
+whitespace, case, prefixes such as "UPDATE:", split or merged lines). The same source article is
+published on several sites (a document cluster); other documents carry unique "remixed" articles
+built from sentences of the sources; some pages are fetched twice.
+
+Every line gets a gold label: ``content``, ``boilerplate:<category>`` or ``duplicate`` (with the
+1-based line it copies), plus the id of the source line it comes from, so cross-document
+duplicates can be derived too. Same config and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import regex
+
+from ..errors import ConfigError
+from ..io.writers import AtomicFile
+from .sources import SPLITS, Article, Library, load_articles, load_library
+
+GENERATOR_VERSION = 1
+_SENTENCE = regex.compile(r"(?<=[.!?…»”\"])\s+(?=[\p{Lu}„«“\"])")
+_PREFIXES = ("UPDATE: ", "Updated: ", "EXCLUSIVE: ", "BREAKING: ", "+++ ")
+_QUOTES = {'"': ("“", "”"), "“": ('"', '"'), "”": ('"', '"'), "„": ('"', '"'), "«": ('"', '"'),
+           "»": ('"', '"')}
+EDITS = ("quotes", "typo", "drop_word", "add_word", "whitespace", "case", "prefix", "split",
+         "merge")
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorConfig:
+    """What to generate. Rates are probabilities per document (or per copied line for edits)."""
+
+    docs: int = 1000
+    seed: int = 0
+    split: str = "dev"
+    docs_per_site: int = 25
+    remix: float = 0.4
+    refetch: float = 0.05
+    foreign_site: float = 0.12
+    caption_lead: float = 0.5
+    caption_repeat: float = 0.4
+    body_repeat: float = 0.35
+    body_full: float = 0.4
+    cut_mid_line: float = 0.3
+    edit_rate: float = 0.4
+
+    def __post_init__(self) -> None:
+        if self.docs < 1:
+            raise ConfigError(f"docs = {self.docs} is out of range", hint="it must be >= 1")
+        if self.split not in SPLITS:
+            raise ConfigError(f"split {self.split!r} is unknown",
+                              hint=f"use one of {', '.join(SPLITS)}")
+        for name in ("remix", "refetch", "foreign_site", "caption_lead", "caption_repeat",
+                     "body_repeat", "body_full", "cut_mid_line", "edit_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} = {value} is out of range", hint="it must be in [0, 1]")
+
+
+@dataclass(slots=True)
+class Site:
+    """A site's template: the boilerplate lines that stand on every one of its pages."""
+
+    name: str
+    lang: str
+    content_lang: str
+    cookie: list[str]
+    cookie_top: bool
+    nav: list[str]
+    login: list[str]
+    newsletter: list[str]
+    share: list[str]
+    related: str | None
+    comments: list[str]
+    legal: list[str]
+    ads: list[str]
+    ad_rate: float
+    credits: list[str]
+
+
+@dataclass(slots=True)
+class _Line:
+    text: str
+    label: str
+    source: str | None = None
+    copies: int | None = None
+
+
+@dataclass(slots=True)
+class _Page:
+    lines: list[_Line] = field(default_factory=list)
+    first: dict[str, int] = field(default_factory=dict)
+
+    def bp(self, text: str, category: str) -> None:
+        self.lines.append(_Line(text, f"boilerplate:{category}"))
+
+    def bps(self, texts: list[str], category: str) -> None:
+        for text in texts:
+            self.bp(text, category)
+
+    def content(self, text: str, source: str) -> None:
+        """A line of the article: content the first time its source appears, else a duplicate."""
+        if source in self.first:
+            self.lines.append(_Line(text, "duplicate", source, self.first[source]))
+        else:
+            self.lines.append(_Line(text, "content", source))
+            self.first[source] = len(self.lines)
+
+
+def _pick(rng: random.Random, options: tuple[str, ...] | list[str], k: int = 1) -> list[str]:
+    if not options:
+        return []
+    return rng.sample(list(options), min(k, len(options)))
+
+
+def _make_site(rng: random.Random, n: int, lib: Library, lang: str, content_lang: str) -> Site:
+    def get(cat: str) -> tuple[str, ...]:
+        return lib.get(lang, cat)
+
+    cookie = _pick(rng, get("cookie"), rng.choice((1, 1, 2)))
+    nav_line = _pick(rng, get("nav"))
+    nav = nav_line
+    if nav_line and rng.random() < 0.3:  # menu rendered one item per line
+        nav = [x.strip() for x in regex.split(r"\s+[|>»·]\s+", nav_line[0]) if x.strip()]
+
+    def maybe(cat: str, p: float, k: int = 1) -> list[str]:
+        return _pick(rng, get(cat), k) if rng.random() < p else []
+
+    related = _pick(rng, get("related"))
+    return Site(
+        name=f"site{n:04d}-{lang}",
+        lang=lang,
+        content_lang=content_lang,
+        cookie=cookie,
+        cookie_top=rng.random() < 0.8,
+        nav=nav,
+        login=maybe("login", 0.5),
+        newsletter=maybe("newsletter", 0.7),
+        share=maybe("share", 0.7),
+        related=related[0] if related and rng.random() < 0.5 else None,
+        comments=maybe("comments", 0.5),
+        legal=_pick(rng, get("legal"), rng.choice((1, 2, 3))),
+        ads=_pick(rng, get("ads"), 2),
+        ad_rate=rng.choice((0.0, 0.15, 0.3)),
+        credits=maybe("credits", 0.4),
+    )
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE.split(text) if s]
+
+
+def _remix(rng: random.Random, n: int, pool: list[Article]) -> Article:
+    """A unique article built from sentences of the pool (content lines that exist nowhere else)."""
+    donors = [a for a in pool if any(r == "paragraph" for r, _ in a.lines)]
+    sentences = [s for a in donors for r, t in a.lines if r == "paragraph" for s in _sentences(t)]
+    a, b = rng.sample(pool, 2) if len(pool) > 1 else (pool[0], pool[0])
+    ta, tb = a.title.split(), b.title.split()
+    title = " ".join(ta[: max(1, len(ta) // 2)] + tb[len(tb) // 2 :])
+    lines: list[tuple[str, str]] = []
+    byline = [t for r, t in rng.choice(pool).lines if r == "byline"]
+    lines.extend(("byline", t) for t in byline[:1])
+    for i in range(rng.randint(6, 14)):
+        if i and rng.random() < 0.12:
+            heads = [t for x in rng.sample(pool, min(3, len(pool))) for r, t in x.lines
+                     if r == "heading"]
+            if heads:
+                lines.append(("heading", rng.choice(heads)))
+                continue
+        if i == 1:
+            caps = [t for x in pool for r, t in x.lines if r == "caption"]
+            if caps and rng.random() < 0.6:
+                lines.append(("caption", rng.choice(caps)))
+        lines.append(("paragraph", " ".join(rng.sample(sentences, rng.randint(2, 4)))))
+    return Article(f"remix-{n:07d}", pool[0].lang, pool[0].split, title, tuple(lines))
+
+
+def _edit(rng: random.Random, text: str, kind: str) -> list[str]:
+    """A near-duplicate edit of one copied line; ``split`` may return two lines."""
+    words = text.split(" ")
+    if kind == "quotes":
+        out = "".join(rng.choice(_QUOTES[c]) if c in _QUOTES else c for c in text)
+        return [out.replace("'", "’") if out == text else out]
+    if kind == "typo":
+        long_ = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+        if long_:
+            i = rng.choice(long_)
+            w = words[i]
+            j = rng.randrange(len(w) - 1)
+            words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
+        return [" ".join(words)]
+    if kind == "drop_word" and len(words) >= 6:
+        del words[rng.randrange(len(words))]
+        return [" ".join(words)]
+    if kind == "add_word" and len(words) >= 3:
+        i = rng.randrange(len(words))
+        words.insert(i, words[rng.randrange(len(words))])
+        return [" ".join(words)]
+    if kind == "whitespace":
+        return [rng.choice(("  ", "\t", " ")) + text.replace(" ", rng.choice(("  ", " \t", " ")))
+                + rng.choice((" ", "  ", ""))]
+    if kind == "case":
+        return [text.upper() if len(words) < 8 else text.lower()]
+    if kind == "prefix":
+        return [rng.choice(_PREFIXES) + text]
+    if kind == "split":
+        parts = _sentences(text)
+        if len(parts) >= 2:
+            cut = rng.randrange(1, len(parts))
+            return [" ".join(parts[:cut]), " ".join(parts[cut:])]
+    return [text]
+
+
+def _compose(rng: random.Random, cfg: GeneratorConfig, site: Site, art: Article,
+             titles: list[str]) -> list[_Line]:
+    page = _Page()
+    if site.cookie_top:
+        page.bps(site.cookie, "cookie")
+    page.bps(site.nav, "nav")
+    page.bps(site.login, "login")
+    page.content(art.title, f"{art.id}:title")
+    body = [(role, text, f"{art.id}:{i}") for i, (role, text) in enumerate(art.lines)]
+    lead = [b for b in body if b[0] == "byline"][:1]
+    rest = [b for b in body if b not in lead]
+    captions = [b for b in rest if b[0] == "caption"]
+    if captions and rng.random() < cfg.caption_lead:  # lead image: caption right under the title
+        rest.remove(captions[0])
+        rest.insert(0, captions[0])
+    for _, text, src in lead:
+        page.content(text, src)
+    copy_from = len(page.lines)
+    paragraphs_seen = 0
+    for role, text, src in rest:
+        page.content(text, src)
+        if role == "caption":
+            if rng.random() < cfg.caption_repeat:
+                page.content(text, src)  # the image's alt text and its caption
+            page.bps(site.credits, "credits")
+        if role == "paragraph":
+            paragraphs_seen += 1
+            if site.ads and paragraphs_seen % 2 == 0 and rng.random() < site.ad_rate * 2:
+                page.bp(rng.choice(site.ads), "ads")
+    body_lines = [(line.text, line.source) for line in page.lines[copy_from:]
+                  if line.label == "content"]
+    page.bps(site.share, "share")
+    if site.related and titles:
+        page.bp(site.related, "related")
+        for t in _pick(rng, titles, rng.randint(2, 3)):
+            page.bp(t, "related")
+    if body_lines and rng.random() < cfg.body_repeat:
+        _repeat_body(rng, cfg, page, body_lines)
+    page.bps(site.comments, "comments")
+    page.bps(site.newsletter, "newsletter")
+    page.bps(site.legal, "legal")
+    if not site.cookie_top:
+        page.bps(site.cookie, "cookie")
+    return page.lines
+
+
+def _repeat_body(rng: random.Random, cfg: GeneratorConfig, page: _Page,
+                 body: list[tuple[str, str | None]]) -> None:
+    """Paste the body again, in full or cut short, with near-duplicate edits on the copies."""
+    if rng.random() < cfg.body_full or len(body) < 4:
+        copy = list(body)
+    else:
+        copy = body[: rng.randint(3, len(body) - 1)]
+    i = 0
+    while i < len(copy):
+        text, src = copy[i]
+        last = i == len(copy) - 1
+        if last and len(copy) < len(body) and rng.random() < cfg.cut_mid_line:
+            words = text.split(" ")
+            if len(words) >= 6:
+                text = " ".join(words[: rng.randint(3, len(words) - 2)])
+        lines = [text]
+        if rng.random() < cfg.edit_rate:
+            kind = rng.choice(EDITS)
+            if kind == "merge" and not last:
+                lines = [text + " " + copy[i + 1][0]]
+                i += 1
+            else:
+                lines = _edit(rng, text, kind)
+        for t in lines:
+            if src is not None and src in page.first:
+                page.lines.append(_Line(t, "duplicate", src, page.first[src]))
+        i += 1
+
+
+def generate(cfg: GeneratorConfig, root: Path | None = None
+             ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Yield ``(document, gold)`` records, one per page, deterministically from ``cfg``."""
+    rng = random.Random(f"dedup-corpus/{GENERATOR_VERSION}/{cfg.seed}/{cfg.split}")
+    articles = load_articles(root, cfg.split)
+    lib = load_library(root, cfg.split)
+    by_lang: dict[str, list[Article]] = {}
+    for a in articles:
+        by_lang.setdefault(a.lang, []).append(a)
+    content_langs = sorted(by_lang)
+    foreign = sorted(set(lib.languages) - set(content_langs))
+    sites = []
+    # At least three sites per language, so every article can be syndicated across sites.
+    for n in range(max(3 * len(content_langs), math.ceil(cfg.docs / cfg.docs_per_site))):
+        if foreign and rng.random() < cfg.foreign_site:
+            # e.g. an English edition of a Swedish site: local template, English articles
+            site_lang = rng.choice(foreign)
+            clang = "en" if "en" in by_lang else content_langs[0]
+        else:
+            clang = content_langs[n % len(content_langs)] if n < 3 * len(content_langs) \
+                else rng.choice(content_langs)
+            site_lang = clang
+        sites.append(_make_site(rng, n, lib, site_lang, clang))
+    remixes = 0
+    previous: tuple[Site, Article] | None = None
+    for i in range(cfg.docs):
+        if previous is not None and rng.random() < cfg.refetch:
+            site, art = previous  # the same page fetched again under another URL
+        else:
+            site = rng.choice(sites)
+            pool = by_lang[site.content_lang]
+            if rng.random() < cfg.remix:
+                art = _remix(rng, remixes, pool)
+                remixes += 1
+            else:
+                art = rng.choice(pool)
+        previous = (site, art)
+        titles = [a.title for a in by_lang[site.content_lang] if a.id != art.id]
+        lines = _compose(rng, cfg, site, art, titles)
+        doc_id = f"doc-{i:07d}"
+        doc = {"id": doc_id, "url": f"https://{site.name}.example/{art.id}/{i}",
+               "site": site.name, "lang": site.content_lang,
+               "text": "\n".join(line.text for line in lines)}
+        gold = {"id": doc_id, "cluster": art.id, "site": site.name, "lang": site.content_lang,
+                "site_lang": site.lang,
+                "labels": [line.label for line in lines],
+                "copies": [line.copies for line in lines],
+                "sources": [line.source for line in lines]}
+        yield doc, gold
+
+
+def write_corpus(cfg: GeneratorConfig, out: str | Path, root: Path | None = None
+                 ) -> dict[str, Any]:
+    """Write ``docs.jsonl``, ``gold.jsonl`` and ``manifest.json`` into ``out`` atomically."""
+    out = Path(out)
+    docs_f, gold_f = AtomicFile(out / "docs.jsonl"), AtomicFile(out / "gold.jsonl")
+    hd, hg = hashlib.sha256(), hashlib.sha256()
+    counts: dict[str, int] = {}
+    try:
+        for doc, gold in generate(cfg, root):
+            d = json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n"
+            g = json.dumps(gold, ensure_ascii=False, sort_keys=True) + "\n"
+            docs_f.write(d)
+            gold_f.write(g)
+            hd.update(d.encode())
+            hg.update(g.encode())
+            for label in gold["labels"]:
+                counts[label] = counts.get(label, 0) + 1
+    except BaseException:
+        docs_f.abort()
+        gold_f.abort()
+        raise
+    docs_f.commit()
+    gold_f.commit()
+    manifest = {"generator_version": GENERATOR_VERSION, "config": asdict(cfg),
+                "docs_sha256": hd.hexdigest(), "gold_sha256": hg.hexdigest(),
+                "line_labels": dict(sorted(counts.items()))}
+    manifest_f = AtomicFile(out / "manifest.json")
+    manifest_f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    manifest_f.commit()
+    return manifest

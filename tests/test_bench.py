@@ -1,0 +1,48 @@
+"""The benchmark harness end to end on a tiny corpus (in-process, no plots)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dedup.bench.harness import BenchConfig, markdown, run_bench, write_results
+from dedup.cli import main
+from dedup.errors import ConfigError
+
+
+def test_run_bench_scores_every_system_on_the_same_input(tmp_path: Path) -> None:
+    cfg = BenchConfig(docs=30, sizes=(20,), peers=("keep-all", "exact-lines", "c4-rules"),
+                      isolate=False)
+    results = run_bench(cfg)
+    q = results["quality"]
+    assert list(q) == ["dedup", "keep-all", "exact-lines", "c4-rules"]
+    assert q["keep-all"]["removal"]["recall"] == 0.0 and q["keep-all"]["content_lost"] == 0.0
+    # dedup removes most planted duplicates and keeps content
+    assert q["dedup"]["duplicate"]["recall"] > 0.8
+    assert q["dedup"]["content_lost"] < 0.02
+    assert q["dedup"]["duplicate"]["recall"] > q["exact-lines"]["duplicate"]["recall"]
+    assert set(q["dedup"]["stage_seconds"]) >= {"boilerplate", "dedup"}
+    assert {r["system"] for r in results["sweep"]} == {"dedup", "exact-lines"}
+    table = markdown(results)
+    assert "| dedup |" in table and "| c4-rules |" in table
+    written = write_results(results, tmp_path, plots=False)
+    assert json.loads((tmp_path / "results.json").read_text())["corpus"]["docs"] == 30
+    assert len(written) == 2
+
+
+def test_unknown_peer_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="nope"):
+        run_bench(BenchConfig(docs=10, sizes=(), peers=("nope",), isolate=False))
+
+
+def test_bench_cli(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["bench", "--docs", "20", "--sizes", "none", "--peers",
+                                    "keep-all", "--in-process", "--no-plots", "-o",
+                                    str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "| dedup |" in res.output and (tmp_path / "results.md").exists()
+    bad = CliRunner().invoke(main, ["bench", "--sizes", "1,x", "-o", str(tmp_path)])
+    assert bad.exit_code == 2
