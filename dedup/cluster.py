@@ -5,8 +5,9 @@ lines are skipped, so a banner between two copies does not break a run):
 
 1. **Exact**: equal normalised keys (any length).
 2. **Near**: paragraphs of at least ``shingle.min_words`` tokens are MinHashed over word shingles
-   and indexed in a datasketch ``MinHashLSH``; every candidate is verified with the exact Jaccard
-   similarity of the shingle sets before it counts.
+   (datasketch's permutations, computed for the whole document at once) and banded into LSH keys
+   (:mod:`dedup.lsh`); every candidate is verified with the exact Jaccard similarity of the
+   shingle sets before it counts.
 3. **Runs**: a repeated block (the article body pasted twice, the second copy possibly cut short)
    is found as a run of consecutive paragraphs whose matches are consecutive too. Short lines
    (headings such as "Key quotes", one-word answers) are dropped only inside such a run, edited
@@ -21,31 +22,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHashLSH
 
 from .canonical import choose
-from .config import Config, LSHConfig
+from .config import Config
+from .lsh import band_keys, candidate_pairs, lsh_params
 from .shingle import jaccard, shingle_batch
-from .signature import lean, signatures
+from .signature import signatures
 from .types import DROP, Document, Match, Paragraph, Verdict
-
-# LSH only proposes candidates (every one is verified), so missing a pair costs more than
-# proposing a wrong one: bands and rows are tuned for a lower threshold, weighted to recall.
-_LSH_SLACK = 0.15
-_LSH_WEIGHTS = (0.2, 0.8)
-
-
-@lru_cache(maxsize=16)
-def lsh_params(cfg: LSHConfig) -> tuple[int, int]:
-    """``(bands, rows)`` for ``cfg``: its own when set, else datasketch's optimum."""
-    if cfg.bands:
-        return cfg.bands, cfg.rows
-    probe = MinHashLSH(threshold=max(0.05, cfg.threshold - _LSH_SLACK), num_perm=cfg.num_perm,
-                       weights=_LSH_WEIGHTS)
-    return int(probe.b), int(probe.r)
 
 
 @dataclass(slots=True)
@@ -77,9 +62,18 @@ class _DocDeduper:
         hashes, offsets = shingle_batch([content[k].tokens for k in long_pos],
                                         cfg.shingle.size, cfg.shingle.seed)
         sigs = signatures(hashes, offsets, cfg.lsh.num_perm, cfg.shingle.seed)
-        sets = {k: np.unique(hashes[offsets[i]:offsets[i + 1]]) for i, k in enumerate(long_pos)}
+        bands, rows = lsh_params(cfg.lsh)
+        pairs = candidate_pairs(band_keys(sigs, bands, rows))
         row = {k: i for i, k in enumerate(long_pos)}
-        lsh = MinHashLSH(num_perm=cfg.lsh.num_perm, params=lsh_params(cfg.lsh))
+        sets: dict[int, np.ndarray] = {}
+
+        def shingles(k: int) -> np.ndarray:  # only candidates ever need their exact set
+            if k not in sets:
+                i = row[k]
+                sets[k] = np.unique(hashes[offsets[i]:offsets[i + 1]])
+            return sets[k]
+
+        indexed: set[int] = set()  # long paragraphs kept so far: the only valid sources
         seen: dict[str, list[int]] = {}
         for k, p in enumerate(content):
             key = p.key or p.text
@@ -89,13 +83,13 @@ class _DocDeduper:
             earlier.append(k)
             if k not in row or k in self.exact:
                 continue
-            m = lean(sigs[row[k]], cfg.shingle.seed)
-            verified = ((c, jaccard(sets[k], sets[c])) for c in lsh.query(m))
+            cands = [c for c in (long_pos[j] for j in pairs.get(row[k], ())) if c in indexed]
+            verified = ((c, jaccard(shingles(k), shingles(c))) for c in cands)
             best = choose((c, s) for c, s in verified if s >= cfg.lsh.threshold)
             if best is not None:
                 self.near[k] = best
             else:
-                lsh.insert(k, m, check_duplication=False)
+                indexed.add(k)
 
     def decide(self) -> None:
         cfg = self.cfg
@@ -104,12 +98,12 @@ class _DocDeduper:
                 self.drops[k] = _Drop(sources[0], 1.0, "duplicate:exact")
         for k, (src, sim) in self.near.items():
             self.drops[k] = _Drop(src, sim, "duplicate:near")
-        changed = True
-        while changed:
-            changed = False
-            for k in range(len(self.content)):
-                if k not in self.drops and self._extend_run(k):
-                    changed = True
+        # Grow runs from the drops outwards: only neighbours of a drop can join a run.
+        pending = sorted({j for k in self.drops for j in (k - 1, k + 1)})
+        while pending:
+            grown = [k for k in pending if 0 <= k < len(self.content) and k not in self.drops
+                     and self._extend_run(k)]
+            pending = sorted({j for k in grown for j in (k - 1, k + 1)})
 
     def _extend_run(self, k: int) -> bool:
         """Drop paragraph ``k`` if it continues a repeated run on either side."""

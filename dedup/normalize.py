@@ -8,6 +8,7 @@ that word-based shingles still work on them.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
@@ -21,6 +22,32 @@ TOKEN = regex.compile(rf"[{_NOSPACE}]|[[\p{{L}}\p{{N}}\p{{M}}]--[{_NOSPACE}]]+",
 _MARKS = regex.compile(r"\p{Mn}+")
 
 
+def _mark_class() -> str:
+    """A ``re`` character class of the combining marks (categories Mn, Mc, Me) of the Basic
+    Multilingual Plane (a BMP-only class compiles to a fast bitmap)."""
+    ranges: list[list[int]] = []
+    for cp in range(0x300, 0x10000):
+        if unicodedata.category(chr(cp))[0] == "M":
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+    return "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
+                   for a, b in ranges)
+
+
+# The fast path: the standard library's ``re`` with ``[^\W_]+`` (letters and digits) gives the
+# same tokens as TOKEN, about 3x faster, for text with neither combining marks nor spaceless
+# scripts; a cheap check (ASCII, then a BMP block/mark class, then any astral character) sends
+# every other line to TOKEN itself.
+_FAST = re.compile(r"[^\W_]+")
+_SLOW_HINT = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u19e0-\u19ff\u2e80-\u2fdf\u3005-\u3007"
+    "\u3021-\u3029\u3038-\u303b\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\ua9e0-\ua9ff\uaa60-\uaa7f\uf900-\ufaff\uff66-\uff9f" + _mark_class() + "]")
+_BMP_END = "\uffff"
+
+
 def tokens(text: str, cfg: NormConfig = NormConfig()) -> tuple[str, ...]:
     """Matching tokens of ``text``.
 
@@ -32,7 +59,9 @@ def tokens(text: str, cfg: NormConfig = NormConfig()) -> tuple[str, ...]:
         text = text.casefold()
     if cfg.strip_accents:
         text = _MARKS.sub("", unicodedata.normalize("NFKD", text))
-    return tuple(TOKEN.findall(text))
+    if not text.isascii() and (_SLOW_HINT.search(text) or max(text) > _BMP_END):
+        return tuple(TOKEN.findall(text))
+    return tuple(_FAST.findall(text))
 
 
 def normalize(docs: Iterable[Document], cfg: NormConfig = NormConfig()) -> Iterator[Document]:

@@ -1,8 +1,9 @@
-"""Word shingles, hashed once per token and combined with numpy (no per-shingle Python work).
+"""Word shingles, hashed with numpy for a whole batch (no per-token or per-shingle Python work).
 
 A paragraph of ``n`` tokens gives the ``n - k + 1`` hashes of its ``k``-token windows; a paragraph
-shorter than ``k`` gives one hash of all its tokens. Token hashes are xxh3-64 with the config seed;
-a window hash is a polynomial over its token hashes, mixed with the MurmurHash3 64-bit finaliser.
+shorter than ``k`` gives one hash of all its tokens. Token hashes are seeded 64-bit polynomial
+hashes of the UTF-8 bytes (:func:`token_hashes`); a window hash is a polynomial over its token
+hashes, mixed with the MurmurHash3 64-bit finaliser.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import xxhash
 
 _MULT_INT = 0x9E3779B97F4A7C15
 _MULT = np.uint64(_MULT_INT)
@@ -30,12 +30,44 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     return out
 
 
+_P_INT = 0x100000001B3  # odd, so invertible modulo 2**64
+_P = np.uint64(_P_INT)
+_P_INV = np.uint64(pow(_P_INT, -1, 1 << 64))
+_SEED_MIX = 0xD6E8FEB86659FD93
+
+
 def token_hashes(tokens: Sequence[str], seed: int = 1) -> np.ndarray:
-    """xxh3-64 of each token, as uint64."""
-    h = xxhash.xxh3_64_intdigest
-    out: np.ndarray = np.fromiter((h(t.encode(), seed) for t in tokens), dtype=np.uint64,
-                                  count=len(tokens))
-    return out
+    """A 64-bit hash of each token, as uint64, computed for all tokens at once.
+
+    The tokens are joined (NUL-separated) into one UTF-8 buffer; a token's hash is the
+    polynomial ``sum((byte + 1) * P**i)`` over its bytes, taken from prefix sums of the whole
+    buffer, mixed with the seed, its length and MurmurHash3's finaliser. No Python work per token.
+    """
+    if not tokens:
+        return np.empty(0, dtype=np.uint64)
+    return _hash_joined("\x00".join(tokens), seed)
+
+
+def _hash_joined(joined: str, seed: int) -> np.ndarray:
+    """Token hashes of a non-empty NUL-separated token string (see :func:`token_hashes`)."""
+    buf = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+    n = len(buf)
+    with np.errstate(over="ignore"):
+        powers = np.empty(n + 1, dtype=np.uint64)
+        powers[0] = 1
+        np.cumprod(np.full(n, _P, dtype=np.uint64), out=powers[1:])
+        inverse = np.empty(n + 1, dtype=np.uint64)
+        inverse[0] = 1
+        np.cumprod(np.full(n, _P_INV, dtype=np.uint64), out=inverse[1:])
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum((buf.astype(np.uint64) + np.uint64(1)) * powers[:n], out=prefix[1:])
+        seps = np.flatnonzero(buf == 0)
+        starts = np.concatenate(([0], seps + 1))
+        ends = np.concatenate((seps, [n]))
+        raw = (prefix[ends] - prefix[starts]) * inverse[starts]
+        mixed = raw + (ends - starts).astype(np.uint64) * _MULT + np.uint64(
+            (seed * _SEED_MIX) & _MASK64)
+    return fmix64(mixed)
 
 
 def shingle_batch(
@@ -47,7 +79,8 @@ def shingle_batch(
     ``hashes[offsets[i]:offsets[i + 1]]`` (not de-duplicated). An empty sequence has none.
     """
     lengths = np.fromiter((len(t) for t in batch), dtype=np.int64, count=len(batch))
-    flat = token_hashes([tok for toks in batch for tok in toks], seed)
+    joined = "\x00".join("\x00".join(toks) for toks in batch if toks)
+    flat = _hash_joined(joined, seed) if joined else np.empty(0, dtype=np.uint64)
     starts = np.zeros(len(batch) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
     # Window hashes over the flat array; windows that cross a boundary are discarded below.

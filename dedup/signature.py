@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash
+from datasketch import MinHash
 
 SCHEME = "affine32"
 _F1 = np.uint32(0x85EBCA6B)
@@ -77,7 +77,3 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int = 128,
         first = last
     return out
 
-
-def lean(signature: np.ndarray, seed: int = 1) -> LeanMinHash:
-    """Wrap one signature row as a datasketch ``LeanMinHash`` (for ``MinHashLSH``)."""
-    return LeanMinHash(seed=seed, hashvalues=signature, scheme=SCHEME)

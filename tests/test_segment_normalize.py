@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from dedup.normalize import tokens
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.normalize import TOKEN, tokens
 from dedup.segment import split_paragraphs
 
 
@@ -35,3 +40,11 @@ def test_nfkc_and_apostrophes() -> None:
 def test_scripts_without_spaces_are_tokenised_per_character() -> None:
     assert tokens("東京で会議") == ("東", "京", "で", "会", "議")
     assert tokens("abc東京") == ("abc", "東", "京")
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cn")), max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_fast_tokeniser_equals_the_reference_pattern(text: str) -> None:
+    # Characters the two Unicode databases agree on (regex may know newer code points).
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    assert tokens(text) == tuple(TOKEN.findall(folded))

@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import regex
 
 from ..config import BoilerplateConfig
+from ..normalize import tokens
 from ..types import DROP, Document, Verdict
 from . import rules
 
@@ -27,10 +28,29 @@ class Classifier(Protocol):
     def classify(self, doc: Document) -> list[Verdict | None]: ...
 
 
+def _trie(phrases: Iterable[str]) -> str:
+    """A regex alternation of ``phrases`` shaped as a trie (shared prefixes factored out), so
+    the engine tries each character once instead of once per phrase: ~3x faster than a flat
+    alternation on long phrase lists. Longer matches win, as with longest-first ordering."""
+    root: dict[str, Any] = {}
+    for phrase in phrases:
+        node = root
+        for ch in phrase:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [regex.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(root)
+
+
 def _alternation(phrases: Iterable[str]) -> regex.Pattern[str]:
-    ordered = sorted(set(phrases), key=lambda s: (-len(s), s))
-    body = "|".join(regex.escape(p) for p in ordered)
-    return regex.compile(rf"(?<![\w])(?:{body})(?![\w])")
+    return regex.compile(rf"(?<![\w])(?:{_trie(set(phrases))})(?![\w])")
 
 
 def _group(category: dict[str, dict[str, tuple[str, ...]]], name: str) -> regex.Pattern[str]:
@@ -44,7 +64,23 @@ _AGENT = _group(rules.COOKIE, "agent")
 _ACTION = _group(rules.COOKIE, "action")
 _BUTTON = _group(rules.COOKIE, "button")
 _REPORTING = _alternation(p for lang in rules.LANGUAGES for p in rules.REPORTING[lang])
-_WORD = regex.compile(r"\w+")
+
+
+def _anchors(category: dict[str, dict[str, tuple[str, ...]]], groups: Sequence[str]
+             ) -> frozenset[str]:
+    """The longest matching token of every phrase: a line that has none of them cannot match
+    any phrase of ``groups``, so the regexes need not run (most content lines stop here)."""
+    out = set()
+    for group in groups:
+        for phrases in category[group].values():
+            for phrase in phrases:
+                toks = tokens(phrase)
+                if toks:
+                    out.add(max(toks, key=len))
+    return frozenset(out)
+
+
+_COOKIE_ANCHORS = _anchors(rules.COOKIE, ("topic", "strong", "button"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +111,23 @@ def _distinct(pattern: regex.Pattern[str], text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(pattern.findall(text)))
 
 
-def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig()) -> CookieEvidence:
+def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig(),
+                    toks: Sequence[str] | None = None) -> CookieEvidence:
     """Score how much ``text`` looks like a cookie or consent notice (0..1).
+
+    ``toks`` are the line's matching tokens (:func:`dedup.normalize.tokens`), when known: a line
+    without any cue's anchor token is scored 0 without running the phrase patterns.
 
     >>> cookie_evidence("We use cookies. By continuing to browse you agree.").score > 0.9
     True
     >>> cookie_evidence("The regulator said sites that use cookies must ask first.").score < 0.1
     True
     """
+    toks = tokens(text) if toks is None else toks
+    if _COOKIE_ANCHORS.isdisjoint(toks):
+        return _NOTHING
     low = text.lower()
-    words = len(_WORD.findall(low))
+    words = len(toks)
     topic = _distinct(_TOPIC, low)
     strong = _distinct(_STRONG, low)
     buttons = _distinct(_BUTTON, low)
@@ -94,7 +137,7 @@ def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig()) -> 
     action = _distinct(_ACTION, low)
     reporting = _distinct(_REPORTING, low)
     covered = sum(len(m.group()) for m in _BUTTON.finditer(low))
-    letters = sum(1 for ch in low if ch.isalnum()) or 1
+    letters = sum(len(t) for t in toks) or 1
     cover = min(1.0, covered / letters)
     z = -4.0
     z += 1.5 * bool(topic) + 2.5 * min(len(strong), 2)
@@ -106,6 +149,9 @@ def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig()) -> 
         z -= 1.5  # a long, sentence-like line needs strong evidence
     score = 1.0 / (1.0 + math.exp(-z))
     return CookieEvidence(topic, strong, agent, action, buttons, cover, reporting, words, score)
+
+
+_NOTHING = CookieEvidence((), (), (), (), (), 0.0, (), 0, 0.0)
 
 
 class RuleClassifier:
@@ -127,7 +173,7 @@ class RuleClassifier:
             if p.blank:
                 out.append(None)
                 continue
-            ev = cookie_evidence(p.text, self.cfg)
+            ev = cookie_evidence(p.text, self.cfg, p.tokens or None)
             if ev.score >= self.cfg.threshold:
                 out.append(Verdict(DROP, "boilerplate:cookie", round(ev.score, 4),
                                    detail=ev.describe()))
