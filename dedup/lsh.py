@@ -45,7 +45,7 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     n = signatures.shape[0]
     view = signatures[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
     with np.errstate(over="ignore"):
-        h = np.broadcast_to(np.arange(1, bands + 1, dtype=np.uint64), (n, bands)).copy()
+        h: np.ndarray = np.tile(np.arange(1, bands + 1, dtype=np.uint64), (n, 1))
         for j in range(rows):
             h = fmix64(h * _MULT + view[:, :, j])
     return h
