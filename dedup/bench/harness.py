@@ -6,15 +6,16 @@ the same code, with speed and memory measured in a fresh process per system.
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import platform
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import __version__
 from ..config import Config
@@ -24,6 +25,7 @@ from ..types import Document
 from .metrics import LineScores
 
 DEDUP = "dedup"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,22 +90,57 @@ def run_system(name: str, texts: Sequence[str], langs: Sequence[str]) -> SystemR
     return SystemRun(name, keep, seconds, _peak_rss_mb())
 
 
-def _run_isolated(name: str, texts: Sequence[str], langs: Sequence[str],
-                  isolate: bool) -> SystemRun:
+def _isolated(func: Callable[..., T], args: tuple[Any, ...], isolate: bool) -> T:
+    """``func(*args)``, in a fresh spawned process when ``isolate`` (for its own peak RSS)."""
     if not isolate:
-        return run_system(name, texts, langs)
+        return func(*args)
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
-        return pool.apply(run_system, (name, list(texts), list(langs)))
+        return pool.apply(func, args)
+
+
+SWEEP_CHUNK = 500
+
+
+def sweep_one(name: str, size: int, seed: int, split: str) -> dict[str, Any]:
+    """Time one system on ``size`` generated documents, streamed in chunks.
+
+    Generating a chunk is not timed; the system's work on it is. Documents are never all in
+    memory at once, so peak RSS shows what the system itself holds.
+    """
+    gen = generate(GeneratorConfig(docs=size, seed=seed, split=split))
+    cleaner = Cleaner(Config()) if name == DEDUP else None
+    peer = None
+    if cleaner is None:
+        from .peers import get_peer
+
+        peer = get_peer(name)
+    seconds = 0.0
+    nbytes = 0
+    while True:
+        chunk = [doc for doc, _ in itertools.islice(gen, SWEEP_CHUNK)]
+        if not chunk:
+            break
+        texts = [d["text"] for d in chunk]
+        nbytes += sum(len(t.encode("utf-8")) for t in texts)
+        t0 = time.perf_counter()
+        if cleaner is not None:
+            for _ in cleaner.clean_documents(Document(d["id"], d["text"]) for d in chunk):
+                pass
+        elif peer is not None:
+            peer.run([t.split("\n") for t in texts], [d["lang"] for d in chunk])
+        seconds += time.perf_counter() - t0
+    mb = nbytes / 1e6
+    return {"system": name, "docs": size, "mb": round(mb, 3), "seconds": round(seconds, 4),
+            "mb_per_s": round(mb / seconds, 3) if seconds else None,
+            "peak_rss_mb": round(_peak_rss_mb(), 1)}
 
 
 def baseline_rss_mb(isolate: bool = True) -> float:
     """Peak RSS of a fresh process that imports dedup and runs nothing (subtract for net)."""
     if not isolate:
         return 0.0
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        return float(pool.apply(_peak_rss_mb))
+    return _isolated(_peak_rss_mb, (), True)
 
 
 def systems(cfg: BenchConfig) -> tuple[list[str], dict[str, str]]:
@@ -135,7 +172,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
     quality: dict[str, Any] = {}
     for name in names:
         say(f"quality: {name}")
-        run = _run_isolated(name, texts, langs, cfg.isolate)
+        run = _isolated(run_system, (name, texts, langs), cfg.isolate)
         scores = LineScores()
         for doc, g, keep in zip(docs, gold, run.keep, strict=True):
             scores.add(g["labels"], keep, doc["text"].split("\n"), g["site_lang"])
@@ -151,18 +188,11 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
     sweep: list[dict[str, Any]] = []
     for size in cfg.sizes:
         say(f"sweep: {size} documents")
-        sdocs, _ = load_corpus(size, cfg.seed + 1, cfg.split)
-        stexts = [d["text"] for d in sdocs]
-        slangs = [d["lang"] for d in sdocs]
-        smb = sum(len(t.encode("utf-8")) for t in stexts) / 1e6
         for name in cfg.sweep_systems:
             if name != DEDUP and (name not in names or size > cfg.peer_sweep_max):
                 continue
-            run = _run_isolated(name, stexts, slangs, cfg.isolate)
-            sweep.append({"system": name, "docs": size, "mb": round(smb, 3),
-                          "seconds": round(run.seconds, 4),
-                          "mb_per_s": round(smb / run.seconds, 3) if run.seconds else None,
-                          "peak_rss_mb": round(run.peak_rss_mb, 1)})
+            sweep.append(_isolated(sweep_one, (name, size, cfg.seed + 1, cfg.split),
+                                   cfg.isolate))
     ours = quality[DEDUP]
     ratios = {
         name: {
