@@ -1,8 +1,9 @@
 """dedup: turn scraped web text into clean, canonical text.
 
 >>> from dedup import clean_text
->>> clean_text("This site uses cookies. Accept all\\nThe article.\\n")
-'The article.\\n'
+>>> page = "We use cookies. Accept all\\nThe council approved the budget on Monday evening.\\n"
+>>> clean_text(page)
+'The council approved the budget on Monday evening.\\n'
 """
 
 from .config import BoilerplateConfig, Config, LSHConfig, NormConfig, ShingleConfig

@@ -67,6 +67,10 @@ def run_clean(
     sources = discover(inputs, input_format)
     plan = plan_outputs(sources, out, inputs)
     cleaner = Cleaner(config)
+    if cleaner.uses_repetition and config.boilerplate.repetition == "full":
+        # First pass: corpus line counts over every readable input, for the classifier.
+        cleaner.count_lines(d for d in read_all(sources, text_field, encoding_errors)
+                            if not d.error)
     failures: list[str] = []
 
     def documents() -> Iterator[Document]:

@@ -166,6 +166,38 @@ class _DocDeduper:
             self.content[k].verdict = Verdict(DROP, d.reason, round(d.score, 4),
                                               Match(self.doc.id, src.line), detail)
 
+    def relabel_boilerplate_copies(self) -> None:
+        """A line the classifier dropped that copies kept content is a duplicate first.
+
+        Same normalised text as a kept line; a short line must also continue a repeated run
+        (the kept line sits right after the source of the previous content line's copy). The
+        line stays dropped; only its reason and match change, to the more specific one.
+        """
+        kept: dict[str, int] = {}
+        for k, p in enumerate(self.content):
+            if k not in self.drops:
+                kept.setdefault(p.key or p.text, k)
+        position = {p.index: k for k, p in enumerate(self.content)}
+        previous: int | None = None  # content position of the last content line passed
+        for p in self.doc.paragraphs:
+            if p.index in position:
+                previous = position[p.index]
+                continue
+            v = p.verdict
+            if v is None or not v.reason.startswith("boilerplate:"):
+                continue
+            src = kept.get(p.key or p.text)
+            if src is None or self.content[src].index > p.index:
+                continue
+            match = Match(self.doc.id, self.content[src].line)
+            prev = self.drops.get(previous) if previous is not None else None
+            if len(p.tokens) >= self.cfg.shingle.min_exact_words:
+                p.verdict = Verdict(DROP, "duplicate:exact", 1.0, match,
+                                    f"also classified {v.reason}")
+            elif prev is not None and self.canonical(prev.src) + 1 == src:
+                p.verdict = Verdict(DROP, "duplicate:run", 1.0, match,
+                                    f"continues a repeated run; also classified {v.reason}")
+
 
 def dedup_document(doc: Document, cfg: Config) -> Document:
     """Mark the near-duplicate paragraphs of ``doc`` (the first copy of each is kept)."""
@@ -173,6 +205,7 @@ def dedup_document(doc: Document, cfg: Config) -> Document:
     deduper.find_matches()
     deduper.decide()
     deduper.apply()
+    deduper.relabel_boilerplate_copies()
     return doc
 
 

@@ -33,11 +33,29 @@ class NormConfig:
 
 @dataclass(frozen=True, slots=True)
 class BoilerplateConfig:
-    """The boilerplate classifier: which one, and the score at or above which a line is dropped."""
+    """The boilerplate classifier.
+
+    ``classifier``: ``learned`` (the shipped model, every category), ``rules`` (cookie and
+    consent notices from cue phrases only) or ``auto``: the learned model when corpus counts are
+    available (``repetition`` on and at least ``repetition_min_docs`` documents), else the rules. ``preset`` picks the drop threshold on
+    P(boilerplate) (precision 0.8, balanced 0.6, recall 0.35; the rules use 0.8/0.5/0.3);
+    ``threshold`` overrides it.
+    A long sentence-like line (``guard_words`` words or more) needs ``guard`` or more.
+    ``repetition``: corpus line counts as evidence — ``off``, ``sample`` (the first
+    ``repetition_sample`` documents of a run) or ``full`` (a first pass over every input).
+    """
 
     enabled: bool = True
-    threshold: float = 0.5
+    classifier: str = "auto"
+    preset: str = "balanced"
+    threshold: float | None = None
+    guard: float = 0.9
+    guard_words: int = 20
     max_guard_words: int = 80
+    repetition: str = "sample"
+    repetition_sample: int = 10000
+    repetition_min_docs: int = 50
+    model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +111,18 @@ class Config:
         _check(self.shingle.min_words >= 1, "shingle.min_words", self.shingle.min_words, ">= 1")
         _check(self.shingle.min_exact_words >= 1, "shingle.min_exact_words",
                self.shingle.min_exact_words, ">= 1")
-        _check(0.0 <= self.boilerplate.threshold <= 1.0, "boilerplate.threshold",
-               self.boilerplate.threshold, "in [0, 1]")
+        bp = self.boilerplate
+        _check(bp.threshold is None or 0.0 <= bp.threshold <= 1.0, "boilerplate.threshold",
+               bp.threshold, "in [0, 1]")
+        _check(bp.classifier in ("auto", "learned", "rules"), "boilerplate.classifier",
+               bp.classifier, "'auto', 'learned' or 'rules'")
+        _check(bp.preset in ("precision", "balanced", "recall"), "boilerplate.preset", bp.preset,
+               "'precision', 'balanced' or 'recall'")
+        _check(0.0 <= bp.guard <= 1.0, "boilerplate.guard", bp.guard, "in [0, 1]")
+        _check(bp.repetition in ("off", "sample", "full"), "boilerplate.repetition",
+               bp.repetition, "'off', 'sample' or 'full'")
+        _check(bp.repetition_sample >= 1, "boilerplate.repetition_sample",
+               bp.repetition_sample, ">= 1")
         _check(self.keep in ("first",), "keep", self.keep, "'first'")
 
     @classmethod

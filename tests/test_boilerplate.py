@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dedup import Cleaner, Document
+from dedup import Cleaner, Config, Document
 from dedup.boilerplate import RuleClassifier, cookie_evidence
 from dedup.segment import split_paragraphs
 
@@ -79,8 +79,9 @@ def test_classifier_gives_reason_score_and_features() -> None:
 def test_threshold_is_the_knob() -> None:
     text = "Cookie settings"  # weak evidence: two cue words, nothing else
     score = cookie_evidence(text).score
-    lenient = Cleaner().config.replace(boilerplate={"threshold": min(1.0, score + 0.01)})
-    strict = Cleaner().config.replace(boilerplate={"threshold": max(0.0, score - 0.01)})
+    rules = Config().replace(boilerplate={"classifier": "rules"})
+    lenient = rules.replace(boilerplate={"threshold": min(1.0, score + 0.01)})
+    strict = rules.replace(boilerplate={"threshold": max(0.0, score - 0.01)})
     assert Cleaner(lenient).clean(text).text == "Cookie settings\n"
     assert Cleaner(strict).clean(text).text == ""
 

@@ -13,12 +13,20 @@ P = [
 ]
 
 
+# The dedup stage alone: boilerplate classification is tested in its own files.
+ONLY_DEDUP = Config().replace(boilerplate={"enabled": False})
+
+
+def cleaner(cfg: Config | None = None) -> Cleaner:
+    return Cleaner(cfg or ONLY_DEDUP)
+
+
 def reasons(text: str, cfg: Config | None = None) -> list[str]:
-    return [v.reason for v in Cleaner(cfg).clean(text).verdicts]
+    return [v.reason for v in cleaner(cfg).clean(text).verdicts]
 
 
 def test_exact_duplicate_paragraph_is_dropped_and_points_at_the_first() -> None:
-    result = Cleaner().clean("\n".join([P[0], P[1], P[0]]))
+    result = cleaner().clean("\n".join([P[0], P[1], P[0]]))
     v = result.verdicts[2]
     assert v.reason == "duplicate:exact" and v.match is not None and v.match.line == 1
     assert result.text == P[0] + "\n" + P[1] + "\n"
@@ -26,7 +34,7 @@ def test_exact_duplicate_paragraph_is_dropped_and_points_at_the_first() -> None:
 
 def test_near_duplicate_with_a_dropped_word_is_dropped_with_its_similarity() -> None:
     edited = P[0].replace(" new", "")
-    result = Cleaner().clean("\n".join([P[0], P[1], edited]))
+    result = cleaner().clean("\n".join([P[0], P[1], edited]))
     v = result.verdicts[2]
     assert v.reason == "duplicate:near"
     assert 0.7 <= v.score < 1.0
@@ -49,12 +57,12 @@ def test_a_repeated_run_takes_its_short_lines_with_it() -> None:
     text = "\n".join(body + body)
     assert reasons(text)[4:] == ["duplicate:exact", "duplicate:run", "duplicate:exact",
                                  "duplicate:exact"]
-    assert Cleaner().clean(text).text == "\n".join(body) + "\n"
+    assert cleaner().clean(text).text == "\n".join(body) + "\n"
 
 
 def test_short_line_at_the_end_of_a_run() -> None:
     body = [P[0], P[1], "Key quotes"]
-    result = Cleaner().clean("\n".join(body + body[:3]))
+    result = cleaner().clean("\n".join(body + body[:3]))
     assert [v.reason for v in result.verdicts[3:]] == ["duplicate:exact", "duplicate:exact",
                                                         "duplicate:run"]
     run_detail = result.verdicts[5].detail
@@ -63,14 +71,14 @@ def test_short_line_at_the_end_of_a_run() -> None:
 
 def test_truncated_copy_ends_with_a_prefix_of_its_source() -> None:
     cut = P[2][: len(P[2]) // 2]
-    result = Cleaner().clean("\n".join([P[0], P[1], P[2], P[0], P[1], cut]))
+    result = cleaner().clean("\n".join([P[0], P[1], P[2], P[0], P[1], cut]))
     assert result.verdicts[5].reason == "duplicate:truncated"
     assert result.text == "\n".join(P[:3]) + "\n"
 
 
 def test_edited_line_inside_a_run_is_matched_by_similarity() -> None:
     edited = "Opposition members argued the cost had doubled."  # short, heavily cut
-    result = Cleaner().clean("\n".join([P[0], P[1], P[2], P[0], edited, P[2]]))
+    result = cleaner().clean("\n".join([P[0], P[1], P[2], P[0], edited, P[2]]))
     assert result.verdicts[4].reason == "duplicate:run"
 
 
@@ -84,21 +92,21 @@ def test_a_pull_quote_repeating_one_sentence_is_kept() -> None:
 def test_boilerplate_between_copies_does_not_break_a_run() -> None:
     banner = "We use cookies to improve your experience. Accept all cookies"
     text = "\n".join([P[0], "Key facts", P[1], P[0], banner, "Key facts", P[1]])
-    assert reasons(text)[3:] == ["duplicate:exact", "boilerplate:cookie", "duplicate:run",
+    assert reasons(text, Config().replace(boilerplate={"classifier": "rules"}))[3:] == ["duplicate:exact", "boilerplate:cookie", "duplicate:run",
                                  "duplicate:exact"]
 
 
 def test_keep_first_is_order_dependent_as_documented() -> None:
     shorter = P[3].replace("thousands of ", "")
-    forward = Cleaner().clean("\n".join([P[3], shorter]))
-    backward = Cleaner().clean("\n".join([shorter, P[3]]))
+    forward = cleaner().clean("\n".join([P[3], shorter]))
+    backward = cleaner().clean("\n".join([shorter, P[3]]))
     assert forward.text == P[3] + "\n"
     assert backward.text == shorter + "\n"
 
 
 def test_threshold_config_changes_decisions() -> None:
     edited = P[0].replace("on Monday after a long debate", "after a debate")
-    strict = Config().replace(lsh={"threshold": 0.95})
+    strict = ONLY_DEDUP.replace(lsh={"threshold": 0.95})
     assert reasons("\n".join([P[0], edited]), strict) == ["content", "content"]
-    lax = Config().replace(lsh={"threshold": 0.4})
+    lax = ONLY_DEDUP.replace(lsh={"threshold": 0.4})
     assert reasons("\n".join([P[0], edited]), lax)[1] == "duplicate:near"

@@ -56,6 +56,7 @@ class SystemRun:
     peak_rss_mb: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
+    line_reasons: list[list[str]] | None = None
 
 
 def load_corpus(docs: int, seed: int, split: str) -> tuple[list[dict[str, Any]],
@@ -80,7 +81,7 @@ def run_system(name: str, texts: Sequence[str], langs: Sequence[str]) -> SystemR
         keep = [[not v.dropped for v in r.verdicts] for r in results]
         stats = cleaner.stats
         return SystemRun(name, keep, seconds, _peak_rss_mb(), dict(stats.stage_seconds),
-                         dict(stats.reasons))
+                         dict(stats.reasons), [[v.reason for v in r.verdicts] for r in results])
     from .peers import get_peer
 
     peer = get_peer(name)
@@ -174,8 +175,11 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
         say(f"quality: {name}")
         run = _isolated(run_system, (name, texts, langs), cfg.isolate)
         scores = LineScores()
-        for doc, g, keep in zip(docs, gold, run.keep, strict=True):
-            scores.add(g["labels"], keep, doc["text"].split("\n"), g["site_lang"])
+        reasons: list[list[str] | None] = [None] * len(docs)
+        if run.line_reasons is not None:
+            reasons = list(run.line_reasons)
+        for doc, g, keep, why in zip(docs, gold, run.keep, reasons, strict=True):
+            scores.add(g["labels"], keep, doc["text"].split("\n"), g["site_lang"], why)
         quality[name] = {
             **scores.summary(),
             "seconds": round(run.seconds, 4),
@@ -246,6 +250,19 @@ def markdown(results: dict[str, Any]) -> str:
     for name, s in q.items():
         lines.append(f"| {name} | " + " | ".join(
             f"{s['recall_by_category'].get(k, 0):.2f}" for k in cats) + " |")
+    ours = q[DEDUP]
+    langs = sorted(ours["boilerplate_recall_by_language"])
+    lines += ["", "dedup by language (site template language): boilerplate recall / cookie "
+              "recall:", "", "| " + " | ".join(langs) + " |",
+              "| " + " | ".join("---:" for _ in langs) + " |",
+              "| " + " | ".join(
+                  f"{ours['boilerplate_recall_by_language'][k]:.3f} / "
+                  f"{ours['cookie_recall_by_language'].get(k, float('nan')):.3f}"
+                  for k in langs) + " |"]
+    if "reason_precision" in ours:
+        lines += ["", "dedup precision per reason (share of dropped lines that were not "
+                  "content): " + ", ".join(f"{k} {v:.4f}"
+                                           for k, v in ours["reason_precision"].items())]
     if results["sweep"]:
         lines += ["", "Size sweep:", "", "| system | docs | MB | seconds | MB/s | peak RSS MB |",
                   "| --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -257,6 +274,9 @@ def markdown(results: dict[str, Any]) -> str:
         total = sum(stages.values()) or 1.0
         lines += ["", "dedup time per stage: " + ", ".join(
             f"{k} {v:.3f}s ({100 * v / total:.0f}%)" for k, v in stages.items())]
+        if stages.get("boilerplate"):
+            lines += [f"boilerplate classifier alone: {c['mb'] / stages['boilerplate']:.1f} MB/s "
+                      "on one core"]
     if results["unavailable_peers"]:
         lines += ["", "Not run: " + "; ".join(
             f"{k} ({v})" for k, v in results["unavailable_peers"].items())]

@@ -48,11 +48,16 @@ class LineScores:
     total: Counter[str] = field(default_factory=Counter)
     by_lang: dict[str, Counter[str]] = field(default_factory=dict)
     token_f1: list[float] = field(default_factory=list)
+    by_reason: dict[str, Counter[str]] = field(default_factory=dict)
 
     def add(self, labels: Sequence[str], keep: Sequence[bool], lines: Sequence[str],
-            lang: str = "") -> None:
+            lang: str = "", reasons: Sequence[str] | None = None) -> None:
         if len(labels) != len(keep):
             raise ValueError(f"{len(labels)} gold labels but {len(keep)} keep flags")
+        if reasons is not None:
+            for label, reason, kept in zip(labels, reasons, keep, strict=True):
+                if not kept:
+                    self.by_reason.setdefault(reason, Counter())[kind(label)] += 1
         per_lang = self.by_lang.setdefault(lang, Counter())
         for label, kept in zip(labels, keep, strict=True):
             self.total[label] += 1
@@ -89,7 +94,24 @@ class LineScores:
                 label.split(":", 1)[1]: round(d[label] / t[label], 4)
                 for label in sorted(t) if label.startswith(BOILERPLATE + ":")
             },
+            "cookie_recall_by_language": {
+                lang: round(c["dropped:boilerplate:cookie"] / c["total:boilerplate:cookie"], 4)
+                for lang, c in sorted(self.by_lang.items()) if c["total:boilerplate:cookie"]
+            },
+            "boilerplate_recall_by_language": {
+                lang: round(sum(v for k, v in c.items() if k.startswith("dropped:boilerplate"))
+                            / max(1, sum(v for k, v in c.items()
+                                         if k.startswith("total:boilerplate"))), 4)
+                for lang, c in sorted(self.by_lang.items())
+                if any(k.startswith("total:boilerplate") for k in c)
+            },
         }
+        if self.by_reason:
+            # Share of the lines dropped for each reason that were not content.
+            out["reason_precision"] = {
+                reason: round(1 - c[CONTENT] / max(1, sum(c.values())), 4)
+                for reason, c in sorted(self.by_reason.items())
+            }
         return out
 
 

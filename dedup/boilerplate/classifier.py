@@ -151,6 +151,7 @@ def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig(),
     return CookieEvidence(topic, strong, agent, action, buttons, cover, reporting, words, score)
 
 
+RULE_PRESETS = {"precision": 0.8, "balanced": 0.5, "recall": 0.3}
 _NOTHING = CookieEvidence((), (), (), (), (), 0.0, (), 0, 0.0)
 
 
@@ -166,6 +167,7 @@ class RuleClassifier:
 
     def __init__(self, cfg: BoilerplateConfig = BoilerplateConfig()) -> None:
         self.cfg = cfg
+        self.threshold = RULE_PRESETS[cfg.preset] if cfg.threshold is None else cfg.threshold
 
     def classify(self, doc: Document) -> list[Verdict | None]:
         out: list[Verdict | None] = []
@@ -174,7 +176,7 @@ class RuleClassifier:
                 out.append(None)
                 continue
             ev = cookie_evidence(p.text, self.cfg, p.tokens or None)
-            if ev.score >= self.cfg.threshold:
+            if ev.score >= self.threshold:
                 out.append(Verdict(DROP, "boilerplate:cookie", round(ev.score, 4),
                                    detail=ev.describe()))
             else:

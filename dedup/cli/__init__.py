@@ -23,6 +23,6 @@ def main() -> None:
     """
 
 
-from . import bench, clean, corpus  # noqa: E402  (subcommands register themselves on main)
+from . import bench, clean, corpus, train  # noqa: E402  (subcommands register on main)
 
-__all__ = ["bench", "clean", "corpus", "main"]
+__all__ = ["bench", "clean", "corpus", "main", "train"]

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 import click
 
 from ..batch import run_clean
+from ..config import Config
 from ..errors import DedupError
 from ..io.readers import discover, read_all
 from ..pipeline import Cleaner, CleanResult
 from . import main
-from .common import EXIT_FAILED, config_options, fail, load_config
+from .common import EXIT_FAILED, config_options, fail
 
 
 @main.command()
@@ -26,8 +27,8 @@ from .common import EXIT_FAILED, config_options, fail, load_config
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 @config_options
 def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str | None,
-          quiet: bool, config_file: str | None, threshold: float | None, num_perm: int | None,
-          text_field: str, input_format: str, encoding_errors: str) -> None:
+          quiet: bool, config: Config, text_field: str, input_format: str,
+          encoding_errors: str) -> None:
     """Clean INPUTS (.txt files, .jsonl files, directories, or - for stdin) into OUTPUT.
 
     A .txt file is one document with one paragraph per line; a .jsonl file holds one document
@@ -40,7 +41,7 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
       2  bad command-line usage
     """
     try:
-        cfg = load_config(config_file, threshold, num_perm)
+        cfg = config
         show = not quiet and output != "-" and sys.stderr.isatty()
 
         def progress(results: Iterator[CleanResult], n: int) -> Iterator[CleanResult]:
@@ -72,18 +73,16 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
 @click.option("--width", type=click.IntRange(20, 1000), default=70, show_default=True,
               help="Characters of each line's text to show.")
 @config_options
-def explain(input: str, dropped_only: bool, width: int, config_file: str | None,
-            threshold: float | None, num_perm: int | None, text_field: str, input_format: str,
-            encoding_errors: str) -> None:
+def explain(input: str, dropped_only: bool, width: int, config: Config, text_field: str,
+            input_format: str, encoding_errors: str) -> None:
     """Show every line of INPUT with its verdict, reason code, score and evidence.
 
     Columns: line number, KEEP or DROP, reason, score (classifier score or similarity), the line
     it duplicates (=doc:line), then the text; the deciding features follow on an indented line.
     """
     try:
-        cfg = load_config(config_file, threshold, num_perm)
         sources = discover([input], input_format)
-        cleaner = Cleaner(cfg)
+        cleaner = Cleaner(config)
         failed = False
         for result in cleaner.clean_documents(read_all(sources, text_field, encoding_errors)):
             if result.doc.error:

@@ -6,6 +6,7 @@ Library errors (:class:`~dedup.errors.DedupError`) become a message on stderr an
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,18 +21,34 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def load_config(config_file: str | None, threshold: float | None, num_perm: int | None) -> Config:
+_CONFIG_KEYS = ("config_file", "threshold", "num_perm", "classifier", "preset",
+                "boilerplate_threshold", "repetition", "no_boilerplate")
+
+
+def load_config(config_file: str | None = None, threshold: float | None = None,
+                num_perm: int | None = None, classifier: str | None = None,
+                preset: str | None = None, boilerplate_threshold: float | None = None,
+                repetition: str | None = None, no_boilerplate: bool = False) -> Config:
+    """The run's config: the TOML file (if any), then the command-line options over it."""
     cfg = Config.from_toml(config_file) if config_file else Config()
     lsh: dict[str, Any] = {}
     if threshold is not None:
         lsh["threshold"] = threshold
     if num_perm is not None:
         lsh["num_perm"] = num_perm
-    return cfg.replace(lsh=lsh) if lsh else cfg
+    bp: dict[str, Any] = {}
+    for key, value in (("classifier", classifier), ("preset", preset),
+                       ("threshold", boilerplate_threshold), ("repetition", repetition)):
+        if value is not None:
+            bp[key] = value
+    if no_boilerplate:
+        bp["enabled"] = False
+    sections = {name: values for name, values in (("lsh", lsh), ("boilerplate", bp)) if values}
+    return cfg.replace(**sections) if sections else cfg
 
 
 def config_options(func: F) -> F:
-    """The options every command that cleans shares."""
+    """The options every command that cleans shares; they reach ``func`` as ``config``."""
     options = [
         click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
                      help="TOML file with [norm], [boilerplate], [shingle] and [lsh] tables."),
@@ -41,6 +58,21 @@ def config_options(func: F) -> F:
         click.option("--num-perm", type=click.IntRange(2, 4096),
                      help="MinHash permutations; more is more accurate and slower. "
                           "[default: 128]"),
+        click.option("--classifier", type=click.Choice(["auto", "learned", "rules"]),
+                     help="Boilerplate classifier: the learned model (every category), the "
+                          "cookie-notice rules alone, or auto: learned when there are corpus "
+                          "counts (50+ documents), else rules. [default: auto]"),
+        click.option("--preset", type=click.Choice(["precision", "balanced", "recall"]),
+                     help="Boilerplate precision/recall trade-off. [default: balanced]"),
+        click.option("--boilerplate-threshold", type=click.FloatRange(0.0, 1.0),
+                     help="Drop a line when P(boilerplate) is at least this (overrides "
+                          "--preset)."),
+        click.option("--repetition", type=click.Choice(["off", "sample", "full"]),
+                     help="Corpus line counts for the classifier: off, from the first "
+                          "documents (sample), or a first pass over all inputs (full). "
+                          "[default: sample]"),
+        click.option("--no-boilerplate", is_flag=True,
+                     help="Do not classify boilerplate; only remove duplicates."),
         click.option("--text-field", default="text", show_default=True,
                      help="JSONL field holding the text; all other fields are kept."),
         click.option("--input-format", type=click.Choice(FORMATS), default="auto",
@@ -51,9 +83,20 @@ def config_options(func: F) -> F:
                      help="strict: a file that is not UTF-8 is skipped and reported; "
                           "replace: bad bytes become U+FFFD."),
     ]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        settings = {key: kwargs.pop(key) for key in _CONFIG_KEYS}
+        try:
+            kwargs["config"] = load_config(**settings)
+        except DedupError as exc:
+            raise fail(exc) from exc
+        return func(*args, **kwargs)
+
+    out: Any = wrapper
     for option in reversed(options):
-        func = option(func)
-    return func
+        out = option(out)
+    return out  # type: ignore[no-any-return]
 
 
 class Failed(click.ClickException):

@@ -29,9 +29,9 @@ import regex
 
 from ..errors import ConfigError
 from ..io.writers import AtomicFile
-from .sources import SPLITS, Article, Library, load_articles, load_library
+from .sources import SPLITS, SUBSPLITS, Article, Library, load_articles, load_library
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 _SENTENCE = regex.compile(r"(?<=[.!?…»”\"])\s+(?=[\p{Lu}„«“\"])")
 _PREFIXES = ("UPDATE: ", "Updated: ", "EXCLUSIVE: ", "BREAKING: ", "+++ ")
 _QUOTES = {'"': ("“", "”"), "“": ('"', '"'), "”": ('"', '"'), "„": ('"', '"'), "«": ('"', '"'),
@@ -61,9 +61,9 @@ class GeneratorConfig:
     def __post_init__(self) -> None:
         if self.docs < 1:
             raise ConfigError(f"docs = {self.docs} is out of range", hint="it must be >= 1")
-        if self.split not in SPLITS:
+        if self.split not in SPLITS + SUBSPLITS:
             raise ConfigError(f"split {self.split!r} is unknown",
-                              hint=f"use one of {', '.join(SPLITS)}")
+                              hint=f"use one of {', '.join(SPLITS + SUBSPLITS)}")
         for name in ("remix", "refetch", "foreign_site", "caption_lead", "caption_repeat",
                      "body_repeat", "body_full", "cut_mid_line", "edit_rate"):
             value = getattr(self, name)
@@ -153,7 +153,7 @@ def _make_site(rng: random.Random, n: int, lib: Library, lang: str, content_lang
         share=maybe("share", 0.7),
         related=related[0] if related and rng.random() < 0.5 else None,
         comments=maybe("comments", 0.5),
-        legal=_pick(rng, get("legal"), rng.choice((1, 2, 3))),
+        legal=_pick(rng, get("legal"), rng.choice((0, 1, 2, 3))),
         ads=_pick(rng, get("ads"), 2),
         ad_rate=rng.choice((0.0, 0.15, 0.3)),
         credits=maybe("credits", 0.4),
@@ -174,17 +174,16 @@ def _remix(rng: random.Random, n: int, pool: list[Article]) -> Article:
     lines: list[tuple[str, str]] = []
     byline = [t for r, t in rng.choice(pool).lines if r == "byline"]
     lines.extend(("byline", t) for t in byline[:1])
+    captions = [t for x in pool for r, t in x.lines if r == "caption"]
     for i in range(rng.randint(6, 14)):
         if i and rng.random() < 0.12:
-            heads = [t for x in rng.sample(pool, min(3, len(pool))) for r, t in x.lines
-                     if r == "heading"]
-            if heads:
-                lines.append(("heading", rng.choice(heads)))
-                continue
-        if i == 1:
-            caps = [t for x in pool for r, t in x.lines if r == "caption"]
-            if caps and rng.random() < 0.6:
-                lines.append(("caption", rng.choice(caps)))
+            # a heading of its own: the opening words of a sentence, not another article's
+            words = rng.choice(sentences).rstrip(".!?…").split()
+            lines.append(("heading", " ".join(words[: rng.randint(2, 4)])))
+            continue
+        if i == 1 and captions and rng.random() < 0.6:
+            credit = rng.choice(captions).rpartition(" /")[2]
+            lines.append(("caption", f"{rng.choice(sentences)} /{credit}"))
         lines.append(("paragraph", " ".join(rng.sample(sentences, rng.randint(2, 4)))))
     return Article(f"remix-{n:07d}", pool[0].lang, pool[0].split, title, tuple(lines))
 
@@ -261,13 +260,17 @@ def _compose(rng: random.Random, cfg: GeneratorConfig, site: Site, art: Article,
         page.bp(site.related, "related")
         for t in _pick(rng, titles, rng.randint(2, 3)):
             page.bp(t, "related")
-    if body_lines and rng.random() < cfg.body_repeat:
+    repeat = bool(body_lines) and rng.random() < cfg.body_repeat
+    at_end = rng.random() < 0.5  # scrapers also append the second copy after the footer
+    if repeat and not at_end:
         _repeat_body(rng, cfg, page, body_lines)
     page.bps(site.comments, "comments")
     page.bps(site.newsletter, "newsletter")
     page.bps(site.legal, "legal")
     if not site.cookie_top:
         page.bps(site.cookie, "cookie")
+    if repeat and at_end:
+        _repeat_body(rng, cfg, page, body_lines)
     return page.lines
 
 

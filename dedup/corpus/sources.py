@@ -22,6 +22,8 @@ import xxhash
 from ..errors import InputError
 
 SPLITS = ("dev", "test")
+# Halves of the dev split (articles and phrasings), for cross-fitting a model on dev alone.
+SUBSPLITS = ("dev/0", "dev/1")
 ROLES = ("paragraph", "byline", "heading", "quote", "caption", "list")
 CATEGORIES = ("cookie", "nav", "login", "newsletter", "share", "related", "comments", "ads",
               "legal", "credits")
@@ -98,27 +100,47 @@ def parse_article(path: Path) -> Article:
     return Article(path.stem, headers["lang"], headers["split"], headers["title"], tuple(lines))
 
 
+def _parse_split(split: str) -> tuple[str, int | None]:
+    name, _, part = split.partition("/")
+    if name not in SPLITS or (part and split not in SUBSPLITS):
+        raise InputError(f"unknown split {split!r}",
+                         hint=f"use one of {', '.join(SPLITS + SUBSPLITS)}")
+    return name, int(part) if part else None
+
+
 def load_articles(root: Path | None = None, split: str | None = None) -> list[Article]:
-    """Every article under ``root/articles``, sorted by id, optionally of one split."""
+    """Every article under ``root/articles``, sorted by id, optionally of one split.
+
+    ``dev/0`` and ``dev/1`` are the even and odd dev articles of each language."""
     base = _check_root(root or default_root(), "articles")
     arts = [parse_article(p) for p in sorted(base.glob("*/*.txt"))]
-    return [a for a in arts if split is None or a.split == split]
+    if split is None:
+        return arts
+    name, part = _parse_split(split)
+    chosen = [a for a in arts if a.split == name]
+    if part is None:
+        return chosen
+    out = []
+    for lang in sorted({a.lang for a in chosen}):
+        out += [a for a in chosen if a.lang == lang][part::2]
+    return sorted(out, key=lambda a: a.id)
 
 
 def split_phrases(phrases: list[str], split: str) -> tuple[str, ...]:
-    """The ``split`` half of ``phrases``: ordered by seeded hash, alternating dev/test."""
+    """The ``split`` half of ``phrases``: ordered by seeded hash, alternating dev/test
+    (``dev/0`` and ``dev/1`` alternate again within the dev half)."""
     def rank(s: str) -> int:
         return int(xxhash.xxh64_intdigest(s.encode(), _SPLIT_SEED))
 
     ordered = sorted(dict.fromkeys(phrases), key=rank)
-    start = SPLITS.index(split)
-    return tuple(ordered[start::2])
+    name, part = _parse_split(split)
+    half = ordered[SPLITS.index(name)::2]
+    return tuple(half if part is None else half[part::2])
 
 
 def load_library(root: Path | None = None, split: str = "dev") -> Library:
     """The boilerplate phrasings of one split, by language and category."""
-    if split not in SPLITS:
-        raise InputError(f"unknown split {split!r}", hint=f"use one of {', '.join(SPLITS)}")
+    _parse_split(split)
     base = _check_root(root or default_root(), "boilerplate")
     phrases: dict[str, dict[str, tuple[str, ...]]] = {}
     for lang_dir in sorted(p for p in base.iterdir() if p.is_dir()):

@@ -1,0 +1,267 @@
+"""Line features for the learned boilerplate classifier, computed per document with numpy.
+
+Three kinds of evidence, all cheap:
+
+- **words**: hashed unigrams, bigrams and 5-byte prefixes of the matching tokens (a sparse bag of
+  words in ``2**BUCKET_BITS`` buckets), so "Subscribe", "subscription" and "abonnieren" can each
+  carry weight without a vocabulary;
+- **shape** (dense): length, word-count bins, capitals, digits, punctuation, title case, terminal
+  punctuation, separators such as ``|`` and ``»``, URLs, e-mails, handles, ``©``, the share of
+  stopwords (per-language stoplists from the ``stop-words`` package), the cookie-rule score;
+- **place**: whether the line sits inside the main run of long sentence-like lines, and how far
+  the nearest such line is (no absolute position: pages differ too much in where they end).
+
+Character-level counts come from one pass over the document's code points (a lookup table of
+flags per BMP character, summed per line with prefix sums); no per-character Python work.
+Context (neighbours' predictions) and corpus repetition are added by :mod:`.model`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..shingle import fmix64, token_hashes
+from .classifier import cookie_evidence
+from .rules import REPORTING
+
+BUCKET_BITS = 18
+BUCKETS = 1 << BUCKET_BITS
+_MASK = np.uint64(BUCKETS - 1)
+_BIGRAM = np.uint64(0x9E3779B97F4A7C15)
+_PREFIX_SALT = np.uint64(0xA24BAED4963EE407)
+
+# Flags per character (bit masks).
+LETTER, UPPER, DIGIT, SPACE, PUNCT, SEPARATOR, QUOTE, TERMINAL = (1 << i for i in range(8))
+SEPARATORS = "|»›>·•/\\–—"
+QUOTES = "\"'“”„«»‘’‚‹›「」"
+TERMINALS = ".!?…。！？"
+BULLETS = "-•*·–—►▪"
+
+DENSE = (
+    "log_chars", "log_words", "words_1", "words_2", "words_3", "words_4_5", "words_6_8",
+    "words_9_15", "words_16_30", "words_31_up", "upper_share", "digit_share", "punct_share",
+    "title_share", "ends_terminal", "ends_colon", "starts_bullet", "log_separators",
+    "separators_per_word", "has_url", "has_email", "has_handle", "has_copyright",
+    "stopword_share", "mean_token_len", "cookie_rule", "cookie_rule_unquoted", "reporting",
+    "in_main_run",
+    "log_to_long_line", "long_density", "long_before", "long_after", "starts_quote",
+    "all_digits",
+)
+
+_URL = re.compile(r"https?://|www\.[^\s]+\.\w|\b[\w-]+\.(?:com|org|net|de|fr|es|it|pl|nl|pt|"
+                  r"co\.uk|eu|info|io)\b")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+_HANDLE = re.compile(r"(?<![\w@])[@#][\w]{2,}")
+# Quoted spans: a button label in quotes is usually mentioned, not offered.
+_QUOTED = re.compile(r"«[^»]*»|“[^”]*”|„[^“”]*[“”]|\"[^\"]*\"|‘[^’]*’|'[^']{2,40}'")
+_COPYRIGHT = re.compile(r"©|\(c\)|copyright|\ball rights reserved\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _flag_table() -> np.ndarray:
+    """Flags for every BMP code point (astral characters are treated as letters)."""
+    table = np.zeros(0x10000, dtype=np.uint8)
+    for cp in range(0x10000):
+        cat = unicodedata.category(chr(cp))
+        flags = 0
+        if cat[0] == "L":
+            flags |= LETTER
+            if cat == "Lu" or cat == "Lt":
+                flags |= UPPER
+        elif cat[0] == "N":
+            flags |= DIGIT
+        elif cat[0] == "Z" or chr(cp) in "\t\n\r\x0b\x0c":
+            flags |= SPACE
+        elif cat[0] in "PS":
+            flags |= PUNCT
+        table[cp] = flags
+    for ch in SEPARATORS:
+        table[ord(ch)] |= SEPARATOR
+    for ch in QUOTES:
+        table[ord(ch)] |= QUOTE
+    for ch in TERMINALS:
+        table[ord(ch)] |= TERMINAL
+    return table
+
+
+@lru_cache(maxsize=1)
+def stopword_hashes() -> np.ndarray:
+    """Sorted token hashes of the union of the ``stop-words`` package's lists."""
+    import stop_words
+
+    base = Path(stop_words.__file__).parent / "stop-words"
+    words: set[str] = set()
+    for path in sorted(base.glob("*.txt")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            word = line.strip().casefold()
+            if word:
+                words.add(word)
+    from ..normalize import tokens
+
+    toks = sorted({t for w in words for t in tokens(w)})
+    return np.unique(token_hashes(toks))
+
+
+_REPORTING_WORDS = frozenset(w for lang in REPORTING.values() for p in lang for w in p.split()
+                             if len(w) > 3)
+
+
+@dataclass(slots=True)
+class DocFeatures:
+    """Features of one document's lines: ``dense`` (lines x len(DENSE)) and the sparse bag of
+    words as ``(line index, bucket)`` pairs, plus the long-line mask used for context."""
+
+    dense: np.ndarray
+    rows: np.ndarray
+    buckets: np.ndarray
+
+
+def _counts(flags: np.ndarray, bit: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    csum = np.concatenate(([0], np.cumsum((flags & bit) != 0, dtype=np.int64)))
+    out: np.ndarray = csum[ends] - csum[starts]
+    return out
+
+
+def _line_hits(pattern: re.Pattern[str], text: str, starts: np.ndarray) -> np.ndarray:
+    """1.0 for every line (by its start offset) that holds a match of ``pattern``."""
+    hits = np.zeros(len(starts), dtype=np.float64)
+    positions = [m.start() for m in pattern.finditer(text)]
+    if positions:
+        lines = np.searchsorted(starts, np.asarray(positions), side="right") - 1
+        hits[lines] = 1.0
+    return hits
+
+
+def doc_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> DocFeatures:
+    """Features of every line of one document (``lines`` trimmed, ``toks`` their tokens)."""
+    n = len(lines)
+    dense = np.zeros((n, len(DENSE)), dtype=np.float64)
+    if n == 0:
+        return DocFeatures(dense, np.empty(0, np.int64), np.empty(0, np.int64))
+    text = "\n".join(lines)
+    lengths = np.fromiter((len(s) for s in lines), dtype=np.int64, count=n)
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    ends = starts + lengths
+    # One padding code point at the end keeps every index below valid, even for blank pages.
+    cps = np.concatenate((np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32),
+                          np.zeros(1, dtype=np.uint32)))
+    flags = _flag_table()[np.minimum(cps, 0xFFFF)]
+    flags[cps > 0xFFFF] = LETTER
+    letters = _counts(flags, LETTER, starts, ends)
+    nonspace = lengths - _counts(flags, SPACE, starts, ends)
+    is_letter = (flags & LETTER) != 0
+    word_start = is_letter & ~np.concatenate(([False], is_letter[:-1]))
+    csum_ws = np.concatenate(([0], np.cumsum(word_start)))
+    csum_up = np.concatenate(([0], np.cumsum(word_start & ((flags & UPPER) != 0))))
+    word_starts = csum_ws[ends] - csum_ws[starts]
+    upper_starts = csum_up[ends] - csum_up[starts]
+    nonempty = lengths > 0
+    last = np.where(nonempty, ends - 1, 0)
+    first = starts
+    last_flags = np.where(nonempty, flags[last], 0)
+    prev_flags = np.where(lengths > 1, flags[np.maximum(last - 1, 0)], 0)
+    first_flags = np.where(nonempty, flags[first], 0)
+    last_char = np.where(nonempty, cps[last], 0)
+    first_char = np.where(nonempty, cps[first], 0)
+
+    words = np.fromiter((len(t) for t in toks), dtype=np.int64, count=n)
+    tok_chars = np.fromiter((sum(map(len, t)) for t in toks), dtype=np.int64, count=n)
+    all_toks = [t for ts in toks for t in ts]
+    hashes = token_hashes(all_toks)
+    owner = np.repeat(np.arange(n), words)
+    is_stop = np.isin(hashes, stopword_hashes())
+    stop_count = np.bincount(owner, weights=is_stop, minlength=n)
+    digit_tok = np.fromiter((t.isdigit() for t in all_toks), dtype=bool, count=len(all_toks))
+    digit_count = np.bincount(owner, weights=digit_tok, minlength=n)
+
+    safe_words = np.maximum(words, 1)
+    safe_letters = np.maximum(letters, 1)
+    safe_nonspace = np.maximum(nonspace, 1)
+    col = {name: i for i, name in enumerate(DENSE)}
+    dense[:, col["log_chars"]] = np.log1p(lengths)
+    dense[:, col["log_words"]] = np.log1p(words)
+    for name, lo, hi in (("words_1", 1, 1), ("words_2", 2, 2), ("words_3", 3, 3),
+                         ("words_4_5", 4, 5), ("words_6_8", 6, 8), ("words_9_15", 9, 15),
+                         ("words_16_30", 16, 30), ("words_31_up", 31, 1 << 30)):
+        dense[:, col[name]] = (words >= lo) & (words <= hi)
+    dense[:, col["upper_share"]] = _counts(flags, UPPER, starts, ends) / safe_letters
+    dense[:, col["digit_share"]] = _counts(flags, DIGIT, starts, ends) / safe_nonspace
+    dense[:, col["punct_share"]] = _counts(flags, PUNCT, starts, ends) / safe_nonspace
+    dense[:, col["title_share"]] = upper_starts / np.maximum(word_starts, 1)
+    terminal = ((last_flags & TERMINAL) != 0) | (((last_flags & QUOTE) != 0)
+                                                 & ((prev_flags & TERMINAL) != 0))
+    dense[:, col["ends_terminal"]] = terminal
+    dense[:, col["ends_colon"]] = last_char == ord(":")
+    dense[:, col["starts_bullet"]] = np.isin(first_char, [ord(c) for c in BULLETS])
+    seps = _counts(flags, SEPARATOR, starts, ends)
+    dense[:, col["log_separators"]] = np.log1p(seps)
+    dense[:, col["separators_per_word"]] = seps / safe_words
+    dense[:, col["has_url"]] = _line_hits(_URL, text, starts)
+    dense[:, col["has_email"]] = _line_hits(_EMAIL, text, starts)
+    dense[:, col["has_handle"]] = _line_hits(_HANDLE, text, starts)
+    dense[:, col["has_copyright"]] = _line_hits(_COPYRIGHT, text, starts)
+    dense[:, col["stopword_share"]] = stop_count / safe_words
+    dense[:, col["mean_token_len"]] = np.log1p(tok_chars / safe_words)
+    dense[:, col["cookie_rule"]] = [cookie_evidence(s, toks=t).score if t else 0.0
+                                    for s, t in zip(lines, toks, strict=True)]
+    dense[:, col["cookie_rule_unquoted"]] = [
+        cookie_evidence(_QUOTED.sub(" ", s)).score if r >= 0.5 else r
+        for s, r in zip(lines, dense[:, col["cookie_rule"]], strict=True)]
+    dense[:, col["reporting"]] = [min(2, len(_REPORTING_WORDS.intersection(t))) / 2
+                                  for t in toks]
+    idx = np.arange(n)
+    long_line = (words >= 12) & terminal & (stop_count / safe_words >= 0.15)
+    if long_line.any():
+        where = np.flatnonzero(long_line)
+        dense[:, col["in_main_run"]] = (idx >= where[0]) & (idx <= where[-1])
+        pos = np.searchsorted(where, idx)
+        left = np.abs(idx - where[np.maximum(pos - 1, 0)])
+        right = np.abs(where[np.minimum(pos, len(where) - 1)] - idx)
+        dense[:, col["log_to_long_line"]] = np.log1p(np.minimum(left, right))
+    else:
+        dense[:, col["log_to_long_line"]] = math.log1p(n)
+    # The main content is a run of long lines: how dense they are around each line, and
+    # whether one stands right before and right after it (a heading between paragraphs).
+    lf = long_line.astype(np.float64)
+    csum = np.concatenate(([0.0], np.cumsum(lf)))
+    lo, hi = np.maximum(idx - 3, 0), np.minimum(idx + 4, n)
+    dense[:, col["long_density"]] = (csum[hi] - csum[lo] - lf) / np.maximum(hi - lo - 1, 1)
+    before = np.zeros(n, dtype=bool)
+    after = np.zeros(n, dtype=bool)
+    for k in (1, 2):
+        before[k:] |= long_line[:-k] if n > k else False
+        after[:-k] |= long_line[k:] if n > k else False
+    dense[:, col["long_before"]] = before
+    dense[:, col["long_after"]] = after
+    dense[:, col["starts_quote"]] = (first_flags & QUOTE) != 0
+    dense[:, col["all_digits"]] = (digit_count == words) & (words > 0)
+
+    rows, buckets = _bag_of_words(hashes, words, all_toks)
+    return DocFeatures(dense, rows, buckets)
+
+
+def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(line, bucket)`` pairs for unigrams, in-line bigrams and 5-byte prefixes."""
+    n = len(words)
+    owner = np.repeat(np.arange(n), words)
+    uni = hashes
+    same_line = owner[1:] == owner[:-1] if len(owner) > 1 else np.zeros(0, dtype=bool)
+    with np.errstate(over="ignore"):
+        bi = fmix64(hashes[:-1] * _BIGRAM + hashes[1:])[same_line] if len(hashes) > 1 \
+            else np.empty(0, dtype=np.uint64)
+    long_tok = np.fromiter((len(t) > 5 for t in all_toks), dtype=bool, count=len(all_toks))
+    prefixes = [t[:5] for t, keep in zip(all_toks, long_tok, strict=True) if keep]
+    pre = token_hashes(prefixes) ^ _PREFIX_SALT if prefixes else np.empty(0, dtype=np.uint64)
+    rows = np.concatenate((owner, owner[1:][same_line], owner[long_tok]))
+    buckets = (np.concatenate((uni, bi, pre)) & _MASK).astype(np.int64)
+    return rows, buckets

@@ -1,0 +1,312 @@
+"""The learned boilerplate classifier: two stacked multinomial logistic regressions, numpy only.
+
+Stage 1 scores each line alone (hashed words + shape + place, :mod:`.features`). Stage 2 adds
+context: the stage-1 class probabilities of the neighbouring lines (a short line inside a menu
+block, a heading between two paragraphs) and, when corpus counts are available, how often the
+line recurs across documents (:mod:`.repetition`). Both stages are linear, so inference is a few
+matrix products per document; the weights ship inside the package (``model.npz``) and are
+trained by ``dedup train-classifier`` (scikit-learn, the ``train`` extra) on the corpus dev split.
+
+The output per line is ``P(boilerplate) = 1 - P(content)`` and the most likely category; one
+threshold on that probability is the precision/recall knob (``--preset``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import BoilerplateConfig
+from ..errors import ConfigError
+from ..types import DROP, Document, Verdict
+from .features import BUCKETS, DENSE, DocFeatures, doc_features
+from .repetition import LONG_LINE, LineCounts
+
+CLASSES = ("content", "cookie", "nav", "login", "newsletter", "share", "related", "comments",
+           "ads", "legal", "credits")
+CONTEXT = tuple(
+    [f"bp_{o:+d}" for o in (-2, -1, 1, 2)]
+    + [f"p{o:+d}_{c}" for o in (-1, 1) for c in CLASSES]
+    + ["bp_window", "self_log_p_content"]
+    + [f"self_{c}" for c in CLASSES]
+)
+REPETITION = ("log_df", "log_df_ratio", "log_diversity", "diversity_share",
+              "prev_log_diversity", "next_log_diversity", "short_x_log_diversity",
+              "short_x_log_df_ratio", "long_x_log_diversity", "has_counts")
+STAGE2 = DENSE + CONTEXT + REPETITION
+MODEL_PATH = Path(__file__).with_name("model.npz")
+PRESETS = {"precision": 0.8, "balanced": 0.6, "recall": 0.35}
+
+
+CLIP = 4.0  # standardised features are clipped: no line is scored far outside training data
+
+
+def standardise(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Standardised and clipped; a missing value (NaN: no neighbour, no corpus counts) becomes
+    0, the training mean, so it pushes the score neither way."""
+    out: np.ndarray = np.nan_to_num(np.clip((x - mean) / scale, -CLIP, CLIP), nan=0.0)
+    return out
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LinearStage:
+    """One multinomial logistic regression: standardised dense part, optional hashed words."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    dense: np.ndarray  # (features, classes)
+    bias: np.ndarray  # (classes,)
+    words: np.ndarray | None = None  # (BUCKETS, classes)
+
+    def logits(self, x: np.ndarray, rows: np.ndarray | None = None,
+               buckets: np.ndarray | None = None) -> np.ndarray:
+        z: np.ndarray = standardise(x, self.mean, self.scale) @ self.dense + self.bias
+        if self.words is not None and rows is not None and buckets is not None and len(rows):
+            contrib = self.words[buckets]
+            for c in range(z.shape[1]):
+                z[:, c] += np.bincount(rows, weights=contrib[:, c], minlength=len(x))
+        return z
+
+
+def context_features(p1: np.ndarray) -> np.ndarray:
+    """Neighbour and own stage-1 probabilities for every line (see ``CONTEXT``); a missing
+    neighbour (first or last lines) is NaN, i.e. neutral."""
+    n = len(p1)
+    bp = 1.0 - p1[:, 0]
+    out = np.full((n, len(CONTEXT)), np.nan, dtype=np.float64)
+
+    def shifted(values: np.ndarray, offset: int) -> np.ndarray:
+        res = np.full(values.shape, np.nan)
+        if offset < 0 and n > -offset:
+            res[-offset:] = values[:offset]
+        elif offset > 0 and n > offset:
+            res[:-offset] = values[offset:]
+        return res
+
+    col = 0
+    for o in (-2, -1, 1, 2):
+        out[:, col] = shifted(bp, o)
+        col += 1
+    for o in (-1, 1):
+        out[:, col : col + len(CLASSES)] = shifted(p1, o)
+        col += len(CLASSES)
+    window = np.stack([shifted(bp, o) for o in (-3, -2, -1, 1, 2, 3)])
+    present = ~np.isnan(window)
+    total = np.where(present, window, 0.0).sum(axis=0)
+    count = present.sum(axis=0)
+    out[:, col] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    col += 1
+    out[:, col] = np.log(np.clip(p1[:, 0], 1e-6, 1.0))
+    col += 1
+    out[:, col : col + len(CLASSES)] = p1
+    return out
+
+
+def repetition_features(keys: Sequence[str], words: np.ndarray,
+                        counts: LineCounts | None) -> np.ndarray:
+    """Corpus repetition of each line (see ``REPETITION``); without counts every feature is
+    NaN (neutral) but ``has_counts``, which is 0."""
+    n = len(keys)
+    out = np.full((n, len(REPETITION)), np.nan, dtype=np.float64)
+    out[:, -1] = 0.0
+    if counts is None or not n:
+        return out
+    df = np.maximum(counts.lookup(keys), 1).astype(np.float64)
+    div = np.clip(counts.diversity(keys), 1, None).astype(np.float64)
+    long_df = df[words >= LONG_LINE]
+    ref = float(np.median(long_df)) if len(long_df) else 1.0
+    out[:, 0] = np.log(df)
+    out[:, 1] = np.log(df / max(ref, 1.0))
+    out[:, 2] = np.log(div)
+    out[:, 3] = np.minimum(div / df, 1.0)
+    if n > 1:  # neighbours' diversity: a related-links block is diverse all through
+        out[1:, 4] = out[:-1, 2]
+        out[:-1, 5] = out[1:, 2]
+    out[0, 4] = out[-1, 5] = np.nan
+    short = words <= 6  # interactions a linear model cannot form by itself
+    out[:, 6] = short * out[:, 2]
+    out[:, 7] = short * out[:, 1]
+    out[:, 8] = (words >= LONG_LINE) * out[:, 2]
+    out[:, 9] = 1.0
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """The two stages and what they were trained on."""
+
+    stage1: LinearStage
+    stage2: LinearStage
+    meta: dict[str, Any]
+
+    def predict(self, feats: DocFeatures, keys: Sequence[str], words: np.ndarray,
+                counts: LineCounts | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (lines x CLASSES) for one document, and the stage-2 inputs."""
+        if not len(feats.dense):
+            return np.zeros((0, len(CLASSES))), np.zeros((0, len(STAGE2)))
+        p1 = softmax(self.stage1.logits(feats.dense, feats.rows, feats.buckets))
+        x2 = np.hstack([feats.dense, context_features(p1),
+                        repetition_features(keys, words, counts)])
+        return softmax(self.stage2.logits(x2)), x2
+
+    def deciding(self, x2: np.ndarray, cls: int, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` stage-2 features that pushed one line most towards class ``cls``."""
+        xs = standardise(x2[None, :], self.stage2.mean, self.stage2.scale)[0]
+        contrib = xs * (self.stage2.dense[:, cls] - self.stage2.dense[:, 0])
+        top = np.argsort(-contrib)[:k]
+        return [(STAGE2[j], float(contrib[j])) for j in top if contrib[j] > 0]
+
+    def save(self, path: Path) -> None:
+        s1, s2 = self.stage1, self.stage2
+        words = s1.words if s1.words is not None else np.zeros((BUCKETS, len(CLASSES)))
+        used = np.flatnonzero(np.any(words != 0, axis=1))
+        np.savez_compressed(
+            path,
+            s1_mean=s1.mean, s1_scale=s1.scale, s1_dense=s1.dense, s1_bias=s1.bias,
+            s1_word_rows=used.astype(np.int32), s1_word_weights=words[used].astype(np.float32),
+            s2_mean=s2.mean, s2_scale=s2.scale, s2_dense=s2.dense, s2_bias=s2.bias,
+            meta=np.frombuffer(json.dumps(self.meta, sort_keys=True).encode(), dtype=np.uint8),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Model:
+        try:
+            data = np.load(path)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot load the boilerplate model {path}: {exc}",
+                              hint="reinstall dedup, or retrain with `dedup train-classifier`"
+                              ) from exc
+        with data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            if (tuple(meta.get("dense", ())) != DENSE or tuple(meta.get("classes", ())) != CLASSES
+                    or tuple(meta.get("stage2", ())) != STAGE2):
+                raise ConfigError(f"the boilerplate model {path} was trained on other features",
+                                  hint="retrain it with `dedup train-classifier`")
+            words = np.zeros((BUCKETS, len(CLASSES)), dtype=np.float64)
+            words[data["s1_word_rows"]] = data["s1_word_weights"]
+            s1 = LinearStage(data["s1_mean"], data["s1_scale"], data["s1_dense"],
+                             data["s1_bias"], words)
+            s2 = LinearStage(data["s2_mean"], data["s2_scale"], data["s2_dense"],
+                             data["s2_bias"])
+        return cls(s1, s2, meta)
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str = str(MODEL_PATH)) -> Model:
+    """The model shipped with the package (cached; the file is read once per process)."""
+    return Model.load(Path(path))
+
+
+def threshold_for(cfg: BoilerplateConfig) -> float:
+    return PRESETS[cfg.preset] if cfg.threshold is None else cfg.threshold
+
+
+class LearnedClassifier:
+    """The learned classifier as a pipeline :class:`~dedup.boilerplate.Classifier`.
+
+    ``counts`` (corpus line frequencies) are optional; without them the model uses text and
+    context alone. A long sentence-like line is only dropped at ``guard`` probability or above.
+    """
+
+    def __init__(self, cfg: BoilerplateConfig = BoilerplateConfig(), model: Model | None = None,
+                 counts: LineCounts | None = None) -> None:
+        self.cfg = cfg
+        self.model = model or load_model(cfg.model or str(MODEL_PATH))
+        self.counts = counts
+        self.threshold = threshold_for(cfg)
+
+    def probabilities(self, doc: Document) -> tuple[np.ndarray, DocFeatures, np.ndarray]:
+        """Class probabilities per line, the line features and the stage-2 inputs."""
+        paras = doc.paragraphs
+        lines = [p.text for p in paras]
+        toks = [p.tokens for p in paras]
+        feats = doc_features(lines, toks)
+        words = np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks))
+        probs, x2 = self.model.predict(feats, [p.key for p in paras], words, self.counts)
+        return probs, feats, x2
+
+    def classify(self, doc: Document) -> list[Verdict | None]:
+        if not doc.paragraphs:
+            return []
+        probs, feats, x2 = self.probabilities(doc)
+        decision = decide(probs, feats.dense, self.threshold, self.cfg)
+        bp = 1.0 - probs[:, 0]
+        lines = np.asarray([not p.blank for p in doc.paragraphs])
+        spared = np.zeros(len(bp), dtype=bool)
+        if lines.any() and decision.drop[lines].all():
+            # A page is not emptied on weak evidence: when every line would go, the lines
+            # below the guard probability stay (a page of only a cookie notice still goes).
+            spared = (bp < self.cfg.guard) & ~decision.by_rule
+        out: list[Verdict | None] = []
+        for i, p in enumerate(doc.paragraphs):
+            if p.blank or not decision.drop[i] or spared[i]:
+                out.append(None)
+                continue
+            cls = int(decision.cls[i])
+            if decision.by_rule[i]:
+                out.append(Verdict(DROP, "boilerplate:cookie", round(float(decision.rule[i]), 4),
+                                   detail=f"cookie rules {decision.rule[i]:.2f} (model "
+                                          f"P(boilerplate)={bp[i]:.2f})"))
+                continue
+            features = ", ".join(f"{name} +{value:.1f}"
+                                 for name, value in self.model.deciding(x2[i], cls))
+            detail = f"P({CLASSES[cls]})={probs[i, cls]:.2f}; deciding: {features or 'bias'}"
+            if decision.guarded[i]:
+                detail += f"; long sentence-like line, guard {self.cfg.guard:.2f}"
+            out.append(Verdict(DROP, f"boilerplate:{CLASSES[cls]}", round(float(bp[i]), 4),
+                               detail=detail))
+        return out
+
+
+RULE_OVERRIDE = 0.9  # cookie-rule score at which a line goes whatever the model says
+RULE_OVERRIDE_SENTENCE = 0.97  # the same for a sentence-like line: several strong cues at once
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Per line: drop or not, the class, whether the rules decided, whether the guard applied."""
+
+    drop: np.ndarray
+    cls: np.ndarray
+    by_rule: np.ndarray
+    rule: np.ndarray
+    guarded: np.ndarray
+
+
+def decide(probs: np.ndarray, dense: np.ndarray, threshold: float,
+           cfg: BoilerplateConfig) -> Decision:
+    """The drop decision from the model's probabilities and the line features.
+
+    A line goes when P(boilerplate) reaches ``threshold``; a long sentence-like line needs
+    ``cfg.guard`` at least; the cookie rules, being high-precision, also drop a line on their
+    own at ``RULE_OVERRIDE`` (``RULE_OVERRIDE_SENTENCE`` for a sentence-like line); cue phrases
+    in quotation marks do not count.
+    """
+    col = {name: i for i, name in enumerate(DENSE)}
+    bp = 1.0 - probs[:, 0]
+    sentence_like = ((dense[:, col["log_words"]] >= np.log1p(cfg.guard_words))
+                     & (dense[:, col["ends_terminal"]] > 0)
+                     & (dense[:, col["stopword_share"]] >= 0.2))
+    needed = np.where(sentence_like, np.maximum(threshold, cfg.guard), threshold)
+    by_model = bp >= needed
+    # The rules decide alone only on lines that are not sentences and whose cue phrases are
+    # not inside quotation marks (journalism quotes button labels; banners offer them).
+    rule = dense[:, col["cookie_rule_unquoted"]]
+    by_rule = ((rule >= RULE_OVERRIDE) & ~sentence_like | (rule >= RULE_OVERRIDE_SENTENCE)
+               ) & ~by_model
+    cls = 1 + np.argmax(probs[:, 1:], axis=1)
+    cls = np.where(by_rule, CLASSES.index("cookie"), cls)
+    return Decision(by_model | by_rule, cls, by_rule, rule, sentence_like & by_model)

@@ -1,0 +1,124 @@
+"""Corpus repetition: in how many documents a line occurs, in bounded memory.
+
+A template line (a site's menu, footer, newsletter prompt) recurs on many pages with different
+articles around it; an article paragraph recurs only together with the rest of its article. So
+besides the document frequency of a line, the sketch counts its *diversity*: how many documents
+brought it new company. A document's content is represented by its long lines (the
+``FINGERPRINTS`` smallest hashes); a line meets new content when at most ``NEW_CONTENT`` of
+those (line, content line) pairs were seen before. A syndicated article's paragraphs keep
+meeting the same paragraphs, so their diversity stays near 1 however often they recur (a site's
+template lines around them are a minority of the content lines); a menu line's diversity grows
+with every page.
+
+Counts live in a count-min sketch (``depth`` rows of ``width`` uint32 counters, numpy): memory is
+fixed whatever the corpus size, updates and look-ups are vectorised, and estimates only err
+upwards, by at most ``e * N / width`` with high probability. Distinct (line, content) pairs are
+recognised with a Bloom filter, whose rare false positives can only lower a diversity count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from ..shingle import fmix64, token_hashes
+from ..types import Document
+
+LONG_LINE = 12  # tokens: lines this long fingerprint a document's content
+FINGERPRINTS = 8  # how many of them (the smallest hashes) stand for the content
+NEW_CONTENT = 0.5  # at most this share of (line, content line) pairs seen before: new company
+_SALTS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5,
+          0x85EBCA77C2B2AE63, 0xFF51AFD7ED558CCD)
+
+
+def line_hashes(keys: Sequence[str]) -> np.ndarray:
+    """One 64-bit hash per normalised line key (empty keys hash alike)."""
+    return token_hashes([k if k else "\x01" for k in keys], seed=0x5EED)
+
+
+class LineCounts:
+    """Document frequency of lines (by normalised key) in a count-min sketch.
+
+    >>> counts = LineCounts(width=1 << 10, bloom_bits=1 << 12)
+    >>> counts.add_keys(["home news sport", "an article"], [False, True])
+    >>> counts.add_keys(["home news sport", "another article"], [False, True])
+    >>> counts.add_keys(["home news sport", "an article"], [False, True])
+    >>> counts.lookup(["home news sport", "an article", "never seen"]).tolist()
+    [3, 2, 0]
+    >>> counts.diversity(["home news sport", "an article"]).tolist()
+    [2, 1]
+    """
+
+    def __init__(self, width: int = 1 << 22, depth: int = 4, bloom_bits: int = 1 << 27) -> None:
+        if width & (width - 1) or bloom_bits & (bloom_bits - 1) or not 1 <= depth <= len(_SALTS):
+            raise ValueError("width and bloom_bits must be powers of two, depth in 1..6")
+        self.width = width
+        self.depth = depth
+        self.table = np.zeros((depth, width), dtype=np.uint32)
+        self.pairs = np.zeros((depth, width), dtype=np.uint32)
+        self.bloom = np.zeros(bloom_bits // 8, dtype=np.uint8)
+        self.documents = 0
+
+    def _cells(self, hashes: np.ndarray) -> np.ndarray:
+        mask = np.uint64(self.width - 1)
+        with np.errstate(over="ignore"):
+            return np.stack([(fmix64(hashes ^ np.uint64(s)) & mask).astype(np.int64)
+                             for s in _SALTS[: self.depth]])
+
+    def add_keys(self, keys: Sequence[str], long_lines: Sequence[bool] | None = None) -> None:
+        """Count one document: each distinct line key once, and each new (line, content) pair.
+
+        ``long_lines`` marks the lines that fingerprint the document's content (default: all).
+        """
+        self.documents += 1
+        if not keys:
+            return
+        all_hashes = line_hashes(keys)
+        hashes = np.unique(all_hashes)
+        cells = self._cells(hashes)
+        for d in range(self.depth):
+            np.add.at(self.table[d], cells[d], 1)
+        mask = np.asarray(long_lines, dtype=bool) if long_lines is not None else None
+        basis = np.unique(all_hashes[mask] if mask is not None and mask.any() else all_hashes)
+        context = basis[:FINGERPRINTS]  # the document's content: its smallest long-line hashes
+        with np.errstate(over="ignore"):
+            pair = fmix64((hashes[:, None] * np.uint64(0x9E3779B97F4A7C15)) ^ context[None, :])
+        bits = [(fmix64(pair ^ np.uint64(s)) & np.uint64(len(self.bloom) * 8 - 1)
+                 ).astype(np.int64) for s in _SALTS[:3]]
+        seen = np.ones(pair.shape, dtype=bool)
+        for b in bits:
+            seen &= (self.bloom[b >> 3] >> (b & 7).astype(np.uint8)) & 1 == 1
+        for b in bits:
+            np.bitwise_or.at(self.bloom, (b >> 3).ravel(), (1 << (b & 7)).astype(np.uint8).ravel())
+        # A line meets new content when nearly all of the document's content lines are new to
+        # it (edited copies and a site's own long lines are a minority of a page's content).
+        new = cells[:, seen.mean(axis=1) < NEW_CONTENT]
+        for d in range(self.depth):
+            np.add.at(self.pairs[d], new[d], 1)
+
+    def add_documents(self, docs: Iterable[Document]) -> None:
+        """Count segmented and normalised documents (their non-blank paragraphs)."""
+        for doc in docs:
+            paras = [p for p in doc.paragraphs if not p.blank]
+            self.add_keys([p.key for p in paras], [len(p.tokens) >= LONG_LINE for p in paras])
+
+    def _estimate(self, table: np.ndarray, keys: Sequence[str]) -> np.ndarray:
+        if not keys:
+            return np.zeros(0, dtype=np.int64)
+        cells = self._cells(line_hashes(keys))
+        est: np.ndarray = np.min(np.stack([table[d][cells[d]] for d in range(self.depth)]),
+                                 axis=0).astype(np.int64)
+        return est
+
+    def lookup(self, keys: Sequence[str]) -> np.ndarray:
+        """Estimated number of documents holding each key."""
+        return self._estimate(self.table, keys)
+
+    def diversity(self, keys: Sequence[str]) -> np.ndarray:
+        """Estimated number of distinct document contents each key appears with."""
+        return self._estimate(self.pairs, keys)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.table.nbytes + self.pairs.nbytes + self.bloom.nbytes)

@@ -1,0 +1,184 @@
+"""The learned boilerplate classifier: categories, guards, repetition, explanations, training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dedup import Cleaner, Config, Document
+from dedup.boilerplate.model import CLASSES, LearnedClassifier, Model
+from dedup.boilerplate.repetition import LineCounts
+from dedup.cli import main
+from dedup.corpus import GeneratorConfig, generate
+
+BODY = [
+    "The city council approved the new harbour bridge budget on Monday after a long debate "
+    "that ran late into the evening.",
+    "Opposition members argued that the cost had doubled since the project was first proposed "
+    "three years ago, and asked for an independent review.",
+    "Construction is expected to begin next spring and to last roughly three years, the "
+    "council's transport director said.",
+    "Local businesses on the quay welcomed the vote, saying that years of delays had already "
+    "hurt trade during the summer months.",
+]
+PAGE = [
+    "Home | News | Sport | Business | Culture | Opinion",
+    "Sign in",
+    *BODY[:2],
+    "Advertisement",
+    *BODY[2:],
+    "Share on Facebook",
+    "Sign up for our free morning newsletter",
+    "© 2026 Harbour Courier Media Ltd. All rights reserved.",
+]
+
+
+LEARNED = Config().replace(boilerplate={"classifier": "learned"})
+
+
+def reasons(lines: list[str], cfg: Config | None = None) -> list[str]:
+    return [v.reason for v in Cleaner(cfg or LEARNED).clean("\n".join(lines)).verdicts]
+
+
+def test_template_lines_go_with_their_category_and_the_article_stays() -> None:
+    got = reasons(PAGE)  # one page, text alone (no corpus counts)
+    assert got[0] in ("boilerplate:nav", "boilerplate:legal")  # a row of links
+    assert got[1] in ("boilerplate:login", "content")  # "Sign in" alone is ambiguous
+    assert got[4] == "boilerplate:ads"
+    assert got[7] == "boilerplate:share"
+    assert got[8] == "boilerplate:newsletter"
+    assert got[9] == "boilerplate:legal"
+    assert [got[i] for i in (2, 3, 5, 6)] == ["content"] * 4
+
+
+def test_journalism_about_cookies_and_newsletters_is_kept() -> None:
+    article = [
+        "The regulator said the retailer's cookie banner made it far easier to accept tracking "
+        "than to refuse it, and fined the company 2.4 million euros.",
+        "Visitors had to open three menus to reject advertising cookies, while the 'Accept all' "
+        "button sat in bright green on the first screen, the decision says.",
+        "The company said it would appeal and that its newsletter sign-up form had already been "
+        "changed to ask for consent separately.",
+    ]
+    assert reasons(article) == ["content"] * 3
+
+
+def test_headings_and_short_answers_between_paragraphs_are_kept() -> None:
+    lines = [BODY[0], "Background", BODY[1], "Q: Did you expect the result?", "Yes.", BODY[2]]
+    assert reasons(lines) == ["content"] * len(lines)
+
+
+def test_guard_needs_strong_evidence_for_long_sentences() -> None:
+    doc = Document("d", "\n".join(PAGE))
+    cleaner = Cleaner(LEARNED.replace(boilerplate={"threshold": 0.0, "guard": 1.0}))
+    result = cleaner.clean(doc)
+    long_lines = [v for p, v in zip(result.doc.paragraphs, result.verdicts, strict=True)
+                  if len(p.tokens) >= 20]
+    assert long_lines and all(not v.dropped for v in long_lines)
+
+
+def test_explain_detail_names_deciding_features() -> None:
+    result = Cleaner(LEARNED).clean("\n".join(PAGE))
+    v = result.verdicts[0]
+    assert v.detail.startswith("P(") and "deciding:" in v.detail
+
+
+def test_probabilities_are_distributions() -> None:
+    doc = Document("d", "\n".join(PAGE))
+    cleaner = Cleaner(LEARNED)
+    result = cleaner.clean(doc)
+    clf = cleaner.classifiers[0]
+    assert isinstance(clf, LearnedClassifier)
+    probs, _, _ = clf.probabilities(result.doc)
+    assert probs.shape == (len(PAGE), len(CLASSES))
+    assert np.allclose(probs.sum(axis=1), 1.0)
+
+
+def _generated(n: int) -> tuple[list[str], list[list[str]]]:
+    pairs = list(generate(GeneratorConfig(docs=n, seed=5, split="test")))
+    return [d["text"] for d, _ in pairs], [g["labels"] for _, g in pairs]
+
+
+def _boilerplate_scores(cleaner: Cleaner, texts: list[str], gold: list[list[str]]
+                        ) -> tuple[float, float]:
+    tp = fp = fn = 0
+    for result, labels in zip(cleaner.clean_documents(texts), gold, strict=True):
+        for v, label in zip(result.verdicts, labels, strict=True):
+            pred = v.reason.startswith("boilerplate:")
+            true = label.startswith("boilerplate:")
+            tp += pred and true
+            fp += pred and label == "content"
+            fn += true and not v.dropped
+    return tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+
+
+def test_auto_uses_the_model_with_corpus_counts_on_unseen_phrasings() -> None:
+    # test split: articles and phrasings never trained on; 400 pages give usable counts
+    texts, gold = _generated(400)
+    small = Cleaner()
+    list(small.clean_documents(texts[:10]))
+    assert type(small.classifiers[0]).__name__ == "RuleClassifier"
+    big = Cleaner()
+    precision, recall = _boilerplate_scores(big, texts, gold)
+    assert isinstance(big.classifiers[0], LearnedClassifier)
+    assert precision >= 0.97 and recall >= 0.9
+
+
+def test_repetition_counts_raise_recall() -> None:
+    texts, gold = _generated(400)
+    _, with_counts = _boilerplate_scores(Cleaner(LEARNED), texts, gold)
+    _, without = _boilerplate_scores(
+        Cleaner(LEARNED.replace(boilerplate={"repetition": "off"})), texts, gold)
+    assert with_counts > without + 0.02
+
+
+def test_count_lines_first_pass_and_full_mode_needs_two_passes() -> None:
+    pages, _ = _generated(60)
+    cleaner = Cleaner(Config().replace(boilerplate={"repetition": "full"}))
+    counts = cleaner.count_lines(pages)
+    assert isinstance(counts, LineCounts) and counts.documents == 60
+    assert isinstance(cleaner.classifiers[0], LearnedClassifier)
+    assert len(list(cleaner.clean_documents(pages))) == 60
+    from dedup import ConfigError
+
+    with pytest.raises(ConfigError, match="two passes"):
+        list(Cleaner(Config().replace(boilerplate={"repetition": "full"})
+                     ).clean_documents(iter(pages)))
+
+
+def test_a_page_of_only_boilerplate_is_reported() -> None:
+    cleaner = Cleaner(LEARNED)
+    banner = ("We use cookies to improve your experience and to show personalised ads. By "
+              "clicking Accept all you consent to our use of cookies. Manage settings")
+    list(cleaner.clean_documents(["\n".join([banner, "Accept all Reject all Manage preferences"]),
+                                  "\n".join(BODY)]))
+    stats = cleaner.stats.to_dict()
+    assert stats["emptied_by_boilerplate"] == 1
+    assert stats["emptied_by_boilerplate_ids"] == ["0"]
+
+
+def test_train_classifier_cli_writes_a_loadable_model(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    out = tmp_path / "model.npz"
+    res = CliRunner().invoke(main, ["train-classifier", "--docs", "80", "--eval-docs", "30",
+                                    "-o", str(out), "--report", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    model = Model.load(out)
+    assert model.meta["documents"] == 80
+    assert "| balanced |" in res.output
+    cfg = Config().replace(boilerplate={"model": str(out)})
+    assert Cleaner(cfg).clean("\n".join(PAGE)).text  # loads and runs
+
+
+def test_text_without_spaces_is_not_wiped_out() -> None:
+    zh = [
+        "北京市政府周二宣布，将在明年春季开始修建一座连接城东和城西的新大桥，预计工期三年。",
+        "市交通局局长在新闻发布会上表示，新桥建成后每天可分流约五万辆汽车，缓解市中心拥堵。",
+        "部分居民担心施工期间的噪音和交通管制，市政府承诺将在夜间限制重型机械作业时间。",
+        "东京都知事は火曜日、新しい防災計画を発表し、来年度から避難所の数を二倍に増やすと述べた。",
+    ]
+    result = Cleaner(LEARNED).clean("\n".join(zh))
+    assert result.text == "\n".join(zh) + "\n"
