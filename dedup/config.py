@@ -37,9 +37,9 @@ class BoilerplateConfig:
 
     ``classifier``: ``learned`` (the shipped model, every category), ``rules`` (cookie and
     consent notices from cue phrases only) or ``auto``: the learned model when corpus counts are
-    available (``repetition`` on and at least ``repetition_min_docs`` documents), else the rules. ``preset`` picks the drop threshold on
-    P(boilerplate) (precision 0.8, balanced 0.6, recall 0.35; the rules use 0.8/0.5/0.3);
-    ``threshold`` overrides it.
+    available (``repetition`` on and at least ``repetition_min_docs`` documents), else the
+    rules. ``preset`` picks the drop threshold on P(boilerplate) (precision 0.8, balanced 0.6,
+    recall 0.35; the rules use 0.8/0.5/0.3); ``threshold`` overrides it.
     A long sentence-like line (``guard_words`` words or more) needs ``guard`` or more.
     ``repetition``: corpus line counts as evidence — ``off``, ``sample`` (the first
     ``repetition_sample`` documents of a run) or ``full`` (a first pass over every input).

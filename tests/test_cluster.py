@@ -92,8 +92,9 @@ def test_a_pull_quote_repeating_one_sentence_is_kept() -> None:
 def test_boilerplate_between_copies_does_not_break_a_run() -> None:
     banner = "We use cookies to improve your experience. Accept all cookies"
     text = "\n".join([P[0], "Key facts", P[1], P[0], banner, "Key facts", P[1]])
-    assert reasons(text, Config().replace(boilerplate={"classifier": "rules"}))[3:] == ["duplicate:exact", "boilerplate:cookie", "duplicate:run",
-                                 "duplicate:exact"]
+    rules = Config().replace(boilerplate={"classifier": "rules"})
+    assert reasons(text, rules)[3:] == ["duplicate:exact", "boilerplate:cookie", "duplicate:run",
+                                        "duplicate:exact"]
 
 
 def test_keep_first_is_order_dependent_as_documented() -> None:

@@ -232,9 +232,9 @@ def doc_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> DocFeat
     # The main content is a run of long lines: how dense they are around each line, and
     # whether one stands right before and right after it (a heading between paragraphs).
     lf = long_line.astype(np.float64)
-    csum = np.concatenate(([0.0], np.cumsum(lf)))
+    lcum = np.concatenate(([0.0], np.cumsum(lf)))
     lo, hi = np.maximum(idx - 3, 0), np.minimum(idx + 4, n)
-    dense[:, col["long_density"]] = (csum[hi] - csum[lo] - lf) / np.maximum(hi - lo - 1, 1)
+    dense[:, col["long_density"]] = (lcum[hi] - lcum[lo] - lf) / np.maximum(hi - lo - 1, 1)
     before = np.zeros(n, dtype=bool)
     after = np.zeros(n, dtype=bool)
     for k in (1, 2):
