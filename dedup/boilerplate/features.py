@@ -233,8 +233,9 @@ def doc_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> DocFeat
     # whether one stands right before and right after it (a heading between paragraphs).
     lf = long_line.astype(np.float64)
     lcum = np.concatenate(([0.0], np.cumsum(lf)))
-    lo, hi = np.maximum(idx - 3, 0), np.minimum(idx + 4, n)
-    dense[:, col["long_density"]] = (lcum[hi] - lcum[lo] - lf) / np.maximum(hi - lo - 1, 1)
+    start, stop = np.maximum(idx - 3, 0), np.minimum(idx + 4, n)
+    dense[:, col["long_density"]] = ((lcum[stop] - lcum[start] - lf)
+                                     / np.maximum(stop - start - 1, 1))
     before = np.zeros(n, dtype=bool)
     after = np.zeros(n, dtype=bool)
     for k in (1, 2):
