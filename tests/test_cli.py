@@ -161,3 +161,13 @@ def test_every_command_has_help(name: str) -> None:
 def test_top_level_help_and_version() -> None:
     assert "Examples" in run("--help").output
     assert run("--version").exit_code == 0
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path: Path) -> None:
+    import os
+
+    out = tmp_path / "clean.txt"
+    assert run("clean", str(SEED), "-o", str(out), "-q").exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask

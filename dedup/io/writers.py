@@ -38,6 +38,9 @@ class AtomicFile:
 
     def commit(self) -> None:
         self.fh.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual mode
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
