@@ -44,6 +44,7 @@ SEPARATORS = "|»›>·•/\\–—"
 QUOTES = "\"'“”„«»‘’‚‹›「」"
 TERMINALS = ".!?…。！？"
 BULLETS = "-•*·–—►▪"
+_BULLET_CODES = np.array([ord(c) for c in BULLETS], dtype=np.uint32)
 
 DENSE = (
     "log_chars", "log_words", "words_1", "words_2", "words_3", "words_4_5", "words_6_8",
@@ -56,13 +57,13 @@ DENSE = (
     "all_digits",
 )
 
-_URL = re.compile(r"https?://|www\.[^\s]+\.\w|\b[\w-]+\.(?:com|org|net|de|fr|es|it|pl|nl|pt|"
-                  r"co\.uk|eu|info|io)\b")
+_URL = re.compile(r"https?://|www\.|(?<=\w)\.(?:com|org|net|de|fr|es|it|pl|nl|pt|co\.uk|eu|"
+                  r"info|io)\b")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _HANDLE = re.compile(r"(?<![\w@])[@#][\w]{2,}")
 # Quoted spans: a button label in quotes is usually mentioned, not offered.
 _QUOTED = re.compile(r"«[^»]*»|“[^”]*”|„[^“”]*[“”]|\"[^\"]*\"|‘[^’]*’|'[^']{2,40}'")
-_COPYRIGHT = re.compile(r"©|\(c\)|copyright|\ball rights reserved\b", re.IGNORECASE)
+_COPYRIGHT = re.compile(r"©|\(c\)|copyright|\ball rights reserved\b")  # on lowercased text
 
 
 @lru_cache(maxsize=1)
@@ -130,9 +131,13 @@ def _counts(flags: np.ndarray, bit: int, starts: np.ndarray, ends: np.ndarray) -
     return out
 
 
-def _line_hits(pattern: re.Pattern[str], text: str, starts: np.ndarray) -> np.ndarray:
-    """1.0 for every line (by its start offset) that holds a match of ``pattern``."""
+def _line_hits(pattern: re.Pattern[str], text: str, starts: np.ndarray,
+               needs: str = "") -> np.ndarray:
+    """1.0 for every line (by its start offset) that holds a match of ``pattern``; ``needs``
+    lists characters one of which every match contains (a cheap test first)."""
     hits = np.zeros(len(starts), dtype=np.float64)
+    if needs and not any(ch in text for ch in needs):
+        return hits
     positions = [m.start() for m in pattern.finditer(text)]
     if positions:
         lines = np.searchsorted(starts, np.asarray(positions), side="right") - 1
@@ -178,7 +183,9 @@ def doc_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> DocFeat
     all_toks = [t for ts in toks for t in ts]
     hashes = token_hashes(all_toks)
     owner = np.repeat(np.arange(n), words)
-    is_stop = np.isin(hashes, stopword_hashes())
+    stops = stopword_hashes()
+    at = np.minimum(np.searchsorted(stops, hashes), len(stops) - 1)
+    is_stop = stops[at] == hashes
     stop_count = np.bincount(owner, weights=is_stop, minlength=n)
     digit_tok = np.fromiter((t.isdigit() for t in all_toks), dtype=bool, count=len(all_toks))
     digit_count = np.bincount(owner, weights=digit_tok, minlength=n)
@@ -201,14 +208,14 @@ def doc_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> DocFeat
                                                  & ((prev_flags & TERMINAL) != 0))
     dense[:, col["ends_terminal"]] = terminal
     dense[:, col["ends_colon"]] = last_char == ord(":")
-    dense[:, col["starts_bullet"]] = np.isin(first_char, [ord(c) for c in BULLETS])
+    dense[:, col["starts_bullet"]] = (first_char[:, None] == _BULLET_CODES).any(axis=1)
     seps = _counts(flags, SEPARATOR, starts, ends)
     dense[:, col["log_separators"]] = np.log1p(seps)
     dense[:, col["separators_per_word"]] = seps / safe_words
-    dense[:, col["has_url"]] = _line_hits(_URL, text, starts)
-    dense[:, col["has_email"]] = _line_hits(_EMAIL, text, starts)
-    dense[:, col["has_handle"]] = _line_hits(_HANDLE, text, starts)
-    dense[:, col["has_copyright"]] = _line_hits(_COPYRIGHT, text, starts)
+    dense[:, col["has_url"]] = _line_hits(_URL, text, starts, "/.")
+    dense[:, col["has_email"]] = _line_hits(_EMAIL, text, starts, "@")
+    dense[:, col["has_handle"]] = _line_hits(_HANDLE, text, starts, "@#")
+    dense[:, col["has_copyright"]] = _line_hits(_COPYRIGHT, text.lower(), starts, "©(cC")
     dense[:, col["stopword_share"]] = stop_count / safe_words
     dense[:, col["mean_token_len"]] = np.log1p(tok_chars / safe_words)
     dense[:, col["cookie_rule"]] = [cookie_evidence(s, toks=t).score if t else 0.0
