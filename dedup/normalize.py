@@ -65,9 +65,11 @@ def tokens(text: str, cfg: NormConfig = NormConfig()) -> tuple[str, ...]:
 
 
 def normalize(docs: Iterable[Document], cfg: NormConfig = NormConfig()) -> Iterator[Document]:
-    """Stage: fill ``key`` and ``tokens`` of every paragraph."""
+    """Stage: fill ``key`` and ``tokens`` of every paragraph (once per document)."""
     for doc in docs:
-        for p in doc.paragraphs:
-            p.tokens = tokens(p.text, cfg)
-            p.key = " ".join(p.tokens)
+        if not doc.normalized:
+            for p in doc.paragraphs:
+                p.tokens = tokens(p.text, cfg)
+                p.key = " ".join(p.tokens)
+            doc.normalized = True
         yield doc

@@ -77,6 +77,7 @@ class Document:
     source: str = ""
     paragraphs: list[Paragraph] = field(default_factory=list)
     error: str | None = None
+    normalized: bool = False  # keys and tokens filled (a counting pass may have done it)
 
     def verdicts(self) -> list[Verdict]:
         """The verdict of every paragraph, in order (kept when no stage decided)."""
