@@ -124,8 +124,9 @@ def repetition_features(keys: Sequence[str], words: np.ndarray,
     out[:, -1] = 0.0
     if counts is None or not n:
         return out
-    df = np.maximum(counts.lookup(keys), 1).astype(np.float64)
-    div = np.clip(counts.diversity(keys), 1, None).astype(np.float64)
+    raw_df, raw_div = counts.estimates(keys)
+    df = np.maximum(raw_df, 1).astype(np.float64)
+    div = np.maximum(raw_div, 1).astype(np.float64)
     long_df = df[words >= LONG_LINE]
     ref = float(np.median(long_df)) if len(long_df) else 1.0
     out[:, 0] = np.log(df)
@@ -162,12 +163,18 @@ class Model:
                         repetition_features(keys, words, counts)])
         return softmax(self.stage2.logits(x2)), x2
 
-    def deciding(self, x2: np.ndarray, cls: int, k: int = 3) -> list[tuple[str, float]]:
-        """The ``k`` stage-2 features that pushed one line most towards class ``cls``."""
-        xs = standardise(x2[None, :], self.stage2.mean, self.stage2.scale)[0]
-        contrib = xs * (self.stage2.dense[:, cls] - self.stage2.dense[:, 0])
-        top = np.argsort(-contrib)[:k]
-        return [(STAGE2[j], float(contrib[j])) for j in top if contrib[j] > 0]
+    def deciding(self, x2: np.ndarray, classes: np.ndarray, k: int = 3
+                 ) -> list[list[tuple[str, float]]]:
+        """For each row of ``x2``, the ``k`` stage-2 features that pushed it most towards its
+        class in ``classes`` (rather than content)."""
+        if not len(x2):
+            return []
+        xs = standardise(x2, self.stage2.mean, self.stage2.scale)
+        weights = self.stage2.dense[:, classes].T - self.stage2.dense[:, 0]
+        contrib = xs * weights
+        top = np.argsort(-contrib, axis=1)[:, :k]
+        return [[(STAGE2[j], float(row[j])) for j in order if row[j] > 0]
+                for row, order in zip(contrib, top, strict=True)]
 
     def save(self, path: Path) -> None:
         s1, s2 = self.stage1, self.stage2
@@ -250,6 +257,9 @@ class LearnedClassifier:
             # A page is not emptied on weak evidence: when every line would go, the lines
             # below the guard probability stay (a page of only a cookie notice still goes).
             spared = (bp < self.cfg.guard) & ~decision.by_rule
+        dropped = np.flatnonzero(decision.drop & ~spared & lines & ~decision.by_rule)
+        why = dict(zip(dropped.tolist(),
+                       self.model.deciding(x2[dropped], decision.cls[dropped]), strict=True))
         out: list[Verdict | None] = []
         for i, p in enumerate(doc.paragraphs):
             if p.blank or not decision.drop[i] or spared[i]:
@@ -261,8 +271,7 @@ class LearnedClassifier:
                                    detail=f"cookie rules {decision.rule[i]:.2f} (model "
                                           f"P(boilerplate)={bp[i]:.2f})"))
                 continue
-            features = ", ".join(f"{name} +{value:.1f}"
-                                 for name, value in self.model.deciding(x2[i], cls))
+            features = ", ".join(f"{name} +{value:.1f}" for name, value in why[i])
             detail = f"P({CLASSES[cls]})={probs[i, cls]:.2f}; deciding: {features or 'bias'}"
             if decision.guarded[i]:
                 detail += f"; long sentence-like line, guard {self.cfg.guard:.2f}"

@@ -103,21 +103,26 @@ class LineCounts:
             paras = [p for p in doc.paragraphs if not p.blank]
             self.add_keys([p.key for p in paras], [len(p.tokens) >= LONG_LINE for p in paras])
 
-    def _estimate(self, table: np.ndarray, keys: Sequence[str]) -> np.ndarray:
-        if not keys:
-            return np.zeros(0, dtype=np.int64)
-        cells = self._cells(line_hashes(keys))
+    def _estimate(self, table: np.ndarray, cells: np.ndarray) -> np.ndarray:
         est: np.ndarray = np.min(np.stack([table[d][cells[d]] for d in range(self.depth)]),
                                  axis=0).astype(np.int64)
         return est
 
+    def estimates(self, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Document frequency and diversity of each key, hashing the keys once."""
+        if not keys:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        cells = self._cells(line_hashes(keys))
+        return self._estimate(self.table, cells), self._estimate(self.pairs, cells)
+
     def lookup(self, keys: Sequence[str]) -> np.ndarray:
         """Estimated number of documents holding each key."""
-        return self._estimate(self.table, keys)
+        return self.estimates(keys)[0]
 
     def diversity(self, keys: Sequence[str]) -> np.ndarray:
         """Estimated number of distinct document contents each key appears with."""
-        return self._estimate(self.pairs, keys)
+        return self.estimates(keys)[1]
 
     @property
     def nbytes(self) -> int:
