@@ -143,7 +143,6 @@ def _fit(x: Any, y: np.ndarray, c: float, max_iter: int) -> Any:
 
 
 def _stage1(ds: Dataset, lines: np.ndarray, c: float, max_iter: int) -> LinearStage:
-
     mean, scale = _standardise(ds.dense[lines])
     x = _design1(ds, lines, mean, scale)
     clf = _fit(x, ds.labels[lines], c, max_iter)
@@ -153,24 +152,27 @@ def _stage1(ds: Dataset, lines: np.ndarray, c: float, max_iter: int) -> LinearSt
                        np.asarray(coef[:, d:].T))
 
 
-def _design1(ds: Dataset, lines: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> Any:
-    from scipy import sparse
-
+def _words_of(ds: Dataset, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (row, bucket) word pairs of ``lines``, rows renumbered to positions in ``lines``."""
     position = np.full(len(ds.labels), -1, dtype=np.int64)
     position[lines] = np.arange(len(lines))
     keep = position[ds.rows] >= 0
-    words = sparse.csr_matrix(
-        (np.ones(int(keep.sum())), (position[ds.rows[keep]], ds.buckets[keep])),
-        shape=(len(lines), BUCKETS))
+    return position[ds.rows[keep]], ds.buckets[keep]
+
+
+def _design1(ds: Dataset, lines: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> Any:
+    from scipy import sparse
+
+    rows, buckets = _words_of(ds, lines)
+    words = sparse.csr_matrix((np.ones(len(rows)), (rows, buckets)),
+                              shape=(len(lines), BUCKETS))
     dense = sparse.csr_matrix(standardise(ds.dense[lines], mean, scale))
     return sparse.hstack([dense, words], format="csr")
 
 
 def _predict1(stage: LinearStage, ds: Dataset, lines: np.ndarray) -> np.ndarray:
-    position = np.full(len(ds.labels), -1, dtype=np.int64)
-    position[lines] = np.arange(len(lines))
-    keep = position[ds.rows] >= 0
-    return softmax(stage.logits(ds.dense[lines], position[ds.rows[keep]], ds.buckets[keep]))
+    rows, buckets = _words_of(ds, lines)
+    return softmax(stage.logits(ds.dense[lines], rows, buckets))
 
 
 def _documents(ds: Dataset) -> Iterator[tuple[int, int]]:
