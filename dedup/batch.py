@@ -14,7 +14,10 @@ from typing import Any
 
 from . import __version__
 from .config import Config
-from .io.readers import discover, read_all
+from .crossdoc import CorpusDeduper
+from .errors import InputError
+from .index import CorpusIndex
+from .io.readers import Source, discover, read_all
 from .io.writers import OutputWriter, RemovedWriter, plan_outputs, write_json
 from .pipeline import Cleaner, CleanResult
 from .types import Document
@@ -57,24 +60,82 @@ def run_clean(
     input_format: str = "auto",
     encoding_errors: str = "strict",
     progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None = None,
+    index: str | None = None,
 ) -> RunReport:
     """Clean ``inputs`` into ``out`` (``-`` for stdout). Raises InputError/OutputError before
     writing anything when the inputs or the output plan are wrong; a record that cannot be read
     is skipped and listed in the report's ``failures``. On any exception, no partial output stays.
+
+    ``index``: a corpus index directory, loaded before the run when it exists (refused when it
+    was built under another configuration) and saved after a successful run.
     """
     t0 = time.perf_counter()
     config = config or Config()
     sources = discover(inputs, input_format)
     plan = plan_outputs(sources, out, inputs)
-    cleaner = Cleaner(config)
+    longest = config.keep == "longest" and config.corpus.enabled
+    if longest and any(s.is_stdin for s in sources):
+        raise InputError("--keep longest reads the inputs three times; stdin can be read once",
+                         hint="save stdin to a file, or use --keep first")
+    corpus_index = CorpusIndex(config, index) if config.corpus.enabled else None
+
+    def read() -> Iterator[Document]:
+        for n, doc in enumerate(read_all(sources, text_field, encoding_errors)):
+            doc.ordinal = n
+            yield doc
+
+    try:
+        return _run(config, sources, plan, corpus_index, read, longest, removed, report,
+                    text_field, progress, t0)
+    finally:
+        if corpus_index is not None:
+            corpus_index.close()
+
+
+def _longest(read: Callable[[], Iterator[Document]], cleaner: Cleaner) -> frozenset[int]:
+    """Keep policy ``longest``: a first pass finds the document clusters (as ``first`` would);
+    the canonical copy of each is its member with the most content tokens (the earliest on a
+    tie). Returns the run ordinals of the canonical copies that are not their cluster's first
+    member (those are indexed before the real pass)."""
+    run_ordinal: list[int] = []  # index ordinal -> run ordinal (this pass's index is fresh)
+    best: dict[int, tuple[int, int]] = {}  # cluster's first index ordinal -> (-tokens, run ord)
+    for result in cleaner.clean_documents(d for d in read() if not d.error):
+        doc = result.doc
+        run_ordinal.append(doc.ordinal)
+        if doc.cluster is None:
+            continue
+        size = sum(len(p.tokens) for p in doc.paragraphs
+                   if p.verdict is None or p.verdict.reason.startswith("duplicate:cross-doc"))
+        key = (-size, doc.ordinal)
+        if doc.cluster.first not in best or key < best[doc.cluster.first]:
+            best[doc.cluster.first] = key
+    return frozenset(o for first, (_, o) in best.items() if o != run_ordinal[first])
+
+
+def _run(config: Config, sources: Sequence[Source], plan: dict[str, str],
+         corpus_index: CorpusIndex | None, read: Callable[[], Iterator[Document]],
+         longest: bool, removed: str | None, report: str | None, text_field: str,
+         progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None,
+         t0: float) -> RunReport:
+    cleaner = Cleaner(config, index=corpus_index)
     if cleaner.uses_repetition and config.boilerplate.repetition == "full":
         # First pass: corpus line counts over every readable input, for the classifier.
-        cleaner.count_lines(d for d in read_all(sources, text_field, encoding_errors)
-                            if not d.error)
+        cleaner.count_lines(d for d in read() if not d.error)
+    if longest and corpus_index is not None:
+        probe = Cleaner(config, counts=cleaner.counts)
+        canonical = _longest(read, probe)
+        probe.close()
+        counts = cleaner.counts if cleaner.counts is not None else probe.counts
+        cleaner = Cleaner(config, counts=counts, index=corpus_index, canonical=canonical)
+        primer = Cleaner(config, counts=counts, index=corpus_index)
+        deduper = CorpusDeduper(config, corpus_index)
+        stream = (d for d in read() if d.ordinal in canonical and not d.error)
+        for _ in deduper.prime(primer.prepare(stream)):
+            pass
     failures: list[str] = []
 
     def documents() -> Iterator[Document]:
-        for doc in read_all(sources, text_field, encoding_errors):
+        for doc in read():
             if doc.error:
                 failures.append(doc.error)
             yield doc
@@ -97,6 +158,8 @@ def run_clean(
     writer.close()
     if removed_writer:
         removed_writer.close()
+    if corpus_index is not None:
+        corpus_index.save()
     outcome = RunReport(cleaner.stats.to_dict(), failures, writer.written,
                         time.perf_counter() - t0, config.fingerprint())
     if report:

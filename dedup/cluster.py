@@ -30,7 +30,7 @@ from .config import Config
 from .lsh import band_keys, candidate_pairs, lsh_params
 from .shingle import jaccard, shingle_batch
 from .signature import signatures
-from .types import DROP, Document, Match, Paragraph, Verdict
+from .types import DROP, Document, Match, Paragraph, Sketch, Verdict
 
 
 @dataclass(slots=True)
@@ -62,6 +62,8 @@ class _DocDeduper:
         hashes, offsets = shingle_batch([content[k].tokens for k in long_pos],
                                         cfg.shingle.size, cfg.shingle.seed)
         sigs = signatures(hashes, offsets, cfg.lsh.num_perm, cfg.shingle.seed)
+        self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
+                                 hashes, offsets, sigs)
         bands, rows = lsh_params(cfg.lsh)
         pairs = candidate_pairs(band_keys(sigs, bands, rows))
         row = {k: i for i, k in enumerate(long_pos)}

@@ -80,6 +80,25 @@ class LSHConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CorpusConfig:
+    """Cross-document dedup: paragraphs against every earlier document, and document clusters.
+
+    ``bands`` x ``rows`` of the MinHash signature key the corpus index (0 = derived: 5 rows and
+    up to 16 bands, as many as ``lsh.num_perm`` allows; with 128 permutations, 16 x 5: a pair at
+    Jaccard 0.7 becomes a candidate with probability 0.95, at 0.8 with 0.999; about 140 bytes
+    per indexed paragraph). A document whose content Jaccard with an earlier one (estimated from its
+    matched paragraphs) reaches ``document_threshold`` joins that one's cluster; ``documents``
+    says what happens to it: ``tag`` (written, with its cluster id) or ``drop`` (not written).
+    """
+
+    enabled: bool = True
+    bands: int = 0
+    rows: int = 0
+    documents: str = "tag"
+    document_threshold: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Every setting of a run. Build one with keyword arguments, :meth:`from_toml` or
     :meth:`from_mapping`; all stages read the same instance.
@@ -94,6 +113,7 @@ class Config:
     boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
     shingle: ShingleConfig = field(default_factory=ShingleConfig)
     lsh: LSHConfig = field(default_factory=LSHConfig)
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
     keep: str = "first"
 
     def __post_init__(self) -> None:
@@ -123,7 +143,16 @@ class Config:
                bp.repetition, "'off', 'sample' or 'full'")
         _check(bp.repetition_sample >= 1, "boilerplate.repetition_sample",
                bp.repetition_sample, ">= 1")
-        _check(self.keep in ("first",), "keep", self.keep, "'first'")
+        c = self.corpus
+        _check(c.bands >= 0 and c.rows >= 0 and (c.bands == 0) == (c.rows == 0),
+               "corpus.bands/rows", (c.bands, c.rows), "both >= 1, or both 0 (derived)")
+        _check(c.bands * c.rows <= self.lsh.num_perm, "corpus.bands*rows", c.bands * c.rows,
+               f"<= num_perm ({self.lsh.num_perm})")
+        _check(c.documents in ("tag", "drop"), "corpus.documents", c.documents,
+               "'tag' or 'drop'")
+        _check(0.0 < c.document_threshold <= 1.0, "corpus.document_threshold",
+               c.document_threshold, "in (0, 1]")
+        _check(self.keep in ("first", "longest"), "keep", self.keep, "'first' or 'longest'")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Config:
@@ -177,6 +206,17 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def corpus_bands(self) -> tuple[int, int]:
+        """``(bands, rows)`` of the corpus index: the configured ones, or derived.
+
+        >>> Config().corpus_bands(), Config().replace(lsh={"num_perm": 32}).corpus_bands()
+        ((16, 5), (6, 5))
+        """
+        if self.corpus.bands:
+            return self.corpus.bands, self.corpus.rows
+        rows = min(5, self.lsh.num_perm)
+        return max(1, min(16, self.lsh.num_perm // rows)), rows
 
     def fingerprint(self) -> str:
         """A short stable hash of every setting: equal fingerprints mean equal output."""

@@ -17,7 +17,9 @@ from .boilerplate.model import LearnedClassifier
 from .boilerplate.repetition import LineCounts
 from .cluster import dedup_within
 from .config import Config
+from .crossdoc import CorpusDeduper
 from .errors import ConfigError
+from .index import CorpusIndex
 from .normalize import normalize
 from .segment import segment
 from .types import Document, Paragraph, Verdict
@@ -32,6 +34,7 @@ class CleanResult:
     doc: Document
     text: str
     verdicts: list[Verdict]
+    dropped_document: bool = False  # a near-duplicate document under ``documents = "drop"``
 
     @property
     def removed(self) -> list[tuple[Paragraph, Verdict]]:
@@ -53,6 +56,8 @@ class Stats:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     emptied: int = 0
     emptied_ids: list[str] = field(default_factory=list)
+    documents_by_reason: Counter[str] = field(default_factory=Counter)
+    duplicate_documents: int = 0
 
     def add(self, result: CleanResult) -> None:
         self.documents += 1
@@ -61,6 +66,9 @@ class Stats:
         self.bytes_in += len(result.doc.text.encode("utf-8", "surrogatepass"))
         self.bytes_out += len(result.text.encode("utf-8", "surrogatepass"))
         self.reasons.update(v.reason for v in result.verdicts if v.dropped)
+        self.documents_by_reason.update({v.reason for v in result.verdicts if v.dropped})
+        if result.doc.cluster is not None and result.doc.cluster.duplicate:
+            self.duplicate_documents += 1
         lines = [v for v in result.verdicts if v.reason != "blank"]
         if lines and all(v.reason.startswith("boilerplate:") for v in lines):
             # The classifier took every line: say so, the page may have been all template.
@@ -76,6 +84,9 @@ class Stats:
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
             "removed": dict(sorted(self.reasons.items())),
+            "documents_by_reason": dict(sorted(self.documents_by_reason.items())),
+            "duplicate_documents": self.duplicate_documents,
+            "document_clusters": self.documents - self.duplicate_documents,
             "emptied_by_boilerplate": self.emptied,
             "emptied_by_boilerplate_ids": self.emptied_ids,
             "stage_seconds": {k: round(v, 6) for k, v in self.stage_seconds.items()},
@@ -130,10 +141,13 @@ class Cleaner:
 
     def __init__(self, config: Config | None = None,
                  classifiers: Sequence[Classifier] | None = None,
-                 counts: LineCounts | None = None) -> None:
+                 counts: LineCounts | None = None, index: CorpusIndex | None = None,
+                 canonical: frozenset[int] = frozenset()) -> None:
         self.config = config or Config()
+        self.canonical = canonical
         self._given = None if classifiers is None else list(classifiers)
         self.counts = counts
+        self._index = index
         self.stats = Stats()
         self.classifiers: list[Classifier] = self._build_classifiers()
 
@@ -148,6 +162,23 @@ class Cleaner:
         if bp.classifier == "rules" or (bp.classifier == "auto" and self.counts is None):
             return [RuleClassifier(bp)]
         return [LearnedClassifier(bp, counts=self.counts)]
+
+    @property
+    def index(self) -> CorpusIndex:
+        """The corpus index of everything kept so far (created on first use, in memory and
+        spilling to a temporary file, unless one was given)."""
+        if self._index is None:
+            self._index = CorpusIndex(self.config)
+        return self._index
+
+    def close(self) -> None:
+        """Release the corpus index's files (a given index is left to its owner)."""
+        if self._index is not None:
+            self._index.close()
+
+    def _corpus(self, docs: Iterable[Document]) -> Iterator[Document]:
+        deduper = CorpusDeduper(self.config, self.index, self.canonical)
+        yield from deduper(docs)
 
     @property
     def uses_repetition(self) -> bool:
@@ -188,6 +219,14 @@ class Cleaner:
         yield from sample
         yield from stream
 
+    def prepare(self, docs: Iterable[Document]) -> Iterator[Document]:
+        """Every stage before the corpus stage: documents ready to be matched or indexed."""
+        stream: Iterator[Document] = iter(docs)
+        for name, stage in self.stages():
+            if name != "corpus":
+                stream = stage(stream)
+        return stream
+
     def stages(self) -> list[tuple[str, Stage]]:
         """The stages in flow order, each a generator over documents."""
         cfg = self.config
@@ -196,6 +235,7 @@ class Cleaner:
             ("normalize", lambda docs: normalize(docs, cfg.norm)),
             ("boilerplate", self._classify),
             ("dedup", lambda docs: dedup_within(docs, cfg)),
+            *([("corpus", self._corpus)] if cfg.corpus.enabled else []),
         ]
 
     def clean_documents(self, docs: Iterable[Document | str]) -> Iterator[CleanResult]:
@@ -217,7 +257,9 @@ class Cleaner:
             stream = timer.wrap(name, stage(stream))
         try:
             for doc in stream:
-                result = CleanResult(doc, doc.clean_text(), doc.verdicts())
+                dropped = (doc.cluster is not None and doc.cluster.duplicate
+                           and self.config.corpus.documents == "drop")
+                result = CleanResult(doc, doc.clean_text(), doc.verdicts(), dropped)
                 self.stats.add(result)
                 yield result
         finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 KEEP = "keep"
 DROP = "drop"
 
@@ -68,6 +70,32 @@ class Paragraph:
 
 
 @dataclass(slots=True)
+class Sketch:
+    """The shingle hashes and MinHash signatures of a document's long paragraphs, computed once
+    by the in-document stage and reused by the corpus stage.
+
+    Row ``i`` is paragraph ``index[i]``: its hashes are ``hashes[offsets[i]:offsets[i + 1]]``.
+    """
+
+    index: np.ndarray
+    hashes: np.ndarray
+    offsets: np.ndarray
+    signatures: np.ndarray
+
+
+@dataclass(slots=True, frozen=True)
+class DocCluster:
+    """A document's near-duplicate cluster: the id of its first (kept) member, whether this
+    document is a later member, its similarity to the cluster, and the index ordinal of the
+    cluster's first member (``-1`` when unknown)."""
+
+    id: str
+    duplicate: bool = False
+    similarity: float = 1.0
+    first: int = -1
+
+
+@dataclass(slots=True)
 class Document:
     """A document: its id, its raw text, every other field of the input record, its paragraphs."""
 
@@ -78,6 +106,9 @@ class Document:
     paragraphs: list[Paragraph] = field(default_factory=list)
     error: str | None = None
     normalized: bool = False  # keys and tokens filled (a counting pass may have done it)
+    sketch: Sketch | None = None
+    cluster: DocCluster | None = None
+    ordinal: int = -1  # position in the run's input stream (set by the batch runner)
 
     def verdicts(self) -> list[Verdict]:
         """The verdict of every paragraph, in order (kept when no stage decided)."""

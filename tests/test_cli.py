@@ -46,14 +46,19 @@ def test_directory_is_mirrored_with_removed_and_report(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert (out / "a.txt").read_text(encoding="utf-8") == SEED_EXPECTED.read_text(encoding="utf-8")
     assert (out / "sub" / "b.txt").read_text(encoding="utf-8") == LONG + "\n"
+    # c.jsonl only repeats b.txt: its paragraph goes across documents, the record is tagged
     assert json.loads((out / "sub" / "c.jsonl").read_text(encoding="utf-8")) == {
-        "id": 7, "text": LONG + "\n", "lang": "en"}
+        "id": 7, "text": "", "lang": "en", "dedup_cluster": "sub/b.txt"}
     removed = [json.loads(x) for x in (tmp_path / "removed.jsonl").read_text().splitlines()]
     assert {r["reason"] for r in removed} == {"boilerplate:cookie", "duplicate:exact",
-                                              "duplicate:run"}
+                                              "duplicate:run", "duplicate:cross-doc",
+                                              "duplicate:document"}
     assert all(r["reason"] and "score" in r and "text" in r for r in removed)
     dup = next(r for r in removed if r["doc"] == "sub/b.txt" and r["reason"] == "duplicate:exact")
     assert dup["line"] == 3 and dup["match"] == {"doc": "sub/b.txt", "line": 1}
+    cross = next(r for r in removed if r["reason"] == "duplicate:cross-doc")
+    assert cross["doc"] == "sub/c.jsonl:1" and cross["line"] == 1 and cross["score"] == 1.0
+    assert cross["match"] == {"doc": "sub/b.txt", "line": 1} and cross["cluster"] == "sub/b.txt"
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["documents"] == 3 and report["failures"] == 0
     assert report["removed"]["boilerplate:cookie"] == 2

@@ -22,7 +22,7 @@ from ..config import Config
 from ..corpus import GeneratorConfig, generate
 from ..pipeline import Cleaner
 from ..types import Document
-from .metrics import LineScores
+from .metrics import LineScores, adjusted_rand_index, corpus_labels
 
 DEDUP = "dedup"
 T = TypeVar("T")
@@ -57,6 +57,8 @@ class SystemRun:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
     line_reasons: list[list[str]] | None = None
+    clusters: list[str] | None = None
+    index: dict[str, Any] = field(default_factory=dict)
 
 
 def load_corpus(docs: int, seed: int, split: str) -> tuple[list[dict[str, Any]],
@@ -80,8 +82,12 @@ def run_system(name: str, texts: Sequence[str], langs: Sequence[str]) -> SystemR
         seconds = time.perf_counter() - t0
         keep = [[not v.dropped for v in r.verdicts] for r in results]
         stats = cleaner.stats
-        return SystemRun(name, keep, seconds, _peak_rss_mb(), dict(stats.stage_seconds),
-                         dict(stats.reasons), [[v.reason for v in r.verdicts] for r in results])
+        clusters = [r.doc.cluster.id if r.doc.cluster else r.doc.id for r in results]
+        run = SystemRun(name, keep, seconds, _peak_rss_mb(), dict(stats.stage_seconds),
+                        dict(stats.reasons), [[v.reason for v in r.verdicts] for r in results],
+                        clusters, index_usage(cleaner))
+        cleaner.close()
+        return run
     from .peers import get_peer
 
     peer = get_peer(name)
@@ -89,6 +95,22 @@ def run_system(name: str, texts: Sequence[str], langs: Sequence[str]) -> SystemR
     keep = peer.run(lines, langs)
     seconds = time.perf_counter() - t0
     return SystemRun(name, keep, seconds, _peak_rss_mb())
+
+
+def cluster_scores(gold: list[str], pred: list[str]) -> dict[str, Any]:
+    """Adjusted Rand index of the predicted document clusters, and the cluster counts."""
+    return {"ari": round(adjusted_rand_index(gold, pred), 4), "gold_clusters": len(set(gold)),
+            "clusters": len(set(pred)), "documents": len(gold)}
+
+
+def index_usage(cleaner: Cleaner) -> dict[str, Any]:
+    """The corpus index's size: paragraphs, documents, bytes in memory and per paragraph."""
+    if not cleaner.config.corpus.enabled:
+        return {}
+    index = cleaner.index
+    return {"paragraphs": index.paragraphs, "documents": index.documents,
+            "bytes": index.nbytes,
+            "bytes_per_paragraph": round(index.nbytes / max(index.paragraphs, 1), 1)}
 
 
 def _isolated(func: Callable[..., T], args: tuple[Any, ...], isolate: bool) -> T:
@@ -132,9 +154,13 @@ def sweep_one(name: str, size: int, seed: int, split: str) -> dict[str, Any]:
             peer.run([t.split("\n") for t in texts], [d["lang"] for d in chunk])
         seconds += time.perf_counter() - t0
     mb = nbytes / 1e6
-    return {"system": name, "docs": size, "mb": round(mb, 3), "seconds": round(seconds, 4),
-            "mb_per_s": round(mb / seconds, 3) if seconds else None,
-            "peak_rss_mb": round(_peak_rss_mb(), 1)}
+    out = {"system": name, "docs": size, "mb": round(mb, 3), "seconds": round(seconds, 4),
+           "mb_per_s": round(mb / seconds, 3) if seconds else None,
+           "peak_rss_mb": round(_peak_rss_mb(), 1)}
+    if cleaner is not None:
+        out["index"] = index_usage(cleaner)
+        cleaner.close()
+    return out
 
 
 def baseline_rss_mb(isolate: bool = True) -> float:
@@ -166,6 +192,8 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
     names, missing = systems(cfg)
     say(f"generating {cfg.docs} documents ({cfg.split} split, seed {cfg.seed})")
     docs, gold = load_corpus(cfg.docs, cfg.seed, cfg.split)
+    # the first copy of a line in the corpus is the one to keep
+    labels = corpus_labels(gold, [d["text"] for d in docs])
     texts = [d["text"] for d in docs]
     langs = [d["lang"] for d in docs]
     mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
@@ -178,8 +206,14 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
         reasons: list[list[str] | None] = [None] * len(docs)
         if run.line_reasons is not None:
             reasons = list(run.line_reasons)
-        for doc, g, keep, why in zip(docs, gold, run.keep, reasons, strict=True):
-            scores.add(g["labels"], keep, doc["text"].split("\n"), g["site_lang"], why)
+        for doc, g, gl, keep, why in zip(docs, gold, labels, run.keep, reasons, strict=True):
+            scores.add(gl, keep, doc["text"].split("\n"), g["site_lang"], why)
+        extra: dict[str, Any] = {}
+        if run.clusters is not None:
+            extra["document_clusters"] = cluster_scores([g["cluster"] for g in gold],
+                                                        run.clusters)
+        if run.index:
+            extra["index"] = run.index
         quality[name] = {
             **scores.summary(),
             "seconds": round(run.seconds, 4),
@@ -188,6 +222,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
             "peak_rss_mb": round(run.peak_rss_mb, 1),
             "stage_seconds": {k: round(v, 4) for k, v in run.stage_seconds.items()},
             "reasons": run.reasons,
+            **extra,
         }
     sweep: list[dict[str, Any]] = []
     for size in cfg.sizes:
@@ -219,7 +254,6 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
         "ratios_vs_peers": ratios,
         "sweep": sweep,
         "unavailable_peers": missing,
-        "document_clusters": "not measured: dedup does not cluster documents yet (issue 5)",
     }
 
 

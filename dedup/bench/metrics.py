@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,46 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
 
 
 def kind(label: str) -> str:
-    return BOILERPLATE if label.startswith(BOILERPLATE) else label
+    return label.split(":", 1)[0]
+
+
+CROSS_DOC = "duplicate:cross-doc"
+
+
+EXACT_GOLD_WORDS = 8
+
+
+def corpus_labels(golds: Sequence[dict[str, Any]], texts: Sequence[str] | None = None
+                  ) -> list[list[str]]:
+    """Per-line gold for corpus-wide dedup: a content line becomes ``duplicate:cross-doc`` when
+    its source line already appeared as content in an earlier document, or (given ``texts``)
+    when it has :data:`EXACT_GOLD_WORDS` words or more and its case-folded, space-collapsed text
+    did (two different articles can share a byline or a title word for word). The first copy in
+    input order is the one to keep.
+
+    >>> g = [{"labels": ["content", "content"], "sources": ["a:1", "a:2"]},
+    ...      {"labels": ["boilerplate:nav", "content", "content"], "sources": [None, "a:2", "b:1"]}]
+    >>> corpus_labels(g)[1]
+    ['boilerplate:nav', 'duplicate:cross-doc', 'content']
+    """
+    seen: set[str] = set()
+    out = []
+    for n, g in enumerate(golds):
+        labels = list(g["labels"])
+        lines = texts[n].split("\n") if texts is not None else [""] * len(labels)
+        first = []
+        for i, (label, src) in enumerate(zip(g["labels"], g["sources"], strict=True)):
+            if label != CONTENT or src is None:
+                continue
+            words = lines[i].casefold().split()
+            text = "text:" + " ".join(words) if len(words) >= EXACT_GOLD_WORDS else None
+            if src in seen or (text is not None and text in seen):
+                labels[i] = CROSS_DOC
+            else:
+                first.extend([src] + ([text] if text else []))
+        seen.update(first)
+        out.append(labels)
+    return out
 
 
 @dataclass(slots=True)
@@ -86,7 +126,8 @@ class LineScores:
             "removal": prf(removed_ok, content_dropped, removable - removed_ok),
             "boilerplate": prf(self._sum(d, BOILERPLATE), content_dropped,
                                self._sum(t, BOILERPLATE) - self._sum(d, BOILERPLATE)),
-            "duplicate": prf(d[DUPLICATE], content_dropped, t[DUPLICATE] - d[DUPLICATE]),
+            "duplicate": prf(self._sum(d, DUPLICATE), content_dropped,
+                             self._sum(t, DUPLICATE) - self._sum(d, DUPLICATE)),
             "content_lost": round(content_dropped / t[CONTENT], 4) if t[CONTENT] else 0.0,
             "content_lines": t[CONTENT],
             "token_f1": round(float(np.mean(self.token_f1)), 4) if self.token_f1 else 1.0,
@@ -106,6 +147,8 @@ class LineScores:
                 if any(k.startswith("total:boilerplate") for k in c)
             },
         }
+        if t[CROSS_DOC]:
+            out["cross_doc"] = prf(d[CROSS_DOC], content_dropped, t[CROSS_DOC] - d[CROSS_DOC])
         if self.by_reason:
             # Share of the lines dropped for each reason that were not content.
             out["reason_precision"] = {

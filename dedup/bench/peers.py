@@ -151,8 +151,7 @@ def _run_keep_all(docs: Docs, langs: Sequence[str]) -> list[list[bool]]:
     return [[bool(line.strip()) for line in doc] for doc in docs]
 
 
-def _exact_lines(doc: Sequence[str]) -> list[bool]:
-    seen: set[str] = set()
+def _exact_lines(doc: Sequence[str], seen: set[str]) -> list[bool]:
     flags = []
     for line in doc:
         s = line.strip()
@@ -163,7 +162,8 @@ def _exact_lines(doc: Sequence[str]) -> list[bool]:
 
 def _run_exact_lines(docs: Docs, langs: Sequence[str]) -> list[list[bool]]:
     _check(docs, langs)
-    return [_exact_lines(doc) for doc in docs]
+    seen: set[str] = set()  # one set for the whole corpus
+    return [_exact_lines(doc, seen) for doc in docs]
 
 
 # c4-rules ----------------------------------------------------------------------------------
@@ -319,10 +319,10 @@ def _naive_shingles(line: str) -> list[str]:
     return [" ".join(words[j:j + k]) for j in range(len(words) - k + 1)]
 
 
-def _naive(doc: Sequence[str]) -> list[bool]:
-    lsh = datasketch.MinHashLSH(threshold=NAIVE_THRESHOLD, num_perm=NAIVE_NUM_PERM)
+def _naive(doc: Sequence[str], lsh: Any, n: int) -> list[bool]:
     flags = []
-    for key, line in enumerate(doc):
+    for i, line in enumerate(doc):
+        key = f"{n}:{i}"
         if not line.strip():
             flags.append(False)
             continue
@@ -339,7 +339,9 @@ def _naive(doc: Sequence[str]) -> list[bool]:
 
 def _run_naive(docs: Docs, langs: Sequence[str]) -> list[list[bool]]:
     _check(docs, langs)
-    return [_naive(doc) for doc in docs]
+    # one index for the whole corpus, as text-dedup and most pipelines use datasketch
+    lsh = datasketch.MinHashLSH(threshold=NAIVE_THRESHOLD, num_perm=NAIVE_NUM_PERM)
+    return [_naive(doc, lsh, n) for n, doc in enumerate(docs)]
 
 
 # the registry ------------------------------------------------------------------------------
@@ -355,13 +357,13 @@ def _peers() -> tuple[list[Peer], dict[str, str]]:
     found = {
         "keep-all": Peer("keep-all", "keeps every non-blank line (the do-nothing floor)",
                          _run_keep_all),
-        "exact-lines": Peer("exact-lines", "keeps the first copy of each stripped line in a "
-                                           "document (exact line dedup)", _run_exact_lines),
+        "exact-lines": Peer("exact-lines", "keeps the first copy of each stripped line in the "
+                                           "corpus (exact line dedup)", _run_exact_lines),
         "c4-rules": _c4_peer(),
         "datasketch-naive": Peer(
             "datasketch-naive",
             f"datasketch {_version('datasketch')} MinHash ({NAIVE_NUM_PERM} perms, word "
-            f"{NAIVE_SHINGLE_SIZE}-shingles) + MinHashLSH({NAIVE_THRESHOLD}) per document, "
+            f"{NAIVE_SHINGLE_SIZE}-shingles) + one MinHashLSH({NAIVE_THRESHOLD}) over the corpus, "
             "candidates dropped unverified", _run_naive),
     }
     missing: dict[str, str] = {}

@@ -111,6 +111,9 @@ def _distinct(pattern: regex.Pattern[str], text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(pattern.findall(text)))
 
 
+SHORT_NOTICE_WORDS = 15  # up to this many words, a consent phrase addressed to the reader
+
+
 def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig(),
                     toks: Sequence[str] | None = None) -> CookieEvidence:
     """Score how much ``text`` looks like a cookie or consent notice (0..1).
@@ -145,6 +148,8 @@ def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig(),
     z -= 2.5 * min(len(reporting), 2)
     if len(buttons) >= 2 and cover >= 0.6 and words <= 12:
         z += 5.0  # a row of consent buttons rendered as text
+    if strong and agent and not reporting and words <= SHORT_NOTICE_WORDS:
+        z += 1.0  # a short line addressing the reader with a consent phrase is the notice itself
     if words > cfg.max_guard_words:
         z -= 1.5  # a long, sentence-like line needs strong evidence
     score = 1.0 / (1.0 + math.exp(-z))

@@ -24,11 +24,14 @@ from .common import EXIT_FAILED, config_options, fail
               help="Write every dropped line as JSONL: doc, line, reason, score, match, text.")
 @click.option("--report", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write a JSON report: counts per reason, documents, bytes, seconds.")
+@click.option("--index", "index_dir", type=click.Path(file_okay=False),
+              help="Corpus index directory: loaded before the run (when it exists) so the "
+                   "inputs are deduplicated against earlier runs, saved after it.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 @config_options
 def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str | None,
-          quiet: bool, config: Config, text_field: str, input_format: str,
-          encoding_errors: str) -> None:
+          index_dir: str | None, quiet: bool, config: Config, text_field: str,
+          input_format: str, encoding_errors: str) -> None:
     """Clean INPUTS (.txt files, .jsonl files, directories, or - for stdin) into OUTPUT.
 
     A .txt file is one document with one paragraph per line; a .jsonl file holds one document
@@ -53,7 +56,8 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
 
         outcome = run_clean(inputs, output, cfg, removed=removed, report=report,
                             text_field=text_field, input_format=input_format,
-                            encoding_errors=encoding_errors, progress=progress)
+                            encoding_errors=encoding_errors, progress=progress,
+                            index=index_dir)
     except DedupError as exc:
         raise fail(exc) from exc
     for failure in outcome.failures:

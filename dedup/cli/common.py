@@ -22,13 +22,16 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 _CONFIG_KEYS = ("config_file", "threshold", "num_perm", "classifier", "preset",
-                "boilerplate_threshold", "repetition", "no_boilerplate")
+                "boilerplate_threshold", "repetition", "no_boilerplate", "cross_doc", "keep",
+                "documents")
 
 
 def load_config(config_file: str | None = None, threshold: float | None = None,
                 num_perm: int | None = None, classifier: str | None = None,
                 preset: str | None = None, boilerplate_threshold: float | None = None,
-                repetition: str | None = None, no_boilerplate: bool = False) -> Config:
+                repetition: str | None = None, no_boilerplate: bool = False,
+                cross_doc: bool | None = None, keep: str | None = None,
+                documents: str | None = None) -> Config:
     """The run's config: the TOML file (if any), then the command-line options over it."""
     cfg = Config.from_toml(config_file) if config_file else Config()
     lsh: dict[str, Any] = {}
@@ -43,8 +46,17 @@ def load_config(config_file: str | None = None, threshold: float | None = None,
             bp[key] = value
     if no_boilerplate:
         bp["enabled"] = False
-    sections = {name: values for name, values in (("lsh", lsh), ("boilerplate", bp)) if values}
-    return cfg.replace(**sections) if sections else cfg
+    corpus: dict[str, Any] = {}
+    if cross_doc is not None:
+        corpus["enabled"] = cross_doc
+    if documents is not None:
+        corpus["documents"] = documents
+    sections = {name: values for name, values in (("lsh", lsh), ("boilerplate", bp),
+                                                  ("corpus", corpus)) if values}
+    cfg = cfg.replace(**sections) if sections else cfg
+    if keep is not None:
+        cfg = Config.from_mapping({**cfg.to_dict(), "keep": keep})
+    return cfg
 
 
 def config_options(func: F) -> F:
@@ -73,6 +85,16 @@ def config_options(func: F) -> F:
                           "[default: sample]"),
         click.option("--no-boilerplate", is_flag=True,
                      help="Do not classify boilerplate; only remove duplicates."),
+        click.option("--cross-doc/--no-cross-doc", "cross_doc", default=None,
+                     help="Remove paragraphs that near-duplicate a paragraph kept in an earlier "
+                          "document of the run (or of the --index). [default: on]"),
+        click.option("--keep", type=click.Choice(["first", "longest"]),
+                     help="Which member of a near-duplicate document cluster is canonical: the "
+                          "first in input order, or the one with the most content (two more "
+                          "passes over the input). [default: first]"),
+        click.option("--documents", type=click.Choice(["tag", "drop"]),
+                     help="A document that near-duplicates an earlier one: written with its "
+                          "cluster id (tag), or not written at all (drop). [default: tag]"),
         click.option("--text-field", default="text", show_default=True,
                      help="JSONL field holding the text; all other fields are kept."),
         click.option("--input-format", type=click.Choice(FORMATS), default="auto",

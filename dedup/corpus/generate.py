@@ -22,6 +22,7 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from ..errors import ConfigError
 from ..io.writers import AtomicFile
 from .sources import SPLITS, SUBSPLITS, Article, Library, load_articles, load_library
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 _SENTENCE = regex.compile(r"(?<=[.!?…»”\"])\s+(?=[\p{Lu}„«“\"])")
 _PREFIXES = ("UPDATE: ", "Updated: ", "EXCLUSIVE: ", "BREAKING: ", "+++ ")
 _QUOTES = {'"': ("“", "”"), "“": ('"', '"'), "”": ('"', '"'), "„": ('"', '"'), "«": ('"', '"'),
@@ -164,27 +165,88 @@ def _sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE.split(text) if s]
 
 
-def _remix(rng: random.Random, n: int, pool: list[Article]) -> Article:
-    """A unique article built from sentences of the pool (content lines that exist nowhere else)."""
-    donors = [a for a in pool if any(r == "paragraph" for r, _ in a.lines)]
-    sentences = [s for a in donors for r, t in a.lines if r == "paragraph" for s in _sentences(t)]
-    a, b = rng.sample(pool, 2) if len(pool) > 1 else (pool[0], pool[0])
-    ta, tb = a.title.split(), b.title.split()
-    title = " ".join(ta[: max(1, len(ta) // 2)] + tb[len(tb) // 2 :])
+REMIX_OVERLAP = 0.5  # a remixed line shares at most this Jaccard (in words) with a source line
+
+
+@lru_cache(maxsize=64)
+def _pool_sources(pool: tuple[Article, ...]) -> tuple[frozenset[str], ...]:
+    """The word sets of every line and title of a pool (computed once per pool)."""
+    return tuple(frozenset(t.split()) for a in pool for t in (a.title, *(t for _, t in a.lines)))
+
+
+@dataclass(slots=True)
+class _RemixState:
+    """What earlier remixes of a language used, so remixes are unique against each other too:
+    two remix paragraphs never share two sentences, and a sentence gives at most one title or
+    caption."""
+
+    pairs: set[tuple[str, str]] = field(default_factory=set)
+    singles: set[str] = field(default_factory=set)
+
+
+def _remix(rng: random.Random, n: int, pool: list[Article], state: _RemixState
+           ) -> Article | None:
+    """A unique article built from sentences of the pool: no line of it is a near-duplicate of
+    a pool line (word Jaccard below :data:`REMIX_OVERLAP`) or of another remix's line, so its
+    lines really exist nowhere else and the gold may call their first copy content. ``None``
+    when no fresh title is left."""
+    paragraphs = [t for a in pool for r, t in a.lines if r == "paragraph"]
+    by_para = [(i, s) for i, t in enumerate(paragraphs) for s in _sentences(t)]
+    sources = _pool_sources(tuple(pool))
+
+    def fresh(line: str) -> bool:
+        words = set(line.split())
+        return all(len(words & src) < REMIX_OVERLAP * len(words | src) for src in sources)
+
+    def single() -> str | None:
+        for _ in range(20):
+            sentence = rng.choice(by_para)[1]
+            if sentence not in state.singles:
+                state.singles.add(sentence)
+                return sentence
+        return None
+
+    def paragraph() -> str | None:
+        for _ in range(20):
+            picked = rng.sample(by_para, min(len(by_para), rng.randint(2, 4)))
+            sents = [s for _, s in picked]
+            pairs = {(a, b) if a < b else (b, a) for a in sents for b in sents if a != b}
+            if len({i for i, _ in picked}) < len(picked) or pairs & state.pairs:
+                continue
+            text = " ".join(sents)
+            if fresh(text):
+                state.pairs.update(pairs)
+                return text
+        return None
+
+    opening = single()
+    if opening is None:
+        return None
+    words = opening.rstrip(".!?…").split()
+    title = " ".join(words[: rng.randint(6, 12)])
     lines: list[tuple[str, str]] = []
-    byline = [t for r, t in rng.choice(pool).lines if r == "byline"]
-    lines.extend(("byline", t) for t in byline[:1])
+    bylines = [t.partition(" | ") for x in pool for r, t in x.lines if r == "byline"]
+    if bylines:
+        # an author of the pool with another article's date, if that is no pool byline
+        author, date = rng.choice(bylines)[0], rng.choice(bylines)[2]
+        byline = f"{author} | {date}" if date else author
+        if fresh(byline):
+            lines.append(("byline", byline))
     captions = [t for x in pool for r, t in x.lines if r == "caption"]
     for i in range(rng.randint(6, 14)):
         if i and rng.random() < 0.12:
             # a heading of its own: the opening words of a sentence, not another article's
-            words = rng.choice(sentences).rstrip(".!?…").split()
+            words = rng.choice(by_para)[1].rstrip(".!?…").split()
             lines.append(("heading", " ".join(words[: rng.randint(2, 4)])))
             continue
         if i == 1 and captions and rng.random() < 0.6:
             credit = rng.choice(captions).rpartition(" /")[2]
-            lines.append(("caption", f"{rng.choice(sentences)} /{credit}"))
-        lines.append(("paragraph", " ".join(rng.sample(sentences, rng.randint(2, 4)))))
+            sentence = single()
+            if sentence is not None and fresh(f"{sentence} /{credit}"):
+                lines.append(("caption", f"{sentence} /{credit}"))
+        text = paragraph()
+        if text is not None:
+            lines.append(("paragraph", text))
     return Article(f"remix-{n:07d}", pool[0].lang, pool[0].split, title, tuple(lines))
 
 
@@ -327,6 +389,7 @@ def generate(cfg: GeneratorConfig, root: Path | None = None
             site_lang = clang
         sites.append(_make_site(rng, n, lib, site_lang, clang))
     remixes = 0
+    remix_state: dict[str, _RemixState] = {}
     previous: tuple[Site, Article] | None = None
     for i in range(cfg.docs):
         if previous is not None and rng.random() < cfg.refetch:
@@ -334,11 +397,12 @@ def generate(cfg: GeneratorConfig, root: Path | None = None
         else:
             site = rng.choice(sites)
             pool = by_lang[site.content_lang]
+            remix = None
             if rng.random() < cfg.remix:
-                art = _remix(rng, remixes, pool)
-                remixes += 1
-            else:
-                art = rng.choice(pool)
+                state = remix_state.setdefault(site.content_lang, _RemixState())
+                remix = _remix(rng, remixes, pool, state)
+                remixes += remix is not None
+            art = remix if remix is not None else rng.choice(pool)
         previous = (site, art)
         titles = [a.title for a in by_lang[site.content_lang] if a.id != art.id]
         lines = _compose(rng, cfg, site, art, titles)

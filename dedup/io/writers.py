@@ -94,6 +94,9 @@ def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> 
     return plan
 
 
+CLUSTER_FIELD = "dedup_cluster"  # added to a JSONL record that near-duplicates an earlier one
+
+
 class OutputWriter:
     """Writes clean results source by source, committing each output when its source ends."""
 
@@ -123,16 +126,18 @@ class OutputWriter:
 
     def write(self, result: CleanResult) -> None:
         doc = result.doc
-        if doc.error and self.kinds.get(doc.source) == "txt":
-            return  # an unreadable text file gets no output file
+        if (doc.error or result.dropped_document) and self.kinds.get(doc.source) == "txt":
+            return  # an unreadable or dropped text file gets no output file
         self._switch(doc.source)
         if self.fh is None:  # pragma: no cover - _switch always opens one
             return
         if self.kinds[doc.source] == "jsonl":
-            if doc.error:
+            if doc.error or result.dropped_document:
                 return
             record = dict(doc.meta)
             record[self.text_field] = result.text
+            if doc.cluster is not None and doc.cluster.duplicate:
+                record[CLUSTER_FIELD] = doc.cluster.id
             self.fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
             self.fh.write(result.text)
@@ -149,14 +154,25 @@ class OutputWriter:
 
 def removed_records(result: CleanResult) -> list[dict[str, Any]]:
     """One JSON-ready record per dropped line: where, what, why, which line it copies."""
-    out = []
+    doc = result.doc
+    cluster = doc.cluster.id if doc.cluster is not None else None
+    out: list[dict[str, Any]] = []
+    if doc.cluster is not None and doc.cluster.duplicate and not result.dropped_document:
+        # a tagged near-duplicate document: one record for the document itself
+        out.append({"doc": doc.id, "line": None, "reason": "duplicate:document",
+                    "score": doc.cluster.similarity, "match": {"doc": cluster, "line": None},
+                    "cluster": cluster, "detail": "tagged, not dropped", "text": None})
     for para, v in result.removed:
+        match = None
+        if v.match is not None:
+            match = {"doc": v.match.doc, "line": v.match.line or None}
         out.append({
-            "doc": result.doc.id,
+            "doc": doc.id,
             "line": para.line,
             "reason": v.reason,
             "score": v.score,
-            "match": None if v.match is None else {"doc": v.match.doc, "line": v.match.line},
+            "match": match,
+            "cluster": cluster,
             "detail": v.detail,
             "text": para.text,
         })

@@ -1,0 +1,241 @@
+"""Near-duplicates across documents: paragraphs against every earlier document, and documents.
+
+Runs after the in-document stage, on each document's remaining content, against the
+:class:`~dedup.index.CorpusIndex` of everything kept before it (in this run and, with
+``--index``, in earlier runs):
+
+1. **Long paragraphs** (``shingle.min_words`` tokens or more): the signatures the in-document
+   stage computed are cut into ``corpus.bands`` x ``corpus.rows`` band keys and looked up; every
+   candidate is verified with the exact Jaccard similarity of the shingle sets (read from the
+   index's store) at ``lsh.threshold``. The most similar kept paragraph wins, then the earliest.
+2. **Short lines** (headings, bylines, short captions) are never dropped on their own: a
+   heading such as "Key quotes" recurs in unrelated articles. A short line goes only when it
+   continues a run of cross-document drops: a neighbouring content line was dropped against
+   document D and the short line has the same normalised text as a kept line of D.
+3. **Documents**: the content tokens matched against each earlier cluster estimate the Jaccard
+   similarity of the two documents' content, ``matched / (tokens + cluster_tokens - matched)``;
+   at ``corpus.document_threshold`` or more the document joins that cluster (the cluster is
+   named after its first document). ``corpus.documents = "drop"`` then drops the document.
+
+Kept paragraphs are added to the index after their document is decided, so every drop points
+at a kept copy (keep policy ``first``; no chains).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .canonical import choose
+from .config import Config
+from .index import CorpusIndex
+from .lsh import band_keys
+from .shingle import _hash_joined, jaccard
+from .signature import to32
+from .types import DROP, DocCluster, Document, Match, Paragraph, Verdict
+
+REASON = "duplicate:cross-doc"
+DOCUMENT = "duplicate:document"
+_HI = np.uint64(32)
+
+
+@dataclass(slots=True)
+class _Hit:
+    """A verified match: the index row, its document ordinal and line, the similarity."""
+
+    row: int
+    doc: int
+    line: int
+    sim: float
+
+
+def _key_hashes(paras: list[Paragraph], seed: int) -> np.ndarray:
+    """64-bit hashes of the normalised keys (keys hold no NUL: tokens are letters and digits)."""
+    if not paras:
+        return np.empty(0, dtype=np.uint64)
+    return _hash_joined("\x00".join(p.key for p in paras), seed + 0x5EED)
+
+
+def _split64(h: np.ndarray) -> np.ndarray:
+    return np.stack(((h & np.uint64(0xFFFFFFFF)), h >> _HI), axis=-1).astype(np.uint32)
+
+
+class CorpusDeduper:
+    """The corpus stage: one instance per run, holding (not owning) the index."""
+
+    def __init__(self, cfg: Config, index: CorpusIndex,
+                 canonical: frozenset[int] = frozenset()) -> None:
+        self.cfg = cfg
+        self.index = index
+        # Documents (by ordinal) already indexed as their cluster's canonical copy (keep policy
+        # ``longest``): they are neither matched nor indexed again.
+        self.canonical = canonical
+
+    def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
+        for doc in docs:
+            if doc.ordinal in self.canonical:
+                doc.cluster = DocCluster(doc.id)
+                yield doc
+            else:
+                yield self.process(doc)
+
+    def prime(self, docs: Iterable[Document]) -> Iterator[Document]:
+        """Index documents as canonical copies first (keep policy ``longest``): nothing is
+        matched or dropped, every content paragraph is indexed."""
+        for doc in docs:
+            self.process(doc, match=False)
+            yield doc
+
+    def _sets(self, doc: Document, content: list[Paragraph]
+              ) -> tuple[list[int], dict[int, np.ndarray], np.ndarray]:
+        """Content positions of long paragraphs, their 32-bit shingle sets, their signatures."""
+        sk = doc.sketch
+        if sk is None or not len(sk.index):
+            return [], {}, np.empty((0, self.cfg.lsh.num_perm), dtype=np.uint32)
+        row_of = {int(ix): i for i, ix in enumerate(sk.index.tolist())}
+        longs = [k for k, p in enumerate(content) if p.index in row_of]
+        sets = {}
+        for k in longs:
+            i = row_of[content[k].index]
+            sets[k] = np.unique(to32(sk.hashes[sk.offsets[i]:sk.offsets[i + 1]]))
+        sigs = sk.signatures[[row_of[content[k].index] for k in longs]]
+        return longs, sets, sigs
+
+    def process(self, doc: Document, match: bool = True) -> Document:
+        cfg, index = self.cfg, self.index
+        content = [p for p in doc.paragraphs if p.verdict is None and p.tokens]
+        longs, sets, sigs = self._sets(doc, content)
+        bands, rows = cfg.corpus_bands()
+        keys32 = (band_keys(sigs, bands, rows) >> _HI) if longs else None
+        hits: dict[int, _Hit] = {}
+        if match and longs and len(index.bands):
+            assert keys32 is not None
+            q, cand = index.bands.lookup(keys32.ravel())
+            by_para: dict[int, set[int]] = defaultdict(set)
+            for qi, row in zip((q // bands).tolist(), cand.tolist(), strict=True):
+                by_para[longs[qi]].add(row)
+            for k in sorted(by_para):
+                verified: dict[int, tuple[int, int]] = {}
+                scored = []
+                for row in sorted(by_para[k]):
+                    d, line, stored = index.record(row)
+                    sim = jaccard(sets[k], stored)
+                    if sim >= cfg.lsh.threshold:
+                        verified[row] = (d, line)
+                        scored.append((row, sim))
+                best = choose(scored)
+                if best is not None:
+                    d, line = verified[best[0]]
+                    hits[k] = _Hit(best[0], d, line, best[1])
+        long_set = set(longs)
+        shorts = [k for k in range(len(content)) if k not in long_set]
+        short_hash = dict(zip(shorts, _key_hashes([content[k] for k in shorts],
+                                                  cfg.shingle.seed), strict=True))
+        if hits and shorts and len(index.exact):
+            self._grow_runs(content, hits, short_hash)
+        cluster, cluster_ordinal = self._cluster(doc, content, hits)
+        drop_doc = cluster.duplicate and cfg.corpus.documents == "drop"
+        for k, hit in hits.items():
+            content[k].verdict = Verdict(DROP, REASON, round(hit.sim, 4),
+                                         Match(index.doc_id(hit.doc), hit.line),
+                                         f"document cluster {cluster.id}")
+        if drop_doc:
+            for p in content:
+                if p.verdict is None:
+                    p.verdict = Verdict(DROP, DOCUMENT, round(cluster.similarity, 4),
+                                        Match(cluster.id, 0),
+                                        f"near-duplicate of document {cluster.id}")
+        ordinal = self._insert(doc, content, hits, longs, sets, keys32, short_hash,
+                               cluster_ordinal, drop_doc)
+        doc.cluster = DocCluster(cluster.id, cluster.duplicate, cluster.similarity,
+                                 ordinal if cluster_ordinal is None else cluster_ordinal)
+        return doc
+
+    def _grow_runs(self, content: list[Paragraph], hits: dict[int, _Hit],
+                   short_hash: dict[int, np.uint64]) -> None:
+        """Drop short lines that continue a run of cross-document drops (see module doc)."""
+        index = self.index
+        order = list(short_hash)
+        q, cand = index.exact.lookup(
+            np.fromiter((int(short_hash[k]) >> 32 for k in order), dtype=np.uint64,
+                        count=len(order)))
+        rows_of: dict[int, list[int]] = defaultdict(list)
+        for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
+            rows_of[order[qi]].append(row)
+        row_doc = index.row_doc.data
+        pending = sorted({j for k in hits for j in (k - 1, k + 1)})
+        while pending:
+            grown = []
+            for k in pending:
+                if k in hits or k not in rows_of:
+                    continue
+                want = _split64(np.asarray([short_hash[k]], dtype=np.uint64))[0]
+                for nb in (hits.get(k - 1), hits.get(k + 1)):
+                    if nb is None:
+                        continue
+                    same = [r for r in rows_of[k] if int(row_doc[r]) == nb.doc]
+                    for row in same:
+                        d, line, payload = index.record(row)
+                        if len(payload) == 2 and (payload == want).all():
+                            hits[k] = _Hit(row, d, line, 1.0)
+                            break
+                    if k in hits:
+                        grown.append(k)
+                        break
+            pending = sorted({j for k in grown for j in (k - 1, k + 1)})
+
+    def _cluster(self, doc: Document, content: list[Paragraph],
+                 hits: dict[int, _Hit]) -> tuple[DocCluster, int | None]:
+        """The document's cluster and the ordinal of the cluster's first document."""
+        index = self.index
+        total = sum(len(p.tokens) for p in content)
+        matched: dict[int, int] = defaultdict(int)
+        cluster_of = index.doc_cluster.data
+        for k, hit in hits.items():
+            matched[int(cluster_of[hit.doc])] += len(content[k].tokens)
+        best: tuple[float, int] | None = None
+        for cl in sorted(matched):
+            m = matched[cl]
+            other = int(index.doc_tokens.data[cl])
+            sim = m / max(total + other - m, 1)
+            if best is None or sim > best[0]:
+                best = (sim, cl)
+        if best is not None and best[0] >= self.cfg.corpus.document_threshold:
+            return DocCluster(index.doc_id(best[1]), True, round(best[0], 4)), best[1]
+        return DocCluster(doc.id), None
+
+    def _insert(self, doc: Document, content: list[Paragraph], hits: dict[int, _Hit],
+                longs: list[int], sets: dict[int, np.ndarray], keys32: np.ndarray | None,
+                short_hash: dict[int, np.uint64], cluster: int | None, drop_doc: bool) -> int:
+        """Register the document, index its kept paragraphs; returns its index ordinal."""
+        index = self.index
+        ordinal = index.add_document(doc.id, sum(len(p.tokens) for p in content), cluster)
+        if drop_doc:
+            return ordinal
+        band_rows: list[int] = []
+        band_pos: list[int] = []
+        for i, k in enumerate(longs):
+            if k in hits:
+                continue
+            band_rows.append(index.add_row(ordinal, content[k].line, sets[k]))
+            band_pos.append(i)
+        if band_rows:
+            assert keys32 is not None
+            keys = keys32[band_pos]
+            index.bands.add(keys.ravel(), np.repeat(np.asarray(band_rows, dtype=np.uint64),
+                                                    keys.shape[1]))
+        exact_rows: list[int] = []
+        exact_keys: list[int] = []
+        for k, h in short_hash.items():
+            if k in hits:
+                continue
+            exact_rows.append(index.add_row(ordinal, content[k].line,
+                                            _split64(np.asarray([h], dtype=np.uint64))[0]))
+            exact_keys.append(int(h) >> 32)
+        if exact_rows:
+            index.exact.add(np.asarray(exact_keys, dtype=np.uint64),
+                            np.asarray(exact_rows, dtype=np.uint64))
+        return ordinal

@@ -1,0 +1,391 @@
+"""The corpus index: every paragraph kept so far, as compact numpy keys, saved and loaded.
+
+What is held in memory, per indexed paragraph:
+
+- a long paragraph (``shingle.min_words`` tokens or more): one packed ``uint64`` per band,
+  ``(band key >> 32) << 32 | row`` (16 bands by default: 128 bytes), in a :class:`KeyTable`;
+- a short line: one packed ``uint64`` of its exact-key hash, the same way (8 bytes);
+- every row: the ``uint64`` offset of its record in the store and its ``uint32`` document
+  ordinal (12 bytes).
+
+So 140 bytes for a long paragraph and 20 for a short line, plus 16 bytes per document (content
+tokens, cluster, offset of its id); 10 million long paragraphs fit in 1.4 GB.
+
+What is on disk, read only for verified candidates (:class:`Store`): per row, its document,
+line and its sorted unique 32-bit shingle hashes (a short line: its 64-bit key hash), which is
+what the exact Jaccard verification needs; and the document ids, for provenance. Nothing is a
+Python object per paragraph.
+
+The table is a log-structured merge of sorted arrays: an insert adds a small sorted level and
+levels of similar size are merged, so inserting ``n`` entries costs ``O(n log n)`` overall and a
+lookup is one ``searchsorted`` per level (``O(log n)`` levels).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import Config
+from .errors import ConfigError, OutputError
+
+FORMAT = 1
+ROW_BITS = np.uint64(32)
+ROW_MASK = np.uint64(0xFFFFFFFF)
+_U32 = np.dtype("<u4")
+
+
+class KeyTable:
+    """A multiset of (32-bit key, 32-bit row) pairs packed in sorted ``uint64`` levels.
+
+    >>> t = KeyTable()
+    >>> t.add(np.array([7, 9, 7], dtype=np.uint64), np.array([0, 1, 2], dtype=np.uint64))
+    >>> q, rows = t.lookup(np.array([7, 8], dtype=np.uint64))
+    >>> q.tolist(), rows.tolist()
+    ([0, 0], [0, 2])
+    """
+
+    def __init__(self, packed: np.ndarray | None = None) -> None:
+        self.levels: list[np.ndarray] = []
+        if packed is not None and len(packed):
+            self.levels.append(np.sort(packed.astype(np.uint64, copy=False)))
+
+    def __len__(self) -> int:
+        return sum(len(level) for level in self.levels)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(level.nbytes for level in self.levels)
+
+    def add(self, keys32: np.ndarray, rows: np.ndarray) -> None:
+        """Insert pairs; ``keys32`` and ``rows`` are equal-length arrays of values < 2**32."""
+        if not len(keys32):
+            return
+        packed = (keys32.astype(np.uint64) << ROW_BITS) | rows.astype(np.uint64)
+        self.levels.append(np.sort(packed))
+        # Merge while the newest level is at least half the size of the one before it.
+        while len(self.levels) >= 2 and 2 * len(self.levels[-1]) >= len(self.levels[-2]):
+            top = self.levels.pop()
+            merged = np.concatenate((self.levels.pop(), top))
+            merged.sort(kind="stable")
+            self.levels.append(merged)
+
+    def lookup(self, keys32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every stored pair whose key is in ``keys32``: ``(query positions, rows)``."""
+        q = keys32.astype(np.uint64) << ROW_BITS
+        hi = q | ROW_MASK
+        found_q: list[np.ndarray] = []
+        found_rows: list[np.ndarray] = []
+        for level in self.levels:
+            left = np.searchsorted(level, q, side="left")
+            right = np.searchsorted(level, hi, side="right")
+            counts = right - left
+            hit = np.flatnonzero(counts)
+            if not len(hit):
+                continue
+            c = counts[hit]
+            owner = np.repeat(hit, c)
+            pos = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c) + left[owner]
+            found_q.append(owner)
+            found_rows.append(level[pos] & ROW_MASK)
+        if not found_q:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+        return np.concatenate(found_q), np.concatenate(found_rows)
+
+    def compact(self) -> np.ndarray:
+        """All pairs as one sorted array (what is saved)."""
+        if not self.levels:
+            return np.empty(0, dtype=np.uint64)
+        if len(self.levels) > 1:
+            merged = np.concatenate(self.levels)
+            merged.sort(kind="stable")
+            self.levels = [merged]
+        return self.levels[0]
+
+
+class Column:
+    """A growable numpy column (amortised doubling), so per-row data stays one array."""
+
+    def __init__(self, dtype: Any, data: np.ndarray | None = None) -> None:
+        self.data = np.zeros(1024, dtype=dtype) if data is None else data.astype(dtype)
+        self.size = 0 if data is None else len(data)
+
+    def append(self, values: np.ndarray | list[int] | int) -> int:
+        """Append values; returns the position of the first one."""
+        values = np.atleast_1d(np.asarray(values, dtype=self.data.dtype))
+        start = self.size
+        need = start + len(values)
+        if need > len(self.data):
+            grown = np.zeros(max(need, 2 * len(self.data)), dtype=self.data.dtype)
+            grown[:start] = self.data[:start]
+            self.data = grown
+        self.data[start:need] = values
+        self.size = need
+        return start
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.size]
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.data.itemsize
+
+
+SPILL_BYTES = 64 << 20  # a temporary store stays in memory up to this size, then spills
+
+
+class _Stream:
+    """One append-only byte stream: a file, or memory that spills to a temporary file."""
+
+    def __init__(self, path: Path | None, size: int = 0) -> None:
+        self.path = path
+        self.end = size
+        self.memory: bytearray | None = None
+        self.fh: Any = None
+        self._dirty = False
+        self._tmp: Any = None
+        if path is None:
+            self.memory = bytearray()
+        else:
+            with open(path, "ab") as fh:
+                fh.truncate(size)  # records a stopped run wrote after its last save: unreferenced
+            self.fh = open(path, "r+b")  # noqa: SIM115 - closed in close()
+            self.fh.seek(size)
+
+    def append(self, data: bytes) -> int:
+        offset = self.end
+        if self.memory is not None:
+            self.memory += data
+            if len(self.memory) > SPILL_BYTES:
+                self._spill()
+        else:
+            self.fh.write(data)
+            self._dirty = True
+        self.end += len(data)
+        return offset
+
+    def _spill(self) -> None:
+        import tempfile
+
+        assert self.memory is not None
+        self._tmp = tempfile.TemporaryFile(prefix="dedup-index-")  # noqa: SIM115
+        self._tmp.write(self.memory)
+        self.fh = self._tmp
+        self.memory = None
+        self._dirty = True
+
+    def read(self, start: int, end: int) -> bytes:
+        if self.memory is not None:
+            return bytes(self.memory[start:end])
+        if self._dirty:
+            self.fh.flush()
+            self._dirty = False
+        return os.pread(self.fh.fileno(), end - start, start)
+
+    def sync(self) -> None:
+        if self.fh is not None:
+            self.fh.flush()
+            self._dirty = False
+            os.fsync(self.fh.fileno())
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+
+class Store:
+    """The row records and document ids, read back for verification and provenance only.
+
+    With a root directory they are files there; without, memory that spills to a temporary
+    file past :data:`SPILL_BYTES`.
+    """
+
+    def __init__(self, root: Path | None, rows_bytes: int = 0, ids_bytes: int = 0) -> None:
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
+        self.rows = _Stream(None if root is None else root / "rows.u32", rows_bytes)
+        self.ids = _Stream(None if root is None else root / "docids.txt", ids_bytes)
+
+    def append_row(self, values: np.ndarray) -> int:
+        """Write one record (uint32 values); returns its byte offset."""
+        return self.rows.append(values.astype(_U32, copy=False).tobytes())
+
+    def append_id(self, doc_id: str) -> int:
+        return self.ids.append(doc_id.encode("utf-8", "surrogatepass").replace(b"\n", b" ")
+                               + b"\n")
+
+    def read_row(self, start: int, end: int) -> np.ndarray:
+        return np.frombuffer(self.rows.read(start, end), dtype=_U32)
+
+    def read_id(self, start: int, end: int) -> str:
+        return self.ids.read(start, end).rstrip(b"\n").decode("utf-8", "surrogatepass")
+
+    def sync(self) -> None:
+        self.rows.sync()
+        self.ids.sync()
+
+    def close(self) -> None:
+        self.rows.close()
+        self.ids.close()
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSpec:
+    """Every setting the stored keys depend on; an index loads only under the same spec."""
+
+    format: int
+    num_perm: int
+    bands: int
+    rows: int
+    shingle_size: int
+    shingle_seed: int
+    min_words: int
+    casefold: bool
+    strip_accents: bool
+
+    @classmethod
+    def of(cls, cfg: Config) -> IndexSpec:
+        bands, rows = cfg.corpus_bands()
+        return cls(FORMAT, cfg.lsh.num_perm, bands, rows, cfg.shingle.size,
+                   cfg.shingle.seed, cfg.shingle.min_words, cfg.norm.casefold,
+                   cfg.norm.strip_accents)
+
+
+class CorpusIndex:
+    """Kept paragraphs and documents of a run (and of earlier runs, when loaded from a dir)."""
+
+    def __init__(self, cfg: Config, root: str | Path | None = None) -> None:
+        self.spec = IndexSpec.of(cfg)
+        self.root = Path(root) if root is not None else None
+        self.bands = KeyTable()
+        self.exact = KeyTable()
+        self.row_offsets = Column(np.uint64)  # row -> start of its record; end = next start
+        self.row_doc = Column(np.uint32)  # row -> document ordinal
+        self.doc_tokens = Column(np.uint32)
+        self.doc_cluster = Column(np.uint32)
+        self.doc_id_offsets = Column(np.uint64)
+        self.runs = 0
+        rows_bytes = ids_bytes = 0
+        if self.root is not None and (self.root / "meta.json").exists():
+            rows_bytes, ids_bytes = self._load(cfg)
+        elif self.root is not None and self.root.exists() and any(self.root.iterdir()):
+            raise ConfigError(f"{self.root}: not a dedup index (no meta.json, not empty)",
+                              hint="point --index at a directory dedup wrote, or an empty one")
+        try:
+            self.store = Store(self.root, rows_bytes, ids_bytes)
+        except OSError as exc:
+            raise OutputError(f"{self.root}: cannot open the index ({exc.strerror})") from exc
+
+    # -- loading and saving -------------------------------------------------------------
+    def _load(self, cfg: Config) -> tuple[int, int]:
+        assert self.root is not None
+        try:
+            meta = json.loads((self.root / "meta.json").read_text(encoding="utf-8"))
+            saved = IndexSpec(**meta["spec"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{self.root}: not a dedup index ({exc})",
+                              hint="point --index at a directory dedup wrote, or an empty one"
+                              ) from exc
+        if saved != self.spec:
+            diff = [f"{k} {v} (index) vs {getattr(self.spec, k)} (this run)"
+                    for k, v in asdict(saved).items() if getattr(self.spec, k) != v]
+            raise ConfigError(
+                f"{self.root}: the index was built with another configuration: "
+                + "; ".join(diff),
+                hint="run with the index's settings, or start a new index directory")
+        try:
+            with np.load(self.root / "index.npz") as z:
+                self.bands = KeyTable(z["bands"])
+                self.exact = KeyTable(z["exact"])
+                self.row_offsets = Column(np.uint64, z["row_offsets"])
+                self.row_doc = Column(np.uint32, z["row_doc"])
+                self.doc_tokens = Column(np.uint32, z["doc_tokens"])
+                self.doc_cluster = Column(np.uint32, z["doc_cluster"])
+                self.doc_id_offsets = Column(np.uint64, z["doc_id_offsets"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"{self.root}: the index is damaged ({exc})",
+                              hint="start a new index directory") from exc
+        self.runs = int(meta.get("runs", 0))
+        return int(meta["rows_bytes"]), int(meta["ids_bytes"])
+
+    def save(self) -> None:
+        """Write the arrays, then ``meta.json`` last (atomically): a crash keeps the old index."""
+        if self.root is None:
+            return
+        self.store.sync()
+        tmp = self.root / ".index.npz.tmp"
+        with open(tmp, "wb") as fh:
+            np.savez(fh, bands=self.bands.compact(), exact=self.exact.compact(),
+                     row_offsets=self.row_offsets.view(), row_doc=self.row_doc.view(),
+                     doc_tokens=self.doc_tokens.view(),
+                     doc_cluster=self.doc_cluster.view(),
+                     doc_id_offsets=self.doc_id_offsets.view())
+        os.replace(tmp, self.root / "index.npz")
+        meta = {"spec": asdict(self.spec), "rows_bytes": self.store.rows.end,
+                "ids_bytes": self.store.ids.end, "runs": self.runs + 1,
+                "documents": self.documents, "paragraphs": self.paragraphs,
+                "memory_bytes": self.nbytes}
+        tmp_meta = self.root / ".meta.json.tmp"
+        tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp_meta, self.root / "meta.json")
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- contents ------------------------------------------------------------------------
+    @property
+    def documents(self) -> int:
+        return len(self.doc_tokens)
+
+    @property
+    def paragraphs(self) -> int:
+        return len(self.row_offsets)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in memory by the index's arrays."""
+        return (self.bands.nbytes + self.exact.nbytes + self.row_offsets.nbytes
+                + self.row_doc.nbytes
+                + self.doc_tokens.nbytes + self.doc_cluster.nbytes + self.doc_id_offsets.nbytes)
+
+    def add_document(self, doc_id: str, tokens: int, cluster: int | None) -> int:
+        """Register a document; ``cluster`` is the ordinal of its cluster's first document."""
+        ordinal = len(self.doc_tokens)
+        self.doc_id_offsets.append(self.store.append_id(doc_id))
+        self.doc_tokens.append(min(tokens, 0xFFFFFFFF))
+        self.doc_cluster.append(ordinal if cluster is None else cluster)
+        return ordinal
+
+    def add_row(self, doc: int, line: int, payload: np.ndarray) -> int:
+        """Store one paragraph's record (its sorted unique 32-bit hashes); returns its row."""
+        row = len(self.row_offsets)
+        if row > 0xFFFFFFFF:
+            raise OutputError("the corpus index is full (2**32 paragraphs)",
+                              hint="split the corpus into several index directories")
+        record = np.concatenate((np.array([doc, line], dtype=_U32), payload.astype(_U32)))
+        self.row_offsets.append(self.store.append_row(record))
+        self.row_doc.append(doc)
+        return row
+
+    def record(self, row: int) -> tuple[int, int, np.ndarray]:
+        """``(document ordinal, line, hashes)`` of a row, read from the store."""
+        start = int(self.row_offsets.data[row])
+        end = (int(self.row_offsets.data[row + 1]) if row + 1 < len(self.row_offsets)
+               else self.store.rows.end)
+        data = self.store.read_row(start, end)
+        return int(data[0]), int(data[1]), data[2:]
+
+    def doc_id(self, ordinal: int) -> str:
+        start = int(self.doc_id_offsets.data[ordinal])
+        end = (int(self.doc_id_offsets.data[ordinal + 1])
+               if ordinal + 1 < len(self.doc_id_offsets) else self.store.ids.end)
+        return self.store.read_id(start, end)
