@@ -59,10 +59,6 @@ def _key_hashes(paras: list[Paragraph], seed: int) -> np.ndarray:
     return _hash_joined("\x00".join(p.key for p in paras), seed + 0x5EED)
 
 
-def _split64(h: np.ndarray) -> np.ndarray:
-    return np.stack(((h & np.uint64(0xFFFFFFFF)), h >> _HI), axis=-1).astype(np.uint32)
-
-
 class CorpusDeduper:
     """The corpus stage: one instance per run, holding (not owning) the index."""
 
@@ -97,10 +93,17 @@ class CorpusDeduper:
             return [], {}, np.empty((0, self.cfg.lsh.num_perm), dtype=np.uint32)
         row_of = {int(ix): i for i, ix in enumerate(sk.index.tolist())}
         longs = [k for k, p in enumerate(content) if p.index in row_of]
+        if not longs:
+            return [], {}, np.empty((0, self.cfg.lsh.num_perm), dtype=np.uint32)
+        # All sets at once: sort (row, hash) pairs, drop repeats, split by row.
+        owner = np.repeat(np.arange(len(sk.index), dtype=np.uint64), np.diff(sk.offsets))
+        pairs = np.unique((owner << _HI) | to32(sk.hashes).astype(np.uint64))
+        bounds = np.searchsorted(pairs, np.arange(len(sk.index) + 1, dtype=np.uint64) << _HI)
+        values = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
         sets = {}
         for k in longs:
             i = row_of[content[k].index]
-            sets[k] = np.unique(to32(sk.hashes[sk.offsets[i]:sk.offsets[i + 1]]))
+            sets[k] = values[bounds[i]:bounds[i + 1]]
         sigs = sk.signatures[[row_of[content[k].index] for k in longs]]
         return longs, sets, sigs
 
@@ -133,14 +136,17 @@ class CorpusDeduper:
         long_set = set(longs)
         shorts = [k for k in range(len(content)) if k not in long_set]
         short_hash = dict(zip(shorts, _key_hashes([content[k] for k in shorts],
-                                                  cfg.shingle.seed), strict=True))
+                                                  cfg.shingle.seed).tolist(), strict=True))
         if hits and shorts and len(index.exact):
             self._grow_runs(content, hits, short_hash)
         cluster, cluster_ordinal = self._cluster(doc, content, hits)
         drop_doc = cluster.duplicate and cfg.corpus.documents == "drop"
-        for k, hit in hits.items():
+        names: dict[int, str] = {}
+        for k, hit in sorted(hits.items()):
+            if hit.doc not in names:
+                names[hit.doc] = index.doc_id(hit.doc)
             content[k].verdict = Verdict(DROP, REASON, round(hit.sim, 4),
-                                         Match(index.doc_id(hit.doc), hit.line),
+                                         Match(names[hit.doc], hit.line),
                                          f"document cluster {cluster.id}")
         if drop_doc:
             for p in content:
@@ -155,37 +161,38 @@ class CorpusDeduper:
         return doc
 
     def _grow_runs(self, content: list[Paragraph], hits: dict[int, _Hit],
-                   short_hash: dict[int, np.uint64]) -> None:
+                   short_hash: dict[int, int]) -> None:
         """Drop short lines that continue a run of cross-document drops (see module doc)."""
         index = self.index
-        order = list(short_hash)
-        q, cand = index.exact.lookup(
-            np.fromiter((int(short_hash[k]) >> 32 for k in order), dtype=np.uint64,
-                        count=len(order)))
-        rows_of: dict[int, list[int]] = defaultdict(list)
-        for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
-            rows_of[order[qi]].append(row)
         row_doc = index.row_doc.data
-        pending = sorted({j for k in hits for j in (k - 1, k + 1)})
+        pending = sorted({j for k in hits for j in (k - 1, k + 1)
+                          if j in short_hash and j not in hits})
         while pending:
+            q, cand = index.exact.lookup(np.asarray([short_hash[k] >> 32 for k in pending],
+                                                    dtype=np.uint64))
+            rows_of: dict[int, list[int]] = defaultdict(list)
+            for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
+                rows_of[pending[qi]].append(row)
             grown = []
             for k in pending:
-                if k in hits or k not in rows_of:
+                if k not in rows_of:
                     continue
-                want = _split64(np.asarray([short_hash[k]], dtype=np.uint64))[0]
+                want = [short_hash[k] & 0xFFFFFFFF, short_hash[k] >> 32]
                 for nb in (hits.get(k - 1), hits.get(k + 1)):
                     if nb is None:
                         continue
-                    same = [r for r in rows_of[k] if int(row_doc[r]) == nb.doc]
-                    for row in same:
+                    for row in rows_of[k]:
+                        if int(row_doc[row]) != nb.doc:
+                            continue
                         d, line, payload = index.record(row)
-                        if len(payload) == 2 and (payload == want).all():
+                        if payload.tolist() == want:
                             hits[k] = _Hit(row, d, line, 1.0)
                             break
                     if k in hits:
                         grown.append(k)
                         break
-            pending = sorted({j for k in grown for j in (k - 1, k + 1)})
+            pending = sorted({j for k in grown for j in (k - 1, k + 1)
+                              if j in short_hash and j not in hits})
 
     def _cluster(self, doc: Document, content: list[Paragraph],
                  hits: dict[int, _Hit]) -> tuple[DocCluster, int | None]:
@@ -209,7 +216,7 @@ class CorpusDeduper:
 
     def _insert(self, doc: Document, content: list[Paragraph], hits: dict[int, _Hit],
                 longs: list[int], sets: dict[int, np.ndarray], keys32: np.ndarray | None,
-                short_hash: dict[int, np.uint64], cluster: int | None, drop_doc: bool) -> int:
+                short_hash: dict[int, int], cluster: int | None, drop_doc: bool) -> int:
         """Register the document, index its kept paragraphs; returns its index ordinal."""
         index = self.index
         ordinal = index.add_document(doc.id, sum(len(p.tokens) for p in content), cluster)
@@ -233,8 +240,8 @@ class CorpusDeduper:
             if k in hits:
                 continue
             exact_rows.append(index.add_row(ordinal, content[k].line,
-                                            _split64(np.asarray([h], dtype=np.uint64))[0]))
-            exact_keys.append(int(h) >> 32)
+                                            np.array([h & 0xFFFFFFFF, h >> 32], dtype=np.uint32)))
+            exact_keys.append(h >> 32)
         if exact_rows:
             index.exact.add(np.asarray(exact_keys, dtype=np.uint64),
                             np.asarray(exact_rows, dtype=np.uint64))

@@ -68,8 +68,9 @@ class KeyTable:
             return
         packed = (keys32.astype(np.uint64) << ROW_BITS) | rows.astype(np.uint64)
         self.levels.append(np.sort(packed))
-        # Merge while the newest level is at least half the size of the one before it.
-        while len(self.levels) >= 2 and 2 * len(self.levels[-1]) >= len(self.levels[-2]):
+        # Merge while the newest level is at least a quarter of the size of the one before it:
+        # level sizes grow at least fourfold, so a lookup visits few levels.
+        while len(self.levels) >= 2 and 4 * len(self.levels[-1]) >= len(self.levels[-2]):
             top = self.levels.pop()
             merged = np.concatenate((self.levels.pop(), top))
             merged.sort(kind="stable")

@@ -1,0 +1,140 @@
+"""The corpus index: key tables against a brute-force model, save/load, refusals."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.config import Config
+from dedup.errors import ConfigError
+from dedup.index import Column, CorpusIndex, KeyTable, Store
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 40), min_size=0, max_size=30), max_size=12),
+       st.lists(st.integers(0, 45), max_size=20))
+def test_key_table_finds_exactly_the_stored_pairs(batches: list[list[int]],
+                                                  queries: list[int]) -> None:
+    table = KeyTable()
+    stored: list[tuple[int, int]] = []
+    row = 0
+    for batch in batches:  # many small inserts: levels get merged along the way
+        rows = list(range(row, row + len(batch)))
+        table.add(np.asarray(batch, dtype=np.uint64), np.asarray(rows, dtype=np.uint64))
+        stored += list(zip(batch, rows, strict=True))
+        row += len(batch)
+    assert len(table) == len(stored)
+    q, found = table.lookup(np.asarray(queries, dtype=np.uint64))
+    got = sorted(zip(q.tolist(), found.tolist(), strict=True))
+    want = sorted((i, r) for i, key in enumerate(queries) for k, r in stored if k == key)
+    assert got == want
+    # levels stay few: sizes grow at least fourfold from the newest to the oldest
+    sizes = [len(level) for level in table.levels]
+    assert all(4 * b < a for a, b in itertools.pairwise(sizes))
+
+
+def test_key_table_handles_full_32_bit_keys_and_rows() -> None:
+    table = KeyTable()
+    keys = np.array([0xFFFFFFFF, 0, 0xFFFFFFFF], dtype=np.uint64)
+    table.add(keys, np.array([0xFFFFFFFF, 5, 7], dtype=np.uint64))
+    q, rows = table.lookup(np.array([0xFFFFFFFF], dtype=np.uint64))
+    assert q.tolist() == [0, 0] and sorted(rows.tolist()) == [7, 0xFFFFFFFF]
+
+
+def test_column_grows_and_keeps_values() -> None:
+    col = Column(np.uint32)
+    for i in range(3000):
+        assert col.append(i) == i
+    col.append([7, 8])
+    assert len(col) == 3002 and col.view()[-3:].tolist() == [2999, 7, 8]
+    assert col.nbytes == 3002 * 4
+
+
+def test_memory_store_spills_to_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("dedup.index.SPILL_BYTES", 64)
+    store = Store(None)
+    offsets = [store.append_row(np.arange(i, i + 5, dtype=np.uint32)) for i in range(20)]
+    assert store.rows.memory is None  # spilled
+    for i, off in enumerate(offsets):
+        assert store.read_row(off, off + 20).tolist() == list(range(i, i + 5))
+    store.close()
+
+
+def _fill(index: CorpusIndex) -> None:
+    d = index.add_document("doc-a", 40, None)
+    r = index.add_row(d, 3, np.array([1, 5, 9], dtype=np.uint32))
+    index.bands.add(np.array([11, 12], dtype=np.uint64), np.array([r, r], dtype=np.uint64))
+    d2 = index.add_document("doc-b\nwith a newline", 10, d)
+    r2 = index.add_row(d2, 1, np.array([4, 2], dtype=np.uint32))
+    index.exact.add(np.array([99], dtype=np.uint64), np.array([r2], dtype=np.uint64))
+
+
+def test_index_saves_and_loads(tmp_path: Path) -> None:
+    cfg = Config()
+    index = CorpusIndex(cfg, tmp_path / "ix")
+    _fill(index)
+    index.save()
+    index.close()
+    meta = json.loads((tmp_path / "ix" / "meta.json").read_text())
+    assert meta["paragraphs"] == 2 and meta["documents"] == 2 and meta["runs"] == 1
+    again = CorpusIndex(cfg, tmp_path / "ix")
+    assert again.paragraphs == 2 and again.documents == 2 and again.runs == 1
+    assert again.record(0)[:2] == (0, 3)
+    assert again.record(0)[2].tolist() == [1, 5, 9]
+    assert again.record(1)[2].tolist() == [4, 2]
+    assert again.doc_id(0) == "doc-a" and again.doc_id(1) == "doc-b with a newline"
+    assert int(again.doc_cluster.view()[1]) == 0
+    _q, rows = again.bands.lookup(np.array([12], dtype=np.uint64))
+    assert rows.tolist() == [0]
+    # new rows go after the loaded ones
+    d = again.add_document("doc-c", 5, None)
+    assert d == 2 and again.add_row(d, 1, np.array([3], dtype=np.uint32)) == 2
+    assert again.record(2)[2].tolist() == [3] and again.record(1)[2].tolist() == [4, 2]
+    again.close()
+
+
+def test_unsaved_records_are_cut_off_on_load(tmp_path: Path) -> None:
+    cfg = Config()
+    index = CorpusIndex(cfg, tmp_path / "ix")
+    _fill(index)
+    index.save()
+    # a later run appends records, then stops before saving
+    d = index.add_document("lost", 5, None)
+    index.add_row(d, 1, np.arange(100, dtype=np.uint32))
+    index.close()
+    again = CorpusIndex(cfg, tmp_path / "ix")
+    assert again.paragraphs == 2 and again.documents == 2
+    assert (tmp_path / "ix" / "rows.u32").stat().st_size == again.store.rows.end
+    again.close()
+
+
+def test_index_under_another_config_is_refused(tmp_path: Path) -> None:
+    index = CorpusIndex(Config(), tmp_path / "ix")
+    _fill(index)
+    index.save()
+    index.close()
+    with pytest.raises(ConfigError) as err:
+        CorpusIndex(Config().replace(lsh={"num_perm": 64}), tmp_path / "ix")
+    assert "num_perm 128 (index) vs 64 (this run)" in str(err.value)
+    assert "bands 16 (index) vs 12 (this run)" in str(err.value)
+    with pytest.raises(ConfigError, match="shingle_size 2"):
+        CorpusIndex(Config().replace(shingle={"size": 3}), tmp_path / "ix")
+    # the verification threshold is not baked into the keys: a stricter run may reuse it
+    CorpusIndex(Config().replace(lsh={"threshold": 0.9}), tmp_path / "ix").close()
+
+
+def test_a_directory_that_is_no_index_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not a dedup index"):
+        CorpusIndex(Config(), tmp_path / "other")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "meta.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not a dedup index"):
+        CorpusIndex(Config(), tmp_path / "bad")
