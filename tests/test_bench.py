@@ -18,16 +18,23 @@ def test_run_bench_scores_every_system_on_the_same_input(tmp_path: Path) -> None
                       isolate=False)
     results = run_bench(cfg)
     q = results["quality"]
-    assert list(q) == ["dedup", "keep-all", "exact-lines", "c4-rules"]
+    assert list(q) == ["dedup", "dedup-duplicates-only", "keep-all", "exact-lines", "c4-rules"]
     assert q["keep-all"]["removal"]["recall"] == 0.0 and q["keep-all"]["content_lost"] == 0.0
     # dedup removes most planted duplicates and keeps content (60 pages: corpus counts on)
     assert q["dedup"]["duplicate"]["recall"] > 0.8
     assert q["dedup"]["content_lost"] < 0.02
     assert q["dedup"]["duplicate"]["recall"] > q["exact-lines"]["duplicate"]["recall"]
     assert set(q["dedup"]["stage_seconds"]) >= {"boilerplate", "dedup"}
-    assert {r["system"] for r in results["sweep"]} == {"dedup", "exact-lines"}
+    assert {r["system"] for r in results["sweep"]} == {"dedup", "dedup-duplicates-only",
+                                                       "exact-lines"}
+    # corpus-wide scores: cross-document duplicates, document clusters, index size
+    ours = q["dedup"]
+    assert ours["cross_doc"]["recall"] > 0.95 and ours["cross_doc"]["precision"] > 0.95
+    assert ours["document_clusters"]["ari"] > 0.9
+    assert 0 < ours["index"]["bytes_per_paragraph"] <= 150
+    assert results["sweep"][0]["index"]["paragraphs"] > 0
     table = markdown(results)
-    assert "| dedup |" in table and "| c4-rules |" in table
+    assert "| dedup |" in table and "| c4-rules |" in table and "Corpus-wide duplicates" in table
     written = write_results(results, tmp_path, plots=False)
     assert json.loads((tmp_path / "results.json").read_text())["corpus"]["docs"] == 60
     assert len(written) == 2

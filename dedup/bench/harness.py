@@ -25,6 +25,8 @@ from ..types import Document
 from .metrics import LineScores, adjusted_rand_index, corpus_labels
 
 DEDUP = "dedup"
+DEDUP_DUPS = "dedup-duplicates-only"  # dedup with the boilerplate classifier off
+OURS = (DEDUP, DEDUP_DUPS)
 T = TypeVar("T")
 
 
@@ -34,7 +36,7 @@ class BenchConfig:
 
     docs: int = 2000
     sizes: tuple[int, ...] = (1000, 10000, 100000)
-    sweep_systems: tuple[str, ...] = (DEDUP, "exact-lines", "datasketch-naive")
+    sweep_systems: tuple[str, ...] = (DEDUP, DEDUP_DUPS, "exact-lines", "datasketch-naive")
     peer_sweep_max: int = 10000  # peers beyond this size would take most of the run
     peers: tuple[str, ...] | None = None  # None: every available peer
     seed: int = 0
@@ -71,11 +73,15 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _config(name: str) -> Config:
+    return Config().replace(boilerplate={"enabled": False}) if name == DEDUP_DUPS else Config()
+
+
 def run_system(name: str, texts: Sequence[str], langs: Sequence[str]) -> SystemRun:
     """Run one system on the documents (in this process) and time it."""
     lines = [t.split("\n") for t in texts]
-    if name == DEDUP:
-        cleaner = Cleaner(Config())
+    if name in OURS:
+        cleaner = Cleaner(_config(name))
         t0 = time.perf_counter()
         results = list(cleaner.clean_documents(
             Document(str(i), t) for i, t in enumerate(texts)))
@@ -132,7 +138,7 @@ def sweep_one(name: str, size: int, seed: int, split: str) -> dict[str, Any]:
     memory at once, so peak RSS shows what the system itself holds.
     """
     gen = generate(GeneratorConfig(docs=size, seed=seed, split=split))
-    cleaner = Cleaner(Config()) if name == DEDUP else None
+    cleaner = Cleaner(_config(name)) if name in OURS else None
     peer = None
     if cleaner is None:
         from .peers import get_peer
@@ -183,7 +189,7 @@ def systems(cfg: BenchConfig) -> tuple[list[str], dict[str, str]]:
 
                 get_peer(wanted)  # raises ConfigError with the list of names
         names = [n for n in names if n in cfg.peers]
-    return [DEDUP, *names], missing
+    return [DEDUP, DEDUP_DUPS, *names], missing
 
 
 def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
@@ -228,7 +234,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
     for size in cfg.sizes:
         say(f"sweep: {size} documents")
         for name in cfg.sweep_systems:
-            if name != DEDUP and (name not in names or size > cfg.peer_sweep_max):
+            if name not in OURS and (name not in names or size > cfg.peer_sweep_max):
                 continue
             sweep.append(_isolated(sweep_one, (name, size, cfg.seed + 1, cfg.split),
                                    cfg.isolate))
@@ -242,6 +248,11 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
         }
         for name, q in quality.items() if name != DEDUP
     }
+    naive = quality.get("datasketch-naive")
+    if naive and naive["mb_per_s"]:
+        ratios["vs_datasketch_naive"] = {
+            name: round(quality[name]["mb_per_s"] / naive["mb_per_s"], 2)
+            for name in OURS if name in quality and quality[name]["mb_per_s"]}
     return {
         "version": __version__,
         "machine": {"python": platform.python_version(), "cpus": multiprocessing.cpu_count(),
@@ -297,12 +308,33 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", "dedup precision per reason (share of dropped lines that were not "
                   "content): " + ", ".join(f"{k} {v:.4f}"
                                            for k, v in ours["reason_precision"].items())]
+    lines += ["", "Corpus-wide duplicates (gold: a line's first copy in input order is content, "
+              "later copies in other documents are duplicate:cross-doc):", "",
+              "| system | duplicate P | duplicate R | duplicate F1 | cross-doc P | cross-doc R | "
+              "document clusters ARI | index bytes/paragraph | MB/s | x datasketch-naive |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    naive_speed = q.get("datasketch-naive", {}).get("mb_per_s")
+    for name, s in q.items():
+        if "cross_doc" not in s or name in ("keep-all", "c4-rules", "justext", "trafilatura"):
+            continue
+        d, x = s["duplicate"], s["cross_doc"]
+        ari = s.get("document_clusters", {}).get("ari")
+        bpp = s.get("index", {}).get("bytes_per_paragraph")
+        speed = (f"{s['mb_per_s'] / naive_speed:.2f}" if naive_speed and s["mb_per_s"]
+                 else "-")
+        lines.append(f"| {name} | {d['precision']:.4f} | {d['recall']:.4f} | {d['f1']:.4f} | "
+                     f"{x['precision']:.4f} | {x['recall']:.4f} | "
+                     f"{'-' if ari is None else f'{ari:.4f}'} | {bpp or '-'} | "
+                     f"{s['mb_per_s']} | {speed} |")
     if results["sweep"]:
-        lines += ["", "Size sweep:", "", "| system | docs | MB | seconds | MB/s | peak RSS MB |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += ["", "Size sweep:", "", "| system | docs | MB | seconds | MB/s | peak RSS MB | "
+                  "indexed paragraphs | index bytes/paragraph |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for row in results["sweep"]:
+            ix = row.get("index") or {}
             lines.append(f"| {row['system']} | {row['docs']} | {row['mb']} | {row['seconds']} | "
-                         f"{row['mb_per_s']} | {row['peak_rss_mb']} |")
+                         f"{row['mb_per_s']} | {row['peak_rss_mb']} | "
+                         f"{ix.get('paragraphs', '-')} | {ix.get('bytes_per_paragraph', '-')} |")
     stages = q[DEDUP]["stage_seconds"]
     if stages:
         total = sum(stages.values()) or 1.0
