@@ -61,13 +61,15 @@ def run_clean(
     encoding_errors: str = "strict",
     progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None = None,
     index: str | None = None,
+    jobs: int = 1,
 ) -> RunReport:
     """Clean ``inputs`` into ``out`` (``-`` for stdout). Raises InputError/OutputError before
     writing anything when the inputs or the output plan are wrong; a record that cannot be read
     is skipped and listed in the report's ``failures``. On any exception, no partial output stays.
 
     ``index``: a corpus index directory, loaded before the run when it exists (refused when it
-    was built under another configuration) and saved after a successful run.
+    was built under another configuration) and saved after a successful run. ``jobs``: worker
+    processes for the per-document work; the output is the same for every value.
     """
     t0 = time.perf_counter()
     config = config or Config()
@@ -86,7 +88,7 @@ def run_clean(
 
     try:
         return _run(config, sources, plan, corpus_index, read, longest, removed, report,
-                    text_field, progress, t0)
+                    text_field, progress, t0, jobs)
     finally:
         if corpus_index is not None:
             corpus_index.close()
@@ -116,17 +118,18 @@ def _run(config: Config, sources: Sequence[Source], plan: dict[str, str],
          corpus_index: CorpusIndex | None, read: Callable[[], Iterator[Document]],
          longest: bool, removed: str | None, report: str | None, text_field: str,
          progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None,
-         t0: float) -> RunReport:
-    cleaner = Cleaner(config, index=corpus_index)
+         t0: float, jobs: int = 1) -> RunReport:
+    cleaner = Cleaner(config, index=corpus_index, jobs=jobs)
     if cleaner.uses_repetition and config.boilerplate.repetition == "full":
         # First pass: corpus line counts over every readable input, for the classifier.
         cleaner.count_lines(d for d in read() if not d.error)
     if longest and corpus_index is not None:
-        probe = Cleaner(config, counts=cleaner.counts)
+        probe = Cleaner(config, counts=cleaner.counts, jobs=jobs)
         canonical = _longest(read, probe)
         probe.close()
         counts = cleaner.counts if cleaner.counts is not None else probe.counts
-        cleaner = Cleaner(config, counts=counts, index=corpus_index, canonical=canonical)
+        cleaner = Cleaner(config, counts=counts, index=corpus_index, canonical=canonical,
+                          jobs=jobs)
         primer = Cleaner(config, counts=counts, index=corpus_index)
         deduper = CorpusDeduper(config, corpus_index)
         stream = (d for d in read() if d.ordinal in canonical and not d.error)

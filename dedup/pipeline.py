@@ -142,9 +142,13 @@ class Cleaner:
     def __init__(self, config: Config | None = None,
                  classifiers: Sequence[Classifier] | None = None,
                  counts: LineCounts | None = None, index: CorpusIndex | None = None,
-                 canonical: frozenset[int] = frozenset()) -> None:
+                 canonical: frozenset[int] = frozenset(), jobs: int = 1) -> None:
         self.config = config or Config()
         self.canonical = canonical
+        if jobs < 1:
+            raise ConfigError(f"jobs = {jobs} is out of range", hint="use 1 or more workers")
+        self.jobs = jobs
+        self._prep_timer = _Timer()
         self._given = None if classifiers is None else list(classifiers)
         self.counts = counts
         self._index = index
@@ -199,10 +203,27 @@ class Cleaner:
         """
         if self.counts is None:
             self.counts = LineCounts()
-        self.counts.add_documents(normalize(segment(
-            _as_document(d, n) for n, d in enumerate(docs)), self.config.norm))
+        stream = (_as_document(d, n) for n, d in enumerate(docs))
+        if self.jobs > 1:
+            self._count_parallel(stream)
+        else:
+            self.counts.add_documents(normalize(segment(stream), self.config.norm))
         self.classifiers = self._build_classifiers()
         return self.counts
+
+    def _count_parallel(self, docs: Iterable[Document]) -> None:
+        """The line counts with the hashing in worker processes, updated here in order."""
+        from . import parallel
+
+        assert self.counts is not None
+        workers = parallel.pool(self.jobs, {"counts": self.counts, "config": self.config})
+        try:
+            for prepared in parallel.ordered_map(workers, parallel.count_chunk,
+                                                 parallel.chunks(docs), 2 * self.jobs):
+                for item in prepared:
+                    self.counts.apply(item)
+        finally:
+            workers.terminate()
 
     def _with_sample_counts(self, docs: Iterable[Document | str]) -> Iterator[Document | str]:
         """Count lines over the first ``repetition_sample`` documents, then stream them all."""
@@ -214,7 +235,10 @@ class Cleaner:
             width = 1 << max(16, (4 * 40 * len(sample)).bit_length())
             self.counts = LineCounts(width=min(width, 1 << 22),
                                      bloom_bits=min(width * 16, 1 << 27))
-            self.counts.add_documents(normalize(segment(sample), self.config.norm))
+            if self.jobs > 1:
+                self._count_parallel(sample)
+            else:
+                self.counts.add_documents(normalize(segment(sample), self.config.norm))
             self.classifiers = self._build_classifiers()
         yield from sample
         yield from stream
@@ -226,6 +250,20 @@ class Cleaner:
             if name != "corpus":
                 stream = stage(stream)
         return stream
+
+    def prepare_timed(self, docs: Iterable[Document]) -> Iterator[Document]:
+        """:meth:`prepare`, timing each stage (see :meth:`take_stage_seconds`)."""
+        stream: Iterator[Document] = iter(docs)
+        for name, stage in self.stages():
+            if name != "corpus":
+                stream = self._prep_timer.wrap(name, stage(stream))
+        return stream
+
+    def take_stage_seconds(self) -> dict[str, float]:
+        """Seconds per stage spent in :meth:`prepare_timed` since the last call."""
+        out = self._prep_timer.exclusive()
+        self._prep_timer = _Timer()
+        return out
 
     def stages(self) -> list[tuple[str, Stage]]:
         """The stages in flow order, each a generator over documents."""
@@ -251,20 +289,57 @@ class Cleaner:
                 self.count_lines(docs)
             else:
                 docs = self._with_sample_counts(docs)
+        if self.jobs > 1:
+            yield from self._clean_parallel(docs)
+            return
         stream: Iterator[Document] = timer.wrap(
             "read", (_as_document(d, n) for n, d in enumerate(docs)))
         for name, stage in self.stages():
             stream = timer.wrap(name, stage(stream))
         try:
             for doc in stream:
-                dropped = (doc.cluster is not None and doc.cluster.duplicate
-                           and self.config.corpus.documents == "drop")
-                result = CleanResult(doc, doc.clean_text(), doc.verdicts(), dropped)
-                self.stats.add(result)
-                yield result
+                yield self._result(doc)
         finally:
             for name, secs in timer.exclusive().items():
                 self.stats.stage_seconds[name] = self.stats.stage_seconds.get(name, 0.0) + secs
+
+    def _result(self, doc: Document) -> CleanResult:
+        dropped = (doc.cluster is not None and doc.cluster.duplicate
+                   and self.config.corpus.documents == "drop")
+        result = CleanResult(doc, doc.clean_text(), doc.verdicts(), dropped)
+        self.stats.add(result)
+        return result
+
+    def _clean_parallel(self, docs: Iterable[Document | str]) -> Iterator[CleanResult]:
+        """:meth:`clean_documents` with the per-document stages in ``jobs`` workers (see
+        :mod:`dedup.parallel`); the corpus stage runs here, in input order."""
+        from . import parallel
+
+        stream = iter(docs)
+        # The counts must exist before the workers start: read the sample now (the sample
+        # generator counts when its first document is pulled).
+        first = list(itertools.islice(stream, 1))
+        stream = itertools.chain(first, stream)
+        worker = Cleaner(self.config, self._given, self.counts)
+        worker.classifiers = self.classifiers
+        workers = parallel.pool(self.jobs, {"cleaner": worker})
+        corpus = (CorpusDeduper(self.config, self.index, self.canonical)
+                  if self.config.corpus.enabled else None)
+        seconds = self.stats.stage_seconds
+        documents = (_as_document(d, n) for n, d in enumerate(stream))
+        try:
+            for prepared, stage_seconds in parallel.ordered_map(
+                    workers, parallel.prepare_chunk, parallel.chunks(documents),
+                    2 * self.jobs):
+                for name, secs in stage_seconds.items():
+                    seconds[name] = seconds.get(name, 0.0) + secs
+                t0 = time.perf_counter()
+                done = list(corpus(prepared)) if corpus is not None else prepared
+                seconds["corpus"] = seconds.get("corpus", 0.0) + time.perf_counter() - t0
+                for doc in done:
+                    yield self._result(doc)
+        finally:
+            workers.terminate()
 
     def clean(self, doc: Document | str) -> CleanResult:
         """Clean one document (a :class:`Document` or a plain string)."""

@@ -71,22 +71,38 @@ class LineCounts:
 
         ``long_lines`` marks the lines that fingerprint the document's content (default: all).
         """
-        self.documents += 1
+        self.apply(self.prepare(keys, long_lines))
+
+    def prepare(self, keys: Sequence[str], long_lines: Sequence[bool] | None = None
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The hashing half of :meth:`add_keys`, which reads no counter: the document's counter
+        cells and the Bloom bits of its (line, content) pairs. Parallel workers compute this;
+        :meth:`apply` then updates the sketch in document order, so the counts do not depend
+        on how the work was split."""
         if not keys:
-            return
+            return None
         all_hashes = line_hashes(keys)
         hashes = np.unique(all_hashes)
         cells = self._cells(hashes)
-        for d in range(self.depth):
-            np.add.at(self.table[d], cells[d], 1)
         mask = np.asarray(long_lines, dtype=bool) if long_lines is not None else None
         basis = np.unique(all_hashes[mask] if mask is not None and mask.any() else all_hashes)
         context = basis[:FINGERPRINTS]  # the document's content: its smallest long-line hashes
         with np.errstate(over="ignore"):
             pair = fmix64((hashes[:, None] * np.uint64(0x9E3779B97F4A7C15)) ^ context[None, :])
-        bits = [(fmix64(pair ^ np.uint64(s)) & np.uint64(len(self.bloom) * 8 - 1)
-                 ).astype(np.int64) for s in _SALTS[:3]]
-        seen = np.ones(pair.shape, dtype=bool)
+        bits = np.stack([(fmix64(pair ^ np.uint64(s)) & np.uint64(len(self.bloom) * 8 - 1)
+                          ).astype(np.int64) for s in _SALTS[:3]])
+        return cells, bits
+
+    def apply(self, prepared: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Count one document from :meth:`prepare`'s output (``None``: a document without
+        lines)."""
+        self.documents += 1
+        if prepared is None:
+            return
+        cells, bits = prepared
+        for d in range(self.depth):
+            np.add.at(self.table[d], cells[d], 1)
+        seen = np.ones(bits.shape[1:], dtype=bool)
         for b in bits:
             seen &= (self.bloom[b >> 3] >> (b & 7).astype(np.uint8)) & 1 == 1
         for b in bits:
@@ -97,11 +113,16 @@ class LineCounts:
         for d in range(self.depth):
             np.add.at(self.pairs[d], new[d], 1)
 
+    @staticmethod
+    def document_keys(doc: Document) -> tuple[list[str], list[bool]]:
+        """A segmented, normalised document's line keys and long-line flags, as counted."""
+        paras = [p for p in doc.paragraphs if not p.blank]
+        return [p.key for p in paras], [len(p.tokens) >= LONG_LINE for p in paras]
+
     def add_documents(self, docs: Iterable[Document]) -> None:
         """Count segmented and normalised documents (their non-blank paragraphs)."""
         for doc in docs:
-            paras = [p for p in doc.paragraphs if not p.blank]
-            self.add_keys([p.key for p in paras], [len(p.tokens) >= LONG_LINE for p in paras])
+            self.add_keys(*self.document_keys(doc))
 
     def _estimate(self, table: np.ndarray, cells: np.ndarray) -> np.ndarray:
         est: np.ndarray = np.min(np.stack([table[d][cells[d]] for d in range(self.depth)]),

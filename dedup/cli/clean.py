@@ -27,10 +27,13 @@ from .common import EXIT_FAILED, config_options, fail
 @click.option("--index", "index_dir", type=click.Path(file_okay=False),
               help="Corpus index directory: loaded before the run (when it exists) so the "
                    "inputs are deduplicated against earlier runs, saved after it.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 512), default=1, show_default=True,
+              help="Worker processes for the per-document work (classifier, in-document dedup, "
+                   "signatures); the output is the same for every value.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 @config_options
 def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str | None,
-          index_dir: str | None, quiet: bool, config: Config, text_field: str,
+          index_dir: str | None, jobs: int, quiet: bool, config: Config, text_field: str,
           input_format: str, encoding_errors: str) -> None:
     """Clean INPUTS (.txt files, .jsonl files, directories, or - for stdin) into OUTPUT.
 
@@ -57,7 +60,7 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
         outcome = run_clean(inputs, output, cfg, removed=removed, report=report,
                             text_field=text_field, input_format=input_format,
                             encoding_errors=encoding_errors, progress=progress,
-                            index=index_dir)
+                            index=index_dir, jobs=jobs)
     except DedupError as exc:
         raise fail(exc) from exc
     for failure in outcome.failures:

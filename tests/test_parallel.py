@@ -1,0 +1,96 @@
+"""Local parallel runs: the same bytes for every number of workers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from dedup.boilerplate.repetition import LineCounts
+from dedup.cli import main
+from dedup.config import Config
+from dedup.corpus import GeneratorConfig, generate, write_corpus
+from dedup.pipeline import Cleaner
+from dedup.types import Document
+
+
+def _pages(n: int, seed: int = 5) -> list[str]:
+    return [d["text"] for d, _ in generate(GeneratorConfig(docs=n, seed=seed, split="test"))]
+
+
+def _run(cleaner: Cleaner, texts: list[str]) -> list[tuple[object, ...]]:
+    out = [(r.text, tuple((v.reason, v.score, v.match, v.detail) for v in r.verdicts),
+            r.doc.cluster) for r in cleaner.clean_documents(texts)]
+    cleaner.close()
+    return out
+
+
+def test_jobs_give_the_same_results_as_one_process() -> None:
+    texts = _pages(160)  # enough for corpus counts (the learned classifier) and clusters
+    one = Cleaner(Config())
+    serial = _run(one, texts)
+    assert one.counts is not None  # the sample was counted: the model ran
+    assert any(c is not None and c.duplicate for _, _, c in serial)  # clusters were found
+    for jobs in (2, 3):
+        many = Cleaner(Config(), jobs=jobs)
+        assert _run(many, texts) == serial
+        assert many.stats.reasons == one.stats.reasons
+        assert many.stats.duplicate_documents == one.stats.duplicate_documents
+
+
+def test_parallel_line_counts_equal_serial_counts() -> None:
+    texts = _pages(80)
+    serial = Cleaner(Config()).count_lines(texts)
+    parallel = Cleaner(Config(), jobs=2).count_lines(texts)
+    assert isinstance(parallel, LineCounts) and parallel.documents == serial.documents == 80
+    assert (parallel.table == serial.table).all() and (parallel.pairs == serial.pairs).all()
+    assert (parallel.bloom == serial.bloom).all()
+
+
+def test_jobs_with_keep_longest_and_full_counts(tmp_path: Path) -> None:
+    write_corpus(GeneratorConfig(docs=120, seed=9, split="test"), tmp_path / "c")
+    cfg = Config.from_mapping({**Config().to_dict(), "keep": "longest"}).replace(
+        boilerplate={"repetition": "full"})
+    from dedup.batch import run_clean
+
+    outs = []
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}.jsonl"
+        run_clean([str(tmp_path / "c" / "docs.jsonl")], str(out), cfg, jobs=jobs,
+                  removed=str(tmp_path / f"removed{jobs}.jsonl"))
+        outs.append((out.read_bytes(), (tmp_path / f"removed{jobs}.jsonl").read_bytes()))
+    assert outs[0] == outs[1]
+
+
+def test_cli_jobs_one_and_two_agree_byte_for_byte(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for n, text in enumerate(_pages(90, seed=2)):
+        (src / f"page{n:03d}.txt").write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    for jobs in ("1", "2"):
+        res = runner.invoke(main, ["clean", str(src), "-o", str(tmp_path / f"out{jobs}"),
+                                   "--jobs", jobs, "-q", "--report",
+                                   str(tmp_path / f"report{jobs}.json")])
+        assert res.exit_code == 0, res.output
+    names = sorted(p.name for p in (tmp_path / "out1").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "out2").iterdir())
+    for name in names:
+        assert (tmp_path / "out1" / name).read_bytes() == (tmp_path / "out2" / name).read_bytes()
+    r1, r2 = (json.loads((tmp_path / f"report{j}.json").read_text()) for j in "12")
+    assert r1["removed"] == r2["removed"] and r1["lines_out"] == r2["lines_out"]
+    assert "corpus" in r2["stage_seconds"] and "boilerplate" in r2["stage_seconds"]
+
+
+def test_bad_jobs_value_is_a_usage_error() -> None:
+    res = CliRunner().invoke(main, ["clean", "-", "-o", "-", "--jobs", "0"], input="x\n")
+    assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+def test_documents_flow_through_workers_with_their_fields() -> None:
+    docs = [Document(f"d{i}", f"Line {i} of a page that is long enough to be shingled here.",
+                     meta={"url": f"u{i}"}) for i in range(40)]
+    results = list(Cleaner(Config(), jobs=2).clean_documents(docs))
+    assert [r.doc.id for r in results] == [f"d{i}" for i in range(40)]
+    assert [r.doc.meta["url"] for r in results] == [f"u{i}" for i in range(40)]
