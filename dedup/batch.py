@@ -15,10 +15,11 @@ from typing import Any
 from . import __version__
 from .config import Config
 from .crossdoc import CorpusDeduper
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .index import CorpusIndex
 from .io.readers import Source, discover, read_all
 from .io.writers import OutputWriter, RemovedWriter, plan_outputs, write_json
+from .parallel import DaskExecutor
 from .pipeline import Cleaner, CleanResult
 from .types import Document
 
@@ -62,6 +63,9 @@ def run_clean(
     progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None = None,
     index: str | None = None,
     jobs: int = 1,
+    engine: str = "local",
+    scheduler: str | None = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Clean ``inputs`` into ``out`` (``-`` for stdout). Raises InputError/OutputError before
     writing anything when the inputs or the output plan are wrong; a record that cannot be read
@@ -69,7 +73,9 @@ def run_clean(
 
     ``index``: a corpus index directory, loaded before the run when it exists (refused when it
     was built under another configuration) and saved after a successful run. ``jobs``: worker
-    processes for the per-document work; the output is the same for every value.
+    processes for the per-document work; the output is the same for every value. ``engine``
+    ``"dask"`` runs that work on a Dask cluster instead: ``scheduler`` (an address) or a
+    LocalCluster of ``jobs`` workers; ``on_start`` is called with its dashboard address.
     """
     t0 = time.perf_counter()
     config = config or Config()
@@ -79,6 +85,8 @@ def run_clean(
     if longest and any(s.is_stdin for s in sources):
         raise InputError("--keep longest reads the inputs three times; stdin can be read once",
                          hint="save stdin to a file, or use --keep first")
+    if engine not in ("local", "dask"):
+        raise ConfigError(f"unknown engine {engine!r}", hint="use 'local' or 'dask'")
     corpus_index = CorpusIndex(config, index) if config.corpus.enabled else None
 
     def read() -> Iterator[Document]:
@@ -86,12 +94,19 @@ def run_clean(
             doc.ordinal = n
             yield doc
 
+    executor: DaskExecutor | None = None
     try:
+        if engine == "dask":
+            executor = DaskExecutor(jobs, scheduler)
+            if on_start is not None:
+                on_start(executor.dashboard)
         return _run(config, sources, plan, corpus_index, read, longest, removed, report,
-                    text_field, progress, t0, jobs)
+                    text_field, progress, t0, jobs, executor)
     finally:
         if corpus_index is not None:
             corpus_index.close()
+        if executor is not None:
+            executor.close()
 
 
 def _longest(read: Callable[[], Iterator[Document]], cleaner: Cleaner) -> frozenset[int]:
@@ -118,18 +133,18 @@ def _run(config: Config, sources: Sequence[Source], plan: dict[str, str],
          corpus_index: CorpusIndex | None, read: Callable[[], Iterator[Document]],
          longest: bool, removed: str | None, report: str | None, text_field: str,
          progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None,
-         t0: float, jobs: int = 1) -> RunReport:
-    cleaner = Cleaner(config, index=corpus_index, jobs=jobs)
+         t0: float, jobs: int = 1, executor: DaskExecutor | None = None) -> RunReport:
+    cleaner = Cleaner(config, index=corpus_index, jobs=jobs, executor=executor)
     if cleaner.uses_repetition and config.boilerplate.repetition == "full":
         # First pass: corpus line counts over every readable input, for the classifier.
         cleaner.count_lines(d for d in read() if not d.error)
     if longest and corpus_index is not None:
-        probe = Cleaner(config, counts=cleaner.counts, jobs=jobs)
+        probe = Cleaner(config, counts=cleaner.counts, jobs=jobs, executor=executor)
         canonical = _longest(read, probe)
         probe.close()
         counts = cleaner.counts if cleaner.counts is not None else probe.counts
         cleaner = Cleaner(config, counts=counts, index=corpus_index, canonical=canonical,
-                          jobs=jobs)
+                          jobs=jobs, executor=executor)
         primer = Cleaner(config, counts=counts, index=corpus_index)
         deduper = CorpusDeduper(config, corpus_index)
         stream = (d for d in read() if d.ordinal in canonical and not d.error)

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .boilerplate import Classifier, RuleClassifier, classify
 from .boilerplate.model import LearnedClassifier
@@ -21,6 +22,7 @@ from .crossdoc import CorpusDeduper
 from .errors import ConfigError
 from .index import CorpusIndex
 from .normalize import normalize
+from .parallel import Executor, LocalExecutor, chunks, count_chunk, prepare_chunk
 from .segment import segment
 from .types import Document, Paragraph, Verdict
 
@@ -142,12 +144,16 @@ class Cleaner:
     def __init__(self, config: Config | None = None,
                  classifiers: Sequence[Classifier] | None = None,
                  counts: LineCounts | None = None, index: CorpusIndex | None = None,
-                 canonical: frozenset[int] = frozenset(), jobs: int = 1) -> None:
+                 canonical: frozenset[int] = frozenset(), jobs: int = 1,
+                 executor: Executor | None = None) -> None:
         self.config = config or Config()
         self.canonical = canonical
         if jobs < 1:
             raise ConfigError(f"jobs = {jobs} is out of range", hint="use 1 or more workers")
         self.jobs = jobs
+        # Parallel when jobs > 1 (local worker processes) or when an executor is given (e.g. a
+        # Dask cluster); the caller owns a given executor.
+        self.executor = executor
         self._prep_timer = _Timer()
         self._given = None if classifiers is None else list(classifiers)
         self.counts = counts
@@ -211,19 +217,30 @@ class Cleaner:
         self.classifiers = self._build_classifiers()
         return self.counts
 
-    def _count_parallel(self, docs: Iterable[Document]) -> None:
-        """The line counts with the hashing in worker processes, updated here in order."""
-        from . import parallel
+    @property
+    def parallel(self) -> bool:
+        return self.executor is not None or self.jobs > 1
 
+    def _start(self, state: dict[str, Any]) -> tuple[Executor, bool]:
+        """The executor started with ``state``, and whether it is ours to close."""
+        if self.executor is not None:
+            self.executor.start(state)
+            return self.executor, False
+        ex = LocalExecutor(self.jobs)
+        ex.start(state)
+        return ex, True
+
+    def _count_parallel(self, docs: Iterable[Document]) -> None:
+        """The line counts with the hashing on the workers, updated here in order."""
         assert self.counts is not None
-        workers = parallel.pool(self.jobs, {"counts": self.counts, "config": self.config})
+        ex, own = self._start({"counts": self.counts, "config": self.config})
         try:
-            for prepared in parallel.ordered_map(workers, parallel.count_chunk,
-                                                 parallel.chunks(docs), 2 * self.jobs):
+            for prepared in ex.map(count_chunk, chunks(docs)):
                 for item in prepared:
                     self.counts.apply(item)
         finally:
-            workers.terminate()
+            if own:
+                ex.close()
 
     def _with_sample_counts(self, docs: Iterable[Document | str]) -> Iterator[Document | str]:
         """Count lines over the first ``repetition_sample`` documents, then stream them all."""
@@ -235,7 +252,7 @@ class Cleaner:
             width = 1 << max(16, (4 * 40 * len(sample)).bit_length())
             self.counts = LineCounts(width=min(width, 1 << 22),
                                      bloom_bits=min(width * 16, 1 << 27))
-            if self.jobs > 1:
+            if self.parallel:
                 self._count_parallel(sample)
             else:
                 self.counts.add_documents(normalize(segment(sample), self.config.norm))
@@ -289,7 +306,7 @@ class Cleaner:
                 self.count_lines(docs)
             else:
                 docs = self._with_sample_counts(docs)
-        if self.jobs > 1:
+        if self.parallel:
             yield from self._clean_parallel(docs)
             return
         stream: Iterator[Document] = timer.wrap(
@@ -311,10 +328,8 @@ class Cleaner:
         return result
 
     def _clean_parallel(self, docs: Iterable[Document | str]) -> Iterator[CleanResult]:
-        """:meth:`clean_documents` with the per-document stages in ``jobs`` workers (see
+        """:meth:`clean_documents` with the per-document stages on the workers (see
         :mod:`dedup.parallel`); the corpus stage runs here, in input order."""
-        from . import parallel
-
         stream = iter(docs)
         # The counts must exist before the workers start: read the sample now (the sample
         # generator counts when its first document is pulled).
@@ -322,15 +337,13 @@ class Cleaner:
         stream = itertools.chain(first, stream)
         worker = Cleaner(self.config, self._given, self.counts)
         worker.classifiers = self.classifiers
-        workers = parallel.pool(self.jobs, {"cleaner": worker})
+        ex, own = self._start({"cleaner": worker})
         corpus = (CorpusDeduper(self.config, self.index, self.canonical)
                   if self.config.corpus.enabled else None)
         seconds = self.stats.stage_seconds
         documents = (_as_document(d, n) for n, d in enumerate(stream))
         try:
-            for prepared, stage_seconds in parallel.ordered_map(
-                    workers, parallel.prepare_chunk, parallel.chunks(documents),
-                    2 * self.jobs):
+            for prepared, stage_seconds in ex.map(prepare_chunk, chunks(documents)):
                 for name, secs in stage_seconds.items():
                     seconds[name] = seconds.get(name, 0.0) + secs
                 t0 = time.perf_counter()
@@ -339,7 +352,8 @@ class Cleaner:
                 for doc in done:
                     yield self._result(doc)
         finally:
-            workers.terminate()
+            if own:
+                ex.close()
 
     def clean(self, doc: Document | str) -> CleanResult:
         """Clean one document (a :class:`Document` or a plain string)."""

@@ -30,11 +30,18 @@ from .common import EXIT_FAILED, config_options, fail
 @click.option("-j", "--jobs", type=click.IntRange(1, 512), default=1, show_default=True,
               help="Worker processes for the per-document work (classifier, in-document dedup, "
                    "signatures); the output is the same for every value.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True,
+              help="Where the per-document work runs: local worker processes, or a Dask "
+                   'cluster (pip install "dedup[dask]"). The output is the same.')
+@click.option("--scheduler", metavar="ADDRESS",
+              help="With --engine dask: the scheduler of an existing cluster "
+                   "(tcp://host:8786); default: a LocalCluster of --jobs workers on 127.0.0.1.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 @config_options
 def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str | None,
-          index_dir: str | None, jobs: int, quiet: bool, config: Config, text_field: str,
-          input_format: str, encoding_errors: str) -> None:
+          index_dir: str | None, jobs: int, engine: str, scheduler: str | None, quiet: bool,
+          config: Config, text_field: str, input_format: str, encoding_errors: str) -> None:
     """Clean INPUTS (.txt files, .jsonl files, directories, or - for stdin) into OUTPUT.
 
     A .txt file is one document with one paragraph per line; a .jsonl file holds one document
@@ -46,6 +53,8 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
       1  some input could not be read (listed on stderr and in --report), or a fatal error
       2  bad command-line usage
     """
+    if scheduler and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
     try:
         cfg = config
         show = not quiet and output != "-" and sys.stderr.isatty()
@@ -60,7 +69,9 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
         outcome = run_clean(inputs, output, cfg, removed=removed, report=report,
                             text_field=text_field, input_format=input_format,
                             encoding_errors=encoding_errors, progress=progress,
-                            index=index_dir, jobs=jobs)
+                            index=index_dir, jobs=jobs, engine=engine, scheduler=scheduler,
+                            on_start=None if quiet else (
+                                lambda link: click.echo(f"dask dashboard: {link}", err=True)))
     except DedupError as exc:
         raise fail(exc) from exc
     for failure in outcome.failures:

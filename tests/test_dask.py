@@ -1,0 +1,74 @@
+"""The Dask engine: a 2-worker LocalCluster on 127.0.0.1 gives the local engine's bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dedup import parallel
+from dedup.batch import run_clean
+from dedup.cli import main
+from dedup.config import Config
+from dedup.corpus import GeneratorConfig, write_corpus
+from dedup.errors import ConfigError
+
+
+def test_dask_local_cluster_matches_the_local_engine(tmp_path: Path) -> None:
+    write_corpus(GeneratorConfig(docs=150, seed=4, split="test"), tmp_path / "c")
+    docs = str(tmp_path / "c" / "docs.jsonl")
+    out = {}
+    for engine, jobs in (("local", 1), ("dask", 2)):
+        clean, removed = tmp_path / f"{engine}.jsonl", tmp_path / f"{engine}-removed.jsonl"
+        links: list[str] = []
+        outcome = run_clean([docs], str(clean), Config(), removed=str(removed), engine=engine,
+                            jobs=jobs, on_start=links.append)
+        out[engine] = (clean.read_bytes(), removed.read_bytes())
+        assert outcome.stats["removed"].get("duplicate:cross-doc", 0) > 0
+        if engine == "dask":
+            assert links and links[0].startswith("http://127.0.0.1:")
+            assert {"boilerplate", "dedup", "corpus"} <= set(outcome.stats["stage_seconds"])
+    assert out["dask"] == out["local"]
+
+
+def test_cli_dask_engine_prints_the_dashboard(tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    line = "The harbour bridge reopened on Monday after eighteen months of repairs."
+    src.write_text(f"{line}\n{line}\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["clean", str(src), "-o", str(tmp_path / "out.txt"),
+                                    "--engine", "dask", "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "dask dashboard: http://127.0.0.1:" in res.output
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8") == line + "\n"
+
+
+def test_unreachable_scheduler_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "1s")
+    src = tmp_path / "in.txt"
+    src.write_text("hello\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["clean", str(src), "-o", str(tmp_path / "out.txt"),
+                                    "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"])
+    assert res.exit_code == 1 and "cannot reach the Dask scheduler" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "out.txt").exists()
+
+
+def test_scheduler_without_dask_engine_is_a_usage_error(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["clean", "-", "-o", "-", "--scheduler", "tcp://x:1"],
+                             input="x\n")
+    assert res.exit_code == 2 and "--engine dask" in res.output
+
+
+def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = parallel.importlib.import_module
+
+    def fake(name: str) -> object:
+        if name.startswith("dask"):
+            raise ImportError(f"No module named {name!r}")
+        return real(name)
+
+    monkeypatch.setattr(parallel.importlib, "import_module", fake)
+    with pytest.raises(ConfigError) as err:
+        parallel.DaskExecutor(2)
+    assert 'pip install "dedup[dask]"' in str(err.value)
