@@ -15,7 +15,7 @@ from dedup.errors import ConfigError
 
 def test_run_bench_scores_every_system_on_the_same_input(tmp_path: Path) -> None:
     cfg = BenchConfig(docs=60, sizes=(20,), peers=("keep-all", "exact-lines", "c4-rules"),
-                      isolate=False)
+                      isolate=False, parallel_docs=80)
     results = run_bench(cfg)
     q = results["quality"]
     assert list(q) == ["dedup", "dedup-duplicates-only", "keep-all", "exact-lines", "c4-rules"]
@@ -33,7 +33,11 @@ def test_run_bench_scores_every_system_on_the_same_input(tmp_path: Path) -> None
     assert ours["document_clusters"]["ari"] > 0.9
     assert 0 < ours["index"]["bytes_per_paragraph"] <= 150
     assert results["sweep"][0]["index"]["paragraphs"] > 0
+    par = results["parallel"]
+    assert [r["jobs"] for r in par] == [1, 2] and par[0]["speedup"] == 1.0
+    assert par[1]["worker_peak_rss_mb"] > 0
     table = markdown(results)
+    assert "Parallel (--jobs" in table
     assert "| dedup |" in table and "| c4-rules |" in table and "Corpus-wide duplicates" in table
     written = write_results(results, tmp_path, plots=False)
     assert json.loads((tmp_path / "results.json").read_text())["corpus"]["docs"] == 60
@@ -46,9 +50,9 @@ def test_unknown_peer_is_a_config_error() -> None:
 
 
 def test_bench_cli(tmp_path: Path) -> None:
-    res = CliRunner().invoke(main, ["bench", "--docs", "20", "--sizes", "none", "--peers",
-                                    "keep-all", "--in-process", "--no-plots", "-o",
-                                    str(tmp_path)])
+    res = CliRunner().invoke(main, ["bench", "--docs", "20", "--sizes", "none",
+                                    "--parallel-docs", "40", "--peers", "keep-all",
+                                    "--in-process", "--no-plots", "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert "| dedup |" in res.output and (tmp_path / "results.md").exists()
     bad = CliRunner().invoke(main, ["bench", "--sizes", "1,x", "-o", str(tmp_path)])

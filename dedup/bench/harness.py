@@ -42,10 +42,12 @@ class BenchConfig:
     seed: int = 0
     split: str = "test"
     isolate: bool = True  # each system in a fresh process, so peak RSS is its own
+    parallel_docs: int = 20000  # the --jobs scaling run (0: skip)
+    parallel_jobs: tuple[int, ...] = (1, 2)
 
     @classmethod
     def quick(cls) -> BenchConfig:
-        return cls(docs=400, sizes=(250, 1000))
+        return cls(docs=400, sizes=(250, 1000), parallel_docs=4000)
 
 
 @dataclass(slots=True)
@@ -169,6 +171,25 @@ def sweep_one(name: str, size: int, seed: int, split: str) -> dict[str, Any]:
     return out
 
 
+def parallel_one(jobs: int, size: int, seed: int, split: str) -> dict[str, Any]:
+    """dedup with ``jobs`` local workers on ``size`` generated documents (generated first, not
+    timed): wall time, and peak RSS of this process and of the largest worker."""
+    texts = [d["text"] for d, _ in generate(GeneratorConfig(docs=size, seed=seed, split=split))]
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    rss_before = _peak_rss_mb()
+    cleaner = Cleaner(Config(), jobs=jobs)
+    t0 = time.perf_counter()
+    for _ in cleaner.clean_documents(texts):
+        pass
+    seconds = time.perf_counter() - t0
+    cleaner.close()
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    return {"jobs": jobs, "docs": size, "mb": round(mb, 3), "seconds": round(seconds, 3),
+            "mb_per_s": round(mb / seconds, 3), "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "rss_before_mb": round(rss_before, 1),
+            "worker_peak_rss_mb": round(workers, 1) if jobs > 1 else None}
+
+
 def baseline_rss_mb(isolate: bool = True) -> float:
     """Peak RSS of a fresh process that imports dedup and runs nothing (subtract for net)."""
     if not isolate:
@@ -238,6 +259,15 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
                 continue
             sweep.append(_isolated(sweep_one, (name, size, cfg.seed + 1, cfg.split),
                                    cfg.isolate))
+    scaling: list[dict[str, Any]] = []
+    if cfg.parallel_docs:
+        for jobs in cfg.parallel_jobs:
+            say(f"parallel: {cfg.parallel_docs} documents, {jobs} worker(s)")
+            scaling.append(_isolated(parallel_one, (jobs, cfg.parallel_docs, cfg.seed + 2,
+                                                    cfg.split), cfg.isolate))
+        base = scaling[0]["seconds"]
+        for row in scaling:
+            row["speedup"] = round(base / row["seconds"], 3)
     ours = quality[DEDUP]
     ratios = {
         name: {
@@ -264,6 +294,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
         "quality": quality,
         "ratios_vs_peers": ratios,
         "sweep": sweep,
+        "parallel": scaling,
         "unavailable_peers": missing,
     }
 
@@ -335,6 +366,16 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {row['system']} | {row['docs']} | {row['mb']} | {row['seconds']} | "
                          f"{row['mb_per_s']} | {row['peak_rss_mb']} | "
                          f"{ix.get('paragraphs', '-')} | {ix.get('bytes_per_paragraph', '-')} |")
+    if results.get("parallel"):
+        lines += ["", "Parallel (--jobs, local engine; documents generated before timing, so "
+                  "the parent's RSS includes them):", "",
+                  "| workers | docs | MB | seconds | MB/s | speed-up | parent peak RSS MB | "
+                  "largest worker peak RSS MB |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for row in results["parallel"]:
+            lines.append(f"| {row['jobs']} | {row['docs']} | {row['mb']} | {row['seconds']} | "
+                         f"{row['mb_per_s']} | {row['speedup']} | {row['peak_rss_mb']} | "
+                         f"{row['worker_peak_rss_mb'] or '-'} |")
     stages = q[DEDUP]["stage_seconds"]
     if stages:
         total = sum(stages.values()) or 1.0

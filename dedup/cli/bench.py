@@ -14,7 +14,8 @@ from .common import fail
 
 @main.command()
 @click.option("--quick", is_flag=True,
-              help="A small run (400 documents; sweep 250 and 1000) that takes about a minute.")
+              help="A small run (400 documents; sweep 250 and 1000; 4000 for --jobs scaling) that "
+                   "takes about two minutes.")
 @click.option("--docs", type=click.IntRange(10), help="Documents in the quality corpus.")
 @click.option("--sizes", help="Comma-separated document counts for the speed/memory sweep, "
                               "e.g. 1000,10000,100000; 'none' to skip.")
@@ -25,11 +26,15 @@ from .common import fail
 @click.option("-o", "--output", type=click.Path(file_okay=False),
               default="benchmarks/results", show_default=True,
               help="Directory for results.json, results.md and PNG plots.")
+@click.option("--parallel-docs", type=click.IntRange(0),
+              help="Documents for the --jobs 1 vs 2 scaling run (0 to skip). "
+                   "[default: 20000; --quick: 4000]")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--in-process", is_flag=True,
               help="Run every system in this process (faster start; peak RSS is then shared).")
 def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, seed: int,
-          split: str, output: str, no_plots: bool, in_process: bool) -> None:
+          split: str, output: str, parallel_docs: int | None, no_plots: bool,
+          in_process: bool) -> None:
     """Benchmark dedup against its peers: line precision/recall/F1 for boilerplate and
     duplicates, content lost, token F1, MB/s, docs/s, peak RSS, and a size sweep.
 
@@ -48,6 +53,8 @@ def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, s
         except ValueError as exc:
             raise click.BadParameter("use comma-separated whole numbers", param_hint="--sizes"
                                      ) from exc
+    if parallel_docs is not None:
+        changes["parallel_docs"] = parallel_docs
     if peers is not None:
         changes["peers"] = tuple(p.strip() for p in peers.split(",") if p.strip())
     cfg = dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
