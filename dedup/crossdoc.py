@@ -35,7 +35,7 @@ from .index import CorpusIndex
 from .lsh import band_keys
 from .shingle import _hash_joined, jaccard
 from .signature import to32
-from .types import DROP, DocCluster, Document, Match, Paragraph, Verdict
+from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict
 
 REASON = "duplicate:cross-doc"
 DOCUMENT = "duplicate:document"
@@ -57,6 +57,45 @@ def _key_hashes(paras: list[Paragraph], seed: int) -> np.ndarray:
     if not paras:
         return np.empty(0, dtype=np.uint64)
     return _hash_joined("\x00".join(p.key for p in paras), seed + 0x5EED)
+
+
+def content_of(doc: Document) -> list[Paragraph]:
+    """The paragraphs the corpus stage looks at: kept so far, with tokens."""
+    return [p for p in doc.paragraphs if p.verdict is None and p.tokens]
+
+
+def corpus_keys(doc: Document, cfg: Config) -> CorpusKeys:
+    """Everything of ``doc`` the corpus stage needs that does not depend on the index."""
+    content = content_of(doc)
+    sk = doc.sketch
+    row_of = {} if sk is None else {int(ix): i for i, ix in enumerate(sk.index.tolist())}
+    longs = [k for k, p in enumerate(content) if p.index in row_of]
+    sets: dict[int, np.ndarray] = {}
+    keys32 = None
+    if longs and sk is not None:
+        # All sets at once: sort (row, hash) pairs, drop repeats, split by row.
+        owner = np.repeat(np.arange(len(sk.index), dtype=np.uint64), np.diff(sk.offsets))
+        pairs = np.unique((owner << _HI) | to32(sk.hashes).astype(np.uint64))
+        bounds = np.searchsorted(pairs, np.arange(len(sk.index) + 1, dtype=np.uint64) << _HI)
+        values = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        rows = [row_of[content[k].index] for k in longs]
+        for k, i in zip(longs, rows, strict=True):
+            sets[k] = values[bounds[i]:bounds[i + 1]]
+        bands, nrows = cfg.corpus_bands()
+        keys32 = band_keys(sk.signatures[rows], bands, nrows) >> _HI
+    long_set = set(longs)
+    shorts = [k for k in range(len(content)) if k not in long_set]
+    short_hash = dict(zip(shorts, _key_hashes([content[k] for k in shorts],
+                                              cfg.shingle.seed).tolist(), strict=True))
+    return CorpusKeys(longs, sets, keys32, short_hash)
+
+
+def add_corpus_keys(docs: Iterable[Document], cfg: Config) -> Iterator[Document]:
+    """Stage: :func:`corpus_keys` for every document (runs on the workers in parallel runs)."""
+    for doc in docs:
+        doc.corpus_keys = corpus_keys(doc, cfg)
+        doc.sketch = None  # what the corpus stage needs is in the keys; nothing to ship back
+        yield doc
 
 
 class CorpusDeduper:
@@ -85,34 +124,13 @@ class CorpusDeduper:
             self.process(doc, match=False)
             yield doc
 
-    def _sets(self, doc: Document, content: list[Paragraph]
-              ) -> tuple[list[int], dict[int, np.ndarray], np.ndarray]:
-        """Content positions of long paragraphs, their 32-bit shingle sets, their signatures."""
-        sk = doc.sketch
-        if sk is None or not len(sk.index):
-            return [], {}, np.empty((0, self.cfg.lsh.num_perm), dtype=np.uint32)
-        row_of = {int(ix): i for i, ix in enumerate(sk.index.tolist())}
-        longs = [k for k, p in enumerate(content) if p.index in row_of]
-        if not longs:
-            return [], {}, np.empty((0, self.cfg.lsh.num_perm), dtype=np.uint32)
-        # All sets at once: sort (row, hash) pairs, drop repeats, split by row.
-        owner = np.repeat(np.arange(len(sk.index), dtype=np.uint64), np.diff(sk.offsets))
-        pairs = np.unique((owner << _HI) | to32(sk.hashes).astype(np.uint64))
-        bounds = np.searchsorted(pairs, np.arange(len(sk.index) + 1, dtype=np.uint64) << _HI)
-        values = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        sets = {}
-        for k in longs:
-            i = row_of[content[k].index]
-            sets[k] = values[bounds[i]:bounds[i + 1]]
-        sigs = sk.signatures[[row_of[content[k].index] for k in longs]]
-        return longs, sets, sigs
-
     def process(self, doc: Document, match: bool = True) -> Document:
         cfg, index = self.cfg, self.index
-        content = [p for p in doc.paragraphs if p.verdict is None and p.tokens]
-        longs, sets, sigs = self._sets(doc, content)
-        bands, rows = cfg.corpus_bands()
-        keys32 = (band_keys(sigs, bands, rows) >> _HI) if longs else None
+        content = content_of(doc)
+        keys = doc.corpus_keys if doc.corpus_keys is not None else corpus_keys(doc, cfg)
+        doc.corpus_keys = None  # used once; not kept with the result
+        longs, sets, keys32, short_hash = keys.longs, keys.sets, keys.keys32, keys.short_hash
+        bands = cfg.corpus_bands()[0]
         hits: dict[int, _Hit] = {}
         if match and longs and len(index.bands):
             assert keys32 is not None
@@ -133,11 +151,7 @@ class CorpusDeduper:
                 if best is not None:
                     d, line = verified[best[0]]
                     hits[k] = _Hit(best[0], d, line, best[1])
-        long_set = set(longs)
-        shorts = [k for k in range(len(content)) if k not in long_set]
-        short_hash = dict(zip(shorts, _key_hashes([content[k] for k in shorts],
-                                                  cfg.shingle.seed).tolist(), strict=True))
-        if hits and shorts and len(index.exact):
+        if hits and short_hash and len(index.exact):
             self._grow_runs(content, hits, short_hash)
         cluster, cluster_ordinal = self._cluster(doc, content, hits)
         drop_doc = cluster.duplicate and cfg.corpus.documents == "drop"

@@ -18,7 +18,7 @@ from .boilerplate.model import LearnedClassifier
 from .boilerplate.repetition import LineCounts
 from .cluster import dedup_within
 from .config import Config
-from .crossdoc import CorpusDeduper
+from .crossdoc import CorpusDeduper, add_corpus_keys
 from .errors import ConfigError
 from .index import CorpusIndex
 from .normalize import normalize
@@ -290,7 +290,8 @@ class Cleaner:
             ("normalize", lambda docs: normalize(docs, cfg.norm)),
             ("boilerplate", self._classify),
             ("dedup", lambda docs: dedup_within(docs, cfg)),
-            *([("corpus", self._corpus)] if cfg.corpus.enabled else []),
+            *([("keys", lambda docs: add_corpus_keys(docs, cfg)), ("corpus", self._corpus)]
+              if cfg.corpus.enabled else []),
         ]
 
     def clean_documents(self, docs: Iterable[Document | str]) -> Iterator[CleanResult]:

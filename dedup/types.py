@@ -83,6 +83,18 @@ class Sketch:
     signatures: np.ndarray
 
 
+@dataclass(slots=True)
+class CorpusKeys:
+    """What the corpus stage needs of a document, computed without the index (so a worker can):
+    content positions of the long paragraphs, their 32-bit shingle sets and 32-bit band keys
+    (one row per long paragraph), and the 64-bit key hash of every short line by position."""
+
+    longs: list[int]
+    sets: dict[int, np.ndarray]
+    keys32: np.ndarray | None
+    short_hash: dict[int, int]
+
+
 @dataclass(slots=True, frozen=True)
 class DocCluster:
     """A document's near-duplicate cluster: the id of its first (kept) member, whether this
@@ -107,6 +119,7 @@ class Document:
     error: str | None = None
     normalized: bool = False  # keys and tokens filled (a counting pass may have done it)
     sketch: Sketch | None = None
+    corpus_keys: CorpusKeys | None = None
     cluster: DocCluster | None = None
     ordinal: int = -1  # position in the run's input stream (set by the batch runner)
 

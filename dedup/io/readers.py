@@ -1,28 +1,55 @@
-"""Readers: ``.txt`` files (one document each), ``.jsonl`` files (one document per line),
-directories (walked recursively, sorted) and stdin (``-``) -> :class:`~dedup.types.Document`.
+"""Readers: text files (one document each), JSONL files (one document per line), Parquet files
+(one document per row), directories (walked recursively, sorted), glob patterns and stdin (``-``)
+-> :class:`~dedup.types.Document`.
 
-A record that cannot be read does not stop the run: it becomes a document with ``error`` set,
-which the pipeline passes through untouched and the writer counts as a failure.
+Text and JSONL files may be gzip (``.gz``) or zstd (``.zst``) compressed; they are decompressed
+as a stream, and Parquet is read a batch of rows at a time, so memory stays bounded per file
+whatever its size. A record that cannot be read does not stop the run: it becomes a document with
+``error`` set, which the pipeline passes through untouched and the writer counts as a failure.
+A compressed file that is truncated or corrupt ends with such a document, naming the file and the
+last line read.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime
+import glob
+import gzip
+import importlib
+import io
 import json
 import os
+import re
 import sys
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from ..errors import InputError
+import zstandard
+
+from ..errors import DedupError, InputError
 from ..types import Document
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 TEXT_SUFFIXES = (".txt", ".text")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
-FORMATS = ("auto", "txt", "jsonl")
+PARQUET_SUFFIXES = (".parquet",)
+COMPRESSION_SUFFIXES = {".gz": "gz", ".zst": "zst", ".zstd": "zst"}
+FORMATS = ("auto", "txt", "jsonl", "parquet")
 ENCODING_ERRORS = ("strict", "replace")
+SUPPORTED = ".txt, .jsonl, .ndjson (each also .gz or .zst) and .parquet"
+PARQUET_HINT = 'pip install "dedup[parquet]"'
+PARQUET_BATCH_ROWS = 1024  # rows decoded at a time: bounds memory on huge row groups
+ZSTD_CHUNK = 1 << 16  # compressed bytes decoded at a time
+ZSTD_MAX_WINDOW = 1 << 31  # accept frames written with ``zstd --long`` (up to --long=31)
+_GLOB_MAGIC = re.compile(r"[*?[]")
+_NAMES = {"gz": "gzip", "zst": "zstd"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,49 +64,135 @@ class Source:
     def is_stdin(self) -> bool:
         return self.path == "-"
 
+    @property
+    def compression(self) -> str:
+        """``gz``, ``zst`` or ``""``, from the file name (stdin is never decompressed)."""
+        return "" if self.is_stdin else compression_of(self.path)
+
+
+def compression_of(path: str) -> str:
+    """The compression a file name says: ``gz``, ``zst`` or ``""``.
+
+    >>> compression_of("dump/part-1.jsonl.zst"), compression_of("a.txt")
+    ('zst', '')
+    """
+    return COMPRESSION_SUFFIXES.get(os.path.splitext(path.lower())[1], "")
+
+
+def strip_compression(name: str) -> str:
+    """The file name without its compression suffix: ``a.jsonl.gz`` -> ``a.jsonl``."""
+    return name[: -len(os.path.splitext(name)[1])] if compression_of(name) else name
+
+
+def is_glob(given: str) -> bool:
+    """Whether an input is a glob pattern (``*``, ``?`` or ``[``) rather than an existing path."""
+    return given != "-" and bool(_GLOB_MAGIC.search(given)) and not os.path.exists(given)
+
+
+def pyarrow_modules(error: type[DedupError] = InputError) -> tuple[Any, Any]:
+    """``(pyarrow, pyarrow.parquet)``, or ``error`` saying how to install them.
+
+    Imported on first use: pyarrow is an optional extra, and large.
+    """
+    try:
+        return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.parquet")
+    except ImportError as exc:
+        raise error("Parquet files need pyarrow, which is not installed",
+                    hint=PARQUET_HINT) from exc
+
 
 def _kind(path: str, fmt: str) -> str | None:
     if fmt != "auto":
         return fmt
     low = path.lower()
-    if low.endswith(JSONL_SUFFIXES):
+    base = strip_compression(low)
+    if base.endswith(JSONL_SUFFIXES):
         return "jsonl"
-    if low.endswith(TEXT_SUFFIXES):
+    if base.endswith(TEXT_SUFFIXES):
         return "txt"
+    if low.endswith(PARQUET_SUFFIXES):  # Parquet compresses its own pages: no outer .gz/.zst
+        return "parquet"
     return None
+
+
+def _walk(directory: Path, base: Path, fmt: str) -> list[Source]:
+    """Every readable file below ``directory``, sorted, hidden files and directories skipped;
+    ``rel`` is relative to ``base``."""
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            full = Path(root) / name
+            kind = _kind(name, fmt)
+            if kind is not None:
+                found.append(Source(str(full), kind, full.relative_to(base).as_posix()))
+    return found
+
+
+def _glob_base(pattern: str) -> Path:
+    """The directory part of a pattern before its first wildcard: ``dump/**/*.zst`` -> ``dump``."""
+    parts = Path(pattern).parts
+    prefix: list[str] = []
+    for part in parts[:-1]:
+        if _GLOB_MAGIC.search(part):
+            break
+        prefix.append(part)
+    return Path(*prefix) if prefix else Path(".")
+
+
+def _expand(pattern: str, fmt: str) -> list[Source]:
+    """A glob pattern's matches in sorted path order (``**`` spans directories). Matched files are
+    taken as given, like files named on the command line; matched directories are walked. Names
+    are relative to the pattern's directory part, so ``dump/**/*.parquet`` mirrors ``dump``."""
+    base = _glob_base(pattern)
+    found: dict[str, Source] = {}
+    for match in sorted(glob.glob(pattern, recursive=True)):
+        path = Path(match)
+        if path.is_dir():
+            for s in _walk(path, base, fmt):
+                found.setdefault(s.path, s)
+        elif path.is_file():
+            found.setdefault(str(path), Source(str(path), _kind(path.name, fmt) or "txt",
+                                               path.relative_to(base).as_posix()))
+    if not found:
+        raise InputError(f"{pattern}: no file matches this pattern",
+                         hint="check the pattern; ** matches any depth of directories")
+    return [found[p] for p in sorted(found)]
 
 
 def discover(inputs: Sequence[str], fmt: str = "auto") -> list[Source]:
     """Expand the command-line inputs into sources, in a stable order.
 
-    Files are taken as given (unknown suffixes as text); directories contribute every ``.txt``
-    and ``.jsonl`` file below them, sorted, hidden files skipped.
+    Files are taken as given (unknown suffixes as text); directories contribute every file with
+    a known suffix below them (see ``SUPPORTED``), sorted, hidden files skipped; glob patterns
+    (``dump/*.jsonl.zst``, ``dump/**/*.parquet``) their matches, sorted. Raises InputError for a
+    missing path, a pattern that matches nothing, and Parquet inputs without pyarrow.
     """
     sources: list[Source] = []
     for given in inputs:
         if given == "-":
+            if fmt == "parquet":
+                raise InputError("Parquet cannot be read from stdin",
+                                 hint="save it to a file and pass the file's path")
             sources.append(Source("-", "jsonl" if fmt == "jsonl" else "txt", "stdin"))
             continue
         path = Path(given)
         if path.is_dir():
-            found = []
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if name.startswith("."):
-                        continue
-                    full = Path(root) / name
-                    kind = _kind(name, fmt)
-                    if kind is not None:
-                        found.append(Source(str(full), kind, full.relative_to(path).as_posix()))
+            found = _walk(path, path, fmt)
             if not found:
-                raise InputError(f"{given}: directory has no .txt or .jsonl files",
+                raise InputError(f"{given}: directory has no {SUPPORTED} files",
                                  hint="point at the files, or use --input-format to read others")
             sources.extend(found)
         elif path.exists():
             sources.append(Source(str(path), _kind(path.name, fmt) or "txt", path.name))
+        elif is_glob(given):
+            sources.extend(_expand(given, fmt))
         else:
             raise InputError(f"{given}: no such file or directory")
+    if any(s.kind == "parquet" for s in sources):
+        pyarrow_modules(InputError)
     return sources
 
 
@@ -95,6 +208,61 @@ def _decode(data: bytes, where: str, errors: str) -> str:
         ) from exc
 
 
+class ZstdReader(io.RawIOBase):
+    """A zstd stream decoded frame by frame, ``ZSTD_CHUNK`` compressed bytes at a time.
+
+    Unlike ``ZstdDecompressor.stream_reader``, it raises EOFError when the input ends inside a
+    frame (a truncated file), instead of returning the part it could decode as if complete.
+    Concatenated frames (``pzstd``, appended files) are read one after the other.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+        self._frame = self._dctx.decompressobj()
+        self._in_frame = False  # bytes were fed to a frame that has not ended yet
+        self._out = memoryview(b"")
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        while not self._out:
+            if self._done:
+                return 0
+            self._fill()
+        view = memoryview(buffer).cast("B")
+        n = min(len(view), len(self._out))
+        view[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _fill(self) -> None:
+        chunk = self._raw.read(ZSTD_CHUNK)
+        if not chunk:
+            if self._in_frame:
+                raise EOFError("the file ends inside a zstd frame")
+            self._done = True
+            return
+        out = []
+        while chunk:
+            out.append(self._frame.decompress(chunk))
+            self._in_frame = True
+            if not self._frame.eof:
+                break
+            chunk = self._frame.unused_data  # the next frame starts in this chunk
+            self._frame = self._dctx.decompressobj()
+            self._in_frame = False
+        self._out = memoryview(b"".join(out))
+
+
+# What a broken compressed stream raises: truncated gzip (EOFError), bad gzip header
+# (gzip.BadGzipFile, an OSError), corrupt deflate data (zlib.error), bad zstd data (ZstdError).
+_STREAM_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
+
+
 def _open(source: Source) -> BinaryIO:
     if source.is_stdin:
         return sys.stdin.buffer
@@ -104,53 +272,181 @@ def _open(source: Source) -> BinaryIO:
         raise InputError(f"{source.path}: cannot read ({exc.strerror})") from exc
 
 
+def _decompressed(source: Source, raw: BinaryIO) -> contextlib.AbstractContextManager[BinaryIO]:
+    """``raw`` decoded as a stream when the source's name says it is compressed (closing the
+    decoder leaves ``raw`` open)."""
+    if source.compression == "gz":
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
+    if source.compression == "zst":
+        return io.BufferedReader(ZstdReader(raw))
+    return contextlib.nullcontext(raw)
+
+
+def _broken(source: Source, exc: BaseException, where: str) -> str:
+    """The error of a stream that failed part way, naming the file and what was read."""
+    detail = str(exc) or type(exc).__name__
+    if source.compression:
+        return (f"{source.path}: {_NAMES[source.compression]} data is truncated or corrupt "
+                f"{where} ({detail})")
+    return f"{source.path}: read failed {where} ({detail})"
+
+
 def read_source(source: Source, text_field: str = "text",
                 encoding_errors: str = "strict") -> Iterator[Document]:
     """Documents of one source; unreadable records come back with ``error`` set."""
+    if source.kind == "parquet":
+        yield from _read_parquet(source, text_field, encoding_errors)
+        return
     try:
-        fh = _open(source)
+        raw = _open(source)
     except InputError as exc:
         yield Document(id=source.rel, text="", source=source.rel, error=str(exc))
         return
-    with contextlib.nullcontext(fh) if source.is_stdin else fh:
+    with contextlib.nullcontext(raw) if source.is_stdin else raw, \
+            _decompressed(source, raw) as fh:
         if source.kind == "txt":
-            try:
-                text = _decode(fh.read(), source.path, encoding_errors)
-            except InputError as exc:
-                yield Document(id=source.rel, text="", source=source.rel, error=str(exc))
-                return
-            if "\x00" in text:
-                yield Document(id=source.rel, text="", source=source.rel,
-                               error=f"{source.path}: looks binary (contains NUL bytes)")
-                return
-            yield Document(id=source.rel, text=text, source=source.rel)
+            yield _read_text(source, fh, encoding_errors)
             return
-        for lineno, raw in enumerate(fh, start=1):
-            doc_id = f"{source.rel}:{lineno}"
-            if not raw.strip():
-                continue
+        lines = iter(fh)
+        lineno = 0
+        while True:
             try:
-                record = json.loads(_decode(raw, f"{source.path}:{lineno}", encoding_errors))
-            except InputError as exc:
-                yield Document(id=doc_id, text="", source=source.rel, error=str(exc))
-                continue
-            except json.JSONDecodeError as exc:
-                yield Document(id=doc_id, text="", source=source.rel,
-                               error=f"{source.path}:{lineno}: not valid JSON ({exc.msg})")
-                continue
-            if not isinstance(record, dict):
-                yield Document(id=doc_id, text="", source=source.rel,
-                               error=f"{source.path}:{lineno}: a JSONL record must be an object")
-                continue
-            value = record.get(text_field)
-            if not isinstance(value, str):
-                what = "missing" if text_field not in record else "not a string"
-                yield Document(id=doc_id, text="", source=source.rel, meta=record,
-                               error=f"{source.path}:{lineno}: field {text_field!r} is {what} "
-                                     f"(use --text-field to name the text field)")
-                continue
-            # meta keeps the whole record (field order included); the writer swaps the text in.
-            yield Document(id=doc_id, text=value, meta=record, source=source.rel)
+                line = next(lines, None)
+            except _STREAM_ERRORS as exc:
+                where = f"after line {lineno} (the lines before it were read)" if lineno \
+                    else "at the start"
+                yield Document(id=f"{source.rel}:{lineno + 1}", text="", source=source.rel,
+                               error=_broken(source, exc, where))
+                return
+            if line is None:
+                return
+            lineno += 1
+            if line.strip():
+                yield _jsonl_record(source, line, lineno, text_field, encoding_errors)
+
+
+def _read_text(source: Source, fh: BinaryIO, encoding_errors: str) -> Document:
+    """A text file is one document (decompressed whole: the document is the file)."""
+    try:
+        data = fh.read()
+    except _STREAM_ERRORS as exc:
+        return Document(id=source.rel, text="", source=source.rel,
+                        error=_broken(source, exc, "while reading"))
+    try:
+        text = _decode(data, source.path, encoding_errors)
+    except InputError as exc:
+        return Document(id=source.rel, text="", source=source.rel, error=str(exc))
+    if "\x00" in text:
+        return Document(id=source.rel, text="", source=source.rel,
+                        error=f"{source.path}: looks binary (contains NUL bytes)")
+    return Document(id=source.rel, text=text, source=source.rel)
+
+
+def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
+                  encoding_errors: str) -> Document:
+    doc_id = f"{source.rel}:{lineno}"
+    try:
+        record = json.loads(_decode(raw, f"{source.path}:{lineno}", encoding_errors))
+    except InputError as exc:
+        return Document(id=doc_id, text="", source=source.rel, error=str(exc))
+    except json.JSONDecodeError as exc:
+        return Document(id=doc_id, text="", source=source.rel,
+                        error=f"{source.path}:{lineno}: not valid JSON ({exc.msg})")
+    if not isinstance(record, dict):
+        return Document(id=doc_id, text="", source=source.rel,
+                        error=f"{source.path}:{lineno}: a JSONL record must be an object")
+    value = record.get(text_field)
+    if not isinstance(value, str):
+        what = "missing" if text_field not in record else "not a string"
+        return Document(id=doc_id, text="", source=source.rel, meta=record,
+                        error=f"{source.path}:{lineno}: field {text_field!r} is {what} "
+                              f"(use --text-field to name the text field)")
+    # meta keeps the whole record (field order included); the writer swaps the text in.
+    return Document(id=doc_id, text=value, meta=record, source=source.rel)
+
+
+def jsonable(value: Any) -> Any:
+    """A Parquet cell as a JSON value, so ``Document.meta`` can always be written as JSONL.
+
+    Dates and times become ISO 8601 strings, durations seconds, decimals strings, maps lists of
+    ``[key, value]`` pairs, bytes UTF-8 text (base64 when they are not UTF-8).
+
+    >>> jsonable({"when": datetime.date(2024, 5, 1), "raw": b"ok", "tags": ("a",)})
+    {'when': '2024-05-01', 'raw': 'ok', 'tags': ['a']}
+    """
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(value).decode("ascii")
+    return str(value)
+
+
+def _read_parquet(source: Source, text_field: str, encoding_errors: str) -> Iterator[Document]:
+    """One document per row, ``PARQUET_BATCH_ROWS`` rows decoded at a time; ids are
+    ``rel:row`` with 1-based rows. ``meta`` holds every column (the text one included)."""
+    pa, pq = pyarrow_modules(InputError)
+    errors = (pa.ArrowException, OSError, ValueError)
+    try:
+        pf = pq.ParquetFile(source.path)
+    except errors as exc:
+        yield Document(id=source.rel, text="", source=source.rel,
+                       error=f"{source.path}: not a readable Parquet file ({exc})")
+        return
+    try:
+        names = list(pf.schema_arrow.names)
+        if text_field not in names:
+            yield Document(id=source.rel, text="", source=source.rel,
+                           error=f"{source.path}: no column {text_field!r} (columns: "
+                                 f"{', '.join(names)}; use --text-field to name the text "
+                                 f"column)")
+            return
+        batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS)
+        rowno = 0
+        while True:
+            try:
+                batch = next(batches, None)
+                rows = batch.to_pylist() if batch is not None else None
+            except errors as exc:
+                where = f"after row {rowno}" if rowno else "at the first row"
+                yield Document(id=f"{source.rel}:{rowno + 1}", text="", source=source.rel,
+                               error=f"{source.path}: corrupt Parquet data {where} ({exc})")
+                return
+            if rows is None:
+                return
+            for row in rows:
+                rowno += 1
+                yield _parquet_row(source, row, rowno, text_field, encoding_errors)
+    finally:
+        pf.close()
+
+
+def _parquet_row(source: Source, row: dict[str, Any], rowno: int, text_field: str,
+                 encoding_errors: str) -> Document:
+    doc_id = f"{source.rel}:{rowno}"
+    value = row[text_field]
+    if isinstance(value, bytes):  # a binary text column: decoded like a JSONL line
+        try:
+            value = _decode(value, f"{source.path}: row {rowno}", encoding_errors)
+        except InputError as exc:
+            return Document(id=doc_id, text="", source=source.rel, error=str(exc))
+    meta = {name: jsonable(cell) for name, cell in row.items()}
+    meta[text_field] = jsonable(value)
+    if not isinstance(value, str):
+        what = "null" if value is None else "not a string"
+        return Document(id=doc_id, text="", source=source.rel, meta=meta,
+                        error=f"{source.path}: row {rowno}: column {text_field!r} is {what}")
+    return Document(id=doc_id, text=value, meta=meta, source=source.rel)
 
 
 def read_all(sources: Sequence[Source], text_field: str = "text",

@@ -1,26 +1,43 @@
-"""Writers: clean text mirroring the input layout, drop records, the run report.
+"""Writers: clean text mirroring the input layout (format and compression included), sharded
+output, drop records, the run report.
 
 Every file is written to a temporary file beside its target and renamed over it only when
-complete (``os.replace``), so an interrupted run never leaves a half-written output.
+complete (``os.replace``), so an interrupted run never leaves a half-written output. Compressed
+and Parquet outputs are written as a stream (Parquet a row group at a time), so memory stays
+bounded whatever the size of the output.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import io
 import json
 import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, Protocol, TextIO
 
-from ..errors import OutputError
+import zstandard
+
+from ..errors import ConfigError, OutputError
 from ..pipeline import CleanResult
-from .readers import Source
+from .readers import Source, compression_of, is_glob, pyarrow_modules, strip_compression
+
+GZIP_LEVEL = 6  # gzip -6: the usual speed/size trade-off (9 is much slower for little gain)
+ZSTD_LEVEL = 3  # zstd's default level
+PARQUET_CODEC = "zstd"  # page compression inside Parquet outputs
+ROW_GROUP_ROWS = 1000  # Parquet rows buffered before a row group is written
 
 
-class AtomicFile:
-    """A text file that appears at ``path`` only on :meth:`commit`; :meth:`abort` removes it."""
+class AtomicBinaryFile:
+    """A binary file that appears at ``path`` only on :meth:`commit`; :meth:`abort` removes it.
+
+    :meth:`finish` closes the temporary file without publishing it (a complete file that waits
+    for :meth:`commit`, as :class:`ShardedWriter` does with its shards).
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -31,21 +48,54 @@ class AtomicFile:
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write ({exc.strerror})") from exc
         self.tmp = Path(tmp)
-        self.fh: TextIO = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self.raw: BinaryIO = os.fdopen(fd, "wb")
 
-    def write(self, text: str) -> None:
-        self.fh.write(text)
+    def finish(self) -> None:
+        """Close the temporary file (complete, not yet at ``path``)."""
+        self.raw.close()
 
     def commit(self) -> None:
-        self.fh.close()
+        self.finish()
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual mode
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        self.fh.close()
+        self.raw.close()
         self.tmp.unlink(missing_ok=True)
+
+
+class AtomicFile(AtomicBinaryFile):
+    """A UTF-8 text file that appears at ``path`` only on :meth:`commit`; :meth:`abort` removes
+    it. Compressed as a stream when ``compression`` (by default: the name, ``.gz`` or ``.zst``)
+    says so."""
+
+    def __init__(self, path: str | Path, compression: str | None = None) -> None:
+        super().__init__(path)
+        comp = compression_of(self.path.name) if compression is None else compression
+        stream: Any = self.raw
+        if comp == "gz":
+            # mtime=0 and no file name in the header: the same text gives the same bytes.
+            stream = gzip.GzipFile(fileobj=self.raw, mode="wb", compresslevel=GZIP_LEVEL,
+                                   mtime=0, filename="")
+        elif comp == "zst":
+            stream = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True) \
+                .stream_writer(self.raw, closefd=False)
+        self.fh: TextIO = io.TextIOWrapper(stream, encoding="utf-8", newline="\n")
+
+    def write(self, text: str) -> None:
+        self.fh.write(text)
+
+    def finish(self) -> None:
+        self.fh.close()  # ends the compressed stream; the temporary file stays open
+        self.raw.close()
+
+    def abort(self) -> None:
+        # The write that failed may fail again on close; the file goes anyway.
+        with contextlib.suppress(OSError, ValueError, zstandard.ZstdError):
+            self.fh.close()
+        super().abort()
 
 
 class _Stdout:
@@ -59,11 +109,41 @@ class _Stdout:
         sys.stdout.flush()
 
 
+def output_format(kind: str, dest: str) -> str:
+    """How a source of ``kind`` is written to ``dest``: ``txt``, ``jsonl`` or ``parquet``.
+
+    Text stays text; records (JSONL, Parquet) are written as Parquet when the output name ends
+    in ``.parquet``, else as JSONL (so ``-o -`` prints a Parquet input as JSONL). Compression
+    follows the output name (``.gz``, ``.zst``).
+
+    >>> output_format("parquet", "out/a.parquet"), output_format("parquet", "a.jsonl.zst")
+    ('parquet', 'jsonl')
+    """
+    if kind == "txt":
+        return "txt"
+    parquet = dest != "-" and strip_compression(dest.lower()).endswith(".parquet")
+    return "parquet" if parquet else "jsonl"
+
+
+def _check_parquet(dest: str) -> None:
+    if compression_of(dest):
+        raise OutputError(f"{dest}: Parquet output cannot be .gz/.zst compressed",
+                          hint="name it .parquet: Parquet compresses its pages itself")
+    pyarrow_modules(OutputError)
+
+
+def _check_formats(plan: dict[str, str], sources: Sequence[Source]) -> None:
+    """Refuse outputs that cannot be written, before anything is."""
+    for s in sources:
+        if output_format(s.kind, plan[s.rel]) == "parquet":
+            _check_parquet(plan[s.rel])
+
+
 def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> dict[str, str]:
     """Map each source's relative name to its output path (``-`` for stdout).
 
     One file given in ``inputs`` and ``out`` not an existing directory: ``out`` is the output
-    file. Otherwise
+    file. Otherwise (directories, glob patterns, several inputs)
     ``out`` is a directory that mirrors the inputs' relative names. Refuses to overwrite an input
     or to write inside an input directory, and refuses two inputs with the same output name.
     """
@@ -71,7 +151,7 @@ def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> 
         return {s.rel: "-" for s in sources}
     target = Path(out)
     single = (len(inputs) == 1 and inputs[0] != "-" and not Path(inputs[0]).is_dir()
-              and not target.is_dir())
+              and not is_glob(inputs[0]) and not target.is_dir())
     plan: dict[str, str] = {}
     for s in sources:
         dest = target if single else target / s.rel
@@ -85,71 +165,338 @@ def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> 
             raise OutputError(f"refusing to overwrite the input {planned}",
                               hint="choose another -o path")
     if not single:
+        # A glob pattern stands for the files it matches (as if listed), not for a directory.
         outdir = target.resolve()
         roots = [Path(i).resolve() for i in inputs if i != "-" and Path(i).is_dir()]
         for root in roots:
             if outdir == root or root in outdir.parents:
                 raise OutputError(f"refusing to write into the input directory {out}",
                                   hint="choose an -o directory outside the inputs")
+    _check_formats(plan, sources)
     return plan
 
 
-CLUSTER_FIELD = "dedup_cluster"  # added to a JSONL record that near-duplicates an earlier one
+CLUSTER_FIELD = "dedup_cluster"  # added to a record that near-duplicates an earlier one
+
+
+def output_record(result: CleanResult, text_field: str = "text") -> dict[str, Any]:
+    """The record written for a cleaned document: its input record with the clean text swapped
+    in (a text file's record is ``{"id": ..., text_field: ...}``), plus ``dedup_cluster`` when
+    it near-duplicates an earlier document."""
+    doc = result.doc
+    record = dict(doc.meta) if doc.meta else {"id": doc.id}
+    record[text_field] = result.text
+    if doc.cluster is not None and doc.cluster.duplicate:
+        record[CLUSTER_FIELD] = doc.cluster.id
+    return record
+
+
+class _Sink(Protocol):
+    """Where one output's documents go: a text, JSONL or Parquet file (or stdout)."""
+
+    def add(self, result: CleanResult) -> None: ...
+    def finish(self) -> None: ...
+    def commit(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class _TextSink:
+    """Clean text as is: a text file's output."""
+
+    def __init__(self, fh: AtomicFile | _Stdout) -> None:
+        self.fh = fh
+
+    def add(self, result: CleanResult) -> None:
+        self.fh.write(result.text)
+
+    def finish(self) -> None:
+        if isinstance(self.fh, AtomicFile):
+            self.fh.finish()
+
+    def commit(self) -> None:
+        self.fh.commit()
+
+    def abort(self) -> None:
+        self.fh.abort()
+
+
+class _JsonlSink(_TextSink):
+    """One JSON record per line; unreadable and dropped documents are left out."""
+
+    def __init__(self, fh: AtomicFile | _Stdout, text_field: str) -> None:
+        super().__init__(fh)
+        self.text_field = text_field
+
+    def add(self, result: CleanResult) -> None:
+        if result.doc.error or result.dropped_document:
+            return
+        record = output_record(result, self.text_field)
+        self.fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+class ParquetSink:
+    """Records into a Parquet file, ``ROW_GROUP_ROWS`` rows per row group.
+
+    Parquet fixes a file's columns before its first row, so the schema is ``schema`` when given
+    (a Parquet input's, to mirror it) or inferred from the first row group, and a
+    ``dedup_cluster`` string column is always added (null for rows that are not near-duplicates)
+    since which rows are duplicates is only known as they stream by. Values that JSON carried
+    (dates as ISO strings, ...) are converted back to their column's type.
+    """
+
+    def __init__(self, path: str | Path, text_field: str = "text", schema: Any = None) -> None:
+        self.pa, self.pq = pyarrow_modules(OutputError)
+        self.file = AtomicBinaryFile(path)
+        self.text_field = text_field
+        self.schema: Any = self._complete(schema) if schema is not None else None
+        self.rows: list[dict[str, Any]] = []
+        self.writer: Any = None
+
+    def _complete(self, schema: Any) -> Any:
+        """``schema`` with a string text column (kept when already a string type) and the
+        ``dedup_cluster`` column, without pandas metadata (its column list would be stale)."""
+        pa = self.pa
+        fields = []
+        for f in schema:
+            if f.name == self.text_field and not (pa.types.is_string(f.type)
+                                                  or pa.types.is_large_string(f.type)):
+                f = pa.field(f.name, pa.string())
+            elif pa.types.is_null(f.type):
+                f = pa.field(f.name, pa.string())  # no value seen yet: text is the best guess
+            fields.append(f)
+        names = {f.name for f in fields}
+        for extra in (self.text_field, CLUSTER_FIELD):
+            if extra not in names:
+                fields.append(self.pa.field(extra, self.pa.string()))
+        return pa.schema(fields)
+
+    def add(self, result: CleanResult) -> None:
+        if result.doc.error or result.dropped_document:
+            return
+        self.rows.append(output_record(result, self.text_field))
+        if len(self.rows) >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _problems(self) -> tuple[type[BaseException], ...]:
+        return (self.pa.ArrowException, TypeError, ValueError, OverflowError)
+
+    def _mixed(self, name: str, what: str, exc: BaseException) -> OutputError:
+        return OutputError(f"{self.file.path}: column {name!r} holds {what} ({exc})",
+                           hint="Parquet needs one type per column; write JSONL (.jsonl, "
+                                ".jsonl.zst) instead")
+
+    def _infer(self) -> Any:
+        names: dict[str, None] = {}
+        for row in self.rows:
+            names.update(dict.fromkeys(row))
+        fields = []
+        for name in names:
+            try:
+                fields.append((name, self.pa.array([r.get(name) for r in self.rows]).type))
+            except self._problems() as exc:
+                raise self._mixed(name, "values of different types", exc) from exc
+        return self._complete(self.pa.schema(fields))
+
+    def _column(self, name: str, kind: Any) -> Any:
+        pa = self.pa
+        values = [row.get(name) for row in self.rows]
+        if pa.types.is_map(kind):  # JSON carried each map as [key, value] pairs
+            values = [None if v is None else [tuple(p) for p in v] for v in values]
+        try:
+            return pa.array(values, type=kind)
+        except self._problems():
+            pass
+        try:
+            return pa.array(values).cast(kind)  # ISO strings -> timestamps, "1.25" -> decimal
+        except self._problems() as exc:
+            raise self._mixed(name, f"values that are not {kind}", exc) from exc
+
+    def _flush(self) -> None:
+        if self.schema is None:
+            if not self.rows:
+                self.schema = self._complete(self.pa.schema([]))
+            else:
+                self.schema = self._infer()
+        table = self.pa.Table.from_arrays(
+            [self._column(f.name, f.type) for f in self.schema], schema=self.schema)
+        if self.writer is None:
+            self.writer = self.pq.ParquetWriter(self.file.raw, self.schema,
+                                                compression=PARQUET_CODEC)
+        if self.rows:
+            self.writer.write_table(table, row_group_size=len(self.rows))
+        self.rows = []
+
+    def finish(self) -> None:
+        self._flush()
+        self.writer.close()
+        self.file.finish()
+
+    def commit(self) -> None:
+        self.finish()
+        self.file.commit()
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            with contextlib.suppress(self.pa.ArrowException, OSError, ValueError):
+                self.writer.close()  # the file goes anyway
+        self.file.abort()
+
+
+def open_sink(dest: str, fmt: str, text_field: str = "text", schema: Any = None) -> _Sink:
+    """A sink writing ``fmt`` (``txt``, ``jsonl``, ``parquet``) to ``dest`` (``-``: stdout)."""
+    if fmt == "parquet":
+        _check_parquet(dest)
+        return ParquetSink(dest, text_field, schema)
+    fh: AtomicFile | _Stdout = _Stdout() if dest == "-" else AtomicFile(dest)
+    return _JsonlSink(fh, text_field) if fmt == "jsonl" else _TextSink(fh)
 
 
 class OutputWriter:
-    """Writes clean results source by source, committing each output when its source ends."""
+    """Writes clean results source by source, committing each output when its source ends.
+
+    Each output mirrors its input's format (see :func:`output_format`); a Parquet input's
+    output keeps its columns and their types.
+    """
 
     def __init__(self, plan: dict[str, str], sources: Sequence[Source],
                  text_field: str = "text") -> None:
         self.plan = plan
         self.kinds = {s.rel: s.kind for s in sources}
+        self.paths = {s.rel: s.path for s in sources}
         self.text_field = text_field
         self.current: str | None = None
-        self.fh: AtomicFile | _Stdout | None = None
+        self.sink: _Sink | None = None
         self.written: list[str] = []
 
-    def _switch(self, rel: str) -> None:
-        if self.current == rel:
-            return
+    def _switch(self, rel: str) -> _Sink:
+        if self.current == rel and self.sink is not None:
+            return self.sink
         self._commit()
-        self.current = rel
         dest = self.plan[rel]
-        self.fh = _Stdout() if dest == "-" else AtomicFile(dest)
+        kind = self.kinds[rel]
+        fmt = output_format(kind, dest)
+        schema = None
+        if fmt == "parquet" and kind == "parquet":
+            pa, pq = pyarrow_modules(OutputError)
+            with contextlib.suppress(pa.ArrowException, OSError, ValueError):
+                schema = pq.read_schema(self.paths[rel])  # unreadable: the reader said so
+        self.sink = open_sink(dest, fmt, self.text_field, schema)
+        self.current = rel
+        return self.sink
 
     def _commit(self) -> None:
-        if self.fh is not None and self.current is not None:
-            self.fh.commit()
+        if self.sink is not None and self.current is not None:
+            self.sink.commit()
             self.written.append(self.plan[self.current])
-        self.fh = None
+        self.sink = None
         self.current = None
 
     def write(self, result: CleanResult) -> None:
         doc = result.doc
         if (doc.error or result.dropped_document) and self.kinds.get(doc.source) == "txt":
             return  # an unreadable or dropped text file gets no output file
-        self._switch(doc.source)
-        if self.fh is None:  # pragma: no cover - _switch always opens one
-            return
-        if self.kinds[doc.source] == "jsonl":
-            if doc.error or result.dropped_document:
-                return
-            record = dict(doc.meta)
-            record[self.text_field] = result.text
-            if doc.cluster is not None and doc.cluster.duplicate:
-                record[CLUSTER_FIELD] = doc.cluster.id
-            self.fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        else:
-            self.fh.write(result.text)
+        self._switch(doc.source).add(result)
 
     def close(self) -> None:
         self._commit()
 
     def abort(self) -> None:
-        if self.fh is not None:
-            self.fh.abort()
-        self.fh = None
+        if self.sink is not None:
+            self.sink.abort()
+        self.sink = None
         self.current = None
+
+
+SHARD_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet")
+
+
+class ShardedWriter:
+    """Every document into ``out_dir/part-00000<suffix>``, ``part-00001<suffix>``, ...: a new
+    shard every ``shard_docs`` written documents, in input order.
+
+    Same interface as :class:`OutputWriter`. Unreadable and dropped documents are not written;
+    a text file's document is written as ``{"id": ..., text_field: ...}``. Each shard is
+    written to a temporary file; :meth:`close` renames them all into place, :meth:`abort`
+    removes them all, so a failed run leaves no shards. Refuses a directory that already holds
+    ``part-*`` files (a smaller run would leave stale shards among the new ones). Parquet shards
+    share the first shard's schema.
+
+    >>> import tempfile
+    >>> from dedup import Cleaner, Document
+    >>> docs = [Document(id=f"d{i}", text=f"document number {i}") for i in range(3)]
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     writer = ShardedWriter(out, ".jsonl.zst", shard_docs=2)
+    ...     for result in Cleaner().clean_documents(docs):
+    ...         writer.write(result)
+    ...     writer.close()
+    ...     [Path(p).name for p in writer.written]
+    ['part-00000.jsonl.zst', 'part-00001.jsonl.zst']
+    """
+
+    def __init__(self, out_dir: str, suffix: str = ".jsonl.zst", shard_docs: int = 100_000,
+                 text_field: str = "text") -> None:
+        if suffix not in SHARD_SUFFIXES:
+            raise ConfigError(f"shard suffix {suffix!r} is not one of "
+                              f"{', '.join(SHARD_SUFFIXES)}")
+        if shard_docs < 1:
+            raise ConfigError(f"documents per shard must be at least 1, not {shard_docs}")
+        if suffix == ".parquet":
+            pyarrow_modules(OutputError)
+        self.out_dir = Path(out_dir)
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise OutputError(f"{out_dir}: not a directory",
+                              hint="sharded output goes into a directory; choose another path")
+        old = sorted(self.out_dir.glob("part-*")) if self.out_dir.is_dir() else []
+        if old:
+            raise OutputError(f"{out_dir} already holds shards ({old[0].name}, ...)",
+                              hint="choose an empty directory, or remove the old part-* files")
+        self.suffix = suffix
+        self.shard_docs = shard_docs
+        self.text_field = text_field
+        self.fmt = "parquet" if suffix == ".parquet" else "jsonl"
+        self.sink: _Sink | None = None
+        self.count = 0  # documents in the open shard
+        self.done: list[tuple[str, _Sink]] = []  # finished shards, not yet renamed into place
+        self.written: list[str] = []
+
+    def shard_path(self, n: int) -> str:
+        return str(self.out_dir / f"part-{n:05d}{self.suffix}")
+
+    def write(self, result: CleanResult) -> None:
+        if result.doc.error or result.dropped_document:
+            return
+        if self.sink is None:
+            schema = None
+            if self.done and isinstance(self.done[0][1], ParquetSink):
+                schema = self.done[0][1].schema
+            self.sink = open_sink(self.shard_path(len(self.done)), self.fmt, self.text_field,
+                                  schema)
+        self.sink.add(result)
+        self.count += 1
+        if self.count >= self.shard_docs:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self.sink is not None:
+            self.sink.finish()
+            self.done.append((self.shard_path(len(self.done)), self.sink))
+        self.sink = None
+        self.count = 0
+
+    def close(self) -> None:
+        self._finish()
+        for path, sink in self.done:
+            sink.commit()
+            self.written.append(path)
+        self.done = []
+
+    def abort(self) -> None:
+        if self.sink is not None:
+            self.sink.abort()
+        for _, sink in self.done:
+            sink.abort()
+        self.sink = None
+        self.done = []
 
 
 def removed_records(result: CleanResult) -> list[dict[str, Any]]:
