@@ -15,10 +15,10 @@ from typing import Any
 from . import __version__
 from .config import Config
 from .crossdoc import CorpusDeduper
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, OutputError
 from .index import CorpusIndex
 from .io.readers import Source, discover, read_all
-from .io.writers import OutputWriter, RemovedWriter, plan_outputs, write_json
+from .io.writers import OutputWriter, RemovedWriter, ShardedWriter, plan_outputs, write_json
 from .parallel import DaskExecutor
 from .pipeline import Cleaner, CleanResult
 from .types import Document
@@ -66,6 +66,8 @@ def run_clean(
     engine: str = "local",
     scheduler: str | None = None,
     on_start: Callable[[str], None] | None = None,
+    shard_docs: int = 0,
+    shard_suffix: str = ".jsonl.zst",
 ) -> RunReport:
     """Clean ``inputs`` into ``out`` (``-`` for stdout). Raises InputError/OutputError before
     writing anything when the inputs or the output plan are wrong; a record that cannot be read
@@ -76,11 +78,21 @@ def run_clean(
     processes for the per-document work; the output is the same for every value. ``engine``
     ``"dask"`` runs that work on a Dask cluster instead: ``scheduler`` (an address) or a
     LocalCluster of ``jobs`` workers; ``on_start`` is called with its dashboard address.
+    ``shard_docs``: instead of mirroring the inputs, write every document into ``out`` as
+    ``part-00000<shard_suffix>``, ... with ``shard_docs`` documents each.
     """
     t0 = time.perf_counter()
     config = config or Config()
     sources = discover(inputs, input_format)
-    plan = plan_outputs(sources, out, inputs)
+    plan = plan_outputs(sources, out, inputs)  # also refuses -o inside an input directory
+    writer: OutputWriter | ShardedWriter
+    if shard_docs:
+        if out == "-":
+            raise OutputError("sharded output needs a directory, not stdout",
+                              hint="give -o DIR with --shard-docs")
+        writer = ShardedWriter(out, shard_suffix, shard_docs, text_field)
+    else:
+        writer = OutputWriter(plan, sources, text_field)
     longest = config.keep == "longest" and config.corpus.enabled
     if longest and any(s.is_stdin for s in sources):
         raise InputError("--keep longest reads the inputs three times; stdin can be read once",
@@ -100,8 +112,8 @@ def run_clean(
             executor = DaskExecutor(jobs, scheduler)
             if on_start is not None:
                 on_start(executor.dashboard)
-        return _run(config, sources, plan, corpus_index, read, longest, removed, report,
-                    text_field, progress, t0, jobs, executor)
+        return _run(config, sources, writer, corpus_index, read, longest, removed, report,
+                    progress, t0, jobs, executor)
     finally:
         if corpus_index is not None:
             corpus_index.close()
@@ -129,9 +141,9 @@ def _longest(read: Callable[[], Iterator[Document]], cleaner: Cleaner) -> frozen
     return frozenset(o for first, (_, o) in best.items() if o != run_ordinal[first])
 
 
-def _run(config: Config, sources: Sequence[Source], plan: dict[str, str],
+def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | ShardedWriter,
          corpus_index: CorpusIndex | None, read: Callable[[], Iterator[Document]],
-         longest: bool, removed: str | None, report: str | None, text_field: str,
+         longest: bool, removed: str | None, report: str | None,
          progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None,
          t0: float, jobs: int = 1, executor: DaskExecutor | None = None) -> RunReport:
     cleaner = Cleaner(config, index=corpus_index, jobs=jobs, executor=executor)
@@ -158,7 +170,6 @@ def _run(config: Config, sources: Sequence[Source], plan: dict[str, str],
                 failures.append(doc.error)
             yield doc
 
-    writer = OutputWriter(plan, sources, text_field)
     removed_writer = RemovedWriter(removed) if removed else None
     results = cleaner.clean_documents(documents())
     if progress is not None:

@@ -182,3 +182,19 @@ def test_documents_drop_writes_no_record_and_no_file(tmp_path: Path) -> None:
                                     "--documents", "drop", "--no-boilerplate", "-q"])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.txt"]
+
+
+def test_sharded_output_through_the_cli(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    texts = [f"{A1}\n{A2}", f"{B1}\n{B2}", f"{A1}\n{A3}", f"{C1}", f"{B3}"]
+    _write_jsonl(src, texts)
+    out = tmp_path / "shards"
+    res = CliRunner().invoke(main, ["clean", str(src), "-o", str(out), "--shard-docs", "2",
+                                    "--shard-format", ".jsonl", "--no-boilerplate", "-q"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["part-00000.jsonl", "part-00001.jsonl",
+                                                    "part-00002.jsonl"]
+    got = [t for n in range(3) for t in _texts(out / f"part-0000{n}.jsonl")]
+    assert got == [f"{A1}\n{A2}\n", f"{B1}\n{B2}\n", f"{A3}\n", f"{C1}\n", f"{B3}\n"]
+    bad = CliRunner().invoke(main, ["clean", str(src), "-o", "-", "--shard-docs", "2"])
+    assert bad.exit_code == 1 and "directory" in bad.output

@@ -37,15 +37,24 @@ from .common import EXIT_FAILED, config_options, fail
 @click.option("--scheduler", metavar="ADDRESS",
               help="With --engine dask: the scheduler of an existing cluster "
                    "(tcp://host:8786); default: a LocalCluster of --jobs workers on 127.0.0.1.")
+@click.option("--shard-docs", type=click.IntRange(1), default=None,
+              help="Write all documents into OUTPUT (a directory) as part-00000.jsonl.zst, ... "
+                   "with this many documents each, instead of mirroring the inputs.")
+@click.option("--shard-format", type=click.Choice([".jsonl.zst", ".jsonl.gz", ".jsonl",
+                                                   ".parquet"]),
+              default=".jsonl.zst", show_default=True, help="Format of the shards.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
 @config_options
 def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str | None,
-          index_dir: str | None, jobs: int, engine: str, scheduler: str | None, quiet: bool,
-          config: Config, text_field: str, input_format: str, encoding_errors: str) -> None:
-    """Clean INPUTS (.txt files, .jsonl files, directories, or - for stdin) into OUTPUT.
+          index_dir: str | None, jobs: int, engine: str, scheduler: str | None,
+          shard_docs: int | None, shard_format: str, quiet: bool, config: Config,
+          text_field: str, input_format: str, encoding_errors: str) -> None:
+    """Clean INPUTS (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet files, directories, quoted
+    glob patterns, or - for stdin) into OUTPUT.
 
     A .txt file is one document with one paragraph per line; a .jsonl file holds one document
-    per line. Outputs mirror the inputs; every write is atomic.
+    per line, a .parquet file one per row. Outputs mirror the inputs (or go into shards with
+    --shard-docs); every write is atomic.
 
     \b
     Exit codes:
@@ -70,6 +79,7 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
                             text_field=text_field, input_format=input_format,
                             encoding_errors=encoding_errors, progress=progress,
                             index=index_dir, jobs=jobs, engine=engine, scheduler=scheduler,
+                            shard_docs=shard_docs or 0, shard_suffix=shard_format,
                             on_start=None if quiet else (
                                 lambda link: click.echo(f"dask dashboard: {link}", err=True)))
     except DedupError as exc:

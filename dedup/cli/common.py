@@ -99,7 +99,8 @@ def config_options(func: F) -> F:
                      help="JSONL field holding the text; all other fields are kept."),
         click.option("--input-format", type=click.Choice(FORMATS), default="auto",
                      show_default=True,
-                     help="How to read inputs; auto goes by suffix (.jsonl, else text)."),
+                     help="How to read inputs; auto goes by suffix (.jsonl/.ndjson, also "
+                          ".gz/.zst; .parquet; else text)."),
         click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default="strict",
                      show_default=True,
                      help="strict: a file that is not UTF-8 is skipped and reported; "
