@@ -59,6 +59,11 @@ def _key_hashes(paras: list[Paragraph], seed: int) -> np.ndarray:
     return _hash_joined("\x00".join(p.key for p in paras), seed + 0x5EED)
 
 
+def _doc_key(line_hash: int, doc: int) -> int:
+    """The 32-bit exact-table key of a short line in one document."""
+    return ((line_hash ^ (doc * 0x9E3779B97F4A7C15)) & 0xFFFFFFFFFFFFFFFF) >> 32
+
+
 def content_of(doc: Document) -> list[Paragraph]:
     """The paragraphs the corpus stage looks at: kept so far, with tokens."""
     return [p for p in doc.paragraphs if p.verdict is None and p.tokens]
@@ -176,35 +181,29 @@ class CorpusDeduper:
 
     def _grow_runs(self, content: list[Paragraph], hits: dict[int, _Hit],
                    short_hash: dict[int, int]) -> None:
-        """Drop short lines that continue a run of cross-document drops (see module doc)."""
+        """Drop short lines that continue a run of cross-document drops (see module doc).
+
+        The exact table is keyed by (line, document), so a look-up asks only "does document D
+        hold this line?": a heading kept in ten thousand documents costs no more than a rare one.
+        """
         index = self.index
         row_doc = index.row_doc.data
         pending = sorted({j for k in hits for j in (k - 1, k + 1)
                           if j in short_hash and j not in hits})
         while pending:
-            q, cand = index.exact.lookup(np.asarray([short_hash[k] >> 32 for k in pending],
-                                                    dtype=np.uint64))
-            rows_of: dict[int, list[int]] = defaultdict(list)
-            for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
-                rows_of[pending[qi]].append(row)
+            asks = [(k, nb.doc) for k in pending
+                    for nb in (hits.get(k - 1), hits.get(k + 1)) if nb is not None]
+            q, cand = index.exact.lookup(np.asarray(
+                [_doc_key(short_hash[k], d) for k, d in asks], dtype=np.uint64))
             grown = []
-            for k in pending:
-                if k not in rows_of:
+            for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
+                k, d = asks[qi]
+                if k in hits or int(row_doc[row]) != d:
                     continue
-                want = [short_hash[k] & 0xFFFFFFFF, short_hash[k] >> 32]
-                for nb in (hits.get(k - 1), hits.get(k + 1)):
-                    if nb is None:
-                        continue
-                    for row in rows_of[k]:
-                        if int(row_doc[row]) != nb.doc:
-                            continue
-                        d, line, payload = index.record(row)
-                        if payload.tolist() == want:
-                            hits[k] = _Hit(row, d, line, 1.0)
-                            break
-                    if k in hits:
-                        grown.append(k)
-                        break
+                doc, line, payload = index.record(row)
+                if payload.tolist() == [short_hash[k] & 0xFFFFFFFF, short_hash[k] >> 32]:
+                    hits[k] = _Hit(row, doc, line, 1.0)
+                    grown.append(k)
             pending = sorted({j for k in grown for j in (k - 1, k + 1)
                               if j in short_hash and j not in hits})
 
@@ -255,7 +254,7 @@ class CorpusDeduper:
                 continue
             exact_rows.append(index.add_row(ordinal, content[k].line,
                                             np.array([h & 0xFFFFFFFF, h >> 32], dtype=np.uint32)))
-            exact_keys.append(h >> 32)
+            exact_keys.append(_doc_key(h, ordinal))
         if exact_rows:
             index.exact.add(np.asarray(exact_keys, dtype=np.uint64),
                             np.asarray(exact_rows, dtype=np.uint64))

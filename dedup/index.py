@@ -34,7 +34,7 @@ import numpy as np
 from .config import Config
 from .errors import ConfigError, OutputError
 
-FORMAT = 1
+FORMAT = 2
 ROW_BITS = np.uint64(32)
 ROW_MASK = np.uint64(0xFFFFFFFF)
 _U32 = np.dtype("<u4")
