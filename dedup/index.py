@@ -84,11 +84,13 @@ class KeyTable:
         found_rows: list[np.ndarray] = []
         for level in self.levels:
             left = np.searchsorted(level, q, side="left")
-            right = np.searchsorted(level, hi, side="right")
-            counts = right - left
-            hit = np.flatnonzero(counts)
+            # Most keys are absent: test the entry at ``left`` first, range-search only hits.
+            at = level[np.minimum(left, len(level) - 1)]
+            hit = np.flatnonzero((left < len(level)) & ((at >> ROW_BITS) == (q >> ROW_BITS)))
             if not len(hit):
                 continue
+            counts = np.zeros(len(q), dtype=np.int64)
+            counts[hit] = np.searchsorted(level, hi[hit], side="right") - left[hit]
             c = counts[hit]
             owner = np.repeat(hit, c)
             pos = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c) + left[owner]

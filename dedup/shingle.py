@@ -115,7 +115,9 @@ def shingle_set(tokens: Sequence[str], size: int = 3, seed: int = 1) -> np.ndarr
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Exact Jaccard similarity of two sorted unique hash arrays."""
-    if not len(a) and not len(b):
-        return 1.0
-    inter = len(np.intersect1d(a, b, assume_unique=True))
+    if not len(a) or not len(b):
+        return 1.0 if len(a) == len(b) else 0.0
+    # Both sorted and unique: where each of ``a`` would go in ``b`` says whether it is there.
+    pos = np.searchsorted(b, a)
+    inter = int(np.count_nonzero(b[np.minimum(pos, len(b) - 1)] == a))
     return inter / (len(a) + len(b) - inter)
