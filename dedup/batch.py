@@ -133,8 +133,7 @@ def _longest(read: Callable[[], Iterator[Document]], cleaner: Cleaner) -> frozen
         run_ordinal.append(doc.ordinal)
         if doc.cluster is None:
             continue
-        size = sum(len(p.tokens) for p in doc.paragraphs
-                   if p.verdict is None or p.verdict.reason.startswith("duplicate:cross-doc"))
+        size = doc.cluster.tokens
         key = (-size, doc.ordinal)
         if doc.cluster.first not in best or key < best[doc.cluster.first]:
             best[doc.cluster.first] = key

@@ -92,7 +92,8 @@ def corpus_keys(doc: Document, cfg: Config) -> CorpusKeys:
     shorts = [k for k in range(len(content)) if k not in long_set]
     short_hash = dict(zip(shorts, _key_hashes([content[k] for k in shorts],
                                               cfg.shingle.seed).tolist(), strict=True))
-    return CorpusKeys(longs, sets, keys32, short_hash)
+    return CorpusKeys([p.index for p in content], [len(p.tokens) for p in content], longs, sets,
+                      keys32, short_hash)
 
 
 def add_corpus_keys(docs: Iterable[Document], cfg: Config) -> Iterator[Document]:
@@ -113,6 +114,7 @@ class CorpusDeduper:
         # Documents (by ordinal) already indexed as their cluster's canonical copy (keep policy
         # ``longest``): they are neither matched nor indexed again.
         self.canonical = canonical
+        self._tokens: list[int] = []  # token counts of the current document's content
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         for doc in docs:
@@ -131,9 +133,10 @@ class CorpusDeduper:
 
     def process(self, doc: Document, match: bool = True) -> Document:
         cfg, index = self.cfg, self.index
-        content = content_of(doc)
         keys = doc.corpus_keys if doc.corpus_keys is not None else corpus_keys(doc, cfg)
         doc.corpus_keys = None  # used once; not kept with the result
+        content = [doc.paragraphs[i] for i in keys.content]
+        self._tokens = keys.tokens
         longs, sets, keys32, short_hash = keys.longs, keys.sets, keys.keys32, keys.short_hash
         bands = cfg.corpus_bands()[0]
         hits: dict[int, _Hit] = {}
@@ -176,7 +179,8 @@ class CorpusDeduper:
         ordinal = self._insert(doc, content, hits, longs, sets, keys32, short_hash,
                                cluster_ordinal, drop_doc)
         doc.cluster = DocCluster(cluster.id, cluster.duplicate, cluster.similarity,
-                                 ordinal if cluster_ordinal is None else cluster_ordinal)
+                                 ordinal if cluster_ordinal is None else cluster_ordinal,
+                                 sum(self._tokens))
         return doc
 
     def _grow_runs(self, content: list[Paragraph], hits: dict[int, _Hit],
@@ -211,11 +215,11 @@ class CorpusDeduper:
                  hits: dict[int, _Hit]) -> tuple[DocCluster, int | None]:
         """The document's cluster and the ordinal of the cluster's first document."""
         index = self.index
-        total = sum(len(p.tokens) for p in content)
+        total = sum(self._tokens)
         matched: dict[int, int] = defaultdict(int)
         cluster_of = index.doc_cluster.data
         for k, hit in hits.items():
-            matched[int(cluster_of[hit.doc])] += len(content[k].tokens)
+            matched[int(cluster_of[hit.doc])] += self._tokens[k]
         best: tuple[float, int] | None = None
         for cl in sorted(matched):
             m = matched[cl]
@@ -232,7 +236,7 @@ class CorpusDeduper:
                 short_hash: dict[int, int], cluster: int | None, drop_doc: bool) -> int:
         """Register the document, index its kept paragraphs; returns its index ordinal."""
         index = self.index
-        ordinal = index.add_document(doc.id, sum(len(p.tokens) for p in content), cluster)
+        ordinal = index.add_document(doc.id, sum(self._tokens), cluster)
         if drop_doc:
             return ordinal
         band_rows: list[int] = []

@@ -189,4 +189,8 @@ def prepare_chunk(state: State, docs: list[Document]) -> tuple[list[Document], d
     """Every per-document stage on a chunk; returns the documents and the seconds per stage."""
     cleaner = state["cleaner"]
     prepared = list(cleaner.prepare_timed(docs))
+    if cleaner.config.corpus.enabled:
+        for doc in prepared:  # the parent needs the keys, not the tokens: less to ship back
+            for p in doc.paragraphs:
+                p.tokens, p.key = (), ""
     return prepared, cleaner.take_stage_seconds()

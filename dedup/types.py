@@ -86,9 +86,12 @@ class Sketch:
 @dataclass(slots=True)
 class CorpusKeys:
     """What the corpus stage needs of a document, computed without the index (so a worker can):
-    content positions of the long paragraphs, their 32-bit shingle sets and 32-bit band keys
-    (one row per long paragraph), and the 64-bit key hash of every short line by position."""
+    the content paragraphs (indices) and their token counts, content positions of the long
+    paragraphs, their 32-bit shingle sets and 32-bit band keys (one row per long paragraph), and
+    the 64-bit key hash of every short line by position."""
 
+    content: list[int]
+    tokens: list[int]
     longs: list[int]
     sets: dict[int, np.ndarray]
     keys32: np.ndarray | None
@@ -99,12 +102,13 @@ class CorpusKeys:
 class DocCluster:
     """A document's near-duplicate cluster: the id of its first (kept) member, whether this
     document is a later member, its similarity to the cluster, and the index ordinal of the
-    cluster's first member (``-1`` when unknown)."""
+    cluster's first member (``-1`` when unknown), and this document's content tokens."""
 
     id: str
     duplicate: bool = False
     similarity: float = 1.0
     first: int = -1
+    tokens: int = 0
 
 
 @dataclass(slots=True)
