@@ -23,16 +23,21 @@ from .parallel import DaskExecutor
 from .pipeline import Cleaner, CleanResult
 from .types import Document
 
+STRICT_HINT = ("--strict stops at the first record that cannot be read and writes nothing; "
+               "without it, such records are reported and the rest is cleaned")
+
 
 @dataclass(slots=True)
 class RunReport:
-    """The outcome of a batch run; ``failures`` lists every record that could not be read."""
+    """The outcome of a batch run; ``failures`` lists every record that could not be read,
+    ``skipped`` every record left out on purpose (``encoding_errors="skip"``)."""
 
     stats: dict[str, Any]
     failures: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     seconds: float = 0.0
     fingerprint: str = ""
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -45,6 +50,8 @@ class RunReport:
             **self.stats,
             "failures": len(self.failures),
             "failed": self.failures,
+            "skipped": len(self.skipped),
+            "skipped_records": self.skipped,
             "outputs": self.outputs,
             "seconds": round(self.seconds, 6),
         }
@@ -68,6 +75,7 @@ def run_clean(
     on_start: Callable[[str], None] | None = None,
     shard_docs: int = 0,
     shard_suffix: str = ".jsonl.zst",
+    strict: bool = False,
 ) -> RunReport:
     """Clean ``inputs`` into ``out`` (``-`` for stdout). Raises InputError/OutputError before
     writing anything when the inputs or the output plan are wrong; a record that cannot be read
@@ -79,7 +87,9 @@ def run_clean(
     ``"dask"`` runs that work on a Dask cluster instead: ``scheduler`` (an address) or a
     LocalCluster of ``jobs`` workers; ``on_start`` is called with its dashboard address.
     ``shard_docs``: instead of mirroring the inputs, write every document into ``out`` as
-    ``part-00000<shard_suffix>``, ... with ``shard_docs`` documents each.
+    ``part-00000<shard_suffix>``, ... with ``shard_docs`` documents each. ``strict``: the first
+    record that cannot be read raises InputError naming it, and nothing is written (a record
+    skipped on purpose, ``encoding_errors="skip"``, does not stop the run).
     """
     t0 = time.perf_counter()
     config = config or Config()
@@ -113,7 +123,7 @@ def run_clean(
             if on_start is not None:
                 on_start(executor.dashboard)
         return _run(config, sources, writer, corpus_index, read, longest, removed, report,
-                    progress, t0, jobs, executor)
+                    progress, t0, jobs, executor, strict)
     finally:
         if corpus_index is not None:
             corpus_index.close()
@@ -144,7 +154,8 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
          corpus_index: CorpusIndex | None, read: Callable[[], Iterator[Document]],
          longest: bool, removed: str | None, report: str | None,
          progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None,
-         t0: float, jobs: int = 1, executor: DaskExecutor | None = None) -> RunReport:
+         t0: float, jobs: int = 1, executor: DaskExecutor | None = None,
+         strict: bool = False) -> RunReport:
     cleaner = Cleaner(config, index=corpus_index, jobs=jobs, executor=executor)
     if cleaner.uses_repetition and config.boilerplate.repetition == "full":
         # First pass: corpus line counts over every readable input, for the classifier.
@@ -162,10 +173,15 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
         for _ in deduper.prime(primer.prepare(stream)):
             pass
     failures: list[str] = []
+    skipped: list[str] = []
 
     def documents() -> Iterator[Document]:
         for doc in read():
-            if doc.error:
+            if doc.skipped:
+                skipped.append(doc.error or doc.id)
+            elif doc.error:
+                if strict:  # raised inside the write loop below: every output is aborted
+                    raise InputError(doc.error, hint=STRICT_HINT)
                 failures.append(doc.error)
             yield doc
 
@@ -178,18 +194,18 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
             writer.write(result)
             if removed_writer:
                 removed_writer.write(result)
+        writer.close()  # may still fail (a Parquet column of mixed types): abort then too
     except BaseException:
         writer.abort()
         if removed_writer:
             removed_writer.abort()
         raise
-    writer.close()
     if removed_writer:
         removed_writer.close()
     if corpus_index is not None:
         corpus_index.save()
     outcome = RunReport(cleaner.stats.to_dict(), failures, writer.written,
-                        time.perf_counter() - t0, config.fingerprint())
+                        time.perf_counter() - t0, config.fingerprint(), skipped)
     if report:
         write_json(report, outcome.to_dict())
     return outcome

@@ -121,6 +121,7 @@ class Document:
     source: str = ""
     paragraphs: list[Paragraph] = field(default_factory=list)
     error: str | None = None
+    skipped: bool = False  # left out on purpose (--encoding-errors skip); ``error`` says why
     normalized: bool = False  # keys and tokens filled (a counting pass may have done it)
     sketch: Sketch | None = None
     corpus_keys: CorpusKeys | None = None

@@ -57,3 +57,12 @@ def test_bench_cli(tmp_path: Path) -> None:
     assert "| dedup |" in res.output and (tmp_path / "results.md").exists()
     bad = CliRunner().invoke(main, ["bench", "--sizes", "1,x", "-o", str(tmp_path)])
     assert bad.exit_code == 2
+
+
+def test_isolated_runs_may_start_worker_processes() -> None:
+    # The bench runs each system in a fresh process; a --jobs 2 run there starts its own
+    # workers, which a daemonic pool process may not do.
+    from dedup.bench.harness import _isolated, parallel_one
+
+    row = _isolated(parallel_one, (2, 30, 2, "test"), True)
+    assert row["jobs"] == 2 and row["docs"] == 30 and row["worker_peak_rss_mb"] > 0

@@ -125,9 +125,12 @@ def _isolated(func: Callable[..., T], args: tuple[Any, ...], isolate: bool) -> T
     """``func(*args)``, in a fresh spawned process when ``isolate`` (for its own peak RSS)."""
     if not isolate:
         return func(*args)
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        return pool.apply(func, args)
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Not a multiprocessing.Pool: its workers are daemonic and may not start the worker
+    # processes of a --jobs run.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(func, *args).result()
 
 
 SWEEP_CHUNK = 500

@@ -43,11 +43,16 @@ from .common import EXIT_FAILED, config_options, fail
 @click.option("--shard-format", type=click.Choice([".jsonl.zst", ".jsonl.gz", ".jsonl",
                                                    ".parquet"]),
               default=".jsonl.zst", show_default=True, help="Format of the shards.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary on stderr.")
+@click.option("--strict", is_flag=True,
+              help="Stop at the first record that cannot be read (exit 1) and write no output "
+                   "at all; by default such records are reported, the rest is cleaned and "
+                   "written, and the exit code is 1 at the end.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress bar, no summary and no list of skipped records on stderr.")
 @config_options
 def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str | None,
           index_dir: str | None, jobs: int, engine: str, scheduler: str | None,
-          shard_docs: int | None, shard_format: str, quiet: bool, config: Config,
+          shard_docs: int | None, shard_format: str, strict: bool, quiet: bool, config: Config,
           text_field: str, input_format: str, encoding_errors: str) -> None:
     """Clean INPUTS (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet files, directories, quoted
     glob patterns, or - for stdin) into OUTPUT.
@@ -58,8 +63,9 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
 
     \b
     Exit codes:
-      0  every input was cleaned
-      1  some input could not be read (listed on stderr and in --report), or a fatal error
+      0  every input was cleaned (records skipped by --encoding-errors skip included)
+      1  some input could not be read (listed on stderr and in --report; with --strict the
+         run stops there and writes nothing), or a fatal error
       2  bad command-line usage
     """
     if scheduler and engine != "dask":
@@ -80,6 +86,7 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
                             encoding_errors=encoding_errors, progress=progress,
                             index=index_dir, jobs=jobs, engine=engine, scheduler=scheduler,
                             shard_docs=shard_docs or 0, shard_suffix=shard_format,
+                            strict=strict,
                             on_start=None if quiet else (
                                 lambda link: click.echo(f"dask dashboard: {link}", err=True)))
     except DedupError as exc:
@@ -87,9 +94,12 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
     for failure in outcome.failures:
         click.echo(f"error: {failure}", err=True)
     if not quiet:
+        for skip in outcome.skipped:
+            click.echo(f"skipped: {skip}", err=True)
         st = outcome.stats
         click.echo(f"dedup: {st['documents']} documents, {st['lines_in']} lines in, "
                    f"{st['lines_out']} kept, {outcome.seconds:.2f}s"
+                   + (f", {len(outcome.skipped)} skipped" if outcome.skipped else "")
                    + (f", {len(outcome.failures)} failed" if outcome.failures else ""), err=True)
     if outcome.failures:
         sys.exit(EXIT_FAILED)
@@ -114,8 +124,9 @@ def explain(input: str, dropped_only: bool, width: int, config: Config, text_fie
         failed = False
         for result in cleaner.clean_documents(read_all(sources, text_field, encoding_errors)):
             if result.doc.error:
-                click.echo(f"error: {result.doc.error}", err=True)
-                failed = True
+                click.echo(f"{'skipped' if result.doc.skipped else 'error'}: "
+                           f"{result.doc.error}", err=True)
+                failed = failed or not result.doc.skipped
                 continue
             click.echo(f"# {result.doc.id}")
             for para, v in zip(result.doc.paragraphs, result.verdicts, strict=True):

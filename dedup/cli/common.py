@@ -103,8 +103,11 @@ def config_options(func: F) -> F:
                           ".gz/.zst; .parquet; else text)."),
         click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default="strict",
                      show_default=True,
-                     help="strict: a file that is not UTF-8 is skipped and reported; "
-                          "replace: bad bytes become U+FFFD."),
+                     help="Bytes that are not UTF-8 (or a lone surrogate escaped in JSONL). "
+                          "strict: the record (JSONL line, Parquet row, text file) is a "
+                          "failure, reported with its file and line (exit 1); replace: bad "
+                          "bytes become U+FFFD; skip: the record is left out on purpose, listed "
+                          "under 'skipped' in --report (exit 0)."),
     ]
 
     @functools.wraps(func)

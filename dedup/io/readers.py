@@ -8,11 +8,22 @@ whatever its size. A record that cannot be read does not stop the run: it become
 ``error`` set, which the pipeline passes through untouched and the writer counts as a failure.
 A compressed file that is truncated or corrupt ends with such a document, naming the file and the
 last line read.
+
+Bad input, by kind (``encoding_errors`` is ``strict``, ``replace`` or ``skip``):
+
+- bytes that are not UTF-8 (and, in JSONL, ``\\ud800``-style escapes of lone surrogates, which no
+  UTF-8 file can hold): a failure under ``strict``; U+FFFD under ``replace``; under ``skip`` the
+  record (JSONL line, Parquet row, text file) is left out on purpose (``Document.skipped``);
+- a text file with a NUL byte in its first ``BINARY_PROBE`` bytes: a failure, "binary file, not
+  text", whatever ``encoding_errors`` says; a JSONL line with a raw NUL byte likewise (an escaped
+  ``\\u0000`` is JSON text, and is read as such);
+- a UTF-8 byte order mark starts a text file or a JSONL file: it is ignored.
 """
 
 from __future__ import annotations
 
 import base64
+import codecs
 import contextlib
 import datetime
 import glob
@@ -42,7 +53,8 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
 COMPRESSION_SUFFIXES = {".gz": "gz", ".zst": "zst", ".zstd": "zst"}
 FORMATS = ("auto", "txt", "jsonl", "parquet")
-ENCODING_ERRORS = ("strict", "replace")
+ENCODING_ERRORS = ("strict", "replace", "skip")
+BINARY_PROBE = 8192  # a text file with a NUL byte in its first 8 KB is binary (as git and grep say)
 SUPPORTED = ".txt, .jsonl, .ndjson (each also .gz or .zst) and .parquet"
 PARQUET_HINT = 'pip install "dedup[parquet]"'
 PARQUET_BATCH_ROWS = 1024  # rows decoded at a time: bounds memory on huge row groups
@@ -50,6 +62,9 @@ ZSTD_CHUNK = 1 << 16  # compressed bytes decoded at a time
 ZSTD_MAX_WINDOW = 1 << 31  # accept frames written with ``zstd --long`` (up to --long=31)
 _GLOB_MAGIC = re.compile(r"[*?[]")
 _NAMES = {"gz": "gzip", "zst": "zstd"}
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_NEWLINE = b"\n"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,16 +211,44 @@ def discover(inputs: Sequence[str], fmt: str = "auto") -> list[Source]:
     return sources
 
 
-def _decode(data: bytes, where: str, errors: str) -> str:
+_ENCODING_HINT = "re-encode the file as UTF-8, or pass --encoding-errors replace (or skip)"
+_SURROGATE_HINT = ("half of a UTF-16 pair was escaped alone; pass --encoding-errors replace "
+                   "(or skip)")
+
+
+def _decode(data: bytes, where: str, errors: str, lines: bool = True) -> str:
+    """``data`` as UTF-8, bad bytes handled as ``errors`` says (``skip`` raises, like ``strict``:
+    the caller leaves the record out). The error names the byte, its offset and (``lines``: the
+    data holds several lines) its line."""
     try:
-        return data.decode("utf-8", errors=errors)
+        return data.decode("utf-8", errors="replace" if errors == "replace" else "strict")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = f", line {data.count(_NEWLINE, 0, exc.start) + 1}" if lines else ""
         raise InputError(
-            f"{where}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}, "
-            f"line {line})",
-            hint="re-encode the file as UTF-8, or pass --encoding-errors replace",
+            f"{where}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}"
+            f"{line})",
+            hint=None if errors == "skip" else _ENCODING_HINT,
         ) from exc
+
+
+def _unreadable(doc_id: str, source: Source, exc: InputError, encoding_errors: str) -> Document:
+    """The document of a record whose text is not valid Unicode: skipped on purpose under
+    ``--encoding-errors skip``, else a failure."""
+    skip = encoding_errors == "skip"
+    return Document(id=doc_id, text="", source=source.rel,
+                    error=exc.message if skip else str(exc), skipped=skip)
+
+
+def _binary(data: bytes, where: str) -> str | None:
+    """Why ``data`` is not text (a NUL byte in its first ``BINARY_PROBE`` bytes), or None."""
+    nul = data.find(b"\x00", 0, BINARY_PROBE)
+    if nul < 0:
+        return None
+    error = f"{where}: binary file, not text (NUL byte at offset {nul})"
+    if data.startswith(_UTF16_BOMS):
+        return str(InputError(error, hint="it starts with a UTF-16 byte order mark: re-encode "
+                                          "it as UTF-8 (iconv -f UTF-16 -t UTF-8)"))
+    return error
 
 
 class ZstdReader(io.RawIOBase):
@@ -332,26 +375,39 @@ def _read_text(source: Source, fh: BinaryIO, encoding_errors: str) -> Document:
     except _STREAM_ERRORS as exc:
         return Document(id=source.rel, text="", source=source.rel,
                         error=_broken(source, exc, "while reading"))
+    binary = _binary(data, source.path)
+    if binary is not None:  # whatever encoding_errors says: this is not text at all
+        return Document(id=source.rel, text="", source=source.rel, error=binary)
     try:
         text = _decode(data, source.path, encoding_errors)
     except InputError as exc:
-        return Document(id=source.rel, text="", source=source.rel, error=str(exc))
-    if "\x00" in text:
-        return Document(id=source.rel, text="", source=source.rel,
-                        error=f"{source.path}: looks binary (contains NUL bytes)")
+        return _unreadable(source.rel, source, exc, encoding_errors)
     return Document(id=source.rel, text=text, source=source.rel)
 
 
 def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
                   encoding_errors: str) -> Document:
     doc_id = f"{source.rel}:{lineno}"
+    where = f"{source.path}:{lineno}"
+    if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    if b"\x00" in raw:
+        return Document(id=doc_id, text="", source=source.rel,
+                        error=f"{where}: raw NUL byte in the line (binary data, not JSON text)")
     try:
-        record = json.loads(_decode(raw, f"{source.path}:{lineno}", encoding_errors))
+        record = json.loads(_decode(raw, where, encoding_errors, lines=False))
+        if b"\\u" in raw:  # only an escape can put a lone surrogate into the record
+            record = _no_surrogates(record, where, encoding_errors)
     except InputError as exc:
-        return Document(id=doc_id, text="", source=source.rel, error=str(exc))
+        return _unreadable(doc_id, source, exc, encoding_errors)
     except json.JSONDecodeError as exc:
         return Document(id=doc_id, text="", source=source.rel,
-                        error=f"{source.path}:{lineno}: not valid JSON ({exc.msg})")
+                        error=f"{where}: not valid JSON ({exc.msg})")
+    except (ValueError, RecursionError) as exc:  # a 5000-digit number; [[[[... nested too deep
+        detail = "nested too deeply" if isinstance(exc, RecursionError) \
+            else str(exc).split(";")[0]  # not Python's advice on sys.set_int_max_str_digits
+        return Document(id=doc_id, text="", source=source.rel,
+                        error=f"{where}: not valid JSON ({detail})")
     if not isinstance(record, dict):
         return Document(id=doc_id, text="", source=source.rel,
                         error=f"{source.path}:{lineno}: a JSONL record must be an object")
@@ -363,6 +419,27 @@ def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
                               f"(use --text-field to name the text field)")
     # meta keeps the whole record (field order included); the writer swaps the text in.
     return Document(id=doc_id, text=value, meta=record, source=source.rel)
+
+
+def _no_surrogates(value: Any, where: str, errors: str) -> Any:
+    """``value`` (a decoded JSON value) with no lone surrogate left: JSON may escape one
+    (``"\\ud800"``), but no UTF-8 output can hold it. Under ``replace`` each becomes U+FFFD;
+    otherwise the record is refused."""
+    if isinstance(value, str):
+        found = _SURROGATE.search(value)
+        if found is None:
+            return value
+        if errors != "replace":
+            bad = ord(found.group())
+            raise InputError(f"{where}: not valid Unicode (lone surrogate \\u{bad:04x} in a "
+                             f"JSON string)", hint=None if errors == "skip" else _SURROGATE_HINT)
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_no_surrogates(k, where, errors): _no_surrogates(v, where, errors)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_surrogates(v, where, errors) for v in value]
+    return value
 
 
 def jsonable(value: Any) -> Any:
@@ -439,7 +516,7 @@ def _parquet_row(source: Source, row: dict[str, Any], rowno: int, text_field: st
         try:
             value = _decode(value, f"{source.path}: row {rowno}", encoding_errors)
         except InputError as exc:
-            return Document(id=doc_id, text="", source=source.rel, error=str(exc))
+            return _unreadable(doc_id, source, exc, encoding_errors)
     meta = {name: jsonable(cell) for name, cell in row.items()}
     meta[text_field] = jsonable(value)
     if not isinstance(value, str):

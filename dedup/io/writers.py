@@ -352,10 +352,18 @@ def open_sink(dest: str, fmt: str, text_field: str = "text", schema: Any = None)
 
 
 class OutputWriter:
-    """Writes clean results source by source, committing each output when its source ends.
+    """Writes clean results source by source, one output per source.
 
     Each output mirrors its input's format (see :func:`output_format`); a Parquet input's
-    output keeps its columns and their types.
+    output keeps its columns and their types. An output is finished (closed, still under its
+    temporary name) when its source ends; :meth:`close` renames them all into place at the end
+    of the run, :meth:`abort` removes them all. So a run that stops part way (an error,
+    ``--strict`` at a bad record, Ctrl-C) leaves no output and replaces no older file at an
+    output path, as :class:`ShardedWriter` does; the cost is that the finished outputs wait as
+    temporary files until the run ends. Output to stdout (``-``) cannot be taken back.
+
+    A file of records (JSONL, Parquet) with no record in it gets an empty output, as an empty
+    text file does; an unreadable or dropped text file gets none.
     """
 
     def __init__(self, plan: dict[str, str], sources: Sequence[Source],
@@ -366,12 +374,15 @@ class OutputWriter:
         self.text_field = text_field
         self.current: str | None = None
         self.sink: _Sink | None = None
+        self.done: list[tuple[str, _Sink]] = []  # finished outputs, not yet renamed into place
+        self.opened: set[str] = set()
         self.written: list[str] = []
 
     def _switch(self, rel: str) -> _Sink:
         if self.current == rel and self.sink is not None:
             return self.sink
-        self._commit()
+        self._finish()
+        self.opened.add(rel)
         dest = self.plan[rel]
         kind = self.kinds[rel]
         fmt = output_format(kind, dest)
@@ -384,10 +395,10 @@ class OutputWriter:
         self.current = rel
         return self.sink
 
-    def _commit(self) -> None:
+    def _finish(self) -> None:
         if self.sink is not None and self.current is not None:
-            self.sink.commit()
-            self.written.append(self.plan[self.current])
+            self.sink.finish()
+            self.done.append((self.plan[self.current], self.sink))
         self.sink = None
         self.current = None
 
@@ -398,13 +409,26 @@ class OutputWriter:
         self._switch(doc.source).add(result)
 
     def close(self) -> None:
-        self._commit()
+        """Finish the last output, then rename every output into place."""
+        self._finish()
+        for rel, kind in self.kinds.items():
+            if kind != "txt" and rel not in self.opened:  # no record in it: an empty output
+                self._switch(rel)
+                self._finish()
+        for path, sink in self.done:
+            sink.commit()
+            self.written.append(path)
+        self.done = []
 
     def abort(self) -> None:
+        """Remove every output of the run (none has been renamed into place before close)."""
         if self.sink is not None:
             self.sink.abort()
+        for _, sink in self.done:
+            sink.abort()
         self.sink = None
         self.current = None
+        self.done = []
 
 
 SHARD_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet")
