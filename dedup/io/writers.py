@@ -351,7 +351,32 @@ def open_sink(dest: str, fmt: str, text_field: str = "text", schema: Any = None)
     return _JsonlSink(fh, text_field) if fmt == "jsonl" else _TextSink(fh)
 
 
-class OutputWriter:
+class _PublishedAtEnd:
+    """Outputs finished under temporary names and renamed into place together at the end of a
+    run (:meth:`_publish`), or all removed (:meth:`abort`): the shared part of the writers."""
+
+    def __init__(self) -> None:
+        self.sink: _Sink | None = None  # the output being written
+        self.done: list[tuple[str, _Sink]] = []  # finished outputs, not yet renamed into place
+        self.written: list[str] = []
+
+    def _publish(self) -> None:
+        for path, sink in self.done:
+            sink.commit()
+            self.written.append(path)
+        self.done = []
+
+    def abort(self) -> None:
+        """Remove every output of the run (none has been renamed into place before close)."""
+        if self.sink is not None:
+            self.sink.abort()
+        for _, sink in self.done:
+            sink.abort()
+        self.sink = None
+        self.done = []
+
+
+class OutputWriter(_PublishedAtEnd):
     """Writes clean results source by source, one output per source.
 
     Each output mirrors its input's format (see :func:`output_format`); a Parquet input's
@@ -368,15 +393,13 @@ class OutputWriter:
 
     def __init__(self, plan: dict[str, str], sources: Sequence[Source],
                  text_field: str = "text") -> None:
+        super().__init__()
         self.plan = plan
         self.kinds = {s.rel: s.kind for s in sources}
         self.paths = {s.rel: s.path for s in sources}
         self.text_field = text_field
         self.current: str | None = None
-        self.sink: _Sink | None = None
-        self.done: list[tuple[str, _Sink]] = []  # finished outputs, not yet renamed into place
         self.opened: set[str] = set()
-        self.written: list[str] = []
 
     def _switch(self, rel: str) -> _Sink:
         if self.current == rel and self.sink is not None:
@@ -415,26 +438,17 @@ class OutputWriter:
             if kind != "txt" and rel not in self.opened:  # no record in it: an empty output
                 self._switch(rel)
                 self._finish()
-        for path, sink in self.done:
-            sink.commit()
-            self.written.append(path)
-        self.done = []
+        self._publish()
 
     def abort(self) -> None:
-        """Remove every output of the run (none has been renamed into place before close)."""
-        if self.sink is not None:
-            self.sink.abort()
-        for _, sink in self.done:
-            sink.abort()
-        self.sink = None
+        super().abort()
         self.current = None
-        self.done = []
 
 
 SHARD_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet")
 
 
-class ShardedWriter:
+class ShardedWriter(_PublishedAtEnd):
     """Every document into ``out_dir/part-00000<suffix>``, ``part-00001<suffix>``, ...: a new
     shard every ``shard_docs`` written documents, in input order.
 
@@ -466,6 +480,7 @@ class ShardedWriter:
             raise ConfigError(f"documents per shard must be at least 1, not {shard_docs}")
         if suffix == ".parquet":
             pyarrow_modules(OutputError)
+        super().__init__()
         self.out_dir = Path(out_dir)
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise OutputError(f"{out_dir}: not a directory",
@@ -478,10 +493,7 @@ class ShardedWriter:
         self.shard_docs = shard_docs
         self.text_field = text_field
         self.fmt = "parquet" if suffix == ".parquet" else "jsonl"
-        self.sink: _Sink | None = None
         self.count = 0  # documents in the open shard
-        self.done: list[tuple[str, _Sink]] = []  # finished shards, not yet renamed into place
-        self.written: list[str] = []
 
     def shard_path(self, n: int) -> str:
         return str(self.out_dir / f"part-{n:05d}{self.suffix}")
@@ -509,18 +521,7 @@ class ShardedWriter:
 
     def close(self) -> None:
         self._finish()
-        for path, sink in self.done:
-            sink.commit()
-            self.written.append(path)
-        self.done = []
-
-    def abort(self) -> None:
-        if self.sink is not None:
-            self.sink.abort()
-        for _, sink in self.done:
-            sink.abort()
-        self.sink = None
-        self.done = []
+        self._publish()
 
 
 def removed_records(result: CleanResult) -> list[dict[str, Any]]:
