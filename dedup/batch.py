@@ -204,8 +204,14 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
         removed_writer.close()
     if corpus_index is not None:
         corpus_index.save()
-    outcome = RunReport(cleaner.stats.to_dict(), failures, writer.written,
-                        time.perf_counter() - t0, config.fingerprint(), skipped)
+    stats = cleaner.stats.to_dict()
+    if corpus_index is not None:
+        stats["index"] = {"paragraphs": corpus_index.paragraphs,
+                          "documents": corpus_index.documents, "bytes": corpus_index.nbytes,
+                          "bytes_per_paragraph": round(corpus_index.nbytes
+                                                       / max(corpus_index.paragraphs, 1), 1)}
+    outcome = RunReport(stats, failures, writer.written, time.perf_counter() - t0,
+                        config.fingerprint(), skipped)
     if report:
         write_json(report, outcome.to_dict())
     return outcome
