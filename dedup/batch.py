@@ -7,9 +7,11 @@ This is what ``dedup clean`` does, callable from Python too::
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -17,12 +19,14 @@ from .config import Config
 from .crossdoc import CorpusDeduper
 from .errors import ConfigError, InputError, OutputError
 from .index import CorpusIndex
-from .io.readers import Source, discover, read_all
+from .io.readers import Source, discover, is_glob, read_all
 from .io.writers import OutputWriter, RemovedWriter, ShardedWriter, plan_outputs, write_json
 from .parallel import DaskExecutor
 from .pipeline import Cleaner, CleanResult
+from .resume import CHECKPOINT, Checkpoint, RunState, inputs_signature
 from .types import Document
 
+CHECKPOINT_SECONDS = 300.0  # how often a resumable run saves its state (at an input boundary)
 STRICT_HINT = ("--strict stops at the first record that cannot be read and writes nothing; "
                "without it, such records are reported and the rest is cleaned")
 
@@ -76,6 +80,8 @@ def run_clean(
     shard_docs: int = 0,
     shard_suffix: str = ".jsonl.zst",
     strict: bool = False,
+    resume: bool = False,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
 ) -> RunReport:
     """Clean ``inputs`` into ``out`` (``-`` for stdout). Raises InputError/OutputError before
     writing anything when the inputs or the output plan are wrong; a record that cannot be read
@@ -90,11 +96,30 @@ def run_clean(
     ``part-00000<shard_suffix>``, ... with ``shard_docs`` documents each. ``strict``: the first
     record that cannot be read raises InputError naming it, and nothing is written (a record
     skipped on purpose, ``encoding_errors="skip"``, does not stop the run).
+
+    A run into an output directory is resumable (see :mod:`dedup.resume`): it checkpoints at
+    most every ``checkpoint_seconds`` (0: at every input boundary) and ``resume`` continues an
+    interrupted run from its last checkpoint, with the same result as an uninterrupted run.
     """
     t0 = time.perf_counter()
     config = config or Config()
     sources = discover(inputs, input_format)
     plan = plan_outputs(sources, out, inputs)  # also refuses -o inside an input directory
+    longest = config.keep == "longest" and config.corpus.enabled
+    if longest and any(s.is_stdin for s in sources):
+        raise InputError("--keep longest reads the inputs three times; stdin can be read once",
+                         hint="save stdin to a file, or use --keep first")
+    if engine not in ("local", "dask"):
+        raise ConfigError(f"unknown engine {engine!r}", hint="use 'local' or 'dask'")
+    why_not = _not_resumable(config, sources, out, inputs, shard_docs, strict, longest)
+    if resume and why_not:
+        raise InputError(f"--resume is not possible: {why_not}")
+    state = None if why_not else RunState(out, config, sources)
+    ckpt = state.load() if state is not None and resume else None
+    if state is not None and ckpt is None:
+        state.discard(index)  # a new run: an old run's state would be stale
+    done = ckpt.sources_done if ckpt is not None else 0
+    remaining = sources[done:]
     writer: OutputWriter | ShardedWriter
     if shard_docs:
         if out == "-":
@@ -102,19 +127,21 @@ def run_clean(
                               hint="give -o DIR with --shard-docs")
         writer = ShardedWriter(out, shard_suffix, shard_docs, text_field)
     else:
-        writer = OutputWriter(plan, sources, text_field)
-    longest = config.keep == "longest" and config.corpus.enabled
-    if longest and any(s.is_stdin for s in sources):
-        raise InputError("--keep longest reads the inputs three times; stdin can be read once",
-                         hint="save stdin to a file, or use --keep first")
-    if engine not in ("local", "dask"):
-        raise ConfigError(f"unknown engine {engine!r}", hint="use 'local' or 'dask'")
-    corpus_index = CorpusIndex(config, index) if config.corpus.enabled else None
+        writer = OutputWriter(plan, remaining, text_field)
+    corpus_index = None
+    if config.corpus.enabled:
+        root: str | Path | None = index
+        if root is None and state is not None:
+            root = state.index_root  # on disk beside the outputs, so a checkpoint can save it
+        corpus_index = CorpusIndex(config, root, CHECKPOINT if ckpt is not None else "index")
+    first = ckpt.docs_done if ckpt is not None else 0
 
     def read() -> Iterator[Document]:
-        for n, doc in enumerate(read_all(sources, text_field, encoding_errors)):
+        for n, doc in enumerate(read_all(remaining, text_field, encoding_errors), start=first):
             doc.ordinal = n
             yield doc
+
+    resuming = _Resuming(state, ckpt, checkpoint_seconds, sources, index) if state else None
 
     executor: DaskExecutor | None = None
     try:
@@ -123,12 +150,72 @@ def run_clean(
             if on_start is not None:
                 on_start(executor.dashboard)
         return _run(config, sources, writer, corpus_index, read, longest, removed, report,
-                    progress, t0, jobs, executor, strict)
+                    progress, t0, jobs, executor, strict, resuming)
     finally:
         if corpus_index is not None:
             corpus_index.close()
         if executor is not None:
             executor.close()
+
+
+def _not_resumable(config: Config, sources: Sequence[Source], out: str,
+                   inputs: Sequence[str], shard_docs: int, strict: bool,
+                   longest: bool) -> str | None:
+    """Why this run cannot checkpoint (``None``: it can)."""
+    if out == "-" or any(s.is_stdin for s in sources):
+        return "stdin and stdout cannot be read or written again"
+    single = (len(inputs) == 1 and not Path(inputs[0]).is_dir() and not Path(out).is_dir()
+              and not is_glob(inputs[0]))
+    if single:
+        return "one input into one output file: nothing to pick up between inputs"
+    if shard_docs:
+        return "sharded output (--shard-docs) is written by document count, not by input"
+    if strict:
+        return "--strict writes all or nothing"
+    if longest or config.boilerplate.repetition == "full":
+        return "--keep longest and repetition = 'full' read the inputs more than once"
+    return None
+
+
+class _Resuming:
+    """Checkpoints of a resumable run, taken in the write loop when an input ends."""
+
+    def __init__(self, state: RunState, ckpt: Checkpoint | None, every: float,
+                 sources: Sequence[Source], index_dir: str | None) -> None:
+        self.state = state
+        self.ckpt = ckpt
+        self.every = every
+        self.index_dir = index_dir
+        self.position = {s.rel: i for i, s in enumerate(sources)}
+        self.inputs = inputs_signature(sources)
+        self.rels = [s.rel for s in sources]
+        self.current: str | None = None
+        self.last = time.monotonic()
+
+    def before(self, result: CleanResult, cleaner: Cleaner, writer: OutputWriter,
+               removed: RemovedWriter | None, failures: list[tuple[int, str]],
+               skipped: list[tuple[int, str]]) -> None:
+        """Called before ``result`` is written: checkpoint if an input just ended."""
+        source = result.doc.source
+        previous, self.current = self.current, source
+        if previous is None or source == previous or time.monotonic() - self.last < self.every:
+            return
+        done = self.position[source]  # every input before this one is finished
+        d = result.doc.ordinal
+        writer.finish_source()
+        writer.publish_finished(self.rels[:done])
+        stats = copy.deepcopy(cleaner.stats)
+        stats.add(result, -1)  # counted when it was yielded, before this checkpoint
+        deduper = cleaner.corpus_deduper
+        marks = deduper.marks[d] if deduper is not None and d in deduper.marks else (0, 0)
+        ckpt = Checkpoint(
+            cleaner.config.fingerprint(), self.inputs, done, d,
+            removed.tell() if removed is not None else 0,
+            (self.ckpt.written if self.ckpt else []) + writer.written,
+            [m for o, m in failures if o < d], [m for o, m in skipped if o < d])
+        self.state.save(ckpt, stats, cleaner.counts,
+                        cleaner.index if cleaner.config.corpus.enabled else None, marks)
+        self.last = time.monotonic()
 
 
 def _longest(read: Callable[[], Iterator[Document]], cleaner: Cleaner) -> frozenset[int]:
@@ -155,8 +242,12 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
          longest: bool, removed: str | None, report: str | None,
          progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None,
          t0: float, jobs: int = 1, executor: DaskExecutor | None = None,
-         strict: bool = False) -> RunReport:
-    cleaner = Cleaner(config, index=corpus_index, jobs=jobs, executor=executor)
+         strict: bool = False, resuming: _Resuming | None = None) -> RunReport:
+    ckpt = resuming.ckpt if resuming is not None else None
+    cleaner = Cleaner(config, index=corpus_index, jobs=jobs, executor=executor,
+                      counts=resuming.state.counts() if resuming and ckpt else None)
+    if resuming is not None and ckpt is not None:
+        cleaner.stats = resuming.state.stats()
     if cleaner.uses_repetition and config.boilerplate.repetition == "full":
         # First pass: corpus line counts over every readable input, for the classifier.
         cleaner.count_lines(d for d in read() if not d.error)
@@ -172,25 +263,32 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
         stream = (d for d in read() if d.ordinal in canonical and not d.error)
         for _ in deduper.prime(primer.prepare(stream)):
             pass
-    failures: list[str] = []
-    skipped: list[str] = []
+    # (run ordinal, message): the reader runs ahead of the writer in parallel runs, so a
+    # checkpoint keeps only the messages of the documents before it.
+    failures: list[tuple[int, str]] = [(-1, m) for m in (ckpt.failures if ckpt else [])]
+    skipped: list[tuple[int, str]] = [(-1, m) for m in (ckpt.skipped if ckpt else [])]
 
     def documents() -> Iterator[Document]:
         for doc in read():
             if doc.skipped:
-                skipped.append(doc.error or doc.id)
+                skipped.append((doc.ordinal, doc.error or doc.id))
             elif doc.error:
                 if strict:  # raised inside the write loop below: every output is aborted
                     raise InputError(doc.error, hint=STRICT_HINT)
-                failures.append(doc.error)
+                failures.append((doc.ordinal, doc.error))
             yield doc
 
-    removed_writer = RemovedWriter(removed) if removed else None
+    removed_writer = None
+    if removed:
+        journal = resuming.state.root / "removed.jsonl" if resuming is not None else None
+        removed_writer = RemovedWriter(removed, journal, ckpt.removed_bytes if ckpt else 0)
     results = cleaner.clean_documents(documents())
     if progress is not None:
         results = progress(results, len(sources))
     try:
         for result in results:
+            if resuming is not None and isinstance(writer, OutputWriter):
+                resuming.before(result, cleaner, writer, removed_writer, failures, skipped)
             writer.write(result)
             if removed_writer:
                 removed_writer.write(result)
@@ -202,16 +300,20 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
         raise
     if removed_writer:
         removed_writer.close()
-    if corpus_index is not None:
+    if corpus_index is not None and corpus_index.root is not None and (
+            resuming is None or resuming.index_dir is not None):
         corpus_index.save()
+    if resuming is not None:
+        resuming.state.finish(resuming.index_dir)
     stats = cleaner.stats.to_dict()
     if corpus_index is not None:
         stats["index"] = {"paragraphs": corpus_index.paragraphs,
                           "documents": corpus_index.documents, "bytes": corpus_index.nbytes,
                           "bytes_per_paragraph": round(corpus_index.nbytes
                                                        / max(corpus_index.paragraphs, 1), 1)}
-    outcome = RunReport(stats, failures, writer.written, time.perf_counter() - t0,
-                        config.fingerprint(), skipped)
+    written = (ckpt.written if ckpt else []) + writer.written
+    outcome = RunReport(stats, [m for _, m in failures], written, time.perf_counter() - t0,
+                        config.fingerprint(), [m for _, m in skipped])
     if report:
         write_json(report, outcome.to_dict())
     return outcome

@@ -23,7 +23,7 @@ at a kept copy (keep policy ``first``; no chains).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -37,6 +37,7 @@ from .shingle import _hash_joined, jaccard
 from .signature import to32
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict
 
+MARKS = 4096  # recent documents whose index watermark is kept (more than ever in flight)
 REASON = "duplicate:cross-doc"
 DOCUMENT = "duplicate:document"
 _HI = np.uint64(32)
@@ -115,9 +116,18 @@ class CorpusDeduper:
         # ``longest``): they are neither matched nor indexed again.
         self.canonical = canonical
         self._tokens: list[int] = []  # token counts of the current document's content
+        # The index's (paragraphs, documents) before each recent document, by run ordinal: a
+        # checkpoint saves the index as it was before a given document.
+        self.marks: OrderedDict[int, tuple[int, int]] = OrderedDict()
+
+    def _mark(self, doc: Document) -> None:
+        self.marks[doc.ordinal] = (self.index.paragraphs, self.index.documents)
+        while len(self.marks) > MARKS:
+            self.marks.popitem(last=False)
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         for doc in docs:
+            self._mark(doc)
             if doc.ordinal in self.canonical:
                 doc.cluster = DocCluster(doc.id)
                 yield doc

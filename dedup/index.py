@@ -40,6 +40,10 @@ ROW_MASK = np.uint64(0xFFFFFFFF)
 _U32 = np.dtype("<u4")
 
 
+def _meta_name(snapshot: str) -> str:
+    return "meta.json" if snapshot == "index" else f"{snapshot}.json"
+
+
 class KeyTable:
     """A multiset of (32-bit key, 32-bit row) pairs packed in sorted ``uint64`` levels.
 
@@ -266,7 +270,8 @@ class IndexSpec:
 class CorpusIndex:
     """Kept paragraphs and documents of a run (and of earlier runs, when loaded from a dir)."""
 
-    def __init__(self, cfg: Config, root: str | Path | None = None) -> None:
+    def __init__(self, cfg: Config, root: str | Path | None = None,
+                 snapshot: str = "index") -> None:
         self.spec = IndexSpec.of(cfg)
         self.root = Path(root) if root is not None else None
         self.bands = KeyTable()
@@ -278,8 +283,8 @@ class CorpusIndex:
         self.doc_id_offsets = Column(np.uint64)
         self.runs = 0
         rows_bytes = ids_bytes = 0
-        if self.root is not None and (self.root / "meta.json").exists():
-            rows_bytes, ids_bytes = self._load(cfg)
+        if self.root is not None and (self.root / _meta_name(snapshot)).exists():
+            rows_bytes, ids_bytes = self._load(cfg, snapshot)
         elif self.root is not None and self.root.exists() and any(self.root.iterdir()):
             raise ConfigError(f"{self.root}: not a dedup index (no meta.json, not empty)",
                               hint="point --index at a directory dedup wrote, or an empty one")
@@ -289,10 +294,10 @@ class CorpusIndex:
             raise OutputError(f"{self.root}: cannot open the index ({exc.strerror})") from exc
 
     # -- loading and saving -------------------------------------------------------------
-    def _load(self, cfg: Config) -> tuple[int, int]:
+    def _load(self, cfg: Config, name: str = "index") -> tuple[int, int]:
         assert self.root is not None
         try:
-            meta = json.loads((self.root / "meta.json").read_text(encoding="utf-8"))
+            meta = json.loads((self.root / _meta_name(name)).read_text(encoding="utf-8"))
             saved = IndexSpec(**meta["spec"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{self.root}: not a dedup index ({exc})",
@@ -306,7 +311,7 @@ class CorpusIndex:
                 + "; ".join(diff),
                 hint="run with the index's settings, or start a new index directory")
         try:
-            with np.load(self.root / "index.npz") as z:
+            with np.load(self.root / f"{name}.npz") as z:
                 self.bands = KeyTable(z["bands"])
                 self.exact = KeyTable(z["exact"])
                 self.row_offsets = Column(np.uint64, z["row_offsets"])
@@ -320,26 +325,49 @@ class CorpusIndex:
         self.runs = int(meta.get("runs", 0))
         return int(meta["rows_bytes"]), int(meta["ids_bytes"])
 
-    def save(self) -> None:
-        """Write the arrays, then ``meta.json`` last (atomically): a crash keeps the old index."""
+    def save(self, rows: int | None = None, docs: int | None = None,
+             name: str = "index") -> None:
+        """Write the arrays, then the metadata last (atomically): a crash keeps the old index.
+
+        ``rows`` and ``docs`` save the index as it was when it held that many paragraphs and
+        documents (a checkpoint, under another ``name``; the index in memory is unchanged).
+        """
         if self.root is None:
             return
+        rows = self.paragraphs if rows is None else rows
+        docs = self.documents if docs is None else docs
         self.store.sync()
-        tmp = self.root / ".index.npz.tmp"
+        bands, exact = self.bands.compact(), self.exact.compact()
+        if rows < self.paragraphs:  # rows are numbered in insertion order: drop the later ones
+            bands = bands[(bands & ROW_MASK) < np.uint64(rows)]
+            exact = exact[(exact & ROW_MASK) < np.uint64(rows)]
+        tmp = self.root / f".{name}.npz.tmp"
         with open(tmp, "wb") as fh:
-            np.savez(fh, bands=self.bands.compact(), exact=self.exact.compact(),
-                     row_offsets=self.row_offsets.view(), row_doc=self.row_doc.view(),
-                     doc_tokens=self.doc_tokens.view(),
-                     doc_cluster=self.doc_cluster.view(),
-                     doc_id_offsets=self.doc_id_offsets.view())
-        os.replace(tmp, self.root / "index.npz")
-        meta = {"spec": asdict(self.spec), "rows_bytes": self.store.rows.end,
-                "ids_bytes": self.store.ids.end, "runs": self.runs + 1,
-                "documents": self.documents, "paragraphs": self.paragraphs,
+            np.savez(fh, bands=bands, exact=exact,
+                     row_offsets=self.row_offsets.view()[:rows],
+                     row_doc=self.row_doc.view()[:rows],
+                     doc_tokens=self.doc_tokens.view()[:docs],
+                     doc_cluster=self.doc_cluster.view()[:docs],
+                     doc_id_offsets=self.doc_id_offsets.view()[:docs])
+        os.replace(tmp, self.root / f"{name}.npz")
+        rows_bytes = (int(self.row_offsets.data[rows]) if rows < self.paragraphs
+                      else self.store.rows.end)
+        ids_bytes = (int(self.doc_id_offsets.data[docs]) if docs < self.documents
+                     else self.store.ids.end)
+        meta = {"spec": asdict(self.spec), "rows_bytes": rows_bytes, "ids_bytes": ids_bytes,
+                "runs": self.runs + (name == "index"), "documents": docs, "paragraphs": rows,
                 "memory_bytes": self.nbytes}
-        tmp_meta = self.root / ".meta.json.tmp"
+        meta_name = _meta_name(name)
+        tmp_meta = self.root / f".{meta_name}.tmp"
         tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp_meta, self.root / "meta.json")
+        os.replace(tmp_meta, self.root / meta_name)
+
+    @staticmethod
+    def drop_checkpoint(root: Path, name: str) -> None:
+        """Remove a snapshot saved under ``name`` in ``root`` (an old run's checkpoint)."""
+        if name != "index":
+            for file in (f"{name}.npz", _meta_name(name)):
+                (root / file).unlink(missing_ok=True)
 
     def close(self) -> None:
         self.store.close()

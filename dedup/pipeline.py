@@ -61,22 +61,29 @@ class Stats:
     documents_by_reason: Counter[str] = field(default_factory=Counter)
     duplicate_documents: int = 0
 
-    def add(self, result: CleanResult) -> None:
-        self.documents += 1
-        self.lines_in += len(result.verdicts)
-        self.lines_out += sum(1 for v in result.verdicts if not v.dropped)
-        self.bytes_in += len(result.doc.text.encode("utf-8", "surrogatepass"))
-        self.bytes_out += len(result.text.encode("utf-8", "surrogatepass"))
-        self.reasons.update(v.reason for v in result.verdicts if v.dropped)
-        self.documents_by_reason.update({v.reason for v in result.verdicts if v.dropped})
+    def add(self, result: CleanResult, sign: int = 1) -> None:
+        """Count ``result`` in (``sign=-1``: take it back out, for a checkpoint that ends
+        before it)."""
+        self.documents += sign
+        self.lines_in += sign * len(result.verdicts)
+        self.lines_out += sign * sum(1 for v in result.verdicts if not v.dropped)
+        self.bytes_in += sign * len(result.doc.text.encode("utf-8", "surrogatepass"))
+        self.bytes_out += sign * len(result.text.encode("utf-8", "surrogatepass"))
+        dropped = [v.reason for v in result.verdicts if v.dropped]
+        for counter, keys in ((self.reasons, dropped), (self.documents_by_reason, set(dropped))):
+            counter.update({k: sign * n for k, n in Counter(keys).items()})
+            for k in [k for k, n in counter.items() if n <= 0]:
+                del counter[k]
         if result.doc.cluster is not None and result.doc.cluster.duplicate:
-            self.duplicate_documents += 1
+            self.duplicate_documents += sign
         lines = [v for v in result.verdicts if v.reason != "blank"]
         if lines and all(v.reason.startswith("boilerplate:") for v in lines):
             # The classifier took every line: say so, the page may have been all template.
-            self.emptied += 1
-            if len(self.emptied_ids) < 100:
+            self.emptied += sign
+            if sign > 0 and len(self.emptied_ids) < 100:
                 self.emptied_ids.append(result.doc.id)
+            elif sign < 0 and self.emptied_ids and self.emptied_ids[-1] == result.doc.id:
+                self.emptied_ids.pop()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -154,6 +161,7 @@ class Cleaner:
         # Parallel when jobs > 1 (local worker processes) or when an executor is given (e.g. a
         # Dask cluster); the caller owns a given executor.
         self.executor = executor
+        self.corpus_deduper: CorpusDeduper | None = None  # the current run's corpus stage
         self._prep_timer = _Timer()
         self._given = None if classifiers is None else list(classifiers)
         self.counts = counts
@@ -188,6 +196,7 @@ class Cleaner:
 
     def _corpus(self, docs: Iterable[Document]) -> Iterator[Document]:
         deduper = CorpusDeduper(self.config, self.index, self.canonical)
+        self.corpus_deduper = deduper
         yield from deduper(docs)
 
     @property
@@ -341,6 +350,7 @@ class Cleaner:
         ex, own = self._start({"cleaner": worker})
         corpus = (CorpusDeduper(self.config, self.index, self.canonical)
                   if self.config.corpus.enabled else None)
+        self.corpus_deduper = corpus
         seconds = self.stats.stage_seconds
         documents = (_as_document(d, n) for n, d in enumerate(stream))
         try:

@@ -47,13 +47,21 @@ from .common import EXIT_FAILED, config_options, fail
               help="Stop at the first record that cannot be read (exit 1) and write no output "
                    "at all; by default such records are reported, the rest is cleaned and "
                    "written, and the exit code is 1 at the end.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run into the same -o directory from its last "
+                   "checkpoint (same inputs and options); the result is the same as an "
+                   "uninterrupted run.")
+@click.option("--checkpoint-seconds", type=click.FloatRange(0), default=300, show_default=True,
+              help="How often a run into a directory saves its state for --resume (at the end "
+                   "of an input; 0: after every input).")
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress bar, no summary and no list of skipped records on stderr.")
 @config_options
 def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str | None,
           index_dir: str | None, jobs: int, engine: str, scheduler: str | None,
-          shard_docs: int | None, shard_format: str, strict: bool, quiet: bool, config: Config,
-          text_field: str, input_format: str, encoding_errors: str) -> None:
+          shard_docs: int | None, shard_format: str, strict: bool, resume: bool,
+          checkpoint_seconds: float, quiet: bool, config: Config, text_field: str,
+          input_format: str, encoding_errors: str) -> None:
     """Clean INPUTS (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet files, directories, quoted
     glob patterns, or - for stdin) into OUTPUT.
 
@@ -86,6 +94,7 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
                             encoding_errors=encoding_errors, progress=progress,
                             index=index_dir, jobs=jobs, engine=engine, scheduler=scheduler,
                             shard_docs=shard_docs or 0, shard_suffix=shard_format,
+                            resume=resume, checkpoint_seconds=checkpoint_seconds,
                             strict=strict,
                             on_start=None if quiet else (
                                 lambda link: click.echo(f"dask dashboard: {link}", err=True)))

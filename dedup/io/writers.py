@@ -431,6 +431,21 @@ class OutputWriter(_PublishedAtEnd):
             return  # an unreadable or dropped text file gets no output file
         self._switch(doc.source).add(result)
 
+    def finish_source(self) -> None:
+        """Finish the output being written (its source has ended); it is published with the
+        next :meth:`publish_finished` or :meth:`close`."""
+        self._finish()
+
+    def publish_finished(self, finished: Sequence[str] = ()) -> None:
+        """Rename every finished output into place now (a checkpoint of a resumable run);
+        ``finished`` names the inputs that are done, so a file of records that had none gets
+        its empty output now."""
+        for rel in finished:
+            if self.kinds.get(rel, "txt") != "txt" and rel not in self.opened:
+                self._switch(rel)
+                self._finish()
+        self._publish()
+
     def close(self) -> None:
         """Finish the last output, then rename every output into place."""
         self._finish()
@@ -552,20 +567,59 @@ def removed_records(result: CleanResult) -> list[dict[str, Any]]:
 
 
 class RemovedWriter:
-    """The ``--removed`` JSONL file, written atomically."""
+    """The ``--removed`` JSONL file, written atomically.
 
-    def __init__(self, path: str) -> None:
-        self.fh: AtomicFile | _Stdout = _Stdout() if path == "-" else AtomicFile(path)
+    With a ``journal`` (a resumable run), records go straight to that file, which survives an
+    interruption; ``keep`` bytes of an earlier journal are kept (the rest is cut off) and the
+    target is written from the journal on :meth:`close`.
+    """
+
+    def __init__(self, path: str, journal: Path | None = None, keep: int = 0) -> None:
+        self.path = path
+        self.journal: Any = None
+        self.fh: AtomicFile | _Stdout | None = None
+        if journal is not None:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            with open(journal, "ab") as fh:
+                fh.truncate(keep)
+            self.journal = open(journal, "r+b")  # noqa: SIM115 - closed in close()/abort()
+            self.journal.seek(keep)
+        else:
+            self.fh = _Stdout() if path == "-" else AtomicFile(path)
 
     def write(self, result: CleanResult) -> None:
         for rec in removed_records(result):
-            self.fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            line = json.dumps(rec, ensure_ascii=False) + "\n"
+            if self.journal is not None:
+                self.journal.write(line.encode("utf-8", "surrogatepass"))
+            elif self.fh is not None:
+                self.fh.write(line)
+
+    def tell(self) -> int:
+        """Bytes in the journal so far (after a flush, so a checkpoint can record them)."""
+        if self.journal is None:
+            return 0
+        self.journal.flush()
+        os.fsync(self.journal.fileno())
+        return int(self.journal.tell())
 
     def close(self) -> None:
-        self.fh.commit()
+        if self.journal is not None:
+            self.journal.flush()
+            self.journal.seek(0)
+            fh: AtomicFile | _Stdout = _Stdout() if self.path == "-" else AtomicFile(self.path)
+            for raw in self.journal:
+                fh.write(raw.decode("utf-8", "surrogatepass"))
+            self.journal.close()
+            fh.commit()
+        elif self.fh is not None:
+            self.fh.commit()
 
     def abort(self) -> None:
-        self.fh.abort()
+        if self.journal is not None:
+            self.journal.close()  # the journal stays for --resume
+        elif self.fh is not None:
+            self.fh.abort()
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
