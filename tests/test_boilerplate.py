@@ -89,3 +89,18 @@ def test_threshold_is_the_knob() -> None:
 def test_classifier_can_be_disabled() -> None:
     cfg = Cleaner().config.replace(boilerplate={"enabled": False})
     assert Cleaner(cfg).clean(NOTICES["en"]).text == NOTICES["en"] + "\n"
+
+
+def test_consent_buttons_on_their_own_lines_go_with_the_notice() -> None:
+    from dedup import Cleaner, Config
+
+    notice = "We use cookies to personalise content and ads. By continuing you agree."
+    body = "The council approved the harbour bridge budget after a long debate on Monday."
+    text = f"{notice}\nAccept all\n\nManage options\n{body}\nOK"
+    reasons = [v.reason for v in Cleaner(Config()).clean(text).verdicts]
+    # the two button rows (a blank line between) join the notice; a lone "OK" far from any
+    # notice, after the article, stays
+    assert reasons == ["boilerplate:cookie", "boilerplate:cookie", "blank",
+                       "boilerplate:cookie", "content", "content"]
+    alone = [v.reason for v in Cleaner(Config()).clean(f"{body}\nAccept all").verdicts]
+    assert alone == ["content", "content"]

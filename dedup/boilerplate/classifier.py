@@ -156,6 +156,44 @@ def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig(),
     return CookieEvidence(topic, strong, agent, action, buttons, cover, reporting, words, score)
 
 
+BUTTON_WORDS = 5  # a line this short that is all consent-button labels ("J'accepte")
+
+
+def button_only(text: str, toks: Sequence[str]) -> bool:
+    """Whether a line is nothing but consent-button labels ("Accept all", "Rejeitar")."""
+    if not toks or len(toks) > BUTTON_WORDS or _COOKIE_ANCHORS.isdisjoint(toks):
+        return False
+    covered = sum(len(m.group()) for m in _BUTTON.finditer(text.lower()))
+    return covered >= 0.8 * sum(len(t) for t in toks)
+
+
+def button_rows(doc: Document, cookie: Sequence[bool]) -> list[int]:
+    """Lines (indices) that are consent buttons rendered on lines of their own next to a cookie
+    notice (``cookie``: the lines already judged cookie notices), blank lines between allowed.
+    A lone "OK" is no notice; beside one, it is the notice's button."""
+    paras = doc.paragraphs
+    marked = list(cookie)
+    added: list[int] = []
+    grown = True
+    while grown:
+        grown = False
+        for i, p in enumerate(paras):
+            if marked[i] or p.blank or not button_only(p.text, p.tokens):
+                continue
+            for step in (-1, 1):
+                j = i + step
+                while 0 <= j < len(paras) and paras[j].blank:
+                    j += step
+                if 0 <= j < len(paras) and marked[j]:
+                    marked[i] = grown = True
+                    added.append(i)
+                    break
+    return sorted(added)
+
+
+BUTTON_SCORE = 0.9
+BUTTON_DETAIL = "consent buttons on their own line, next to a cookie notice"
+
 RULE_PRESETS = {"precision": 0.8, "balanced": 0.5, "recall": 0.3}
 _NOTHING = CookieEvidence((), (), (), (), (), 0.0, (), 0, 0.0)
 
@@ -186,6 +224,8 @@ class RuleClassifier:
                                    detail=ev.describe()))
             else:
                 out.append(None)
+        for i in button_rows(doc, [v is not None for v in out]):
+            out[i] = Verdict(DROP, "boilerplate:cookie", BUTTON_SCORE, detail=BUTTON_DETAIL)
         return out
 
 

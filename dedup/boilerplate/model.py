@@ -25,6 +25,7 @@ import numpy as np
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
 from ..types import DROP, Document, Verdict
+from .classifier import BUTTON_DETAIL, BUTTON_SCORE, button_rows
 from .features import BUCKETS, DENSE, DocFeatures, doc_features
 from .repetition import LONG_LINE, LineCounts
 
@@ -277,6 +278,10 @@ class LearnedClassifier:
                 detail += f"; long sentence-like line, guard {self.cfg.guard:.2f}"
             out.append(Verdict(DROP, f"boilerplate:{CLASSES[cls]}", round(float(bp[i]), 4),
                                detail=detail))
+        cookie = [v is not None and v.reason == "boilerplate:cookie" for v in out]
+        for i in button_rows(doc, cookie):
+            if out[i] is None:
+                out[i] = Verdict(DROP, "boilerplate:cookie", BUTTON_SCORE, detail=BUTTON_DETAIL)
         return out
 
 
