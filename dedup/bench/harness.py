@@ -422,6 +422,8 @@ def markdown(results: dict[str, Any]) -> str:
         if stages.get("boilerplate"):
             lines += [f"boilerplate classifier alone: {c['mb'] / stages['boilerplate']:.1f} MB/s "
                       "on one core"]
+    if results.get("note"):
+        lines += ["", f"Note: {results['note']}."]
     if results["unavailable_peers"]:
         lines += ["", "Not run: " + "; ".join(
             f"{k} ({v})" for k, v in results["unavailable_peers"].items())]
