@@ -65,14 +65,9 @@ def _doc_key(line_hash: int, doc: int) -> int:
     return ((line_hash ^ (doc * 0x9E3779B97F4A7C15)) & 0xFFFFFFFFFFFFFFFF) >> 32
 
 
-def content_of(doc: Document) -> list[Paragraph]:
-    """The paragraphs the corpus stage looks at: kept so far, with tokens."""
-    return [p for p in doc.paragraphs if p.verdict is None and p.tokens]
-
-
 def corpus_keys(doc: Document, cfg: Config) -> CorpusKeys:
     """Everything of ``doc`` the corpus stage needs that does not depend on the index."""
-    content = content_of(doc)
+    content = [p for p in doc.paragraphs if p.verdict is None and p.tokens]  # kept so far
     sk = doc.sketch
     row_of = {} if sk is None else {int(ix): i for i, ix in enumerate(sk.index.tolist())}
     longs = [k for k, p in enumerate(content) if p.index in row_of]

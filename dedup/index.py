@@ -158,7 +158,6 @@ class _Stream:
         self.memory: bytearray | None = None
         self.fh: Any = None
         self._dirty = False
-        self._tmp: Any = None
         if path is None:
             self.memory = bytearray()
         else:
@@ -183,9 +182,8 @@ class _Stream:
         import tempfile
 
         assert self.memory is not None
-        self._tmp = tempfile.TemporaryFile(prefix="dedup-index-")  # noqa: SIM115
-        self._tmp.write(self.memory)
-        self.fh = self._tmp
+        self.fh = tempfile.TemporaryFile(prefix="dedup-index-")  # noqa: SIM115
+        self.fh.write(self.memory)
         self.memory = None
         self._dirty = True
 

@@ -80,8 +80,7 @@ class LocalExecutor:
 
     def start(self, state: State) -> None:
         self.close()
-        _STATE.clear()
-        _STATE.update(state)
+        _set_state(state)  # inherited as is by forked workers
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         ctx = multiprocessing.get_context(method)
         if method == "fork":
@@ -101,7 +100,7 @@ class LocalExecutor:
             self._pool = None
 
 
-def _set_state(state: State) -> None:  # pragma: no cover - spawn start method only
+def _set_state(state: State) -> None:
     _STATE.clear()
     _STATE.update(state)
 
