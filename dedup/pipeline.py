@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +22,7 @@ from .crossdoc import CorpusDeduper, add_corpus_keys
 from .errors import ConfigError
 from .index import CorpusIndex
 from .normalize import normalize
-from .parallel import Executor, LocalExecutor, chunks, count_chunk, prepare_chunk
+from .parallel import Executor, LocalExecutor, chunks, count_chunk, prepare_chunk, unpack
 from .segment import segment
 from .types import Document, Paragraph, Verdict
 
@@ -264,9 +264,17 @@ class Cleaner:
             if self.parallel:
                 self._count_parallel(sample)
             else:
-                self.counts.add_documents(normalize(segment(sample), self.config.norm))
+                # Segment and normalise copies: the sample waits in memory as raw text, not as
+                # paragraphs and tokens (about ten times the size); it is segmented again when
+                # its turn comes.
+                self.counts.add_documents(normalize(
+                    segment(d if d.paragraphs else Document(d.id, d.text) for d in sample),
+                    self.config.norm))
             self.classifiers = self._build_classifiers()
-        yield from sample
+        pending = deque(sample)  # let go of each document once it is yielded
+        del sample
+        while pending:
+            yield pending.popleft()
         yield from stream
 
     def prepare(self, docs: Iterable[Document]) -> Iterator[Document]:
@@ -353,11 +361,22 @@ class Cleaner:
         self.corpus_deduper = corpus
         seconds = self.stats.stage_seconds
         documents = (_as_document(d, n) for n, d in enumerate(stream))
+        sent: deque[list[Document]] = deque()  # the chunks on the workers, in input order
+
+        def send() -> Iterator[list[Document]]:
+            for chunk in chunks(documents):
+                sent.append(chunk)
+                yield chunk
+
         try:
-            for prepared, stage_seconds in ex.map(prepare_chunk, chunks(documents)):
+            for packed, stage_seconds in ex.map(prepare_chunk, send()):
                 for name, secs in stage_seconds.items():
                     seconds[name] = seconds.get(name, 0.0) + secs
                 t0 = time.perf_counter()
+                prepared = [unpack(doc, p) for doc, p in zip(sent.popleft(), packed, strict=True)]
+                t1 = time.perf_counter()
+                seconds["transfer"] = seconds.get("transfer", 0.0) + t1 - t0
+                t0 = t1
                 done = list(corpus(prepared)) if corpus is not None else prepared
                 seconds["corpus"] = seconds.get("corpus", 0.0) + time.perf_counter() - t0
                 for doc in done:
