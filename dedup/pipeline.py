@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .boilerplate import Classifier, RuleClassifier, classify
+from .boilerplate.classifier import BATCH as CLASSIFY_BATCH
 from .boilerplate.model import LearnedClassifier
 from .boilerplate.repetition import LineCounts
 from .cluster import dedup_within
@@ -206,10 +207,11 @@ class Cleaner:
                 and bp.repetition != "off")
 
     def _classify(self, docs: Iterable[Document]) -> Iterator[Document]:
-        """The boilerplate stage, reading ``self.classifiers`` per document: the classifiers
-        change once the repetition sample has been counted."""
-        for doc in docs:
-            yield from classify([doc], self.classifiers)
+        """The boilerplate stage, reading ``self.classifiers`` per batch of documents (after
+        pulling it): the classifiers change once the repetition sample has been counted."""
+        it = iter(docs)
+        while batch := list(itertools.islice(it, CLASSIFY_BATCH)):
+            yield from classify(batch, self.classifiers)
 
     def count_lines(self, docs: Iterable[Document | str]) -> LineCounts:
         """First pass: count how often every line recurs across ``docs`` (for the classifier).

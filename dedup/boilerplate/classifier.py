@@ -9,6 +9,7 @@ same :class:`Classifier` protocol and slots in via :class:`~dedup.pipeline.Clean
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -229,11 +230,22 @@ class RuleClassifier:
         return out
 
 
+BATCH = 32  # documents classified together (a classifier with ``classify_batch``)
+
+
 def classify(docs: Iterable[Document], classifiers: Sequence[Classifier]) -> Iterator[Document]:
-    """Stage: apply each classifier in turn; the first drop verdict for a paragraph wins."""
-    for doc in docs:
+    """Stage: apply each classifier in turn; the first drop verdict for a paragraph wins.
+
+    Documents go through in batches of ``BATCH`` for classifiers that score a batch at once
+    (``classify_batch``, giving the verdicts ``classify`` gives each document).
+    """
+    it = iter(docs)
+    while batch := list(itertools.islice(it, BATCH)):
         for clf in classifiers:
-            for p, verdict in zip(doc.paragraphs, clf.classify(doc), strict=True):
-                if verdict is not None and p.verdict is None:
-                    p.verdict = verdict
-        yield doc
+            many = getattr(clf, "classify_batch", None)
+            verdicts = many(batch) if many is not None else [clf.classify(d) for d in batch]
+            for doc, doc_verdicts in zip(batch, verdicts, strict=True):
+                for p, verdict in zip(doc.paragraphs, doc_verdicts, strict=True):
+                    if verdict is not None and p.verdict is None:
+                        p.verdict = verdict
+        yield from batch

@@ -18,6 +18,7 @@ Context (neighbours' predictions) and corpus repetition are added by :mod:`.mode
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -147,12 +148,38 @@ def _line_hits(pattern: re.Pattern[str], text: str, starts: np.ndarray,
 
 def doc_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> DocFeatures:
     """Features of every line of one document (``lines`` trimmed, ``toks`` their tokens)."""
+    return batch_features(lines, toks, np.array([0, len(lines)], dtype=np.int64))
+
+
+def doc_bounds(sizes: Sequence[int]) -> np.ndarray:
+    """``bounds`` for documents of ``sizes`` lines: document ``d`` is lines
+    ``bounds[d]:bounds[d + 1]``."""
+    bounds = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(sizes, dtype=np.int64), out=bounds[1:])
+    return bounds
+
+
+def line_docs(bounds: np.ndarray) -> np.ndarray:
+    """The document of every line."""
+    out: np.ndarray = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+    return out
+
+
+def batch_features(lines: Sequence[str], toks: Sequence[Sequence[str]], bounds: np.ndarray
+                   ) -> DocFeatures:
+    """Features of the lines of several documents at once: ``lines`` and ``toks`` are the
+    documents' lines one after the other, document ``d`` being ``bounds[d]:bounds[d + 1]``.
+
+    Every value is the one :func:`doc_features` gives the document alone: the line features do
+    not look past their line, and the place features stop at the document's edges. Batching
+    only saves the per-call overhead of numpy on short documents.
+    """
     n = len(lines)
     dense = np.zeros((n, len(DENSE)), dtype=np.float64)
     if n == 0:
         return DocFeatures(dense, np.empty(0, np.int64), np.empty(0, np.int64))
     text = "\n".join(lines)
-    lengths = np.fromiter((len(s) for s in lines), dtype=np.int64, count=n)
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=n)
     starts = np.zeros(n, dtype=np.int64)
     np.cumsum(lengths[:-1] + 1, out=starts[1:])
     ends = starts + lengths
@@ -178,22 +205,23 @@ def doc_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> DocFeat
     last_char = np.where(nonempty, cps[last], 0)
     first_char = np.where(nonempty, cps[first], 0)
 
-    words = np.fromiter((len(t) for t in toks), dtype=np.int64, count=n)
-    tok_chars = np.fromiter((sum(map(len, t)) for t in toks), dtype=np.int64, count=n)
+    words = np.fromiter(map(len, toks), dtype=np.int64, count=n)
     all_toks = [t for ts in toks for t in ts]
+    tok_len = np.fromiter(map(len, all_toks), dtype=np.int64, count=len(all_toks))
     hashes = token_hashes(all_toks)
     owner = np.repeat(np.arange(n), words)
+    tok_chars = np.bincount(owner, weights=tok_len, minlength=n)
     stops = stopword_hashes()
     at = np.minimum(np.searchsorted(stops, hashes), len(stops) - 1)
     is_stop = stops[at] == hashes
     stop_count = np.bincount(owner, weights=is_stop, minlength=n)
-    digit_tok = np.fromiter((t.isdigit() for t in all_toks), dtype=bool, count=len(all_toks))
+    digit_tok = np.fromiter(map(str.isdigit, all_toks), dtype=bool, count=len(all_toks))
     digit_count = np.bincount(owner, weights=digit_tok, minlength=n)
 
     safe_words = np.maximum(words, 1)
     safe_letters = np.maximum(letters, 1)
     safe_nonspace = np.maximum(nonspace, 1)
-    col = {name: i for i, name in enumerate(DENSE)}
+    col = _COL
     dense[:, col["log_chars"]] = np.log1p(lengths)
     dense[:, col["log_words"]] = np.log1p(words)
     for name, lo, hi in (("words_1", 1, 1), ("words_2", 2, 2), ("words_3", 3, 3),
@@ -225,40 +253,65 @@ def doc_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> DocFeat
         for s, r in zip(lines, dense[:, col["cookie_rule"]], strict=True)]
     dense[:, col["reporting"]] = [min(2, len(_REPORTING_WORDS.intersection(t))) / 2
                                   for t in toks]
-    idx = np.arange(n)
     long_line = (words >= 12) & terminal & (stop_count / safe_words >= 0.15)
-    if long_line.any():
-        where = np.flatnonzero(long_line)
-        dense[:, col["in_main_run"]] = (idx >= where[0]) & (idx <= where[-1])
+    _place(dense, long_line, bounds)
+    dense[:, col["starts_quote"]] = (first_flags & QUOTE) != 0
+    dense[:, col["all_digits"]] = (digit_count == words) & (words > 0)
+
+    rows, buckets = _bag_of_words(hashes, words, all_toks, tok_len)
+    return DocFeatures(dense, rows, buckets)
+
+
+_COL = {name: i for i, name in enumerate(DENSE)}
+
+
+def _place(dense: np.ndarray, long_line: np.ndarray, bounds: np.ndarray) -> None:
+    """The place features of every line, within its own document: the main content is a run
+    of long lines; how far the nearest one is, how dense they are around the line, whether one
+    stands right before and right after it (a heading between paragraphs)."""
+    col = _COL
+    n = len(long_line)
+    idx = np.arange(n)
+    doc = line_docs(bounds)
+    lo, hi = bounds[doc], bounds[doc + 1]  # the line's document: lines lo..hi-1
+    where = np.flatnonzero(long_line)
+    per_doc = np.bincount(doc[where], minlength=len(bounds) - 1)
+    cum = np.concatenate(([0], np.cumsum(per_doc)))
+    has = per_doc[doc] > 0
+    if len(where):
+        a, b = cum[doc], cum[doc + 1] - 1  # the document's long lines: where[a..b]
+        first_long = where[np.minimum(a, len(where) - 1)]
+        last_long = where[np.maximum(b, 0)]
+        dense[:, col["in_main_run"]] = has & (idx >= first_long) & (idx <= last_long)
         pos = np.searchsorted(where, idx)
-        left = np.abs(idx - where[np.maximum(pos - 1, 0)])
-        right = np.abs(where[np.minimum(pos, len(where) - 1)] - idx)
+        left = np.abs(idx - where[np.clip(pos - 1, a, np.maximum(b, a))
+                                  .clip(0, len(where) - 1)])
+        right = np.abs(where[np.clip(pos, a, np.maximum(b, a)).clip(0, len(where) - 1)] - idx)
         dense[:, col["log_to_long_line"]] = np.log1p(np.minimum(left, right))
-    else:
-        dense[:, col["log_to_long_line"]] = math.log1p(n)
-    # The main content is a run of long lines: how dense they are around each line, and
-    # whether one stands right before and right after it (a heading between paragraphs).
+    # A document without long lines: the distance is its length.
+    none = np.flatnonzero(per_doc == 0)
+    if len(none):
+        for d in none.tolist():
+            dense[bounds[d]:bounds[d + 1], col["log_to_long_line"]] = math.log1p(
+                int(bounds[d + 1] - bounds[d]))
     lf = long_line.astype(np.float64)
     lcum = np.concatenate(([0.0], np.cumsum(lf)))
-    start, stop = np.maximum(idx - 3, 0), np.minimum(idx + 4, n)
+    start, stop = np.maximum(idx - 3, lo), np.minimum(idx + 4, hi)
     dense[:, col["long_density"]] = ((lcum[stop] - lcum[start] - lf)
                                      / np.maximum(stop - start - 1, 1))
     before = np.zeros(n, dtype=bool)
     after = np.zeros(n, dtype=bool)
     for k in (1, 2):
-        before[k:] |= long_line[:-k] if n > k else False
-        after[:-k] |= long_line[k:] if n > k else False
+        if n > k:
+            same = doc[k:] == doc[:-k]
+            before[k:] |= long_line[:-k] & same
+            after[:-k] |= long_line[k:] & same
     dense[:, col["long_before"]] = before
     dense[:, col["long_after"]] = after
-    dense[:, col["starts_quote"]] = (first_flags & QUOTE) != 0
-    dense[:, col["all_digits"]] = (digit_count == words) & (words > 0)
-
-    rows, buckets = _bag_of_words(hashes, words, all_toks)
-    return DocFeatures(dense, rows, buckets)
 
 
-def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str]
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str],
+                  tok_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(line, bucket)`` pairs for unigrams, in-line bigrams and 5-byte prefixes."""
     n = len(words)
     owner = np.repeat(np.arange(n), words)
@@ -267,8 +320,8 @@ def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str]
     with np.errstate(over="ignore"):
         bi = fmix64(hashes[:-1] * _BIGRAM + hashes[1:])[same_line] if len(hashes) > 1 \
             else np.empty(0, dtype=np.uint64)
-    long_tok = np.fromiter((len(t) > 5 for t in all_toks), dtype=bool, count=len(all_toks))
-    prefixes = [t[:5] for t, keep in zip(all_toks, long_tok, strict=True) if keep]
+    long_tok = tok_len > 5
+    prefixes = [t[:5] for t in itertools.compress(all_toks, long_tok.tolist())]
     pre = token_hashes(prefixes) ^ _PREFIX_SALT if prefixes else np.empty(0, dtype=np.uint64)
     rows = np.concatenate((owner, owner[1:][same_line], owner[long_tok]))
     buckets = (np.concatenate((uni, bi, pre)) & _MASK).astype(np.int64)

@@ -26,7 +26,7 @@ from ..config import BoilerplateConfig
 from ..errors import ConfigError
 from ..types import DROP, Document, Verdict
 from .classifier import BUTTON_DETAIL, BUTTON_SCORE, button_rows
-from .features import BUCKETS, DENSE, DocFeatures, doc_features
+from .features import BUCKETS, DENSE, DocFeatures, batch_features, doc_bounds, line_docs
 from .repetition import LONG_LINE, LineCounts
 
 CLASSES = ("content", "cookie", "nav", "login", "newsletter", "share", "related", "comments",
@@ -74,7 +74,13 @@ class LinearStage:
 
     def logits(self, x: np.ndarray, rows: np.ndarray | None = None,
                buckets: np.ndarray | None = None) -> np.ndarray:
-        z: np.ndarray = standardise(x, self.mean, self.scale) @ self.dense + self.bias
+        xs = standardise(x, self.mean, self.scale)
+        # Feature by feature rather than one matrix product: each line's sum is then taken in
+        # the same order whatever the other lines of the batch (a BLAS product may block rows
+        # differently for different batch sizes), so batching never changes a score.
+        z = np.broadcast_to(self.bias, (len(x), len(self.bias))).copy()
+        for j in range(xs.shape[1]):
+            z += xs[:, j : j + 1] * self.dense[j]
         if self.words is not None and rows is not None and buckets is not None and len(rows):
             contrib = self.words[buckets]
             for c in range(z.shape[1]):
@@ -82,20 +88,32 @@ class LinearStage:
         return z
 
 
-def context_features(p1: np.ndarray) -> np.ndarray:
-    """Neighbour and own stage-1 probabilities for every line (see ``CONTEXT``); a missing
-    neighbour (first or last lines) is NaN, i.e. neutral."""
-    n = len(p1)
-    bp = 1.0 - p1[:, 0]
-    out = np.full((n, len(CONTEXT)), np.nan, dtype=np.float64)
+def _shifter(n: int, bounds: np.ndarray | None) -> Any:
+    """``shifted(values, offset)``: each line gets the value of the line ``offset`` away in
+    its own document, NaN past the document's edge."""
+    doc = line_docs(bounds) if bounds is not None else np.zeros(n, dtype=np.int64)
 
     def shifted(values: np.ndarray, offset: int) -> np.ndarray:
         res = np.full(values.shape, np.nan)
         if offset < 0 and n > -offset:
             res[-offset:] = values[:offset]
+            res[-offset:][doc[-offset:] != doc[:offset]] = np.nan
         elif offset > 0 and n > offset:
             res[:-offset] = values[offset:]
+            res[:-offset][doc[:-offset] != doc[offset:]] = np.nan
         return res
+
+    return shifted
+
+
+def context_features(p1: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
+    """Neighbour and own stage-1 probabilities for every line (see ``CONTEXT``); a missing
+    neighbour (first or last lines of a document) is NaN, i.e. neutral. ``bounds``: the
+    documents of a batch (see :func:`.features.batch_features`); default one document."""
+    n = len(p1)
+    bp = 1.0 - p1[:, 0]
+    out = np.full((n, len(CONTEXT)), np.nan, dtype=np.float64)
+    shifted = _shifter(n, bounds)
 
     col = 0
     for o in (-2, -1, 1, 2):
@@ -117,27 +135,35 @@ def context_features(p1: np.ndarray) -> np.ndarray:
 
 
 def repetition_features(keys: Sequence[str], words: np.ndarray,
-                        counts: LineCounts | None) -> np.ndarray:
+                        counts: LineCounts | None, bounds: np.ndarray | None = None
+                        ) -> np.ndarray:
     """Corpus repetition of each line (see ``REPETITION``); without counts every feature is
-    NaN (neutral) but ``has_counts``, which is 0."""
+    NaN (neutral) but ``has_counts``, which is 0. ``bounds``: as for :func:`context_features`."""
     n = len(keys)
     out = np.full((n, len(REPETITION)), np.nan, dtype=np.float64)
     out[:, -1] = 0.0
     if counts is None or not n:
         return out
+    if bounds is None:
+        bounds = np.array([0, n], dtype=np.int64)
     raw_df, raw_div = counts.estimates(keys)
     df = np.maximum(raw_df, 1).astype(np.float64)
     div = np.maximum(raw_div, 1).astype(np.float64)
-    long_df = df[words >= LONG_LINE]
-    ref = float(np.median(long_df)) if len(long_df) else 1.0
+    # The document's typical long-line frequency: its median over the document's long lines.
+    ref = np.ones(n, dtype=np.float64)
+    is_long = words >= LONG_LINE
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        long_df = df[a:b][is_long[a:b]]
+        if len(long_df):
+            ref[a:b] = max(float(np.median(long_df)), 1.0)
     out[:, 0] = np.log(df)
-    out[:, 1] = np.log(df / max(ref, 1.0))
+    out[:, 1] = np.log(df / ref)
     out[:, 2] = np.log(div)
     out[:, 3] = np.minimum(div / df, 1.0)
-    if n > 1:  # neighbours' diversity: a related-links block is diverse all through
-        out[1:, 4] = out[:-1, 2]
-        out[:-1, 5] = out[1:, 2]
-    out[0, 4] = out[-1, 5] = np.nan
+    # Neighbours' diversity: a related-links block is diverse all through.
+    shifted = _shifter(n, bounds)
+    out[:, 4] = shifted(out[:, 2], -1)
+    out[:, 5] = shifted(out[:, 2], 1)
     short = words <= 6  # interactions a linear model cannot form by itself
     out[:, 6] = short * out[:, 2]
     out[:, 7] = short * out[:, 1]
@@ -155,13 +181,15 @@ class Model:
     meta: dict[str, Any]
 
     def predict(self, feats: DocFeatures, keys: Sequence[str], words: np.ndarray,
-                counts: LineCounts | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Class probabilities (lines x CLASSES) for one document, and the stage-2 inputs."""
+                counts: LineCounts | None = None, bounds: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (lines x CLASSES) for one document (or the documents of a batch,
+        see ``bounds``), and the stage-2 inputs."""
         if not len(feats.dense):
             return np.zeros((0, len(CLASSES))), np.zeros((0, len(STAGE2)))
         p1 = softmax(self.stage1.logits(feats.dense, feats.rows, feats.buckets))
-        x2 = np.hstack([feats.dense, context_features(p1),
-                        repetition_features(keys, words, counts)])
+        x2 = np.hstack([feats.dense, context_features(p1, bounds),
+                        repetition_features(keys, words, counts, bounds)])
         return softmax(self.stage2.logits(x2)), x2
 
     def deciding(self, x2: np.ndarray, classes: np.ndarray, k: int = 3
@@ -238,51 +266,71 @@ class LearnedClassifier:
 
     def probabilities(self, doc: Document) -> tuple[np.ndarray, DocFeatures, np.ndarray]:
         """Class probabilities per line, the line features and the stage-2 inputs."""
-        paras = doc.paragraphs
-        lines = [p.text for p in paras]
+        return self._batch_probabilities([doc])[:3]
+
+    def _batch_probabilities(self, docs: Sequence[Document]
+                             ) -> tuple[np.ndarray, DocFeatures, np.ndarray, np.ndarray]:
+        paras = [p for doc in docs for p in doc.paragraphs]
+        bounds = doc_bounds([len(doc.paragraphs) for doc in docs])
         toks = [p.tokens for p in paras]
-        feats = doc_features(lines, toks)
-        words = np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks))
-        probs, x2 = self.model.predict(feats, [p.key for p in paras], words, self.counts)
-        return probs, feats, x2
+        feats = batch_features([p.text for p in paras], toks, bounds)
+        words = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+        probs, x2 = self.model.predict(feats, [p.key for p in paras], words, self.counts,
+                                       bounds)
+        return probs, feats, x2, bounds
 
     def classify(self, doc: Document) -> list[Verdict | None]:
-        if not doc.paragraphs:
-            return []
-        probs, feats, x2 = self.probabilities(doc)
+        return self.classify_batch([doc])[0]
+
+    def classify_batch(self, docs: Sequence[Document]) -> list[list[Verdict | None]]:
+        """:meth:`classify` for several documents, their lines scored together (the same
+        verdicts as one by one, with less numpy overhead per document)."""
+        if not any(doc.paragraphs for doc in docs):
+            return [[] for _ in docs]
+        probs, feats, x2, bounds = self._batch_probabilities(docs)
         decision = decide(probs, feats.dense, self.threshold, self.cfg)
         bp = 1.0 - probs[:, 0]
-        lines = np.asarray([not p.blank for p in doc.paragraphs])
-        spared = np.zeros(len(bp), dtype=bool)
-        if lines.any() and decision.drop[lines].all():
-            # A page is not emptied on weak evidence: when every line would go, the lines
-            # below the guard probability stay (a page of only a cookie notice still goes).
-            spared = (bp < self.cfg.guard) & ~decision.by_rule
-        dropped = np.flatnonzero(decision.drop & ~spared & lines & ~decision.by_rule)
+        lines = np.asarray([not p.blank for doc in docs for p in doc.paragraphs], dtype=bool)
+        candidate = decision.drop & lines
+        # A page is not emptied on weak evidence: when every line would go, the lines below
+        # the guard probability stay (a page of only a cookie notice still goes).
+        doc_of = line_docs(bounds)
+        kept_lines = np.bincount(doc_of, weights=lines & ~candidate, minlength=len(docs))
+        any_lines = np.bincount(doc_of, weights=lines, minlength=len(docs))
+        emptied = ((kept_lines == 0) & (any_lines > 0))[doc_of]
+        spared = emptied & (bp < self.cfg.guard) & ~decision.by_rule
+        drop = decision.drop & ~spared & lines
+        dropped = np.flatnonzero(drop & ~decision.by_rule)
         why = dict(zip(dropped.tolist(),
                        self.model.deciding(x2[dropped], decision.cls[dropped]), strict=True))
-        out: list[Verdict | None] = []
-        for i, p in enumerate(doc.paragraphs):
-            if p.blank or not decision.drop[i] or spared[i]:
-                out.append(None)
-                continue
-            cls = int(decision.cls[i])
-            if decision.by_rule[i]:
-                out.append(Verdict(DROP, "boilerplate:cookie", round(float(decision.rule[i]), 4),
-                                   detail=f"cookie rules {decision.rule[i]:.2f} (model "
-                                          f"P(boilerplate)={bp[i]:.2f})"))
-                continue
-            features = ", ".join(f"{name} +{value:.1f}" for name, value in why[i])
-            detail = f"P({CLASSES[cls]})={probs[i, cls]:.2f}; deciding: {features or 'bias'}"
-            if decision.guarded[i]:
-                detail += f"; long sentence-like line, guard {self.cfg.guard:.2f}"
-            out.append(Verdict(DROP, f"boilerplate:{CLASSES[cls]}", round(float(bp[i]), 4),
-                               detail=detail))
-        cookie = [v is not None and v.reason == "boilerplate:cookie" for v in out]
-        for i in button_rows(doc, cookie):
-            if out[i] is None:
-                out[i] = Verdict(DROP, "boilerplate:cookie", BUTTON_SCORE, detail=BUTTON_DETAIL)
+        out: list[list[Verdict | None]] = []
+        for d, doc in enumerate(docs):
+            verdicts: list[Verdict | None] = []
+            for i in range(int(bounds[d]), int(bounds[d + 1])):
+                verdicts.append(self._verdict(i, drop, decision, probs, bp, why))
+            cookie = [v is not None and v.reason == "boilerplate:cookie" for v in verdicts]
+            for i in button_rows(doc, cookie):
+                if verdicts[i] is None:
+                    verdicts[i] = Verdict(DROP, "boilerplate:cookie", BUTTON_SCORE,
+                                          detail=BUTTON_DETAIL)
+            out.append(verdicts)
         return out
+
+    def _verdict(self, i: int, drop: np.ndarray, decision: Decision, probs: np.ndarray,
+                 bp: np.ndarray, why: dict[int, list[tuple[str, float]]]) -> Verdict | None:
+        if not drop[i]:
+            return None
+        cls = int(decision.cls[i])
+        if decision.by_rule[i]:
+            return Verdict(DROP, "boilerplate:cookie", round(float(decision.rule[i]), 4),
+                           detail=f"cookie rules {decision.rule[i]:.2f} (model "
+                                  f"P(boilerplate)={bp[i]:.2f})")
+        features = ", ".join(f"{name} +{value:.1f}" for name, value in why[i])
+        detail = f"P({CLASSES[cls]})={probs[i, cls]:.2f}; deciding: {features or 'bias'}"
+        if decision.guarded[i]:
+            detail += f"; long sentence-like line, guard {self.cfg.guard:.2f}"
+        return Verdict(DROP, f"boilerplate:{CLASSES[cls]}", round(float(bp[i]), 4),
+                       detail=detail)
 
 
 RULE_OVERRIDE = 0.9  # cookie-rule score at which a line goes whatever the model says

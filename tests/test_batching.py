@@ -1,0 +1,78 @@
+"""Batched classification gives, line for line, what one document at a time gives."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup import Config, Document
+from dedup.boilerplate.features import batch_features, doc_bounds, doc_features
+from dedup.boilerplate.model import LearnedClassifier
+from dedup.boilerplate.repetition import LineCounts
+from dedup.corpus import GeneratorConfig, generate
+from dedup.normalize import normalize
+from dedup.segment import segment
+
+_TEXTS = [d["text"] for d, _ in generate(GeneratorConfig(docs=90, seed=3, split="test"))]
+# Odd pages too: empty, blank-only, one line, no long line, all one long line.
+_TEXTS += ["", "\n\n  \n", "Home", "Home\nNews\nSport\nSign in",
+           "A single sentence that goes on for long enough to count as a long content line."]
+
+
+def _docs() -> list[Document]:
+    docs = [Document(str(i), t) for i, t in enumerate(_TEXTS)]
+    return list(normalize(segment(docs)))
+
+
+def _counts() -> LineCounts:
+    counts = LineCounts(width=1 << 16, bloom_bits=1 << 20)
+    counts.add_documents(_docs())
+    return counts
+
+
+_COUNTS = _counts()
+
+
+def test_batch_features_equal_document_features() -> None:
+    docs = _docs()
+    bounds = doc_bounds([len(d.paragraphs) for d in docs])
+    paras = [p for d in docs for p in d.paragraphs]
+    batch = batch_features([p.text for p in paras], [p.tokens for p in paras], bounds)
+    for d, doc in enumerate(docs):
+        a, b = int(bounds[d]), int(bounds[d + 1])
+        alone = doc_features([p.text for p in doc.paragraphs], [p.tokens for p in doc.paragraphs])
+        assert np.array_equal(batch.dense[a:b], alone.dense)  # bit for bit, NaN-free
+        mine = (batch.rows >= a) & (batch.rows < b)
+        got = sorted(zip((batch.rows[mine] - a).tolist(), batch.buckets[mine].tolist(),
+                         strict=True))
+        assert got == sorted(zip(alone.rows.tolist(), alone.buckets.tolist(), strict=True))
+
+
+def _verdicts(clf: LearnedClassifier, docs: list[Document], sizes: list[int]) -> list[object]:
+    out: list[object] = []
+    at = 0
+    for size in sizes:
+        out.extend(clf.classify_batch(docs[at:at + size]))
+        at += size
+    return out
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=12), st.booleans())
+def test_any_batching_gives_the_verdicts_of_one_document_at_a_time(
+        cuts: list[int], with_counts: bool) -> None:
+    docs = _docs()
+    clf = LearnedClassifier(Config().boilerplate, counts=_COUNTS if with_counts else None)
+    one_by_one = [clf.classify(d) for d in docs]
+    sizes: list[int] = []
+    left = len(docs)
+    for c in cuts:
+        if left <= 0:
+            break
+        sizes.append(min(c, left))
+        left -= sizes[-1]
+    if left > 0:
+        sizes.append(left)
+    assert _verdicts(clf, docs, sizes) == one_by_one
+    assert any(v is not None for vs in one_by_one for v in vs)  # the model did drop lines
