@@ -78,7 +78,7 @@ class LinearStage:
         # Feature by feature rather than one matrix product: each line's sum is then taken in
         # the same order whatever the other lines of the batch (a BLAS product may block rows
         # differently for different batch sizes), so batching never changes a score.
-        z = np.broadcast_to(self.bias, (len(x), len(self.bias))).copy()
+        z: np.ndarray = np.broadcast_to(self.bias, (len(x), len(self.bias))).copy()
         for j in range(xs.shape[1]):
             z += xs[:, j : j + 1] * self.dense[j]
         if self.words is not None and rows is not None and buckets is not None and len(rows):

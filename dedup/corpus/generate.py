@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,9 +30,10 @@ import regex
 
 from ..errors import ConfigError
 from ..io.writers import AtomicFile
+from ..normalize import tokens
 from .sources import SPLITS, SUBSPLITS, Article, Library, load_articles, load_library
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 _SENTENCE = regex.compile(r"(?<=[.!?…»”\"])\s+(?=[\p{Lu}„«“\"])")
 _PREFIXES = ("UPDATE: ", "Updated: ", "EXCLUSIVE: ", "BREAKING: ", "+++ ")
 _QUOTES = {'"': ("“", "”"), "“": ('"', '"'), "”": ('"', '"'), "„": ('"', '"'), "«": ('"', '"'),
@@ -165,45 +166,155 @@ def _sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE.split(text) if s]
 
 
-REMIX_OVERLAP = 0.5  # a remixed line shares at most this Jaccard (in words) with a source line
+Shape = Callable[[str], str]  # makes a title, heading or caption of a sentence
+# A remixed line must stay clearly below the similarity at which dedup calls two lines
+# near-duplicates (Jaccard 0.7 of word 2-shingles by default), with every line a copy of other
+# text can become: the margin covers the small edits copies get.
+REMIX_SHINGLE = 2
+REMIX_OVERLAP = 0.6
+
+
+def _shingles(text: str) -> frozenset[str]:
+    """What a remixed line is compared by: the word ``REMIX_SHINGLE``-shingles of dedup's own
+    matching tokens (case-folded, punctuation-free), as dedup verifies a pair; a shorter line
+    is one shingle of all its tokens."""
+    toks = tokens(text)
+    if len(toks) < REMIX_SHINGLE:
+        return frozenset((" ".join(toks),)) if toks else frozenset()
+    return frozenset(" ".join(toks[i:i + REMIX_SHINGLE])
+                     for i in range(len(toks) - REMIX_SHINGLE + 1))
+
+
+class _ShingleIndex:
+    """Shingle sets under an inverted index: has a line a Jaccard of at least
+    :data:`REMIX_OVERLAP` with any of them? Only the entries of the line's rarest shingles are
+    verified: a set with Jaccard ``>= t`` shares at least ``ceil(t * n)`` of the line's ``n``
+    shingles, so it shares one of any ``n - ceil(t * n) + 1`` of them."""
+
+    __slots__ = ("known", "postings", "sets")
+
+    def __init__(self) -> None:
+        self.sets: list[frozenset[str]] = []
+        self.known: set[frozenset[str]] = set()
+        self.postings: dict[str, list[int]] = {}
+
+    def add(self, text: str) -> None:
+        shingles = _shingles(text)
+        if not shingles or shingles in self.known:
+            return
+        self.known.add(shingles)
+        self.sets.append(shingles)
+        for s in shingles:
+            self.postings.setdefault(s, []).append(len(self.sets) - 1)
+
+    def near(self, text: str) -> bool:
+        shingles = _shingles(text)
+        n = len(shingles)
+        probe = sorted(shingles, key=lambda s: (len(self.postings.get(s, ())), s))
+        seen: set[int] = set()
+        for s in probe[: n - math.ceil(REMIX_OVERLAP * n) + 1]:
+            for i in self.postings.get(s, ()):
+                if i in seen:
+                    continue
+                seen.add(i)
+                other = self.sets[i]
+                inter = len(shingles & other)
+                if inter >= REMIX_OVERLAP * (n + len(other) - inter):
+                    return True
+        return False
+
+
+def _split_parts(text: str) -> Iterator[str]:
+    """The lines a ``split`` edit can leave of ``text`` (a run of leading or trailing sentences),
+    and each single sentence of it."""
+    parts = _sentences(text)
+    for cut in range(1, len(parts)):
+        yield " ".join(parts[:cut])
+        yield " ".join(parts[cut:])
+    if len(parts) > 2:
+        yield from parts[1:-1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """Text that already stands somewhere, indexed twice: ``content``, the lines whose first copy
+    the gold calls content (titles and whole lines), and ``forms``, every whole line a copy of
+    them can become (the content lines, their ``split`` parts and sentences, neighbouring lines
+    joined by ``merge``). ``openers`` are the sentences that begin a line: a ``cut`` copy of that
+    line can stop anywhere in them."""
+
+    content: _ShingleIndex = field(default_factory=_ShingleIndex)
+    forms: _ShingleIndex = field(default_factory=_ShingleIndex)
+    openers: set[str] = field(default_factory=set)
+
+    def add(self, text: str, parts: tuple[str, ...] = ()) -> None:
+        self.content.add(text)
+        self.forms.add(text)
+        for part in parts:
+            self.forms.add(part)
 
 
 @lru_cache(maxsize=64)
-def _pool_sources(pool: tuple[Article, ...]) -> tuple[frozenset[str], ...]:
-    """The word sets of every line and title of a pool (computed once per pool)."""
-    return tuple(frozenset(t.split()) for a in pool for t in (a.title, *(t for _, t in a.lines)))
+def _pool_seen(pool: tuple[Article, ...]) -> _Seen:
+    """What a pool's articles put on pages (built once per pool)."""
+    seen = _Seen()
+    for art in pool:
+        seen.add(art.title)
+        texts = [t for _, t in art.lines]
+        for i, text in enumerate(texts):
+            merged = (f"{text} {texts[i + 1]}",) if i + 1 < len(texts) else ()
+            seen.add(text, (*_split_parts(text), *merged))
+            seen.openers.update(_sentences(text)[:1])
+    return seen
 
 
 @dataclass(slots=True)
 class _RemixState:
     """What earlier remixes of a language used, so remixes are unique against each other too:
-    two remix paragraphs never share two sentences, and a sentence gives at most one title or
-    caption."""
+    their lines (:class:`_Seen`), the sentence pairs of their paragraphs (two remix paragraphs
+    never share two) and the sentences that gave a title, heading or caption (no remix paragraph
+    begins with one)."""
 
+    seen: _Seen = field(default_factory=_Seen)
     pairs: set[tuple[str, str]] = field(default_factory=set)
     singles: set[str] = field(default_factory=set)
 
 
 def _remix(rng: random.Random, n: int, pool: list[Article], state: _RemixState
            ) -> Article | None:
-    """A unique article built from sentences of the pool: no line of it is a near-duplicate of
-    a pool line (word Jaccard below :data:`REMIX_OVERLAP`) or of another remix's line, so its
-    lines really exist nowhere else and the gold may call their first copy content. ``None``
-    when no fresh title is left."""
+    """A unique article built from sentences of the pool, whose lines really exist nowhere
+    else, so the gold may call their first copy content. A line is kept only if it is fresh: its
+    shingle Jaccard is below :data:`REMIX_OVERLAP` with every line any copy of a pool article or of
+    an earlier remix line can become (whole lines, ``split`` parts, single sentences, ``merge``
+    joins), and so is the Jaccard of each of its own ``split`` parts with every pool or remix
+    line the gold calls content. Titles, headings and captions (a sentence or its opening words)
+    take no sentence that begins a pool or remix line, which a ``cut`` copy could match, and no
+    remix paragraph begins with their sentence. ``None`` when no fresh title is left."""
     paragraphs = [t for a in pool for r, t in a.lines if r == "paragraph"]
     by_para = [(i, s) for i, t in enumerate(paragraphs) for s in _sentences(t)]
-    sources = _pool_sources(tuple(pool))
+    pool_seen = _pool_seen(tuple(pool))
+    seen = state.seen
 
-    def fresh(line: str) -> bool:
-        words = set(line.split())
-        return all(len(words & src) < REMIX_OVERLAP * len(words | src) for src in sources)
+    def take(line: str, parts: tuple[str, ...] = ()) -> bool:
+        """Keep ``line`` if it is fresh (and remember it, so later lines differ from it)."""
+        if pool_seen.forms.near(line) or seen.forms.near(line):
+            return False
+        for part in parts:
+            if pool_seen.content.near(part) or seen.content.near(part):
+                return False
+        seen.add(line, parts)
+        return True
 
-    def single() -> str | None:
+    def single(shape: Shape) -> str | None:
+        """A fresh line shaped from one sentence that begins no line."""
         for _ in range(20):
             sentence = rng.choice(by_para)[1]
-            if sentence not in state.singles:
+            if sentence in pool_seen.openers or sentence in seen.openers:
+                continue
+            line = shape(sentence)
+            if take(line):
                 state.singles.add(sentence)
-                return sentence
+                return line
         return None
 
     def paragraph() -> str | None:
@@ -211,39 +322,49 @@ def _remix(rng: random.Random, n: int, pool: list[Article], state: _RemixState
             picked = rng.sample(by_para, min(len(by_para), rng.randint(2, 4)))
             sents = [s for _, s in picked]
             pairs = {(a, b) if a < b else (b, a) for a in sents for b in sents if a != b}
-            if len({i for i, _ in picked}) < len(picked) or pairs & state.pairs:
+            if len({i for i, _ in picked}) < len(picked) or pairs & state.pairs \
+                    or sents[0] in state.singles:
                 continue
             text = " ".join(sents)
-            if fresh(text):
+            if take(text, tuple(_split_parts(text))):
                 state.pairs.update(pairs)
+                seen.openers.add(sents[0])
                 return text
         return None
 
-    opening = single()
-    if opening is None:
+    def opening_words(lo: int, hi: int, credit: str = "") -> Shape:
+        """The first ``lo`` to ``hi`` words of a sentence, at most about half of it (the whole
+        sentence stands on pages as a ``split`` part), with a photo credit for a caption."""
+        def shape(sentence: str) -> str:
+            words = sentence.rstrip(".!?…").split()
+            line = " ".join(words[: rng.randint(lo, max(lo, min(hi, (len(words) + 1) // 2)))])
+            return f"{line} /{credit}" if credit else line
+        return shape
+
+    title = single(opening_words(6, 12))
+    if title is None:
         return None
-    words = opening.rstrip(".!?…").split()
-    title = " ".join(words[: rng.randint(6, 12)])
     lines: list[tuple[str, str]] = []
     bylines = [t.partition(" | ") for x in pool for r, t in x.lines if r == "byline"]
     if bylines:
         # an author of the pool with another article's date, if that is no pool byline
         author, date = rng.choice(bylines)[0], rng.choice(bylines)[2]
         byline = f"{author} | {date}" if date else author
-        if fresh(byline):
+        if take(byline):
             lines.append(("byline", byline))
-    captions = [t for x in pool for r, t in x.lines if r == "caption"]
+    credits = [t.rpartition(" /")[2] for x in pool for r, t in x.lines
+               if r == "caption" and " /" in t]
     for i in range(rng.randint(6, 14)):
         if i and rng.random() < 0.12:
             # a heading of its own: the opening words of a sentence, not another article's
-            words = rng.choice(by_para)[1].rstrip(".!?…").split()
-            lines.append(("heading", " ".join(words[: rng.randint(2, 4)])))
+            heading = single(opening_words(2, 4))
+            if heading is not None:
+                lines.append(("heading", heading))
             continue
-        if i == 1 and captions and rng.random() < 0.6:
-            credit = rng.choice(captions).rpartition(" /")[2]
-            sentence = single()
-            if sentence is not None and fresh(f"{sentence} /{credit}"):
-                lines.append(("caption", f"{sentence} /{credit}"))
+        if i == 1 and credits and rng.random() < 0.6:
+            caption = single(opening_words(6, 14, rng.choice(credits)))
+            if caption is not None:
+                lines.append(("caption", caption))
         text = paragraph()
         if text is not None:
             lines.append(("paragraph", text))
