@@ -247,8 +247,7 @@ class Cleaner:
         ex, own = self._start({"counts": self.counts, "config": self.config})
         try:
             for prepared in ex.map(count_chunk, chunks(docs)):
-                for item in prepared:
-                    self.counts.apply(item)
+                self.counts.apply_many(prepared)
         finally:
             if own:
                 ex.close()

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from dedup import Config, Document
 from dedup.boilerplate.features import batch_features, doc_bounds, doc_features
 from dedup.boilerplate.model import LearnedClassifier
-from dedup.boilerplate.repetition import LineCounts
+from dedup.boilerplate.repetition import NEW_CONTENT, LineCounts
 from dedup.corpus import GeneratorConfig, generate
 from dedup.normalize import normalize
 from dedup.segment import segment
@@ -76,3 +76,44 @@ def test_any_batching_gives_the_verdicts_of_one_document_at_a_time(
         sizes.append(left)
     assert _verdicts(clf, docs, sizes) == one_by_one
     assert any(v is not None for vs in one_by_one for v in vs)  # the model did drop lines
+
+
+def _apply_one(counts: LineCounts, prepared: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """The one-document update written out plainly: check every pair's bits, then set them."""
+    counts.documents += 1
+    if prepared is None:
+        return
+    cells, bits = prepared
+    for d in range(counts.depth):
+        np.add.at(counts.table[d], cells[d], 1)
+    seen = np.ones(bits.shape[1:], dtype=bool)
+    for b in bits:
+        seen &= (counts.bloom[b >> 3] >> (b & 7).astype(np.uint8)) & 1 == 1
+    for b in bits:
+        np.bitwise_or.at(counts.bloom, (b >> 3).ravel(), (1 << (b & 7)).astype(np.uint8).ravel())
+    new = cells[:, seen.mean(axis=1) < NEW_CONTENT]
+    for d in range(counts.depth):
+        np.add.at(counts.pairs[d], new[d], 1)
+
+
+_LINES = [f"line {i} " + "word " * (i % 15) for i in range(30)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_LINES), min_size=0, max_size=12), min_size=1,
+                max_size=30),
+       st.integers(1, 10), st.sampled_from([1 << 6, 1 << 12]))
+def test_counting_a_batch_equals_counting_one_document_after_the_other(
+        docs: list[list[str]], batch: int, bloom_bits: int) -> None:
+    """Repeated lines inside one batch, and a Bloom filter small enough to collide."""
+    one = LineCounts(width=1 << 8, bloom_bits=bloom_bits)
+    many = LineCounts(width=1 << 8, bloom_bits=bloom_bits)
+    prepared = [one.prepare(d, [len(x.split()) >= 12 for x in d]) for d in docs]
+    for p in prepared:
+        _apply_one(one, p)
+    for at in range(0, len(prepared), batch):
+        many.apply_many(prepared[at:at + batch])
+    assert one.documents == many.documents == len(docs)
+    assert np.array_equal(one.table, many.table)
+    assert np.array_equal(one.bloom, many.bloom)
+    assert np.array_equal(one.pairs, many.pairs)
