@@ -39,6 +39,8 @@ from .segment import BLANK
 from .types import CorpusKeys, Document, Match, Paragraph, Verdict
 
 CHUNK = 32  # documents per task: large enough to amortise pickling, small enough to balance
+HELPING_WINDOW = 4  # tasks queued per worker while this process runs one itself
+_DONE = object()
 DASK_HINT = 'pip install "dedup[dask]"'
 CONNECT_TIMEOUT = "10s"  # how long to wait for a --scheduler
 
@@ -73,12 +75,15 @@ def _local_call(func: Task, item: Any) -> Any:
 
 
 class LocalExecutor:
-    """``jobs`` worker processes on this machine (forked, so they inherit the state)."""
+    """``jobs`` processes on this machine: ``jobs - 1`` forked workers (they inherit the state)
+    and this process, which takes a task itself whenever every worker is busy (see
+    :meth:`map`). So ``--jobs 2`` runs two processes on two cores, not three."""
 
     name = "local"
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
+        self.workers = max(jobs - 1, 1)
         self._pool: Any = None
 
     def start(self, state: State) -> None:
@@ -87,14 +92,47 @@ class LocalExecutor:
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         ctx = multiprocessing.get_context(method)
         if method == "fork":
-            self._pool = ctx.Pool(self.jobs)
+            self._pool = ctx.Pool(self.workers)
         else:  # pragma: no cover - non-Linux
-            self._pool = ctx.Pool(self.jobs, initializer=_set_state, initargs=(state,))
+            self._pool = ctx.Pool(self.workers, initializer=_set_state, initargs=(state,))
 
-    def map(self, func: Task, items: Iterable[Any]) -> Iterator[Any]:
+    def map(self, func: Task, items: Iterable[Any],
+            local: Callable[[Any], Any] | None = None) -> Iterator[Any]:
+        """Results of ``func(state, item)`` in input order. With ``local`` (``func`` run in
+        this process, returning what the caller accepts in its place), this process runs the
+        next item itself whenever the workers have ``2`` tasks each in progress, instead of
+        waiting; the result does not depend on who ran an item."""
         pool = self._pool
-        return _ordered(lambda item: pool.apply_async(_local_call, (func, item)),
-                        lambda fut: fut.get(), items, 2 * self.jobs)
+        if local is None:
+            return _ordered(lambda item: pool.apply_async(_local_call, (func, item)),
+                            lambda fut: fut.get(), items, 2 * self.workers)
+        return self._helping(func, items, local)
+
+    def _helping(self, func: Task, items: Iterable[Any], local: Callable[[Any], Any]
+                 ) -> Iterator[Any]:
+        """The caller's own work on the results comes first (it is the serial part); this
+        process runs an item itself only when the next result is not ready yet."""
+        pool = self._pool
+        window = HELPING_WINDOW * self.workers
+        pending: deque[tuple[bool, Any]] = deque()  # (run by a worker, future or result)
+        it = iter(items)
+        exhausted = False
+        while True:
+            busy = sum(1 for remote, f in pending if remote and not f.ready())
+            for item in itertools.islice(it, max(window - busy, 0)):
+                pending.append((True, pool.apply_async(_local_call, (func, item))))
+            if pending and (not pending[0][0] or pending[0][1].ready()
+                            or exhausted or len(pending) > 2 * window):
+                remote, value = pending.popleft()
+                yield value.get() if remote else value
+                continue
+            if exhausted:
+                return
+            item = next(it, _DONE)
+            if item is _DONE:
+                exhausted = True
+                continue
+            pending.append((False, local(item)))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -158,7 +196,10 @@ class DaskExecutor:
         # One copy of the model and counts per worker, not one per task.
         self._state = self.client.scatter(state, broadcast=True)
 
-    def map(self, func: Task, items: Iterable[Any]) -> Iterator[Any]:
+    def map(self, func: Task, items: Iterable[Any],
+            local: Callable[[Any], Any] | None = None) -> Iterator[Any]:
+        """Results of ``func(state, item)`` in input order (``local`` is not used: the client
+        does not take tasks)."""
         client, state = self.client, self._state
         return _ordered(lambda item: client.submit(_dask_call, func, state, item, pure=False),
                         lambda fut: fut.result(), items, 2 * self.jobs)

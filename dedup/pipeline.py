@@ -246,7 +246,9 @@ class Cleaner:
         assert self.counts is not None
         ex, own = self._start({"counts": self.counts, "config": self.config})
         try:
-            for prepared in ex.map(count_chunk, chunks(docs)):
+            state = {"counts": self.counts, "config": self.config}
+            for prepared in ex.map(count_chunk, chunks(docs),
+                                   local=lambda chunk: count_chunk(state, chunk)):
                 self.counts.apply_many(prepared)
         finally:
             if own:
@@ -369,12 +371,20 @@ class Cleaner:
                 sent.append(chunk)
                 yield chunk
 
+        def here(chunk: list[Document]) -> tuple[None, dict[str, float]]:
+            """A chunk prepared in this process, in place (nothing to unpack)."""
+            for _ in worker.prepare_timed(chunk):
+                pass
+            return None, worker.take_stage_seconds()
+
         try:
-            for packed, stage_seconds in ex.map(prepare_chunk, send()):
+            for packed, stage_seconds in ex.map(prepare_chunk, send(), local=here):
                 for name, secs in stage_seconds.items():
                     seconds[name] = seconds.get(name, 0.0) + secs
                 t0 = time.perf_counter()
-                prepared = [unpack(doc, p) for doc, p in zip(sent.popleft(), packed, strict=True)]
+                chunk = sent.popleft()
+                prepared = (chunk if packed is None else
+                            [unpack(doc, p) for doc, p in zip(chunk, packed, strict=True)])
                 t1 = time.perf_counter()
                 seconds["transfer"] = seconds.get("transfer", 0.0) + t1 - t0
                 t0 = t1

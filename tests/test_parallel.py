@@ -163,3 +163,24 @@ def test_the_repetition_sample_is_let_go_once_cleaned() -> None:
     assert CLASSIFY_BATCH < 60
     waiting = [r() for r in refs[100:]]
     assert all(d is not None and not d.paragraphs for d in waiting)
+
+
+def _slow_square(state: dict[str, object], x: int) -> tuple[str, int]:
+    import time
+
+    time.sleep(0.02)
+    return "worker", x * x
+
+
+def test_this_process_helps_when_the_workers_are_busy_and_order_holds() -> None:
+    from dedup.parallel import LocalExecutor
+
+    ex = LocalExecutor(2)  # one worker process and this one
+    assert ex.workers == 1
+    ex.start({})
+    try:
+        out = list(ex.map(_slow_square, range(60), local=lambda x: ("here", x * x)))
+    finally:
+        ex.close()
+    assert [v for _, v in out] == [x * x for x in range(60)]
+    assert {who for who, _ in out} == {"worker", "here"}
