@@ -2,7 +2,10 @@
 
 Two executors run the same worker functions:
 
-- :class:`LocalExecutor` (``--jobs N``): ``N`` forked worker processes on this machine.
+- :class:`LocalExecutor` (``--jobs N``): ``N - 1`` forked worker processes on this machine,
+  and the parent, which prepares a chunk itself whenever the next result is not ready yet
+  (so ``--jobs 2`` keeps two cores busy with two processes, and only half the chunks are
+  pickled).
 - :class:`DaskExecutor` (``--engine dask``): the workers of a Dask cluster, an existing one
   (``--scheduler tcp://host:8786``) or a LocalCluster of ``--jobs`` workers on 127.0.0.1.
 
@@ -19,7 +22,7 @@ So the output is byte-identical for every number of workers and both engines: th
 results depend only on the document, the config and the counts; the counts and the corpus
 index are updated in input order. Memory: a worker holds the model, the counts and one chunk;
 the parent holds the corpus index (bounded by the index, see :mod:`dedup.index`) and at most
-``2 * workers`` chunks in flight, whatever the input size.
+``2 * HELPING_WINDOW * workers`` chunks in flight, whatever the input size.
 """
 
 from __future__ import annotations
