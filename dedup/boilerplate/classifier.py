@@ -13,6 +13,7 @@ import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 import regex
@@ -130,6 +131,13 @@ def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig(),
     toks = tokens(text) if toks is None else toks
     if _COOKIE_ANCHORS.isdisjoint(toks):
         return _NOTHING
+    return _scored(text, cfg, tuple(toks))
+
+
+@lru_cache(maxsize=1 << 14)
+def _scored(text: str, cfg: BoilerplateConfig, toks: tuple[str, ...]) -> CookieEvidence:
+    """The phrase patterns' verdict on a line with a cue's anchor token. Cached: a site's
+    notice recurs word for word on every one of its pages."""
     low = text.lower()
     words = len(toks)
     topic = _distinct(_TOPIC, low)

@@ -65,6 +65,15 @@ _HANDLE = re.compile(r"(?<![\w@])[@#][\w]{2,}")
 # Quoted spans: a button label in quotes is usually mentioned, not offered.
 _QUOTED = re.compile(r"«[^»]*»|“[^”]*”|„[^“”]*[“”]|\"[^\"]*\"|‘[^’]*’|'[^']{2,40}'")
 _COPYRIGHT = re.compile(r"©|\(c\)|copyright|\ball rights reserved\b")  # on lowercased text
+# Cheap first passes: every line a pattern above matches holds a match of its anchor (no
+# look-behind or leading ``\b``, so the engine skips ahead by its first characters); the
+# pattern itself then runs on those lines only.
+_ANCHORS = {
+    _URL: re.compile(r"https?://|www\.|\.(?:com|org|net|de|fr|es|it|pl|nl|pt|co\.uk|eu|info|io)"),
+    _EMAIL: re.compile(r"@[\w-]+\."),
+    _HANDLE: re.compile(r"[@#]\w\w"),
+    _COPYRIGHT: re.compile(r"©|\(c\)|copyright|all rights reserved"),
+}
 
 
 @lru_cache(maxsize=1)
@@ -132,17 +141,17 @@ def _counts(flags: np.ndarray, bit: int, starts: np.ndarray, ends: np.ndarray) -
     return out
 
 
-def _line_hits(pattern: re.Pattern[str], text: str, starts: np.ndarray,
-               needs: str = "") -> np.ndarray:
-    """1.0 for every line (by its start offset) that holds a match of ``pattern``; ``needs``
-    lists characters one of which every match contains (a cheap test first)."""
+def _line_hits(pattern: re.Pattern[str], text: str, starts: np.ndarray, ends: np.ndarray
+               ) -> np.ndarray:
+    """1.0 for every line (``text[starts[i]:ends[i]]``) that holds a match of ``pattern``:
+    the lines its anchor (:data:`_ANCHORS`) finds, confirmed by the pattern itself."""
     hits = np.zeros(len(starts), dtype=np.float64)
-    if needs and not any(ch in text for ch in needs):
-        return hits
-    positions = [m.start() for m in pattern.finditer(text)]
+    positions = [m.start() for m in _ANCHORS[pattern].finditer(text)]
     if positions:
-        lines = np.searchsorted(starts, np.asarray(positions), side="right") - 1
-        hits[lines] = 1.0
+        lines = np.unique(np.searchsorted(starts, np.asarray(positions), side="right") - 1)
+        for i in lines.tolist():
+            if pattern.search(text, int(starts[i]), int(ends[i])):
+                hits[i] = 1.0
     return hits
 
 
@@ -240,10 +249,10 @@ def batch_features(lines: Sequence[str], toks: Sequence[Sequence[str]], bounds: 
     seps = _counts(flags, SEPARATOR, starts, ends)
     dense[:, col["log_separators"]] = np.log1p(seps)
     dense[:, col["separators_per_word"]] = seps / safe_words
-    dense[:, col["has_url"]] = _line_hits(_URL, text, starts, "/.")
-    dense[:, col["has_email"]] = _line_hits(_EMAIL, text, starts, "@")
-    dense[:, col["has_handle"]] = _line_hits(_HANDLE, text, starts, "@#")
-    dense[:, col["has_copyright"]] = _line_hits(_COPYRIGHT, text.lower(), starts, "©(cC")
+    dense[:, col["has_url"]] = _line_hits(_URL, text, starts, ends)
+    dense[:, col["has_email"]] = _line_hits(_EMAIL, text, starts, ends)
+    dense[:, col["has_handle"]] = _line_hits(_HANDLE, text, starts, ends)
+    dense[:, col["has_copyright"]] = _line_hits(_COPYRIGHT, text.lower(), starts, ends)
     dense[:, col["stopword_share"]] = stop_count / safe_words
     dense[:, col["mean_token_len"]] = np.log1p(tok_chars / safe_words)
     dense[:, col["cookie_rule"]] = [cookie_evidence(s, toks=t).score if t else 0.0
