@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 import regex
 
@@ -64,12 +65,19 @@ def tokens(text: str, cfg: NormConfig = NormConfig()) -> tuple[str, ...]:
     return tuple(_FAST.findall(text))
 
 
+@lru_cache(maxsize=1 << 15)
+def _normalized(text: str, cfg: NormConfig) -> tuple[tuple[str, ...], str]:
+    """Tokens and key of a line, cached: template lines and copied paragraphs recur across a
+    dump (and the repetition sample is normalised twice), unique lines cost one look-up."""
+    toks = tokens(text, cfg)
+    return toks, " ".join(toks)
+
+
 def normalize(docs: Iterable[Document], cfg: NormConfig = NormConfig()) -> Iterator[Document]:
     """Stage: fill ``key`` and ``tokens`` of every paragraph (once per document)."""
     for doc in docs:
         if not doc.normalized:
             for p in doc.paragraphs:
-                p.tokens = tokens(p.text, cfg)
-                p.key = " ".join(p.tokens)
+                p.tokens, p.key = _normalized(p.text, cfg)
             doc.normalized = True
         yield doc

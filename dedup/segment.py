@@ -29,6 +29,18 @@ def split_paragraphs(text: str) -> list[Paragraph]:
     else:
         shift = 0
     out: list[Paragraph] = []
+    if "\r" not in text:  # the common case: one split, the same paragraphs as below
+        parts = text.split("\n")
+        if parts[-1] == "":
+            parts.pop()  # a final newline ends the last line; it starts none
+        pos = shift
+        for i, body in enumerate(parts):
+            para = Paragraph(index=i, text=body.strip(), start=pos, end=pos + len(body))
+            if not para.text:
+                para.verdict = BLANK
+            out.append(para)
+            pos += len(body) + 1
+        return out
     pos = 0
     n = len(text)
     while pos < n:

@@ -48,3 +48,32 @@ def test_fast_tokeniser_equals_the_reference_pattern(text: str) -> None:
     # Characters the two Unicode databases agree on (regex may know newer code points).
     folded = unicodedata.normalize("NFKC", text).casefold()
     assert tokens(text) == tuple(TOKEN.findall(folded))
+
+
+def _regex_split(text: str) -> list[tuple[int, str, int, int, bool]]:
+    """The line pattern applied match by match (the path text with carriage returns takes)."""
+    from dedup.segment import _LINE
+
+    shift = 1 if text.startswith("\ufeff") else 0
+    text = text[shift:]
+    out: list[tuple[int, str, int, int, bool]] = []
+    pos = 0
+    while pos < len(text):
+        m = _LINE.match(text, pos)
+        assert m is not None
+        body = m.group().rstrip("\r\n")
+        out.append((len(out), body.strip(), pos + shift, pos + shift + len(body),
+                    not body.strip()))
+        pos = m.end()
+    return out
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "b", " ", "\n", "\t", "\ufeff", "\u2028", "é"]),
+               max_size=30))
+def test_the_newline_fast_path_cuts_like_the_line_pattern(text: str) -> None:
+    from dedup.segment import BLANK, split_paragraphs
+
+    got = [(p.index, p.text, p.start, p.end, p.verdict is BLANK) for p in split_paragraphs(text)]
+    assert got == _regex_split(text)
+    crlf = text.replace("\n", "\r\n")  # the pattern's own path: same lines, other offsets
+    assert [p.text for p in split_paragraphs(crlf)] == [g[1] for g in got]
