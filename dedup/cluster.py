@@ -19,6 +19,7 @@ Drop reasons: ``duplicate:exact``, ``duplicate:near``, ``duplicate:run``, ``dupl
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -55,17 +56,20 @@ class _DocDeduper:
         self.near: dict[int, tuple[int, float]] = {}
         self.drops: dict[int, _Drop] = {}
 
-    def find_matches(self) -> None:
+    def long_positions(self) -> list[int]:
+        """Content positions of the paragraphs long enough to be MinHashed."""
+        return [k for k, p in enumerate(self.content)
+                if len(p.tokens) >= self.cfg.shingle.min_words]
+
+    def find_matches(self, long_pos: list[int], hashes: np.ndarray, offsets: np.ndarray,
+                     sigs: np.ndarray, keys: np.ndarray) -> None:
+        """Exact and near matches; the long paragraphs' shingle hashes (``offsets`` into
+        ``hashes``), signatures and band keys come computed (for a batch of documents)."""
         cfg = self.cfg
         content = self.content
-        long_pos = [k for k, p in enumerate(content) if len(p.tokens) >= cfg.shingle.min_words]
-        hashes, offsets = shingle_batch([content[k].tokens for k in long_pos],
-                                        cfg.shingle.size, cfg.shingle.seed)
-        sigs = signatures(hashes, offsets, cfg.lsh.num_perm, cfg.shingle.seed)
         self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
                                  hashes, offsets, sigs)
-        bands, rows = lsh_params(cfg.lsh)
-        pairs = candidate_pairs(band_keys(sigs, bands, rows))
+        pairs = candidate_pairs(keys)
         row = {k: i for i, k in enumerate(long_pos)}
         sets: dict[int, np.ndarray] = {}
 
@@ -201,17 +205,42 @@ class _DocDeduper:
                                     f"continues a repeated run; also classified {v.reason}")
 
 
+BATCH = 32  # documents whose shingles, signatures and band keys are computed together
+
+
 def dedup_document(doc: Document, cfg: Config) -> Document:
     """Mark the near-duplicate paragraphs of ``doc`` (the first copy of each is kept)."""
-    deduper = _DocDeduper(doc, cfg)
-    deduper.find_matches()
-    deduper.decide()
-    deduper.apply()
-    deduper.relabel_boilerplate_copies()
+    dedup_batch([doc], cfg)
     return doc
 
 
+def dedup_batch(docs: list[Document], cfg: Config) -> None:
+    """:func:`dedup_document` for several documents: the numpy work (shingles, MinHash, band
+    keys) runs once over all their long paragraphs, the decisions document by document. Every
+    value is per paragraph, so batching changes nothing."""
+    dedupers = [_DocDeduper(doc, cfg) for doc in docs]
+    longs = [d.long_positions() for d in dedupers]
+    hashes, offsets = shingle_batch([d.content[k].tokens for d, ls in zip(dedupers, longs,
+                                                                         strict=True)
+                                     for k in ls], cfg.shingle.size, cfg.shingle.seed)
+    sigs = signatures(hashes, offsets, cfg.lsh.num_perm, cfg.shingle.seed)
+    bands, rows = lsh_params(cfg.lsh)
+    keys = band_keys(sigs, bands, rows)
+    at = 0
+    for deduper, long_pos in zip(dedupers, longs, strict=True):
+        end = at + len(long_pos)
+        lo, hi = int(offsets[at]), int(offsets[end])
+        deduper.find_matches(long_pos, hashes[lo:hi].copy(), offsets[at:end + 1] - lo,
+                             sigs[at:end], keys[at:end])
+        deduper.decide()
+        deduper.apply()
+        deduper.relabel_boilerplate_copies()
+        at = end
+
+
 def dedup_within(docs: Iterable[Document], cfg: Config) -> Iterator[Document]:
-    """Stage: in-document near-duplicate removal."""
-    for doc in docs:
-        yield dedup_document(doc, cfg)
+    """Stage: in-document near-duplicate removal (``BATCH`` documents at a time)."""
+    it = iter(docs)
+    while batch := list(itertools.islice(it, BATCH)):
+        dedup_batch(batch, cfg)
+        yield from batch

@@ -67,10 +67,22 @@ def candidate_pairs(keys: np.ndarray) -> dict[int, set[int]]:
     flat = keys.ravel()
     order = np.argsort(flat, kind="stable")
     ordered = flat[order]
-    boundary = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True])
-    shared = np.flatnonzero(np.diff(boundary) >= 2)  # keys held by two rows or more
-    for start, end in zip(boundary[shared].tolist(), boundary[shared + 1].tolist(), strict=True):
-        rows = sorted(set((order[start:end] // bands).tolist()))
-        for i in range(1, len(rows)):
-            out.setdefault(rows[i], set()).update(rows[:i])
+    rows = order // bands
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, len(flat)])
+    # Every pair of entries inside a group of equal keys, a group size at a time (sizes are
+    # few: a paragraph repeated k times makes groups of k).
+    pairs: list[np.ndarray] = []
+    for size in np.unique(sizes[sizes >= 2]).tolist():
+        members = rows[starts[sizes == size][:, None] + np.arange(size)]
+        i, j = np.triu_indices(size, 1)
+        a, b = members[:, i].ravel(), members[:, j].ravel()
+        keep = a != b
+        lo, hi = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+        pairs.append((hi.astype(np.int64) << 32) | lo.astype(np.int64))
+    if not pairs:
+        return out
+    found = np.unique(np.concatenate(pairs))
+    for hi, lo in zip((found >> 32).tolist(), (found & 0xFFFFFFFF).tolist(), strict=True):
+        out.setdefault(hi, set()).add(lo)
     return out

@@ -117,3 +117,25 @@ def test_counting_a_batch_equals_counting_one_document_after_the_other(
     assert np.array_equal(one.table, many.table)
     assert np.array_equal(one.bloom, many.bloom)
     assert np.array_equal(one.pairs, many.pairs)
+
+
+def test_in_document_dedup_of_a_batch_equals_one_document_at_a_time() -> None:
+    import copy
+
+    from dedup.cluster import dedup_batch, dedup_document
+
+    cfg = Config()
+    docs = _docs()
+    alone = copy.deepcopy(docs)
+    dedup_batch(docs, cfg)
+    for doc in alone:
+        dedup_document(doc, cfg)
+    assert [[p.verdict for p in d.paragraphs] for d in docs] == \
+        [[p.verdict for p in d.paragraphs] for d in alone]
+    assert any(p.verdict is not None and p.verdict.reason.startswith("duplicate:")
+               for d in docs for p in d.paragraphs)
+    for a, b in zip(docs, alone, strict=True):
+        assert a.sketch is not None and b.sketch is not None
+        assert np.array_equal(a.sketch.signatures, b.sketch.signatures)
+        assert np.array_equal(a.sketch.hashes, b.sketch.hashes)
+        assert np.array_equal(a.sketch.offsets, b.sketch.offsets)

@@ -79,3 +79,18 @@ def test_exact_jaccard() -> None:
     b = shingle_set(tuple(["a", "b", "c", "d", "x"]), 2)
     assert jaccard(a, a) == 1.0
     assert jaccard(a, b) == pytest.approx(3 / 5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 12), st.integers(1, 4), st.integers(1, 20), st.integers(0, 2**32 - 1))
+def test_candidate_pairs_are_the_rows_sharing_a_key(n: int, bands: int, values: int,
+                                                   seed: int) -> None:
+    from dedup.lsh import candidate_pairs
+
+    keys = np.random.default_rng(seed).integers(0, values, size=(n, bands)).astype(np.uint64)
+    brute: dict[int, set[int]] = {}
+    for j in range(n):
+        for i in range(j):
+            if set(keys[i].tolist()) & set(keys[j].tolist()):
+                brute.setdefault(j, set()).add(i)
+    assert candidate_pairs(keys) == brute
