@@ -23,6 +23,7 @@ at a kept copy (keep policy ``first``; no chains).
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -58,6 +59,9 @@ def _key_hashes(paras: list[Paragraph], seed: int) -> np.ndarray:
     if not paras:
         return np.empty(0, dtype=np.uint64)
     return _hash_joined("\x00".join(p.key for p in paras), seed + 0x5EED)
+
+
+BATCH = 32  # documents whose band look-ups go to the index together
 
 
 def _doc_key(line_hash: int, doc: int) -> int:
@@ -114,6 +118,8 @@ class CorpusDeduper:
         # The index's (paragraphs, documents) before each recent document, by run ordinal: a
         # checkpoint saves the index as it was before a given document.
         self.marks: OrderedDict[int, tuple[int, int]] = OrderedDict()
+        # Band keys of the rows the current batch added (see ``_prefetch``); None outside one.
+        self._recent: dict[int, list[int]] | None = None
 
     def _mark(self, doc: Document) -> None:
         self.marks[doc.ordinal] = (self.index.paragraphs, self.index.documents)
@@ -121,13 +127,47 @@ class CorpusDeduper:
             self.marks.popitem(last=False)
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
-        for doc in docs:
-            self._mark(doc)
-            if doc.ordinal in self.canonical:
-                doc.cluster = DocCluster(doc.id)
-                yield doc
-            else:
-                yield self.process(doc)
+        it = iter(docs)
+        while batch := list(itertools.islice(it, BATCH)):
+            found = self._prefetch(batch)
+            try:
+                for doc, doc_found in zip(batch, found, strict=True):
+                    self._mark(doc)
+                    if doc.ordinal in self.canonical:
+                        doc.cluster = DocCluster(doc.id)
+                    else:
+                        self.process(doc, found=doc_found)
+            finally:
+                self._recent = None
+            yield from batch
+
+    def _prefetch(self, batch: list[Document]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """The band-key look-ups of a whole batch in one go, against the index as it stands
+        before the batch; the rows the batch itself adds are then found in ``_recent`` (a dict
+        of this batch's band keys), so each document sees exactly the rows indexed before it,
+        as with one look-up per document."""
+        index = self.index
+        self._recent = {}
+        wanted = [i for i, d in enumerate(batch) if d.ordinal not in self.canonical
+                  and d.corpus_keys is not None and d.corpus_keys.keys32 is not None]
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(batch)
+        if not wanted or not len(index.bands):
+            for i in wanted:
+                out[i] = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64))
+            return out
+        keys = [batch[i].corpus_keys.keys32.ravel() for i in wanted]  # type: ignore[union-attr]
+        sizes = [len(k) for k in keys]
+        q, rows = index.bands.lookup(np.concatenate(keys))
+        starts = np.zeros(len(keys) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=starts[1:])
+        owner = np.searchsorted(starts, q, side="right") - 1
+        order = np.argsort(owner, kind="stable")
+        q, rows, owner = q[order], rows[order], owner[order]
+        bounds = np.searchsorted(owner, np.arange(len(keys) + 1))
+        for j, i in enumerate(wanted):
+            a, b = int(bounds[j]), int(bounds[j + 1])
+            out[i] = (q[a:b] - starts[j], rows[a:b])
+        return out
 
     def prime(self, docs: Iterable[Document]) -> Iterator[Document]:
         """Index documents as canonical copies first (keep policy ``longest``): nothing is
@@ -136,7 +176,10 @@ class CorpusDeduper:
             self.process(doc, match=False)
             yield doc
 
-    def process(self, doc: Document, match: bool = True) -> Document:
+    def process(self, doc: Document, match: bool = True,
+                found: tuple[np.ndarray, np.ndarray] | None = None) -> Document:
+        """Match ``doc`` against the index (``found``: its band look-up, done for the batch),
+        decide its drops and cluster, and index what it keeps."""
         cfg, index = self.cfg, self.index
         keys = doc.corpus_keys if doc.corpus_keys is not None else corpus_keys(doc, cfg)
         doc.corpus_keys = None  # used once; not kept with the result
@@ -145,9 +188,17 @@ class CorpusDeduper:
         longs, sets, keys32, short_hash = keys.longs, keys.sets, keys.keys32, keys.short_hash
         bands = cfg.corpus_bands()[0]
         hits: dict[int, _Hit] = {}
-        if match and longs and len(index.bands):
+        if match and longs and (len(index.bands) or self._recent):
             assert keys32 is not None
-            q, cand = index.bands.lookup(keys32.ravel())
+            flat = keys32.ravel()
+            q, cand = found if found is not None else index.bands.lookup(flat)
+            if self._recent:
+                extra = [(qi, row) for qi, key in enumerate(flat.tolist())
+                         for row in self._recent.get(key, ())]
+                if extra:
+                    q = np.concatenate((q, np.asarray([e[0] for e in extra], dtype=np.int64)))
+                    cand = np.concatenate((cand, np.asarray([e[1] for e in extra],
+                                                            dtype=np.uint64)))
             by_para: dict[int, set[int]] = defaultdict(set)
             for qi, row in zip((q // bands).tolist(), cand.tolist(), strict=True):
                 by_para[longs[qi]].add(row)
@@ -256,6 +307,10 @@ class CorpusDeduper:
             keys = keys32[band_pos]
             index.bands.add(keys.ravel(), np.repeat(np.asarray(band_rows, dtype=np.uint64),
                                                     keys.shape[1]))
+            if self._recent is not None:
+                for row, row_keys in zip(band_rows, keys.tolist(), strict=True):
+                    for key in row_keys:
+                        self._recent.setdefault(key, []).append(row)
         exact_rows: list[int] = []
         exact_keys: list[int] = []
         for k, h in short_hash.items():

@@ -198,3 +198,26 @@ def test_sharded_output_through_the_cli(tmp_path: Path) -> None:
     assert got == [f"{A1}\n{A2}\n", f"{B1}\n{B2}\n", f"{A3}\n", f"{C1}\n", f"{B3}\n"]
     bad = CliRunner().invoke(main, ["clean", str(src), "-o", "-", "--shard-docs", "2"])
     assert bad.exit_code == 1 and "directory" in bad.output
+
+
+def test_batched_index_look_ups_decide_as_one_document_at_a_time(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The corpus stage looks a batch's band keys up at once and finds the rows the batch
+    itself adds on the side: the verdicts are those of one look-up per document, including
+    copies of a paragraph kept earlier in the same batch."""
+    import dedup.crossdoc as crossdoc
+    from dedup.corpus import GeneratorConfig, generate
+
+    texts = [d["text"] for d, _ in generate(GeneratorConfig(docs=150, seed=4, split="test"))]
+
+    def run(batch: int) -> list[list[tuple[str, float, object]]]:
+        monkeypatch.setattr(crossdoc, "BATCH", batch)
+        cleaner = Cleaner(Config())
+        out = [[(v.reason, v.score, v.match) for v in r.verdicts]
+               for r in cleaner.clean_documents(texts)]
+        cleaner.close()
+        return out
+
+    one = run(1)
+    assert run(32) == one
+    assert run(7) == one
+    assert sum(v[0] == "duplicate:cross-doc" for doc in one for v in doc) > 50
