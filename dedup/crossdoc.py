@@ -34,7 +34,7 @@ from .canonical import choose
 from .config import Config
 from .index import CorpusIndex
 from .lsh import band_keys
-from .shingle import _hash_joined, jaccard
+from .shingle import _hash_joined
 from .signature import to32
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict
 
@@ -62,6 +62,16 @@ def _key_hashes(paras: list[Paragraph], seed: int) -> np.ndarray:
 
 
 BATCH = 32  # documents whose band look-ups go to the index together
+RECORD_CACHE = 1 << 15  # rows whose shingle sets stay in memory as sets (about 10 MB)
+
+
+def _set_jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    """Exact Jaccard similarity of two shingle sets (the value :func:`.shingle.jaccard` gives
+    for the same sets as sorted arrays)."""
+    if not a or not b:
+        return 1.0 if len(a) == len(b) else 0.0
+    inter = len(a & b)
+    return inter / (len(a) + len(b) - inter)
 
 
 def _doc_key(line_hash: int, doc: int) -> int:
@@ -120,6 +130,7 @@ class CorpusDeduper:
         self.marks: OrderedDict[int, tuple[int, int]] = OrderedDict()
         # Band keys of the rows the current batch added (see ``_prefetch``); None outside one.
         self._recent: dict[int, list[int]] | None = None
+        self._records: dict[int, tuple[int, int, frozenset[int]]] = {}  # see _record
 
     def _mark(self, doc: Document) -> None:
         self.marks[doc.ordinal] = (self.index.paragraphs, self.index.documents)
@@ -199,15 +210,20 @@ class CorpusDeduper:
                     q = np.concatenate((q, np.asarray([e[0] for e in extra], dtype=np.int64)))
                     cand = np.concatenate((cand, np.asarray([e[1] for e in extra],
                                                             dtype=np.uint64)))
-            by_para: dict[int, set[int]] = defaultdict(set)
-            for qi, row in zip((q // bands).tolist(), cand.tolist(), strict=True):
-                by_para[longs[qi]].add(row)
+            # Each band of a paragraph usually finds the same rows: distinct (paragraph, row)
+            # pairs first, sorted by paragraph then row.
+            para = np.asarray(longs, dtype=np.int64)[q // bands]
+            pairs = np.unique((para << 32) | cand.astype(np.int64))
+            by_para: dict[int, list[int]] = defaultdict(list)
+            for k, row in zip((pairs >> 32).tolist(), (pairs & 0xFFFFFFFF).tolist(), strict=True):
+                by_para[k].append(row)
             for k in sorted(by_para):
                 verified: dict[int, tuple[int, int]] = {}
                 scored = []
-                for row in sorted(by_para[k]):
-                    d, line, stored = index.record(row)
-                    sim = jaccard(sets[k], stored)
+                mine = frozenset(sets[k].tolist())
+                for row in by_para[k]:
+                    d, line, stored = self._record(row)
+                    sim = _set_jaccard(mine, stored)
                     if sim >= cfg.lsh.threshold:
                         verified[row] = (d, line)
                         scored.append((row, sim))
@@ -238,6 +254,18 @@ class CorpusDeduper:
                                  ordinal if cluster_ordinal is None else cluster_ordinal,
                                  sum(self._tokens))
         return doc
+
+    def _record(self, row: int) -> tuple[int, int, frozenset[int]]:
+        """A row's document, line and shingle set, kept for the rows verified most recently:
+        each copy of a syndicated article is verified against the same kept rows. The cache
+        is bounded (``RECORD_CACHE`` rows) and rows never change, so it changes no result."""
+        hit = self._records.get(row)
+        if hit is None:
+            if len(self._records) >= RECORD_CACHE:
+                self._records.clear()
+            d, line, stored = self.index.record(row)
+            hit = self._records[row] = (d, line, frozenset(stored.tolist()))
+        return hit
 
     def _grow_runs(self, content: list[Paragraph], hits: dict[int, _Hit],
                    short_hash: dict[int, int]) -> None:

@@ -94,3 +94,11 @@ def test_candidate_pairs_are_the_rows_sharing_a_key(n: int, bands: int, values: 
             if set(keys[i].tolist()) & set(keys[j].tolist()):
                 brute.setdefault(j, set()).add(i)
     assert candidate_pairs(keys) == brute
+
+
+@given(st.sets(st.integers(0, 60)), st.sets(st.integers(0, 60)))
+def test_set_jaccard_equals_the_array_jaccard(a: set[int], b: set[int]) -> None:
+    from dedup.crossdoc import _set_jaccard
+
+    arr = [np.array(sorted(x), dtype=np.uint32) for x in (a, b)]
+    assert _set_jaccard(frozenset(a), frozenset(b)) == jaccard(arr[0], arr[1])
