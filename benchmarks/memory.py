@@ -72,12 +72,15 @@ def main() -> None:
             src, out = Path(tmp) / f"in{n}.jsonl", Path(tmp) / f"out{n}.jsonl"
             docs, nbytes = write_corpus(src, size, seed=1000 * n)
             # A fresh interpreter per size, so RUSAGE_CHILDREN holds this size's peak only.
-            code = ("import json,sys; from pathlib import Path; sys.path.insert(0, 'benchmarks');"
+            code = ("import json,sys; from pathlib import Path; "
+                    f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r});"
                     "import memory; print(json.dumps(memory.clean(Path(sys.argv[1]), "
                     "Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])))")
             res = subprocess.run([sys.executable, "-c", code, str(src), str(out),
-                                  str(args.jobs), *extra], check=True, capture_output=True,
-                                 text=True)
+                                  str(args.jobs), *extra], capture_output=True, text=True)
+            if res.returncode:
+                sys.exit(f"error: the clean of {size} GB failed (exit {res.returncode}):\n"
+                         f"{res.stderr.strip()[-2000:]}")
             row = {"gb": size, "docs": docs, "mb": round(nbytes / 1e6, 1), "jobs": args.jobs,
                    **json.loads(res.stdout.strip().splitlines()[-1])}
             row["mb_per_s"] = round(row["mb"] / row["seconds"], 2)
