@@ -19,13 +19,13 @@ Drop reasons: ``duplicate:exact``, ``duplicate:near``, ``duplicate:run``, ``dupl
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 import numpy as np
 
+from .batching import BATCH, batches
 from .canonical import choose
 from .config import Config
 from .lsh import band_keys, candidate_pairs, lsh_params
@@ -205,9 +205,6 @@ class _DocDeduper:
                                     f"continues a repeated run; also classified {v.reason}")
 
 
-BATCH = 32  # documents whose shingles, signatures and band keys are computed together
-
-
 def dedup_document(doc: Document, cfg: Config) -> Document:
     """Mark the near-duplicate paragraphs of ``doc`` (the first copy of each is kept)."""
     dedup_batch([doc], cfg)
@@ -240,7 +237,6 @@ def dedup_batch(docs: list[Document], cfg: Config) -> None:
 
 def dedup_within(docs: Iterable[Document], cfg: Config) -> Iterator[Document]:
     """Stage: in-document near-duplicate removal (``BATCH`` documents at a time)."""
-    it = iter(docs)
-    while batch := list(itertools.islice(it, BATCH)):
+    for batch in batches(docs, BATCH):
         dedup_batch(batch, cfg)
         yield from batch

@@ -23,13 +23,13 @@ at a kept copy (keep policy ``first``; no chains).
 
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from .batching import BATCH, batches
 from .canonical import choose
 from .config import Config
 from .index import CorpusIndex
@@ -61,7 +61,6 @@ def _key_hashes(paras: list[Paragraph], seed: int) -> np.ndarray:
     return _hash_joined("\x00".join(p.key for p in paras), seed + 0x5EED)
 
 
-BATCH = 32  # documents whose band look-ups go to the index together
 RECORD_CACHE = 1 << 15  # rows whose shingle sets stay in memory as sets (about 10 MB)
 
 
@@ -138,8 +137,7 @@ class CorpusDeduper:
             self.marks.popitem(last=False)
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
-        it = iter(docs)
-        while batch := list(itertools.islice(it, BATCH)):
+        for batch in batches(docs, BATCH):
             found = self._prefetch(batch)
             try:
                 for doc, doc_found in zip(batch, found, strict=True):

@@ -41,7 +41,6 @@ from .errors import ConfigError
 from .segment import BLANK
 from .types import CorpusKeys, Document, Match, Paragraph, Verdict
 
-CHUNK = 32  # documents per task: large enough to amortise pickling, small enough to balance
 HELPING_WINDOW = 4  # tasks queued per worker while this process runs one itself
 _DONE = object()
 DASK_HINT = 'pip install "dedup[dask]"'
@@ -51,12 +50,6 @@ State = dict[str, Any]
 Task = Callable[[State, Any], Any]
 
 _STATE: State = {}  # a forked local worker's state, set by the parent before forking
-
-
-def chunks(docs: Iterable[Document], size: int = CHUNK) -> Iterator[list[Document]]:
-    it = iter(docs)
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk
 
 
 def _ordered(submit: Callable[[Any], Any], result: Callable[[Any], Any], items: Iterable[Any],
@@ -103,8 +96,9 @@ class LocalExecutor:
             local: Callable[[Any], Any] | None = None) -> Iterator[Any]:
         """Results of ``func(state, item)`` in input order. With ``local`` (``func`` run in
         this process, returning what the caller accepts in its place), this process runs the
-        next item itself whenever the workers have ``2`` tasks each in progress, instead of
-        waiting; the result does not depend on who ran an item."""
+        next item itself whenever the next result is not ready yet, instead of waiting, while
+        ``HELPING_WINDOW`` tasks per worker stay queued; the result does not depend on who ran
+        an item."""
         pool = self._pool
         if local is None:
             return _ordered(lambda item: pool.apply_async(_local_call, (func, item)),

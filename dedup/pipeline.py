@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .boilerplate import Classifier, RuleClassifier, classify
-from .boilerplate.classifier import BATCH as CLASSIFY_BATCH
+from .batching import batches
+from .boilerplate import Classifier, RuleClassifier
+from .boilerplate.classifier import classify_batch
 from .boilerplate.model import LearnedClassifier
 from .boilerplate.repetition import LineCounts
 from .cluster import dedup_within
@@ -23,7 +24,7 @@ from .crossdoc import CorpusDeduper, add_corpus_keys
 from .errors import ConfigError
 from .index import CorpusIndex
 from .normalize import normalize
-from .parallel import Executor, LocalExecutor, chunks, count_chunk, prepare_chunk, unpack
+from .parallel import Executor, LocalExecutor, count_chunk, prepare_chunk, unpack
 from .segment import segment
 from .types import Document, Paragraph, Verdict
 
@@ -209,9 +210,9 @@ class Cleaner:
     def _classify(self, docs: Iterable[Document]) -> Iterator[Document]:
         """The boilerplate stage, reading ``self.classifiers`` per batch of documents (after
         pulling it): the classifiers change once the repetition sample has been counted."""
-        it = iter(docs)
-        while batch := list(itertools.islice(it, CLASSIFY_BATCH)):
-            yield from classify(batch, self.classifiers)
+        for batch in batches(docs):
+            classify_batch(batch, self.classifiers)
+            yield from batch
 
     def count_lines(self, docs: Iterable[Document | str]) -> LineCounts:
         """First pass: count how often every line recurs across ``docs`` (for the classifier).
@@ -244,10 +245,10 @@ class Cleaner:
     def _count_parallel(self, docs: Iterable[Document]) -> None:
         """The line counts with the hashing on the workers, updated here in order."""
         assert self.counts is not None
-        ex, own = self._start({"counts": self.counts, "config": self.config})
+        state = {"counts": self.counts, "config": self.config}
+        ex, own = self._start(state)
         try:
-            state = {"counts": self.counts, "config": self.config}
-            for prepared in ex.map(count_chunk, chunks(docs),
+            for prepared in ex.map(count_chunk, batches(docs),
                                    local=lambda chunk: count_chunk(state, chunk)):
                 self.counts.apply_many(prepared)
         finally:
@@ -367,7 +368,7 @@ class Cleaner:
         sent: deque[list[Document]] = deque()  # the chunks on the workers, in input order
 
         def send() -> Iterator[list[Document]]:
-            for chunk in chunks(documents):
+            for chunk in batches(documents):
                 sent.append(chunk)
                 yield chunk
 

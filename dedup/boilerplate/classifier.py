@@ -9,7 +9,6 @@ same :class:`Classifier` protocol and slots in via :class:`~dedup.pipeline.Clean
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 
 import regex
 
+from ..batching import BATCH, batches
 from ..config import BoilerplateConfig
 from ..normalize import tokens
 from ..types import DROP, Document, Verdict
@@ -238,22 +238,21 @@ class RuleClassifier:
         return out
 
 
-BATCH = 32  # documents classified together (a classifier with ``classify_batch``)
+def classify_batch(batch: Sequence[Document], classifiers: Sequence[Classifier]) -> None:
+    """Apply each classifier in turn to a batch of documents; the first drop verdict for a
+    paragraph wins. A classifier with ``classify_batch`` scores the batch at once (giving the
+    verdicts ``classify`` gives each document)."""
+    for clf in classifiers:
+        many = getattr(clf, "classify_batch", None)
+        verdicts = many(batch) if many is not None else [clf.classify(d) for d in batch]
+        for doc, doc_verdicts in zip(batch, verdicts, strict=True):
+            for p, verdict in zip(doc.paragraphs, doc_verdicts, strict=True):
+                if verdict is not None and p.verdict is None:
+                    p.verdict = verdict
 
 
 def classify(docs: Iterable[Document], classifiers: Sequence[Classifier]) -> Iterator[Document]:
-    """Stage: apply each classifier in turn; the first drop verdict for a paragraph wins.
-
-    Documents go through in batches of ``BATCH`` for classifiers that score a batch at once
-    (``classify_batch``, giving the verdicts ``classify`` gives each document).
-    """
-    it = iter(docs)
-    while batch := list(itertools.islice(it, BATCH)):
-        for clf in classifiers:
-            many = getattr(clf, "classify_batch", None)
-            verdicts = many(batch) if many is not None else [clf.classify(d) for d in batch]
-            for doc, doc_verdicts in zip(batch, verdicts, strict=True):
-                for p, verdict in zip(doc.paragraphs, doc_verdicts, strict=True):
-                    if verdict is not None and p.verdict is None:
-                        p.verdict = verdict
+    """Stage: :func:`classify_batch` over ``BATCH`` documents at a time."""
+    for batch in batches(docs, BATCH):
+        classify_batch(batch, classifiers)
         yield from batch

@@ -18,11 +18,11 @@ recognised with a Bloom filter, whose rare false positives can only lower a dive
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ..batching import batches
 from ..shingle import fmix64, token_hashes
 from ..types import Document
 
@@ -160,11 +160,10 @@ class LineCounts:
         paras = [p for p in doc.paragraphs if not p.blank]
         return [p.key for p in paras], [len(p.tokens) >= LONG_LINE for p in paras]
 
-    def add_documents(self, docs: Iterable[Document], batch: int = 64) -> None:
+    def add_documents(self, docs: Iterable[Document]) -> None:
         """Count segmented and normalised documents (their non-blank paragraphs)."""
-        it = iter(docs)
-        while chunk := list(itertools.islice(it, batch)):
-            self.apply_many([self.prepare(*self.document_keys(doc)) for doc in chunk])
+        for batch in batches(docs):
+            self.apply_many([self.prepare(*self.document_keys(doc)) for doc in batch])
 
     def _estimate(self, table: np.ndarray, cells: np.ndarray) -> np.ndarray:
         est: np.ndarray = np.min(np.stack([table[d][cells[d]] for d in range(self.depth)]),
