@@ -298,11 +298,9 @@ def _place(dense: np.ndarray, long_line: np.ndarray, bounds: np.ndarray) -> None
         right = np.abs(where[np.clip(pos, a, np.maximum(b, a)).clip(0, len(where) - 1)] - idx)
         dense[:, col["log_to_long_line"]] = np.log1p(np.minimum(left, right))
     # A document without long lines: the distance is its length.
-    none = np.flatnonzero(per_doc == 0)
-    if len(none):
-        for d in none.tolist():
-            dense[bounds[d]:bounds[d + 1], col["log_to_long_line"]] = math.log1p(
-                int(bounds[d + 1] - bounds[d]))
+    for d in np.flatnonzero(per_doc == 0).tolist():
+        dense[bounds[d]:bounds[d + 1], col["log_to_long_line"]] = math.log1p(
+            int(bounds[d + 1] - bounds[d]))
     lf = long_line.astype(np.float64)
     lcum = np.concatenate(([0.0], np.cumsum(lf)))
     start, stop = np.maximum(idx - 3, lo), np.minimum(idx + 4, hi)

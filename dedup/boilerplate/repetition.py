@@ -132,8 +132,9 @@ class LineCounts:
         shift = len(items).bit_length()  # (bit, document) as one integer: one plain sort
         order = np.argsort((positions << shift) | owners)
         pos_sorted, own_sorted = positions[order], owners[order]
-        starts = np.flatnonzero(np.r_[True, pos_sorted[1:] != pos_sorted[:-1]])
-        group = np.cumsum(np.r_[True, pos_sorted[1:] != pos_sorted[:-1]]) - 1
+        first = np.r_[True, pos_sorted[1:] != pos_sorted[:-1]]
+        starts = np.flatnonzero(first)
+        group = np.cumsum(first) - 1
         earlier = np.empty(len(positions), dtype=bool)
         earlier[order] = own_sorted[starts][group] < own_sorted
         seen = (before | earlier.reshape(flat.shape)).all(axis=0)
