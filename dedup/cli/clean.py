@@ -28,8 +28,9 @@ from .common import EXIT_FAILED, config_options, fail
               help="Corpus index directory: loaded before the run (when it exists) so the "
                    "inputs are deduplicated against earlier runs, saved after it.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 512), default=1, show_default=True,
-              help="Worker processes for the per-document work (classifier, in-document dedup, "
-                   "signatures); the output is the same for every value.")
+              help="Processes for the per-document work (classifier, in-document dedup, "
+                   "signatures): N-1 workers and this one (Dask: N workers); the output is the "
+                   "same for every value.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
               show_default=True,
               help="Where the per-document work runs: local worker processes, or a Dask "
