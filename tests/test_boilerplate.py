@@ -104,3 +104,18 @@ def test_consent_buttons_on_their_own_lines_go_with_the_notice() -> None:
                        "boilerplate:cookie", "content", "content"]
     alone = [v.reason for v in Cleaner(Config()).clean(f"{body}\nAccept all").verdicts]
     assert alone == ["content", "content"]
+
+
+@pytest.mark.parametrize("button", [
+    "Ja, ik ga akkoord", "Yes, I agree", "Ich stimme zu", "Sí, acepto", "Jag godkänner",
+    "Oui, j’accepte", "Tak, zgadzam się", "Da, sunt de acord", "Jeg accepterer",
+    "Ano, souhlasím", "Sì, accetto", "Sim, concordo"])
+def test_first_person_consent_buttons_go_with_the_notice_in_every_language(
+        button: str) -> None:
+    notice = "We use cookies to personalise content and ads. By continuing you agree."
+    body = "The council approved the harbour bridge budget after a long debate on Monday."
+    reasons = [v.reason for v in Cleaner().clean(f"{notice}\n{button}\n{body}").verdicts]
+    assert reasons == ["boilerplate:cookie", "boilerplate:cookie", "content"]
+    # the same words far from any notice are an answer, not a button
+    assert [v.reason for v in Cleaner().clean(f"{body}\n{button}").verdicts] == [
+        "content", "content"]

@@ -55,7 +55,7 @@ DENSE = (
     "stopword_share", "mean_token_len", "cookie_rule", "cookie_rule_unquoted", "reporting",
     "in_main_run",
     "log_to_long_line", "long_density", "long_before", "long_after", "starts_quote",
-    "all_digits",
+    "all_digits", "body_overlap",
 )
 
 _URL = re.compile(r"https?://|www\.|(?<=\w)\.(?:com|org|net|de|fr|es|it|pl|nl|pt|co\.uk|eu|"
@@ -266,12 +266,50 @@ def batch_features(lines: Sequence[str], toks: Sequence[Sequence[str]], bounds: 
     _place(dense, long_line, bounds)
     dense[:, col["starts_quote"]] = (first_flags & QUOTE) != 0
     dense[:, col["all_digits"]] = (digit_count == words) & (words > 0)
+    eligible = ~is_stop & (tok_len >= OVERLAP_MIN_CHARS) & ~digit_tok
+    dense[:, col["body_overlap"]] = _body_overlap(hashes, owner, eligible, long_line,
+                                                  line_docs(bounds))
 
     rows, buckets = _bag_of_words(hashes, words, all_toks, tok_len)
     return DocFeatures(dense, rows, buckets)
 
 
 _COL = {name: i for i, name in enumerate(DENSE)}
+
+
+OVERLAP_MIN_CHARS = 4  # shorter words (and stopwords, numbers) say little about a topic
+
+
+def _body_overlap(hashes: np.ndarray, owner: np.ndarray, eligible: np.ndarray,
+                  long_line: np.ndarray, doc: np.ndarray) -> np.ndarray:
+    """Per line, the share of its distinct content words that occur in one of its document's
+    *other* long lines. An article's title and headings repeat the words of its body; a link
+    to another article, a menu or a footer does not, however often it recurs in the corpus.
+
+    Exact (sorted by document and hash, no combined key that could collide), and per document:
+    the value does not depend on which other documents share the batch.
+    """
+    n = len(long_line)
+    out = np.zeros(n, dtype=np.float64)
+    line, h = owner[eligible], hashes[eligible]
+    if not len(line):
+        return out
+    order = np.lexsort((h, line))
+    line, h = line[order], h[order]
+    first = np.r_[True, (line[1:] != line[:-1]) | (h[1:] != h[:-1])]
+    line, h = line[first], h[first]  # distinct (line, word) pairs
+    d = doc[line]
+    order = np.lexsort((h, d))
+    line, h, d = line[order], h[order], d[order]
+    is_long = long_line[line].astype(np.int64)
+    start = np.r_[True, (d[1:] != d[:-1]) | (h[1:] != h[:-1])]
+    group = np.cumsum(start) - 1
+    long_in_group = np.bincount(group, weights=is_long)[group]
+    elsewhere = (long_in_group - is_long) > 0
+    words = np.bincount(line, minlength=n)
+    hits = np.bincount(line, weights=elsewhere, minlength=n)
+    np.divide(hits, words, out=out, where=words > 0)
+    return out
 
 
 def _place(dense: np.ndarray, long_line: np.ndarray, bounds: np.ndarray) -> None:
