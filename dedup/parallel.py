@@ -89,6 +89,7 @@ class LocalExecutor:
         ctx = multiprocessing.get_context(method)
         if method == "fork":
             self._pool = ctx.Pool(self.workers)
+            _widen_pipes(self._pool)
         else:  # pragma: no cover - non-Linux
             self._pool = ctx.Pool(self.workers, initializer=_set_state, initargs=(state,))
 
@@ -136,6 +137,28 @@ class LocalExecutor:
             self._pool.terminate()
             self._pool.join()
             self._pool = None
+
+
+PIPE_BYTES = 1 << 20  # Linux's default limit for unprivileged processes
+
+
+def _widen_pipes(pool: Any) -> None:
+    """Give the pool's task and result pipes room for whole chunks (Linux; best effort).
+
+    A chunk (about 120 KB of text) and its result (about 180 KB) are larger than a pipe's
+    default 64 KB, so each message used to cross in pieces, and each piece waited for this
+    process's feeder or reader thread to get the GIL back from the main thread: measured here,
+    a worker sat idle about 7 ms between chunks, 12% of its time. With room for the whole
+    message, the worker writes its result and reads the next chunk without waiting.
+    """
+    try:
+        import fcntl
+
+        setsize = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+        for queue in (pool._inqueue, pool._outqueue):
+            fcntl.fcntl(queue._writer.fileno(), setsize, PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):  # pragma: no cover - other systems
+        pass  # slower, not wrong
 
 
 def _set_state(state: State) -> None:
