@@ -15,7 +15,7 @@ from dedup.errors import ConfigError
 
 def test_run_bench_scores_every_system_on_the_same_input(tmp_path: Path) -> None:
     cfg = BenchConfig(docs=60, sizes=(20,), peers=("keep-all", "exact-lines", "c4-rules"),
-                      isolate=False, parallel_docs=80)
+                      isolate=False, parallel_docs=80, parallel_rounds=2)
     results = run_bench(cfg)
     q = results["quality"]
     assert list(q) == ["dedup", "dedup-duplicates-only", "keep-all", "exact-lines", "c4-rules"]
@@ -38,6 +38,7 @@ def test_run_bench_scores_every_system_on_the_same_input(tmp_path: Path) -> None
     assert results["sweep"][0]["index"]["paragraphs"] > 0
     par = results["parallel"]
     assert [r["jobs"] for r in par] == [1, 2] and par[0]["speedup"] == 1.0
+    assert all(len(r["runs_seconds"]) == 2 and r["seconds"] in r["runs_seconds"] for r in par)
     assert par[1]["worker_peak_rss_mb"] > 0
     table = markdown(results)
     assert "Parallel (--jobs" in table

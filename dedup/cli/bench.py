@@ -29,12 +29,15 @@ from .common import fail
 @click.option("--parallel-docs", type=click.IntRange(0),
               help="Documents for the --jobs 1 vs 2 scaling run (0 to skip). "
                    "[default: 20000; --quick: 4000]")
+@click.option("--parallel-rounds", type=click.IntRange(1),
+              help="Rounds of the scaling run (worker counts alternate; the median run of "
+                   "each is reported). [default: 3; --quick: 1]")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--in-process", is_flag=True,
               help="Run every system in this process (faster start; peak RSS is then shared).")
 def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, seed: int,
-          split: str, output: str, parallel_docs: int | None, no_plots: bool,
-          in_process: bool) -> None:
+          split: str, output: str, parallel_docs: int | None, parallel_rounds: int | None,
+          no_plots: bool, in_process: bool) -> None:
     """Benchmark dedup against its peers: line precision/recall/F1 for boilerplate and
     duplicates, content lost, token F1, MB/s, docs/s, peak RSS, and a size sweep.
 
@@ -55,6 +58,8 @@ def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, s
                                      ) from exc
     if parallel_docs is not None:
         changes["parallel_docs"] = parallel_docs
+    if parallel_rounds is not None:
+        changes["parallel_rounds"] = parallel_rounds
     if peers is not None:
         changes["peers"] = tuple(p.strip() for p in peers.split(",") if p.strip())
     cfg = dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
