@@ -133,7 +133,16 @@ def _isolated(func: Callable[..., T], args: tuple[Any, ...], isolate: bool) -> T
     # Not a multiprocessing.Pool: its workers are daemonic and may not start the worker
     # processes of a --jobs run.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(func, *args).result()
+        return pool.submit(_tuned, func, *args).result()
+
+
+def _tuned(func: Callable[..., T], *args: Any) -> T:
+    """``func(*args)`` with the allocator set as the ``dedup`` command sets it (a spawned
+    process starts without it), so every system is measured under the same allocator."""
+    from ..allocator import tune_allocator
+
+    tune_allocator()
+    return func(*args)
 
 
 SWEEP_CHUNK = 500

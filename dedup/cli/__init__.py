@@ -21,6 +21,9 @@ def main() -> None:
       dedup corpus generate --docs 1000 -o corpus-1k/
       dedup bench --quick                       quality and speed beside the peers
     """
+    from ..allocator import tune_allocator
+
+    tune_allocator()  # reuse freed memory: numpy's batch temporaries fault no pages again
 
 
 from . import bench, clean, corpus, train  # noqa: E402  (subcommands register on main)
