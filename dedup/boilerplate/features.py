@@ -57,6 +57,7 @@ DENSE = (
     "log_to_long_line", "long_density", "long_before", "long_after", "starts_quote",
     "all_digits", "body_overlap",
 )
+_COL = {name: i for i, name in enumerate(DENSE)}
 
 _URL = re.compile(r"https?://|www\.|(?<=\w)\.(?:com|org|net|de|fr|es|it|pl|nl|pt|co\.uk|eu|"
                   r"info|io)\b")
@@ -263,18 +264,15 @@ def batch_features(lines: Sequence[str], toks: Sequence[Sequence[str]], bounds: 
     dense[:, col["reporting"]] = [min(2, len(_REPORTING_WORDS.intersection(t))) / 2
                                   for t in toks]
     long_line = (words >= 12) & terminal & (stop_count / safe_words >= 0.15)
-    _place(dense, long_line, bounds)
+    doc = line_docs(bounds)
+    _place(dense, long_line, bounds, doc)
     dense[:, col["starts_quote"]] = (first_flags & QUOTE) != 0
     dense[:, col["all_digits"]] = (digit_count == words) & (words > 0)
     eligible = ~is_stop & (tok_len >= OVERLAP_MIN_CHARS) & ~digit_tok
-    dense[:, col["body_overlap"]] = _body_overlap(hashes, owner, eligible, long_line,
-                                                  line_docs(bounds))
+    dense[:, col["body_overlap"]] = _body_overlap(hashes, owner, eligible, long_line, doc)
 
     rows, buckets = _bag_of_words(hashes, words, all_toks, tok_len)
     return DocFeatures(dense, rows, buckets)
-
-
-_COL = {name: i for i, name in enumerate(DENSE)}
 
 
 OVERLAP_MIN_CHARS = 4  # shorter words (and stopwords, numbers) say little about a topic
@@ -312,14 +310,15 @@ def _body_overlap(hashes: np.ndarray, owner: np.ndarray, eligible: np.ndarray,
     return out
 
 
-def _place(dense: np.ndarray, long_line: np.ndarray, bounds: np.ndarray) -> None:
+def _place(dense: np.ndarray, long_line: np.ndarray, bounds: np.ndarray, doc: np.ndarray
+           ) -> None:
     """The place features of every line, within its own document: the main content is a run
     of long lines; how far the nearest one is, how dense they are around the line, whether one
-    stands right before and right after it (a heading between paragraphs)."""
+    stands right before and right after it (a heading between paragraphs). ``doc``: the
+    document of every line (:func:`line_docs`)."""
     col = _COL
     n = len(long_line)
     idx = np.arange(n)
-    doc = line_docs(bounds)
     lo, hi = bounds[doc], bounds[doc + 1]  # the line's document: lines lo..hi-1
     where = np.flatnonzero(long_line)
     per_doc = np.bincount(doc[where], minlength=len(bounds) - 1)
