@@ -1,4 +1,5 @@
-"""Keep freed memory for reuse instead of handing it back to the system (glibc only).
+"""Keep freed memory for reuse instead of handing it back to the system (glibc only), and run
+Python's cycle collector less often.
 
 glibc serves every allocation above ``M_MMAP_THRESHOLD`` (128 KiB at first) with a fresh
 ``mmap`` and returns it with ``munmap`` when freed, and trims the heap's top above
@@ -8,19 +9,29 @@ faults and 3.1 s of system time in a 35.6 s run. With both thresholds at tens of
 freed blocks are reused: 15,000 faults, 0.2 s of system time, the run 10% faster, and the
 same peak RSS (the memory is used again at once; the run's peak does not move).
 
-The ``dedup`` command calls :func:`tune_allocator` once at start; forked ``--jobs`` workers
-inherit it and Dask workers run it when a run starts. A program using dedup as a library
-may call it itself: it changes the whole process's allocator, which is the program's call.
+Python's cycle collector runs a young-generation pass every 700 net allocations of container
+objects (lists, tuples, dicts, paragraphs). A run allocates millions of them, and every pass
+traverses the young objects: measured here, 6-10% of a serial run (segmentation twice as fast
+without it) and more in a ``--jobs`` parent, which also rebuilds the workers' paragraphs. Our
+objects form no reference cycles on the hot path: reference counting frees them. So
+:func:`tune_gc` raises the first threshold to ``GC_THRESHOLD``; the collector still runs, about
+70 times less often, so cycles elsewhere in the program are still collected.
+
+The ``dedup`` command calls :func:`tune_runtime` (both) once at start; forked ``--jobs``
+workers inherit it and Dask workers run it when a run starts. A program using dedup as a
+library may call it itself: it changes the whole process, which is the program's call.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import sys
 
 MMAP_THRESHOLD = 32 << 20  # allocations at least this large still get their own mapping
 TRIM_THRESHOLD = 64 << 20  # free memory at the heap's top kept before it is given back
+GC_THRESHOLD = 50_000  # net container allocations between young collections (Python: 700)
 _M_TRIM_THRESHOLD = -1  # mallopt parameter numbers, from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
 
@@ -40,3 +51,17 @@ def tune_allocator() -> bool:
     mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
                 and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def tune_gc() -> None:
+    """Raise the cycle collector's first threshold to ``GC_THRESHOLD`` (never lower it); the
+    older generations' thresholds are kept. Safe to call more than once."""
+    first, second, third = gc.get_threshold()
+    if first and first < GC_THRESHOLD:  # 0: the program turned automatic collection off
+        gc.set_threshold(GC_THRESHOLD, second, third)
+
+
+def tune_runtime() -> bool:
+    """:func:`tune_gc` and :func:`tune_allocator`; returns what :func:`tune_allocator` does."""
+    tune_gc()
+    return tune_allocator()

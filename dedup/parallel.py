@@ -213,9 +213,9 @@ class DaskExecutor:
         return str(self.client.dashboard_link)
 
     def start(self, state: State) -> None:
-        from .allocator import tune_allocator
+        from .allocator import tune_runtime
 
-        self.client.run(tune_allocator)  # as the dedup command does for itself
+        self.client.run(tune_runtime)  # as the dedup command does for itself
         # One copy of the model and counts per worker, not one per task.
         self._state = self.client.scatter(state, broadcast=True)
 

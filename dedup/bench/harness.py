@@ -137,11 +137,11 @@ def _isolated(func: Callable[..., T], args: tuple[Any, ...], isolate: bool) -> T
 
 
 def _tuned(func: Callable[..., T], *args: Any) -> T:
-    """``func(*args)`` with the allocator set as the ``dedup`` command sets it (a spawned
-    process starts without it), so every system is measured under the same allocator."""
-    from ..allocator import tune_allocator
+    """``func(*args)`` with the allocator and the cycle collector set as the ``dedup`` command
+    sets them (a spawned process starts without), so every system is measured alike."""
+    from ..allocator import tune_runtime
 
-    tune_allocator()
+    tune_runtime()
     return func(*args)
 
 

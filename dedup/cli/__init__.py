@@ -21,9 +21,9 @@ def main() -> None:
       dedup corpus generate --docs 1000 -o corpus-1k/
       dedup bench --quick                       quality and speed beside the peers
     """
-    from ..allocator import tune_allocator
+    from ..allocator import tune_runtime
 
-    tune_allocator()  # reuse freed memory: numpy's batch temporaries fault no pages again
+    tune_runtime()  # reuse freed memory; collect cycles less often (see dedup.allocator)
 
 
 from . import bench, clean, corpus, train  # noqa: E402  (subcommands register on main)
