@@ -271,25 +271,48 @@ class CorpusDeduper:
 
         The exact table is keyed by (line, document), so a look-up asks only "does document D
         hold this line?": a heading kept in ten thousand documents costs no more than a rare one.
+        A run can only grow into documents the long paragraphs matched, so every short line is
+        asked about each of them in one look-up; the waves then only read its answers. In a
+        wave a line takes its left neighbour's document before its right one's, and within a
+        document its earliest copy: nothing depends on how the table is laid out.
         """
         index = self.index
+        docs = sorted({hit.doc for hit in hits.values()})
+        asks = [(k, d) for k in short_hash if k not in hits for d in docs]
+        if not asks:
+            return
+        q, cand = index.exact.lookup(np.asarray(
+            [_doc_key(short_hash[k], d) for k, d in asks], dtype=np.uint64))
         row_doc = index.row_doc.data
+        rows: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
+            k, d = asks[qi]
+            if int(row_doc[row]) == d:
+                rows[k, d].append(row)
+        if not rows:
+            return
+
+        def holds(k: int, d: int) -> _Hit | None:
+            """Document ``d``'s earliest kept copy of short line ``k``, if any."""
+            for row in sorted(rows.get((k, d), ())):
+                doc, line, payload = index.record(row)
+                if payload.tolist() == [short_hash[k] & 0xFFFFFFFF, short_hash[k] >> 32]:
+                    return _Hit(row, doc, line, 1.0)
+            return None
+
         pending = sorted({j for k in hits for j in (k - 1, k + 1)
                           if j in short_hash and j not in hits})
         while pending:
-            asks = [(k, nb.doc) for k in pending
-                    for nb in (hits.get(k - 1), hits.get(k + 1)) if nb is not None]
-            q, cand = index.exact.lookup(np.asarray(
-                [_doc_key(short_hash[k], d) for k, d in asks], dtype=np.uint64))
+            wave = [(k, [nb.doc for nb in (hits.get(k - 1), hits.get(k + 1)) if nb is not None])
+                    for k in pending]  # asked before the wave adds anything
             grown = []
-            for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
-                k, d = asks[qi]
-                if k in hits or int(row_doc[row]) != d:
-                    continue
-                doc, line, payload = index.record(row)
-                if payload.tolist() == [short_hash[k] & 0xFFFFFFFF, short_hash[k] >> 32]:
-                    hits[k] = _Hit(row, doc, line, 1.0)
-                    grown.append(k)
+            for k, neighbours in wave:
+                for d in neighbours:
+                    hit = holds(k, d)
+                    if hit is not None:
+                        hits[k] = hit
+                        grown.append(k)
+                        break
             pending = sorted({j for k in grown for j in (k - 1, k + 1)
                               if j in short_hash and j not in hits})
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from dedup.batch import run_clean
 from dedup.cli import main
 from dedup.config import Config
+from dedup.index import CorpusIndex
 from dedup.pipeline import Cleaner
 
 A1 = "The harbour bridge reopened on Monday after eighteen months of repairs to its rusting steel."
@@ -63,6 +64,33 @@ def test_short_lines_repeat_freely_but_go_inside_a_repeated_run() -> None:
     assert [r for _, r in out[1]] == ["content"] * 3
     # the same article again: the heading between two copied paragraphs goes with them
     assert [r for _, r in out[2]] == ["duplicate:cross-doc"] * 3 + ["content"]
+
+
+def test_a_short_line_between_two_matched_documents_takes_its_left_neighbours(
+        tmp_path: Path) -> None:
+    """The heading sits between a paragraph copied from document 1 and one copied from
+    document 0; both hold the heading. It goes with its left neighbour's document, the same in
+    one run as across two runs with a saved index (the table's layout plays no part)."""
+    texts = [f"{B1}\n{HEAD}\n{B2}", f"{A1}\n{HEAD}\n{A2}", f"{A1}\n{HEAD}\n{B2}\n{C1}"]
+    cleaner = Cleaner(CFG)
+    one_run = list(cleaner.clean_documents(texts))[2]
+    cleaner.close()
+    index = CorpusIndex(CFG, tmp_path / "index")
+    first = Cleaner(CFG, index=index)
+    assert len(list(first.clean_documents(texts[:2]))) == 2
+    index.save()
+    index.close()
+    index = CorpusIndex(CFG, tmp_path / "index")
+    second = Cleaner(CFG, index=index)
+    (two_runs,) = list(second.clean_documents(texts[2:]))
+    index.close()
+    for result in (one_run, two_runs):
+        verdicts = result.verdicts
+        assert [v.reason for v in verdicts] == ["duplicate:cross-doc"] * 3 + ["content"]
+        heading = verdicts[1].match
+        assert heading is not None and heading.line == 2
+    assert one_run.verdicts[1].match.doc == "1"  # type: ignore[union-attr]
+    assert two_runs.verdicts[1].match.doc == "1"  # type: ignore[union-attr]
 
 
 def test_documents_cluster_and_tag_or_drop() -> None:
