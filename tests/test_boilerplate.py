@@ -119,3 +119,64 @@ def test_first_person_consent_buttons_go_with_the_notice_in_every_language(
     # the same words far from any notice are an answer, not a button
     assert [v.reason for v in Cleaner().clean(f"{body}\n{button}").verdicts] == [
         "content", "content"]
+
+
+BODY = "The council approved the harbour bridge budget after a long debate on Monday."
+OTHER = "Ferries will run every twenty minutes while the bridge stays closed to lorries."
+# Consent dialogs as extractors emit them: a heading, notice text, buttons on their own lines.
+DIALOGS = {
+    "es": ["Tu privacidad es importante para nosotros",
+           "Utilizamos cookies propias y de terceros para analizar el tráfico y mostrarte "
+           "publicidad personalizada.", "Más información", "Rechazar", "Aceptar"],
+    "pt": ["A sua privacidade", "Utilizamos cookies para melhorar a sua experiência e para "
+           "fins de publicidade.", "Não, obrigado", "Definições", "Aceitar todos"],
+    "sv": ["Vi värnar om din integritet", "Vi använder kakor för att anpassa innehåll och "
+           "annonser.", "Inställningar", "Nej tack", "Godkänn alla"],
+    "pl": ["Twoja prywatność", "Używamy plików cookie, aby dostosować treści i reklamy.",
+           "Więcej informacji", "Odrzuć", "Akceptuję"],
+}
+
+
+@pytest.mark.parametrize("lang", sorted(DIALOGS))
+def test_a_consent_dialog_goes_whole_heading_and_labels_included(lang: str) -> None:
+    lines = DIALOGS[lang]
+    text = "\n".join([BODY, "", *lines, "", OTHER])
+    verdicts = Cleaner(Config().replace(boilerplate={"classifier": "rules"})).clean(text).verdicts
+    reasons = [v.reason for v in verdicts]
+    assert reasons == ["content", "blank", *["boilerplate:cookie"] * len(lines), "blank",
+                       "content"]
+
+
+def test_a_dialog_whose_notice_is_weak_alone_is_found_by_its_buttons() -> None:
+    """Notice text that scores below the threshold on its own, with two button lines and a
+    heading: the buttons on their own lines are the evidence buttons inside it would be."""
+    notice = ("The Ledger and 80 partners store information on your device, such as cookies, "
+              "to show personalised ads.")
+    assert cookie_evidence(notice).score < 0.5
+    text = f"{BODY}\nYour privacy choices\n{notice}\nAccept all\nManage options\n{OTHER}"
+    reasons = [v.reason for v in Cleaner(Config().replace(
+        boilerplate={"classifier": "rules"})).clean(text).verdicts]
+    assert reasons == ["content"] + ["boilerplate:cookie"] * 4 + ["content"]
+    # without the buttons it is one sentence about cookies among others, and stays
+    alone = [v.reason for v in Cleaner(Config().replace(
+        boilerplate={"classifier": "rules"})).clean(f"{BODY}\n{notice}\n{OTHER}").verdicts]
+    assert alone == ["content"] * 3
+
+
+def test_a_notice_sentence_split_over_two_lines_goes_whole() -> None:
+    text = (f"{BODY}\nCe site utilise des cookies pour améliorer votre expérience,\n"
+            f"mesurer l'audience et vous proposer des offres adaptées.\nJ'accepte\n{OTHER}")
+    reasons = [v.reason for v in Cleaner(Config().replace(
+        boilerplate={"classifier": "rules"})).clean(text).verdicts]
+    assert reasons == ["content"] + ["boilerplate:cookie"] * 3 + ["content"]
+
+
+def test_an_articles_heading_and_answers_beside_a_notice_stay() -> None:
+    """Without a button line the run is an article's, not a dialog: its heading about consent
+    stays beside a quoted notice; a bare "No." is an answer, never a button."""
+    quoted = "We use cookies to personalise content and ads. By continuing you agree."
+    third = "Engineers expect the repairs to take until the end of the summer holidays."
+    text = f"{BODY}\n{quoted}\nConsent and cookies\n{OTHER}\nNo.\n{third}"
+    reasons = [v.reason for v in Cleaner(Config().replace(
+        boilerplate={"classifier": "rules"})).clean(text).verdicts]
+    assert reasons[2] == "content" and reasons[4] == "content"

@@ -176,32 +176,128 @@ def button_only(text: str, toks: Sequence[str]) -> bool:
     return covered >= 0.8 * sum(len(t) for t in toks)
 
 
-def button_rows(doc: Document, cookie: Sequence[bool]) -> list[int]:
-    """Lines (indices) that are consent buttons rendered on lines of their own next to a cookie
-    notice (``cookie``: the lines already judged cookie notices), blank lines between allowed.
-    A lone "OK" is no notice; beside one, it is the notice's button."""
+# The rest of a consent dialog (see :func:`consent_block`).
+_UI_PHRASES = [p for lang in rules.LANGUAGES
+               for p in (*rules.CONSENT_UI[lang], *rules.COOKIE["button"].get(lang, ()))]
+_UI = _alternation(_UI_PHRASES)
+_UI_ANCHORS = frozenset(max(toks, key=len) for toks in map(tokens, _UI_PHRASES) if toks)
+_YES_NO = frozenset(p for lang in rules.LANGUAGES for p in rules.CONSENT_UI[lang]
+                    if len(p) <= 3 and " " not in p)  # "ja", "no", "sì", "não", ...
+DIALOG_WORDS = 6  # a dialog's button line ("No, take me to settings") is this short or shorter
+HEADING_WORDS = 4  # a dialog's heading ("Wir brauchen Ihre Zustimmung")
+WEAK_SCORE = 0.15  # cue-bearing lines this likely to be a notice belong to one beside it
+SENTENCE_WORDS = 40  # a sentence naming a consent button ("Click „Akzeptieren" to ...")
+_TERMINAL = frozenset(".!?…:;\"'”’»)")
+
+
+def dialog_role(text: str, toks: Sequence[str]) -> str | None:
+    """What a line can be in a consent dialog: ``"button"`` (:func:`button_only`), ``"ui"`` (a
+    short label: half its letters or more are consent-dialog words), ``"weak"`` (notice text
+    too weak to drop on its own: cookie evidence of ``WEAK_SCORE`` or more, a short heading
+    naming consent or privacy, a sentence addressed to the reader that names a consent button),
+    or ``None``.
+    Lines with reporting cues ("said", "according to") are never part of a dialog."""
+    if not toks:
+        return None
+    if button_only(text, toks):
+        return "button"
+    low = ""
+    if len(toks) <= DIALOG_WORDS and not _UI_ANCHORS.isdisjoint(toks):
+        low = text.lower()
+        found = [m.group() for m in _UI.finditer(low)]
+        if (sum(map(len, found)) >= 0.5 * sum(len(t) for t in toks)
+                and not _YES_NO.issuperset(found) and not _REPORTING.search(low)):
+            return "ui"  # a bare "No." is an answer, not a button
+    if _COOKIE_ANCHORS.isdisjoint(toks) and not (len(toks) <= HEADING_WORDS and low):
+        return None
+    low = low or text.lower()
+    if _REPORTING.search(low):
+        return None
+    if cookie_evidence(text, toks=toks).score >= WEAK_SCORE:
+        return "weak"
+    if len(toks) <= HEADING_WORDS and (_TOPIC.search(low) or _UI.search(low)):
+        return "weak"
+    if len(toks) <= SENTENCE_WORDS and _BUTTON.search(low) and _AGENT.search(low):
+        return "weak"
+    return None
+
+
+def _continues(before: str, after: str) -> bool:
+    """Whether ``after`` goes on with the sentence ``before`` left open (an extractor split
+    one sentence over two lines): no closing punctuation, then a lowercase start."""
+    return bool(before) and before[-1] not in _TERMINAL and after[:1].islower()
+
+
+DIALOG = "dialog"  # a block with no notice strong enough alone: text with a topic, 2+ buttons
+
+
+def consent_block(doc: Document, cookie: Sequence[bool]) -> list[tuple[int, str]]:
+    """The other lines of every consent dialog, as ``(line index, how)``.
+
+    A dialog is a run of lines (blank lines allowed between) each of which has a
+    :func:`dialog_role` or continues the sentence of a notice line. ``cookie``: the lines
+    already judged cookie notices. Beside one of them, lines of nothing but button labels go
+    (``how`` = ``"notice"``). When the run also holds a button or label line and the notice is
+    worded as one (cookie evidence of ``WEAK_SCORE`` or more), it is a dialog and its labels,
+    heading and weaker notice text go too; without one, a heading or a sentence about consent
+    beside a notice may be an article's own (an article about cookie banners). A run with none
+    is a dialog when
+    it holds notice text naming the topic (cookies, consent, personal data) and two or more
+    button lines (``how`` = ``"dialog"``): buttons on their own lines are the same evidence as
+    buttons inside a notice line. A lone "OK" or "Settings" is no notice; beside one, it is the
+    notice's button.
+    """
     paras = doc.paragraphs
-    marked = list(cookie)
-    added: list[int] = []
-    grown = True
-    while grown:
-        grown = False
-        for i, p in enumerate(paras):
-            if marked[i] or p.blank or not button_only(p.text, p.tokens):
-                continue
-            for step in (-1, 1):
-                j = i + step
-                while 0 <= j < len(paras) and paras[j].blank:
-                    j += step
-                if 0 <= j < len(paras) and marked[j]:
-                    marked[i] = grown = True
-                    added.append(i)
-                    break
-    return sorted(added)
+    n = len(paras)
+    roles: list[str | None] = []
+    for i, p in enumerate(paras):
+        toks = p.tokens or tokens(p.text)
+        if cookie[i]:
+            worded = cookie_evidence(p.text, toks=toks).score >= WEAK_SCORE
+            roles.append("seed" if worded else "mark")
+        else:
+            roles.append(None if p.blank else dialog_role(p.text, toks))
+    for i in range(n - 1):  # a notice sentence split over two lines
+        a, b = paras[i], paras[i + 1]
+        if roles[i] in ("seed", "weak") and roles[i + 1] is None and _continues(a.text, b.text):
+            roles[i + 1] = "weak"
+        elif roles[i + 1] in ("seed", "weak") and roles[i] is None and _continues(a.text, b.text):
+            roles[i] = "weak"
+    out: list[tuple[int, str]] = []
+    i = 0
+    while i < n:
+        if roles[i] is None:
+            i += 1
+            continue
+        members = []
+        while i < n and (roles[i] is not None or paras[i].blank):
+            if roles[i] is not None:
+                members.append(i)
+            i += 1
+        kinds = [roles[m] for m in members]
+        buttons = kinds.count("ui") + kinds.count("button")
+        if "seed" in kinds and buttons:
+            out.extend((m, "notice") for m in members if roles[m] not in ("seed", "mark"))
+        elif "mark" in kinds:  # a notice by its context alone: only what is all buttons
+            out.extend((m, "notice") for m in members if roles[m] == "button")
+        elif buttons >= 2 and "seed" not in kinds and any(
+                roles[m] == "weak" and _TOPIC.search(paras[m].text.lower()) for m in members):
+            out.extend((m, DIALOG) for m in members)
+    return out
 
 
 BUTTON_SCORE = 0.9
-BUTTON_DETAIL = "consent buttons on their own line, next to a cookie notice"
+BUTTON_DETAIL = "part of a cookie notice's dialog: its buttons, heading or the rest of its text"
+DIALOG_SCORE = 0.8
+DIALOG_DETAIL = "a consent dialog: notice text beside two or more button lines"
+
+
+def block_verdict(how: str) -> Verdict:
+    """The verdict of a line :func:`consent_block` adds."""
+    if how == DIALOG:
+        return Verdict(DROP, "boilerplate:cookie", DIALOG_SCORE, detail=DIALOG_DETAIL)
+    return Verdict(DROP, "boilerplate:cookie", BUTTON_SCORE, detail=BUTTON_DETAIL)
+
 
 RULE_PRESETS = {"precision": 0.8, "balanced": 0.5, "recall": 0.3}
 _NOTHING = CookieEvidence((), (), (), (), (), 0.0, (), 0, 0.0)
@@ -233,8 +329,8 @@ class RuleClassifier:
                                    detail=ev.describe()))
             else:
                 out.append(None)
-        for i in button_rows(doc, [v is not None for v in out]):
-            out[i] = Verdict(DROP, "boilerplate:cookie", BUTTON_SCORE, detail=BUTTON_DETAIL)
+        for i, how in consent_block(doc, [v is not None for v in out]):
+            out[i] = block_verdict(how)
         return out
 
 

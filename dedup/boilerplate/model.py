@@ -25,7 +25,7 @@ import numpy as np
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
 from ..types import DROP, Document, Verdict
-from .classifier import BUTTON_DETAIL, BUTTON_SCORE, button_rows
+from .classifier import block_verdict, consent_block
 from .features import BUCKETS, DENSE, DocFeatures, batch_features, doc_bounds, line_docs
 from .repetition import LONG_LINE, LineCounts
 
@@ -309,10 +309,9 @@ class LearnedClassifier:
             for i in range(int(bounds[d]), int(bounds[d + 1])):
                 verdicts.append(self._verdict(i, drop, decision, probs, bp, why))
             cookie = [v is not None and v.reason == "boilerplate:cookie" for v in verdicts]
-            for i in button_rows(doc, cookie):
+            for i, how in consent_block(doc, cookie):
                 if verdicts[i] is None:
-                    verdicts[i] = Verdict(DROP, "boilerplate:cookie", BUTTON_SCORE,
-                                          detail=BUTTON_DETAIL)
+                    verdicts[i] = block_verdict(how)
             out.append(verdicts)
         return out
 

@@ -12,6 +12,11 @@ Cue groups of the ``cookie`` category:
 - ``action``: what the notice asks for (accept, agree, manage settings, privacy policy).
 - ``button``: consent buttons rendered as text ("accept all", "reject all").
 
+``CONSENT_UI`` holds the other words of a consent dialog, which are no evidence on their own
+but are part of the dialog beside a notice: its other buttons ("Settings", "More information",
+"No, thanks", "Je refuse"), yes/no, and the nouns of its heading ("Wir brauchen Ihre
+Zustimmung", "Informativa").
+
 ``reporting`` cues mark reported speech and journalism ("said", "according to"): real content that
 talks *about* cookies; they count against a drop.
 """
@@ -314,6 +319,48 @@ COOKIE: dict[str, dict[str, tuple[str, ...]]] = {
                # first-person and "yes, ..." forms, in every language alike
                "da, sunt de acord", "da, accept", "accept și închid", "acceptă și închide"),
     },
+}
+
+CONSENT_UI: dict[str, tuple[str, ...]] = {
+    "en": ("yes", "no", "no thanks", "decline", "decline all", "i decline", "refuse",
+           "settings", "options", "preferences", "manage settings", "manage cookies",
+           "more information", "more info", "learn more", "show details", "details",
+           "customise choices", "customize choices", "essential only", "only essential",
+           "non-essential", "privacy", "privacy notice",
+           "privacy settings", "privacy choices", "consent"),
+    "de": ("ja", "nein", "nein danke", "ich lehne ab", "verweigern", "optionen", "details",
+           "mehr informationen", "mehr erfahren", "weitere informationen", "einstellungen",
+           "einstellungen verwalten", "datenschutzeinstellungen", "anpassen", "nur essenzielle",
+           "zustimmung", "einwilligung", "datenschutz", "privatsphäre"),
+    "fr": ("oui", "non", "non merci", "je refuse", "refuser", "paramètres", "options",
+           "préférences", "en savoir plus", "plus d'informations", "plus d’informations",
+           "gérer mes choix", "gérer les préférences",
+           "confidentialité", "vie privée", "consentement"),
+    "es": ("sí", "si", "no", "no, gracias", "rechazo", "opciones", "ajustes", "preferencias",
+           "más información", "saber más", "gestionar opciones", "configuración",
+           "privacidad", "consentimiento"),
+    "it": ("sì", "no", "no, grazie", "rifiuto", "impostazioni", "opzioni", "preferenze",
+           "scopri di più", "maggiori informazioni", "più informazioni", "gestisci preferenze",
+           "personalizza le scelte", "informativa", "privacy", "consenso"),
+    "pl": ("tak", "nie", "nie, dziękuję", "odrzucam", "opcje", "preferencje",
+           "więcej informacji", "dowiedz się więcej", "zarządzaj", "zarządzaj zgodami",
+           "prywatność", "zgoda", "zgody"),
+    "nl": ("ja", "nee", "nee, bedankt", "ik weiger", "opties", "voorkeuren", "meer informatie",
+           "meer info", "lees meer", "beheren", "instellingen beheren", "privacy",
+           "toestemming"),
+    "pt": ("sim", "não", "não, obrigado", "recuso", "opções", "definições", "configurações",
+           "preferências", "saber mais", "mais informações", "gerir", "gerenciar",
+           "privacidade", "consentimento"),
+    "sv": ("ja", "nej", "nej tack", "jag avböjer", "avböj", "alternativ", "inställningar",
+           "mer information", "läs mer", "hantera", "hantera inställningar", "integritet",
+           "samtycke"),
+    "da": ("ja", "nej", "nej tak", "jeg afviser", "valgmuligheder", "indstillinger",
+           "mere information", "læs mere", "administrer", "privatliv", "samtykke"),
+    "cs": ("ano", "ne", "ne, děkuji", "odmítám", "možnosti", "předvolby", "více informací",
+           "další informace", "spravovat", "soukromí", "souhlas"),
+    "ro": ("da", "nu", "nu, mulțumesc", "refuz", "opțiuni", "preferințe", "setări",
+           "mai multe informații", "află mai multe", "gestionează", "confidențialitate",
+           "consimțământ"),
 }
 
 REPORTING: dict[str, tuple[str, ...]] = {
