@@ -247,8 +247,8 @@ def count_chunk(state: State, docs: list[Document]) -> list[Any]:
     from .segment import segment
 
     counts = state["counts"]
-    return [counts.prepare(*counts.document_keys(doc))
-            for doc in normalize(segment(docs), state["config"].norm)]
+    return counts.prepare_many([counts.document_keys(doc)
+                                for doc in normalize(segment(docs), state["config"].norm)])
 
 
 def prepare_chunk(state: State, docs: list[Document]) -> tuple[list[Packed], dict[str, float]]:

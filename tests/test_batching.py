@@ -119,6 +119,22 @@ def test_counting_a_batch_equals_counting_one_document_after_the_other(
     assert np.array_equal(one.pairs, many.pairs)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from([*_LINES, ""]), st.booleans()), max_size=14),
+                min_size=1, max_size=20))
+def test_hashing_a_batch_for_the_counts_equals_one_document_at_a_time(
+        docs: list[list[tuple[str, bool]]]) -> None:
+    """Repeated lines, empty keys, documents without lines, with and without long lines."""
+    counts = LineCounts(width=1 << 8, bloom_bits=1 << 10)
+    pairs = [([k for k, _ in d], [f for _, f in d]) for d in docs]
+    for many, one in zip(counts.prepare_many(pairs), (counts.prepare(*p) for p in pairs),
+                         strict=True):
+        assert (many is None) == (one is None)
+        if many is not None and one is not None:
+            for a, b in zip(many, one, strict=True):
+                assert a.shape == b.shape and np.array_equal(a, b)
+
+
 def test_in_document_dedup_of_a_batch_equals_one_document_at_a_time() -> None:
     import copy
 

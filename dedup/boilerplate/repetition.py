@@ -104,6 +104,62 @@ class LineCounts:
                           ).astype(np.int64) for s in _SALTS[:3]])
         return cells, bits
 
+    def prepare_many(self, documents: Sequence[tuple[Sequence[str], Sequence[bool]]]
+                     ) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """:meth:`prepare` for many documents (``(keys, long_lines)`` each), with numpy calls
+        per batch instead of per document; gives exactly what :meth:`prepare` gives each."""
+        sizes = np.fromiter((len(k) for k, _ in documents), dtype=np.int64,
+                            count=len(documents))
+        if not sizes.sum():
+            return [None] * len(documents)
+        keys = [k for ks, _ in documents for k in ks]
+        long = np.fromiter((bool(f) for _, fs in documents for f in fs), dtype=bool,
+                           count=len(keys))
+        doc = np.repeat(np.arange(len(documents), dtype=np.int64), sizes)
+        all_hashes = line_hashes(keys)
+        # Each document's distinct hashes, sorted (as np.unique gives them), documents in order.
+        order = np.lexsort((all_hashes, doc))
+        d_sorted, h_sorted = doc[order], all_hashes[order]
+        first = np.r_[True, (d_sorted[1:] != d_sorted[:-1]) | (h_sorted[1:] != h_sorted[:-1])]
+        u_doc, u_hash = d_sorted[first], h_sorted[first]
+        n_u = np.bincount(u_doc, minlength=len(documents))
+        cells = self._cells(u_hash)
+        # The content basis: a document's long lines if it has any, else all its lines; the
+        # context is its FINGERPRINTS smallest distinct basis hashes.
+        has_long = np.bincount(doc, weights=long, minlength=len(documents)) > 0
+        basis = long[order] | ~has_long[d_sorted]
+        run = np.cumsum(first) - 1  # each sorted entry's distinct (doc, hash) index
+        in_basis = np.zeros(len(u_hash), dtype=bool)
+        in_basis[run[basis]] = True
+        c_doc, c_hash = u_doc[in_basis], u_hash[in_basis]
+        c_start = np.searchsorted(c_doc, np.arange(len(documents)))
+        rank = np.arange(len(c_doc)) - c_start[c_doc]
+        keep = rank < FINGERPRINTS
+        c_doc, c_hash = c_doc[keep], c_hash[keep]
+        k = np.bincount(c_doc, minlength=len(documents))
+        ctx_start = np.searchsorted(c_doc, np.arange(len(documents)))
+        # Every (distinct line hash, context hash) pair of each document, line-major.
+        reps = k[u_doc]
+        rows = np.repeat(np.arange(len(u_hash)), reps)
+        within = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+        ctx = c_hash[ctx_start[u_doc[rows]] + within]
+        with np.errstate(over="ignore"):
+            pair = fmix64((u_hash[rows] * np.uint64(0x9E3779B97F4A7C15)) ^ ctx)
+        bits = np.stack([(fmix64(pair ^ np.uint64(s)) & np.uint64(len(self.bloom) * 8 - 1)
+                          ).astype(np.int64) for s in _SALTS[:3]])
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        u_at = p_at = 0
+        for d in range(len(documents)):
+            n, kd = int(n_u[d]), int(k[d])
+            if not sizes[d]:
+                out.append(None)
+                continue
+            out.append((cells[:, u_at:u_at + n],
+                        bits[:, p_at:p_at + n * kd].reshape(3, n, kd)))
+            u_at += n
+            p_at += n * kd
+        return out
+
     def apply(self, prepared: tuple[np.ndarray, np.ndarray] | None) -> None:
         """Count one document from :meth:`prepare`'s output (``None``: a document without
         lines)."""
@@ -164,7 +220,7 @@ class LineCounts:
     def add_documents(self, docs: Iterable[Document]) -> None:
         """Count segmented and normalised documents (their non-blank paragraphs)."""
         for batch in batches(docs):
-            self.apply_many([self.prepare(*self.document_keys(doc)) for doc in batch])
+            self.apply_many(self.prepare_many([self.document_keys(doc) for doc in batch]))
 
     def _estimate(self, table: np.ndarray, cells: np.ndarray) -> np.ndarray:
         est: np.ndarray = np.min(np.stack([table[d][cells[d]] for d in range(self.depth)]),
