@@ -243,10 +243,11 @@ Executor = LocalExecutor | DaskExecutor
 
 def count_chunk(state: State, docs: list[Document]) -> list[Any]:
     """Segment, normalise and hash a chunk for the line counts (see LineCounts.prepare)."""
+    from .boilerplate.repetition import LineCounts
     from .normalize import normalize
     from .segment import segment
 
-    counts = state["counts"]
+    counts: LineCounts = state["counts"]
     return counts.prepare_many([counts.document_keys(doc)
                                 for doc in normalize(segment(docs), state["config"].norm)])
 

@@ -83,6 +83,8 @@ def _anchors(category: dict[str, dict[str, tuple[str, ...]]], groups: Sequence[s
 
 
 _COOKIE_ANCHORS = _anchors(rules.COOKIE, ("topic", "strong", "button"))
+_TOPIC_ANCHORS = _anchors(rules.COOKIE, ("topic", "strong"))
+_BUTTON_ANCHORS = _anchors(rules.COOKIE, ("button",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,14 +212,16 @@ def dialog_role(text: str, toks: Sequence[str]) -> str | None:
             return "ui"  # a bare "No." is an answer, not a button
     if _COOKIE_ANCHORS.isdisjoint(toks) and not (len(toks) <= HEADING_WORDS and low):
         return None
-    low = low or text.lower()
-    if _REPORTING.search(low):
+    ev = cookie_evidence(text, toks=toks)  # cached: the features scored the line already
+    if ev.reporting:
         return None
-    if cookie_evidence(text, toks=toks).score >= WEAK_SCORE:
+    if ev.score >= WEAK_SCORE:
         return "weak"
-    if len(toks) <= HEADING_WORDS and (_TOPIC.search(low) or _UI.search(low)):
-        return "weak"
-    if len(toks) <= SENTENCE_WORDS and _BUTTON.search(low) and _AGENT.search(low):
+    low = low or text.lower()
+    if len(toks) <= HEADING_WORDS and (ev.topic or _UI.search(low)):
+        return None if _REPORTING.search(low) else "weak"
+    if (len(toks) <= SENTENCE_WORDS and not _BUTTON_ANCHORS.isdisjoint(toks)
+            and _BUTTON.search(low) and _AGENT.search(low) and not _REPORTING.search(low)):
         return "weak"
     return None
 
@@ -249,39 +253,60 @@ def consent_block(doc: Document, cookie: Sequence[bool]) -> list[tuple[int, str]
     """
     paras = doc.paragraphs
     n = len(paras)
-    roles: list[str | None] = []
-    for i, p in enumerate(paras):
-        toks = p.tokens or tokens(p.text)
-        if cookie[i]:
-            worded = cookie_evidence(p.text, toks=toks).score >= WEAK_SCORE
-            roles.append("seed" if worded else "mark")
-        else:
-            roles.append(None if p.blank else dialog_role(p.text, toks))
-    for i in range(n - 1):  # a notice sentence split over two lines
-        a, b = paras[i], paras[i + 1]
-        if roles[i] in ("seed", "weak") and roles[i + 1] is None and _continues(a.text, b.text):
-            roles[i + 1] = "weak"
-        elif roles[i + 1] in ("seed", "weak") and roles[i] is None and _continues(a.text, b.text):
+    roles: dict[int, str | None] = {}
+
+    def role(i: int) -> str | None:
+        """The line's role, computed once and only for lines near a notice or a cue."""
+        if i not in roles:
+            p = paras[i]
+            if p.blank and not cookie[i]:
+                roles[i] = None
+            elif cookie[i]:
+                toks = p.tokens or tokens(p.text)
+                worded = cookie_evidence(p.text, toks=toks).score >= WEAK_SCORE
+                roles[i] = "seed" if worded else "mark"
+            else:
+                roles[i] = dialog_role(p.text, p.tokens or tokens(p.text))
+        return roles[i]
+
+    def joins(i: int, step: int) -> bool:
+        """Whether line ``i`` belongs to the run its neighbour ``i - step`` is in."""
+        if paras[i].blank or role(i) is not None:
+            return True
+        near = i - step
+        if paras[near].blank or role(near) not in ("seed", "weak"):
+            return False
+        a, b = (paras[near], paras[i]) if step > 0 else (paras[i], paras[near])
+        if _continues(a.text, b.text):  # a notice sentence split over two lines
             roles[i] = "weak"
+            return True
+        return False
+
+    # A dialog holds a notice or notice text naming the topic: runs grow from those lines.
+    starts = [i for i, p in enumerate(paras) if cookie[i] or (
+        not p.blank and not _TOPIC_ANCHORS.isdisjoint(p.tokens or tokens(p.text))
+        and role(i) is not None)]
     out: list[tuple[int, str]] = []
-    i = 0
-    while i < n:
-        if roles[i] is None:
-            i += 1
+    done = -1
+    for s in starts:
+        if s <= done:
             continue
-        members = []
-        while i < n and (roles[i] is not None or paras[i].blank):
-            if roles[i] is not None:
-                members.append(i)
-            i += 1
-        kinds = [roles[m] for m in members]
+        lo = s
+        while lo > 0 and joins(lo - 1, -1):
+            lo -= 1
+        hi = s
+        while hi < n - 1 and joins(hi + 1, 1):
+            hi += 1
+        done = hi
+        members = [m for m in range(lo, hi + 1) if not paras[m].blank]
+        kinds = [role(m) for m in members]
         buttons = kinds.count("ui") + kinds.count("button")
         if "seed" in kinds and buttons:
-            out.extend((m, "notice") for m in members if roles[m] not in ("seed", "mark"))
+            out.extend((m, "notice") for m in members if role(m) not in ("seed", "mark"))
         elif "mark" in kinds:  # a notice by its context alone: only what is all buttons
-            out.extend((m, "notice") for m in members if roles[m] == "button")
+            out.extend((m, "notice") for m in members if role(m) == "button")
         elif buttons >= 2 and "seed" not in kinds and any(
-                roles[m] == "weak" and _TOPIC.search(paras[m].text.lower()) for m in members):
+                role(m) == "weak" and _TOPIC.search(paras[m].text.lower()) for m in members):
             out.extend((m, DIALOG) for m in members)
     return out
 
