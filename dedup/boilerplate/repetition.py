@@ -28,6 +28,7 @@ from ..types import Document
 
 LONG_LINE = 12  # tokens: lines this long fingerprint a document's content
 FINGERPRINTS = 8  # how many of them (the smallest hashes) stand for the content
+APPLY_BATCH = 128  # documents counted per apply_many: its sorts cost less per document
 NEW_CONTENT = 0.5  # at most this share of (line, content line) pairs seen before: new company
 _SALTS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5,
           0x85EBCA77C2B2AE63, 0xFF51AFD7ED558CCD)
@@ -219,8 +220,13 @@ class LineCounts:
 
     def add_documents(self, docs: Iterable[Document]) -> None:
         """Count segmented and normalised documents (their non-blank paragraphs)."""
+        pending: list[tuple[np.ndarray, np.ndarray] | None] = []
         for batch in batches(docs):
-            self.apply_many(self.prepare_many([self.document_keys(doc) for doc in batch]))
+            pending += self.prepare_many([self.document_keys(doc) for doc in batch])
+            if len(pending) >= APPLY_BATCH:
+                self.apply_many(pending)
+                pending = []
+        self.apply_many(pending)
 
     def _estimate(self, table: np.ndarray, cells: np.ndarray) -> np.ndarray:
         est: np.ndarray = np.min(np.stack([table[d][cells[d]] for d in range(self.depth)]),
