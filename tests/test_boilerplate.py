@@ -180,3 +180,35 @@ def test_an_articles_heading_and_answers_beside_a_notice_stay() -> None:
     reasons = [v.reason for v in Cleaner(Config().replace(
         boilerplate={"classifier": "rules"})).clean(text).verdicts]
     assert reasons[2] == "content" and reasons[4] == "content"
+
+
+TEMPLATE = [
+    ("Home | News | Sport | Culture | Opinion", "boilerplate:nav"),
+    ("Business › Technology › Data", "boilerplate:nav"),
+    ("© 2025 Harbour Times. All rights reserved.", "boilerplate:legal"),
+    ("Copyright 2024 Rheinblick Verlag GmbH", "boilerplate:legal"),
+    ("Tous droits réservés", "boilerplate:legal"),
+    ("Share", "boilerplate:share"),
+    ("Teilen", "boilerplate:share"),
+    ("Facebook Twitter WhatsApp Copy link", "boilerplate:share"),
+]
+NOT_TEMPLATE = [
+    "Copyright law is changing fast, lawyers say.",
+    "(c) the tenant has lived in the flat for five years or more.",
+    "By Ruth Ambler · Published 3 November 2025 · Makes 18 · Prep 20 min",
+    "Por Felipe Andrade | 16 de fevereiro de 2026",
+    "Pros: fast · light · cheap · quiet",
+    "We shared the results with the council on Monday.",
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), TEMPLATE)
+def test_the_rules_drop_template_lines_by_their_shape(line: str, reason: str) -> None:
+    rules = Cleaner(Config().replace(boilerplate={"classifier": "rules"}))
+    assert [v.reason for v in rules.clean(f"{BODY}\n{line}").verdicts] == ["content", reason]
+
+
+@pytest.mark.parametrize("line", NOT_TEMPLATE)
+def test_content_shaped_like_a_template_line_stays(line: str) -> None:
+    rules = Cleaner(Config().replace(boilerplate={"classifier": "rules"}))
+    assert [v.reason for v in rules.clean(f"{BODY}\n{line}").verdicts] == ["content", "content"]

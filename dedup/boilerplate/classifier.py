@@ -324,6 +324,59 @@ def block_verdict(how: str) -> Verdict:
     return Verdict(DROP, "boilerplate:cookie", BUTTON_SCORE, detail=BUTTON_DETAIL)
 
 
+# Template lines by shape, for the rules (small inputs): copyright lines, menus, share rows.
+_RIGHTS = _alternation(rules.RIGHTS_RESERVED)
+# "© ...", "(c) 2025 ...", "Copyright © ...", "Copyright 2025 ..."; not "Copyright law ..." nor
+# an enumerated "(c) the third case".
+_COPYRIGHT_START = regex.compile(r"^\s*(?:©|\(c\)\s*\d{4}|copyright\s*(?:©|\(c\)|\d{4}))",
+                                 regex.IGNORECASE)
+_SHARE = _alternation(p for phrases in rules.SHARE.values() for p in phrases)
+_SHARE_ANCHORS = frozenset(max(toks, key=len) for phrases in rules.SHARE.values()
+                           for toks in map(tokens, phrases) if toks)
+_MENU_SPLIT = regex.compile(r"\s*[|·•›»]\s*")
+_CRUMB = regex.compile(r"[›»]")
+LEGAL_WORDS = 30  # a copyright line is short; a longer one is prose that names copyright
+MENU_ITEMS = 4  # items of a menu line ("Home | News | Sport | Culture"); a breadcrumb: 3
+MENU_ITEM_WORDS = 4
+SHARE_WORDS = 6
+TEMPLATE_SCORE = 0.9
+
+
+def template_line(text: str, toks: Sequence[str]) -> tuple[str, str] | None:
+    """A site template line recognisable by its shape alone, as ``(reason, detail)``:
+
+    - ``boilerplate:legal``: a copyright line (it starts with "©", "(c) 2025" or "Copyright ©"
+      / "Copyright 2025", or says "all rights reserved" in one of the 12 languages), at most
+      ``LEGAL_WORDS`` words;
+    - ``boilerplate:nav``: a menu or breadcrumb: ``MENU_ITEMS`` or more items (3 with › or »)
+      between separators, each of 1 to ``MENU_ITEM_WORDS`` words, with no digit and no
+      sentence punctuation (so "Makes 18 · Prep 20 min" and a byline with a date stay);
+    - ``boilerplate:share``: at most ``SHARE_WORDS`` words, nearly all share-widget labels
+      ("Share", "Tweet", "Copy link", "Teilen", "WhatsApp").
+
+    >>> template_line("Home | News | Sport | Culture", ("home", "news", "sport", "culture"))
+    ('boilerplate:nav', 'a menu: 4 short items between separators')
+    >>> template_line("The council met on Monday.", ("the", "council", "met", "on", "monday"))
+    """
+    if not toks:
+        return None
+    low = text.lower()
+    if len(toks) <= LEGAL_WORDS and (_COPYRIGHT_START.match(text) or _RIGHTS.search(low)):
+        return "boilerplate:legal", "a copyright line"
+    if len(toks) <= SHARE_WORDS and not _SHARE_ANCHORS.isdisjoint(toks):
+        covered = sum(len(m.group()) for m in _SHARE.finditer(low))
+        if covered >= 0.8 * sum(len(t) for t in toks):
+            return "boilerplate:share", "share-widget labels only"
+    if any(ch in text for ch in "|·•›»"):
+        items = [x for x in _MENU_SPLIT.split(text.strip()) if x]
+        need = 3 if _CRUMB.search(text) else MENU_ITEMS
+        if len(items) >= need and all(
+                1 <= len(x.split()) <= MENU_ITEM_WORDS and not any(c.isdigit() for c in x)
+                and not any(c in ".!?:;…" for c in x) for x in items):
+            return "boilerplate:nav", f"a menu: {len(items)} short items between separators"
+    return None
+
+
 RULE_PRESETS = {"precision": 0.8, "balanced": 0.5, "recall": 0.3}
 _NOTHING = CookieEvidence((), (), (), (), (), 0.0, (), 0, 0.0)
 
@@ -356,6 +409,11 @@ class RuleClassifier:
                 out.append(None)
         for i, how in consent_block(doc, [v is not None for v in out]):
             out[i] = block_verdict(how)
+        for i, p in enumerate(doc.paragraphs):
+            if out[i] is None and not p.blank:
+                found = template_line(p.text, p.tokens or tokens(p.text))
+                if found is not None:
+                    out[i] = Verdict(DROP, found[0], TEMPLATE_SCORE, detail=found[1])
         return out
 
 

@@ -363,6 +363,35 @@ CONSENT_UI: dict[str, tuple[str, ...]] = {
            "consimțământ"),
 }
 
+# Template lines the rules recognise by shape on small inputs (the learned model needs none).
+RIGHTS_RESERVED: tuple[str, ...] = (
+    "all rights reserved", "alle rechte vorbehalten", "tous droits réservés",
+    "todos los derechos reservados", "tutti i diritti riservati", "wszelkie prawa zastrzeżone",
+    "alle rechten voorbehouden", "todos os direitos reservados", "alla rättigheter förbehållna",
+    "alle rettigheder forbeholdes", "všechna práva vyhrazena", "toate drepturile rezervate")
+
+SHARE: dict[str, tuple[str, ...]] = {
+    "any": ("facebook", "twitter", "x", "linkedin", "whatsapp", "telegram", "reddit",
+            "pinterest", "flipboard", "bluesky", "threads", "messenger", "email", "e-mail",
+            "mail", "sms"),
+    "en": ("share", "share this", "share this article", "share on", "tweet", "copy link",
+           "print", "send", "share via"),
+    "de": ("teilen", "artikel teilen", "teilen auf", "link kopieren", "drucken", "senden",
+           "per e-mail"),
+    "fr": ("partager", "partager sur", "partager l'article", "copier le lien", "imprimer",
+           "envoyer", "par e-mail"),
+    "es": ("compartir", "compartir en", "copiar enlace", "imprimir", "enviar", "por correo"),
+    "it": ("condividi", "condividi su", "copia link", "stampa", "invia", "per e-mail"),
+    "pl": ("udostępnij", "udostępnij na", "kopiuj link", "skopiuj link", "drukuj", "wyślij"),
+    "nl": ("delen", "deel", "deel op", "kopieer link", "link kopiëren", "printen", "afdrukken",
+           "verstuur"),
+    "pt": ("partilhar", "compartilhar", "partilhar no", "copiar link", "imprimir", "enviar"),
+    "sv": ("dela", "dela på", "kopiera länk", "skriv ut", "skicka"),
+    "da": ("del", "del på", "kopiér link", "kopier link", "udskriv", "send"),
+    "cs": ("sdílet", "sdílet na", "kopírovat odkaz", "tisk", "vytisknout", "poslat"),
+    "ro": ("distribuie", "distribuie pe", "copiază linkul", "printează", "trimite"),
+}
+
 REPORTING: dict[str, tuple[str, ...]] = {
     "en": ("said", "says", "according to", "told", "reported", "found", "study", "survey",
            "researchers", "regulator", "regulators", "authority", "court", "ruled", "fined",
