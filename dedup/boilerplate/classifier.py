@@ -245,11 +245,10 @@ def consent_block(doc: Document, cookie: Sequence[bool]) -> list[tuple[int, str]
     worded as one (cookie evidence of ``WEAK_SCORE`` or more), it is a dialog and its labels,
     heading and weaker notice text go too; without one, a heading or a sentence about consent
     beside a notice may be an article's own (an article about cookie banners). A run with none
-    is a dialog when
-    it holds notice text naming the topic (cookies, consent, personal data) and two or more
-    button lines (``how`` = ``"dialog"``): buttons on their own lines are the same evidence as
-    buttons inside a notice line. A lone "OK" or "Settings" is no notice; beside one, it is the
-    notice's button.
+    is a dialog when it holds notice text naming the topic (cookies, consent, personal data)
+    and two or more button lines (``how`` = ``"dialog"``): buttons on their own lines are the
+    same evidence as buttons inside a notice line. A lone "OK" or "Settings" is no notice;
+    beside one, it is the notice's button.
     """
     paras = doc.paragraphs
     n = len(paras)
