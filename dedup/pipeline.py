@@ -17,7 +17,7 @@ from .batching import batches
 from .boilerplate import Classifier, RuleClassifier
 from .boilerplate.classifier import classify_batch
 from .boilerplate.model import LearnedClassifier
-from .boilerplate.repetition import APPLY_BATCH, LineCounts
+from .boilerplate.repetition import LineCounts
 from .cluster import dedup_within
 from .config import Config
 from .crossdoc import CorpusDeduper, add_corpus_keys
@@ -247,15 +247,9 @@ class Cleaner:
         assert self.counts is not None
         state = {"counts": self.counts, "config": self.config}
         ex, own = self._start(state)
-        pending: list[Any] = []
         try:
-            for prepared in ex.map(count_chunk, batches(docs),
-                                   local=lambda chunk: count_chunk(state, chunk)):
-                pending += prepared
-                if len(pending) >= APPLY_BATCH:
-                    self.counts.apply_many(pending)
-                    pending = []
-            self.counts.apply_many(pending)
+            self.counts.apply_all(ex.map(count_chunk, batches(docs),
+                                         local=lambda chunk: count_chunk(state, chunk)))
         finally:
             if own:
                 ex.close()

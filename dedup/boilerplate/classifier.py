@@ -170,12 +170,17 @@ def _scored(text: str, cfg: BoilerplateConfig, toks: tuple[str, ...]) -> CookieE
 BUTTON_WORDS = 5  # a line this short that is all consent-button labels ("J'accepte")
 
 
+def _covered(pattern: regex.Pattern[str], low: str, toks: Sequence[str]) -> bool:
+    """Whether ``pattern``'s matches in the lowercased line ``low`` cover most of it: 80% of
+    its token letters (what a line of nothing but labels looks like)."""
+    return sum(len(m.group()) for m in pattern.finditer(low)) >= 0.8 * sum(map(len, toks))
+
+
 def button_only(text: str, toks: Sequence[str]) -> bool:
     """Whether a line is nothing but consent-button labels ("Accept all", "Rejeitar")."""
     if not toks or len(toks) > BUTTON_WORDS or _COOKIE_ANCHORS.isdisjoint(toks):
         return False
-    covered = sum(len(m.group()) for m in _BUTTON.finditer(text.lower()))
-    return covered >= 0.8 * sum(len(t) for t in toks)
+    return _covered(_BUTTON, text.lower(), toks)
 
 
 # The rest of a consent dialog (see :func:`consent_block`).
@@ -325,6 +330,7 @@ def block_verdict(how: str) -> Verdict:
 
 # Template lines by shape, for the rules (small inputs): copyright lines, menus, share rows.
 _RIGHTS = _alternation(rules.RIGHTS_RESERVED)
+_RIGHTS_ANCHORS = frozenset(max(tokens(p), key=len) for p in rules.RIGHTS_RESERVED)
 # "© ...", "(c) 2025 ...", "Copyright © ...", "Copyright 2025 ..."; not "Copyright law ..." nor
 # an enumerated "(c) the third case".
 _COPYRIGHT_START = regex.compile(r"^\s*(?:©|\(c\)\s*\d{4}|copyright\s*(?:©|\(c\)|\d{4}))",
@@ -360,12 +366,12 @@ def template_line(text: str, toks: Sequence[str]) -> tuple[str, str] | None:
     if not toks:
         return None
     low = text.lower()
-    if len(toks) <= LEGAL_WORDS and (_COPYRIGHT_START.match(text) or _RIGHTS.search(low)):
+    if len(toks) <= LEGAL_WORDS and (_COPYRIGHT_START.match(text) or (
+            not _RIGHTS_ANCHORS.isdisjoint(toks) and _RIGHTS.search(low))):
         return "boilerplate:legal", "a copyright line"
-    if len(toks) <= SHARE_WORDS and not _SHARE_ANCHORS.isdisjoint(toks):
-        covered = sum(len(m.group()) for m in _SHARE.finditer(low))
-        if covered >= 0.8 * sum(len(t) for t in toks):
-            return "boilerplate:share", "share-widget labels only"
+    if (len(toks) <= SHARE_WORDS and not _SHARE_ANCHORS.isdisjoint(toks)
+            and _covered(_SHARE, low, toks)):
+        return "boilerplate:share", "share-widget labels only"
     if any(ch in text for ch in "|·•›»"):
         items = [x for x in _MENU_SPLIT.split(text.strip()) if x]
         need = 3 if _CRUMB.search(text) else MENU_ITEMS

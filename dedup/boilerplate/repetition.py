@@ -91,24 +91,16 @@ class LineCounts:
         cells and the Bloom bits of its (line, content) pairs. Parallel workers compute this;
         :meth:`apply` then updates the sketch in document order, so the counts do not depend
         on how the work was split."""
-        if not keys:
-            return None
-        all_hashes = line_hashes(keys)
-        hashes = np.unique(all_hashes)
-        cells = self._cells(hashes)
-        mask = np.asarray(long_lines, dtype=bool) if long_lines is not None else None
-        basis = np.unique(all_hashes[mask] if mask is not None and mask.any() else all_hashes)
-        context = basis[:FINGERPRINTS]  # the document's content: its smallest long-line hashes
-        with np.errstate(over="ignore"):
-            pair = fmix64((hashes[:, None] * np.uint64(0x9E3779B97F4A7C15)) ^ context[None, :])
-        bits = np.stack([(fmix64(pair ^ np.uint64(s)) & np.uint64(len(self.bloom) * 8 - 1)
-                          ).astype(np.int64) for s in _SALTS[:3]])
-        return cells, bits
+        flags = [True] * len(keys) if long_lines is None else long_lines
+        return self.prepare_many([(keys, flags)])[0]
 
     def prepare_many(self, documents: Sequence[tuple[Sequence[str], Sequence[bool]]]
                      ) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """:meth:`prepare` for many documents (``(keys, long_lines)`` each), with numpy calls
-        per batch instead of per document; gives exactly what :meth:`prepare` gives each."""
+        per batch instead of per document: each document's distinct line hashes (sorted), their
+        counter cells, and the Bloom bits of every (line, context) pair, where the context is
+        the document's ``FINGERPRINTS`` smallest distinct long-line hashes (all lines' when it
+        has no long line). A document without lines gives ``None``."""
         sizes = np.fromiter((len(k) for k, _ in documents), dtype=np.int64,
                             count=len(documents))
         if not sizes.sum():
@@ -220,9 +212,16 @@ class LineCounts:
 
     def add_documents(self, docs: Iterable[Document]) -> None:
         """Count segmented and normalised documents (their non-blank paragraphs)."""
+        self.apply_all(self.prepare_many([self.document_keys(doc) for doc in batch])
+                       for batch in batches(docs))
+
+    def apply_all(self, prepared: Iterable[Sequence[tuple[np.ndarray, np.ndarray] | None]]
+                  ) -> None:
+        """Count the documents of every :meth:`prepare_many` output, in order,
+        ``APPLY_BATCH`` at a time (the same counts as one :meth:`apply` after the other)."""
         pending: list[tuple[np.ndarray, np.ndarray] | None] = []
-        for batch in batches(docs):
-            pending += self.prepare_many([self.document_keys(doc) for doc in batch])
+        for outputs in prepared:
+            pending += outputs
             if len(pending) >= APPLY_BATCH:
                 self.apply_many(pending)
                 pending = []
