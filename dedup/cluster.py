@@ -62,14 +62,14 @@ class _DocDeduper:
                 if len(p.tokens) >= self.cfg.shingle.min_words]
 
     def find_matches(self, long_pos: list[int], hashes: np.ndarray, offsets: np.ndarray,
-                     sigs: np.ndarray, keys: np.ndarray) -> None:
+                     sigs: np.ndarray, pairs: dict[int, set[int]], first: int = 0) -> None:
         """Exact and near matches; the long paragraphs' shingle hashes (``offsets`` into
-        ``hashes``), signatures and band keys come computed (for a batch of documents)."""
+        ``hashes``), signatures and LSH candidates come computed for a batch of documents
+        (``pairs`` by batch row; this document's long paragraphs are rows ``first`` on)."""
         cfg = self.cfg
         content = self.content
         self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
                                  hashes, offsets, sigs)
-        pairs = candidate_pairs(keys)
         row = {k: i for i, k in enumerate(long_pos)}
         sets: dict[int, np.ndarray] = {}
 
@@ -89,7 +89,8 @@ class _DocDeduper:
             earlier.append(k)
             if k not in row or k in self.exact:
                 continue
-            cands = [c for c in (long_pos[j] for j in pairs.get(row[k], ())) if c in indexed]
+            cands = [c for c in (long_pos[j - first] for j in pairs.get(row[k] + first, ()))
+                     if c in indexed]
             verified = ((c, jaccard(shingles(k), shingles(c))) for c in cands)
             best = choose((c, s) for c, s in verified if s >= cfg.lsh.threshold)
             if best is not None:
@@ -223,12 +224,13 @@ def dedup_batch(docs: list[Document], cfg: Config) -> None:
     sigs = signatures(hashes, offsets, cfg.lsh.num_perm, cfg.shingle.seed)
     bands, rows = lsh_params(cfg.lsh)
     keys = band_keys(sigs, bands, rows)
+    pairs = candidate_pairs(keys, np.repeat(np.arange(len(docs)), [len(ls) for ls in longs]))
     at = 0
     for deduper, long_pos in zip(dedupers, longs, strict=True):
         end = at + len(long_pos)
         lo, hi = int(offsets[at]), int(offsets[end])
         deduper.find_matches(long_pos, hashes[lo:hi].copy(), offsets[at:end + 1] - lo,
-                             sigs[at:end], keys[at:end])
+                             sigs[at:end], pairs, at)
         deduper.decide()
         deduper.apply()
         deduper.relabel_boilerplate_copies()

@@ -24,7 +24,7 @@ at a kept copy (keep policy ``first``; no chains).
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,37 +80,72 @@ def _doc_key(line_hash: int, doc: int) -> int:
 
 def corpus_keys(doc: Document, cfg: Config) -> CorpusKeys:
     """Everything of ``doc`` the corpus stage needs that does not depend on the index."""
-    content = [p for p in doc.paragraphs if p.verdict is None and p.tokens]  # kept so far
-    sk = doc.sketch
-    row_of = {} if sk is None else {int(ix): i for i, ix in enumerate(sk.index.tolist())}
-    longs = [k for k, p in enumerate(content) if p.index in row_of]
-    sets: dict[int, np.ndarray] = {}
-    keys32 = None
-    if longs and sk is not None:
+    return corpus_keys_batch([doc], cfg)[0]
+
+
+def corpus_keys_batch(docs: Sequence[Document], cfg: Config) -> list[CorpusKeys]:
+    """:func:`corpus_keys` of several documents: one sort of all their shingle hashes, one
+    band-key pass and one key hash for all of them. Every value is per paragraph, so the batch
+    changes nothing."""
+    contents = [[p for p in doc.paragraphs if p.verdict is None and p.tokens]  # kept so far
+                for doc in docs]
+    longs: list[list[int]] = []
+    rows: list[int] = []  # the batch row of every long content paragraph, document after document
+    hashes, sizes, sigs = [], [], []
+    base = 0
+    for doc, content in zip(docs, contents, strict=True):
+        sk = doc.sketch
+        if sk is None:
+            longs.append([])
+            continue
+        row_of = {int(ix): base + i for i, ix in enumerate(sk.index.tolist())}
+        mine = [k for k, p in enumerate(content) if p.index in row_of]
+        longs.append(mine)
+        rows.extend(row_of[content[k].index] for k in mine)
+        hashes.append(sk.hashes)
+        sizes.append(np.diff(sk.offsets))
+        sigs.append(sk.signatures)
+        base += len(sk.index)
+    values = bounds = keys32 = None
+    if rows:
         # All sets at once: sort (row, hash) pairs, drop repeats, split by row.
-        owner = np.repeat(np.arange(len(sk.index), dtype=np.uint64), np.diff(sk.offsets))
-        pairs = np.unique((owner << _HI) | to32(sk.hashes).astype(np.uint64))
-        bounds = np.searchsorted(pairs, np.arange(len(sk.index) + 1, dtype=np.uint64) << _HI)
+        owner = np.repeat(np.arange(base, dtype=np.uint64), np.concatenate(sizes))
+        pairs = np.unique((owner << _HI) | to32(np.concatenate(hashes)).astype(np.uint64))
+        bounds = np.searchsorted(pairs, np.arange(base + 1, dtype=np.uint64) << _HI).tolist()
         values = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        rows = [row_of[content[k].index] for k in longs]
-        for k, i in zip(longs, rows, strict=True):
-            sets[k] = values[bounds[i]:bounds[i + 1]]
         bands, nrows = cfg.corpus_bands()
-        keys32 = band_keys(sk.signatures[rows], bands, nrows) >> _HI
-    long_set = set(longs)
-    shorts = [k for k in range(len(content)) if k not in long_set]
-    short_hash = dict(zip(shorts, _key_hashes([content[k] for k in shorts],
-                                              cfg.shingle.seed).tolist(), strict=True))
-    return CorpusKeys([p.index for p in content], [len(p.tokens) for p in content], longs, sets,
-                      keys32, short_hash)
+        keys32 = band_keys(np.concatenate(sigs)[rows], bands, nrows) >> _HI
+    shorts = []
+    for content, mine in zip(contents, longs, strict=True):
+        is_long = set(mine)
+        shorts.append([k for k in range(len(content)) if k not in is_long])
+    short_hashes = _key_hashes([content[k] for content, ks in zip(contents, shorts, strict=True)
+                                for k in ks], cfg.shingle.seed).tolist()
+    out = []
+    at = short_at = 0
+    for content, mine, ks in zip(contents, longs, shorts, strict=True):
+        sets: dict[int, np.ndarray] = {}
+        doc_keys = None
+        if mine and values is not None and bounds is not None and keys32 is not None:
+            for k, i in zip(mine, rows[at:at + len(mine)], strict=True):
+                sets[k] = values[bounds[i]:bounds[i + 1]]
+            doc_keys = keys32[at:at + len(mine)]
+            at += len(mine)
+        short_hash = dict(zip(ks, short_hashes[short_at:short_at + len(ks)], strict=True))
+        short_at += len(ks)
+        out.append(CorpusKeys([p.index for p in content], [len(p.tokens) for p in content],
+                              mine, sets, doc_keys, short_hash))
+    return out
 
 
 def add_corpus_keys(docs: Iterable[Document], cfg: Config) -> Iterator[Document]:
-    """Stage: :func:`corpus_keys` for every document (runs on the workers in parallel runs)."""
-    for doc in docs:
-        doc.corpus_keys = corpus_keys(doc, cfg)
-        doc.sketch = None  # what the corpus stage needs is in the keys; nothing to ship back
-        yield doc
+    """Stage: :func:`corpus_keys` for every document, ``BATCH`` at a time (runs on the workers
+    in parallel runs)."""
+    for batch in batches(docs, BATCH):
+        for doc, keys in zip(batch, corpus_keys_batch(batch, cfg), strict=True):
+            doc.corpus_keys = keys
+            doc.sketch = None  # what the corpus stage needs is in the keys; nothing to ship back
+        yield from batch
 
 
 class CorpusDeduper:

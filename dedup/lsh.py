@@ -51,14 +51,19 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return h
 
 
-def candidate_pairs(keys: np.ndarray) -> dict[int, set[int]]:
+def candidate_pairs(keys: np.ndarray, groups: np.ndarray | None = None) -> dict[int, set[int]]:
     """For every row of ``keys`` (shape ``(n, bands)``), the earlier rows sharing a band key.
 
-    One sort of all keys finds the equal ones; only rows that have candidates appear.
+    ``groups`` (one non-decreasing number per row, e.g. the document of each paragraph of a
+    batch) keeps pairs inside a group: the rows of several documents are paired in one sort,
+    each only with its own document's. One sort of all keys finds the equal ones; only rows
+    that have candidates appear.
 
     >>> k = np.array([[1, 2], [3, 4], [5, 2], [1, 9]], dtype=np.uint64)
     >>> sorted(candidate_pairs(k).items())
     [(2, {0}), (3, {0})]
+    >>> sorted(candidate_pairs(k, np.array([0, 0, 1, 1])).items())
+    []
     """
     n, bands = keys.shape
     out: dict[int, set[int]] = {}
@@ -68,10 +73,16 @@ def candidate_pairs(keys: np.ndarray) -> dict[int, set[int]]:
     order = np.argsort(flat, kind="stable")
     ordered = flat[order]
     rows = order // bands
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    # Equal keys sit together, their rows in increasing order (a stable sort), so each group's
+    # rows of one key are contiguous too.
+    new = np.r_[True, ordered[1:] != ordered[:-1]]
+    if groups is not None:
+        owner = groups[rows]
+        new |= np.r_[True, owner[1:] != owner[:-1]]
+    starts = np.flatnonzero(new)
     sizes = np.diff(np.r_[starts, len(flat)])
-    # Every pair of entries inside a group of equal keys, a group size at a time (sizes are
-    # few: a paragraph repeated k times makes groups of k).
+    # Every pair of entries inside a run of equal keys, a run size at a time (sizes are few: a
+    # paragraph repeated k times makes runs of k).
     pairs: list[np.ndarray] = []
     for size in np.unique(sizes[sizes >= 2]).tolist():
         members = rows[starts[sizes == size][:, None] + np.arange(size)]

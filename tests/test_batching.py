@@ -11,9 +11,12 @@ from dedup.boilerplate.features import batch_features, doc_bounds, doc_features
 from dedup.boilerplate.model import LearnedClassifier
 from dedup.boilerplate.repetition import _SALTS, FINGERPRINTS, NEW_CONTENT, LineCounts, line_hashes
 from dedup.corpus import GeneratorConfig, generate
+from dedup.lsh import band_keys
 from dedup.normalize import normalize
 from dedup.segment import segment
-from dedup.shingle import fmix64
+from dedup.shingle import fmix64, token_hashes
+from dedup.signature import to32
+from dedup.types import CorpusKeys
 
 _TEXTS = [d["text"] for d, _ in generate(GeneratorConfig(docs=90, seed=3, split="test"))]
 # Odd pages too: empty, blank-only, one line, no long line, all one long line.
@@ -174,3 +177,57 @@ def test_in_document_dedup_of_a_batch_equals_one_document_at_a_time() -> None:
         assert np.array_equal(a.sketch.signatures, b.sketch.signatures)
         assert np.array_equal(a.sketch.hashes, b.sketch.hashes)
         assert np.array_equal(a.sketch.offsets, b.sketch.offsets)
+
+
+def _corpus_keys_one(doc: Document, cfg: Config) -> CorpusKeys:
+    """The corpus keys of one document, written plainly: the reference the batched ones must
+    equal."""
+    content = [p for p in doc.paragraphs if p.verdict is None and p.tokens]
+    sk = doc.sketch
+    assert sk is not None
+    row_of = {int(ix): i for i, ix in enumerate(sk.index.tolist())}
+    longs = [k for k, p in enumerate(content) if p.index in row_of]
+    sets = {k: np.unique(to32(sk.hashes[sk.offsets[row_of[content[k].index]]:
+                                        sk.offsets[row_of[content[k].index] + 1]]))
+            for k in longs}
+    keys32 = None
+    if longs:
+        bands, rows = cfg.corpus_bands()
+        keys32 = band_keys(sk.signatures[[row_of[content[k].index] for k in longs]], bands,
+                           rows) >> np.uint64(32)
+    shorts = [k for k in range(len(content)) if k not in set(longs)]
+    short_hash = {k: int(token_hashes([content[k].key], cfg.shingle.seed + 0x5EED)[0])
+                  for k in shorts}
+    return CorpusKeys([p.index for p in content], [len(p.tokens) for p in content], longs, sets,
+                      keys32, short_hash)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=8))
+def test_corpus_keys_of_a_batch_equal_one_document_at_a_time(cuts: list[int]) -> None:
+    from dedup.cluster import dedup_batch
+    from dedup.crossdoc import corpus_keys_batch
+
+    cfg = Config()
+    docs = _docs()
+    dedup_batch(docs, cfg)  # some long paragraphs dropped: not every sketch row is content
+    got: list[CorpusKeys] = []
+    at = 0
+    for c in [*cuts, len(docs)]:
+        got.extend(corpus_keys_batch(docs[at:at + c], cfg))
+        at += c
+        if at >= len(docs):
+            break
+    assert len(got) == len(docs)
+    for keys, doc in zip(got, docs, strict=True):
+        want = _corpus_keys_one(doc, cfg)
+        assert (keys.content, keys.tokens, keys.longs, keys.short_hash) == \
+            (want.content, want.tokens, want.longs, want.short_hash)
+        assert sorted(keys.sets) == sorted(want.sets)
+        for k, values in keys.sets.items():
+            assert values.dtype == np.uint32 and np.array_equal(values, want.sets[k])
+        if want.keys32 is None:
+            assert keys.keys32 is None
+        else:
+            assert keys.keys32 is not None and np.array_equal(keys.keys32, want.keys32)
+    assert any(k.keys32 is not None for k in got) and any(k.short_hash for k in got)
