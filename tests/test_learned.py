@@ -215,3 +215,27 @@ def test_titles_that_recur_as_links_elsewhere_stay_on_their_own_pages() -> None:
             if src and src.endswith(":title")]
     assert len(kept) >= 500
     assert sum(kept) / len(kept) >= 0.96
+
+
+def test_sparse_word_weights_score_exactly_as_the_full_table(tmp_path: Path) -> None:
+    """The stage-1 word weights are looked up in a compact table; the sums must be those of
+    the full ``(BUCKETS, classes)`` table, and survive a save and load unchanged."""
+    from dedup.boilerplate.features import BUCKETS, doc_features
+    from dedup.boilerplate.model import load_model
+    from dedup.normalize import tokens
+
+    model = load_model()
+    s1 = model.stage1
+    assert s1.word_rows is not None and s1.word_weights is not None
+    full = np.zeros((BUCKETS, len(s1.bias)))
+    full[s1.word_rows] = s1.word_weights
+    feats = doc_features(PAGE, [tokens(x) for x in PAGE])
+    want = s1.logits(feats.dense)  # the dense part alone
+    contrib = full[feats.buckets]
+    for c in range(want.shape[1]):
+        want[:, c] += np.bincount(feats.rows, weights=contrib[:, c], minlength=len(PAGE))
+    got = s1.logits(feats.dense, feats.rows, feats.buckets)
+    assert np.array_equal(got, want)
+    model.save(tmp_path / "m.npz")
+    again = Model.load(tmp_path / "m.npz").stage1
+    assert np.array_equal(again.logits(feats.dense, feats.rows, feats.buckets), got)

@@ -216,7 +216,7 @@ def batch_features(lines: Sequence[str], toks: Sequence[Sequence[str]], bounds: 
     first_char = np.where(nonempty, cps[first], 0)
 
     words = np.fromiter(map(len, toks), dtype=np.int64, count=n)
-    all_toks = [t for ts in toks for t in ts]
+    all_toks = list(itertools.chain.from_iterable(toks))
     tok_len = np.fromiter(map(len, all_toks), dtype=np.int64, count=len(all_toks))
     hashes = token_hashes(all_toks)
     owner = np.repeat(np.arange(n), words)

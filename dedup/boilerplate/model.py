@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -64,13 +64,33 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class LinearStage:
-    """One multinomial logistic regression: standardised dense part, optional hashed words."""
+    """One multinomial logistic regression: standardised dense part, optional hashed words.
+
+    The word weights are kept sparse: ``word_rows`` (the buckets with a weight, sorted) and
+    ``word_weights`` (one row of class weights each). Only about one bucket in eight has one,
+    so the table a line's words are looked up in is 2.5 MB instead of 23 MB (it stays in the
+    processor's cache), and the sums are exactly those of the full table.
+    """
 
     mean: np.ndarray
     scale: np.ndarray
     dense: np.ndarray  # (features, classes)
     bias: np.ndarray  # (classes,)
-    words: np.ndarray | None = None  # (BUCKETS, classes)
+    word_rows: np.ndarray | None = None  # (used,) bucket numbers
+    word_weights: np.ndarray | None = None  # (used, classes)
+    _slot: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _table: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.word_rows is None or self.word_weights is None:
+            return
+        # Bucket -> row of the table; row 0 is all zeros, for the buckets without a weight.
+        slot = np.zeros(BUCKETS, dtype=np.int32)
+        slot[self.word_rows] = np.arange(1, len(self.word_rows) + 1, dtype=np.int32)
+        table = np.zeros((len(self.bias), len(self.word_rows) + 1), dtype=self.word_weights.dtype)
+        table[:, 1:] = self.word_weights.T
+        object.__setattr__(self, "_slot", slot)
+        object.__setattr__(self, "_table", table)
 
     def logits(self, x: np.ndarray, rows: np.ndarray | None = None,
                buckets: np.ndarray | None = None) -> np.ndarray:
@@ -81,11 +101,18 @@ class LinearStage:
         z: np.ndarray = np.broadcast_to(self.bias, (len(x), len(self.bias))).copy()
         for j in range(xs.shape[1]):
             z += xs[:, j : j + 1] * self.dense[j]
-        if self.words is not None and rows is not None and buckets is not None and len(rows):
-            contrib = self.words[buckets]
-            for c in range(z.shape[1]):
-                z[:, c] += np.bincount(rows, weights=contrib[:, c], minlength=len(x))
+        if (self._slot is not None and self._table is not None and rows is not None
+                and buckets is not None and len(rows)):
+            at = self._slot[buckets]
+            for c in range(z.shape[1]):  # bincount sums in float64 whatever the table's type
+                z[:, c] += np.bincount(rows, weights=self._table[c][at], minlength=len(x))
         return z
+
+
+def sparse_words(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(word_rows, word_weights)`` of a full ``(BUCKETS, classes)`` weight table."""
+    used = np.flatnonzero(np.any(words != 0, axis=1)).astype(np.int32)
+    return used, words[used]
 
 
 def _shifter(n: int, bounds: np.ndarray | None) -> Any:
@@ -207,12 +234,15 @@ class Model:
 
     def save(self, path: Path) -> None:
         s1, s2 = self.stage1, self.stage2
-        words = s1.words if s1.words is not None else np.zeros((BUCKETS, len(CLASSES)))
-        used = np.flatnonzero(np.any(words != 0, axis=1))
+        word_rows = (s1.word_rows if s1.word_rows is not None
+                     else np.empty(0, dtype=np.int32))
+        word_weights = (s1.word_weights if s1.word_weights is not None
+                        else np.empty((0, len(CLASSES))))
         np.savez_compressed(
             path,
             s1_mean=s1.mean, s1_scale=s1.scale, s1_dense=s1.dense, s1_bias=s1.bias,
-            s1_word_rows=used.astype(np.int32), s1_word_weights=words[used].astype(np.float32),
+            s1_word_rows=word_rows.astype(np.int32),
+            s1_word_weights=word_weights.astype(np.float32),
             s2_mean=s2.mean, s2_scale=s2.scale, s2_dense=s2.dense, s2_bias=s2.bias,
             meta=np.frombuffer(json.dumps(self.meta, sort_keys=True).encode(), dtype=np.uint8),
         )
@@ -231,10 +261,8 @@ class Model:
                     or tuple(meta.get("stage2", ())) != STAGE2):
                 raise ConfigError(f"the boilerplate model {path} was trained on other features",
                                   hint="retrain it with `dedup train-classifier`")
-            words = np.zeros((BUCKETS, len(CLASSES)), dtype=np.float64)
-            words[data["s1_word_rows"]] = data["s1_word_weights"]
             s1 = LinearStage(data["s1_mean"], data["s1_scale"], data["s1_dense"],
-                             data["s1_bias"], words)
+                             data["s1_bias"], data["s1_word_rows"], data["s1_word_weights"])
             s2 = LinearStage(data["s2_mean"], data["s2_scale"], data["s2_dense"],
                              data["s2_bias"])
         return cls(s1, s2, meta)

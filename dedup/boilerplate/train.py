@@ -40,6 +40,7 @@ from .model import (
     decide,
     repetition_features,
     softmax,
+    sparse_words,
     standardise,
 )
 from .repetition import LineCounts
@@ -149,7 +150,7 @@ def _stage1(ds: Dataset, lines: np.ndarray, c: float, max_iter: int) -> LinearSt
     d = len(DENSE)
     coef = clf.coef_
     return LinearStage(mean, scale, coef[:, :d].T.copy(), clf.intercept_.copy(),
-                       np.asarray(coef[:, d:].T))
+                       *sparse_words(np.asarray(coef[:, d:].T)))
 
 
 def _words_of(ds: Dataset, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
