@@ -64,13 +64,27 @@ def _key_hashes(paras: list[Paragraph], seed: int) -> np.ndarray:
 RECORD_CACHE = 1 << 15  # rows whose shingle sets stay in memory as sets (about 10 MB)
 
 
-def _set_jaccard(a: frozenset[int], b: frozenset[int]) -> float:
-    """Exact Jaccard similarity of two shingle sets (the value :func:`.shingle.jaccard` gives
-    for the same sets as sorted arrays)."""
-    if not a or not b:
-        return 1.0 if len(a) == len(b) else 0.0
-    inter = len(a & b)
-    return inter / (len(a) + len(b) - inter)
+def similarities(mine: list[np.ndarray], stored: list[np.ndarray]) -> np.ndarray:
+    """Exact Jaccard similarity of every pair ``(mine[i], stored[i])`` of sorted unique 32-bit
+    shingle sets, all pairs at once (the value :func:`.shingle.jaccard` gives each pair).
+
+    Each set is tagged with its pair number in the high 32 bits, so all ``mine`` values form
+    one sorted array and all ``stored`` values another; one search of the first in the second
+    finds every shared shingle.
+    """
+    n = len(mine)
+    la = np.fromiter(map(len, mine), dtype=np.int64, count=n)
+    lb = np.fromiter(map(len, stored), dtype=np.int64, count=n)
+    inter = np.zeros(n, dtype=np.int64)
+    if n and la.any() and lb.any():
+        tag = np.arange(n, dtype=np.uint64) << _HI
+        a = np.concatenate(mine).astype(np.uint64) | np.repeat(tag, la)
+        b = np.concatenate(stored).astype(np.uint64) | np.repeat(tag, lb)
+        pos = np.minimum(np.searchsorted(b, a), len(b) - 1)
+        inter = np.bincount(np.repeat(np.arange(n), la)[b[pos] == a], minlength=n)
+    union = la + lb - inter
+    out: np.ndarray = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    return out
 
 
 def _doc_key(line_hash: int, doc: int) -> int:
@@ -164,7 +178,7 @@ class CorpusDeduper:
         self.marks: OrderedDict[int, tuple[int, int]] = OrderedDict()
         # Band keys of the rows the current batch added (see ``_prefetch``); None outside one.
         self._recent: dict[int, list[int]] | None = None
-        self._records: dict[int, tuple[int, int, frozenset[int]]] = {}  # see _record
+        self._records: dict[int, tuple[int, int, np.ndarray]] = {}  # see _record
 
     def _mark(self, doc: Document) -> None:
         self.marks[doc.ordinal] = (self.index.paragraphs, self.index.documents)
@@ -247,20 +261,18 @@ class CorpusDeduper:
             # pairs first, sorted by paragraph then row.
             para = np.asarray(longs, dtype=np.int64)[q // bands]
             pairs = np.unique((para << 32) | cand.astype(np.int64))
-            by_para: dict[int, list[int]] = defaultdict(list)
-            for k, row in zip((pairs >> 32).tolist(), (pairs & 0xFFFFFFFF).tolist(), strict=True):
-                by_para[k].append(row)
-            for k in sorted(by_para):
-                verified: dict[int, tuple[int, int]] = {}
-                scored = []
-                mine = frozenset(sets[k].tolist())
-                for row in by_para[k]:
-                    d, line, stored = self._record(row)
-                    sim = _set_jaccard(mine, stored)
-                    if sim >= cfg.lsh.threshold:
-                        verified[row] = (d, line)
-                        scored.append((row, sim))
-                best = choose(scored)
+            ks = (pairs >> 32).tolist()
+            rows = (pairs & 0xFFFFFFFF).tolist()
+            records = [self._record(row) for row in rows]
+            sims = similarities([sets[k] for k in ks], [r[2] for r in records])
+            scored: dict[int, list[tuple[int, float]]] = defaultdict(list)
+            verified: dict[int, tuple[int, int]] = {}
+            for k, row, (d, line, _), sim in zip(ks, rows, records, sims.tolist(), strict=True):
+                if sim >= cfg.lsh.threshold:
+                    verified[row] = (d, line)
+                    scored[k].append((row, sim))
+            for k in sorted(scored):
+                best = choose(scored[k])
                 if best is not None:
                     d, line = verified[best[0]]
                     hits[k] = _Hit(best[0], d, line, best[1])
@@ -288,7 +300,7 @@ class CorpusDeduper:
                                  sum(self._tokens))
         return doc
 
-    def _record(self, row: int) -> tuple[int, int, frozenset[int]]:
+    def _record(self, row: int) -> tuple[int, int, np.ndarray]:
         """A row's document, line and shingle set, kept for the rows verified most recently:
         each copy of a syndicated article is verified against the same kept rows. The cache
         is bounded (``RECORD_CACHE`` rows) and rows never change, so it changes no result."""
@@ -297,7 +309,7 @@ class CorpusDeduper:
             if len(self._records) >= RECORD_CACHE:
                 self._records.clear()
             d, line, stored = self.index.record(row)
-            hit = self._records[row] = (d, line, frozenset(stored.tolist()))
+            hit = self._records[row] = (d, line, stored)
         return hit
 
     def _grow_runs(self, content: list[Paragraph], hits: dict[int, _Hit],

@@ -96,9 +96,14 @@ def test_candidate_pairs_are_the_rows_sharing_a_key(n: int, bands: int, values: 
     assert candidate_pairs(keys) == brute
 
 
-@given(st.sets(st.integers(0, 60)), st.sets(st.integers(0, 60)))
-def test_set_jaccard_equals_the_array_jaccard(a: set[int], b: set[int]) -> None:
-    from dedup.crossdoc import _set_jaccard
+@given(st.lists(st.tuples(st.sets(st.integers(0, 60)), st.sets(st.integers(0, 60))),
+                max_size=12))
+def test_batched_similarities_equal_the_pairwise_jaccard(pairs: list[tuple[set[int], set[int]]]
+                                                         ) -> None:
+    """Empty sets, equal sets, disjoint sets, several pairs at once: each value is the one the
+    plain two-array Jaccard gives, to the last bit."""
+    from dedup.crossdoc import similarities
 
-    arr = [np.array(sorted(x), dtype=np.uint32) for x in (a, b)]
-    assert _set_jaccard(frozenset(a), frozenset(b)) == jaccard(arr[0], arr[1])
+    arrays = [[np.array(sorted(x), dtype=np.uint32) for x in pair] for pair in pairs]
+    got = similarities([a for a, _ in arrays], [b for _, b in arrays])
+    assert got.tolist() == [jaccard(a, b) for a, b in arrays]
