@@ -54,6 +54,19 @@ class _Hit:
     sim: float
 
 
+@dataclass(slots=True)
+class _Found:
+    """A document's candidates from the look-up of its batch, verified: the distinct
+    (paragraph, row) pairs and their similarities, and the short-line look-ups for the
+    documents of the pairs that passed (``(line, document)`` -> rows; see ``_grow_runs``)."""
+
+    paras: list[int]
+    rows: list[int]
+    sims: list[float]
+    exact: dict[tuple[int, int], list[int]]
+    asked: set[int]
+
+
 def _key_hashes(paras: list[Paragraph], seed: int) -> np.ndarray:
     """64-bit hashes of the normalised keys (keys hold no NUL: tokens are letters and digits)."""
     if not paras:
@@ -178,6 +191,8 @@ class CorpusDeduper:
         self.marks: OrderedDict[int, tuple[int, int]] = OrderedDict()
         # Band keys of the rows the current batch added (see ``_prefetch``); None outside one.
         self._recent: dict[int, list[int]] | None = None
+        self._recent_exact: dict[int, list[int]] | None = None  # the same for short lines
+        self._batch_start = 0  # the index's documents before the current batch
         self._records: dict[int, tuple[int, int, np.ndarray]] = {}  # see _record
 
     def _mark(self, doc: Document) -> None:
@@ -196,22 +211,24 @@ class CorpusDeduper:
                     else:
                         self.process(doc, found=doc_found)
             finally:
-                self._recent = None
+                self._recent = self._recent_exact = None
             yield from batch
 
-    def _prefetch(self, batch: list[Document]) -> list[tuple[np.ndarray, np.ndarray] | None]:
-        """The band-key look-ups of a whole batch in one go, against the index as it stands
-        before the batch; the rows the batch itself adds are then found in ``_recent`` (a dict
-        of this batch's band keys), so each document sees exactly the rows indexed before it,
-        as with one look-up per document."""
+    def _prefetch(self, batch: list[Document]) -> list[_Found | None]:
+        """The look-ups of a whole batch in one go, against the index as it stands before the
+        batch: band keys, verification of the rows they find, and the short-line keys of the
+        documents those rows verified in. The rows the batch itself adds are then found in
+        ``_recent`` and ``_recent_exact`` (dicts of this batch's keys), so each document sees
+        exactly the rows indexed before it, as with one look-up per document."""
         index = self.index
-        self._recent = {}
+        self._recent, self._recent_exact = {}, {}
+        self._batch_start = index.documents
         wanted = [i for i, d in enumerate(batch) if d.ordinal not in self.canonical
                   and d.corpus_keys is not None and d.corpus_keys.keys32 is not None]
-        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(batch)
+        out: list[_Found | None] = [None] * len(batch)
         if not wanted or not len(index.bands):
             for i in wanted:
-                out[i] = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64))
+                out[i] = _Found([], [], [], {}, set())
             return out
         keys = [batch[i].corpus_keys.keys32.ravel() for i in wanted]  # type: ignore[union-attr]
         sizes = [len(k) for k in keys]
@@ -222,9 +239,55 @@ class CorpusDeduper:
         order = np.argsort(owner, kind="stable")
         q, rows, owner = q[order], rows[order], owner[order]
         bounds = np.searchsorted(owner, np.arange(len(keys) + 1))
+        pairs = [self._pairs(batch[i].corpus_keys,  # type: ignore[arg-type]
+                             q[bounds[j]:bounds[j + 1]] - starts[j], rows[bounds[j]:bounds[j + 1]])
+                 for j, i in enumerate(wanted)]
+        sims = self._verify([batch[i].corpus_keys for i in wanted], pairs)  # type: ignore[misc]
+        # Short-line keys: every short line of a document against each document it verified in.
+        threshold = self.cfg.lsh.threshold
+        asks: list[tuple[int, int, int]] = []  # (batch position, line, document)
+        asked: list[set[int]] = []
         for j, i in enumerate(wanted):
-            a, b = int(bounds[j]), int(bounds[j + 1])
-            out[i] = (q[a:b] - starts[j], rows[a:b])
+            short = batch[i].corpus_keys.short_hash  # type: ignore[union-attr]
+            docs = {self._record(row)[0] for row, sim in zip(pairs[j][1], sims[j], strict=True)
+                    if sim >= threshold} if short else set()
+            asked.append(docs)
+            asks.extend((j, k, d) for k in short for d in sorted(docs))
+        exact: list[dict[tuple[int, int], list[int]]] = [{} for _ in wanted]
+        if asks and len(index.exact):
+            hq, hrows = index.exact.lookup(np.asarray(
+                [_doc_key(batch[wanted[j]].corpus_keys.short_hash[k], d)  # type: ignore[union-attr]
+                 for j, k, d in asks], dtype=np.uint64))
+            row_doc = index.row_doc.data
+            for qi, row in zip(hq.tolist(), hrows.tolist(), strict=True):
+                j, k, d = asks[qi]
+                if int(row_doc[row]) == d:
+                    exact[j].setdefault((k, d), []).append(row)
+        for j, i in enumerate(wanted):
+            out[i] = _Found(pairs[j][0], pairs[j][1], sims[j], exact[j], asked[j])
+        return out
+
+    def _pairs(self, keys: CorpusKeys, q: np.ndarray, cand: np.ndarray
+               ) -> tuple[list[int], list[int]]:
+        """The distinct (paragraph, row) pairs of a band look-up (``q``: positions in the
+        document's flattened band keys), sorted by paragraph then row: each band of a paragraph
+        usually finds the same rows."""
+        bands = self.cfg.corpus_bands()[0]
+        para = np.asarray(keys.longs, dtype=np.int64)[q // bands]
+        pairs = np.unique((para << 32) | cand.astype(np.int64))
+        return (pairs >> 32).tolist(), (pairs & 0xFFFFFFFF).tolist()
+
+    def _verify(self, keys: list[CorpusKeys], pairs: list[tuple[list[int], list[int]]]
+                ) -> list[list[float]]:
+        """The similarity of every pair of every document, in one pass (:func:`similarities`)."""
+        sims = similarities(
+            [k.sets[p] for k, (ps, _) in zip(keys, pairs, strict=True) for p in ps],
+            [self._record(row)[2] for _, rows in pairs for row in rows]).tolist()
+        out = []
+        at = 0
+        for ps, _ in pairs:
+            out.append(sims[at:at + len(ps)])
+            at += len(ps)
         return out
 
     def prime(self, docs: Iterable[Document]) -> Iterator[Document]:
@@ -235,41 +298,39 @@ class CorpusDeduper:
             yield doc
 
     def process(self, doc: Document, match: bool = True,
-                found: tuple[np.ndarray, np.ndarray] | None = None) -> Document:
-        """Match ``doc`` against the index (``found``: its band look-up, done for the batch),
-        decide its drops and cluster, and index what it keeps."""
+                found: _Found | None = None) -> Document:
+        """Match ``doc`` against the index (``found``: its candidates, looked up and verified for
+        the whole batch), decide its drops and cluster, and index what it keeps."""
         cfg, index = self.cfg, self.index
         keys = doc.corpus_keys if doc.corpus_keys is not None else corpus_keys(doc, cfg)
         doc.corpus_keys = None  # used once; not kept with the result
         content = [doc.paragraphs[i] for i in keys.content]
         self._tokens = keys.tokens
         longs, sets, keys32, short_hash = keys.longs, keys.sets, keys.keys32, keys.short_hash
-        bands = cfg.corpus_bands()[0]
         hits: dict[int, _Hit] = {}
         if match and longs and (len(index.bands) or self._recent):
             assert keys32 is not None
-            flat = keys32.ravel()
-            q, cand = found if found is not None else index.bands.lookup(flat)
-            if self._recent:
-                extra = [(qi, row) for qi, key in enumerate(flat.tolist())
+            if found is None:  # not prefetched: this document's own look-up
+                q, cand = index.bands.lookup(keys32.ravel())
+                ks, rows = self._pairs(keys, q, cand)
+                sims = self._verify([keys], [(ks, rows)])[0]
+            else:
+                ks, rows, sims = list(found.paras), list(found.rows), list(found.sims)
+            if self._recent:  # rows this batch added: not in the batch's look-up
+                flat = keys32.ravel().tolist()
+                extra = [(qi, row) for qi, key in enumerate(flat)
                          for row in self._recent.get(key, ())]
                 if extra:
-                    q = np.concatenate((q, np.asarray([e[0] for e in extra], dtype=np.int64)))
-                    cand = np.concatenate((cand, np.asarray([e[1] for e in extra],
-                                                            dtype=np.uint64)))
-            # Each band of a paragraph usually finds the same rows: distinct (paragraph, row)
-            # pairs first, sorted by paragraph then row.
-            para = np.asarray(longs, dtype=np.int64)[q // bands]
-            pairs = np.unique((para << 32) | cand.astype(np.int64))
-            ks = (pairs >> 32).tolist()
-            rows = (pairs & 0xFFFFFFFF).tolist()
-            records = [self._record(row) for row in rows]
-            sims = similarities([sets[k] for k in ks], [r[2] for r in records])
+                    more = self._pairs(keys, np.asarray([e[0] for e in extra], dtype=np.int64),
+                                       np.asarray([e[1] for e in extra], dtype=np.uint64))
+                    ks += more[0]
+                    rows += more[1]
+                    sims += self._verify([keys], [more])[0]
             scored: dict[int, list[tuple[int, float]]] = defaultdict(list)
             verified: dict[int, tuple[int, int]] = {}
-            for k, row, (d, line, _), sim in zip(ks, rows, records, sims.tolist(), strict=True):
+            for k, row, sim in zip(ks, rows, sims, strict=True):
                 if sim >= cfg.lsh.threshold:
-                    verified[row] = (d, line)
+                    verified[row] = self._record(row)[:2]
                     scored[k].append((row, sim))
             for k in sorted(scored):
                 best = choose(scored[k])
@@ -277,7 +338,7 @@ class CorpusDeduper:
                     d, line = verified[best[0]]
                     hits[k] = _Hit(best[0], d, line, best[1])
         if hits and short_hash and len(index.exact):
-            self._grow_runs(content, hits, short_hash)
+            self._grow_runs(content, hits, short_hash, found)
         cluster, cluster_ordinal = self._cluster(doc, content, hits)
         drop_doc = cluster.duplicate and cfg.corpus.documents == "drop"
         names: dict[int, str] = {}
@@ -313,29 +374,44 @@ class CorpusDeduper:
         return hit
 
     def _grow_runs(self, content: list[Paragraph], hits: dict[int, _Hit],
-                   short_hash: dict[int, int]) -> None:
+                   short_hash: dict[int, int], found: _Found | None = None) -> None:
         """Drop short lines that continue a run of cross-document drops (see module doc).
 
         The exact table is keyed by (line, document), so a look-up asks only "does document D
         hold this line?": a heading kept in ten thousand documents costs no more than a rare one.
         A run can only grow into documents the long paragraphs matched, so every short line is
-        asked about each of them in one look-up; the waves then only read its answers. In a
-        wave a line takes its left neighbour's document before its right one's, and within a
-        document its earliest copy: nothing depends on how the table is laid out.
+        asked about each of them up front (for a batch, in its look-up: ``found``); the waves
+        then only read the answers. In a wave a line takes its left neighbour's document before
+        its right one's, and within a document its earliest copy: nothing depends on how the
+        table is laid out.
         """
         index = self.index
         docs = sorted({hit.doc for hit in hits.values()})
         asks = [(k, d) for k in short_hash if k not in hits for d in docs]
         if not asks:
             return
-        q, cand = index.exact.lookup(np.asarray(
-            [_doc_key(short_hash[k], d) for k, d in asks], dtype=np.uint64))
-        row_doc = index.row_doc.data
         rows: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
-            k, d = asks[qi]
-            if int(row_doc[row]) == d:
-                rows[k, d].append(row)
+        row_doc = index.row_doc.data
+        missing = []
+        for k, d in asks:
+            if found is not None and d in found.asked:  # answered by the batch's look-up
+                if (k, d) in found.exact:
+                    rows[k, d] = found.exact[k, d]
+            elif found is not None and d >= self._batch_start and self._recent_exact is not None:
+                # a document of this batch: all its rows are this batch's
+                mine = [r for r in self._recent_exact.get(_doc_key(short_hash[k], d), ())
+                        if int(row_doc[r]) == d]
+                if mine:
+                    rows[k, d] = mine
+            else:
+                missing.append((k, d))
+        if missing:
+            q, cand = index.exact.lookup(np.asarray(
+                [_doc_key(short_hash[k], d) for k, d in missing], dtype=np.uint64))
+            for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
+                k, d = missing[qi]
+                if int(row_doc[row]) == d:
+                    rows[k, d].append(row)
         if not rows:
             return
 
@@ -418,4 +494,7 @@ class CorpusDeduper:
         if exact_rows:
             index.exact.add(np.asarray(exact_keys, dtype=np.uint64),
                             np.asarray(exact_rows, dtype=np.uint64))
+            if self._recent_exact is not None:
+                for row, key in zip(exact_rows, exact_keys, strict=True):
+                    self._recent_exact.setdefault(key, []).append(row)
         return ordinal
