@@ -30,7 +30,7 @@ from .canonical import choose
 from .config import Config
 from .lsh import band_keys, candidate_pairs, lsh_params
 from .shingle import jaccard, shingle_batch
-from .signature import signatures
+from .signature import SignatureCache, signatures
 from .types import DROP, Document, Match, Paragraph, Sketch, Verdict
 
 
@@ -212,7 +212,7 @@ def dedup_document(doc: Document, cfg: Config) -> Document:
     return doc
 
 
-def dedup_batch(docs: list[Document], cfg: Config) -> None:
+def dedup_batch(docs: list[Document], cfg: Config, cache: SignatureCache | None = None) -> None:
     """:func:`dedup_document` for several documents: the numpy work (shingles, MinHash, band
     keys) runs once over all their long paragraphs, the decisions document by document. Every
     value is per paragraph, so batching changes nothing."""
@@ -221,7 +221,12 @@ def dedup_batch(docs: list[Document], cfg: Config) -> None:
     hashes, offsets = shingle_batch([d.content[k].tokens for d, ls in zip(dedupers, longs,
                                                                          strict=True)
                                      for k in ls], cfg.shingle.size, cfg.shingle.seed)
-    sigs = signatures(hashes, offsets, cfg.lsh.num_perm, cfg.shingle.seed)
+    if cache is None:
+        sigs = signatures(hashes, offsets, cfg.lsh.num_perm, cfg.shingle.seed)
+    else:
+        sigs = cache.signatures([d.content[k].key for d, ls in zip(dedupers, longs, strict=True)
+                                 for k in ls], hashes, offsets,
+                                (cfg.shingle.size, cfg.shingle.seed, cfg.lsh.num_perm))
     bands, rows = lsh_params(cfg.lsh)
     keys = band_keys(sigs, bands, rows)
     pairs = candidate_pairs(keys, np.repeat(np.arange(len(docs)), [len(ls) for ls in longs]))
@@ -237,8 +242,10 @@ def dedup_batch(docs: list[Document], cfg: Config) -> None:
         at = end
 
 
-def dedup_within(docs: Iterable[Document], cfg: Config) -> Iterator[Document]:
-    """Stage: in-document near-duplicate removal (``BATCH`` documents at a time)."""
+def dedup_within(docs: Iterable[Document], cfg: Config, cache: SignatureCache | None = None
+                 ) -> Iterator[Document]:
+    """Stage: in-document near-duplicate removal (``BATCH`` documents at a time; ``cache``
+    keeps the signatures of recently seen paragraphs)."""
     for batch in batches(docs, BATCH):
-        dedup_batch(batch, cfg)
+        dedup_batch(batch, cfg, cache)
         yield from batch

@@ -15,7 +15,7 @@ from dedup.lsh import band_keys
 from dedup.normalize import normalize
 from dedup.segment import segment
 from dedup.shingle import fmix64, token_hashes
-from dedup.signature import to32
+from dedup.signature import SignatureCache, to32
 from dedup.types import CorpusKeys
 
 _TEXTS = [d["text"] for d, _ in generate(GeneratorConfig(docs=90, seed=3, split="test"))]
@@ -165,16 +165,22 @@ def test_in_document_dedup_of_a_batch_equals_one_document_at_a_time() -> None:
     cfg = Config()
     docs = _docs()
     alone = copy.deepcopy(docs)
+    cached = copy.deepcopy(docs)
     dedup_batch(docs, cfg)
     for doc in alone:
         dedup_document(doc, cfg)
+    cache = SignatureCache(capacity=40)  # small: it starts afresh several times
+    for at in range(0, len(cached), 7):
+        dedup_batch(cached[at:at + 7], cfg, cache)
     assert [[p.verdict for p in d.paragraphs] for d in docs] == \
-        [[p.verdict for p in d.paragraphs] for d in alone]
+        [[p.verdict for p in d.paragraphs] for d in alone] == \
+        [[p.verdict for p in d.paragraphs] for d in cached]
     assert any(p.verdict is not None and p.verdict.reason.startswith("duplicate:")
                for d in docs for p in d.paragraphs)
-    for a, b in zip(docs, alone, strict=True):
-        assert a.sketch is not None and b.sketch is not None
+    for a, b, c in zip(docs, alone, cached, strict=True):
+        assert a.sketch is not None and b.sketch is not None and c.sketch is not None
         assert np.array_equal(a.sketch.signatures, b.sketch.signatures)
+        assert np.array_equal(a.sketch.signatures, c.sketch.signatures)
         assert np.array_equal(a.sketch.hashes, b.sketch.hashes)
         assert np.array_equal(a.sketch.offsets, b.sketch.offsets)
 

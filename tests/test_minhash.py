@@ -107,3 +107,23 @@ def test_batched_similarities_equal_the_pairwise_jaccard(pairs: list[tuple[set[i
     arrays = [[np.array(sorted(x), dtype=np.uint32) for x in pair] for pair in pairs]
     got = similarities([a for a, _ in arrays], [b for _, b in arrays])
     assert got.tolist() == [jaccard(a, b) for a, b in arrays]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=7), max_size=9),
+                min_size=1, max_size=6),
+       st.integers(1, 12), st.sampled_from([(3, 1, 32), (2, 5, 16)]))
+def test_cached_signatures_equal_computed_ones(batches: list[list[list[str]]], capacity: int,
+                                               config: tuple[int, int, int]) -> None:
+    """Repeats inside a batch and across batches, empty sequences, a cache small enough to
+    start afresh mid-stream, and a config change: every row is the computed one."""
+    from dedup.signature import SignatureCache
+
+    size, seed, num_perm = config
+    cache = SignatureCache(capacity)
+    cache.signatures(["a b c"], *shingle_batch([("a", "b", "c")], 3, 1), (3, 1, 8))  # other config
+    for batch in batches:
+        hashes, offsets = shingle_batch(batch, size, seed)
+        got = cache.signatures([" ".join(t) for t in batch], hashes, offsets, config)
+        assert np.array_equal(got, signatures(hashes, offsets, num_perm, seed))
+        assert len(cache) <= capacity
