@@ -30,7 +30,7 @@ from .canonical import choose
 from .config import Config
 from .lsh import band_keys, candidate_pairs, lsh_params
 from .shingle import jaccard, shingle_batch
-from .signature import SignatureCache, signatures
+from .signature import SketchCache, signatures
 from .types import DROP, Document, Match, Paragraph, Sketch, Verdict
 
 
@@ -212,7 +212,8 @@ def dedup_document(doc: Document, cfg: Config) -> Document:
     return doc
 
 
-def dedup_batch(docs: list[Document], cfg: Config, cache: SignatureCache | None = None) -> None:
+def dedup_batch(docs: list[Document], cfg: Config, cache: SketchCache | None = None
+                ) -> None:
     """:func:`dedup_document` for several documents: the numpy work (shingles, MinHash, band
     keys) runs once over all their long paragraphs, the decisions document by document. Every
     value is per paragraph, so batching changes nothing."""
@@ -242,7 +243,7 @@ def dedup_batch(docs: list[Document], cfg: Config, cache: SignatureCache | None 
         at = end
 
 
-def dedup_within(docs: Iterable[Document], cfg: Config, cache: SignatureCache | None = None
+def dedup_within(docs: Iterable[Document], cfg: Config, cache: SketchCache | None = None
                  ) -> Iterator[Document]:
     """Stage: in-document near-duplicate removal (``BATCH`` documents at a time; ``cache``
     keeps the signatures of recently seen paragraphs)."""

@@ -35,7 +35,7 @@ from .config import Config
 from .index import CorpusIndex
 from .lsh import band_keys
 from .shingle import _hash_joined
-from .signature import to32
+from .signature import SketchCache, shingle_sets32, take_rows
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict
 
 MARKS = 4096  # recent documents whose index watermark is kept (more than ever in flight)
@@ -110,14 +110,16 @@ def corpus_keys(doc: Document, cfg: Config) -> CorpusKeys:
     return corpus_keys_batch([doc], cfg)[0]
 
 
-def corpus_keys_batch(docs: Sequence[Document], cfg: Config) -> list[CorpusKeys]:
+def corpus_keys_batch(docs: Sequence[Document], cfg: Config, cache: SketchCache | None = None
+                      ) -> list[CorpusKeys]:
     """:func:`corpus_keys` of several documents: one sort of all their shingle hashes, one
-    band-key pass and one key hash for all of them. Every value is per paragraph, so the batch
-    changes nothing."""
+    band-key pass and one key hash for all of them (``cache``: the sets of recently seen
+    paragraphs). Every value is per paragraph, so the batch changes nothing."""
     contents = [[p for p in doc.paragraphs if p.verdict is None and p.tokens]  # kept so far
                 for doc in docs]
     longs: list[list[int]] = []
     rows: list[int] = []  # the batch row of every long content paragraph, document after document
+    row_keys: list[str] = []
     hashes, sizes, sigs = [], [], []
     base = 0
     for doc, content in zip(docs, contents, strict=True):
@@ -129,17 +131,23 @@ def corpus_keys_batch(docs: Sequence[Document], cfg: Config) -> list[CorpusKeys]
         mine = [k for k, p in enumerate(content) if p.index in row_of]
         longs.append(mine)
         rows.extend(row_of[content[k].index] for k in mine)
+        row_keys.extend(content[k].key for k in mine)
         hashes.append(sk.hashes)
         sizes.append(np.diff(sk.offsets))
         sigs.append(sk.signatures)
         base += len(sk.index)
-    values = bounds = keys32 = None
+    row_sets: list[np.ndarray] = []
+    keys32 = None
     if rows:
-        # All sets at once: sort (row, hash) pairs, drop repeats, split by row.
-        owner = np.repeat(np.arange(base, dtype=np.uint64), np.concatenate(sizes))
-        pairs = np.unique((owner << _HI) | to32(np.concatenate(hashes)).astype(np.uint64))
-        bounds = np.searchsorted(pairs, np.arange(base + 1, dtype=np.uint64) << _HI).tolist()
-        values = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        offsets = np.zeros(base + 1, dtype=np.int64)
+        np.cumsum(np.concatenate(sizes), out=offsets[1:])
+        all_hashes = np.concatenate(hashes)
+        if cache is not None:
+            row_sets = cache.sets32(row_keys, *take_rows(all_hashes, offsets, rows),
+                                    (cfg.shingle.size, cfg.shingle.seed, cfg.lsh.num_perm))
+        else:
+            sets_all = shingle_sets32(all_hashes, offsets)
+            row_sets = [sets_all[r] for r in rows]
         bands, nrows = cfg.corpus_bands()
         keys32 = band_keys(np.concatenate(sigs)[rows], bands, nrows) >> _HI
     shorts = []
@@ -153,9 +161,8 @@ def corpus_keys_batch(docs: Sequence[Document], cfg: Config) -> list[CorpusKeys]
     for content, mine, ks in zip(contents, longs, shorts, strict=True):
         sets: dict[int, np.ndarray] = {}
         doc_keys = None
-        if mine and values is not None and bounds is not None and keys32 is not None:
-            for k, i in zip(mine, rows[at:at + len(mine)], strict=True):
-                sets[k] = values[bounds[i]:bounds[i + 1]]
+        if mine and keys32 is not None:
+            sets = dict(zip(mine, row_sets[at:at + len(mine)], strict=True))
             doc_keys = keys32[at:at + len(mine)]
             at += len(mine)
         short_hash = dict(zip(ks, short_hashes[short_at:short_at + len(ks)], strict=True))
@@ -165,11 +172,12 @@ def corpus_keys_batch(docs: Sequence[Document], cfg: Config) -> list[CorpusKeys]
     return out
 
 
-def add_corpus_keys(docs: Iterable[Document], cfg: Config) -> Iterator[Document]:
+def add_corpus_keys(docs: Iterable[Document], cfg: Config, cache: SketchCache | None = None
+                    ) -> Iterator[Document]:
     """Stage: :func:`corpus_keys` for every document, ``BATCH`` at a time (runs on the workers
-    in parallel runs)."""
+    in parallel runs; ``cache``: see :class:`.signature.SketchCache`)."""
     for batch in batches(docs, BATCH):
-        for doc, keys in zip(batch, corpus_keys_batch(batch, cfg), strict=True):
+        for doc, keys in zip(batch, corpus_keys_batch(batch, cfg, cache), strict=True):
             doc.corpus_keys = keys
             doc.sketch = None  # what the corpus stage needs is in the keys; nothing to ship back
         yield from batch

@@ -26,7 +26,7 @@ from .index import CorpusIndex
 from .normalize import normalize
 from .parallel import Executor, LocalExecutor, count_chunk, prepare_chunk, unpack
 from .segment import segment
-from .signature import SignatureCache
+from .signature import SketchCache
 from .types import Document, Paragraph, Verdict
 
 Stage = Callable[[Iterable[Document]], Iterator[Document]]
@@ -166,7 +166,7 @@ class Cleaner:
         self.executor = executor
         self.corpus_deduper: CorpusDeduper | None = None  # the current run's corpus stage
         self._prep_timer = _Timer()
-        self._signatures = SignatureCache()  # copied paragraphs are MinHashed once
+        self._sketches = SketchCache()  # copied paragraphs are MinHashed once
         self._given = None if classifiers is None else list(classifiers)
         self.counts = counts
         self._index = index
@@ -311,8 +311,9 @@ class Cleaner:
             ("segment", segment),
             ("normalize", lambda docs: normalize(docs, cfg.norm)),
             ("boilerplate", self._classify),
-            ("dedup", lambda docs: dedup_within(docs, cfg, self._signatures)),
-            *([("keys", lambda docs: add_corpus_keys(docs, cfg)), ("corpus", self._corpus)]
+            ("dedup", lambda docs: dedup_within(docs, cfg, self._sketches)),
+            *([("keys", lambda docs: add_corpus_keys(docs, cfg, self._sketches)),
+               ("corpus", self._corpus)]
               if cfg.corpus.enabled else []),
         ]
 

@@ -9,6 +9,7 @@ operations per batch instead of a Python loop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -79,24 +80,47 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int = 128,
 
 
 
-CACHE_ROWS = 1 << 14  # about 10 MB of signatures and keys
+def shingle_sets32(hashes: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+    """The sorted unique 32-bit folded shingle hashes (:func:`to32`) of every sequence, all at
+    once: sort (sequence, hash) pairs, drop repeats, split by sequence. These are the sets the
+    corpus index stores and verifies with."""
+    n = len(offsets) - 1
+    owner = np.repeat(np.arange(n, dtype=np.uint64), np.diff(offsets))
+    pairs = np.unique((owner << np.uint64(32)) | to32(hashes).astype(np.uint64))
+    bounds = np.searchsorted(pairs, np.arange(n + 1, dtype=np.uint64) << np.uint64(32)).tolist()
+    values = (pairs & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    return [values[bounds[i]:bounds[i + 1]] for i in range(n)]
 
 
-class SignatureCache:
-    """MinHash signatures of recently seen paragraphs, by normalised key.
+def take_rows(hashes: np.ndarray, offsets: np.ndarray, at: list[int]
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The shingle hashes and offsets of sequences ``at`` only (in that order)."""
+    idx = np.asarray(at, dtype=np.int64)
+    lengths = offsets[idx + 1] - offsets[idx]
+    sub = np.zeros(len(at) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=sub[1:])
+    take = np.repeat(offsets[idx] - sub[:-1], lengths) + np.arange(int(sub[-1]))
+    return hashes[take], sub
+
+
+CACHE_ROWS = 1 << 14  # about 10 MB of signatures, sets and keys
+
+
+class SketchCache:
+    """MinHash signatures and 32-bit shingle sets of recently seen paragraphs, by normalised key.
 
     Web dumps copy paragraphs verbatim (syndicated articles, template text): on the generated
     corpus 94% of the long paragraphs repeat an earlier one word for word. A paragraph's
-    signature depends only on its tokens (its key is its tokens joined by spaces) and the
+    signature and set depend only on its tokens (its key is its tokens joined by spaces) and the
     shingle size, seed and number of permutations, so a cached row is exactly what
-    :func:`signatures` computes: the cache changes the speed, never a result. It holds at most
-    ``capacity`` rows and starts afresh when full.
+    :func:`signatures` and :func:`shingle_sets32` compute: the cache changes the speed, never a
+    result. Each kind holds at most ``capacity`` rows and starts afresh when full.
 
     >>> import numpy as np
     >>> from dedup.shingle import shingle_batch
     >>> toks = [("a", "b", "c", "d"), ("e", "f", "g"), ("a", "b", "c", "d")]
     >>> hashes, offsets = shingle_batch(toks)
-    >>> cache = SignatureCache()
+    >>> cache = SketchCache()
     >>> got = cache.signatures([" ".join(t) for t in toks], hashes, offsets, (3, 1, 128))
     >>> bool((got == signatures(hashes, offsets)).all()), len(cache)
     (True, 2)
@@ -104,51 +128,78 @@ class SignatureCache:
 
     def __init__(self, capacity: int = CACHE_ROWS) -> None:
         self.capacity = capacity
-        self._rows: dict[str, np.ndarray] = {}
+        self._signatures: dict[str, np.ndarray] = {}
+        self._sets: dict[str, np.ndarray] = {}
         self._config: tuple[int, int, int] | None = None
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._signatures)
 
-    def signatures(self, keys: list[str], hashes: np.ndarray, offsets: np.ndarray,
-                   config: tuple[int, int, int]) -> np.ndarray:
-        """:func:`signatures` of the sequences ``keys`` name (their shingle ``hashes`` and
-        ``offsets`` as :func:`.shingle.shingle_batch` gives them); ``config`` is
-        ``(shingle size, seed, num_perm)``. Only keys not seen recently are computed."""
-        _size, seed, num_perm = config
+    def _check(self, config: tuple[int, int, int]) -> None:
         if config != self._config:
-            self._rows.clear()
+            self._signatures.clear()
+            self._sets.clear()
             self._config = config
-        n = len(keys)
-        out = np.empty((n, num_perm), dtype=np.uint32)
+
+    def _split(self, rows: dict[str, np.ndarray], keys: list[str]
+               ) -> tuple[list[int], list[int], list[tuple[int, int]]]:
+        """Positions whose key is cached, positions to compute (the first of each key), and
+        (position, first position of the same key) for the repeats among those."""
         known: list[int] = []
-        todo: list[int] = []  # the first position of every key to compute
+        todo: list[int] = []
         first: dict[str, int] = {}
-        again: list[tuple[int, int]] = []  # (position, first position of the same key)
+        again: list[tuple[int, int]] = []
         for i, key in enumerate(keys):
-            if key in self._rows:
+            if key in rows:
                 known.append(i)
             elif key in first:
                 again.append((i, first[key]))
             else:
                 first[key] = i
                 todo.append(i)
+        return known, todo, again
+
+    def _store(self, rows: dict[str, np.ndarray], keys: list[str], todo: list[int],
+               values: Sequence[np.ndarray]) -> None:
+        if len(rows) + len(todo) > self.capacity:
+            rows.clear()
+        room = self.capacity - len(rows)
+        for i, value in zip(todo[:room], values[:room], strict=True):
+            rows[keys[i]] = value.copy()  # not a view: the batch's array may go
+
+    def signatures(self, keys: list[str], hashes: np.ndarray, offsets: np.ndarray,
+                   config: tuple[int, int, int]) -> np.ndarray:
+        """:func:`signatures` of the sequences ``keys`` name (their shingle ``hashes`` and
+        ``offsets`` as :func:`.shingle.shingle_batch` gives them); ``config`` is
+        ``(shingle size, seed, num_perm)``. Only keys not seen recently are computed."""
+        self._check(config)
+        _size, seed, num_perm = config
+        out = np.empty((len(keys), num_perm), dtype=np.uint32)
+        known, todo, again = self._split(self._signatures, keys)
         if known:
-            out[known] = np.stack([self._rows[keys[i]] for i in known])
+            out[known] = np.stack([self._signatures[keys[i]] for i in known])
         if todo:
-            at = np.asarray(todo, dtype=np.int64)
-            lengths = offsets[at + 1] - offsets[at]
-            sub_offsets = np.zeros(len(todo) + 1, dtype=np.int64)
-            np.cumsum(lengths, out=sub_offsets[1:])
-            take = (np.repeat(offsets[at] - sub_offsets[:-1], lengths)
-                    + np.arange(int(sub_offsets[-1])))
-            computed = signatures(hashes[take], sub_offsets, num_perm, seed)
-            out[at] = computed
-            if len(self._rows) + len(todo) > self.capacity:
-                self._rows.clear()
-            room = self.capacity - len(self._rows)
-            for i, row in zip(todo[:room], computed[:room], strict=True):
-                self._rows[keys[i]] = row.copy()  # not a view: the batch's array may go
+            computed = signatures(*take_rows(hashes, offsets, todo), num_perm, seed)
+            out[todo] = computed
+            self._store(self._signatures, keys, todo, list(computed))
+        for i, j in again:
+            out[i] = out[j]
+        return out
+
+    def sets32(self, keys: list[str], hashes: np.ndarray, offsets: np.ndarray,
+               config: tuple[int, int, int]) -> list[np.ndarray]:
+        """:func:`shingle_sets32` of the sequences ``keys`` name, computed for the keys not
+        seen recently only."""
+        self._check(config)
+        out: list[np.ndarray] = [np.empty(0, dtype=np.uint32)] * len(keys)
+        known, todo, again = self._split(self._sets, keys)
+        for i in known:
+            out[i] = self._sets[keys[i]]
+        if todo:
+            computed = shingle_sets32(*take_rows(hashes, offsets, todo))
+            for i, value in zip(todo, computed, strict=True):
+                out[i] = value
+            self._store(self._sets, keys, todo, computed)
         for i, j in again:
             out[i] = out[j]
         return out

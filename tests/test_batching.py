@@ -15,7 +15,7 @@ from dedup.lsh import band_keys
 from dedup.normalize import normalize
 from dedup.segment import segment
 from dedup.shingle import fmix64, token_hashes
-from dedup.signature import SignatureCache, to32
+from dedup.signature import SketchCache, to32
 from dedup.types import CorpusKeys
 
 _TEXTS = [d["text"] for d, _ in generate(GeneratorConfig(docs=90, seed=3, split="test"))]
@@ -169,7 +169,7 @@ def test_in_document_dedup_of_a_batch_equals_one_document_at_a_time() -> None:
     dedup_batch(docs, cfg)
     for doc in alone:
         dedup_document(doc, cfg)
-    cache = SignatureCache(capacity=40)  # small: it starts afresh several times
+    cache = SketchCache(capacity=40)  # small: it starts afresh several times
     for at in range(0, len(cached), 7):
         dedup_batch(cached[at:at + 7], cfg, cache)
     assert [[p.verdict for p in d.paragraphs] for d in docs] == \
@@ -218,14 +218,17 @@ def test_corpus_keys_of_a_batch_equal_one_document_at_a_time(cuts: list[int]) ->
     docs = _docs()
     dedup_batch(docs, cfg)  # some long paragraphs dropped: not every sketch row is content
     got: list[CorpusKeys] = []
+    cached: list[CorpusKeys] = []
+    cache = SketchCache(capacity=30)  # small: it starts afresh several times
     at = 0
     for c in [*cuts, len(docs)]:
         got.extend(corpus_keys_batch(docs[at:at + c], cfg))
+        cached.extend(corpus_keys_batch(docs[at:at + c], cfg, cache))
         at += c
         if at >= len(docs):
             break
-    assert len(got) == len(docs)
-    for keys, doc in zip(got, docs, strict=True):
+    assert len(got) == len(cached) == len(docs)
+    for keys, doc in [*zip(got, docs, strict=True), *zip(cached, docs, strict=True)]:
         want = _corpus_keys_one(doc, cfg)
         assert (keys.content, keys.tokens, keys.longs, keys.short_hash) == \
             (want.content, want.tokens, want.longs, want.short_hash)

@@ -117,10 +117,10 @@ def test_cached_signatures_equal_computed_ones(batches: list[list[list[str]]], c
                                                config: tuple[int, int, int]) -> None:
     """Repeats inside a batch and across batches, empty sequences, a cache small enough to
     start afresh mid-stream, and a config change: every row is the computed one."""
-    from dedup.signature import SignatureCache
+    from dedup.signature import SketchCache
 
     size, seed, num_perm = config
-    cache = SignatureCache(capacity)
+    cache = SketchCache(capacity)
     cache.signatures(["a b c"], *shingle_batch([("a", "b", "c")], 3, 1), (3, 1, 8))  # other config
     for batch in batches:
         hashes, offsets = shingle_batch(batch, size, seed)
