@@ -19,6 +19,7 @@ Drop reasons: ``duplicate:exact``, ``duplicate:near``, ``duplicate:run``, ``dupl
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -41,7 +42,17 @@ class _Drop:
     reason: str
 
 
-def _similarity(a: Paragraph, b: Paragraph) -> float:
+def _similarity(a: Paragraph, b: Paragraph, floor: float = 0.0) -> float:
+    """difflib's ratio of the two token sequences, or 0.0 when one of its cheap upper bounds
+    (the ``real_quick_ratio`` and ``quick_ratio`` of difflib: the shorter length, the shared
+    tokens) is already below ``floor``: most neighbours of a repeated run are unrelated lines,
+    and the full comparison costs ten times the bounds."""
+    la, lb = len(a.tokens), len(b.tokens)
+    if la and lb and floor > 0.0:
+        if 2.0 * min(la, lb) / (la + lb) < floor:
+            return 0.0
+        if 2.0 * sum((Counter(a.tokens) & Counter(b.tokens)).values()) / (la + lb) < floor:
+            return 0.0
     return SequenceMatcher(None, a.tokens, b.tokens, autojunk=False).ratio()
 
 
@@ -123,7 +134,7 @@ class _DocDeduper:
                 self.drops[k] = _Drop(src, 1.0, "duplicate:run")
                 return True
             para, source = self.content[k], self.content[src]
-            sim = _similarity(para, source)
+            sim = _similarity(para, source, self.cfg.lsh.gap_similarity)
             if sim >= self.cfg.lsh.gap_similarity:
                 self.drops[k] = _Drop(src, sim, "duplicate:run")
                 return True

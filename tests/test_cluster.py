@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from dedup import Cleaner, Config
 
 P = [
@@ -111,3 +114,24 @@ def test_threshold_config_changes_decisions() -> None:
     assert reasons("\n".join([P[0], edited]), strict) == ["content", "content"]
     lax = ONLY_DEDUP.replace(lsh={"threshold": 0.4})
     assert reasons("\n".join([P[0], edited]), lax)[1] == "duplicate:near"
+
+
+@given(st.lists(st.sampled_from("abcdef"), max_size=10), st.lists(st.sampled_from("abcdef"),
+                                                                   max_size=10),
+       st.sampled_from([0.0, 0.3, 0.6, 0.9, 1.0]))
+def test_similarity_bounds_never_change_a_decision(a: list[str], b: list[str], floor: float
+                                                   ) -> None:
+    """The cheap bounds only skip pairs whose full ratio is below the floor; above it the
+    value is difflib's own."""
+    from difflib import SequenceMatcher
+
+    from dedup.cluster import _similarity
+    from dedup.types import Paragraph
+
+    pa, pb = Paragraph(0, " ".join(a), 0, 0), Paragraph(1, " ".join(b), 0, 0)
+    pa.tokens, pb.tokens = tuple(a), tuple(b)
+    full = SequenceMatcher(None, pa.tokens, pb.tokens, autojunk=False).ratio()
+    got = _similarity(pa, pb, floor)
+    assert (got >= floor) == (full >= floor)
+    if full >= floor:
+        assert got == full
