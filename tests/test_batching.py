@@ -240,3 +240,28 @@ def test_corpus_keys_of_a_batch_equal_one_document_at_a_time(cuts: list[int]) ->
         else:
             assert keys.keys32 is not None and np.array_equal(keys.keys32, want.keys32)
     assert any(k.keys32 is not None for k in got) and any(k.short_hash for k in got)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=8), st.sampled_from([3, 50, 1 << 15]),
+       st.booleans())
+def test_cached_line_features_score_exactly_as_computed_ones(
+        cuts: list[int], capacity: int, with_counts: bool) -> None:
+    """The line cache (small enough to start afresh, or large) under random batch cuts: every
+    probability equals the one computed from the page's own features, bit for bit."""
+    from dedup.boilerplate.model import LineCache
+
+    docs = _docs()
+    clf = LearnedClassifier(Config().boilerplate, counts=_COUNTS if with_counts else None)
+    clf.lines = LineCache(capacity)
+    at = 0
+    for c in [*cuts, len(docs)]:
+        batch = docs[at:at + c]
+        probs, _, _, bounds = clf._batch_probabilities(batch)
+        for d, doc in enumerate(batch):
+            want = clf.probabilities(doc)[0]
+            assert np.array_equal(probs[bounds[d]:bounds[d + 1]], want)
+        assert len(clf.lines) <= capacity
+        at += c
+        if at >= len(docs):
+            break

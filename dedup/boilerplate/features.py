@@ -184,10 +184,49 @@ def batch_features(lines: Sequence[str], toks: Sequence[Sequence[str]], bounds: 
     not look past their line, and the place features stop at the document's edges. Batching
     only saves the per-call overhead of numpy on short documents.
     """
+    return place_features(line_features(lines, toks), bounds)
+
+
+@dataclass(slots=True)
+class LineFeatures:
+    """What the features of each line alone are (:func:`line_features`): the dense columns
+    but the place ones (``PLACE``, zero here), whether it is a long sentence-like line, the
+    ``(line, hash)`` pairs of its content words (for ``body_overlap``) and its bag of words."""
+
+    dense: np.ndarray
+    long_line: np.ndarray
+    word_lines: np.ndarray
+    word_hashes: np.ndarray
+    rows: np.ndarray
+    buckets: np.ndarray
+
+
+# Columns that depend on the line's document, filled by :func:`place_features`.
+PLACE = ("in_main_run", "log_to_long_line", "long_density", "long_before", "long_after",
+         "body_overlap")
+
+
+def place_features(lf: LineFeatures, bounds: np.ndarray) -> DocFeatures:
+    """The features of the lines of documents ``bounds`` (see :func:`batch_features`) from
+    their line features: the place columns are filled in ``lf.dense``."""
+    dense = lf.dense
+    if len(dense):
+        doc = line_docs(bounds)
+        _place(dense, lf.long_line, bounds, doc)
+        dense[:, _COL["body_overlap"]] = _body_overlap(lf.word_hashes, lf.word_lines,
+                                                       lf.long_line, doc)
+    return DocFeatures(dense, lf.rows, lf.buckets)
+
+
+def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFeatures:
+    """The features of every line that do not look past it (``lines`` trimmed, ``toks`` their
+    tokens): every column but ``PLACE``, with one pass over all the code points."""
     n = len(lines)
     dense = np.zeros((n, len(DENSE)), dtype=np.float64)
     if n == 0:
-        return DocFeatures(dense, np.empty(0, np.int64), np.empty(0, np.int64))
+        empty = np.empty(0, np.int64)
+        return LineFeatures(dense, np.zeros(0, dtype=bool), empty, np.empty(0, np.uint64),
+                            empty, empty)
     text = "\n".join(lines)
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=n)
     starts = np.zeros(n, dtype=np.int64)
@@ -264,22 +303,18 @@ def batch_features(lines: Sequence[str], toks: Sequence[Sequence[str]], bounds: 
     dense[:, col["reporting"]] = [min(2, len(_REPORTING_WORDS.intersection(t))) / 2
                                   for t in toks]
     long_line = (words >= 12) & terminal & (stop_count / safe_words >= 0.15)
-    doc = line_docs(bounds)
-    _place(dense, long_line, bounds, doc)
     dense[:, col["starts_quote"]] = (first_flags & QUOTE) != 0
     dense[:, col["all_digits"]] = (digit_count == words) & (words > 0)
     eligible = ~is_stop & (tok_len >= OVERLAP_MIN_CHARS) & ~digit_tok
-    dense[:, col["body_overlap"]] = _body_overlap(hashes, owner, eligible, long_line, doc)
-
     rows, buckets = _bag_of_words(hashes, words, all_toks, tok_len)
-    return DocFeatures(dense, rows, buckets)
+    return LineFeatures(dense, long_line, owner[eligible], hashes[eligible], rows, buckets)
 
 
 OVERLAP_MIN_CHARS = 4  # shorter words (and stopwords, numbers) say little about a topic
 
 
-def _body_overlap(hashes: np.ndarray, owner: np.ndarray, eligible: np.ndarray,
-                  long_line: np.ndarray, doc: np.ndarray) -> np.ndarray:
+def _body_overlap(h: np.ndarray, line: np.ndarray, long_line: np.ndarray, doc: np.ndarray
+                  ) -> np.ndarray:
     """Per line, the share of its distinct content words that occur in one of its document's
     *other* long lines. An article's title and headings repeat the words of its body; a link
     to another article, a menu or a footer does not, however often it recurs in the corpus.
@@ -289,7 +324,6 @@ def _body_overlap(hashes: np.ndarray, owner: np.ndarray, eligible: np.ndarray,
     """
     n = len(long_line)
     out = np.zeros(n, dtype=np.float64)
-    line, h = owner[eligible], hashes[eligible]
     if not len(line):
         return out
     order = np.lexsort((h, line))

@@ -13,6 +13,7 @@ threshold on that probability is the precision/recall knob (``--preset``).
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,9 +25,19 @@ import numpy as np
 
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
-from ..types import DROP, Document, Verdict
+from ..types import DROP, Document, Paragraph, Verdict
 from .classifier import block_verdict, consent_block
-from .features import BUCKETS, DENSE, DocFeatures, batch_features, doc_bounds, line_docs
+from .features import (
+    BUCKETS,
+    DENSE,
+    DocFeatures,
+    LineFeatures,
+    batch_features,
+    doc_bounds,
+    line_docs,
+    line_features,
+    place_features,
+)
 from .repetition import LONG_LINE, LineCounts
 
 CLASSES = ("content", "cookie", "nav", "login", "newsletter", "share", "related", "comments",
@@ -93,7 +104,10 @@ class LinearStage:
         object.__setattr__(self, "_table", table)
 
     def logits(self, x: np.ndarray, rows: np.ndarray | None = None,
-               buckets: np.ndarray | None = None) -> np.ndarray:
+               buckets: np.ndarray | None = None, word_z: np.ndarray | None = None
+               ) -> np.ndarray:
+        """Logits of the lines ``x``; the hashed words come as ``(line, bucket)`` pairs or,
+        already summed, as ``word_z`` (:meth:`word_logits`)."""
         xs = standardise(x, self.mean, self.scale)
         # Feature by feature rather than one matrix product: each line's sum is then taken in
         # the same order whatever the other lines of the batch (a BLAS product may block rows
@@ -101,12 +115,21 @@ class LinearStage:
         z: np.ndarray = np.broadcast_to(self.bias, (len(x), len(self.bias))).copy()
         for j in range(xs.shape[1]):
             z += xs[:, j : j + 1] * self.dense[j]
-        if (self._slot is not None and self._table is not None and rows is not None
-                and buckets is not None and len(rows)):
-            at = self._slot[buckets]
-            for c in range(z.shape[1]):  # bincount sums in float64 whatever the table's type
-                z[:, c] += np.bincount(rows, weights=self._table[c][at], minlength=len(x))
+        if word_z is not None:
+            z += word_z
+        elif rows is not None and buckets is not None and len(rows):
+            z += self.word_logits(rows, buckets, len(x))
         return z
+
+    def word_logits(self, rows: np.ndarray, buckets: np.ndarray, n: int) -> np.ndarray:
+        """The hashed words' part of the logits of ``n`` lines (``(line, bucket)`` pairs): each
+        line's sum runs over its own pairs in their order, whatever the other lines."""
+        out = np.zeros((n, len(self.bias)), dtype=np.float64)
+        if self._slot is not None and self._table is not None and len(rows):
+            at = self._slot[buckets]
+            for c in range(out.shape[1]):  # bincount sums in float64 whatever the table's type
+                out[:, c] = np.bincount(rows, weights=self._table[c][at], minlength=n)
+        return out
 
 
 def sparse_words(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -208,13 +231,14 @@ class Model:
     meta: dict[str, Any]
 
     def predict(self, feats: DocFeatures, keys: Sequence[str], words: np.ndarray,
-                counts: LineCounts | None = None, bounds: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+                counts: LineCounts | None = None, bounds: np.ndarray | None = None,
+                word_z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities (lines x CLASSES) for one document (or the documents of a batch,
-        see ``bounds``), and the stage-2 inputs."""
+        see ``bounds``), and the stage-2 inputs (``word_z``: the words' stage-1 logits, when
+        the features come without their bag of words)."""
         if not len(feats.dense):
             return np.zeros((0, len(CLASSES))), np.zeros((0, len(STAGE2)))
-        p1 = softmax(self.stage1.logits(feats.dense, feats.rows, feats.buckets))
+        p1 = softmax(self.stage1.logits(feats.dense, feats.rows, feats.buckets, word_z))
         x2 = np.hstack([feats.dense, context_features(p1, bounds),
                         repetition_features(keys, words, counts, bounds)])
         return softmax(self.stage2.logits(x2)), x2
@@ -278,6 +302,75 @@ def threshold_for(cfg: BoilerplateConfig) -> float:
     return PRESETS[cfg.preset] if cfg.threshold is None else cfg.threshold
 
 
+LINE_CACHE = 1 << 15  # lines whose own features are kept (about 25 MB)
+
+
+class LineCache:
+    """The features of recently seen lines that do not depend on their page (every column but
+    the place ones, the long-line flag, the content words) and their words' stage-1 logits, by
+    text and key. Template lines and copied paragraphs recur across a dump, and those features
+    are a function of the line alone, so a cached line scores exactly as a computed one: the
+    place features and everything after stage 1 are still computed for every page. It holds
+    at most ``capacity`` lines and starts afresh when full."""
+
+    def __init__(self, capacity: int = LINE_CACHE) -> None:
+        self.capacity = capacity
+        self._rows: dict[tuple[str, str], tuple[np.ndarray, bool, np.ndarray, np.ndarray]] = {}
+        self._stage: LinearStage | None = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def features(self, paras: Sequence[Paragraph], bounds: np.ndarray, stage: LinearStage
+                 ) -> tuple[DocFeatures, np.ndarray]:
+        """The features of ``paras`` (the documents ``bounds``, see
+        :func:`.features.batch_features`, without the bag of words) and their words' logits
+        under ``stage``."""
+        if stage is not self._stage:
+            self._rows.clear()
+            self._stage = stage
+        rows = self._rows
+        keys = [(p.text, p.key) for p in paras]
+        todo: list[int] = []
+        first: dict[tuple[str, str], int] = {}
+        for i, key in enumerate(keys):
+            if key not in rows and key not in first:
+                first[key] = i
+                todo.append(i)
+        fresh: dict[tuple[str, str], tuple[np.ndarray, bool, np.ndarray, np.ndarray]] = {}
+        if todo:
+            lf = line_features([paras[i].text for i in todo], [paras[i].tokens for i in todo])
+            word_z = stage.word_logits(lf.rows, lf.buckets, len(todo))
+            order = np.lexsort((lf.word_hashes, lf.word_lines))
+            cut = np.searchsorted(lf.word_lines[order], np.arange(len(todo) + 1)).tolist()
+            hashes = lf.word_hashes[order]
+            for j, i in enumerate(todo):
+                fresh[keys[i]] = (lf.dense[j].copy(), bool(lf.long_line[j]),
+                                  hashes[cut[j]:cut[j + 1]].copy(), word_z[j].copy())
+        entries = [fresh[key] if key in fresh else rows[key] for key in keys]
+        if fresh:
+            if len(rows) + len(fresh) > self.capacity:
+                rows.clear()
+            for key in itertools.islice(fresh, max(self.capacity - len(rows), 0)):
+                rows[key] = fresh[key]
+        n = len(entries)
+        if not n:
+            empty = np.empty(0, np.int64)
+            lf = LineFeatures(np.zeros((0, len(DENSE))), np.zeros(0, dtype=bool), empty,
+                              np.empty(0, np.uint64), empty, empty)
+            return place_features(lf, bounds), np.zeros((0, len(stage.bias)))
+        dense = np.stack([e[0] for e in entries])
+        long_line = np.fromiter((e[1] for e in entries), dtype=bool, count=n)
+        sizes = np.fromiter((len(e[2]) for e in entries), dtype=np.int64, count=n)
+        word_lines = np.repeat(np.arange(n), sizes)
+        word_hashes = (np.concatenate([e[2] for e in entries]) if sizes.sum()
+                       else np.empty(0, np.uint64))
+        word_z = np.stack([e[3] for e in entries])
+        empty = np.empty(0, np.int64)
+        lf = LineFeatures(dense, long_line, word_lines, word_hashes, empty, empty)
+        return place_features(lf, bounds), word_z
+
+
 class LearnedClassifier:
     """The learned classifier as a pipeline :class:`~dedup.boilerplate.Classifier`.
 
@@ -291,20 +384,27 @@ class LearnedClassifier:
         self.model = model or load_model(cfg.model or str(MODEL_PATH))
         self.counts = counts
         self.threshold = threshold_for(cfg)
+        self.lines = LineCache()  # recurring lines' own features, computed once
 
     def probabilities(self, doc: Document) -> tuple[np.ndarray, DocFeatures, np.ndarray]:
         """Class probabilities per line, the line features and the stage-2 inputs."""
-        return self._batch_probabilities([doc])[:3]
-
-    def _batch_probabilities(self, docs: Sequence[Document]
-                             ) -> tuple[np.ndarray, DocFeatures, np.ndarray, np.ndarray]:
-        paras = [p for doc in docs for p in doc.paragraphs]
-        bounds = doc_bounds([len(doc.paragraphs) for doc in docs])
+        paras = doc.paragraphs
+        bounds = doc_bounds([len(paras)])
         toks = [p.tokens for p in paras]
         feats = batch_features([p.text for p in paras], toks, bounds)
         words = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
         probs, x2 = self.model.predict(feats, [p.key for p in paras], words, self.counts,
                                        bounds)
+        return probs, feats, x2
+
+    def _batch_probabilities(self, docs: Sequence[Document]
+                             ) -> tuple[np.ndarray, DocFeatures, np.ndarray, np.ndarray]:
+        paras = [p for doc in docs for p in doc.paragraphs]
+        bounds = doc_bounds([len(doc.paragraphs) for doc in docs])
+        feats, word_z = self.lines.features(paras, bounds, self.model.stage1)
+        words = np.fromiter((len(p.tokens) for p in paras), dtype=np.int64, count=len(paras))
+        probs, x2 = self.model.predict(feats, [p.key for p in paras], words, self.counts,
+                                       bounds, word_z)
         return probs, feats, x2, bounds
 
     def classify(self, doc: Document) -> list[Verdict | None]:
