@@ -103,7 +103,7 @@ def take_rows(hashes: np.ndarray, offsets: np.ndarray, at: list[int]
     return hashes[take], sub
 
 
-CACHE_ROWS = 1 << 14  # about 10 MB of signatures, sets and keys
+CACHE_ROWS = 1 << 14  # up to about 20 MB of signatures, sets and keys
 
 
 class SketchCache:

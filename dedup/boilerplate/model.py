@@ -302,7 +302,7 @@ def threshold_for(cfg: BoilerplateConfig) -> float:
     return PRESETS[cfg.preset] if cfg.threshold is None else cfg.threshold
 
 
-LINE_CACHE = 1 << 15  # lines whose own features are kept (about 25 MB)
+LINE_CACHE = 1 << 15  # lines whose own features are kept (up to about 50 MB)
 
 
 class LineCache:
