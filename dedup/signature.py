@@ -135,6 +135,16 @@ class SketchCache:
     def __len__(self) -> int:
         return len(self._signatures)
 
+    def __getstate__(self) -> dict[str, int]:
+        """A copy sent to a worker (pickled) starts empty: a cache is not state."""
+        return {"capacity": self.capacity}
+
+    def __setstate__(self, state: dict[str, int]) -> None:
+        self.capacity = state["capacity"]
+        self._signatures = {}
+        self._sets = {}
+        self._config = None
+
     def _check(self, config: tuple[int, int, int]) -> None:
         if config != self._config:
             self._signatures.clear()

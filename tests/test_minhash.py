@@ -127,3 +127,22 @@ def test_cached_signatures_equal_computed_ones(batches: list[list[list[str]]], c
         got = cache.signatures([" ".join(t) for t in batch], hashes, offsets, config)
         assert np.array_equal(got, signatures(hashes, offsets, num_perm, seed))
         assert len(cache) <= capacity
+
+
+def test_a_pickled_cache_starts_empty() -> None:
+    """Caches travel inside the state sent to Dask workers: they go as empty ones."""
+    import pickle
+
+    from dedup.boilerplate.model import LineCache
+    from dedup.signature import SketchCache
+
+    sketches = SketchCache(capacity=5)
+    hashes, offsets = shingle_batch([("a", "b", "c")], 3, 1)
+    sketches.signatures(["a b c"], hashes, offsets, (3, 1, 8))
+    assert len(sketches) == 1
+    copy = pickle.loads(pickle.dumps(sketches))
+    assert len(copy) == 0 and copy.capacity == 5
+    assert np.array_equal(copy.signatures(["a b c"], hashes, offsets, (3, 1, 8)),
+                          signatures(hashes, offsets, 8, 1))
+    lines = pickle.loads(pickle.dumps(LineCache(capacity=7)))
+    assert len(lines) == 0 and lines.capacity == 7

@@ -321,6 +321,15 @@ class LineCache:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy sent to a worker (pickled) starts empty: a cache is not state."""
+        return {"capacity": self.capacity}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.capacity = state["capacity"]
+        self._rows = {}
+        self._stage = None
+
     def features(self, paras: Sequence[Paragraph], bounds: np.ndarray, stage: LinearStage
                  ) -> tuple[DocFeatures, np.ndarray]:
         """The features of ``paras`` (the documents ``bounds``, see
