@@ -191,6 +191,14 @@ TEMPLATE = [
     ("Share", "boilerplate:share"),
     ("Teilen", "boilerplate:share"),
     ("Facebook Twitter WhatsApp Copy link", "boilerplate:share"),
+    ("Subscribe to our newsletter", "boilerplate:newsletter"),
+    ("Enter your email address", "boilerplate:newsletter"),
+    ("Newsletter abonnieren", "boilerplate:newsletter"),
+    ("Schrijf je in voor onze nieuwsbrief", "boilerplate:newsletter"),
+    ("Sign in | Register", "boilerplate:login"),
+    ("Mein Konto", "boilerplate:login"),
+    ("Zaloguj się", "boilerplate:login"),
+    ("Mot de passe oublié ?", "boilerplate:login"),
 ]
 NOT_TEMPLATE = [
     "Copyright law is changing fast, lawyers say.",
@@ -199,6 +207,11 @@ NOT_TEMPLATE = [
     "Por Felipe Andrade | 16 de fevereiro de 2026",
     "Pros: fast · light · cheap · quiet",
     "We shared the results with the council on Monday.",
+    "Sign up for the marathon opens on Monday",
+    "Our newsletter went out on Monday.",
+    "The password was leaked",
+    "National Register of Historic Places",
+    "Subscribe to our newsletter and get ten free recipes every single week of the year.",
 ]
 
 

@@ -338,12 +338,20 @@ _COPYRIGHT_START = regex.compile(r"^\s*(?:©|\(c\)\s*\d{4}|copyright\s*(?:©|\(c
 _SHARE = _alternation(p for phrases in rules.SHARE.values() for p in phrases)
 _SHARE_ANCHORS = frozenset(max(toks, key=len) for phrases in rules.SHARE.values()
                            for toks in map(tokens, phrases) if toks)
+_PROMPTS = {name: _alternation(p for phrases in by_lang.values() for p in phrases)
+            for name, by_lang in rules.PROMPTS.items()}
+# A prompt line must hold one of its kind's naming words, not only "email" or "your".
+_PROMPT_ANCHORS = {name: frozenset(max(toks, key=len) for phrases in by_lang.values()
+                                   for toks in map(tokens, phrases) if toks)
+                   - {"email", "mail", "address", "adres", "adresse", "adresa", "your", "our"}
+                   for name, by_lang in rules.PROMPTS.items()}
 _MENU_SPLIT = regex.compile(r"\s*[|·•›»]\s*")
 _CRUMB = regex.compile(r"[›»]")
 LEGAL_WORDS = 30  # a copyright line is short; a longer one is prose that names copyright
 MENU_ITEMS = 4  # items of a menu line ("Home | News | Sport | Culture"); a breadcrumb: 3
 MENU_ITEM_WORDS = 4
 SHARE_WORDS = 6
+PROMPT_WORDS = 8  # "Sign up for our newsletter", "Enter your email address"; a sentence is longer
 TEMPLATE_SCORE = 0.9
 
 
@@ -357,7 +365,10 @@ def template_line(text: str, toks: Sequence[str]) -> tuple[str, str] | None:
       between separators, each of 1 to ``MENU_ITEM_WORDS`` words, with no digit and no
       sentence punctuation (so "Makes 18 · Prep 20 min" and a byline with a date stay);
     - ``boilerplate:share``: at most ``SHARE_WORDS`` words, nearly all share-widget labels
-      ("Share", "Tweet", "Copy link", "Teilen", "WhatsApp").
+      ("Share", "Tweet", "Copy link", "Teilen", "WhatsApp");
+    - ``boilerplate:newsletter`` / ``boilerplate:login``: at most ``PROMPT_WORDS`` words, no
+      closing full stop, nearly all sign-up or account phrases ("Subscribe to our newsletter",
+      "Enter your email address", "Sign in | Register", "Mein Konto").
 
     >>> template_line("Home | News | Sport | Culture", ("home", "news", "sport", "culture"))
     ('boilerplate:nav', 'a menu: 4 short items between separators')
@@ -372,6 +383,10 @@ def template_line(text: str, toks: Sequence[str]) -> tuple[str, str] | None:
     if (len(toks) <= SHARE_WORDS and not _SHARE_ANCHORS.isdisjoint(toks)
             and _covered(_SHARE, low, toks)):
         return "boilerplate:share", "share-widget labels only"
+    if len(toks) <= PROMPT_WORDS and text.rstrip()[-1:] not in ".…":  # "Forgot password?"
+        for name, pattern in _PROMPTS.items():
+            if not _PROMPT_ANCHORS[name].isdisjoint(toks) and _covered(pattern, low, toks):
+                return f"boilerplate:{name}", f"{name} prompt phrases only"
     if any(ch in text for ch in "|·•›»"):
         items = [x for x in _MENU_SPLIT.split(text.strip()) if x]
         need = 3 if _CRUMB.search(text) else MENU_ITEMS
