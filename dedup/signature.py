@@ -9,11 +9,12 @@ operations per batch instead of a Python loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash
+
+from .cache import BoundedCache
 
 SCHEME = "affine32"
 _F1 = np.uint32(0x85EBCA6B)
@@ -106,7 +107,7 @@ def take_rows(hashes: np.ndarray, offsets: np.ndarray, at: list[int]
 CACHE_ROWS = 1 << 14  # up to about 20 MB of signatures, sets and keys
 
 
-class SketchCache:
+class SketchCache(BoundedCache):
     """MinHash signatures and 32-bit shingle sets of recently seen paragraphs, by normalised key.
 
     Web dumps copy paragraphs verbatim (syndicated articles, template text): on the generated
@@ -127,7 +128,9 @@ class SketchCache:
     """
 
     def __init__(self, capacity: int = CACHE_ROWS) -> None:
-        self.capacity = capacity
+        super().__init__(capacity)
+
+    def clear(self) -> None:
         self._signatures: dict[str, np.ndarray] = {}
         self._sets: dict[str, np.ndarray] = {}
         self._config: tuple[int, int, int] | None = None
@@ -135,20 +138,9 @@ class SketchCache:
     def __len__(self) -> int:
         return len(self._signatures)
 
-    def __getstate__(self) -> dict[str, int]:
-        """A copy sent to a worker (pickled) starts empty: a cache is not state."""
-        return {"capacity": self.capacity}
-
-    def __setstate__(self, state: dict[str, int]) -> None:
-        self.capacity = state["capacity"]
-        self._signatures = {}
-        self._sets = {}
-        self._config = None
-
     def _check(self, config: tuple[int, int, int]) -> None:
         if config != self._config:
-            self._signatures.clear()
-            self._sets.clear()
+            self.clear()
             self._config = config
 
     def _split(self, rows: dict[str, np.ndarray], keys: list[str]
@@ -169,14 +161,6 @@ class SketchCache:
                 todo.append(i)
         return known, todo, again
 
-    def _store(self, rows: dict[str, np.ndarray], keys: list[str], todo: list[int],
-               values: Sequence[np.ndarray]) -> None:
-        if len(rows) + len(todo) > self.capacity:
-            rows.clear()
-        room = self.capacity - len(rows)
-        for i, value in zip(todo[:room], values[:room], strict=True):
-            rows[keys[i]] = value.copy()  # not a view: the batch's array may go
-
     def signatures(self, keys: list[str], hashes: np.ndarray, offsets: np.ndarray,
                    config: tuple[int, int, int]) -> np.ndarray:
         """:func:`signatures` of the sequences ``keys`` name (their shingle ``hashes`` and
@@ -191,7 +175,8 @@ class SketchCache:
         if todo:
             computed = signatures(*take_rows(hashes, offsets, todo), num_perm, seed)
             out[todo] = computed
-            self._store(self._signatures, keys, todo, list(computed))
+            self._put(self._signatures, {keys[i]: row.copy() for i, row in zip(todo, computed,
+                                                                               strict=True)})
         for i, j in again:
             out[i] = out[j]
         return out
@@ -209,7 +194,8 @@ class SketchCache:
             computed = shingle_sets32(*take_rows(hashes, offsets, todo))
             for i, value in zip(todo, computed, strict=True):
                 out[i] = value
-            self._store(self._sets, keys, todo, computed)
+            self._put(self._sets, {keys[i]: value.copy() for i, value in zip(todo, computed,
+                                                                              strict=True)})
         for i, j in again:
             out[i] = out[j]
         return out

@@ -13,7 +13,6 @@ threshold on that probability is the precision/recall knob (``--preset``).
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cache import BoundedCache
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
 from ..types import DROP, Document, Paragraph, Verdict
@@ -305,7 +305,7 @@ def threshold_for(cfg: BoilerplateConfig) -> float:
 LINE_CACHE = 1 << 15  # lines whose own features are kept (up to about 50 MB)
 
 
-class LineCache:
+class LineCache(BoundedCache):
     """The features of recently seen lines that do not depend on their page (every column but
     the place ones, the long-line flag, the content words) and their words' stage-1 logits, by
     text and key. Template lines and copied paragraphs recur across a dump, and those features
@@ -314,21 +314,14 @@ class LineCache:
     at most ``capacity`` lines and starts afresh when full."""
 
     def __init__(self, capacity: int = LINE_CACHE) -> None:
-        self.capacity = capacity
+        super().__init__(capacity)
+
+    def clear(self) -> None:
         self._rows: dict[tuple[str, str], tuple[np.ndarray, bool, np.ndarray, np.ndarray]] = {}
         self._stage: LinearStage | None = None
 
     def __len__(self) -> int:
         return len(self._rows)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """A copy sent to a worker (pickled) starts empty: a cache is not state."""
-        return {"capacity": self.capacity}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.capacity = state["capacity"]
-        self._rows = {}
-        self._stage = None
 
     def features(self, paras: Sequence[Paragraph], bounds: np.ndarray, stage: LinearStage
                  ) -> tuple[DocFeatures, np.ndarray]:
@@ -336,7 +329,7 @@ class LineCache:
         :func:`.features.batch_features`, without the bag of words) and their words' logits
         under ``stage``."""
         if stage is not self._stage:
-            self._rows.clear()
+            self.clear()
             self._stage = stage
         rows = self._rows
         keys = [(p.text, p.key) for p in paras]
@@ -357,11 +350,7 @@ class LineCache:
                 fresh[keys[i]] = (lf.dense[j].copy(), bool(lf.long_line[j]),
                                   hashes[cut[j]:cut[j + 1]].copy(), word_z[j].copy())
         entries = [fresh[key] if key in fresh else rows[key] for key in keys]
-        if fresh:
-            if len(rows) + len(fresh) > self.capacity:
-                rows.clear()
-            for key in itertools.islice(fresh, max(self.capacity - len(rows), 0)):
-                rows[key] = fresh[key]
+        self._put(rows, fresh)
         n = len(entries)
         if not n:
             empty = np.empty(0, np.int64)
