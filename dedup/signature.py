@@ -9,6 +9,7 @@ operations per batch instead of a Python loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -161,6 +162,24 @@ class SketchCache(BoundedCache):
                 todo.append(i)
         return known, todo, again
 
+    def _values(self, table: dict[str, np.ndarray], keys: list[str],
+                compute: Callable[[list[int]], Sequence[np.ndarray]]) -> list[np.ndarray]:
+        """Each key's value from ``table``, or from ``compute(positions)`` for the keys not in
+        it (each such key computed once, at its first position)."""
+        out: list[np.ndarray] = [np.empty(0, dtype=np.uint32)] * len(keys)
+        known, todo, again = self._split(table, keys)
+        for i in known:
+            out[i] = table[keys[i]]
+        if todo:
+            computed = compute(todo)
+            for i, value in zip(todo, computed, strict=True):
+                out[i] = value
+            self._put(table, {keys[i]: value.copy() for i, value in zip(todo, computed,
+                                                                         strict=True)})
+        for i, j in again:
+            out[i] = out[j]
+        return out
+
     def signatures(self, keys: list[str], hashes: np.ndarray, offsets: np.ndarray,
                    config: tuple[int, int, int]) -> np.ndarray:
         """:func:`signatures` of the sequences ``keys`` name (their shingle ``hashes`` and
@@ -168,34 +187,14 @@ class SketchCache(BoundedCache):
         ``(shingle size, seed, num_perm)``. Only keys not seen recently are computed."""
         self._check(config)
         _size, seed, num_perm = config
-        out = np.empty((len(keys), num_perm), dtype=np.uint32)
-        known, todo, again = self._split(self._signatures, keys)
-        if known:
-            out[known] = np.stack([self._signatures[keys[i]] for i in known])
-        if todo:
-            computed = signatures(*take_rows(hashes, offsets, todo), num_perm, seed)
-            out[todo] = computed
-            self._put(self._signatures, {keys[i]: row.copy() for i, row in zip(todo, computed,
-                                                                               strict=True)})
-        for i, j in again:
-            out[i] = out[j]
-        return out
+        rows = self._values(self._signatures, keys, lambda todo: list(
+            signatures(*take_rows(hashes, offsets, todo), num_perm, seed)))
+        return np.stack(rows) if rows else np.empty((0, num_perm), dtype=np.uint32)
 
     def sets32(self, keys: list[str], hashes: np.ndarray, offsets: np.ndarray,
                config: tuple[int, int, int]) -> list[np.ndarray]:
         """:func:`shingle_sets32` of the sequences ``keys`` name, computed for the keys not
         seen recently only."""
         self._check(config)
-        out: list[np.ndarray] = [np.empty(0, dtype=np.uint32)] * len(keys)
-        known, todo, again = self._split(self._sets, keys)
-        for i in known:
-            out[i] = self._sets[keys[i]]
-        if todo:
-            computed = shingle_sets32(*take_rows(hashes, offsets, todo))
-            for i, value in zip(todo, computed, strict=True):
-                out[i] = value
-            self._put(self._sets, {keys[i]: value.copy() for i, value in zip(todo, computed,
-                                                                              strict=True)})
-        for i, j in again:
-            out[i] = out[j]
-        return out
+        return self._values(self._sets, keys,
+                            lambda todo: shingle_sets32(*take_rows(hashes, offsets, todo)))
