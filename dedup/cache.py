@@ -2,9 +2,9 @@
 :class:`.signature.SketchCache` and :class:`.boilerplate.model.LineCache`).
 
 A cached value is exactly what computing it gives, so a cache changes speed, never output. Each
-table holds at most ``capacity`` entries and starts afresh when a batch would overflow it (no
-eviction order to keep); a cache pickles empty, because it is not state: a copy sent to a
-worker fills its own.
+table holds at most ``capacity`` entries of keys up to ``MAX_KEY_CHARS`` characters and starts
+afresh when a batch would overflow it (no eviction order to keep); a cache pickles empty,
+because it is not state: a copy sent to a worker fills its own.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from typing import Any, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+MAX_KEY_CHARS = 1000  # longer lines are computed each time: they rarely recur, and the bound
+# on entries is then also a bound on memory (a cache holds its keys' text)
 
 
 class BoundedCache:

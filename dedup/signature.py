@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from datasketch import MinHash
 
-from .cache import BoundedCache
+from .cache import MAX_KEY_CHARS, BoundedCache
 
 SCHEME = "affine32"
 _F1 = np.uint32(0x85EBCA6B)
@@ -175,7 +175,8 @@ class SketchCache(BoundedCache):
             for i, value in zip(todo, computed, strict=True):
                 out[i] = value
             self._put(table, {keys[i]: value.copy() for i, value in zip(todo, computed,
-                                                                         strict=True)})
+                                                                         strict=True)
+                              if len(keys[i]) <= MAX_KEY_CHARS})
         for i, j in again:
             out[i] = out[j]
         return out

@@ -146,3 +146,18 @@ def test_a_pickled_cache_starts_empty() -> None:
                           signatures(hashes, offsets, 8, 1))
     lines = pickle.loads(pickle.dumps(LineCache(capacity=7)))
     assert len(lines) == 0 and lines.capacity == 7
+
+
+def test_long_keys_are_computed_not_cached() -> None:
+    """The bound on entries is a bound on memory only if keys are short: a line longer than
+    MAX_KEY_CHARS is computed each time."""
+    from dedup.cache import MAX_KEY_CHARS
+    from dedup.signature import SketchCache
+
+    long = tuple(f"w{i}" for i in range(MAX_KEY_CHARS // 2))
+    short = ("a", "b", "c")
+    hashes, offsets = shingle_batch([long, short], 3, 1)
+    cache = SketchCache()
+    got = cache.signatures([" ".join(long), " ".join(short)], hashes, offsets, (3, 1, 8))
+    assert np.array_equal(got, signatures(hashes, offsets, 8, 1))
+    assert len(cache) == 1

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import BoundedCache
+from ..cache import MAX_KEY_CHARS, BoundedCache
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
 from ..types import DROP, Document, Paragraph, Verdict
@@ -350,7 +350,8 @@ class LineCache(BoundedCache):
                 fresh[keys[i]] = (lf.dense[j].copy(), bool(lf.long_line[j]),
                                   hashes[cut[j]:cut[j + 1]].copy(), word_z[j].copy())
         entries = [fresh[key] if key in fresh else rows[key] for key in keys]
-        self._put(rows, fresh)
+        self._put(rows, {key: entry for key, entry in fresh.items()
+                         if len(key[0]) <= MAX_KEY_CHARS})
         n = len(entries)
         if not n:
             empty = np.empty(0, np.int64)
