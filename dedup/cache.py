@@ -10,9 +10,10 @@ because it is not state: a copy sent to a worker fills its own.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-K = TypeVar("K")
+K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 MAX_KEY_CHARS = 1000  # longer lines are computed each time: they rarely recur, and the bound
@@ -20,15 +21,20 @@ MAX_KEY_CHARS = 1000  # longer lines are computed each time: they rarely recur, 
 
 
 class BoundedCache:
-    """The shared part of the caches: the capacity, the overflow rule and pickling."""
+    """The shared part of the caches: look up or compute, the capacity, the overflow rule and
+    pickling. Subclasses hold the tables (:meth:`clear` makes them)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.clear()
 
     def clear(self) -> None:
-        """Empty every table (subclasses hold the tables)."""
+        """Empty every table."""
         raise NotImplementedError
+
+    def key_chars(self, key: Any) -> int:
+        """How many characters of text ``key`` holds (what ``MAX_KEY_CHARS`` bounds)."""
+        return len(key)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"capacity": self.capacity}
@@ -36,6 +42,45 @@ class BoundedCache:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.capacity = state["capacity"]
         self.clear()
+
+    def lookup(self, table: dict[K, V], keys: Sequence[K],
+               compute: Callable[[list[int]], Sequence[V]]) -> list[V]:
+        """Each key's value: from ``table``, or from ``compute(positions)`` for the keys not in
+        it, each computed once (at its first position) and then kept. ``compute`` returns
+        values that own their data (not views of a batch's arrays), since they are kept.
+
+        >>> class C(BoundedCache):
+        ...     def clear(self) -> None:
+        ...         self.rows: dict[str, int] = {}
+        >>> c = C(3)
+        >>> keys = ["a", "bb", "a"]
+        >>> c.lookup(c.rows, keys, lambda at: [len(keys[i]) for i in at])
+        [1, 2, 1]
+        >>> asked = []
+        >>> c.lookup(c.rows, ["bb", "ccc"], lambda at: asked.append(at) or [3 for i in at])
+        [2, 3]
+        >>> asked, sorted(c.rows)
+        ([[1]], ['a', 'bb', 'ccc'])
+        """
+        out: list[Any] = [None] * len(keys)
+        first: dict[K, int] = {}
+        todo: list[int] = []
+        for i, key in enumerate(keys):
+            if key in table:
+                out[i] = table[key]
+            elif key not in first:
+                first[key] = i
+                todo.append(i)
+        if todo:
+            computed = compute(todo)
+            for i, value in zip(todo, computed, strict=True):
+                out[i] = value
+            self._put(table, {keys[i]: value for i, value in zip(todo, computed, strict=True)
+                              if self.key_chars(keys[i]) <= MAX_KEY_CHARS})
+            for i, key in enumerate(keys):
+                if out[i] is None:  # a repeat of a key computed in this call
+                    out[i] = out[first[key]]
+        return out
 
     def _put(self, table: dict[K, V], new: dict[K, V]) -> None:
         """Add ``new`` to ``table``; a table that would overflow starts afresh, and what does

@@ -74,7 +74,7 @@ def _key_hashes(paras: list[Paragraph], seed: int) -> np.ndarray:
     return _hash_joined("\x00".join(p.key for p in paras), seed + 0x5EED)
 
 
-RECORD_CACHE = 1 << 15  # rows whose shingle sets stay in memory as sets (about 10 MB)
+RECORD_CACHE = 1 << 15  # rows whose record stays in memory (a few MB)
 
 
 def similarities(mine: list[np.ndarray], stored: list[np.ndarray]) -> np.ndarray:
@@ -142,12 +142,9 @@ def corpus_keys_batch(docs: Sequence[Document], cfg: Config, cache: SketchCache 
         offsets = np.zeros(base + 1, dtype=np.int64)
         np.cumsum(np.concatenate(sizes), out=offsets[1:])
         all_hashes = np.concatenate(hashes)
-        if cache is not None:
-            row_sets = cache.sets32(row_keys, *take_rows(all_hashes, offsets, rows),
-                                    (cfg.shingle.size, cfg.shingle.seed, cfg.lsh.num_perm))
-        else:
-            sets_all = shingle_sets32(all_hashes, offsets)
-            row_sets = [sets_all[r] for r in rows]
+        mine_hashes = take_rows(all_hashes, offsets, rows)
+        row_sets = (shingle_sets32(*mine_hashes) if cache is None else cache.sets32(
+            row_keys, *mine_hashes, (cfg.shingle.size, cfg.shingle.seed, cfg.lsh.num_perm)))
         bands, nrows = cfg.corpus_bands()
         keys32 = band_keys(np.concatenate(sigs)[rows], bands, nrows) >> _HI
     shorts = []
@@ -263,14 +260,11 @@ class CorpusDeduper:
             asks.extend((j, k, d) for k in short for d in sorted(docs))
         exact: list[dict[tuple[int, int], list[int]]] = [{} for _ in wanted]
         if asks and len(index.exact):
-            hq, hrows = index.exact.lookup(np.asarray(
-                [_doc_key(batch[wanted[j]].corpus_keys.short_hash[k], d)  # type: ignore[union-attr]
-                 for j, k, d in asks], dtype=np.uint64))
-            row_doc = index.row_doc.data
-            for qi, row in zip(hq.tolist(), hrows.tolist(), strict=True):
-                j, k, d = asks[qi]
-                if int(row_doc[row]) == d:
-                    exact[j].setdefault((k, d), []).append(row)
+            held = self._held([(batch[wanted[j]].corpus_keys.short_hash[k], d)  # type: ignore[union-attr]
+                               for j, k, d in asks])
+            for (j, k, d), found_rows in zip(asks, held, strict=True):
+                if found_rows:
+                    exact[j][k, d] = found_rows
         for j, i in enumerate(wanted):
             out[i] = _Found(pairs[j][0], pairs[j][1], sims[j], exact[j], asked[j])
         return out
@@ -381,6 +375,19 @@ class CorpusDeduper:
             hit = self._records[row] = (d, line, stored)
         return hit
 
+    def _held(self, asks: list[tuple[int, int]]) -> list[list[int]]:
+        """For each ``(line hash, document)``, the exact-table rows of that document under the
+        line's key, in table order (one look-up for all; the 32-bit key may collide across
+        documents, so each row's document is checked)."""
+        q, cand = self.index.exact.lookup(np.asarray([_doc_key(h, d) for h, d in asks],
+                                                     dtype=np.uint64))
+        row_doc = self.index.row_doc.data
+        out: list[list[int]] = [[] for _ in asks]
+        for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
+            if int(row_doc[row]) == asks[qi][1]:
+                out[qi].append(row)
+        return out
+
     def _grow_runs(self, content: list[Paragraph], hits: dict[int, _Hit],
                    short_hash: dict[int, int], found: _Found | None = None) -> None:
         """Drop short lines that continue a run of cross-document drops (see module doc).
@@ -414,12 +421,10 @@ class CorpusDeduper:
             else:
                 missing.append((k, d))
         if missing:
-            q, cand = index.exact.lookup(np.asarray(
-                [_doc_key(short_hash[k], d) for k, d in missing], dtype=np.uint64))
-            for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
-                k, d = missing[qi]
-                if int(row_doc[row]) == d:
-                    rows[k, d].append(row)
+            held = self._held([(short_hash[k], d) for k, d in missing])
+            for (k, d), found_rows in zip(missing, held, strict=True):
+                if found_rows:
+                    rows[k, d] = found_rows
         if not rows:
             return
 

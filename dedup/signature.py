@@ -9,13 +9,12 @@ operations per batch instead of a Python loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash
 
-from .cache import MAX_KEY_CHARS, BoundedCache
+from .cache import BoundedCache
 
 SCHEME = "affine32"
 _F1 = np.uint32(0x85EBCA6B)
@@ -144,43 +143,6 @@ class SketchCache(BoundedCache):
             self.clear()
             self._config = config
 
-    def _split(self, rows: dict[str, np.ndarray], keys: list[str]
-               ) -> tuple[list[int], list[int], list[tuple[int, int]]]:
-        """Positions whose key is cached, positions to compute (the first of each key), and
-        (position, first position of the same key) for the repeats among those."""
-        known: list[int] = []
-        todo: list[int] = []
-        first: dict[str, int] = {}
-        again: list[tuple[int, int]] = []
-        for i, key in enumerate(keys):
-            if key in rows:
-                known.append(i)
-            elif key in first:
-                again.append((i, first[key]))
-            else:
-                first[key] = i
-                todo.append(i)
-        return known, todo, again
-
-    def _values(self, table: dict[str, np.ndarray], keys: list[str],
-                compute: Callable[[list[int]], Sequence[np.ndarray]]) -> list[np.ndarray]:
-        """Each key's value from ``table``, or from ``compute(positions)`` for the keys not in
-        it (each such key computed once, at its first position)."""
-        out: list[np.ndarray] = [np.empty(0, dtype=np.uint32)] * len(keys)
-        known, todo, again = self._split(table, keys)
-        for i in known:
-            out[i] = table[keys[i]]
-        if todo:
-            computed = compute(todo)
-            for i, value in zip(todo, computed, strict=True):
-                out[i] = value
-            self._put(table, {keys[i]: value.copy() for i, value in zip(todo, computed,
-                                                                         strict=True)
-                              if len(keys[i]) <= MAX_KEY_CHARS})
-        for i, j in again:
-            out[i] = out[j]
-        return out
-
     def signatures(self, keys: list[str], hashes: np.ndarray, offsets: np.ndarray,
                    config: tuple[int, int, int]) -> np.ndarray:
         """:func:`signatures` of the sequences ``keys`` name (their shingle ``hashes`` and
@@ -188,8 +150,8 @@ class SketchCache(BoundedCache):
         ``(shingle size, seed, num_perm)``. Only keys not seen recently are computed."""
         self._check(config)
         _size, seed, num_perm = config
-        rows = self._values(self._signatures, keys, lambda todo: list(
-            signatures(*take_rows(hashes, offsets, todo), num_perm, seed)))
+        rows = self.lookup(self._signatures, keys, lambda todo: [
+            row.copy() for row in signatures(*take_rows(hashes, offsets, todo), num_perm, seed)])
         return np.stack(rows) if rows else np.empty((0, num_perm), dtype=np.uint32)
 
     def sets32(self, keys: list[str], hashes: np.ndarray, offsets: np.ndarray,
@@ -197,5 +159,5 @@ class SketchCache(BoundedCache):
         """:func:`shingle_sets32` of the sequences ``keys`` name, computed for the keys not
         seen recently only."""
         self._check(config)
-        return self._values(self._sets, keys,
-                            lambda todo: shingle_sets32(*take_rows(hashes, offsets, todo)))
+        return self.lookup(self._sets, keys, lambda todo: [
+            value.copy() for value in shingle_sets32(*take_rows(hashes, offsets, todo))])

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import MAX_KEY_CHARS, BoundedCache
+from ..cache import BoundedCache
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
 from ..types import DROP, Document, Paragraph, Verdict
@@ -323,6 +323,22 @@ class LineCache(BoundedCache):
     def __len__(self) -> int:
         return len(self._rows)
 
+    def key_chars(self, key: tuple[str, str]) -> int:
+        return len(key[0])
+
+    @staticmethod
+    def _compute(paras: Sequence[Paragraph], todo: list[int], stage: LinearStage
+                 ) -> list[tuple[np.ndarray, bool, np.ndarray, np.ndarray]]:
+        """The entries of lines ``todo``: their own features, long-line flag, distinct content
+        words and words' logits, each owning its data."""
+        lf = line_features([paras[i].text for i in todo], [paras[i].tokens for i in todo])
+        word_z = stage.word_logits(lf.rows, lf.buckets, len(todo))
+        order = np.lexsort((lf.word_hashes, lf.word_lines))
+        cut = np.searchsorted(lf.word_lines[order], np.arange(len(todo) + 1)).tolist()
+        hashes = lf.word_hashes[order]
+        return [(lf.dense[j].copy(), bool(lf.long_line[j]), hashes[cut[j]:cut[j + 1]].copy(),
+                 word_z[j].copy()) for j in range(len(todo))]
+
     def features(self, paras: Sequence[Paragraph], bounds: np.ndarray, stage: LinearStage
                  ) -> tuple[DocFeatures, np.ndarray]:
         """The features of ``paras`` (the documents ``bounds``, see
@@ -331,33 +347,12 @@ class LineCache(BoundedCache):
         if stage is not self._stage:
             self.clear()
             self._stage = stage
-        rows = self._rows
         keys = [(p.text, p.key) for p in paras]
-        todo: list[int] = []
-        first: dict[tuple[str, str], int] = {}
-        for i, key in enumerate(keys):
-            if key not in rows and key not in first:
-                first[key] = i
-                todo.append(i)
-        fresh: dict[tuple[str, str], tuple[np.ndarray, bool, np.ndarray, np.ndarray]] = {}
-        if todo:
-            lf = line_features([paras[i].text for i in todo], [paras[i].tokens for i in todo])
-            word_z = stage.word_logits(lf.rows, lf.buckets, len(todo))
-            order = np.lexsort((lf.word_hashes, lf.word_lines))
-            cut = np.searchsorted(lf.word_lines[order], np.arange(len(todo) + 1)).tolist()
-            hashes = lf.word_hashes[order]
-            for j, i in enumerate(todo):
-                fresh[keys[i]] = (lf.dense[j].copy(), bool(lf.long_line[j]),
-                                  hashes[cut[j]:cut[j + 1]].copy(), word_z[j].copy())
-        entries = [fresh[key] if key in fresh else rows[key] for key in keys]
-        self._put(rows, {key: entry for key, entry in fresh.items()
-                         if len(key[0]) <= MAX_KEY_CHARS})
+        entries = self.lookup(self._rows, keys, lambda todo: self._compute(paras, todo, stage))
         n = len(entries)
         if not n:
-            empty = np.empty(0, np.int64)
-            lf = LineFeatures(np.zeros((0, len(DENSE))), np.zeros(0, dtype=bool), empty,
-                              np.empty(0, np.uint64), empty, empty)
-            return place_features(lf, bounds), np.zeros((0, len(stage.bias)))
+            return (place_features(line_features([], []), bounds),
+                    np.zeros((0, len(stage.bias))))
         dense = np.stack([e[0] for e in entries])
         long_line = np.fromiter((e[1] for e in entries), dtype=bool, count=n)
         sizes = np.fromiter((len(e[2]) for e in entries), dtype=np.int64, count=n)
