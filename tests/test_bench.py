@@ -56,7 +56,8 @@ def test_unknown_peer_is_a_config_error() -> None:
 def test_bench_cli(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["bench", "--docs", "20", "--sizes", "none",
                                     "--parallel-docs", "40", "--peers", "keep-all",
-                                    "--in-process", "--no-plots", "-o", str(tmp_path)])
+                                    "--in-process", "--no-plots", "--no-real-pages",
+                                    "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert "| dedup |" in res.output and (tmp_path / "results.md").exists()
     bad = CliRunner().invoke(main, ["bench", "--sizes", "1,x", "-o", str(tmp_path)])

@@ -1,5 +1,6 @@
 """The benchmark harness: one generated corpus, dedup and its peers on the same input, scored by
-the same code, with speed and memory measured in a fresh process per system.
+the same code, with speed and memory measured in a fresh process per system; optionally the real
+pages of ``shared/realpages`` too (see :mod:`.realpages`).
 
 ``run_bench`` returns a JSON-ready dict; :func:`markdown` renders it. ``dedup bench`` is the CLI.
 """
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 from .. import __version__
 from ..config import Config
 from ..corpus import GeneratorConfig, generate
+from ..errors import ConfigError
 from ..pipeline import Cleaner
 from ..types import Document
 from .metrics import LineScores, adjusted_rand_index, corpus_labels
@@ -47,10 +49,16 @@ class BenchConfig:
     # Rounds of the scaling run, worker counts alternating (1, 2, 1, 2, ...); the median of each
     # is reported. One pair alone was too noisy here: the same run varied by 10-15%.
     parallel_rounds: int = 3
+    # The real-pages folder (score.py and wcxb/ in it); None: that section is skipped. The CLI
+    # looks for ../shared/realpages when no path is given.
+    real_pages: str | None = None
+    real_pages_limit: int | None = None  # that many pages, spread evenly; None: all
+    real_pages_only: bool = False  # skip the generated corpus and every other section
 
     @classmethod
     def quick(cls) -> BenchConfig:
-        return cls(docs=400, sizes=(250, 1000), parallel_docs=4000, parallel_rounds=1)
+        return cls(docs=400, sizes=(250, 1000), parallel_docs=4000, parallel_rounds=1,
+                   real_pages_limit=150)
 
 
 @dataclass(slots=True)
@@ -259,10 +267,42 @@ def systems(cfg: BenchConfig) -> tuple[list[str], dict[str, str]]:
     return [DEDUP, DEDUP_DUPS, *names], missing
 
 
+def real_pages(cfg: BenchConfig, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """dedup, the length baselines and the peers on the real pages, scored by the set's own
+    scorer; ``None`` when ``cfg.real_pages`` is unset."""
+    if cfg.real_pages is None:
+        return None
+    from .realpages import default_systems, run_real_pages
+
+    found, not_run = default_systems(cfg.peers)
+    out = run_real_pages(Path(cfg.real_pages), found, cfg.real_pages_limit, say)
+    out["not_run"] = not_run
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "cpus": multiprocessing.cpu_count(),
+            "platform": platform.platform()}
+
+
 def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
-    """Run the whole benchmark; returns the results as a JSON-ready dict."""
+    """Run the whole benchmark; returns the results as a JSON-ready dict.
+
+    With ``cfg.real_pages_only`` only the real-pages section runs: the dict then has no
+    ``quality`` (and :func:`write_results` writes ``real_pages.*``, not ``results.*``).
+    """
     say = progress or (lambda msg: None)
     names, missing = systems(cfg)
+    if cfg.real_pages is not None:
+        from .realpages import check_root
+
+        check_root(Path(cfg.real_pages))  # a wrong path fails now, not after the long sections
+    if cfg.real_pages_only:
+        if cfg.real_pages is None:
+            raise ConfigError("real_pages_only needs the real-pages folder",
+                              hint="give --real-pages PATH")
+        return {"version": __version__, "machine": _machine(), "config": asdict(cfg),
+                "real_pages": real_pages(cfg, say), "unavailable_peers": missing}
     say(f"generating {cfg.docs} documents ({cfg.split} split, seed {cfg.seed})")
     docs, gold = load_corpus(cfg.docs, cfg.seed, cfg.split)
     # the first copy of a line in the corpus is the one to keep
@@ -321,6 +361,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
         base = scaling[0]["seconds"]
         for row in scaling:
             row["speedup"] = round(base / row["seconds"], 3)
+    real = real_pages(cfg, say)
     ours = quality[DEDUP]
     ratios = {
         name: {
@@ -338,8 +379,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
             for name in OURS if name in quality and quality[name]["mb_per_s"]}
     return {
         "version": __version__,
-        "machine": {"python": platform.python_version(), "cpus": multiprocessing.cpu_count(),
-                    "platform": platform.platform()},
+        "machine": _machine(),
         "config": asdict(cfg),
         "corpus": {"docs": len(texts), "mb": round(mb, 3), "split": cfg.split,
                    "lines": sum(len(g["labels"]) for g in gold)},
@@ -349,12 +389,18 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
         "sweep": sweep,
         "parallel": scaling,
         "pages": pages,
+        "real_pages": real,
         "unavailable_peers": missing,
     }
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """The results as markdown tables (quality and speed, peers side by side; the sweep)."""
+    """The results as markdown tables (quality and speed, peers side by side; the sweep; the
+    real pages)."""
+    from .realpages import markdown_table
+
+    if "quality" not in results:  # a real-pages-only run
+        return markdown_table(results["real_pages"])
     q = results["quality"]
     c = results["corpus"]
     lines = [
@@ -452,6 +498,8 @@ def markdown(results: dict[str, Any]) -> str:
         if stages.get("boilerplate"):
             lines += [f"boilerplate classifier alone: {c['mb'] / stages['boilerplate']:.1f} MB/s "
                       "on one core"]
+    if results.get("real_pages"):
+        lines += ["", markdown_table(results["real_pages"]).rstrip("\n")]
     if results.get("note"):
         lines += ["", f"Note: {results['note']}."]
     if results["unavailable_peers"]:
@@ -461,17 +509,23 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def write_results(results: dict[str, Any], out: Path, plots: bool = True) -> list[Path]:
-    """Write ``results.json``, ``results.md`` and, with matplotlib, PNG plots into ``out``."""
+    """Write ``results.json``, ``results.md`` and, with matplotlib, PNG plots into ``out``.
+
+    A real-pages-only run writes ``real_pages.json`` and ``real_pages.md`` instead (no plots), so
+    it never overwrites the results of a whole run.
+    """
     from ..io.writers import AtomicFile
 
+    whole = "quality" in results
+    stem = "results" if whole else "real_pages"
     written = []
-    for name, body in (("results.json", json.dumps(results, indent=2, sort_keys=True) + "\n"),
-                       ("results.md", markdown(results))):
+    for name, body in ((f"{stem}.json", json.dumps(results, indent=2, sort_keys=True) + "\n"),
+                       (f"{stem}.md", markdown(results))):
         fh = AtomicFile(out / name)
         fh.write(body)
         fh.commit()
         written.append(out / name)
-    if plots:
+    if plots and whole:
         written += _plots(results, out)
     return written
 

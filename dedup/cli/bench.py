@@ -1,4 +1,5 @@
-"""``dedup bench``: quality and speed of dedup beside its peers on the generated corpus."""
+"""``dedup bench``: quality and speed of dedup beside its peers on the generated corpus (and on
+the real pages of ``shared/realpages`` when they are there)."""
 
 from __future__ import annotations
 
@@ -35,15 +36,32 @@ from .common import fail
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--in-process", is_flag=True,
               help="Run every system in this process (faster start; peak RSS is then shared).")
+@click.option("--real-pages", "real_pages", type=click.Path(file_okay=False),
+              help="The real-pages folder (score.py and wcxb/ in it): dedup, length baselines "
+                   "and the peers on its pages, scored by its score.py. "
+                   "[default: ../shared/realpages if it is there]")
+@click.option("--no-real-pages", is_flag=True, help="Skip the real-pages section.")
+@click.option("--real-pages-limit", type=click.IntRange(1),
+              help="Use N real pages, every k-th in name order. [default: all; --quick: 150]")
+@click.option("--real-pages-only", is_flag=True,
+              help="Run only the real-pages section; writes real_pages.json and real_pages.md "
+                   "to OUTPUT (results.* are left as they are).")
 def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, seed: int,
           split: str, output: str, parallel_docs: int | None, parallel_rounds: int | None,
-          no_plots: bool, in_process: bool) -> None:
+          no_plots: bool, in_process: bool, real_pages: str | None, no_real_pages: bool,
+          real_pages_limit: int | None, real_pages_only: bool) -> None:
     """Benchmark dedup against its peers: line precision/recall/F1 for boilerplate and
-    duplicates, content lost, token F1, MB/s, docs/s, peak RSS, and a size sweep.
+    duplicates, content lost, token F1, MB/s, docs/s, peak RSS, and a size sweep; on real pages
+    (when found), token F1 and snippet leaks by the set's own scorer.
 
     Prints a markdown table and writes results.json, results.md and plots to OUTPUT.
     """
     from ..bench.harness import BenchConfig, markdown, run_bench, write_results
+    from ..bench.realpages import DEFAULT_ROOT, default_root
+
+    if no_real_pages and (real_pages or real_pages_only):
+        raise click.UsageError("--no-real-pages cannot go with --real-pages or "
+                               "--real-pages-only")
 
     cfg = BenchConfig.quick() if quick else BenchConfig()
     changes: dict[str, object] = {"seed": seed, "split": split, "isolate": not in_process}
@@ -62,6 +80,20 @@ def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, s
         changes["parallel_rounds"] = parallel_rounds
     if peers is not None:
         changes["peers"] = tuple(p.strip() for p in peers.split(",") if p.strip())
+    if real_pages is None and not no_real_pages:
+        found = default_root()
+        if found is not None:
+            real_pages = str(found)
+        elif real_pages_only:
+            raise click.UsageError(f"--real-pages-only: no {DEFAULT_ROOT} here; give "
+                                   "--real-pages PATH")
+        else:
+            click.echo(f"real pages: no {DEFAULT_ROOT} here, section skipped "
+                       "(--real-pages PATH)", err=True)
+    changes["real_pages"] = real_pages
+    changes["real_pages_only"] = real_pages_only
+    if real_pages_limit is not None:
+        changes["real_pages_limit"] = real_pages_limit
     cfg = dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
     try:
         results = run_bench(cfg, progress=lambda msg: click.echo(msg, err=True))
