@@ -35,11 +35,12 @@ class NormConfig:
 class BoilerplateConfig:
     """The boilerplate classifier.
 
-    ``classifier``: ``learned`` (the shipped model, every category), ``rules`` (cookie and
-    consent notices from cue phrases only) or ``auto``: the learned model when corpus counts are
-    available (``repetition`` on and at least ``repetition_min_docs`` documents), else the
-    rules. ``preset`` picks the drop threshold on P(boilerplate) (precision 0.8, balanced 0.6,
-    recall 0.35; the rules use 0.8/0.5/0.3); ``threshold`` overrides it.
+    ``classifier``: ``page`` (the page-structure model trained on real pages, text alone: the
+    same for one page as for a corpus), ``learned`` (the linear model trained on the generated
+    corpus, with corpus counts as evidence when available), ``rules`` (cookie and consent
+    notices and template lines from cue phrases and shapes only) or ``auto`` (``page``).
+    ``preset`` picks the drop threshold on P(boilerplate) (page model: precision 0.8, balanced
+    0.5, recall 0.35; learned: 0.8/0.6/0.35; rules: 0.8/0.5/0.3); ``threshold`` overrides it.
     A long sentence-like line (``guard_words`` words or more) needs ``guard`` or more.
     ``repetition``: corpus line counts as evidence — ``off``, ``sample`` (the first
     ``repetition_sample`` documents of a run) or ``full`` (a first pass over every input).
@@ -56,6 +57,7 @@ class BoilerplateConfig:
     repetition_sample: int = 10000
     repetition_min_docs: int = 50
     model: str = ""
+    page_model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +136,8 @@ class Config:
         bp = self.boilerplate
         _check(bp.threshold is None or 0.0 <= bp.threshold <= 1.0, "boilerplate.threshold",
                bp.threshold, "in [0, 1]")
-        _check(bp.classifier in ("auto", "learned", "rules"), "boilerplate.classifier",
-               bp.classifier, "'auto', 'learned' or 'rules'")
+        _check(bp.classifier in ("auto", "page", "learned", "rules"),
+               "boilerplate.classifier", bp.classifier, "'auto', 'page', 'learned' or 'rules'")
         _check(bp.preset in ("precision", "balanced", "recall"), "boilerplate.preset", bp.preset,
                "'precision', 'balanced' or 'recall'")
         _check(0.0 <= bp.guard <= 1.0, "boilerplate.guard", bp.guard, "in [0, 1]")

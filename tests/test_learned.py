@@ -117,13 +117,13 @@ def _boilerplate_scores(cleaner: Cleaner, texts: list[str], gold: list[list[str]
     return tp / max(tp + fp, 1), tp / max(tp + fn, 1)
 
 
-def test_auto_uses_the_model_with_corpus_counts_on_unseen_phrasings() -> None:
+def test_learned_uses_the_model_with_corpus_counts_on_unseen_phrasings() -> None:
     # test split: articles and phrasings never trained on; 400 pages give usable counts
     texts, gold = _generated(400)
     small = Cleaner()
     list(small.clean_documents(texts[:10]))
-    assert type(small.classifiers[0]).__name__ == "RuleClassifier"
-    big = Cleaner()
+    assert type(small.classifiers[0]).__name__ == "PageClassifier"  # auto: the page model
+    big = Cleaner(LEARNED)
     precision, recall = _boilerplate_scores(big, texts, gold)
     assert isinstance(big.classifiers[0], LearnedClassifier)
     assert precision >= 0.95 and recall >= 0.9  # measured 0.960 and 0.98 (model of gen. v4)
@@ -139,7 +139,7 @@ def test_repetition_counts_raise_recall() -> None:
 
 def test_count_lines_first_pass_and_full_mode_needs_two_passes() -> None:
     pages, _ = _generated(60)
-    cleaner = Cleaner(Config().replace(boilerplate={"repetition": "full"}))
+    cleaner = Cleaner(LEARNED.replace(boilerplate={"repetition": "full"}))
     counts = cleaner.count_lines(pages)
     assert isinstance(counts, LineCounts) and counts.documents == 60
     assert isinstance(cleaner.classifiers[0], LearnedClassifier)
@@ -147,7 +147,7 @@ def test_count_lines_first_pass_and_full_mode_needs_two_passes() -> None:
     from dedup import ConfigError
 
     with pytest.raises(ConfigError, match="two passes"):
-        list(Cleaner(Config().replace(boilerplate={"repetition": "full"})
+        list(Cleaner(LEARNED.replace(boilerplate={"repetition": "full"})
                      ).clean_documents(iter(pages)))
 
 

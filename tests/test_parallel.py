@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from dedup.boilerplate.classifier import BATCH as CLASSIFY_BATCH
@@ -28,14 +29,16 @@ def _run(cleaner: Cleaner, texts: list[str]) -> list[tuple[object, ...]]:
     return out
 
 
-def test_jobs_give_the_same_results_as_one_process() -> None:
+@pytest.mark.parametrize("classifier", ["auto", "learned"])
+def test_jobs_give_the_same_results_as_one_process(classifier: str) -> None:
     texts = _pages(160)  # enough for corpus counts (the learned classifier) and clusters
-    one = Cleaner(Config())
+    config = Config().replace(boilerplate={"classifier": classifier})
+    one = Cleaner(config)
     serial = _run(one, texts)
-    assert one.counts is not None  # the sample was counted: the model ran
+    assert (one.counts is not None) == (classifier == "learned")  # the sample was counted
     assert any(c is not None and c.duplicate for _, _, c in serial)  # clusters were found
     for jobs in (2, 3):
-        many = Cleaner(Config(), jobs=jobs)
+        many = Cleaner(config, jobs=jobs)
         assert _run(many, texts) == serial
         assert many.stats.reasons == one.stats.reasons
         assert many.stats.duplicate_documents == one.stats.duplicate_documents
@@ -151,7 +154,7 @@ def test_the_repetition_sample_is_let_go_once_cleaned() -> None:
             refs.append(weakref.ref(doc))
             yield doc
 
-    cleaner = Cleaner(Config())
+    cleaner = Cleaner(Config().replace(boilerplate={"classifier": "learned"}))
     results = cleaner.clean_documents(stream())
     for _ in range(40):
         next(results)

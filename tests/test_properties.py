@@ -37,8 +37,11 @@ def test_output_is_a_subsequence_of_trimmed_input_lines(text: str) -> None:
 @given(DOC)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_cleaning_clean_output_changes_nothing(text: str) -> None:
-    once = clean_text(text)
-    assert clean_text(once) == once
+    # The rules judge each line by itself and its dialog; the page model judges a line by the
+    # page around it, which cleaning changes (see test_page_model for its measured idempotence).
+    rules = Config().replace(boilerplate={"classifier": "rules"})
+    once = clean_text(text, rules)
+    assert clean_text(once, rules) == once
 
 
 @given(DOC)

@@ -232,7 +232,8 @@ def test_bad_folders_are_input_errors(tmp_path: Path) -> None:
 
 def test_cli_runs_the_real_pages_section_alone(realpages: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    res = CliRunner().invoke(main, ["bench", "--real-pages-only", "--real-pages", str(realpages),
+    res = CliRunner().invoke(main, ["bench", "--real-pages-only", "--no-real-pages-cv",
+                                    "--real-pages", str(realpages),
                                     "--peers", "keep-all", "--no-plots", "-o", str(out)])
     assert res.exit_code == 0, res.output
     for name in (DEDUP_DIRECTORY, DEDUP_PAGE, "length>100", "length>100+exact", "keep-all"):
@@ -252,18 +253,21 @@ def test_cli_limit_and_auto_detection(realpages: Path, tmp_path: Path,
     (tmp_path / "shared").mkdir()
     realpages.rename(tmp_path / "shared" / "realpages")
     monkeypatch.chdir(checkout)
-    res = CliRunner().invoke(main, ["bench", "--real-pages-only", "--real-pages-limit", "2",
+    res = CliRunner().invoke(main, ["bench", "--real-pages-only", "--no-real-pages-cv",
+                                    "--real-pages-limit", "2",
                                     "--peers", "keep-all", "--no-plots", "-o", "out"])
     assert res.exit_code == 0, res.output
     saved = json.loads((checkout / "out" / "real_pages.json").read_text())["real_pages"]
     assert saved["pages"] == 2 and saved["systems"][DEDUP_DIRECTORY]["docs"] == 2
     monkeypatch.chdir(tmp_path)  # no ../shared/realpages from here
-    res = CliRunner().invoke(main, ["bench", "--real-pages-only", "-o", "out"])
+    res = CliRunner().invoke(main, ["bench", "--real-pages-only", "--no-real-pages-cv",
+                                    "-o", "out"])
     assert res.exit_code == 2 and "no ../shared/realpages here" in res.output
 
 
 def test_cli_bad_real_pages_path_is_a_message(tmp_path: Path) -> None:
-    res = CliRunner().invoke(main, ["bench", "--real-pages-only", "--real-pages",
+    res = CliRunner().invoke(main, ["bench", "--real-pages-only", "--no-real-pages-cv",
+                                    "--real-pages",
                                     str(tmp_path / "nowhere"), "-o", str(tmp_path / "out")])
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit)
     assert "is not a directory" in res.output and "hint:" in res.output
@@ -275,7 +279,7 @@ def test_whole_bench_carries_a_real_pages_section(realpages: Path, tmp_path: Pat
     res = CliRunner().invoke(main, ["bench", "--docs", "10", "--sizes", "none",
                                     "--parallel-docs", "0", "--peers", "keep-all",
                                     "--in-process", "--no-plots", "--real-pages", str(realpages),
-                                    "-o", str(tmp_path)])
+                                    "--no-real-pages-cv", "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["quality"]["dedup"] and saved["real_pages"]["pages"] == 4

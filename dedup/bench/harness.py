@@ -54,11 +54,14 @@ class BenchConfig:
     real_pages: str | None = None
     real_pages_limit: int | None = None  # that many pages, spread evenly; None: all
     real_pages_only: bool = False  # skip the generated corpus and every other section
+    # Cross-validate the page model by site on the real pages (the numbers to quote: the
+    # shipped model was trained on those pages); needs scikit-learn.
+    real_pages_cv: bool = True
 
     @classmethod
     def quick(cls) -> BenchConfig:
         return cls(docs=400, sizes=(250, 1000), parallel_docs=4000, parallel_rounds=1,
-                   real_pages_limit=150)
+                   real_pages_limit=150, real_pages_cv=False)
 
 
 @dataclass(slots=True)
@@ -272,9 +275,16 @@ def real_pages(cfg: BenchConfig, say: Callable[[str], None]) -> dict[str, Any] |
     scorer; ``None`` when ``cfg.real_pages`` is unset."""
     if cfg.real_pages is None:
         return None
-    from .realpages import default_systems, run_real_pages
+    from .realpages import DEDUP_CV, cross_validated_systems, default_systems, run_real_pages
 
     found, not_run = default_systems(cfg.peers)
+    if cfg.real_pages_cv:
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            not_run[DEDUP_CV] = 'needs scikit-learn: pip install "dedup[train]"'
+        else:
+            found = {**cross_validated_systems(Path(cfg.real_pages), say=say), **found}
     out = run_real_pages(Path(cfg.real_pages), found, cfg.real_pages_limit, say)
     out["not_run"] = not_run
     return out

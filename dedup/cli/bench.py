@@ -43,13 +43,18 @@ from .common import fail
 @click.option("--no-real-pages", is_flag=True, help="Skip the real-pages section.")
 @click.option("--real-pages-limit", type=click.IntRange(1),
               help="Use N real pages, every k-th in name order. [default: all; --quick: 150]")
+@click.option("--real-pages-cv/--no-real-pages-cv", "real_pages_cv", default=None,
+              help="Cross-validate dedup's page model by site on the real pages (one model "
+                   "per domain fold, trained without that fold's sites; needs the train extra; "
+                   "about 15-30 minutes here). [default: on; --quick: off]")
 @click.option("--real-pages-only", is_flag=True,
               help="Run only the real-pages section; writes real_pages.json and real_pages.md "
                    "to OUTPUT (results.* are left as they are).")
 def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, seed: int,
           split: str, output: str, parallel_docs: int | None, parallel_rounds: int | None,
           no_plots: bool, in_process: bool, real_pages: str | None, no_real_pages: bool,
-          real_pages_limit: int | None, real_pages_only: bool) -> None:
+          real_pages_limit: int | None, real_pages_cv: bool | None,
+          real_pages_only: bool) -> None:
     """Benchmark dedup against its peers: line precision/recall/F1 for boilerplate and
     duplicates, content lost, token F1, MB/s, docs/s, peak RSS, and a size sweep; on real pages
     (when found), token F1 and snippet leaks by the set's own scorer.
@@ -94,6 +99,8 @@ def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, s
     changes["real_pages_only"] = real_pages_only
     if real_pages_limit is not None:
         changes["real_pages_limit"] = real_pages_limit
+    if real_pages_cv is not None:
+        changes["real_pages_cv"] = real_pages_cv
     cfg = dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
     try:
         results = run_bench(cfg, progress=lambda msg: click.echo(msg, err=True))

@@ -70,17 +70,18 @@ def config_options(func: F) -> F:
         click.option("--num-perm", type=click.IntRange(2, 4096),
                      help="MinHash permutations; more is more accurate and slower. "
                           "[default: 128]"),
-        click.option("--classifier", type=click.Choice(["auto", "learned", "rules"]),
-                     help="Boilerplate classifier: the learned model (every category), the "
-                          "cookie-notice rules alone, or auto: learned when there are corpus "
-                          "counts (50+ documents), else rules. [default: auto]"),
+        click.option("--classifier", type=click.Choice(["auto", "page", "learned", "rules"]),
+                     help="Boilerplate classifier: page (the page-structure model trained on "
+                          "real pages; text alone, the same for one page or a corpus), learned "
+                          "(the generated-corpus model, with corpus counts), rules (cookie "
+                          "notices and template lines only); auto is page. [default: auto]"),
         click.option("--preset", type=click.Choice(["precision", "balanced", "recall"]),
                      help="Boilerplate precision/recall trade-off. [default: balanced]"),
         click.option("--boilerplate-threshold", type=click.FloatRange(0.0, 1.0),
                      help="Drop a line when P(boilerplate) is at least this (overrides "
                           "--preset)."),
         click.option("--repetition", type=click.Choice(["off", "sample", "full"]),
-                     help="Corpus line counts for the classifier: off, from the first "
+                     help="Corpus line counts for --classifier learned: off, from the first "
                           "documents (sample), or a first pass over all inputs (full). "
                           "[default: sample]"),
         click.option("--no-boilerplate", is_flag=True,

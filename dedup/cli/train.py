@@ -23,13 +23,38 @@ from .common import fail
               help="Where to write the model (.npz). [default: the package's own model]")
 @click.option("--report", type=click.Path(dir_okay=False),
               help="Write the training and evaluation report as JSON.")
+@click.option("--real-pages", "real_pages", type=click.Path(exists=True, file_okay=False),
+              help="Train the page-structure model instead, on the real pages with gold under "
+                   "this directory (WCXB layout: wcxb/pages, wcxb/gold, wcxb/manifest.tsv) "
+                   "and the generated dev split. Needs -o.")
+@click.option("--cv", "cv", is_flag=True,
+              help="With --real-pages: also cross-validate by site (one model per fold, each "
+                   "without its fold's sites) and print the scorer's numbers for a directory "
+                   "and for single pages.")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
+              help="With --real-pages: domain folds.")
+@click.option("--trees", type=click.IntRange(1), default=200, show_default=True,
+              help="With --real-pages: trees per stage.")
+@click.option("--generated-docs", type=click.IntRange(0), default=1500, show_default=True,
+              help="With --real-pages: generated dev-split pages trained on beside the real "
+                   "ones (languages and phrasings the real pages lack).")
 def train_classifier(docs: int, seed: int, eval_docs: int, output: str | None,
-                     report: str | None) -> None:
+                     report: str | None, real_pages: str | None, cv: bool, folds: int,
+                     trees: int, generated_docs: int) -> None:
     """Train the boilerplate classifier on the generated dev split and evaluate it on the
-    test split (unseen articles and boilerplate phrasings), with and without corpus counts.
+    test split (unseen articles and boilerplate phrasings), with and without corpus counts;
+    or, with --real-pages, train the page-structure model (the default classifier) on real
+    pages with human gold.
 
     Needs scikit-learn: pip install "dedup[train]". The same options give the same model.
     """
+    if real_pages is not None:
+        from ..boilerplate.train_page import PageTrainConfig
+
+        _train_page(Path(real_pages), output, report, cv,
+                    PageTrainConfig(folds=folds, trees=trees, seed=seed,
+                                    generated_docs=generated_docs))
+        return
     from ..boilerplate.model import MODEL_PATH
     from ..boilerplate.train import TrainConfig, evaluate, train, write_model
     from ..io.writers import write_json
@@ -65,3 +90,67 @@ def _table(ev: dict[str, Any]) -> str:
               "cookie recall by language (balanced): "
               + json.dumps(bal["cookie_recall_by_language"]), ""]
     return "\n".join(lines)
+
+
+def _train_page(root: Path, output: str | None, report: str | None, cv: bool,
+                cfg: Any) -> None:
+    """``train-classifier --real-pages``: the page model, optionally cross-validated."""
+    from ..boilerplate.labelled import load_pages
+    from ..boilerplate.train_page import train_page_model
+    from ..errors import ConfigError
+    from ..io.writers import write_json
+
+    say = lambda msg: click.echo(msg, err=True)  # noqa: E731
+    try:
+        if output is None:
+            raise ConfigError("--real-pages needs -o/--output",
+                              hint="name the model file to write, e.g. -o page_model.npz; "
+                                   "use it with --config ([boilerplate] page_model = ...)")
+        _require_sklearn()
+        pages = load_pages(root)
+        results: dict[str, Any] = {}
+        if cv:
+            from ..bench.realpages import cross_validated_scores
+
+            results["cross_validation"] = cv_scores = cross_validated_scores(root, cfg, say=say)
+            click.echo(_cv_table(cv_scores))
+        model = train_page_model(cfg, pages, say=say)
+        _write_page_model(model, Path(output))
+        click.echo(f"wrote {output} ({model.meta['real_lines']} real lines, "
+                   f"{model.meta['generated_lines']} generated)", err=True)
+        results["train"] = model.meta
+        if report:
+            write_json(report, results)
+    except DedupError as exc:
+        raise fail(exc) from exc
+
+
+def _require_sklearn() -> None:
+    from ..errors import ConfigError
+
+    try:
+        import sklearn  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError("training needs scikit-learn",
+                          hint='pip install "dedup[train]"') from exc
+
+
+def _write_page_model(model: Any, path: Path) -> None:
+    """Save atomically next to the target."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _cv_table(scores: dict[str, Any]) -> str:
+    from ..bench.realpages import markdown_table
+
+    return markdown_table(scores)
