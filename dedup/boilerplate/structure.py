@@ -114,16 +114,18 @@ class Segmented:
 def _repeats(keys: Sequence[str], doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """How many times each row's key stands in its document, and whether this is its first."""
     n = len(keys)
-    count = np.ones(n, dtype=np.float64)
-    first = np.ones(n, dtype=np.float64)
-    seen: dict[tuple[int, str], list[int]] = {}
-    for i, (d, k) in enumerate(zip(doc.tolist(), keys, strict=True)):
-        if k:
-            seen.setdefault((d, k), []).append(i)
-    for rows in seen.values():
-        if len(rows) > 1:
-            count[rows] = len(rows)
-            first[rows[1:]] = 0.0
+    if not n:
+        return np.ones(0), np.ones(0)
+    table: dict[str, int] = {}
+    ids = np.fromiter((table.setdefault(k, len(table)) for k in keys), dtype=np.int64, count=n)
+    combo = doc.astype(np.int64) * (len(table) + 1) + ids
+    _, first_at, inverse, counts = np.unique(combo, return_index=True, return_inverse=True,
+                                             return_counts=True)
+    count = counts[inverse].astype(np.float64)
+    first = (first_at[inverse] == np.arange(n)).astype(np.float64)
+    empty = np.fromiter((not k for k in keys), dtype=bool, count=n)
+    count[empty] = 1.0
+    first[empty] = 1.0
     return count, first
 
 
