@@ -182,12 +182,15 @@ class Cleaner:
             return []
         # auto: the page-structure model, trained on real pages and text alone, so one page is
         # cleaned as well as a corpus (cross-validated by site on real pages, it beats the
-        # rules and the generated-corpus model; see the README).
+        # rules and the generated-corpus model; see the README); with corpus counts, the
+        # learned model's confident drops add to it (a site's template lines recur).
         if bp.classifier == "rules":
             return [RuleClassifier(bp)]
         if bp.classifier == "learned":
             return [LearnedClassifier(bp, counts=self.counts)]
-        return [PageClassifier(bp)]
+        if bp.classifier == "page":
+            return [PageClassifier(bp)]
+        return [PageClassifier(bp, counts=self.counts)]
 
     @property
     def index(self) -> CorpusIndex:
@@ -210,7 +213,7 @@ class Cleaner:
     @property
     def uses_repetition(self) -> bool:
         bp = self.config.boilerplate
-        return (self._given is None and bp.enabled and bp.classifier == "learned"
+        return (self._given is None and bp.enabled and bp.classifier in ("auto", "learned")
                 and bp.repetition != "off")
 
     def _classify(self, docs: Iterable[Document]) -> Iterator[Document]:

@@ -35,7 +35,7 @@ def test_jobs_give_the_same_results_as_one_process(classifier: str) -> None:
     config = Config().replace(boilerplate={"classifier": classifier})
     one = Cleaner(config)
     serial = _run(one, texts)
-    assert (one.counts is not None) == (classifier == "learned")  # the sample was counted
+    assert one.counts is not None  # the sample was counted: the corpus evidence ran
     assert any(c is not None and c.duplicate for _, _, c in serial)  # clusters were found
     for jobs in (2, 3):
         many = Cleaner(config, jobs=jobs)

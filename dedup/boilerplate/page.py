@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,17 @@ from ..normalize import tokens
 from ..types import DROP, Document, Verdict
 from .classifier import TEMPLATE_SCORE, block_verdict, consent_block, template_line
 from .features import DENSE, doc_bounds, line_docs
-from .model import CLASSES, RULE_OVERRIDE, RULE_OVERRIDE_SENTENCE, LineCache, Model, load_model
+from .model import (
+    CLASSES,
+    RULE_OVERRIDE,
+    RULE_OVERRIDE_SENTENCE,
+    LearnedClassifier,
+    LineCache,
+    Model,
+    load_model,
+)
 from .model import softmax as _softmax
+from .repetition import LineCounts
 from .structure import SMOOTHED, STRUCTURE, smoothed_features, structure_features
 from .trees import Ensemble
 
@@ -44,6 +53,7 @@ PAGE_MODEL_PATH = Path(__file__).with_name("page_model.npz")
 FEATURES1 = DENSE + tuple(f"words_{c}" for c in CLASSES) + STRUCTURE
 FEATURES2 = (*FEATURES1, "stage1_content", *SMOOTHED)
 PAGE_PRESETS = {"precision": 0.8, "balanced": 0.5, "recall": 0.35}
+CORPUS_THRESHOLD = 0.8  # the learned model's precision preset, for its drops with counts
 EMPTY_PAGE_SHARE = 0.5  # see PageClassifier.classify_batch
 _COL = {name: i for i, name in enumerate(DENSE)}
 
@@ -130,12 +140,17 @@ class PageClassifier:
     """The page-structure classifier as a pipeline :class:`~dedup.boilerplate.Classifier`."""
 
     def __init__(self, cfg: BoilerplateConfig = BoilerplateConfig(),
-                 model: PageModel | None = None, words: Model | None = None) -> None:
+                 model: PageModel | None = None, words: Model | None = None,
+                 counts: LineCounts | None = None) -> None:
         self.cfg = cfg
         self.model = model or load_page_model(cfg.page_model or str(PAGE_MODEL_PATH))
-        self.words = words or load_model(cfg.model) if cfg.model else words or load_model()
+        self.words = words or (load_model(cfg.model) if cfg.model else load_model())
         self.threshold = PAGE_PRESETS[cfg.preset] if cfg.threshold is None else cfg.threshold
         self.lines = LineCache()  # recurring lines' own features, computed once
+        # With corpus counts, the generated-corpus model's confident drops add to the page
+        # model's: a line a site repeats on page after page is evidence the text alone lacks.
+        self.corpus = None if counts is None else LearnedClassifier(
+            replace(cfg, threshold=CORPUS_THRESHOLD), model=self.words, counts=counts)
 
     def classify(self, doc: Document) -> list[Verdict | None]:
         return self.classify_batch([doc])[0]
@@ -156,14 +171,15 @@ class PageClassifier:
         by_model = bp >= needed
         # A page is not emptied on weak evidence: when the model would drop every line of a
         # page, the lines at least half as likely content as its likeliest line stay.
-        doc = line_docs(inputs.bounds)
-        kept = np.bincount(doc, weights=~by_model, minlength=len(docs))
+        page_of = line_docs(inputs.bounds)
+        kept = np.bincount(page_of, weights=~by_model, minlength=len(docs))
         best = np.zeros(len(docs))
-        np.maximum.at(best, doc, p_content)
-        by_model &= ~((kept[doc] == 0) & (p_content >= EMPTY_PAGE_SHARE * best[doc]))
+        np.maximum.at(best, page_of, p_content)
+        by_model &= ~((kept[page_of] == 0) & (p_content >= EMPTY_PAGE_SHARE * best[page_of]))
         rule = x1[:, _COL["cookie_rule_unquoted"]]
         by_rule = (((rule >= RULE_OVERRIDE) & ~sentence) | (rule >= RULE_OVERRIDE_SENTENCE))
         category = 1 + np.argmax(inputs.words[:, 1:], axis=1) if len(x1) else np.zeros(0, int)
+        extra = self.corpus.classify_batch(docs) if self.corpus is not None else None
         out: list[list[Verdict | None]] = []
         at = 0
         rows = inputs.rows.tolist()
@@ -184,9 +200,15 @@ class PageClassifier:
                         detail += f"; long sentence-like line, guard {self.cfg.guard:.2f}"
                     verdicts[i] = Verdict(DROP, f"boilerplate:{cls}", round(float(bp[r]), 4),
                                           detail=detail)
+            if extra is not None:
+                for i, v in enumerate(extra[d]):
+                    if verdicts[i] is None and v is not None:
+                        verdicts[i] = Verdict(v.label, v.reason, v.score,
+                                              detail=f"with corpus counts: {v.detail}")
             cookie = [v is not None and v.reason == "boilerplate:cookie" for v in verdicts]
             for i, how in consent_block(doc, cookie):  # a dialog's lines are consent lines
-                if verdicts[i] is None or verdicts[i].reason != "boilerplate:cookie":
+                old = verdicts[i]
+                if old is None or old.reason != "boilerplate:cookie":
                     verdicts[i] = block_verdict(how)
             for i, p in enumerate(doc.paragraphs):
                 if verdicts[i] is None and not p.blank:
