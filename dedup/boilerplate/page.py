@@ -151,6 +151,8 @@ class PageClassifier:
         # model's: a line a site repeats on page after page is evidence the text alone lacks.
         self.corpus = None if counts is None else LearnedClassifier(
             replace(cfg, threshold=CORPUS_THRESHOLD), model=self.words, counts=counts)
+        if self.corpus is not None:
+            self.corpus.lines = self.lines  # the same words model: one cache of line features
 
     def classify(self, doc: Document) -> list[Verdict | None]:
         return self.classify_batch([doc])[0]
