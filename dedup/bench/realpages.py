@@ -216,30 +216,43 @@ def peer_systems(wanted: Collection[str] | None = None) -> tuple[dict[str, Syste
     return {n: peer_system(n) for n in chosen}, missing
 
 
-def dedup_systems(config: Config | None = None) -> dict[str, System]:
-    """dedup as users run it: all pages as one corpus in one run (what ``dedup clean DIR`` does,
-    pages in name order), and each page alone with a fresh cleaner (no corpus evidence)."""
-    cfg = config or Config()
+def _directory_and_single(cleaner_for: Callable[[RealPage], Cleaner],
+                          group: Callable[[RealPage], object]) -> tuple[System, System]:
+    """The two ways users run dedup: the pages of each ``group`` as one corpus in one run
+    (as ``dedup clean DIR`` does, in name order), and each page alone with a fresh cleaner."""
 
     def directory(pages: Sequence[RealPage]) -> list[str]:
-        cleaner = Cleaner(cfg)
-        try:
-            docs = (Document(id=f"{p.name}.txt", text=p.text, source=f"{p.name}.txt", ordinal=n)
-                    for n, p in enumerate(pages))
-            return [r.text for r in cleaner.clean_documents(docs)]
-        finally:
-            cleaner.close()
+        out: dict[str, str] = {}
+        for key in dict.fromkeys(map(group, pages)):
+            part = [p for p in pages if group(p) == key]
+            cleaner = cleaner_for(part[0])
+            try:
+                docs = (Document(id=f"{p.name}.txt", text=p.text, source=f"{p.name}.txt",
+                                 ordinal=n) for n, p in enumerate(part))
+                out.update((p.name, r.text) for p, r in zip(
+                    part, cleaner.clean_documents(docs), strict=True))
+            finally:
+                cleaner.close()
+        return [out[p.name] for p in pages]
 
     def one_at_a_time(pages: Sequence[RealPage]) -> list[str]:
         out = []
         for page in pages:
-            cleaner = Cleaner(cfg)
+            cleaner = cleaner_for(page)
             try:
                 out.append(cleaner.clean(Document(id=f"{page.name}.txt", text=page.text)).text)
             finally:
                 cleaner.close()
         return out
 
+    return directory, one_at_a_time
+
+
+def dedup_systems(config: Config | None = None) -> dict[str, System]:
+    """dedup as users run it: all pages as one corpus in one run (what ``dedup clean DIR`` does,
+    pages in name order), and each page alone with a fresh cleaner (no corpus evidence)."""
+    cfg = config or Config()
+    directory, one_at_a_time = _directory_and_single(lambda page: Cleaner(cfg), lambda page: 0)
     return {DEDUP_DIRECTORY: directory, DEDUP_PAGE: one_at_a_time}
 
 
@@ -264,33 +277,11 @@ def cross_validated_systems(root: Path, cfg: Any = None, say: Progress | None = 
     fold_of = {p.name: int(k) for p, k in zip(labelled, fold.tolist(), strict=True)}
     config = Config()
 
-    def cleaner(k: int) -> Cleaner:
-        return Cleaner(config, classifiers=[PageClassifier(config.boilerplate, model=models[k])])
+    def cleaner(page: RealPage) -> Cleaner:
+        model = models[fold_of[page.name]]
+        return Cleaner(config, classifiers=[PageClassifier(config.boilerplate, model=model)])
 
-    def directory(pages: Sequence[RealPage]) -> list[str]:
-        out: dict[str, str] = {}
-        for k in range(len(models)):
-            part = [p for p in pages if fold_of[p.name] == k]
-            run = cleaner(k)
-            try:
-                docs = (Document(id=f"{p.name}.txt", text=p.text, source=f"{p.name}.txt",
-                                 ordinal=n) for n, p in enumerate(part))
-                out.update((p.name, r.text) for p, r in zip(part, run.clean_documents(docs),
-                                                            strict=True))
-            finally:
-                run.close()
-        return [out[p.name] for p in pages]
-
-    def one_at_a_time(pages: Sequence[RealPage]) -> list[str]:
-        out = []
-        for page in pages:
-            run = cleaner(fold_of[page.name])
-            try:
-                out.append(run.clean(Document(id=f"{page.name}.txt", text=page.text)).text)
-            finally:
-                run.close()
-        return out
-
+    directory, one_at_a_time = _directory_and_single(cleaner, lambda page: fold_of[page.name])
     return {DEDUP_CV_DIRECTORY: directory, DEDUP_CV_PAGE: one_at_a_time}
 
 

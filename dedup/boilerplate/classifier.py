@@ -429,12 +429,17 @@ class RuleClassifier:
                 out.append(None)
         for i, how in consent_block(doc, [v is not None for v in out]):
             out[i] = block_verdict(how)
-        for i, p in enumerate(doc.paragraphs):
-            if out[i] is None and not p.blank:
-                found = template_line(p.text, p.tokens or tokens(p.text))
-                if found is not None:
-                    out[i] = Verdict(DROP, found[0], TEMPLATE_SCORE, detail=found[1])
+        add_template_lines(doc, out)
         return out
+
+
+def add_template_lines(doc: Document, verdicts: list[Verdict | None]) -> None:
+    """Fill in the undecided non-blank lines of ``doc`` that :func:`template_line` knows."""
+    for i, p in enumerate(doc.paragraphs):
+        if verdicts[i] is None and not p.blank:
+            found = template_line(p.text, p.tokens or tokens(p.text))
+            if found is not None:
+                verdicts[i] = Verdict(DROP, found[0], TEMPLATE_SCORE, detail=found[1])
 
 
 def classify_batch(batch: Sequence[Document], classifiers: Sequence[Classifier]) -> None:

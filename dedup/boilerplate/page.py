@@ -31,9 +31,8 @@ import numpy as np
 
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
-from ..normalize import tokens
 from ..types import DROP, Document, Verdict
-from .classifier import TEMPLATE_SCORE, block_verdict, consent_block, template_line
+from .classifier import add_template_lines, block_verdict, consent_block
 from .features import DENSE, doc_bounds, line_docs
 from .model import (
     CLASSES,
@@ -212,11 +211,7 @@ class PageClassifier:
                 old = verdicts[i]
                 if old is None or old.reason != "boilerplate:cookie":
                     verdicts[i] = block_verdict(how)
-            for i, p in enumerate(doc.paragraphs):
-                if verdicts[i] is None and not p.blank:
-                    found = template_line(p.text, p.tokens or tokens(p.text))
-                    if found is not None:
-                        verdicts[i] = Verdict(DROP, found[0], TEMPLATE_SCORE, detail=found[1])
+            add_template_lines(doc, verdicts)
             out.append(verdicts)
             at += len(doc.paragraphs)
         return out

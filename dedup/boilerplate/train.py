@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +44,9 @@ from .model import (
     standardise,
 )
 from .repetition import LineCounts
+
+if TYPE_CHECKING:
+    from .page import PageModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,8 +284,8 @@ def score(probs: np.ndarray, ds: Dataset, docs: int, split: str,
     return out
 
 
-def write_model(model: Model, path: Path) -> None:
-    """Save atomically next to the target (numpy writes ``.npz``)."""
+def write_model(model: Model | PageModel, path: Path) -> None:
+    """Save a model atomically next to the target (numpy writes ``.npz``)."""
     import os
     import tempfile
 

@@ -96,6 +96,7 @@ def _train_page(root: Path, output: str | None, report: str | None, cv: bool,
                 cfg: Any) -> None:
     """``train-classifier --real-pages``: the page model, optionally cross-validated."""
     from ..boilerplate.labelled import load_pages
+    from ..boilerplate.train import write_model
     from ..boilerplate.train_page import train_page_model
     from ..errors import ConfigError
     from ..io.writers import write_json
@@ -115,7 +116,7 @@ def _train_page(root: Path, output: str | None, report: str | None, cv: bool,
             results["cross_validation"] = cv_scores = cross_validated_scores(root, cfg, say=say)
             click.echo(_cv_table(cv_scores))
         model = train_page_model(cfg, pages, say=say)
-        _write_page_model(model, Path(output))
+        write_model(model, Path(output))
         click.echo(f"wrote {output} ({model.meta['real_lines']} real lines, "
                    f"{model.meta['generated_lines']} generated)", err=True)
         results["train"] = model.meta
@@ -133,21 +134,6 @@ def _require_sklearn() -> None:
     except ImportError as exc:
         raise ConfigError("training needs scikit-learn",
                           hint='pip install "dedup[train]"') from exc
-
-
-def _write_page_model(model: Any, path: Path) -> None:
-    """Save atomically next to the target."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        model.save(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _cv_table(scores: dict[str, Any]) -> str:
