@@ -38,11 +38,13 @@ class BoilerplateConfig:
     ``classifier``: ``page`` (the page-structure model trained on real pages, text alone: the
     same for one page as for a corpus), ``learned`` (the linear model trained on the generated
     corpus, with corpus counts as evidence when available), ``rules`` (cookie and consent
-    notices and template lines from cue phrases and shapes only) or ``auto`` (``page``).
+    notices and template lines from cue phrases and shapes only) or ``auto`` (``page``, plus
+    the learned model's confident drops, P >= 0.8, when the run has corpus counts).
     ``preset`` picks the drop threshold on P(boilerplate) (page model: precision 0.8, balanced
     0.5, recall 0.35; learned: 0.8/0.6/0.35; rules: 0.8/0.5/0.3); ``threshold`` overrides it.
     A long sentence-like line (``guard_words`` words or more) needs ``guard`` or more.
-    ``repetition``: corpus line counts as evidence — ``off``, ``sample`` (the first
+    ``repetition``: corpus line counts as evidence (``auto`` and ``learned``) — ``off``,
+    ``sample`` (the first
     ``repetition_sample`` documents of a run) or ``full`` (a first pass over every input).
     """
 

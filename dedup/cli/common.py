@@ -74,7 +74,9 @@ def config_options(func: F) -> F:
                      help="Boilerplate classifier: page (the page-structure model trained on "
                           "real pages; text alone, the same for one page or a corpus), learned "
                           "(the generated-corpus model, with corpus counts), rules (cookie "
-                          "notices and template lines only); auto is page. [default: auto]"),
+                          "notices and template lines only); auto is page, plus the learned "
+                          "model's confident drops when the run has corpus counts. "
+                          "[default: auto]"),
         click.option("--preset", type=click.Choice(["precision", "balanced", "recall"]),
                      help="Boilerplate precision/recall trade-off. [default: balanced]"),
         click.option("--boilerplate-threshold", type=click.FloatRange(0.0, 1.0),
