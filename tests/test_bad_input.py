@@ -188,12 +188,13 @@ def test_utf16_file_is_binary_with_a_hint_to_re_encode(tmp_path: Path) -> None:
 
 def test_only_the_first_8k_decide_binary(tmp_path: Path) -> None:
     # As git and grep do: a NUL byte far into a text file does not make it binary.
-    text = f"{S[0]}\n" * 200 + "a\x00b\n"
+    late = f"{S[1][:20]}\x00{S[1][20:]}"  # a sentence, kept as content, NUL and all
+    text = f"{S[0]}\n" * 200 + late + "\n"
     assert text.index("\x00") > 8192
     (tmp_path / "late.txt").write_text(text, encoding="utf-8")
     res = run("clean", str(tmp_path / "late.txt"), "-o", "-", "-q")
     exited(res, 0)
-    assert res.stdout == f"{S[0]}\na\x00b\n"
+    assert res.stdout == f"{S[0]}\n{late}\n"
 
 
 def test_nul_in_jsonl_escaped_is_text_raw_is_a_bad_record(tmp_path: Path) -> None:

@@ -15,14 +15,15 @@ from hypothesis import strategies as st
 from dedup import Cleaner, Config
 from dedup.boilerplate.features import doc_bounds
 from dedup.boilerplate.labelled import domain_folds, line_labels, load_pages
+from dedup.boilerplate.lexical import Lexical
 from dedup.boilerplate.page import (
-    FEATURES1,
+    FEATURES,
     PageClassifier,
     PageModel,
     load_page_model,
     page_inputs,
 )
-from dedup.boilerplate.structure import Segmented, smoothed_features, structure_features
+from dedup.boilerplate.structure import Segmented, structure_features
 from dedup.boilerplate.trees import Ensemble, from_sklearn
 from dedup.cli import main
 from dedup.errors import ConfigError, InputError
@@ -175,7 +176,9 @@ def _inputs(texts: list[str]) -> np.ndarray:
     from dedup.boilerplate.model import LineCache, load_model
 
     docs = list(normalize(segment(Document(str(i), t) for i, t in enumerate(texts))))
-    return page_inputs(docs, load_model(), LineCache()).x1
+    lexical = Lexical(np.array([3, 77, 1 << 10]), np.array([0.5, -1.0, 2.0], dtype=np.float32),
+                      0.25)
+    return page_inputs(docs, load_model(), lexical, LineCache()).x
 
 
 @settings(max_examples=15, deadline=None)
@@ -186,15 +189,10 @@ def test_features_do_not_depend_on_the_batch(pages: list[list[str]]) -> None:
     together = _inputs(texts)
     alone = [_inputs([t]) for t in texts]
     assert np.array_equal(together, np.vstack(alone), equal_nan=True)
-    assert together.shape[1] == len(FEATURES1)
+    assert together.shape[1] == len(FEATURES)
 
 
-def test_smoothed_features_see_only_their_document() -> None:
-    p = np.array([0.9, 0.9, 0.1, 0.1])
-    a = smoothed_features(p, doc_bounds([2, 2]))
-    b = np.vstack([smoothed_features(p[:2], doc_bounds([2])),
-                   smoothed_features(p[2:], doc_bounds([2]))])
-    assert np.array_equal(a, b, equal_nan=True)
+def test_page_repeats_count_within_the_page() -> None:
     dense = np.zeros((4, 36))
     assert structure_features(dense, ["a", "a", "b", "c"], doc_bounds([4]))[:, 8].tolist() == [
         pytest.approx(np.log(2))] * 2 + [0.0, 0.0]
@@ -215,10 +213,9 @@ def test_training_is_reproducible(tmp_path: Path) -> None:
     cfg = PageTrainConfig(folds=2, trees=5, generated_docs=20, min_samples_leaf=5)
     a = train_page_model(cfg, pages)
     b = train_page_model(cfg, pages)
-    for name, value in a.stage1.arrays("x").items():
-        assert np.array_equal(value, b.stage1.arrays("x")[name])
-    for name, value in a.stage2.arrays("x").items():
-        assert np.array_equal(value, b.stage2.arrays("x")[name])
+    for name, value in {**a.trees.arrays("x"), **a.lexical.arrays("l")}.items():
+        assert np.array_equal(value, {**b.trees.arrays("x"), **b.lexical.arrays("l")}[name])
+    assert len(a.lexical.rows) > 0
     assert a.meta["versions"]["scikit-learn"]
 
 

@@ -264,8 +264,8 @@ DEDUP_CV_PAGE = f"{DEDUP_CV}: one page at a time"
 def cross_validated_systems(root: Path, cfg: Any = None, say: Progress | None = None
                             ) -> dict[str, System]:
     """dedup with the page model cross-validated by site: one model per domain fold, trained
-    (both stages, with the generated corpus) without that fold's sites; each page is cleaned
-    with its fold's model, as a directory (the fold's pages in one run) and one page at a
+    (words model and trees, with the generated corpus) without that fold's sites; each page is
+    cleaned with its fold's model, as a directory (the fold's pages in one run) and one page at a
     time. These are the numbers to quote: the shipped model was trained on every page here.
     Needs the ``train`` extra (scikit-learn)."""
     from ..boilerplate.labelled import load_pages as load_labelled

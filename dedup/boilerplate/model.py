@@ -379,6 +379,9 @@ class LearnedClassifier:
         self.counts = counts
         self.threshold = threshold_for(cfg)
         self.lines = LineCache()  # recurring lines' own features, computed once
+        # The stage the cache sums the words under: ``model.stage1`` or one with more columns
+        # after its own (a cache shared with the page model, see :meth:`.Lexical.joint`).
+        self.cache_stage: LinearStage = self.model.stage1
 
     def probabilities(self, doc: Document) -> tuple[np.ndarray, DocFeatures, np.ndarray]:
         """Class probabilities per line, the line features and the stage-2 inputs."""
@@ -395,7 +398,8 @@ class LearnedClassifier:
                              ) -> tuple[np.ndarray, DocFeatures, np.ndarray, np.ndarray]:
         paras = [p for doc in docs for p in doc.paragraphs]
         bounds = doc_bounds([len(doc.paragraphs) for doc in docs])
-        feats, word_z = self.lines.features(paras, bounds, self.model.stage1)
+        feats, word_z = self.lines.features(paras, bounds, self.cache_stage)
+        word_z = word_z[:, : len(self.model.stage1.bias)]
         words = np.fromiter((len(p.tokens) for p in paras), dtype=np.int64, count=len(paras))
         probs, x2 = self.model.predict(feats, [p.key for p in paras], words, self.counts,
                                        bounds, word_z)

@@ -1,18 +1,20 @@
 """The page-structure classifier: boilerplate from what a line is and where it stands.
 
-Two stacked gradient-boosted tree ensembles (:mod:`.trees`), trained on real pages with
-human gold (:mod:`.labelled`) and on the generated corpus (``dedup train-classifier
---real-pages``):
+Gradient-boosted trees (:mod:`.trees`), trained on real pages with human gold
+(:mod:`.labelled`) and on the generated corpus (``dedup train-classifier --real-pages``), see
+for each non-blank line:
 
-1. stage 1 sees each non-blank line's shape (:data:`.features.DENSE`), what its words say (the
-   class probabilities of the hashed-words linear model of :mod:`.model`, stage 1 only) and the
-   page structure around it (:mod:`.structure`: runs of short lines, text density in windows,
-   the main block of sentences, repeats on the page, neighbours);
-2. stage 2 adds stage 1's content probability of the neighbours and the page's main block by
-   that probability (:func:`.structure.smoothed_features`).
+- its shape (:data:`.features.DENSE`);
+- what its words say: the class probabilities of the generated corpus's hashed-words model
+  (:mod:`.model`, stage 1) and the real pages' own words model (:mod:`.lexical`), with its
+  neighbours' scores;
+- the page structure around it (:mod:`.structure`: runs of short lines, text density in
+  windows, the main block of sentences, repeats on the page, neighbours) and the layout
+  (:mod:`.layout`: repeated card shapes, prices, sorted runs, the page's title, lengths
+  against the page's own).
 
 Text alone: one page is cleaned as well as a corpus (corpus counts are not an input). The
-drop threshold is stage 2's P(boilerplate) (``--preset``); the cookie rules still drop
+drop threshold is the trees' P(boilerplate) (``--preset``); the cookie rules still drop
 notices on their own, consent dialogs go whole, and copyright, share, menu and sign-up lines
 recognisable by their shape alone go as template lines. The reason code names the category the
 words model finds most likely among the boilerplate classes.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,23 +36,25 @@ from ..errors import ConfigError
 from ..types import DROP, Document, Verdict
 from .classifier import add_template_lines, block_verdict, consent_block
 from .features import DENSE, doc_bounds, line_docs
+from .layout import LAYOUT, layout_features
+from .lexical import LEXICAL, Lexical, lexical_columns
 from .model import (
     CLASSES,
     RULE_OVERRIDE,
     RULE_OVERRIDE_SENTENCE,
     LearnedClassifier,
+    LinearStage,
     LineCache,
     Model,
     load_model,
 )
 from .model import softmax as _softmax
 from .repetition import LineCounts
-from .structure import SMOOTHED, STRUCTURE, smoothed_features, structure_features
+from .structure import STRUCTURE, structure_features
 from .trees import Ensemble
 
 PAGE_MODEL_PATH = Path(__file__).with_name("page_model.npz")
-FEATURES1 = DENSE + tuple(f"words_{c}" for c in CLASSES) + STRUCTURE
-FEATURES2 = (*FEATURES1, "stage1_content", *SMOOTHED)
+FEATURES = DENSE + tuple(f"words_{c}" for c in CLASSES) + STRUCTURE + LAYOUT + LEXICAL
 PAGE_PRESETS = {"precision": 0.8, "balanced": 0.5, "recall": 0.35}
 CORPUS_THRESHOLD = 0.8  # the learned model's precision preset, for its drops with counts
 EMPTY_PAGE_SHARE = 0.5  # see PageClassifier.classify_batch
@@ -59,55 +63,69 @@ _COL = {name: i for i, name in enumerate(DENSE)}
 
 @dataclass(frozen=True, slots=True)
 class PageInputs:
-    """Stage-1 inputs of a batch's non-blank lines (``rows``: their places among all the
+    """The trees' inputs of a batch's non-blank lines (``rows``: their places among all the
     batch's paragraphs; ``bounds``: the documents among the rows) and the words model's class
     probabilities."""
 
-    x1: np.ndarray
+    x: np.ndarray
     rows: np.ndarray
     bounds: np.ndarray
     words: np.ndarray
 
 
-def page_inputs(docs: Sequence[Document], words: Model, cache: LineCache) -> PageInputs:
-    """The stage-1 inputs of the non-blank lines of ``docs`` (segmented and normalised)."""
+def page_inputs(docs: Sequence[Document], words: Model, lexical: Lexical, cache: LineCache,
+                joint: LinearStage | None = None) -> PageInputs:
+    """The trees' inputs for the non-blank lines of ``docs`` (segmented and normalised).
+    ``joint`` is ``lexical.joint(words.stage1)``, built once by the caller."""
+    joint = joint or lexical.joint(words.stage1)
+    k = len(CLASSES)
     paras = [p for doc in docs for p in doc.paragraphs]
     bounds = doc_bounds([len(doc.paragraphs) for doc in docs])
-    feats, word_z = cache.features(paras, bounds, words.stage1)
+    feats, word_z = cache.features(paras, bounds, joint)
     rows = np.flatnonzero(np.fromiter((not p.blank for p in paras), dtype=bool,
                                       count=len(paras)))
     sizes = np.bincount(line_docs(bounds)[rows], minlength=len(docs))
     inner = doc_bounds(sizes.tolist())
     dense = feats.dense[rows]
-    p_words = (_softmax(words.stage1.logits(dense, word_z=word_z[rows])) if len(rows)
-               else np.zeros((0, len(CLASSES))))
+    word_z = word_z[rows]
+    p_words = (_softmax(words.stage1.logits(dense, word_z=word_z[:, :k])) if len(rows)
+               else np.zeros((0, k)))
+    texts = [paras[i].text for i in rows.tolist()]
     keys = [paras[i].key for i in rows.tolist()]
-    x1 = np.hstack([dense, p_words, structure_features(dense, keys, inner)])
-    return PageInputs(x1, rows, inner, p_words)
-
-
-def stage2_inputs(x1: np.ndarray, p1: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Stage-2 inputs: stage 1's inputs, its content probability and its smoothed context."""
-    return np.hstack([x1, p1[:, None], smoothed_features(p1, bounds)])
+    x = np.hstack([dense, p_words, structure_features(dense, keys, inner),
+                   layout_features(texts, keys, dense, inner),
+                   lexical_columns(lexical.score(word_z[:, k], dense), inner)])
+    return PageInputs(x, rows, inner, p_words)
 
 
 @dataclass(frozen=True, slots=True)
 class PageModel:
-    """The two ensembles (each gives the log-odds of content) and what they were trained on."""
+    """The real pages' words model, the trees (the log-odds of content) and what they were
+    trained on."""
 
-    stage1: Ensemble
-    stage2: Ensemble
+    lexical: Lexical
+    trees: Ensemble
     meta: dict[str, Any]
+    _joint: dict[int, tuple[LinearStage, LinearStage]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+
+    def joint(self, stage: LinearStage) -> LinearStage:
+        """:meth:`.Lexical.joint` of ``stage``, built once per model and stage (a cleaner per
+        page would otherwise rebuild its 300,000-bucket table every time)."""
+        got = self._joint.get(id(stage))
+        if got is None or got[0] is not stage:
+            got = (stage, self.lexical.joint(stage))
+            self._joint[id(stage)] = got
+        return got[1]
 
     def content_probability(self, inputs: PageInputs) -> np.ndarray:
         """P(content) of every row of ``inputs``."""
-        if not len(inputs.x1):
+        if not len(inputs.x):
             return np.zeros(0)
-        p1 = self.stage1.proba(inputs.x1)
-        return self.stage2.proba(stage2_inputs(inputs.x1, p1, inputs.bounds))
+        return self.trees.proba(inputs.x)
 
     def save(self, path: Path) -> None:
-        arrays: dict[str, Any] = {**self.stage1.arrays("s1"), **self.stage2.arrays("s2")}
+        arrays: dict[str, Any] = {**self.lexical.arrays("lx"), **self.trees.arrays("t")}
         arrays["meta"] = np.frombuffer(json.dumps(self.meta, sort_keys=True).encode(),
                                        dtype=np.uint8)
         np.savez_compressed(path, **arrays)
@@ -118,15 +136,13 @@ class PageModel:
         try:
             with np.load(path) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
-                s1 = Ensemble.from_arrays(data, "s1")
-                s2 = Ensemble.from_arrays(data, "s2")
+                lexical = Lexical.from_arrays(data, "lx")
+                trees = Ensemble.from_arrays(data, "t")
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(f"cannot load the page model {path}: {exc}", hint=hint) from exc
-        if (tuple(meta.get("features1", ())) != FEATURES1
-                or tuple(meta.get("features2", ())) != FEATURES2
-                or s1.columns != len(FEATURES1) or s2.columns != len(FEATURES2)):
+        if tuple(meta.get("features", ())) != FEATURES or trees.columns != len(FEATURES):
             raise ConfigError(f"the page model {path} was trained on other features", hint=hint)
-        return cls(s1, s2, meta)
+        return cls(lexical, trees, meta)
 
 
 @lru_cache(maxsize=4)
@@ -146,12 +162,14 @@ class PageClassifier:
         self.words = words or (load_model(cfg.model) if cfg.model else load_model())
         self.threshold = PAGE_PRESETS[cfg.preset] if cfg.threshold is None else cfg.threshold
         self.lines = LineCache()  # recurring lines' own features, computed once
+        self.joint = self.model.joint(self.words.stage1)  # both words models at once
         # With corpus counts, the generated-corpus model's confident drops add to the page
         # model's: a line a site repeats on page after page is evidence the text alone lacks.
         self.corpus = None if counts is None else LearnedClassifier(
             replace(cfg, threshold=CORPUS_THRESHOLD), model=self.words, counts=counts)
-        if self.corpus is not None:
-            self.corpus.lines = self.lines  # the same words model: one cache of line features
+        if self.corpus is not None:  # the same words model: one cache of line features
+            self.corpus.lines = self.lines
+            self.corpus.cache_stage = self.joint
 
     def classify(self, doc: Document) -> list[Verdict | None]:
         return self.classify_batch([doc])[0]
@@ -161,10 +179,10 @@ class PageClassifier:
         one by one: no feature looks past its document)."""
         if not any(doc.paragraphs for doc in docs):
             return [[] for _ in docs]
-        inputs = page_inputs(docs, self.words, self.lines)
+        inputs = page_inputs(docs, self.words, self.model.lexical, self.lines, self.joint)
         p_content = self.model.content_probability(inputs)
         bp = 1.0 - p_content
-        x1 = inputs.x1
+        x1 = inputs.x
         sentence = ((x1[:, _COL["log_words"]] >= np.log1p(self.cfg.guard_words))
                     & (x1[:, _COL["ends_terminal"]] > 0)
                     & (x1[:, _COL["stopword_share"]] >= 0.2))

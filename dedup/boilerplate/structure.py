@@ -203,39 +203,3 @@ def structure_features(dense: np.ndarray, keys: Sequence[str], bounds: np.ndarra
         out[:, col[f"after{w}_log_chars"]] = seg.window_mean(log_chars, -1, w)
     return out
 
-
-SMOOTHED = tuple(
-    [f"p_{o:+d}" for o in (-2, -1, 1, 2)]
-    + [f"p_mean{w}" for w in (2, 5, 10)]
-    + ["p_before5", "p_after5", "p_block_in", "p_block_dist", "p_doc_mean",
-       "p_first_rank", "p_last_rank"]
-)
-
-
-def smoothed_features(p: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Second-stage context: the first stage's content probability ``p`` of the neighbours, in
-    windows, and the page's main block by that probability."""
-    seg = Segmented(bounds)
-    n = seg.n
-    out = np.zeros((n, len(SMOOTHED)), dtype=np.float64)
-    if not n:
-        return out
-    col = {name: i for i, name in enumerate(SMOOTHED)}
-    for o in (-2, -1, 1, 2):
-        out[:, col[f"p_{o:+d}"]] = seg.shift(p, o)
-    for w in (2, 5, 10):
-        out[:, col[f"p_mean{w}"]] = seg.window_mean(p, w, w, self_too=False)
-    out[:, col["p_before5"]] = seg.window_mean(p, 5, -1)
-    out[:, col["p_after5"]] = seg.window_mean(p, -1, 5)
-    inside, dist, _ = seg.main_block(p - 0.5)
-    out[:, col["p_block_in"]] = inside
-    out[:, col["p_block_dist"]] = np.sign(dist) * np.log1p(np.abs(dist))
-    out[:, col["p_doc_mean"]] = seg.doc_sum(p) / np.maximum(seg.hi - seg.lo, 1)
-    # Where the line stands among the page's likely content lines.
-    likely = (p >= 0.5).astype(np.float64)
-    c = np.cumsum(likely)
-    before = c - likely - np.concatenate(([0.0], c))[seg.lo]
-    total = seg.doc_sum(likely)
-    out[:, col["p_first_rank"]] = np.log1p(before)
-    out[:, col["p_last_rank"]] = np.log1p(total - before - likely)
-    return out

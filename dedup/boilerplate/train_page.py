@@ -6,10 +6,13 @@ phrasings the real pages lack; weighted ``generated_weight`` a line). Pages are 
 every page of a domain sits in one fold, so cross-validated numbers come from models that never
 saw the site.
 
-Stage 2 is trained on out-of-fold stage-1 probabilities (the real pages by domain fold, the
-generated pages in two halves), so it learns how far to trust stage 1 on pages stage 1 has not
-seen. :func:`cross_validate` nests that inside each outer fold: a fold's model never saw its
-pages, in either stage.
+The real pages' words model (:mod:`.lexical`, a logistic regression over the hashed words) is
+fitted first; the trees are trained on its out-of-fold scores (each page scored by a words
+model that never saw its site, the generated pages dealt to the same folds), so they learn how
+far to trust it on pages it has not seen. Each real page weighs the same in the trees, however
+many lines it has: a shop page of 1,000 menu lines does not outvote ten articles.
+:func:`cross_validate` nests all of that inside each outer fold: a fold's model never saw its
+pages, in either part.
 
 scikit-learn is needed here only (``pip install "dedup[train]"``); inference is
 :mod:`.trees`. Deterministic: the same pages and config give the same trees.
@@ -29,10 +32,11 @@ from ..errors import ConfigError
 from ..normalize import normalize
 from ..segment import segment
 from ..types import Document
-from .features import doc_bounds
+from .features import BUCKETS, doc_bounds, line_features
 from .labelled import LabelledPage, domain_folds
+from .lexical import LEXICAL, Lexical, lexical_columns, pair_scale
 from .model import LineCache, Model, load_model
-from .page import FEATURES1, FEATURES2, PageModel, page_inputs, stage2_inputs
+from .page import FEATURES, PageModel, page_inputs
 from .trees import Ensemble, from_sklearn
 
 Say = Callable[[str], None]
@@ -52,25 +56,39 @@ class PageTrainConfig:
     generated_docs: int = 1500
     generated_weight: float = 0.5
     clean_copies: bool = True
+    clean_weight: float = 0.25
+    page_weights: bool = True
+    lexical_alpha: float = 3e-6
+    lexical_epochs: int = 20
     seed: int = 11
 
 
 @dataclass(frozen=True, slots=True)
 class LineSet:
-    """Stage-1 inputs and labels of many pages' non-blank lines (``page``: the page of each
-    line, in page order; ``bounds``: the pages among the lines)."""
+    """The inputs but the ``LEXICAL`` columns (``base``), the hashed words (``words``: a
+    lines x buckets sparse matrix, each line scaled as :func:`.lexical.pair_scale`) and the
+    labels of many pages' non-blank lines (``page``: the page of each line, in page order;
+    ``bounds``: the pages among the lines)."""
 
-    x1: np.ndarray
+    base: np.ndarray
+    words: Any
     content: np.ndarray
     page: np.ndarray
     bounds: np.ndarray
+    weight: np.ndarray  # per page: its weight relative to a real page
 
     def take(self, pages: np.ndarray) -> LineSet:
         """The lines of ``pages`` (sorted page numbers), renumbered from 0."""
         keep = np.isin(self.page, pages)
         sizes = np.diff(self.bounds)[pages]
-        return LineSet(self.x1[keep], self.content[keep],
-                       np.repeat(np.arange(len(pages)), sizes), doc_bounds(sizes.tolist()))
+        return LineSet(self.base[keep], self.words[np.flatnonzero(keep)], self.content[keep],
+                       np.repeat(np.arange(len(pages)), sizes), doc_bounds(sizes.tolist()),
+                       self.weight[pages])
+
+    def weighted(self, weight: np.ndarray) -> LineSet:
+        """The same lines with pages weighing ``weight``."""
+        return LineSet(self.base, self.words, self.content, self.page, self.bounds,
+                       np.asarray(weight, dtype=np.float64))
 
 
 def _batches(docs: Sequence[Any], size: int = 32) -> Iterator[Sequence[Any]]:
@@ -78,36 +96,52 @@ def _batches(docs: Sequence[Any], size: int = 32) -> Iterator[Sequence[Any]]:
         yield docs[i:i + size]
 
 
+_NO_WORDS = Lexical(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), 0.0)
+_BASE = len(FEATURES) - len(LEXICAL)
+
+
 def line_set(docs: Sequence[tuple[str, str, np.ndarray]], words: Model) -> LineSet:
     """Features of ``(id, text, content label per line)`` documents."""
+    from scipy import sparse
+
     cache = LineCache()
-    x1: list[np.ndarray] = []
+    base: list[np.ndarray] = []
     content: list[np.ndarray] = []
     sizes: list[int] = []
+    pairs: list[Any] = []
     for batch in _batches(docs):
         parsed = list(normalize(segment(Document(i, text) for i, text, _ in batch)))
         for doc, (_, _, labels) in zip(parsed, batch, strict=True):
             if len(doc.paragraphs) != len(labels):
                 raise ConfigError(f"{doc.id}: {len(doc.paragraphs)} lines but "
                                   f"{len(labels)} labels")
-        inputs = page_inputs(parsed, words, cache)
+        inputs = page_inputs(parsed, words, _NO_WORDS, cache)
+        paras = [p for doc in parsed for p in doc.paragraphs]
+        lines = [paras[i] for i in inputs.rows.tolist()]
+        lf = line_features([p.text for p in lines], [p.tokens for p in lines])
+        m = sparse.csr_matrix((np.ones(len(lf.rows)), (lf.rows, lf.buckets)),
+                              shape=(len(lines), BUCKETS))
+        m.sum_duplicates()
+        pairs.append(sparse.diags(pair_scale(inputs.x)) @ m)
         labels = np.concatenate([lab for _, _, lab in batch])
-        x1.append(inputs.x1)
+        base.append(inputs.x[:, :_BASE])
         content.append(labels[inputs.rows])
         sizes.extend(np.diff(inputs.bounds).tolist())
     bounds = doc_bounds(sizes)
     page = np.repeat(np.arange(len(sizes)), sizes)
-    width = len(FEATURES1)
-    return LineSet(np.vstack(x1) if x1 else np.zeros((0, width)),
+    return LineSet(np.vstack(base) if base else np.zeros((0, _BASE)),
+                   sparse.vstack(pairs).tocsr() if pairs else sparse.csr_matrix((0, BUCKETS)),
                    np.concatenate(content) if content else np.zeros(0, dtype=bool),
-                   page, bounds)
+                   page, bounds, np.ones(len(sizes)))
 
 
 def with_clean_copies(pages: Sequence[LabelledPage]) -> list[LabelledPage]:
     """``pages`` and, after them, each page's content lines alone as a page of its own, every
     line content: what dedup writes for a page is itself a page to keep whole (cleaning clean
     text changes nothing), and short pages of plain sentences are common input too. A copy
-    shares its page's site, so it falls in the same fold."""
+    shares its page's site, so it falls in the same fold. A copy weighs ``clean_weight`` of a
+    page in training: at a whole page's weight, short all-content pages would teach the trees
+    that any short page is content (a seven-line shop page kept its cookie button)."""
     copies = []
     for p in pages:
         lines = tuple(line for line, c in zip(p.lines, p.content.tolist(), strict=True) if c)
@@ -117,8 +151,23 @@ def with_clean_copies(pages: Sequence[LabelledPage]) -> list[LabelledPage]:
     return [*pages, *copies]
 
 
-def real_lines(pages: Sequence[LabelledPage], words: Model) -> LineSet:
-    return line_set([(p.name, "\n".join(p.lines), p.content) for p in pages], words)
+def real_lines(pages: Sequence[LabelledPage], words: Model, copies: int = 0,
+               copy_weight: float = 1.0) -> LineSet:
+    """The lines of ``pages``, the last ``copies`` of them clean copies weighing
+    ``copy_weight``."""
+    lines = line_set([(p.name, "\n".join(p.lines), p.content) for p in pages], words)
+    weight = np.ones(len(pages))
+    weight[len(pages) - copies:] = copy_weight
+    return lines.weighted(weight)
+
+
+def _with_copies(cfg: PageTrainConfig, pages: Sequence[LabelledPage], words: Model
+                 ) -> tuple[list[LabelledPage], LineSet]:
+    """``pages`` (with their clean copies when ``clean_copies``) and their lines."""
+    if not cfg.clean_copies:
+        return list(pages), real_lines(pages, words)
+    every = with_clean_copies(pages)
+    return every, real_lines(every, words, len(every) - len(pages), cfg.clean_weight)
 
 
 def generated_lines(docs: int, seed: int, words: Model) -> LineSet:
@@ -141,51 +190,83 @@ def _fit(cfg: PageTrainConfig, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> E
     return from_sklearn(model, x.shape[1])
 
 
-def _joined(cfg: PageTrainConfig, yr: np.ndarray, yg: np.ndarray, xr: np.ndarray,
-            xg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = np.vstack([xr, xg])
-    y = np.concatenate([yr, yg])
-    w = np.concatenate([np.ones(len(xr)), np.full(len(xg), cfg.generated_weight)])
-    return x, y, w
+def _weights(cfg: PageTrainConfig, real: LineSet, gen: LineSet) -> np.ndarray:
+    """Training weights of ``real``'s then ``gen``'s lines: each real page its ``weight`` in
+    total (``page_weights``; the real lines' mean weight stays 1) or a line its page's weight,
+    each generated line ``generated_weight``."""
+    if len(real.content):
+        per = real.weight[real.page]
+        if cfg.page_weights:
+            per = per / np.diff(real.bounds).astype(np.float64)[real.page]
+        wr = per * len(per) / per.sum()
+    else:
+        wr = np.ones(0)
+    return np.concatenate([wr, np.full(len(gen.content), cfg.generated_weight)])
+
+
+def _fit_lexical(cfg: PageTrainConfig, words: Any, y: np.ndarray, w: np.ndarray) -> Lexical:
+    from sklearn.linear_model import SGDClassifier
+
+    # A fixed number of epochs (tol=None): the same data give the same weights, and no
+    # convergence warning stands for a criterion that is not used.
+    model = SGDClassifier(loss="log_loss", alpha=cfg.lexical_alpha,
+                          max_iter=cfg.lexical_epochs, tol=None, random_state=cfg.seed)
+    model.fit(words, y.astype(np.int64), sample_weight=w)
+    coef = model.coef_[0]
+    rows = np.flatnonzero(coef)
+    return Lexical(rows.astype(np.int64), coef[rows].astype(np.float32),
+                   float(model.intercept_[0]))
+
+
+def _lex_scores(lexical: Lexical, words: Any) -> np.ndarray:
+    """The words' scores of lines in a training matrix (already scaled per line)."""
+    full = np.zeros(BUCKETS, dtype=np.float64)
+    full[lexical.rows] = lexical.weights
+    out: np.ndarray = words @ full + lexical.bias
+    return out
 
 
 def fit_page_model(cfg: PageTrainConfig, real: LineSet, real_fold: np.ndarray, gen: LineSet,
                    say: Say | None = None) -> PageModel:
-    """Both stages on ``real`` (``real_fold``: the domain fold of each page) and ``gen``."""
+    """The words model and the trees on ``real`` (``real_fold``: the domain fold of each
+    page) and ``gen``."""
+    from scipy import sparse
+
     say = say or (lambda msg: None)
-    p1 = np.zeros(len(real.content))
-    g1 = np.zeros(len(gen.content))
     folds = sorted(set(real_fold.tolist()))
     if len(folds) < 2:
         raise ConfigError("training needs the real pages of at least two domain folds",
                           hint="give pages of more sites, or fewer --folds")
-    line_fold = real_fold[real.page]
-    # The generated pages are dealt to the same folds, so one model per fold scores both.
-    gen_fold = np.asarray(folds)[gen.page % len(folds)] if folds else gen.page
-    for k in folds:  # stage 1 out of fold: each real page scored by a model without its site
-        held, gheld = line_fold == k, gen_fold == k
-        sub = _fit(cfg, *_joined(cfg, real.content[~held], gen.content[~gheld],
-                                 real.x1[~held], gen.x1[~gheld]))
-        p1[held] = sub.proba(real.x1[held])
-        g1[gheld] = sub.proba(gen.x1[gheld])
-        say(f"  stage 1, fold {k}: {int(held.sum())} real lines scored out of fold")
-    stage1 = _fit(cfg, *_joined(cfg, real.content, gen.content, real.x1, gen.x1))
-    say("  stage 2")
-    x2r = stage2_inputs(real.x1, p1, real.bounds)
-    x2g = stage2_inputs(gen.x1, g1, gen.bounds) if len(gen.content) else np.zeros(
-        (0, len(FEATURES2)))
-    stage2 = _fit(cfg, *_joined(cfg, real.content, gen.content, x2r, x2g))
-    meta = {"features1": list(FEATURES1), "features2": list(FEATURES2), "train": asdict(cfg),
+    line_fold = np.concatenate([real_fold[real.page],
+                                # the generated pages are dealt to the same folds
+                                np.asarray(folds)[gen.page % len(folds)]])
+    words = sparse.vstack([real.words, gen.words]).tocsr()
+    y = np.concatenate([real.content, gen.content])
+    w = _weights(cfg, real, gen)
+    lex = np.zeros(len(y))
+    for k in folds:  # out of fold: each page scored by a words model without its site
+        held = line_fold == k
+        sub = _fit_lexical(cfg, words[np.flatnonzero(~held)], y[~held], w[~held])
+        lex[held] = _lex_scores(sub, words[np.flatnonzero(held)])
+        say(f"  words model, fold {k}: {int(held[: len(real.content)].sum())} real lines "
+            "scored out of fold")
+    lexical = _fit_lexical(cfg, words, y, w)
+    n = len(real.content)
+    x = np.vstack([np.hstack([real.base, lexical_columns(lex[:n], real.bounds)]),
+                   np.hstack([gen.base, lexical_columns(lex[n:], gen.bounds)])])
+    say("  trees")
+    trees = _fit(cfg, x, y, w)
+    meta = {"features": list(FEATURES), "train": asdict(cfg),
             "real_lines": len(real.content), "real_pages": len(real.bounds) - 1,
             "generated_lines": len(gen.content), "versions": training_versions()}
-    return PageModel(stage1, stage2, meta)
+    return PageModel(lexical, trees, meta)
 
 
 def training_versions() -> dict[str, str]:
     """The versions of what a model is trained with (recorded in its metadata)."""
     from importlib.metadata import version
 
-    return {name: version(name) for name in ("scikit-learn", "numpy", "dedup")}
+    return {name: version(name) for name in ("scikit-learn", "scipy", "numpy", "dedup")}
 
 
 def _say(say: Say | None) -> Say:
@@ -199,9 +280,7 @@ def train_page_model(cfg: PageTrainConfig, pages: Sequence[LabelledPage],
     words = words or load_model()
     t0 = time.perf_counter()
     say(f"featurising {len(pages)} real pages and {cfg.generated_docs} generated pages")
-    if cfg.clean_copies:
-        pages = with_clean_copies(pages)
-    real = real_lines(pages, words)
+    pages, real = _with_copies(cfg, pages, words)
     gen = generated_lines(cfg.generated_docs, cfg.seed, words)
     model = fit_page_model(cfg, real, domain_folds(pages, cfg.folds), gen, say)
     say(f"trained in {time.perf_counter() - t0:.0f}s")
@@ -211,16 +290,13 @@ def train_page_model(cfg: PageTrainConfig, pages: Sequence[LabelledPage],
 def cross_validate(cfg: PageTrainConfig, pages: Sequence[LabelledPage],
                    say: Say | None = None, words: Model | None = None
                    ) -> tuple[np.ndarray, list[PageModel]]:
-    """One model per domain fold, each trained (both stages) without that fold's pages;
-    returns the fold of every page of ``pages`` and the models."""
+    """One model per domain fold, each trained (words model and trees) without that fold's
+    pages; returns the fold of every page of ``pages`` and the models."""
     say = _say(say)
     words = words or load_model()
     n_pages = len(pages)
-    fold = domain_folds(pages, cfg.folds)
-    if cfg.clean_copies:
-        pages = with_clean_copies(pages)
-        fold = domain_folds(pages, cfg.folds)  # the same folds: copies share their site
-    real = real_lines(pages, words)
+    pages, real = _with_copies(cfg, pages, words)
+    fold = domain_folds(pages, cfg.folds)  # the same folds: copies share their site
     gen = generated_lines(cfg.generated_docs, cfg.seed, words)
     models = []
     first = fold[:n_pages].copy()
