@@ -115,8 +115,10 @@ static PyObject *predict(PyObject *self, PyObject *args) {
                 for (Py_ssize_t i = 0; i < nb; i++) {
                     const node_t *nd = N + at[i];
                     double v = X0[i * ncols + nd->feat];
-                    int go_left = isnan(v) ? nd->miss : v <= nd->thr;
-                    at[i] = go_left ? nd->left : nd->right;
+                    /* Branch-free: which way a row goes is data, and a mispredicted branch
+                     * per step cost more than the step itself. NaN compares false. */
+                    int32_t go_left = (v <= nd->thr) | ((v != v) & nd->miss);
+                    at[i] = nd->right + ((nd->left - nd->right) & -go_left);
                 }
             }
             for (Py_ssize_t i = 0; i < nb; i++) O[r0 + i] += V[at[i]];
