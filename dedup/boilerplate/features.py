@@ -319,20 +319,25 @@ def _body_overlap(h: np.ndarray, line: np.ndarray, long_line: np.ndarray, doc: n
     *other* long lines. An article's title and headings repeat the words of its body; a link
     to another article, a menu or a footer does not, however often it recurs in the corpus.
 
-    Exact (sorted by document and hash, no combined key that could collide), and per document:
+    Exact (grouped by hash and document, no combined key that could collide), and per document:
     the value does not depend on which other documents share the batch.
     """
     n = len(long_line)
     out = np.zeros(n, dtype=np.float64)
     if not len(line):
         return out
-    order = np.lexsort((h, line))
+    same_line = line[1:] == line[:-1]
+    if not np.all((line[1:] > line[:-1]) | (same_line & (h[1:] >= h[:-1]))):
+        order = np.lexsort((h, line))  # already in order when they come from the line cache
+        line, h = line[order], h[order]
+        same_line = line[1:] == line[:-1]
+    first = np.r_[True, ~same_line | (h[1:] != h[:-1])]
+    line, h = line[first], h[first]  # distinct (line, word) pairs, by line
+    # By word, lines in order within a word (a stable sort), so by document too: each
+    # (document, word) pair is one run. Only the runs matter, not their order.
+    order = np.argsort(h, kind="stable")
     line, h = line[order], h[order]
-    first = np.r_[True, (line[1:] != line[:-1]) | (h[1:] != h[:-1])]
-    line, h = line[first], h[first]  # distinct (line, word) pairs
     d = doc[line]
-    order = np.lexsort((h, d))
-    line, h, d = line[order], h[order], d[order]
     is_long = long_line[line].astype(np.int64)
     start = np.r_[True, (d[1:] != d[:-1]) | (h[1:] != h[:-1])]
     group = np.cumsum(start) - 1
