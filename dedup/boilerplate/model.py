@@ -13,6 +13,7 @@ threshold on that probability is the precision/recall knob (``--preset``).
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,12 @@ PRESETS = {"precision": 0.8, "balanced": 0.6, "recall": 0.35}
 
 
 CLIP = 4.0  # standardised features are clipped: no line is scored far outside training data
+
+_linear: Any
+try:  # the compiled kernels, built by the package's own build
+    _linear = importlib.import_module("dedup._linear")
+except ImportError:  # pragma: no cover - a source tree used without building
+    _linear = None
 
 
 def standardise(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -104,28 +111,41 @@ class LinearStage:
         object.__setattr__(self, "_table", table)
 
     def logits(self, x: np.ndarray, rows: np.ndarray | None = None,
-               buckets: np.ndarray | None = None, word_z: np.ndarray | None = None
-               ) -> np.ndarray:
+               buckets: np.ndarray | None = None, word_z: np.ndarray | None = None,
+               compiled: bool = True) -> np.ndarray:
         """Logits of the lines ``x``; the hashed words come as ``(line, bucket)`` pairs or,
-        already summed, as ``word_z`` (:meth:`word_logits`)."""
-        xs = standardise(x, self.mean, self.scale)
-        # Feature by feature rather than one matrix product: each line's sum is then taken in
-        # the same order whatever the other lines of the batch (a BLAS product may block rows
-        # differently for different batch sizes), so batching never changes a score.
-        z: np.ndarray = np.broadcast_to(self.bias, (len(x), len(self.bias))).copy()
-        for j in range(xs.shape[1]):
-            z += xs[:, j : j + 1] * self.dense[j]
+        already summed, as ``word_z`` (:meth:`word_logits`). ``compiled``: with the kernel
+        (``dedup._linear``) when it is built, which gives the same sums as the numpy below."""
+        z: np.ndarray
+        if compiled and _linear is not None and len(x):
+            z = np.empty((len(x), len(self.bias)), dtype=np.float64)
+            _linear.logits(np.ascontiguousarray(x, dtype=np.float64), self.mean, self.scale,
+                           CLIP, self.dense, self.bias, z)
+        else:
+            xs = standardise(x, self.mean, self.scale)
+            # Feature by feature rather than one matrix product: each line's sum is then taken
+            # in the same order whatever the other lines of the batch (a BLAS product may block
+            # rows differently for different batch sizes), so batching never changes a score.
+            z = np.broadcast_to(self.bias, (len(x), len(self.bias))).copy()
+            for j in range(xs.shape[1]):
+                z += xs[:, j : j + 1] * self.dense[j]
         if word_z is not None:
             z += word_z
         elif rows is not None and buckets is not None and len(rows):
-            z += self.word_logits(rows, buckets, len(x))
+            z += self.word_logits(rows, buckets, len(x), compiled)
         return z
 
-    def word_logits(self, rows: np.ndarray, buckets: np.ndarray, n: int) -> np.ndarray:
+    def word_logits(self, rows: np.ndarray, buckets: np.ndarray, n: int,
+                    compiled: bool = True) -> np.ndarray:
         """The hashed words' part of the logits of ``n`` lines (``(line, bucket)`` pairs): each
         line's sum runs over its own pairs in their order, whatever the other lines."""
         out = np.zeros((n, len(self.bias)), dtype=np.float64)
         if self._slot is not None and self._table is not None and len(rows):
+            if compiled and _linear is not None:
+                _linear.word_logits(np.ascontiguousarray(rows, dtype=np.int64),
+                                    np.ascontiguousarray(buckets, dtype=np.int64),
+                                    self._slot, self._table, out)
+                return out
             at = self._slot[buckets]
             for c in range(out.shape[1]):  # bincount sums in float64 whatever the table's type
                 out[:, c] = np.bincount(rows, weights=self._table[c][at], minlength=n)
