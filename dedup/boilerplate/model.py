@@ -444,15 +444,22 @@ class LearnedClassifier:
     def classify(self, doc: Document) -> list[Verdict | None]:
         return self.classify_batch([doc])[0]
 
-    def classify_batch(self, docs: Sequence[Document]) -> list[list[Verdict | None]]:
+    def classify_batch(self, docs: Sequence[Document], wanted: np.ndarray | None = None
+                       ) -> list[list[Verdict | None]]:
         """:meth:`classify` for several documents, their lines scored together (the same
-        verdicts as one by one, with less numpy overhead per document)."""
+        verdicts as one by one, with less numpy overhead per document).
+
+        ``wanted``: one flag per paragraph of the batch, for a caller that has decided the
+        other lines already (the page model, adding this model's drops): only the flagged lines
+        get their verdicts, the others ``None`` (the cookie notices among them still count
+        where a consent dialog grows from)."""
         if not any(doc.paragraphs for doc in docs):
             return [[] for _ in docs]
         probs, feats, x2, bounds = self._batch_probabilities(docs)
         decision = decide(probs, feats.dense, self.threshold, self.cfg)
         bp = 1.0 - probs[:, 0]
-        lines = np.asarray([not p.blank for doc in docs for p in doc.paragraphs], dtype=bool)
+        lines = np.fromiter((not p.blank for doc in docs for p in doc.paragraphs), dtype=bool,
+                            count=len(probs))
         candidate = decision.drop & lines
         # A page is not emptied on weak evidence: when every line would go, the lines below
         # the guard probability stay (a page of only a cookie notice still goes).
@@ -462,17 +469,21 @@ class LearnedClassifier:
         emptied = ((kept_lines == 0) & (any_lines > 0))[doc_of]
         spared = emptied & (bp < self.cfg.guard) & ~decision.by_rule
         drop = decision.drop & ~spared & lines
-        dropped = np.flatnonzero(drop & ~decision.by_rule)
+        cookie = drop & (decision.cls == CLASSES.index("cookie"))  # what _verdict calls cookie
+        shown = drop if wanted is None else drop & wanted
+        dropped = np.flatnonzero(shown & ~decision.by_rule)
         why = dict(zip(dropped.tolist(),
                        self.model.deciding(x2[dropped], decision.cls[dropped]), strict=True))
+        at = np.flatnonzero(shown).tolist()
+        cut = np.searchsorted(at, bounds).tolist()
         out: list[list[Verdict | None]] = []
         for d, doc in enumerate(docs):
-            verdicts: list[Verdict | None] = []
-            for i in range(int(bounds[d]), int(bounds[d + 1])):
-                verdicts.append(self._verdict(i, drop, decision, probs, bp, why))
-            cookie = [v is not None and v.reason == "boilerplate:cookie" for v in verdicts]
-            for i, how in consent_block(doc, cookie):
-                if verdicts[i] is None:
+            a = int(bounds[d])
+            verdicts: list[Verdict | None] = [None] * len(doc.paragraphs)
+            for i in at[cut[d]:cut[d + 1]]:
+                verdicts[i - a] = self._verdict(i, drop, decision, probs, bp, why)
+            for i, how in consent_block(doc, cookie[a:a + len(verdicts)].tolist()):
+                if verdicts[i] is None and (wanted is None or wanted[a + i]):
                     verdicts[i] = block_verdict(how)
             out.append(verdicts)
         return out

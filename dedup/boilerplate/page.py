@@ -180,7 +180,11 @@ class PageClassifier:
         rule = x1[:, _COL["cookie_rule_unquoted"]]
         by_rule = (((rule >= RULE_OVERRIDE) & ~sentence) | (rule >= RULE_OVERRIDE_SENTENCE))
         category = 1 + np.argmax(inputs.words[:, 1:], axis=1) if len(x1) else np.zeros(0, int)
-        extra = self.corpus.classify_batch(docs) if self.corpus is not None else None
+        extra = None
+        if self.corpus is not None:  # its verdicts count only where this model has none
+            wanted = np.zeros(sum(len(doc.paragraphs) for doc in docs), dtype=bool)
+            wanted[inputs.rows] = ~(by_rule | by_model)
+            extra = self.corpus.classify_batch(docs, wanted)
         out: list[list[Verdict | None]] = []
         at = 0
         rows = inputs.rows.tolist()
