@@ -6,4 +6,5 @@ from setuptools import Extension, setup
 FLAGS = ["-O3", "-ffp-contract=off"]
 
 setup(ext_modules=[Extension("dedup._trees", ["dedup/_trees.c"], extra_compile_args=FLAGS),
-                   Extension("dedup._linear", ["dedup/_linear.c"], extra_compile_args=FLAGS)])
+                   Extension("dedup._linear", ["dedup/_linear.c"], extra_compile_args=FLAGS),
+                   Extension("dedup._lines", ["dedup/_lines.c"], extra_compile_args=FLAGS)])

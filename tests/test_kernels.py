@@ -97,3 +97,18 @@ def test_tree_kernel_equals_the_reference_at_edge_values(seed: int, trees: int,
                             -np.finfo(float).max, 5e-324, -5e-324]])
     x = rng.choice(pool, size=(rows, 3))
     assert np.array_equal(ens.raw(x), ens.raw(x, compiled=False), equal_nan=True)
+
+
+LINE_PIECES = st.sampled_from(["a", "Bc", " ", "\t", "İ", "ß", "Σ", "|", "»", "—", "«", "”", "!",
+                               "…", ".", "3", "٣", "\U0001f600", "\U00020000", "©", "\u0301",
+                               ":", "-", "•", "\xa0", "\u2028", "x\u0300"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(LINE_PIECES, max_size=12).map("".join), min_size=1, max_size=12))
+def test_char_counts_equal_the_reference(lines: list[str]) -> None:
+    from dedup.boilerplate.features import char_counts
+
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    text = "\n".join(lines)
+    assert np.array_equal(char_counts(text, lengths), char_counts(text, lengths, compiled=False))
