@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedup import Cleaner, Config, Document
 from dedup.boilerplate import RuleClassifier, cookie_evidence
@@ -228,3 +230,44 @@ def test_the_rules_drop_template_lines_by_their_shape(line: str, reason: str) ->
 def test_content_shaped_like_a_template_line_stays(line: str) -> None:
     rules = Cleaner(Config().replace(boilerplate={"classifier": "rules"}))
     assert [v.reason for v in rules.clean(f"{BODY}\n{line}").verdicts] == ["content", "content"]
+
+
+def _template_line_reference(text: str, toks: tuple[str, ...]) -> tuple[str, str] | None:
+    """template_line as first written: every test on every line (the fast path skips tests
+    whose anchors are missing)."""
+    from dedup.boilerplate import classifier as c
+
+    if not toks:
+        return None
+    low = text.lower()
+    if len(toks) <= c.LEGAL_WORDS and (c._COPYRIGHT_START.match(text) or (
+            not c._RIGHTS_ANCHORS.isdisjoint(toks) and c._RIGHTS.search(low))):
+        return "boilerplate:legal", "a copyright line"
+    if (len(toks) <= c.SHARE_WORDS and not c._SHARE_ANCHORS.isdisjoint(toks)
+            and c._covered(c._SHARE, low, toks)):
+        return "boilerplate:share", "share-widget labels only"
+    if len(toks) <= c.PROMPT_WORDS and text.rstrip()[-1:] not in ".…":
+        for name, pattern in c._PROMPTS.items():
+            if not c._PROMPT_ANCHORS[name].isdisjoint(toks) and c._covered(pattern, low, toks):
+                return f"boilerplate:{name}", f"{name} prompt phrases only"
+    if any(ch in text for ch in "|·•›»"):
+        items = [x for x in c._MENU_SPLIT.split(text.strip()) if x]
+        need = 3 if c._CRUMB.search(text) else c.MENU_ITEMS
+        if len(items) >= need and all(
+                1 <= len(x.split()) <= c.MENU_ITEM_WORDS and not any(ch.isdigit() for ch in x)
+                and not any(ch in ".!?:;…" for ch in x) for x in items):
+            return "boilerplate:nav", f"a menu: {len(items)} short items between separators"
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([" ", "\u3000", "\x1c", "©", "(c)", "(C)", "Copyright", "COPYRIGHT",
+                                 "2025", "all rights reserved", "Share", "Tweet", "Sign in",
+                                 "Subscribe to our newsletter", "Home", "|", "»", ".", "news",
+                                 "c", "C", "(", "İ"]), min_size=1, max_size=8).map("".join))
+def test_template_line_fast_path_equals_every_test_run(text: str) -> None:
+    from dedup.boilerplate.classifier import template_line
+    from dedup.normalize import tokens
+
+    toks = tokens(text)
+    assert template_line(text, toks) == _template_line_reference(text, toks)

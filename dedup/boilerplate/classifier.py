@@ -9,7 +9,9 @@ same :class:`Classifier` protocol and slots in via :class:`~dedup.pipeline.Clean
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -204,6 +206,13 @@ def dialog_role(text: str, toks: Sequence[str]) -> str | None:
     naming consent or privacy, a sentence addressed to the reader that names a consent button),
     or ``None``.
     Lines with reporting cues ("said", "according to") are never part of a dialog."""
+    return _dialog_role(text, tuple(toks))
+
+
+@lru_cache(maxsize=1 << 14)
+def _dialog_role(text: str, toks: tuple[str, ...]) -> str | None:
+    """:func:`dialog_role`, cached: a site's notice, buttons and footer recur on its pages,
+    and the page model and its corpus-evidence model both look for dialogs."""
     if not toks:
         return None
     if button_only(text, toks):
@@ -287,8 +296,11 @@ def consent_block(doc: Document, cookie: Sequence[bool]) -> list[tuple[int, str]
         return False
 
     # A dialog holds a notice or notice text naming the topic: runs grow from those lines.
+    if not any(cookie) and _TOPIC_ANCHORS.isdisjoint(itertools.chain.from_iterable(
+            p.tokens or tokens(p.text) for p in paras if p.text)):
+        return []  # neither: no run (what the page of most documents is)
     starts = [i for i, p in enumerate(paras) if cookie[i] or (
-        not p.blank and not _TOPIC_ANCHORS.isdisjoint(p.tokens or tokens(p.text))
+        p.text and not _TOPIC_ANCHORS.isdisjoint(p.tokens or tokens(p.text))
         and role(i) is not None)]
     out: list[tuple[int, str]] = []
     done = -1
@@ -335,6 +347,7 @@ _RIGHTS_ANCHORS = frozenset(max(tokens(p), key=len) for p in rules.RIGHTS_RESERV
 # an enumerated "(c) the third case".
 _COPYRIGHT_START = regex.compile(r"^\s*(?:©|\(c\)\s*\d{4}|copyright\s*(?:©|\(c\)|\d{4}))",
                                  regex.IGNORECASE)
+_COPYRIGHT_FIRST = frozenset("©(cC")  # what _COPYRIGHT_START's first non-space matches
 _SHARE = _alternation(p for phrases in rules.SHARE.values() for p in phrases)
 _SHARE_ANCHORS = frozenset(max(toks, key=len) for phrases in rules.SHARE.values()
                            for toks in map(tokens, phrases) if toks)
@@ -345,8 +358,10 @@ _PROMPT_ANCHORS = {name: frozenset(max(toks, key=len) for phrases in by_lang.val
                                    for toks in map(tokens, phrases) if toks)
                    - {"email", "mail", "address", "adres", "adresse", "adresa", "your", "our"}
                    for name, by_lang in rules.PROMPTS.items()}
+_TEMPLATE_ANCHORS = _RIGHTS_ANCHORS.union(_SHARE_ANCHORS, *_PROMPT_ANCHORS.values())
 _MENU_SPLIT = regex.compile(r"\s*[|·•›»]\s*")
 _CRUMB = regex.compile(r"[›»]")
+_MENU_CHAR = re.compile(r"[|·•›»]")  # the standard library's: a cheaper call per line
 LEGAL_WORDS = 30  # a copyright line is short; a longer one is prose that names copyright
 MENU_ITEMS = 4  # items of a menu line ("Home | News | Sport | Culture"); a breadcrumb: 3
 MENU_ITEM_WORDS = 4
@@ -376,18 +391,25 @@ def template_line(text: str, toks: Sequence[str]) -> tuple[str, str] | None:
     """
     if not toks:
         return None
-    low = text.lower()
-    if len(toks) <= LEGAL_WORDS and (_COPYRIGHT_START.match(text) or (
-            not _RIGHTS_ANCHORS.isdisjoint(toks) and _RIGHTS.search(low))):
+    first = text[:1]
+    if first.isspace():
+        first = text.lstrip()[:1]
+    # Each test runs only when the line holds what it needs: _COPYRIGHT_START can only match
+    # after spaces when "©", "(", "c" or "C" comes first; the phrase patterns need an anchor.
+    anchored = not _TEMPLATE_ANCHORS.isdisjoint(toks)
+    if len(toks) <= LEGAL_WORDS and ((first in _COPYRIGHT_FIRST and _COPYRIGHT_START.match(text))
+                                     or (anchored and not _RIGHTS_ANCHORS.isdisjoint(toks)
+                                         and _RIGHTS.search(text.lower()))):
         return "boilerplate:legal", "a copyright line"
-    if (len(toks) <= SHARE_WORDS and not _SHARE_ANCHORS.isdisjoint(toks)
-            and _covered(_SHARE, low, toks)):
+    if (anchored and len(toks) <= SHARE_WORDS and not _SHARE_ANCHORS.isdisjoint(toks)
+            and _covered(_SHARE, text.lower(), toks)):
         return "boilerplate:share", "share-widget labels only"
-    if len(toks) <= PROMPT_WORDS and text.rstrip()[-1:] not in ".…":  # "Forgot password?"
-        for name, pattern in _PROMPTS.items():
-            if not _PROMPT_ANCHORS[name].isdisjoint(toks) and _covered(pattern, low, toks):
+    if anchored and len(toks) <= PROMPT_WORDS and text.rstrip()[-1:] not in ".…":
+        for name, pattern in _PROMPTS.items():  # the rstrip: "Forgot password?" is a prompt
+            if (not _PROMPT_ANCHORS[name].isdisjoint(toks)
+                    and _covered(pattern, text.lower(), toks)):
                 return f"boilerplate:{name}", f"{name} prompt phrases only"
-    if any(ch in text for ch in "|·•›»"):
+    if _MENU_CHAR.search(text):
         items = [x for x in _MENU_SPLIT.split(text.strip()) if x]
         need = 3 if _CRUMB.search(text) else MENU_ITEMS
         if len(items) >= need and all(
@@ -436,7 +458,7 @@ class RuleClassifier:
 def add_template_lines(doc: Document, verdicts: list[Verdict | None]) -> None:
     """Fill in the undecided non-blank lines of ``doc`` that :func:`template_line` knows."""
     for i, p in enumerate(doc.paragraphs):
-        if verdicts[i] is None and not p.blank:
+        if verdicts[i] is None and p.text:  # not blank
             found = template_line(p.text, p.tokens or tokens(p.text))
             if found is not None:
                 verdicts[i] = Verdict(DROP, found[0], TEMPLATE_SCORE, detail=found[1])

@@ -12,12 +12,14 @@ Three kinds of evidence, all cheap:
   the nearest such line is (no absolute position: pages differ too much in where they end).
 
 Character-level counts come from one pass over the document's code points (a lookup table of
-flags per BMP character, summed per line with prefix sums); no per-character Python work.
+flags per BMP character, counted per line by a small C kernel, or summed per line with prefix
+sums in numpy); no per-character Python work.
 Context (neighbours' predictions) and corpus repetition are added by :mod:`.model`.
 """
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 import re
@@ -26,12 +28,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..shingle import fmix64, token_hashes
-from .classifier import cookie_evidence
+from .classifier import _COOKIE_ANCHORS, cookie_evidence
 from .rules import REPORTING
+
+_lines: Any
+try:  # the compiled kernel, built by the package's own build
+    _lines = importlib.import_module("dedup._lines")
+except ImportError:  # pragma: no cover - a source tree used without building
+    _lines = None
 
 BUCKET_BITS = 18
 BUCKETS = 1 << BUCKET_BITS
@@ -218,6 +227,50 @@ def place_features(lf: LineFeatures, bounds: np.ndarray) -> DocFeatures:
     return DocFeatures(dense, lf.rows, lf.buckets)
 
 
+CHAR_COUNTS = ("letters", "upper", "digits", "spaces", "punct", "separators", "word_starts",
+               "upper_word_starts", "first_flags", "last_flags", "prev_flags", "first_char",
+               "last_char")
+
+
+def char_counts(text: str, lengths: np.ndarray, compiled: bool = True) -> np.ndarray:
+    """Per line of ``text`` (lines joined by "\\n", ``lengths`` in code points): the
+    :data:`CHAR_COUNTS` (lines x 13, int64): how many code points carry each flag of
+    :func:`_flag_table`, how many letters start a word and how many of those are capitals,
+    the flags of the first, last and second-last code points and the first and last code
+    points (0 where the line is too short). ``compiled``: with the kernel (``dedup._lines``)
+    when it is built, which gives the same counts as the numpy below."""
+    n = len(lengths)
+    out = np.empty((n, len(CHAR_COUNTS)), dtype=np.int64)
+    if compiled and _lines is not None:
+        _lines.char_counts(text, np.ascontiguousarray(lengths, dtype=np.int64), _flag_table(),
+                           out)
+        return out
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    ends = starts + lengths
+    # One padding code point at the end keeps every index below valid, even for blank pages.
+    cps = np.concatenate((np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32),
+                          np.zeros(1, dtype=np.uint32)))
+    flags = _flag_table()[np.minimum(cps, 0xFFFF)]
+    flags[cps > 0xFFFF] = LETTER
+    for c, bit in enumerate((LETTER, UPPER, DIGIT, SPACE, PUNCT, SEPARATOR)):
+        out[:, c] = _counts(flags, bit, starts, ends)
+    is_letter = (flags & LETTER) != 0
+    word_start = is_letter & ~np.concatenate(([False], is_letter[:-1]))
+    csum_ws = np.concatenate(([0], np.cumsum(word_start)))
+    csum_up = np.concatenate(([0], np.cumsum(word_start & ((flags & UPPER) != 0))))
+    out[:, 6] = csum_ws[ends] - csum_ws[starts]
+    out[:, 7] = csum_up[ends] - csum_up[starts]
+    nonempty = lengths > 0
+    last = np.where(nonempty, ends - 1, 0)
+    out[:, 8] = np.where(nonempty, flags[starts], 0)
+    out[:, 9] = np.where(nonempty, flags[last], 0)
+    out[:, 10] = np.where(lengths > 1, flags[np.maximum(last - 1, 0)], 0)
+    out[:, 11] = np.where(nonempty, cps[starts], 0)
+    out[:, 12] = np.where(nonempty, cps[last], 0)
+    return out
+
+
 def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFeatures:
     """The features of every line that do not look past it (``lines`` trimmed, ``toks`` their
     tokens): every column but ``PLACE``, with one pass over all the code points."""
@@ -232,27 +285,12 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
     starts = np.zeros(n, dtype=np.int64)
     np.cumsum(lengths[:-1] + 1, out=starts[1:])
     ends = starts + lengths
-    # One padding code point at the end keeps every index below valid, even for blank pages.
-    cps = np.concatenate((np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32),
-                          np.zeros(1, dtype=np.uint32)))
-    flags = _flag_table()[np.minimum(cps, 0xFFFF)]
-    flags[cps > 0xFFFF] = LETTER
-    letters = _counts(flags, LETTER, starts, ends)
-    nonspace = lengths - _counts(flags, SPACE, starts, ends)
-    is_letter = (flags & LETTER) != 0
-    word_start = is_letter & ~np.concatenate(([False], is_letter[:-1]))
-    csum_ws = np.concatenate(([0], np.cumsum(word_start)))
-    csum_up = np.concatenate(([0], np.cumsum(word_start & ((flags & UPPER) != 0))))
-    word_starts = csum_ws[ends] - csum_ws[starts]
-    upper_starts = csum_up[ends] - csum_up[starts]
-    nonempty = lengths > 0
-    last = np.where(nonempty, ends - 1, 0)
-    first = starts
-    last_flags = np.where(nonempty, flags[last], 0)
-    prev_flags = np.where(lengths > 1, flags[np.maximum(last - 1, 0)], 0)
-    first_flags = np.where(nonempty, flags[first], 0)
-    last_char = np.where(nonempty, cps[last], 0)
-    first_char = np.where(nonempty, cps[first], 0)
+    chars = char_counts(text, lengths)
+    letters = chars[:, 0]
+    nonspace = lengths - chars[:, 3]
+    word_starts, upper_starts = chars[:, 6], chars[:, 7]
+    first_flags, last_flags, prev_flags = chars[:, 8], chars[:, 9], chars[:, 10]
+    first_char, last_char = chars[:, 11], chars[:, 12]
 
     words = np.fromiter(map(len, toks), dtype=np.int64, count=n)
     all_toks = list(itertools.chain.from_iterable(toks))
@@ -277,16 +315,16 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
                          ("words_4_5", 4, 5), ("words_6_8", 6, 8), ("words_9_15", 9, 15),
                          ("words_16_30", 16, 30), ("words_31_up", 31, 1 << 30)):
         dense[:, col[name]] = (words >= lo) & (words <= hi)
-    dense[:, col["upper_share"]] = _counts(flags, UPPER, starts, ends) / safe_letters
-    dense[:, col["digit_share"]] = _counts(flags, DIGIT, starts, ends) / safe_nonspace
-    dense[:, col["punct_share"]] = _counts(flags, PUNCT, starts, ends) / safe_nonspace
+    dense[:, col["upper_share"]] = chars[:, 1] / safe_letters
+    dense[:, col["digit_share"]] = chars[:, 2] / safe_nonspace
+    dense[:, col["punct_share"]] = chars[:, 4] / safe_nonspace
     dense[:, col["title_share"]] = upper_starts / np.maximum(word_starts, 1)
     terminal = ((last_flags & TERMINAL) != 0) | (((last_flags & QUOTE) != 0)
                                                  & ((prev_flags & TERMINAL) != 0))
     dense[:, col["ends_terminal"]] = terminal
     dense[:, col["ends_colon"]] = last_char == ord(":")
     dense[:, col["starts_bullet"]] = (first_char[:, None] == _BULLET_CODES).any(axis=1)
-    seps = _counts(flags, SEPARATOR, starts, ends)
+    seps = chars[:, 5]
     dense[:, col["log_separators"]] = np.log1p(seps)
     dense[:, col["separators_per_word"]] = seps / safe_words
     dense[:, col["has_url"]] = _line_hits(_URL, text, starts, ends)
@@ -295,19 +333,42 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
     dense[:, col["has_copyright"]] = _line_hits(_COPYRIGHT, text.lower(), starts, ends)
     dense[:, col["stopword_share"]] = stop_count / safe_words
     dense[:, col["mean_token_len"]] = np.log1p(tok_chars / safe_words)
-    dense[:, col["cookie_rule"]] = [cookie_evidence(s, toks=t).score if t else 0.0
-                                    for s, t in zip(lines, toks, strict=True)]
-    dense[:, col["cookie_rule_unquoted"]] = [
-        cookie_evidence(_QUOTED.sub(" ", s)).score if r >= 0.5 else r
-        for s, r in zip(lines, dense[:, col["cookie_rule"]], strict=True)]
-    dense[:, col["reporting"]] = [min(2, len(_REPORTING_WORDS.intersection(t))) / 2
-                                  for t in toks]
+    # The cue scores run only on the lines holding a cue's token (found by hash: a line with
+    # none scores 0, and a hash that matches by chance only costs a look).
+    rule = dense[:, col["cookie_rule"]]
+    for i in _lines_with(hashes, owner, n, _COOKIE_ANCHORS):
+        rule[i] = cookie_evidence(lines[i], toks=toks[i]).score
+    unquoted = rule.copy()
+    for i in np.flatnonzero(rule >= 0.5).tolist():
+        unquoted[i] = cookie_evidence(_QUOTED.sub(" ", lines[i])).score
+    dense[:, col["cookie_rule_unquoted"]] = unquoted
+    for i in _lines_with(hashes, owner, n, _REPORTING_WORDS):
+        dense[i, col["reporting"]] = min(2, len(_REPORTING_WORDS.intersection(toks[i]))) / 2
     long_line = (words >= 12) & terminal & (stop_count / safe_words >= 0.15)
     dense[:, col["starts_quote"]] = (first_flags & QUOTE) != 0
     dense[:, col["all_digits"]] = (digit_count == words) & (words > 0)
     eligible = ~is_stop & (tok_len >= OVERLAP_MIN_CHARS) & ~digit_tok
     rows, buckets = _bag_of_words(hashes, words, all_toks, tok_len)
     return LineFeatures(dense, long_line, owner[eligible], hashes[eligible], rows, buckets)
+
+
+@lru_cache(maxsize=4)
+def _cue_hashes(words: frozenset[str]) -> np.ndarray:
+    """Sorted token hashes of ``words``."""
+    return np.unique(token_hashes(sorted(words)))
+
+
+def _lines_with(hashes: np.ndarray, owner: np.ndarray, n: int, words: frozenset[str]
+                ) -> list[int]:
+    """The lines (``owner`` of each token hash) holding a token whose hash is one of
+    ``words``': every line holding one of ``words`` and, rarely, one whose token only shares
+    a hash with one."""
+    cues = _cue_hashes(words)
+    if not len(hashes) or not len(cues):
+        return []
+    at = np.minimum(np.searchsorted(cues, hashes), len(cues) - 1)
+    found: list[int] = np.unique(owner[cues[at] == hashes]).tolist()
+    return found
 
 
 OVERLAP_MIN_CHARS = 4  # shorter words (and stopwords, numbers) say little about a topic
@@ -319,20 +380,25 @@ def _body_overlap(h: np.ndarray, line: np.ndarray, long_line: np.ndarray, doc: n
     *other* long lines. An article's title and headings repeat the words of its body; a link
     to another article, a menu or a footer does not, however often it recurs in the corpus.
 
-    Exact (sorted by document and hash, no combined key that could collide), and per document:
+    Exact (grouped by hash and document, no combined key that could collide), and per document:
     the value does not depend on which other documents share the batch.
     """
     n = len(long_line)
     out = np.zeros(n, dtype=np.float64)
     if not len(line):
         return out
-    order = np.lexsort((h, line))
+    same_line = line[1:] == line[:-1]
+    if not np.all((line[1:] > line[:-1]) | (same_line & (h[1:] >= h[:-1]))):
+        order = np.lexsort((h, line))  # already in order when they come from the line cache
+        line, h = line[order], h[order]
+        same_line = line[1:] == line[:-1]
+    first = np.r_[True, ~same_line | (h[1:] != h[:-1])]
+    line, h = line[first], h[first]  # distinct (line, word) pairs, by line
+    # By word, lines in order within a word (a stable sort), so by document too: each
+    # (document, word) pair is one run. Only the runs matter, not their order.
+    order = np.argsort(h, kind="stable")
     line, h = line[order], h[order]
-    first = np.r_[True, (line[1:] != line[:-1]) | (h[1:] != h[:-1])]
-    line, h = line[first], h[first]  # distinct (line, word) pairs
     d = doc[line]
-    order = np.lexsort((h, d))
-    line, h, d = line[order], h[order], d[order]
     is_long = long_line[line].astype(np.int64)
     start = np.r_[True, (d[1:] != d[:-1]) | (h[1:] != h[:-1])]
     group = np.cumsum(start) - 1

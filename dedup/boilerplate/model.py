@@ -13,6 +13,7 @@ threshold on that probability is the precision/recall knob (``--preset``).
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,12 @@ PRESETS = {"precision": 0.8, "balanced": 0.6, "recall": 0.35}
 
 
 CLIP = 4.0  # standardised features are clipped: no line is scored far outside training data
+
+_linear: Any
+try:  # the compiled kernels, built by the package's own build
+    _linear = importlib.import_module("dedup._linear")
+except ImportError:  # pragma: no cover - a source tree used without building
+    _linear = None
 
 
 def standardise(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -104,28 +111,41 @@ class LinearStage:
         object.__setattr__(self, "_table", table)
 
     def logits(self, x: np.ndarray, rows: np.ndarray | None = None,
-               buckets: np.ndarray | None = None, word_z: np.ndarray | None = None
-               ) -> np.ndarray:
+               buckets: np.ndarray | None = None, word_z: np.ndarray | None = None,
+               compiled: bool = True) -> np.ndarray:
         """Logits of the lines ``x``; the hashed words come as ``(line, bucket)`` pairs or,
-        already summed, as ``word_z`` (:meth:`word_logits`)."""
-        xs = standardise(x, self.mean, self.scale)
-        # Feature by feature rather than one matrix product: each line's sum is then taken in
-        # the same order whatever the other lines of the batch (a BLAS product may block rows
-        # differently for different batch sizes), so batching never changes a score.
-        z: np.ndarray = np.broadcast_to(self.bias, (len(x), len(self.bias))).copy()
-        for j in range(xs.shape[1]):
-            z += xs[:, j : j + 1] * self.dense[j]
+        already summed, as ``word_z`` (:meth:`word_logits`). ``compiled``: with the kernel
+        (``dedup._linear``) when it is built, which gives the same sums as the numpy below."""
+        z: np.ndarray
+        if compiled and _linear is not None and len(x):
+            z = np.empty((len(x), len(self.bias)), dtype=np.float64)
+            _linear.logits(np.ascontiguousarray(x, dtype=np.float64), self.mean, self.scale,
+                           CLIP, self.dense, self.bias, z)
+        else:
+            xs = standardise(x, self.mean, self.scale)
+            # Feature by feature rather than one matrix product: each line's sum is then taken
+            # in the same order whatever the other lines of the batch (a BLAS product may block
+            # rows differently for different batch sizes), so batching never changes a score.
+            z = np.broadcast_to(self.bias, (len(x), len(self.bias))).copy()
+            for j in range(xs.shape[1]):
+                z += xs[:, j : j + 1] * self.dense[j]
         if word_z is not None:
             z += word_z
         elif rows is not None and buckets is not None and len(rows):
-            z += self.word_logits(rows, buckets, len(x))
+            z += self.word_logits(rows, buckets, len(x), compiled)
         return z
 
-    def word_logits(self, rows: np.ndarray, buckets: np.ndarray, n: int) -> np.ndarray:
+    def word_logits(self, rows: np.ndarray, buckets: np.ndarray, n: int,
+                    compiled: bool = True) -> np.ndarray:
         """The hashed words' part of the logits of ``n`` lines (``(line, bucket)`` pairs): each
         line's sum runs over its own pairs in their order, whatever the other lines."""
         out = np.zeros((n, len(self.bias)), dtype=np.float64)
         if self._slot is not None and self._table is not None and len(rows):
+            if compiled and _linear is not None:
+                _linear.word_logits(np.ascontiguousarray(rows, dtype=np.int64),
+                                    np.ascontiguousarray(buckets, dtype=np.int64),
+                                    self._slot, self._table, out)
+                return out
             at = self._slot[buckets]
             for c in range(out.shape[1]):  # bincount sums in float64 whatever the table's type
                 out[:, c] = np.bincount(rows, weights=self._table[c][at], minlength=n)
@@ -311,14 +331,22 @@ class LineCache(BoundedCache):
     text and key. Template lines and copied paragraphs recur across a dump, and those features
     are a function of the line alone, so a cached line scores exactly as a computed one: the
     place features and everything after stage 1 are still computed for every page. It holds
-    at most ``capacity`` lines and starts afresh when full."""
+    at most ``capacity`` lines and starts afresh when full.
+
+    An entry is two byte strings: one row of float64 (the dense columns, the long-line flag,
+    the words' logits) and the line's content-word hashes (uint64, sorted), so a batch is put
+    together by joining bytes rather than stacking one small array per line. The last batch's
+    result is kept too: the page model and its corpus-evidence model ask for the same batch
+    one after the other."""
 
     def __init__(self, capacity: int = LINE_CACHE) -> None:
         super().__init__(capacity)
 
     def clear(self) -> None:
-        self._rows: dict[tuple[str, str], tuple[np.ndarray, bool, np.ndarray, np.ndarray]] = {}
+        self._rows: dict[tuple[str, str], tuple[bytes, bytes]] = {}
         self._stage: LinearStage | None = None
+        self._last: tuple[list[tuple[str, str]], np.ndarray,
+                          tuple[DocFeatures, np.ndarray]] | None = None
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -328,41 +356,53 @@ class LineCache(BoundedCache):
 
     @staticmethod
     def _compute(paras: Sequence[Paragraph], todo: list[int], stage: LinearStage
-                 ) -> list[tuple[np.ndarray, bool, np.ndarray, np.ndarray]]:
-        """The entries of lines ``todo``: their own features, long-line flag, distinct content
-        words and words' logits, each owning its data."""
+                 ) -> list[tuple[bytes, bytes]]:
+        """The entries of lines ``todo``: their own features, long-line flag and words'
+        logits as one row of bytes, and their content words' hashes, sorted."""
         lf = line_features([paras[i].text for i in todo], [paras[i].tokens for i in todo])
-        word_z = stage.word_logits(lf.rows, lf.buckets, len(todo))
+        n = len(todo)
+        word_z = stage.word_logits(lf.rows, lf.buckets, n)
+        rows = np.hstack([lf.dense, lf.long_line[:, None].astype(np.float64), word_z])
+        raw = rows.tobytes()
+        width = rows.shape[1] * 8
         order = np.lexsort((lf.word_hashes, lf.word_lines))
-        cut = np.searchsorted(lf.word_lines[order], np.arange(len(todo) + 1)).tolist()
-        hashes = lf.word_hashes[order]
-        return [(lf.dense[j].copy(), bool(lf.long_line[j]), hashes[cut[j]:cut[j + 1]].copy(),
-                 word_z[j].copy()) for j in range(len(todo))]
+        cut = (np.searchsorted(lf.word_lines[order], np.arange(n + 1)) * 8).tolist()
+        hashes = lf.word_hashes[order].tobytes()
+        return [(raw[j * width:(j + 1) * width], hashes[cut[j]:cut[j + 1]]) for j in range(n)]
 
     def features(self, paras: Sequence[Paragraph], bounds: np.ndarray, stage: LinearStage
                  ) -> tuple[DocFeatures, np.ndarray]:
         """The features of ``paras`` (the documents ``bounds``, see
         :func:`.features.batch_features`, without the bag of words) and their words' logits
-        under ``stage``."""
+        under ``stage`` (read-only arrays)."""
         if stage is not self._stage:
             self.clear()
             self._stage = stage
         keys = [(p.text, p.key) for p in paras]
+        last = self._last
+        if last is not None and last[0] == keys and np.array_equal(last[1], bounds):
+            return last[2]
         entries = self.lookup(self._rows, keys, lambda todo: self._compute(paras, todo, stage))
         n = len(entries)
         if not n:
             return (place_features(line_features([], []), bounds),
                     np.zeros((0, len(stage.bias))))
-        dense = np.stack([e[0] for e in entries])
-        long_line = np.fromiter((e[1] for e in entries), dtype=bool, count=n)
-        sizes = np.fromiter((len(e[2]) for e in entries), dtype=np.int64, count=n)
+        d = len(DENSE)
+        rows = np.frombuffer(b"".join([e[0] for e in entries]), dtype=np.float64
+                             ).reshape(n, d + 1 + len(stage.bias))
+        dense = rows[:, :d].copy()
+        long_line = rows[:, d] != 0
+        word_z = rows[:, d + 1:]
+        hashes = [e[1] for e in entries]
+        sizes = np.fromiter(map(len, hashes), dtype=np.int64, count=n) >> 3
         word_lines = np.repeat(np.arange(n), sizes)
-        word_hashes = (np.concatenate([e[2] for e in entries]) if sizes.sum()
-                       else np.empty(0, np.uint64))
-        word_z = np.stack([e[3] for e in entries])
+        word_hashes = np.frombuffer(b"".join(hashes), dtype=np.uint64)
         empty = np.empty(0, np.int64)
         lf = LineFeatures(dense, long_line, word_lines, word_hashes, empty, empty)
-        return place_features(lf, bounds), word_z
+        result = place_features(lf, bounds), word_z
+        result[0].dense.flags.writeable = False  # shared by the callers of the same batch
+        self._last = (keys, bounds.copy(), result)
+        return result
 
 
 class LearnedClassifier:
@@ -408,15 +448,22 @@ class LearnedClassifier:
     def classify(self, doc: Document) -> list[Verdict | None]:
         return self.classify_batch([doc])[0]
 
-    def classify_batch(self, docs: Sequence[Document]) -> list[list[Verdict | None]]:
+    def classify_batch(self, docs: Sequence[Document], wanted: np.ndarray | None = None
+                       ) -> list[list[Verdict | None]]:
         """:meth:`classify` for several documents, their lines scored together (the same
-        verdicts as one by one, with less numpy overhead per document)."""
+        verdicts as one by one, with less numpy overhead per document).
+
+        ``wanted``: one flag per paragraph of the batch, for a caller that has decided the
+        other lines already (the page model, adding this model's drops): only the flagged lines
+        get their verdicts, the others ``None`` (the cookie notices among them still count
+        where a consent dialog grows from)."""
         if not any(doc.paragraphs for doc in docs):
             return [[] for _ in docs]
         probs, feats, x2, bounds = self._batch_probabilities(docs)
         decision = decide(probs, feats.dense, self.threshold, self.cfg)
         bp = 1.0 - probs[:, 0]
-        lines = np.asarray([not p.blank for doc in docs for p in doc.paragraphs], dtype=bool)
+        lines = np.fromiter((not p.blank for doc in docs for p in doc.paragraphs), dtype=bool,
+                            count=len(probs))
         candidate = decision.drop & lines
         # A page is not emptied on weak evidence: when every line would go, the lines below
         # the guard probability stay (a page of only a cookie notice still goes).
@@ -426,17 +473,21 @@ class LearnedClassifier:
         emptied = ((kept_lines == 0) & (any_lines > 0))[doc_of]
         spared = emptied & (bp < self.cfg.guard) & ~decision.by_rule
         drop = decision.drop & ~spared & lines
-        dropped = np.flatnonzero(drop & ~decision.by_rule)
+        cookie = drop & (decision.cls == CLASSES.index("cookie"))  # what _verdict calls cookie
+        shown = drop if wanted is None else drop & wanted
+        dropped = np.flatnonzero(shown & ~decision.by_rule)
         why = dict(zip(dropped.tolist(),
                        self.model.deciding(x2[dropped], decision.cls[dropped]), strict=True))
+        at = np.flatnonzero(shown).tolist()
+        cut = np.searchsorted(at, bounds).tolist()
         out: list[list[Verdict | None]] = []
         for d, doc in enumerate(docs):
-            verdicts: list[Verdict | None] = []
-            for i in range(int(bounds[d]), int(bounds[d + 1])):
-                verdicts.append(self._verdict(i, drop, decision, probs, bp, why))
-            cookie = [v is not None and v.reason == "boilerplate:cookie" for v in verdicts]
-            for i, how in consent_block(doc, cookie):
-                if verdicts[i] is None:
+            a = int(bounds[d])
+            verdicts: list[Verdict | None] = [None] * len(doc.paragraphs)
+            for i in at[cut[d]:cut[d + 1]]:
+                verdicts[i - a] = self._verdict(i, drop, decision, probs, bp, why)
+            for i, how in consent_block(doc, cookie[a:a + len(verdicts)].tolist()):
+                if verdicts[i] is None and (wanted is None or wanted[a + i]):
                     verdicts[i] = block_verdict(how)
             out.append(verdicts)
         return out

@@ -198,20 +198,26 @@ class PageClassifier:
         rule = x1[:, _COL["cookie_rule_unquoted"]]
         by_rule = (((rule >= RULE_OVERRIDE) & ~sentence) | (rule >= RULE_OVERRIDE_SENTENCE))
         category = 1 + np.argmax(inputs.words[:, 1:], axis=1) if len(x1) else np.zeros(0, int)
-        extra = self.corpus.classify_batch(docs) if self.corpus is not None else None
+        extra = None
+        if self.corpus is not None:  # its verdicts count only where this model has none
+            wanted = np.zeros(sum(len(doc.paragraphs) for doc in docs), dtype=bool)
+            wanted[inputs.rows] = ~(by_rule | by_model)
+            extra = self.corpus.classify_batch(docs, wanted)
         out: list[list[Verdict | None]] = []
         at = 0
         rows = inputs.rows.tolist()
-        bounds = inputs.bounds.tolist()
+        dropped = np.flatnonzero(by_rule | by_model)  # verdicts for these rows only
+        cut = np.searchsorted(dropped, inputs.bounds).tolist()
+        dropped_rows = dropped.tolist()
         for d, doc in enumerate(docs):
             verdicts: list[Verdict | None] = [None] * len(doc.paragraphs)
-            for r in range(bounds[d], bounds[d + 1]):
+            for r in dropped_rows[cut[d]:cut[d + 1]]:
                 i = rows[r] - at
                 if by_rule[r]:
                     verdicts[i] = Verdict(DROP, "boilerplate:cookie", round(float(rule[r]), 4),
                                           detail=f"cookie rules {rule[r]:.2f} (page model "
                                                  f"P(boilerplate)={bp[r]:.2f})")
-                elif by_model[r]:
+                else:
                     cls = CLASSES[int(category[r])]
                     detail = (f"page model P(boilerplate)={bp[r]:.2f}; the words look most "
                               f"like {cls}")
