@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedup import Cleaner, Config, Document
 from dedup.boilerplate.model import CLASSES, LearnedClassifier, Model
@@ -239,3 +241,23 @@ def test_sparse_word_weights_score_exactly_as_the_full_table(tmp_path: Path) -> 
     model.save(tmp_path / "m.npz")
     again = Model.load(tmp_path / "m.npz").stage1
     assert np.array_equal(again.logits(feats.dense, feats.rows, feats.buckets), got)
+
+
+_PIECES = ["İ", "İstanbul", "Copyright", "© 2026", "(c)", "all rights reserved", "www.x.com",
+           "a@b.eu", "@handle", "Home", "|", " ", "«quoted»", "We use cookies.", "ß", "Σ"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=6).map(" ".join), min_size=1,
+                max_size=8))
+def test_a_lines_own_features_do_not_depend_on_the_lines_beside_it(lines: list[str]) -> None:
+    """Each line's own features, computed with others (a batch, the line cache's misses) or
+    alone, are the same, including after "İ", which lowercases to two code points."""
+    from dedup.boilerplate.features import line_features
+    from dedup.normalize import tokens
+
+    toks = [tokens(x) for x in lines]
+    together = line_features(lines, toks).dense
+    for i, line in enumerate(lines):
+        alone = line_features([line], [toks[i]]).dense[0]
+        assert together[i].tobytes() == alone.tobytes(), line

@@ -330,7 +330,15 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
     dense[:, col["has_url"]] = _line_hits(_URL, text, starts, ends)
     dense[:, col["has_email"]] = _line_hits(_EMAIL, text, starts, ends)
     dense[:, col["has_handle"]] = _line_hits(_HANDLE, text, starts, ends)
-    dense[:, col["has_copyright"]] = _line_hits(_COPYRIGHT, text.lower(), starts, ends)
+    low = text.lower()
+    if len(low) != len(text):  # "İ" lowercases to two code points: the lines move
+        low_lengths = lengths + np.fromiter((s.count("İ") for s in lines), np.int64, count=n)
+        low_starts = np.zeros(n, dtype=np.int64)
+        np.cumsum(low_lengths[:-1] + 1, out=low_starts[1:])
+        dense[:, col["has_copyright"]] = _line_hits(_COPYRIGHT, low, low_starts,
+                                                    low_starts + low_lengths)
+    else:
+        dense[:, col["has_copyright"]] = _line_hits(_COPYRIGHT, low, starts, ends)
     dense[:, col["stopword_share"]] = stop_count / safe_words
     dense[:, col["mean_token_len"]] = np.log1p(tok_chars / safe_words)
     # The cue scores run only on the lines holding a cue's token (found by hash: a line with
