@@ -49,7 +49,7 @@ def _capture() -> None:
 
     def cp(self: Any, inputs: Any) -> np.ndarray:
         out: np.ndarray = content_probability(self, inputs)
-        CAPTURED.extend([("x1", inputs.x1), ("words", inputs.words), ("p_content", out)])
+        CAPTURED.extend([("x", inputs.x), ("words", inputs.words), ("p_content", out)])
         return out
 
     def pr(self: Any, *args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -85,11 +85,6 @@ class LineSet:
                        np.repeat(np.arange(len(pages)), sizes), doc_bounds(sizes.tolist()),
                        self.weight[pages])
 
-    def weighted(self, weight: np.ndarray) -> LineSet:
-        """The same lines with pages weighing ``weight``."""
-        return LineSet(self.base, self.words, self.content, self.page, self.bounds,
-                       np.asarray(weight, dtype=np.float64))
-
 
 def _batches(docs: Sequence[Any], size: int = 32) -> Iterator[Sequence[Any]]:
     for i in range(0, len(docs), size):
@@ -151,14 +146,8 @@ def with_clean_copies(pages: Sequence[LabelledPage]) -> list[LabelledPage]:
     return [*pages, *copies]
 
 
-def real_lines(pages: Sequence[LabelledPage], words: Model, copies: int = 0,
-               copy_weight: float = 1.0) -> LineSet:
-    """The lines of ``pages``, the last ``copies`` of them clean copies weighing
-    ``copy_weight``."""
-    lines = line_set([(p.name, "\n".join(p.lines), p.content) for p in pages], words)
-    weight = np.ones(len(pages))
-    weight[len(pages) - copies:] = copy_weight
-    return lines.weighted(weight)
+def real_lines(pages: Sequence[LabelledPage], words: Model) -> LineSet:
+    return line_set([(p.name, "\n".join(p.lines), p.content) for p in pages], words)
 
 
 def _with_copies(cfg: PageTrainConfig, pages: Sequence[LabelledPage], words: Model
@@ -167,7 +156,9 @@ def _with_copies(cfg: PageTrainConfig, pages: Sequence[LabelledPage], words: Mod
     if not cfg.clean_copies:
         return list(pages), real_lines(pages, words)
     every = with_clean_copies(pages)
-    return every, real_lines(every, words, len(every) - len(pages), cfg.clean_weight)
+    weight = np.ones(len(every))
+    weight[len(pages):] = cfg.clean_weight  # the copies come after their pages
+    return every, replace(real_lines(every, words), weight=weight)
 
 
 def generated_lines(docs: int, seed: int, words: Model) -> LineSet:
