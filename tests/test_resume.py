@@ -61,12 +61,15 @@ def test_resume_gives_the_result_of_one_uninterrupted_run(tmp_path: Path, jobs: 
     with pytest.raises(Stop):
         run_clean([str(src)], str(out), cfg, removed=removed, jobs=jobs, checkpoint_seconds=0,
                   progress=_stop_after(90))
-    # Only complete outputs are left: the inputs finished before the last checkpoint.
-    published = sorted(p.name for p in out.iterdir() if p.name != STATE)
-    assert 0 < len(published) < 6 and not list(out.glob(".*.tmp"))
-    for name in published:
-        assert (out / name).read_bytes() == (whole / name).read_bytes()
-    assert (out / STATE / "checkpoint.json").exists()
+    # Nothing is published by a run that stops: the outputs of the inputs finished before the
+    # last checkpoint wait, complete, under the temporary names the checkpoint names.
+    assert not [p for p in out.iterdir() if not p.name.startswith(".")]
+    manifest = json.loads((out / STATE / "checkpoint.json").read_text())
+    staged = {Path(target).name: Path(temp) for target, temp, _, _ in manifest["staged"]}
+    assert 0 < len(staged) < 6
+    assert sorted(p.name for p in out.glob(".*.tmp")) == sorted(p.name for p in staged.values())
+    for name, temp in staged.items():
+        assert temp.read_bytes() == (whole / name).read_bytes()
     report = run_clean([str(src)], str(out), cfg, removed=removed, jobs=jobs, resume=True,
                        checkpoint_seconds=0, report=str(tmp_path / "report.json"))
     assert _tree(out) == _tree(whole)  # and the state directory is gone
@@ -84,8 +87,10 @@ def test_resume_with_a_saved_index(tmp_path: Path) -> None:
                   checkpoint_seconds=0, progress=_stop_after(35))
     run_clean([str(src)], str(tmp_path / "out"), cfg, index=str(tmp_path / "ix2"), resume=True)
     assert _tree(tmp_path / "out") == _tree(tmp_path / "whole")
-    assert not (tmp_path / "ix2" / "checkpoint.json").exists()
-    meta1, meta2 = (json.loads((tmp_path / i / "meta.json").read_text()) for i in ("ix1", "ix2"))
+    assert sorted(p.name for p in (tmp_path / "ix2").iterdir()) == [
+        "docids.txt", "index-000001.npz", "manifest.json", "rows.u32"]
+    meta1, meta2 = (json.loads((tmp_path / i / "manifest.json").read_text())
+                    for i in ("ix1", "ix2"))
     assert meta1["paragraphs"] == meta2["paragraphs"] and meta1["documents"] == 60
 
 
