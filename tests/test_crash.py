@@ -22,9 +22,10 @@ from click.testing import CliRunner
 from dedup.cli import main
 from dedup.commit import CRASH_ENV, DirLock
 from dedup.config import Config
-from dedup.corpus import GeneratorConfig, generate
 from dedup.index import CorpusIndex
 from dedup.resume import STATE
+
+from .conftest import generated_jsonl
 
 FILES, PER_FILE = 6, 20
 
@@ -32,16 +33,7 @@ FILES, PER_FILE = 6, 20
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """JSONL files of generated pages (articles shared across files)."""
-    src = tmp_path_factory.mktemp("crash") / "in"
-    src.mkdir()
-    docs = [d for d, _ in generate(GeneratorConfig(docs=FILES * PER_FILE, seed=8,
-                                                   split="test"))]
-    for n in range(FILES):
-        chunk = docs[n * PER_FILE:(n + 1) * PER_FILE]
-        (src / f"part{n}.jsonl").write_text(
-            "".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n" for d in chunk),
-            encoding="utf-8")
-    return src
+    return generated_jsonl(tmp_path_factory.mktemp("crash") / "in", FILES, PER_FILE)
 
 
 def _args(src: Path, root: Path, *extra: str) -> list[str]:

@@ -12,23 +12,15 @@ from click.testing import CliRunner
 from dedup.batch import run_clean
 from dedup.cli import main
 from dedup.config import Config
-from dedup.corpus import GeneratorConfig, generate
 from dedup.errors import InputError
 from dedup.pipeline import CleanResult
 from dedup.resume import STATE
 
+from .conftest import generated_jsonl
+
 
 def _inputs(root: Path, files: int = 6, per_file: int = 25) -> Path:
-    """A directory of JSONL files of generated pages (shared articles across files)."""
-    src = root / "in"
-    src.mkdir()
-    docs = [d for d, _ in generate(GeneratorConfig(docs=files * per_file, seed=8, split="test"))]
-    for n in range(files):
-        chunk = docs[n * per_file:(n + 1) * per_file]
-        (src / f"part{n}.jsonl").write_text(
-            "".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n" for d in chunk),
-            encoding="utf-8")
-    return src
+    return generated_jsonl(root / "in", files, per_file)
 
 
 class Stop(Exception):
