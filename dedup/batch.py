@@ -19,7 +19,7 @@ from .config import Config
 from .crossdoc import CorpusDeduper
 from .errors import ConfigError, InputError, OutputError
 from .index import CorpusIndex
-from .io.readers import Source, discover, is_glob, read_all
+from .io.readers import Limits, Source, discover, is_glob, read_all
 from .io.writers import OutputWriter, RemovedWriter, ShardedWriter, plan_outputs, write_json
 from .parallel import DaskExecutor
 from .pipeline import Cleaner, CleanResult
@@ -71,6 +71,7 @@ def run_clean(
     text_field: str = "text",
     input_format: str = "auto",
     encoding_errors: str = "strict",
+    limits: Limits | None = None,
     progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None = None,
     index: str | None = None,
     jobs: int = 1,
@@ -95,7 +96,9 @@ def run_clean(
     ``shard_docs``: instead of mirroring the inputs, write every document into ``out`` as
     ``part-00000<shard_suffix>``, ... with ``shard_docs`` documents each. ``strict``: the first
     record that cannot be read raises InputError naming it, and nothing is written (a record
-    skipped on purpose, ``encoding_errors="skip"``, does not stop the run).
+    skipped on purpose, ``encoding_errors="skip"``, does not stop the run). ``limits``: the
+    longest line and largest document read (:class:`~dedup.io.readers.Limits`; larger ones
+    are failures, read no further).
 
     A run into an output directory is resumable (see :mod:`dedup.resume`): it checkpoints at
     most every ``checkpoint_seconds`` (0: at every input boundary) and ``resume`` continues an
@@ -137,7 +140,8 @@ def run_clean(
     first = ckpt.docs_done if ckpt is not None else 0
 
     def read() -> Iterator[Document]:
-        for n, doc in enumerate(read_all(remaining, text_field, encoding_errors), start=first):
+        docs = read_all(remaining, text_field, encoding_errors, limits or Limits())
+        for n, doc in enumerate(docs, start=first):
             doc.ordinal = n
             yield doc
 
