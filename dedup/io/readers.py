@@ -341,7 +341,8 @@ class ZstdReader(io.RawIOBase):
         chunk = self._raw.read(ZSTD_CHUNK)
         if not chunk:
             if self._in_frame:
-                raise EOFError("the file ends inside a zstd frame")
+                raise EOFError("the file ends inside a zstd frame; zstd decodes whole blocks, "
+                               "of up to 128 KiB, so the lines of a cut block are lost")
             self._done = True
             return
         out = []
@@ -406,7 +407,7 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
         if source.kind == "txt":
             yield _read_text(source, fh, encoding_errors, limits)
             return
-        lines = _bounded_lines(fh, limits.doc_bytes)
+        lines = _bounded_lines(fh, limits.doc_bytes, source.path)
         lineno = 0
         while True:
             try:
@@ -420,6 +421,9 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
             if line is None:
                 return
             lineno += 1
+            if isinstance(line, _Binary):
+                yield Document(id=source.rel, text="", source=source.rel, error=line.error)
+                return
             if isinstance(line, _Oversized):
                 yield _oversized_record(source, line, lineno, limits)
                 if line.binary:
@@ -431,36 +435,54 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
 @dataclass(frozen=True, slots=True)
 class _Oversized:
     """A line longer than the limit, skipped: its size, and whether its first
-    ``BINARY_PROBE`` bytes hold a NUL byte (binary data, not a line at all)."""
+    ``BINARY_PROBE`` bytes hold a NUL byte (binary data, not a line at all: the file ends
+    there)."""
 
     size: int
     binary: bool
 
 
-def _bounded_lines(fh: BinaryIO, limit: int) -> Iterator[bytes | _Oversized]:
+@dataclass(frozen=True, slots=True)
+class _Binary:
+    """A JSONL file whose first ``BINARY_PROBE`` bytes hold a NUL byte and no newline: why it
+    is not text (the file is not read further)."""
+
+    error: str
+
+
+def _bounded_lines(fh: BinaryIO, limit: int, where: str) -> Iterator[bytes | _Oversized | _Binary]:
     """The lines of ``fh`` (newline included), a line longer than ``limit`` bytes (newline
     not counted) as :class:`_Oversized`: read ``READ_CHUNK`` bytes at a time up to its newline
-    and let go, so no more than ``limit`` bytes are ever held. A binary oversized line ends
-    the file (it has no newline to wait for)."""
+    and let go, so no more than ``limit`` bytes are ever held. A file that starts with binary
+    data (a NUL byte and no newline in its first ``BINARY_PROBE`` bytes) is :class:`_Binary`
+    and read no further, and so is an oversized line that starts with binary data."""
+    first = True
     while True:
-        line = fh.readline(limit + 1)
+        line = fh.readline(min(limit + 1, BINARY_PROBE))
         if not line:
             return
+        if not line.endswith(_NEWLINE) and len(line) == BINARY_PROBE <= limit:
+            binary = _binary(line, where) if first else None
+            if binary is not None:
+                yield _Binary(binary)
+                return
+            line += fh.readline(limit + 1 - len(line))  # the rest of a long line
+        first = False
         if len(line) <= limit or line.endswith(_NEWLINE):
             yield line
             continue
         size = len(line)
-        binary = b"\x00" in line[:BINARY_PROBE]
+        nul = b"\x00" in line[:BINARY_PROBE]
         del line
-        if binary:
-            yield _Oversized(size, binary)
+        if nul:
+            yield _Oversized(size, nul)
             return
         while True:
             part = fh.readline(READ_CHUNK)
             size += len(part)
             if not part or part.endswith(_NEWLINE):
                 break
-        yield _Oversized(size - (1 if part else 0), binary)
+        yield _Oversized(size - (1 if part else 0), nul)
 
 
 def _oversized_record(source: Source, line: _Oversized, lineno: int,
