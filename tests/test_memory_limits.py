@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import pytest
 import zstandard
 from click.testing import CliRunner, Result
@@ -297,3 +298,35 @@ def test_under_the_limits_the_output_is_the_same(docs: list[str]) -> None:
             assert report.ok, report.failures
             outputs.append({p.name: p.read_bytes() for p in sorted(out.iterdir())})
         assert outputs[0] == outputs[1]
+
+
+# --- a long line through the stages: the same values in bounded pieces -------------------------
+
+def test_long_lines_are_hashed_and_signed_in_pieces_with_the_same_values(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from dedup import shingle, signature
+    from dedup.boilerplate import features
+    from dedup.normalize import tokens
+
+    rng = random.Random(7)
+    toks = ["".join(rng.choices("abcé漢", k=rng.choice([1, 2, 6, 40, 300]))) for _ in range(400)]
+    batch = [toks, toks[:2], [], toks[::-1]]
+    text = " ".join(toks)
+    hashes, offsets = shingle.shingle_batch(batch, 2, 1)
+    sigs = signature.signatures(hashes, offsets, 16, 1)
+    words, lengths = np.array([len(toks)]), np.array([len(t) for t in toks])
+    bag = features._bag_of_words(shingle.token_hashes(toks), words, toks, lengths)
+    monkeypatch.setattr(shingle, "HASH_CHUNK", 50)  # many chunks, and tokens longer than one
+    monkeypatch.setattr(shingle, "_SLICE_COPY", 10)
+    monkeypatch.setattr(signature, "_CELLS", 48)
+    monkeypatch.setattr(features, "_SHARED_PREFIXES", 0)
+    got, got_offsets = shingle.shingle_batch(batch, 2, 1)
+    assert (got == hashes).all() and (got_offsets == offsets).all()
+    assert (signature.signatures(got, got_offsets, 16, 1) == sigs).all()
+    got_bag = features._bag_of_words(shingle.token_hashes(toks), words, toks, lengths)
+    assert all((a == b).all() and a.dtype == b.dtype for a, b in zip(bag, got_bag, strict=True))
+    short = tokens(text)
+    monkeypatch.setattr("dedup.normalize.LONG_LINE", 10)
+    assert tokens(text) == short
