@@ -21,7 +21,7 @@ from .config import Config
 from .crossdoc import CorpusDeduper
 from .errors import ConfigError, InputError, OutputError
 from .index import CorpusIndex
-from .io.readers import Source, discover, is_glob, read_all
+from .io.readers import Limits, Source, discover, is_glob, read_all
 from .io.writers import (
     TEMP_SUFFIX,
     OutputWriter,
@@ -80,6 +80,7 @@ def run_clean(
     text_field: str = "text",
     input_format: str = "auto",
     encoding_errors: str = "strict",
+    limits: Limits | None = None,
     progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None = None,
     index: str | None = None,
     jobs: int = 1,
@@ -104,7 +105,9 @@ def run_clean(
     ``shard_docs``: instead of mirroring the inputs, write every document into ``out`` as
     ``part-00000<shard_suffix>``, ... with ``shard_docs`` documents each. ``strict``: the first
     record that cannot be read raises InputError naming it, and nothing is written (a record
-    skipped on purpose, ``encoding_errors="skip"``, does not stop the run).
+    skipped on purpose, ``encoding_errors="skip"``, does not stop the run). ``limits``: the
+    longest line and largest document read (:class:`~dedup.io.readers.Limits`; larger ones
+    are failures, read no further).
 
     A run into an output directory is resumable (see :mod:`dedup.resume`): it checkpoints at
     most every ``checkpoint_seconds`` (0: at every input boundary) and ``resume`` continues an
@@ -127,7 +130,7 @@ def run_clean(
     corpus_index = None
     executor: DaskExecutor | None = None
     try:
-        state = None if why_not else RunState(out, config, sources, index)
+        state = None if why_not else RunState(out, config, sources, index, limits)
         ckpt = state.load() if state is not None and resume else None
         if state is not None and ckpt is None:
             state.discard()  # a new run: an old run's state would be stale
@@ -156,8 +159,8 @@ def run_clean(
         first = ckpt.docs_done if ckpt is not None else 0
 
         def read() -> Iterator[Document]:
-            for n, doc in enumerate(read_all(remaining, text_field, encoding_errors),
-                                    start=first):
+            docs = read_all(remaining, text_field, encoding_errors, limits or Limits())
+            for n, doc in enumerate(docs, start=first):
                 doc.ordinal = n
                 yield doc
 

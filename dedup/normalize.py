@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import regex
 
+from .cache import MAX_KEY_CHARS
 from .config import NormConfig
 from .types import Document
 
@@ -47,6 +48,7 @@ _SLOW_HINT = re.compile(
     "\u3021-\u3029\u3038-\u303b\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
     "\ua9e0-\ua9ff\uaa60-\uaa7f\uf900-\ufaff\uff66-\uff9f" + _mark_class() + "]")
 _BMP_END = "\uffff"
+LONG_LINE = 1 << 16  # characters: a longer line's tokens are found one at a time and shared
 
 
 def tokens(text: str, cfg: NormConfig = NormConfig()) -> tuple[str, ...]:
@@ -60,17 +62,35 @@ def tokens(text: str, cfg: NormConfig = NormConfig()) -> tuple[str, ...]:
         text = text.casefold()
     if cfg.strip_accents:
         text = _MARKS.sub("", unicodedata.normalize("NFKD", text))
-    if not text.isascii() and (_SLOW_HINT.search(text) or max(text) > _BMP_END):
-        return tuple(TOKEN.findall(text))
-    return tuple(_FAST.findall(text))
+    slow = not text.isascii() and (_SLOW_HINT.search(text) or max(text) > _BMP_END)
+    pattern = TOKEN if slow else _FAST
+    if len(text) > LONG_LINE:
+        return _shared_tokens(pattern, text)
+    return tuple(pattern.findall(text))
 
 
-@lru_cache(maxsize=1 << 15)
-def _normalized(text: str, cfg: NormConfig) -> tuple[tuple[str, ...], str]:
-    """Tokens and key of a line, cached: template lines and copied paragraphs recur across a
-    dump (and the repetition sample is normalised twice), unique lines cost one look-up."""
+def _shared_tokens(pattern: re.Pattern[str] | regex.Pattern[str], text: str) -> tuple[str, ...]:
+    """``tuple(pattern.findall(text))`` with one string object per distinct token: a long
+    line's tokens then take a pointer each (8 bytes), not a string each (50 bytes and more),
+    and are never all held twice. The same tokens, as equal strings."""
+    seen: dict[str, str] = {}
+    return tuple(seen.setdefault(t, t) for t in map(_group, pattern.finditer(text)))
+
+
+def _group(match: re.Match[str] | regex.Match[str]) -> str:
+    return match.group()
+
+
+def _normalize_line(text: str, cfg: NormConfig) -> tuple[tuple[str, ...], str]:
+    """Tokens and key of a line."""
     toks = tokens(text, cfg)
     return toks, " ".join(toks)
+
+
+# Cached: template lines and copied paragraphs recur across a dump (and the repetition sample is
+# normalised twice), unique lines cost one look-up. Only lines up to MAX_KEY_CHARS, as in the
+# other caches: a long line rarely recurs, and the cache would hold its text and tokens.
+_normalized = lru_cache(maxsize=1 << 15)(_normalize_line)
 
 
 def normalize(docs: Iterable[Document], cfg: NormConfig = NormConfig()) -> Iterator[Document]:
@@ -78,6 +98,7 @@ def normalize(docs: Iterable[Document], cfg: NormConfig = NormConfig()) -> Itera
     for doc in docs:
         if not doc.normalized:
             for p in doc.paragraphs:
-                p.tokens, p.key = _normalized(p.text, cfg)
+                p.tokens, p.key = (_normalized if len(p.text) <= MAX_KEY_CHARS
+                                   else _normalize_line)(p.text, cfg)
             doc.normalized = True
         yield doc

@@ -49,7 +49,7 @@ from .commit import (
 from .config import Config
 from .errors import InputError
 from .index import CorpusIndex, Snapshot
-from .io.readers import Source
+from .io.readers import Limits, Source
 from .pipeline import Stats
 
 STATE = ".dedup-run"
@@ -85,6 +85,7 @@ class Checkpoint:
     index_dir: str | None = None  # the --index directory (resolved), None: the run's own
     index_generation: int = 0  # the --index's generation before this run
     generation: int = 0
+    limits: list[int] = field(default_factory=list)  # --max-line-bytes, --max-doc-bytes
 
 
 def inputs_signature(sources: Sequence[Source]) -> list[list[Any]]:
@@ -110,9 +111,11 @@ class RunState:
     """The state directory of one resumable run (``OUT/.dedup-run``)."""
 
     def __init__(self, out: str, config: Config, sources: Sequence[Source],
-                 index_dir: str | None = None) -> None:
+                 index_dir: str | None = None, limits: Limits | None = None) -> None:
         self.root = Path(out) / STATE
         self.config = config
+        limits = limits or Limits()
+        self.limits = [limits.line_bytes, limits.doc_bytes]
         self.sources = list(sources)
         self.index_dir = _resolved(index_dir)
         self.manifest: dict[str, Any] | None = None
@@ -169,6 +172,9 @@ class RunState:
         if ckpt.inputs != inputs_signature(self.sources):
             raise InputError("--resume: the inputs changed since the interrupted run "
                              "(added, removed, resized or modified files)", hint=RESUME_HINT)
+        if ckpt.limits != self.limits:
+            raise InputError("--resume: --max-line-bytes or --max-doc-bytes differ from the "
+                             "interrupted run's", hint=RESUME_HINT)
         if ckpt.index_dir != self.index_dir:
             raise InputError(f"--resume: the interrupted run used --index {ckpt.index_dir}, "
                              f"this one {self.index_dir}",
@@ -262,7 +268,8 @@ class RunState:
             files[JOURNAL] = append_only(self.root, JOURNAL, journal_bytes,
                                          self._journal_segments())
         crash_point("checkpoint:files-written")
-        ckpt = replace(ckpt, generation=generation, index_dir=self.index_dir)
+        ckpt = replace(ckpt, generation=generation, index_dir=self.index_dir,
+                       limits=self.limits)
         data = {k: getattr(ckpt, k) for k in Checkpoint.__dataclass_fields__ if k != "staged"}
         data.update(format=FORMAT, index_runs=index_runs,
                     staged=[[s.target, s.temp, s.size, s.xxh3] for s in ckpt.staged])

@@ -48,9 +48,28 @@ def token_hashes(tokens: Sequence[str], seed: int = 1) -> np.ndarray:
     return _hash_joined("\x00".join(tokens), seed)
 
 
+HASH_CHUNK = 1 << 20  # bytes hashed at a time: bounds the prefix-sum arrays (8 bytes per byte)
+
+
 def _hash_joined(joined: str, seed: int) -> np.ndarray:
-    """Token hashes of a non-empty NUL-separated token string (see :func:`token_hashes`)."""
+    """Token hashes of a non-empty NUL-separated token string (see :func:`token_hashes`).
+
+    A token's hash depends on its own bytes only, so a long buffer is hashed ``HASH_CHUNK``
+    bytes at a time, cut at separators (a longer token by itself, in pieces): the same values,
+    in bounded memory."""
     buf = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+    if len(buf) <= HASH_CHUNK:
+        raw, lengths = _raw_hashes(buf)
+    else:
+        raw, lengths = _raw_hashes_chunked(buf)
+    with np.errstate(over="ignore"):
+        mixed = raw + lengths.astype(np.uint64) * _MULT + np.uint64(
+            (seed * _SEED_MIX) & _MASK64)
+    return fmix64(mixed)
+
+
+def _raw_hashes(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sum((byte + 1) * P**i)`` over each NUL-separated token's bytes, and its length."""
     n = len(buf)
     with np.errstate(over="ignore"):
         powers = np.empty(n + 1, dtype=np.uint64)
@@ -65,9 +84,46 @@ def _hash_joined(joined: str, seed: int) -> np.ndarray:
         starts = np.concatenate(([0], seps + 1))
         ends = np.concatenate((seps, [n]))
         raw = (prefix[ends] - prefix[starts]) * inverse[starts]
-        mixed = raw + (ends - starts).astype(np.uint64) * _MULT + np.uint64(
-            (seed * _SEED_MIX) & _MASK64)
-    return fmix64(mixed)
+    return raw, ends - starts
+
+
+def _raw_hashes_chunked(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_raw_hashes` of a long buffer, ``HASH_CHUNK`` bytes at a time."""
+    n = len(buf)
+    seps = np.flatnonzero(buf == 0)
+    raws: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    lo = 0  # where the next token starts
+    while True:
+        if n - lo <= HASH_CHUNK:
+            raw, length = _raw_hashes(buf[lo:])
+            raws.append(raw)
+            lengths.append(length)
+            break
+        k = int(np.searchsorted(seps, lo + HASH_CHUNK)) - 1  # the last separator in the chunk
+        if k >= 0 and seps[k] >= lo:
+            raw, length = _raw_hashes(buf[lo:seps[k]])
+            lo = int(seps[k]) + 1
+        else:  # one token longer than a chunk: P**offset times each piece's sum
+            k = int(np.searchsorted(seps, lo))
+            end = int(seps[k]) if k < len(seps) else n
+            total = 0
+            for at in range(lo, end, HASH_CHUNK):
+                piece = int(_raw_hashes(buf[at:min(at + HASH_CHUNK, end)])[0][0])
+                total = (total + pow(_P_INT, at - lo, 1 << 64) * piece) & _MASK64
+            raw = np.array([total], dtype=np.uint64)
+            length = np.array([end - lo], dtype=np.int64)
+            if end == n:
+                raws.append(raw)
+                lengths.append(length)
+                break
+            lo = end + 1
+        raws.append(raw)
+        lengths.append(length)
+    return np.concatenate(raws), np.concatenate(lengths)
+
+
+_SLICE_COPY = 1 << 16  # shingles above which a sequence's hashes are copied as one slice
 
 
 def shingle_batch(
@@ -92,7 +148,10 @@ def shingle_batch(
     offsets = np.zeros(len(batch) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     out = np.empty(int(offsets[-1]), dtype=np.uint64)
-    long_ = lengths >= size
+    huge = np.flatnonzero((counts > _SLICE_COPY) & (lengths >= size))
+    for i in huge.tolist():  # a very long sequence is one slice (no per-shingle index arrays)
+        out[offsets[i]:offsets[i + 1]] = win[starts[i]:starts[i] + counts[i]]
+    long_ = (lengths >= size) & (counts <= _SLICE_COPY)
     if long_.any():
         # Copy each long sequence's windows: win[start + w] -> out[offset + w], w < count.
         c = counts[long_]

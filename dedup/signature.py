@@ -70,7 +70,13 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int = 128,
         last = int(np.searchsorted(offsets, offsets[first] + step, side="right")) - 1
         last = min(max(last, first + 1), n)
         lo, hi = int(offsets[first]), int(offsets[last])
-        if hi > lo:
+        if hi - lo > step:  # one sequence longer than a chunk: the minimum over its pieces
+            row = out[first]
+            for at in range(lo, hi, step):
+                with np.errstate(over="ignore"):
+                    phv = mixed[at:min(at + step, hi), None] * a[None, :] + b[None, :]
+                np.minimum(row, phv.min(axis=0), out=row)
+        elif hi > lo:
             with np.errstate(over="ignore"):
                 phv = mixed[lo:hi, None] * a[None, :] + b[None, :]
             nonempty = np.flatnonzero(counts[first:last] > 0)

@@ -13,6 +13,7 @@ from dedup.batch import run_clean
 from dedup.cli import main
 from dedup.config import Config
 from dedup.errors import InputError
+from dedup.io.readers import Limits
 from dedup.pipeline import CleanResult
 from dedup.resume import STATE
 
@@ -94,6 +95,9 @@ def test_resume_refuses_changed_inputs_or_options(tmp_path: Path) -> None:
                   progress=_stop_after(15))
     with pytest.raises(InputError, match="configuration differs"):
         run_clean([str(src)], str(tmp_path / "out"), cfg.replace(lsh={"threshold": 0.8}),
+                  resume=True)
+    with pytest.raises(InputError, match="--max-line-bytes or --max-doc-bytes differ"):
+        run_clean([str(src)], str(tmp_path / "out"), cfg, limits=Limits(line_bytes=4096),
                   resume=True)
     (src / "part2.jsonl").write_text('{"text": "changed"}\n', encoding="utf-8")
     with pytest.raises(InputError, match="inputs changed"):

@@ -462,6 +462,16 @@ def _place(dense: np.ndarray, long_line: np.ndarray, bounds: np.ndarray, doc: np
     dense[:, col["long_after"]] = after
 
 
+_SHARED_PREFIXES = 1 << 16  # tokens in a batch above which equal prefixes share one string
+
+
+def _shared_prefixes(all_toks: Sequence[str], long_tok: np.ndarray) -> list[str]:
+    """The 5-character prefixes of the long tokens, one string object per distinct prefix: a
+    very long line's prefixes then take 8 bytes each, not a string each."""
+    seen: dict[str, str] = {}
+    return [seen.setdefault(t[:5], t[:5]) for t in itertools.compress(all_toks, long_tok)]
+
+
 def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str],
                   tok_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(line, bucket)`` pairs for unigrams, in-line bigrams and 5-byte prefixes."""
@@ -473,8 +483,10 @@ def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str]
         bi = fmix64(hashes[:-1] * _BIGRAM + hashes[1:])[same_line] if len(hashes) > 1 \
             else np.empty(0, dtype=np.uint64)
     long_tok = tok_len > 5
-    prefixes = [t[:5] for t in itertools.compress(all_toks, long_tok.tolist())]
+    prefixes = [t[:5] for t in itertools.compress(all_toks, long_tok.tolist())] \
+        if len(all_toks) <= _SHARED_PREFIXES else _shared_prefixes(all_toks, long_tok)
     pre = token_hashes(prefixes) ^ _PREFIX_SALT if prefixes else np.empty(0, dtype=np.uint64)
     rows = np.concatenate((owner, owner[1:][same_line], owner[long_tok]))
-    buckets = (np.concatenate((uni, bi, pre)) & _MASK).astype(np.int64)
-    return rows, buckets
+    buckets = np.concatenate((uni, bi, pre))
+    np.bitwise_and(buckets, _MASK, out=buckets)  # in place: a long line's tokens are many
+    return rows, buckets.view(np.int64)  # under 2**63 now: the same values as int64

@@ -10,7 +10,7 @@ import click
 from ..batch import run_clean
 from ..config import Config
 from ..errors import DedupError
-from ..io.readers import discover, read_all
+from ..io.readers import Limits, discover, read_all
 from ..pipeline import Cleaner, CleanResult
 from . import main
 from .common import EXIT_FAILED, config_options, fail
@@ -62,7 +62,7 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
           index_dir: str | None, jobs: int, engine: str, scheduler: str | None,
           shard_docs: int | None, shard_format: str, strict: bool, resume: bool,
           checkpoint_seconds: float, quiet: bool, config: Config, text_field: str,
-          input_format: str, encoding_errors: str) -> None:
+          input_format: str, encoding_errors: str, limits: Limits) -> None:
     """Clean INPUTS (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet files, directories, quoted
     glob patterns, or - for stdin) into OUTPUT.
 
@@ -73,8 +73,9 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
     \b
     Exit codes:
       0  every input was cleaned (records skipped by --encoding-errors skip included)
-      1  some input could not be read (listed on stderr and in --report; with --strict the
-         run stops there and writes nothing), or a fatal error
+      1  some input could not be read, or was over --max-line-bytes or --max-doc-bytes
+         (listed on stderr and in --report; with --strict the run stops there and writes
+         nothing), or a fatal error
       2  bad command-line usage
     """
     if scheduler and engine != "dask":
@@ -92,7 +93,7 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
 
         outcome = run_clean(inputs, output, cfg, removed=removed, report=report,
                             text_field=text_field, input_format=input_format,
-                            encoding_errors=encoding_errors, progress=progress,
+                            encoding_errors=encoding_errors, limits=limits, progress=progress,
                             index=index_dir, jobs=jobs, engine=engine, scheduler=scheduler,
                             shard_docs=shard_docs or 0, shard_suffix=shard_format,
                             resume=resume, checkpoint_seconds=checkpoint_seconds,
@@ -122,7 +123,7 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
               help="Characters of each line's text to show.")
 @config_options
 def explain(input: str, dropped_only: bool, width: int, config: Config, text_field: str,
-            input_format: str, encoding_errors: str) -> None:
+            input_format: str, encoding_errors: str, limits: Limits) -> None:
     """Show every line of INPUT with its verdict, reason code, score and evidence.
 
     Columns: line number, KEEP or DROP, reason, score (classifier score or similarity), the line
@@ -132,7 +133,8 @@ def explain(input: str, dropped_only: bool, width: int, config: Config, text_fie
         sources = discover([input], input_format)
         cleaner = Cleaner(config)
         failed = False
-        for result in cleaner.clean_documents(read_all(sources, text_field, encoding_errors)):
+        docs = read_all(sources, text_field, encoding_errors, limits)
+        for result in cleaner.clean_documents(docs):
             if result.doc.error:
                 click.echo(f"{'skipped' if result.doc.skipped else 'error'}: "
                            f"{result.doc.error}", err=True)

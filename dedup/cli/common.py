@@ -7,6 +7,7 @@ Library errors (:class:`~dedup.errors.DedupError`) become a message on stderr an
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,7 +15,7 @@ import click
 
 from ..config import Config
 from ..errors import DedupError
-from ..io.readers import ENCODING_ERRORS, FORMATS
+from ..io.readers import ENCODING_ERRORS, FORMATS, MAX_DOC_BYTES, MAX_LINE_BYTES, Limits
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,8 +60,40 @@ def load_config(config_file: str | None = None, threshold: float | None = None,
     return cfg
 
 
+_SIZE = re.compile(r"\s*(\d+)\s*(?:([kmgt])(?:i?b)?|b)?\s*", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+# Generic in click >= 8.4 (ParamType[int]); older releases cannot be subscripted at run time.
+class ByteSize(click.ParamType):  # type: ignore[type-arg]
+    """A size in bytes: a whole number, or one with a binary unit (``64K``, ``1M``, ``1MiB``,
+    ``2G``).
+
+    >>> ByteSize().convert("1MiB", None, None), ByteSize().convert("4096", None, None)
+    (1048576, 4096)
+    """
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        m = _SIZE.fullmatch(str(value))
+        size = int(m.group(1)) * _UNITS[(m.group(2) or "").lower()] if m else 0
+        if size < 1:
+            self.fail(f"{value!r} is not a size in bytes (e.g. 4096, 64K, 1M, 2G; at least 1)",
+                      param, ctx)
+        return size
+
+
+def _mib(n: int) -> str:
+    return f"{n >> 20}M"
+
+
 def config_options(func: F) -> F:
-    """The options every command that cleans shares; they reach ``func`` as ``config``."""
+    """The options every command that cleans shares; they reach ``func`` as ``config`` (and
+    the size limits as ``limits``, a :class:`~dedup.io.readers.Limits`)."""
     options = [
         click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
                      help="TOML file with [norm], [boilerplate], [shingle] and [lsh] tables."),
@@ -111,12 +144,25 @@ def config_options(func: F) -> F:
                           "failure, reported with its file and line (exit 1); replace: bad "
                           "bytes become U+FFFD; skip: the record is left out on purpose, listed "
                           "under 'skipped' in --report (exit 0)."),
+        click.option("--max-line-bytes", type=ByteSize(), default=_mib(MAX_LINE_BYTES),
+                     show_default=True,
+                     help="The longest line read (K, M, G: KiB, MiB, GiB). A longer line is "
+                          "not read whole: its record (a text file, a JSONL line, a Parquet "
+                          "row) is a failure naming it, the rest is cleaned (exit 1). Memory "
+                          "per line grows with this limit."),
+        click.option("--max-doc-bytes", type=ByteSize(), default=_mib(MAX_DOC_BYTES),
+                     show_default=True,
+                     help="The largest document read: a text file (decompressed), a JSONL "
+                          "record, a Parquet row's text. A larger one is a failure, read no "
+                          "further (a JSONL record is skipped up to its newline), the rest is "
+                          "cleaned (exit 1)."),
     ]
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         settings = {key: kwargs.pop(key) for key in _CONFIG_KEYS}
         try:
+            kwargs["limits"] = Limits(kwargs.pop("max_line_bytes"), kwargs.pop("max_doc_bytes"))
             kwargs["config"] = load_config(**settings)
         except DedupError as exc:
             raise fail(exc) from exc

@@ -18,6 +18,13 @@ Bad input, by kind (``encoding_errors`` is ``strict``, ``replace`` or ``skip``):
   text", whatever ``encoding_errors`` says; a JSONL line with a raw NUL byte likewise (an escaped
   ``\\u0000`` is JSON text, and is read as such);
 - a UTF-8 byte order mark starts a text file or a JSONL file: it is ignored.
+
+Size limits (:class:`Limits`, ``--max-line-bytes`` and ``--max-doc-bytes``): a line longer than
+``line_bytes`` or a document larger than ``doc_bytes`` is refused, a failure naming it, and is
+not read whole: a text file is read ``READ_CHUNK`` bytes at a time and left at the first line or
+byte over a limit (the whole file is the failure: one document per file, none of it is cleaned);
+a JSONL record over ``doc_bytes`` is skipped up to its newline without being held, and the next
+records are read. Memory per input stays bounded whatever the input, a gzip bomb included.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import zstandard
 
-from ..errors import DedupError, InputError
+from ..errors import ConfigError, DedupError, InputError
 from ..types import Document
 
 if TYPE_CHECKING:
@@ -55,6 +62,9 @@ COMPRESSION_SUFFIXES = {".gz": "gz", ".zst": "zst", ".zstd": "zst"}
 FORMATS = ("auto", "txt", "jsonl", "parquet")
 ENCODING_ERRORS = ("strict", "replace", "skip")
 BINARY_PROBE = 8192  # a text file with a NUL byte in its first 8 KB is binary (as git and grep say)
+MAX_LINE_BYTES = 1 << 20  # 1 MiB: a hundred times the longest paragraph of real web text
+MAX_DOC_BYTES = 1 << 26  # 64 MiB: a text file or JSONL record; a whole book is under 10 MiB
+READ_CHUNK = 1 << 16  # decompressed bytes a text file is read by, a refused record skipped by
 SUPPORTED = ".txt, .jsonl, .ndjson (each also .gz or .zst) and .parquet"
 PARQUET_HINT = 'pip install "dedup[parquet]"'
 PARQUET_BATCH_ROWS = 1024  # rows decoded at a time: bounds memory on huge row groups
@@ -65,6 +75,51 @@ _NAMES = {"gz": "gzip", "zst": "zstd"}
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _NEWLINE = b"\n"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The largest line and document a run reads, in bytes as read (UTF-8): anything larger is
+    refused, a failure naming it and the option that raises the limit, and is not read whole.
+
+    ``line_bytes`` (``--max-line-bytes``): a line of a document's text, its newline not
+    counted; it bounds the memory the cleaning stages take per line. ``doc_bytes``
+    (``--max-doc-bytes``): a document: a text file (decompressed), a JSONL record (its whole
+    line, every field), a Parquet row's text; it bounds the memory a reader takes.
+
+    >>> Limits(line_bytes=4096).doc_bytes == MAX_DOC_BYTES
+    True
+    """
+
+    line_bytes: int = MAX_LINE_BYTES
+    doc_bytes: int = MAX_DOC_BYTES
+
+    def __post_init__(self) -> None:
+        for name, value in (("line_bytes", self.line_bytes), ("doc_bytes", self.doc_bytes)):
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} = {value!r} is out of range",
+                                  hint="a size limit is a whole number of bytes, 1 or more")
+
+
+_LINE_HINT = "raise --max-line-bytes to read it (memory per line grows with the limit)"
+_DOC_HINT = "raise --max-doc-bytes to read it (memory per document grows with the limit)"
+
+
+def _too_long_line(where: str, what: str, limits: Limits) -> str:
+    return str(InputError(f"{where}: {what} is longer than --max-line-bytes "
+                          f"({limits.line_bytes} bytes)", hint=_LINE_HINT))
+
+
+def _first_long_line(text: str, limit: int) -> int:
+    """The 1-based number of the first line of ``text`` (split at ``\\n``) longer than
+    ``limit`` bytes in UTF-8, or 0 when none is."""
+    if len(text) * 4 <= limit:  # no UTF-8 character takes more than 4 bytes
+        return 0
+    for n, line in enumerate(text.split("\n"), start=1):
+        if len(line) > limit or (len(line) * 4 > limit
+                                 and len(line.encode("utf-8", "surrogatepass")) > limit):
+            return n
+    return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +271,7 @@ _SURROGATE_HINT = ("half of a UTF-16 pair was escaped alone; pass --encoding-err
                    "(or skip)")
 
 
-def _decode(data: bytes, where: str, errors: str, lines: bool = True) -> str:
+def _decode(data: bytes | bytearray, where: str, errors: str, lines: bool = True) -> str:
     """``data`` as UTF-8, bad bytes handled as ``errors`` says (``skip`` raises, like ``strict``:
     the caller leaves the record out). The error names the byte, its offset and (``lines``: the
     data holds several lines) its line."""
@@ -286,7 +341,8 @@ class ZstdReader(io.RawIOBase):
         chunk = self._raw.read(ZSTD_CHUNK)
         if not chunk:
             if self._in_frame:
-                raise EOFError("the file ends inside a zstd frame")
+                raise EOFError("the file ends inside a zstd frame; zstd decodes whole blocks, "
+                               "of up to 128 KiB, so the lines of a cut block are lost")
             self._done = True
             return
         out = []
@@ -334,11 +390,12 @@ def _broken(source: Source, exc: BaseException, where: str) -> str:
     return f"{source.path}: read failed {where} ({detail})"
 
 
-def read_source(source: Source, text_field: str = "text",
-                encoding_errors: str = "strict") -> Iterator[Document]:
-    """Documents of one source; unreadable records come back with ``error`` set."""
+def read_source(source: Source, text_field: str = "text", encoding_errors: str = "strict",
+                limits: Limits = Limits()) -> Iterator[Document]:
+    """Documents of one source; unreadable records come back with ``error`` set, and so do
+    records over ``limits`` (see :class:`Limits`)."""
     if source.kind == "parquet":
-        yield from _read_parquet(source, text_field, encoding_errors)
+        yield from _read_parquet(source, text_field, encoding_errors, limits)
         return
     try:
         raw = _open(source)
@@ -348,9 +405,9 @@ def read_source(source: Source, text_field: str = "text",
     with contextlib.nullcontext(raw) if source.is_stdin else raw, \
             _decompressed(source, raw) as fh:
         if source.kind == "txt":
-            yield _read_text(source, fh, encoding_errors)
+            yield _read_text(source, fh, encoding_errors, limits)
             return
-        lines = iter(fh)
+        lines = _bounded_lines(fh, limits.doc_bytes, source.path)
         lineno = 0
         while True:
             try:
@@ -364,20 +421,137 @@ def read_source(source: Source, text_field: str = "text",
             if line is None:
                 return
             lineno += 1
-            if line.strip():
-                yield _jsonl_record(source, line, lineno, text_field, encoding_errors)
+            if isinstance(line, _Binary):
+                yield Document(id=source.rel, text="", source=source.rel, error=line.error)
+                return
+            if isinstance(line, _Oversized):
+                yield _oversized_record(source, line, lineno, limits)
+                if line.binary:
+                    return
+            elif line.strip():
+                yield _jsonl_record(source, line, lineno, text_field, encoding_errors, limits)
 
 
-def _read_text(source: Source, fh: BinaryIO, encoding_errors: str) -> Document:
-    """A text file is one document (decompressed whole: the document is the file)."""
+@dataclass(frozen=True, slots=True)
+class _Oversized:
+    """A line longer than the limit, skipped: its size, and whether its first
+    ``BINARY_PROBE`` bytes hold a NUL byte (binary data, not a line at all: the file ends
+    there)."""
+
+    size: int
+    binary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Binary:
+    """A JSONL file whose first ``BINARY_PROBE`` bytes hold a NUL byte and no newline: why it
+    is not text (the file is not read further)."""
+
+    error: str
+
+
+def _bounded_lines(fh: BinaryIO, limit: int, where: str) -> Iterator[bytes | _Oversized | _Binary]:
+    """The lines of ``fh`` (newline included), a line longer than ``limit`` bytes (newline
+    not counted) as :class:`_Oversized`: read ``READ_CHUNK`` bytes at a time up to its newline
+    and let go, so no more than ``limit`` bytes are ever held. A file that starts with binary
+    data (a NUL byte and no newline in its first ``BINARY_PROBE`` bytes) is :class:`_Binary`
+    and read no further, and so is an oversized line that starts with binary data."""
+    first = True
+    while True:
+        line = fh.readline(min(limit + 1, BINARY_PROBE))
+        if not line:
+            return
+        if not line.endswith(_NEWLINE) and len(line) == BINARY_PROBE <= limit:
+            binary = _binary(line, where) if first else None
+            if binary is not None:
+                yield _Binary(binary)
+                return
+            line += fh.readline(limit + 1 - len(line))  # the rest of a long line
+        first = False
+        if len(line) <= limit or line.endswith(_NEWLINE):
+            yield line
+            continue
+        size = len(line)
+        nul = b"\x00" in line[:BINARY_PROBE]
+        del line
+        if nul:
+            yield _Oversized(size, nul)
+            return
+        while True:
+            part = fh.readline(READ_CHUNK)
+            size += len(part)
+            if not part or part.endswith(_NEWLINE):
+                break
+        yield _Oversized(size - (1 if part else 0), nul)
+
+
+def _oversized_record(source: Source, line: _Oversized, lineno: int,
+                      limits: Limits) -> Document:
+    where = f"{source.path}:{lineno}"
+    if line.binary:
+        error = (f"{where}: binary data, not JSON text (a NUL byte in a line longer than "
+                 f"--max-doc-bytes, {limits.doc_bytes} bytes); the rest of the file is not read")
+    else:
+        error = str(InputError(f"{where}: record is {line.size} bytes, over --max-doc-bytes "
+                               f"({limits.doc_bytes} bytes); it was skipped", hint=_DOC_HINT))
+    return Document(id=f"{source.rel}:{lineno}", text="", source=source.rel, error=error)
+
+
+class _TextLimit(Exception):
+    """A text file over a limit, with the failure's message (internal to :func:`_read_text`)."""
+
+
+def _read_chunks(source: Source, fh: BinaryIO, limits: Limits) -> bytearray:
+    """A text file's bytes, read ``READ_CHUNK`` at a time; raises :class:`_TextLimit` at the
+    first sign of binary data (a NUL byte in the first ``BINARY_PROBE`` bytes), of a line over
+    ``limits.line_bytes`` or of more than ``limits.doc_bytes`` bytes, reading no further."""
+    data = bytearray()
+    probed = False
+    line = 1  # the line the current run of bytes belongs to
+    run = 0  # bytes of that line read so far (newline not counted)
+    longest = limits.line_bytes
+    while True:
+        chunk = fh.read(READ_CHUNK)
+        if not probed and (len(data) + len(chunk) >= BINARY_PROBE or not chunk):
+            probed = True
+            binary = _binary(bytes(data[:BINARY_PROBE]) + chunk[:BINARY_PROBE], source.path)
+            if binary is not None:
+                raise _TextLimit(binary)
+        if not chunk:
+            return data
+        if len(data) + len(chunk) > limits.doc_bytes:
+            raise _TextLimit(str(InputError(
+                f"{source.path}: larger than --max-doc-bytes ({limits.doc_bytes} bytes; a text "
+                f"file is one document); not read further", hint=_DOC_HINT)))
+        first = chunk.find(_NEWLINE)
+        if first < 0:
+            run += len(chunk)
+        else:
+            if run + first > longest:
+                raise _TextLimit(_too_long_line(source.path, f"line {line}", limits))
+            last = chunk.rfind(_NEWLINE)
+            if last - first - 1 > longest:  # a whole line inside this chunk may be too long
+                for n, part in enumerate(chunk[first + 1:last].split(_NEWLINE), start=1):
+                    if len(part) > longest:
+                        raise _TextLimit(_too_long_line(source.path, f"line {line + n}", limits))
+            line += chunk.count(_NEWLINE)
+            run = len(chunk) - last - 1
+        if run > longest:
+            raise _TextLimit(_too_long_line(source.path, f"line {line}", limits))
+        data += chunk
+
+
+def _read_text(source: Source, fh: BinaryIO, encoding_errors: str,
+               limits: Limits = Limits()) -> Document:
+    """A text file is one document, read in chunks up to ``limits`` (see :func:`_read_chunks`):
+    a file over a limit, or binary, is a failure as a whole."""
     try:
-        data = fh.read()
+        data = _read_chunks(source, fh, limits)
+    except _TextLimit as exc:
+        return Document(id=source.rel, text="", source=source.rel, error=str(exc))
     except _STREAM_ERRORS as exc:
         return Document(id=source.rel, text="", source=source.rel,
                         error=_broken(source, exc, "while reading"))
-    binary = _binary(data, source.path)
-    if binary is not None:  # whatever encoding_errors says: this is not text at all
-        return Document(id=source.rel, text="", source=source.rel, error=binary)
     try:
         text = _decode(data, source.path, encoding_errors)
     except InputError as exc:
@@ -386,7 +560,7 @@ def _read_text(source: Source, fh: BinaryIO, encoding_errors: str) -> Document:
 
 
 def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
-                  encoding_errors: str) -> Document:
+                  encoding_errors: str, limits: Limits = Limits()) -> Document:
     doc_id = f"{source.rel}:{lineno}"
     where = f"{source.path}:{lineno}"
     if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
@@ -417,6 +591,10 @@ def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
         return Document(id=doc_id, text="", source=source.rel, meta=record,
                         error=f"{source.path}:{lineno}: field {text_field!r} is {what} "
                               f"(use --text-field to name the text field)")
+    long = _first_long_line(value, limits.line_bytes)
+    if long:
+        return Document(id=doc_id, text="", source=source.rel, error=_too_long_line(
+            where, f"line {long} of field {text_field!r}", limits))
     # meta keeps the whole record (field order included); the writer swaps the text in.
     return Document(id=doc_id, text=value, meta=record, source=source.rel)
 
@@ -469,7 +647,8 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _read_parquet(source: Source, text_field: str, encoding_errors: str) -> Iterator[Document]:
+def _read_parquet(source: Source, text_field: str, encoding_errors: str,
+                  limits: Limits = Limits()) -> Iterator[Document]:
     """One document per row, ``PARQUET_BATCH_ROWS`` rows decoded at a time; ids are
     ``rel:row`` with 1-based rows. ``meta`` holds every column (the text one included)."""
     pa, pq = pyarrow_modules(InputError)
@@ -503,13 +682,13 @@ def _read_parquet(source: Source, text_field: str, encoding_errors: str) -> Iter
                 return
             for row in rows:
                 rowno += 1
-                yield _parquet_row(source, row, rowno, text_field, encoding_errors)
+                yield _parquet_row(source, row, rowno, text_field, encoding_errors, limits)
     finally:
         pf.close()
 
 
 def _parquet_row(source: Source, row: dict[str, Any], rowno: int, text_field: str,
-                 encoding_errors: str) -> Document:
+                 encoding_errors: str, limits: Limits = Limits()) -> Document:
     doc_id = f"{source.rel}:{rowno}"
     value = row[text_field]
     if isinstance(value, bytes):  # a binary text column: decoded like a JSONL line
@@ -523,11 +702,21 @@ def _parquet_row(source: Source, row: dict[str, Any], rowno: int, text_field: st
         what = "null" if value is None else "not a string"
         return Document(id=doc_id, text="", source=source.rel, meta=meta,
                         error=f"{source.path}: row {rowno}: column {text_field!r} is {what}")
+    where = f"{source.path}: row {rowno}"
+    if len(value) > limits.doc_bytes or (len(value) * 4 > limits.doc_bytes and len(
+            value.encode("utf-8", "surrogatepass")) > limits.doc_bytes):
+        return Document(id=doc_id, text="", source=source.rel, error=str(InputError(
+            f"{where}: column {text_field!r} is larger than --max-doc-bytes "
+            f"({limits.doc_bytes} bytes)", hint=_DOC_HINT)))
+    long = _first_long_line(value, limits.line_bytes)
+    if long:
+        return Document(id=doc_id, text="", source=source.rel, error=_too_long_line(
+            where, f"line {long} of column {text_field!r}", limits))
     return Document(id=doc_id, text=value, meta=meta, source=source.rel)
 
 
 def read_all(sources: Sequence[Source], text_field: str = "text",
-             encoding_errors: str = "strict") -> Iterator[Document]:
-    """Documents of every source, in order."""
+             encoding_errors: str = "strict", limits: Limits = Limits()) -> Iterator[Document]:
+    """Documents of every source, in order (see :func:`read_source`)."""
     for source in sources:
-        yield from read_source(source, text_field, encoding_errors)
+        yield from read_source(source, text_field, encoding_errors, limits)
