@@ -19,8 +19,16 @@ from .config import Config
 from .crossdoc import CorpusDeduper
 from .errors import ConfigError, InputError, OutputError
 from .index import CorpusIndex
+from .io.paths import check_write_paths, run_targets
 from .io.readers import Source, discover, is_glob, read_all
-from .io.writers import OutputWriter, RemovedWriter, ShardedWriter, plan_outputs, write_json
+from .io.writers import (
+    OutputWriter,
+    RemovedWriter,
+    ShardedWriter,
+    output_is_dir,
+    plan_outputs,
+    write_json,
+)
 from .parallel import DaskExecutor
 from .pipeline import Cleaner, CleanResult
 from .resume import CHECKPOINT, Checkpoint, RunState, inputs_signature
@@ -105,6 +113,12 @@ def run_clean(
     config = config or Config()
     sources = discover(inputs, input_format)
     plan = plan_outputs(sources, out, inputs)  # also refuses -o inside an input directory
+    # Before anything is written (or an old run's state discarded): no path of the run may be
+    # an input, be read by the inputs, or be another path of the run.
+    check_write_paths(run_targets(plan, sources, out, out_is_dir=output_is_dir(inputs, out)
+                                  or bool(shard_docs), removed=removed, report=report,
+                                  index=index, shards=bool(shard_docs)),
+                      inputs, sources, input_format)
     longest = config.keep == "longest" and config.corpus.enabled
     if longest and any(s.is_stdin for s in sources):
         raise InputError("--keep longest reads the inputs three times; stdin can be read once",

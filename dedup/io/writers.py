@@ -139,19 +139,32 @@ def _check_formats(plan: dict[str, str], sources: Sequence[Source]) -> None:
             _check_parquet(plan[s.rel])
 
 
+def output_is_dir(inputs: Sequence[str], out: str) -> bool:
+    """Whether the outputs go into the directory ``out``, mirroring the inputs: true unless
+    ``out`` is stdout (``-``), or one file is given and ``out`` is not an existing directory."""
+    if out == "-":
+        return False
+    return not (len(inputs) == 1 and inputs[0] != "-" and not Path(inputs[0]).is_dir()
+                and not is_glob(inputs[0]) and not Path(out).is_dir())
+
+
 def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> dict[str, str]:
     """Map each source's relative name to its output path (``-`` for stdout).
 
     One file given in ``inputs`` and ``out`` not an existing directory: ``out`` is the output
-    file. Otherwise (directories, glob patterns, several inputs)
-    ``out`` is a directory that mirrors the inputs' relative names. Refuses to overwrite an input
-    or to write inside an input directory, and refuses two inputs with the same output name.
+    file. Otherwise (directories, glob patterns, several inputs) ``out`` is a directory that
+    mirrors the inputs' relative names. Refuses to write inside an input directory, and two
+    inputs with the same output name; :func:`dedup.io.paths.check_write_paths` then checks
+    every path of the run against the inputs and each other.
     """
     if out == "-":
         return {s.rel: "-" for s in sources}
     target = Path(out)
-    single = (len(inputs) == 1 and inputs[0] != "-" and not Path(inputs[0]).is_dir()
-              and not is_glob(inputs[0]) and not target.is_dir())
+    single = not output_is_dir(inputs, out)
+    if not single and target.exists() and not target.is_dir():
+        raise OutputError(f"{out} is a file, but the outputs of these inputs go into a "
+                          f"directory that mirrors them",
+                          hint="give -o a directory (it is created when missing)")
     plan: dict[str, str] = {}
     for s in sources:
         dest = target if single else target / s.rel
@@ -159,11 +172,6 @@ def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> 
             raise OutputError(f"two inputs would both be written to {dest}",
                               hint="clean them in separate runs or rename one")
         plan[s.rel] = str(dest)
-    input_paths = {Path(s.path).resolve() for s in sources if not s.is_stdin}
-    for planned in plan.values():
-        if Path(planned).resolve() in input_paths:
-            raise OutputError(f"refusing to overwrite the input {planned}",
-                              hint="choose another -o path")
     if not single:
         # A glob pattern stands for the files it matches (as if listed), not for a directory.
         outdir = target.resolve()
