@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,39 @@ def test_discover_keeps_glob_names_relative_and_inside(tmp_path: Path) -> None:
     (tmp_path / "s1").mkdir()
     (tmp_path / "s1" / "a.txt").write_text(A, encoding="utf-8")
     assert [s.rel for s in discover([f"{tmp_path}/s*/*.txt"])] == ["s1/a.txt"]
+
+
+# -- what a directory walk or a glob finds that is not a regular file -------------------------
+
+def test_a_broken_link_in_an_input_directory_is_a_failure(tmp_path: Path, data: Path) -> None:
+    (data / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    for given in (str(data), f"{data}/*.txt"):
+        out = tmp_path / f"out{len(given)}"
+        res = CliRunner().invoke(main, ["clean", given, "-o", str(out)])
+        assert res.exit_code == 1, res.output
+        assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+        assert f"error: {data / 'gone.txt'}: broken symbolic link" in res.output
+        assert (out / "a.txt").exists() and not (out / "gone.txt").exists()
+
+
+def test_a_broken_link_given_as_input_is_an_error(tmp_path: Path) -> None:
+    link = tmp_path / "gone.txt"
+    link.symlink_to(tmp_path / "nowhere.txt")
+    res = run("clean", str(link), "-o", str(tmp_path / "out.txt"))
+    assert res.exit_code == 1
+    assert "broken symbolic link" in res.output
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+def test_a_fifo_in_an_input_directory_is_a_failure_not_a_hang(tmp_path: Path, data: Path,
+                                                              kind: str) -> None:
+    """Opening a FIFO blocks until something writes to it: it is reported, never opened (a
+    Parquet one's schema is not read either). In a subprocess, so a hang is a timeout."""
+    fifo = data / f"pipe.{kind}"
+    os.mkfifo(fifo)
+    proc = subprocess.run([sys.executable, "-m", "dedup", "clean", str(data), "-o",
+                           str(tmp_path / "out"), "-q"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"error: {fifo}: a FIFO (named pipe), not a regular file" in proc.stderr

@@ -404,7 +404,7 @@ class OutputWriter(_PublishedAtEnd):
         super().__init__()
         self.plan = plan
         self.kinds = {s.rel: s.kind for s in sources}
-        self.paths = {s.rel: s.path for s in sources}
+        self.paths = {s.rel: s.path for s in sources if not s.problem}  # never opened
         self.text_field = text_field
         self.current: str | None = None
         self.opened: set[str] = set()
@@ -418,7 +418,7 @@ class OutputWriter(_PublishedAtEnd):
         kind = self.kinds[rel]
         fmt = output_format(kind, dest)
         schema = None
-        if fmt == "parquet" and kind == "parquet":
+        if fmt == "parquet" and kind == "parquet" and rel in self.paths:
             pa, pq = pyarrow_modules(OutputError)
             with contextlib.suppress(pa.ArrowException, OSError, ValueError):
                 schema = pq.read_schema(self.paths[rel])  # unreadable: the reader said so
