@@ -22,12 +22,13 @@ from .index import CorpusIndex
 from .io.paths import check_write_paths, run_targets
 from .io.readers import Source, discover, is_glob, read_all
 from .io.writers import (
+    JsonFile,
     OutputWriter,
     RemovedWriter,
     ShardedWriter,
     output_is_dir,
     plan_outputs,
-    write_json,
+    write_error,
 )
 from .parallel import DaskExecutor
 from .pipeline import Cleaner, CleanResult
@@ -293,42 +294,67 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
             yield doc
 
     removed_writer = None
-    if removed:
-        journal = resuming.state.root / "removed.jsonl" if resuming is not None else None
-        removed_writer = RemovedWriter(removed, journal, ckpt.removed_bytes if ckpt else 0)
+    report_file: JsonFile | None = None
     results = cleaner.clean_documents(documents())
     if progress is not None:
         results = progress(results, len(sources))
     try:
+        if removed:
+            journal = resuming.state.root / "removed.jsonl" if resuming is not None else None
+            removed_writer = RemovedWriter(removed, journal, ckpt.removed_bytes if ckpt else 0)
         for result in results:
             if resuming is not None and isinstance(writer, OutputWriter):
                 resuming.before(result, cleaner, writer, removed_writer, failures, skipped)
             writer.write(result)
             if removed_writer:
                 removed_writer.write(result)
-        writer.close()  # may still fail (a Parquet column of mixed types): abort then too
-    except BaseException:
+        # Every file complete under its temporary name before the first is renamed into place,
+        # so a write error (a full disk) or a bad Parquet column publishes nothing.
+        writer.finish()
+        if removed_writer:
+            removed_writer.finish()
+        stats = cleaner.stats.to_dict()
+        if corpus_index is not None:
+            stats["index"] = {"paragraphs": corpus_index.paragraphs,
+                              "documents": corpus_index.documents,
+                              "bytes": corpus_index.nbytes,
+                              "bytes_per_paragraph": round(
+                                  corpus_index.nbytes / max(corpus_index.paragraphs, 1), 1)}
+        written = (ckpt.written if ckpt else []) + writer.written + writer.pending
+        outcome = RunReport(stats, [m for _, m in failures], written,
+                            time.perf_counter() - t0, config.fingerprint(),
+                            [m for _, m in skipped])
+        if report:
+            report_file = JsonFile(report, outcome.to_dict())
+        if corpus_index is not None and corpus_index.root is not None and (
+                resuming is None or resuming.index_dir is not None):
+            # Saved before the outputs are published: the likelier failure (a full disk while
+            # the index is written) then leaves no output behind; the renames after it rarely
+            # fail.
+            _save_index(corpus_index)
+        writer.publish()
+        if removed_writer:
+            removed_writer.commit()
+        if report_file is not None:
+            report_file.commit()
+    except BaseException as exc:
         writer.abort()
         if removed_writer:
             removed_writer.abort()
+        if report_file is not None:
+            report_file.abort()
+        if isinstance(exc, OSError):  # not one of the writers' files: the index, a worker
+            raise write_error(exc.filename or "an output of the run", exc) from exc
         raise
-    if removed_writer:
-        removed_writer.close()
-    if corpus_index is not None and corpus_index.root is not None and (
-            resuming is None or resuming.index_dir is not None):
-        corpus_index.save()
     if resuming is not None:
         resuming.state.finish(resuming.index_dir)
-    stats = cleaner.stats.to_dict()
-    if corpus_index is not None:
-        stats["index"] = {"paragraphs": corpus_index.paragraphs,
-                          "documents": corpus_index.documents, "bytes": corpus_index.nbytes,
-                          "bytes_per_paragraph": round(corpus_index.nbytes
-                                                       / max(corpus_index.paragraphs, 1), 1)}
-    written = (ckpt.written if ckpt else []) + writer.written
-    outcome = RunReport(stats, [m for _, m in failures], written, time.perf_counter() - t0,
-                        config.fingerprint(), [m for _, m in skipped])
-    if report:
-        write_json(report, outcome.to_dict())
     return outcome
+
+
+def _save_index(index: CorpusIndex) -> None:
+    try:
+        index.save()
+    except OSError as exc:
+        raise write_error(index.root or "the --index directory", exc,
+                          "cannot save the index") from exc
 

@@ -5,11 +5,16 @@ Every file is written to a temporary file beside its target and renamed over it 
 complete (``os.replace``), so an interrupted run never leaves a half-written output. Compressed
 and Parquet outputs are written as a stream (Parquet a row group at a time), so memory stays
 bounded whatever the size of the output.
+
+A write that fails (a full disk, a quota, a read-only file system, permissions, an I/O error,
+a file size limit) raises :class:`~dedup.errors.OutputError` naming the file, with a hint, and
+removes that file's temporary file; the writers' ``abort`` removes the others.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import io
 import json
@@ -32,11 +37,30 @@ PARQUET_CODEC = "zstd"  # page compression inside Parquet outputs
 ROW_GROUP_ROWS = 1000  # Parquet rows buffered before a row group is written
 
 
+_WRITE_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space or write somewhere else",
+    errno.EDQUOT: "the disk quota is used up: free some space or write somewhere else",
+    errno.EFBIG: "the file is larger than allowed here (ulimit -f, or the file system's "
+                 "largest file): raise the limit or write somewhere else",
+    errno.EROFS: "the file system is read-only: write somewhere else",
+    errno.EACCES: "no permission to write there: check the directory's permissions",
+    errno.EPERM: "no permission to write there: check the directory's permissions",
+    errno.EIO: "the device reported an I/O error: check the disk (dmesg) and try again",
+}
+
+
+def write_error(path: str | Path, exc: OSError, doing: str = "cannot write") -> OutputError:
+    """An OSError while writing ``path`` as an OutputError naming the file, with a hint."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return OutputError(f"{path}: {doing} ({reason})", hint=_WRITE_HINTS.get(exc.errno or 0))
+
+
 class AtomicBinaryFile:
     """A binary file that appears at ``path`` only on :meth:`commit`; :meth:`abort` removes it.
 
     :meth:`finish` closes the temporary file without publishing it (a complete file that waits
-    for :meth:`commit`, as :class:`ShardedWriter` does with its shards).
+    for :meth:`commit`, as :class:`ShardedWriter` does with its shards); after it, :meth:`commit`
+    only renames. A write error raises OutputError and removes the temporary file.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -46,23 +70,43 @@ class AtomicBinaryFile:
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
                                        dir=self.path.parent)
         except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write ({exc.strerror})") from exc
+            raise write_error(self.path, exc) from exc
         self.tmp = Path(tmp)
         self.raw: BinaryIO = os.fdopen(fd, "wb")
+        self.finished = False
+
+    def failed(self, exc: OSError) -> OutputError:
+        """Remove the temporary file after ``exc``; the error to raise."""
+        self.abort()
+        return write_error(self.path, exc)
+
+    def _close(self) -> None:
+        self.raw.close()
 
     def finish(self) -> None:
-        """Close the temporary file (complete, not yet at ``path``)."""
-        self.raw.close()
+        """Close the temporary file (complete, not yet at ``path``), with the usual mode."""
+        if self.finished:
+            return
+        try:
+            self._close()
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual mode
+        except OSError as exc:
+            raise self.failed(exc) from exc
+        self.finished = True
 
     def commit(self) -> None:
         self.finish()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual mode
-        os.replace(self.tmp, self.path)
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.tmp.unlink(missing_ok=True)
+            raise write_error(self.path, exc, "cannot rename into place") from exc
 
     def abort(self) -> None:
-        self.raw.close()
+        with contextlib.suppress(OSError):  # the write that failed may fail again on close
+            self.raw.close()
         self.tmp.unlink(missing_ok=True)
 
 
@@ -85,9 +129,12 @@ class AtomicFile(AtomicBinaryFile):
         self.fh: TextIO = io.TextIOWrapper(stream, encoding="utf-8", newline="\n")
 
     def write(self, text: str) -> None:
-        self.fh.write(text)
+        try:
+            self.fh.write(text)
+        except OSError as exc:
+            raise self.failed(exc) from exc
 
-    def finish(self) -> None:
+    def _close(self) -> None:
         self.fh.close()  # ends the compressed stream; the temporary file stays open
         self.raw.close()
 
@@ -100,13 +147,20 @@ class AtomicFile(AtomicBinaryFile):
 
 class _Stdout:
     def write(self, text: str) -> None:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+        except OSError as exc:
+            raise write_error("stdout", exc) from exc
 
     def commit(self) -> None:
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            raise write_error("stdout", exc) from exc
 
     def abort(self) -> None:
-        sys.stdout.flush()
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
 
 
 def output_format(kind: str, dest: str) -> str:
@@ -283,7 +337,15 @@ class ParquetSink:
             return
         self.rows.append(output_record(result, self.text_field))
         if len(self.rows) >= ROW_GROUP_ROWS:
-            self._flush()
+            self._written(self._flush)
+
+    def _written(self, write: Any) -> None:
+        """``write()``, a write error raised as OutputError with the file removed."""
+        try:
+            write()
+        except OSError as exc:  # pyarrow passes the file object's OSError on
+            self.abort()
+            raise write_error(self.file.path, exc) from exc
 
     def _problems(self) -> tuple[type[BaseException], ...]:
         return (self.pa.ArrowException, TypeError, ValueError, OverflowError)
@@ -335,8 +397,14 @@ class ParquetSink:
         self.rows = []
 
     def finish(self) -> None:
-        self._flush()
-        self.writer.close()
+        if self.file.finished:
+            return
+
+        def close() -> None:
+            self._flush()
+            self.writer.close()
+
+        self._written(close)
         self.file.finish()
 
     def commit(self) -> None:
@@ -347,6 +415,7 @@ class ParquetSink:
         if self.writer is not None:
             with contextlib.suppress(self.pa.ArrowException, OSError, ValueError):
                 self.writer.close()  # the file goes anyway
+            self.writer = None
         self.file.abort()
 
 
@@ -361,17 +430,34 @@ def open_sink(dest: str, fmt: str, text_field: str = "text", schema: Any = None)
 
 class _PublishedAtEnd:
     """Outputs finished under temporary names and renamed into place together at the end of a
-    run (:meth:`_publish`), or all removed (:meth:`abort`): the shared part of the writers."""
+    run (:meth:`_publish`), or all removed (:meth:`abort`): the shared part of the writers.
+
+    Every byte is written before the first rename, so a full disk or any other write error
+    stops the run with no output published; publishing is renames only.
+    """
 
     def __init__(self) -> None:
         self.sink: _Sink | None = None  # the output being written
         self.done: list[tuple[str, _Sink]] = []  # finished outputs, not yet renamed into place
         self.written: list[str] = []
 
+    @property
+    def pending(self) -> list[str]:
+        """The finished outputs that :meth:`_publish` will rename into place."""
+        return [path for path, _ in self.done]
+
     def _publish(self) -> None:
-        for path, sink in self.done:
-            sink.commit()
-            self.written.append(path)
+        try:
+            for path, sink in self.done:
+                sink.commit()
+                self.written.append(path)
+                self.done = self.done[1:]
+        except OutputError as exc:
+            self.abort()
+            if self.written:  # a rename failed after others succeeded: say which are there
+                exc.message += (f"; {len(self.written)} output(s) were already renamed into "
+                                f"place ({self.written[0]}, ...)")
+            raise
         self.done = []
 
     def abort(self) -> None:
@@ -454,13 +540,22 @@ class OutputWriter(_PublishedAtEnd):
                 self._finish()
         self._publish()
 
-    def close(self) -> None:
-        """Finish the last output, then rename every output into place."""
+    def finish(self) -> None:
+        """Finish the last output and the empty ones: every output is complete, under its
+        temporary name."""
         self._finish()
         for rel, kind in self.kinds.items():
             if kind != "txt" and rel not in self.opened:  # no record in it: an empty output
                 self._switch(rel)
                 self._finish()
+
+    def publish(self) -> None:
+        """Rename every finished output into place."""
+        self._publish()
+
+    def close(self) -> None:
+        """Finish the last output, then rename every output into place."""
+        self.finish()
         self._publish()
 
     def abort(self) -> None:
@@ -542,8 +637,16 @@ class ShardedWriter(_PublishedAtEnd):
         self.sink = None
         self.count = 0
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """Finish the last shard: every shard is complete, under its temporary name."""
         self._finish()
+
+    def publish(self) -> None:
+        """Rename every finished shard into place."""
+        self._publish()
+
+    def close(self) -> None:
+        self.finish()
         self._publish()
 
 
@@ -575,23 +678,28 @@ def removed_records(result: CleanResult) -> list[dict[str, Any]]:
 
 
 class RemovedWriter:
-    """The ``--removed`` JSONL file, written atomically.
+    """The ``--removed`` JSONL file, written atomically: :meth:`finish` completes it under a
+    temporary name, :meth:`commit` renames it into place (:meth:`close`: both).
 
     With a ``journal`` (a resumable run), records go straight to that file, which survives an
     interruption; ``keep`` bytes of an earlier journal are kept (the rest is cut off) and the
-    target is written from the journal on :meth:`close`.
+    target is written from the journal on :meth:`finish`.
     """
 
     def __init__(self, path: str, journal: Path | None = None, keep: int = 0) -> None:
         self.path = path
         self.journal: Any = None
+        self.journal_path = journal
         self.fh: AtomicFile | _Stdout | None = None
         if journal is not None:
-            journal.parent.mkdir(parents=True, exist_ok=True)
-            with open(journal, "ab") as fh:
-                fh.truncate(keep)
-            self.journal = open(journal, "r+b")  # noqa: SIM115 - closed in close()/abort()
-            self.journal.seek(keep)
+            try:
+                journal.parent.mkdir(parents=True, exist_ok=True)
+                with open(journal, "ab") as fh:
+                    fh.truncate(keep)
+                self.journal = open(journal, "r+b")  # noqa: SIM115 - closed in close()/abort()
+                self.journal.seek(keep)
+            except OSError as exc:
+                raise write_error(journal, exc) from exc
         else:
             self.fh = _Stdout() if path == "-" else AtomicFile(path)
 
@@ -599,7 +707,10 @@ class RemovedWriter:
         for rec in removed_records(result):
             line = json.dumps(rec, ensure_ascii=False) + "\n"
             if self.journal is not None:
-                self.journal.write(line.encode("utf-8", "surrogatepass"))
+                try:
+                    self.journal.write(line.encode("utf-8", "surrogatepass"))
+                except OSError as exc:
+                    raise write_error(self.journal_path or self.path, exc) from exc
             elif self.fh is not None:
                 self.fh.write(line)
 
@@ -607,31 +718,72 @@ class RemovedWriter:
         """Bytes in the journal so far (after a flush, so a checkpoint can record them)."""
         if self.journal is None:
             return 0
-        self.journal.flush()
-        os.fsync(self.journal.fileno())
+        try:
+            self.journal.flush()
+            os.fsync(self.journal.fileno())
+        except OSError as exc:
+            raise write_error(self.journal_path or self.path, exc) from exc
         return int(self.journal.tell())
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """Every record written, under a temporary name (stdout: as they came)."""
         if self.journal is not None:
-            self.journal.flush()
-            self.journal.seek(0)
+            try:
+                self.journal.flush()
+                self.journal.seek(0)
+            except OSError as exc:
+                raise write_error(self.journal_path or self.path, exc) from exc
             fh: AtomicFile | _Stdout = _Stdout() if self.path == "-" else AtomicFile(self.path)
+            self.fh = fh
             for raw in self.journal:
                 fh.write(raw.decode("utf-8", "surrogatepass"))
             self.journal.close()
-            fh.commit()
-        elif self.fh is not None:
+            self.journal = None
+        if isinstance(self.fh, AtomicFile):
+            self.fh.finish()
+
+    def commit(self) -> None:
+        if self.fh is not None:
             self.fh.commit()
+
+    def close(self) -> None:
+        self.finish()
+        self.commit()
 
     def abort(self) -> None:
         if self.journal is not None:
-            self.journal.close()  # the journal stays for --resume
-        elif self.fh is not None:
+            with contextlib.suppress(OSError):
+                self.journal.close()  # the journal stays for --resume
+        if self.fh is not None:
+            self.fh.abort()
+
+
+class JsonFile:
+    """A JSON document (the ``--report``) written now to a temporary file, so a write error
+    shows before anything is published, and renamed into place by :meth:`commit`. For stdout
+    (``-``) it is printed by :meth:`commit`."""
+
+    def __init__(self, path: str, data: dict[str, Any]) -> None:
+        self.text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        self.fh: AtomicFile | None = None
+        if path != "-":
+            self.fh = AtomicFile(path)
+            self.fh.write(self.text)
+            self.fh.finish()
+
+    def commit(self) -> None:
+        if self.fh is None:
+            out = _Stdout()
+            out.write(self.text)
+            out.commit()
+        else:
+            self.fh.commit()
+
+    def abort(self) -> None:
+        if self.fh is not None:
             self.fh.abort()
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
     """Write a JSON document atomically (``-`` for stdout)."""
-    fh: AtomicFile | _Stdout = _Stdout() if path == "-" else AtomicFile(path)
-    fh.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    fh.commit()
+    JsonFile(path, data).commit()
