@@ -8,6 +8,7 @@ This is what ``dedup clean`` does, callable from Python too::
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -168,7 +169,7 @@ def run_clean(
                     progress, t0, jobs, executor, strict, resuming)
     finally:
         if corpus_index is not None:
-            corpus_index.close()
+            _close_index(corpus_index, failing=sys.exc_info()[1] is not None)
         if executor is not None:
             executor.close()
 
@@ -343,8 +344,11 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
             removed_writer.abort()
         if report_file is not None:
             report_file.abort()
-        if isinstance(exc, OSError):  # not one of the writers' files: the index, a worker
-            raise write_error(exc.filename or "an output of the run", exc) from exc
+        if isinstance(exc, OSError):  # not one of the writers' files: the index, the state
+            where = exc.filename or (
+                f"the corpus index in {corpus_index.root}" if corpus_index is not None
+                and corpus_index.root is not None else "a file of the run")
+            raise write_error(where, exc) from exc
         raise
     if resuming is not None:
         resuming.state.finish(resuming.index_dir)
@@ -352,9 +356,25 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
 
 
 def _save_index(index: CorpusIndex) -> None:
+    """``index.save()``; a write error is an OutputError, and the temporary files the failed
+    save left in the index directory are removed (the index stays as it was)."""
+    root = index.root
+    before = set(root.glob(".*.tmp")) if root is not None else set()
     try:
         index.save()
     except OSError as exc:
-        raise write_error(index.root or "the --index directory", exc,
-                          "cannot save the index") from exc
+        if root is not None:
+            for tmp in set(root.glob(".*.tmp")) - before:
+                tmp.unlink(missing_ok=True)
+        raise write_error(root or "the index", exc, "cannot save the index") from exc
+
+
+def _close_index(index: CorpusIndex, failing: bool) -> None:
+    """Close the index; its last buffered write may fail here. While another error is on its
+    way out, that one is the message; otherwise this write error is."""
+    try:
+        index.close()
+    except OSError as exc:
+        if not failing:
+            raise write_error(index.root or "the index", exc) from exc
 

@@ -223,3 +223,24 @@ def test_a_file_size_limit_end_to_end(tmp_path: Path) -> None:
     after = {k: v for k, v in _tree(tmp_path).items() if not k.startswith("out/.dedup-run/")}
     assert after == before  # inputs, the older output: as they were; nothing new
     assert _no_tmp(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="needs RLIMIT_FSIZE")
+@pytest.mark.parametrize("limit", [20_000, 400_000])
+def test_a_file_size_limit_on_the_index(tmp_path: Path, limit: int) -> None:
+    """The index's row store grows during the run (20 KB: fails there, then again when it is
+    closed) or is saved at its end (400 KB: the arrays fail): one message, no output, no
+    temporary file."""
+    rng = random.Random(4)
+    src = tmp_path / "a.txt"
+    src.write_text("\n".join(_line(rng) for _ in range(8000)) + "\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "dedup", "clean", str(src), "-o", str(tmp_path / "out.txt"),
+         "--index", str(tmp_path / "idx"), "--no-boilerplate", "-q"],
+        capture_output=True, text=True, timeout=300, preexec_fn=_limit(limit))
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"{tmp_path / 'idx'}" in proc.stderr and "(File too large)" in proc.stderr
+    assert not (tmp_path / "out.txt").exists()
+    assert not (tmp_path / "idx" / "meta.json").exists()
+    assert [p.name for p in tmp_path.rglob(".*.tmp")] == []
