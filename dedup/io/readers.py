@@ -32,6 +32,7 @@ import gzip
 import importlib
 import io
 import json
+import math
 import os
 import re
 import stat
@@ -518,11 +519,15 @@ def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
         return Document(id=doc_id, text="", source=source.rel,
                         error=f"{where}: raw NUL byte in the line (binary data, not JSON text)")
     try:
-        record = json.loads(_decode(raw, where, encoding_errors, lines=False))
+        record = json.loads(_decode(raw, where, encoding_errors, lines=False),
+                            parse_constant=_no_constant, parse_float=_finite)
         if b"\\u" in raw:  # only an escape can put a lone surrogate into the record
             record = _no_surrogates(record, where, encoding_errors)
     except InputError as exc:
         return _unreadable(doc_id, source, exc, encoding_errors)
+    except _NotFinite as exc:
+        return Document(id=doc_id, text="", source=source.rel,
+                        error=str(InputError(f"{where}: {exc}", hint=_NOT_FINITE_HINT)))
     except json.JSONDecodeError as exc:
         return Document(id=doc_id, text="", source=source.rel,
                         error=f"{where}: not valid JSON ({exc.msg})")
@@ -542,6 +547,27 @@ def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
                               f"(use --text-field to name the text field)")
     # meta keeps the whole record (field order included); the writer swaps the text in.
     return Document(id=doc_id, text=value, meta=record, source=source.rel)
+
+
+_NOT_FINITE_HINT = "write null (or a string) where a number is missing or not finite"
+
+
+class _NotFinite(ValueError):
+    """A number JSON cannot hold: ``NaN``, ``Infinity`` (which Python's json module reads) or
+    one beyond a double's range (``1e400``), which would be written back as ``Infinity``."""
+
+
+def _no_constant(name: str) -> float:
+    raise _NotFinite(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise _NotFinite(f"the number {text[:40]} is beyond the range of a double (about "
+                         f"1.8e308): it would be written back as {'-' if value < 0 else ''}"
+                         f"Infinity, which is not JSON")
+    return value
 
 
 def _no_surrogates(value: Any, where: str, errors: str) -> Any:
