@@ -38,7 +38,7 @@ import re
 import stat
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -256,12 +256,12 @@ def _walked(parts: Sequence[str], fmt: str) -> bool:
 
 
 def _below(path: str, root: str) -> list[str] | None:
-    """The parts of ``path`` below ``root`` (both absolute, symlinks resolved), or None."""
-    rel = os.path.relpath(path, root)
-    if rel == os.curdir:
+    """The parts of ``path`` below ``root`` (both absolute and normalised, symlinks resolved),
+    or None when it is not below it."""
+    if path == root:
         return []
-    parts = Path(rel).parts
-    return None if parts[0] == os.pardir else list(parts)
+    prefix = root.rstrip(os.sep) + os.sep
+    return path[len(prefix):].split(os.sep) if path.startswith(prefix) else None
 
 
 def reads(given: str, path: str, fmt: str = "auto") -> bool:
@@ -276,22 +276,32 @@ def reads(given: str, path: str, fmt: str = "auto") -> bool:
     ...      (("", "a.txt"), ("", ".cache/a.txt"), ("*.jsonl", "a.txt"), ("**", "s/a.jsonl"))]
     [True, False, False, True]
     """
+    return reader(given, fmt)(path)
+
+
+def reader(given: str, fmt: str = "auto") -> Callable[[str], bool]:
+    """:func:`reads` for one input, its paths resolved once, to ask about many paths."""
     if given == "-":
-        return False
+        return lambda path: False
     if is_glob(given):
         base = _glob_base(given)
-        below = _below(path, os.path.realpath(base))
-        if below is None:
-            return False
+        root = os.path.realpath(base)
         pattern = Path(given).parts[len(base.parts):]
-        # A matched file is read whatever its name; a matched directory is walked.
-        return any(_matches(pattern, below[:k]) and (k == len(below) or _walked(below[k:], fmt))
-                   for k in range(len(below) + 1))
+
+        def globbed(path: str) -> bool:
+            below = _below(path, root)
+            # A matched file is read whatever its name; a matched directory is walked.
+            return below is not None and any(
+                _matches(pattern, below[:k]) and (k == len(below) or _walked(below[k:], fmt))
+                for k in range(len(below) + 1))
+        return globbed
     root = os.path.realpath(given)
     if os.path.isdir(root):
-        below = _below(path, root)
-        return below is not None and _walked(below, fmt)
-    return root == path
+        def walked(path: str) -> bool:
+            below = _below(path, root)
+            return below is not None and _walked(below, fmt)
+        return walked
+    return lambda path: path == root
 
 
 def discover(inputs: Sequence[str], fmt: str = "auto") -> list[Source]:
