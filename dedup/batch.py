@@ -8,14 +8,17 @@ This is what ``dedup clean`` does, callable from Python too::
 from __future__ import annotations
 
 import copy
+import glob
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .commit import DirLock, crash_point
 from .config import Config
 from .crossdoc import CorpusDeduper
 from .errors import ConfigError, InputError, OutputError
@@ -23,6 +26,7 @@ from .index import CorpusIndex
 from .io.paths import check_write_paths, run_targets
 from .io.readers import Source, discover, is_glob, read_all
 from .io.writers import (
+    TEMP_SUFFIX,
     JsonFile,
     OutputWriter,
     RemovedWriter,
@@ -32,8 +36,8 @@ from .io.writers import (
     write_error,
 )
 from .parallel import DaskExecutor
-from .pipeline import Cleaner, CleanResult
-from .resume import CHECKPOINT, Checkpoint, RunState, inputs_signature
+from .pipeline import Cleaner, CleanResult, Stats
+from .resume import RESUME_HINT, Checkpoint, RunState, inputs_signature
 from .types import Document
 
 CHECKPOINT_SECONDS = 300.0  # how often a resumable run saves its state (at an input boundary)
@@ -130,37 +134,46 @@ def run_clean(
     why_not = _not_resumable(config, sources, out, inputs, shard_docs, strict, longest)
     if resume and why_not:
         raise InputError(f"--resume is not possible: {why_not}")
-    state = None if why_not else RunState(out, config, sources)
-    ckpt = state.load() if state is not None and resume else None
-    if state is not None and ckpt is None:
-        state.discard(index)  # a new run: an old run's state would be stale
-    done = ckpt.sources_done if ckpt is not None else 0
-    remaining = sources[done:]
-    writer: OutputWriter | ShardedWriter
-    if shard_docs:
-        if out == "-":
-            raise OutputError("sharded output needs a directory, not stdout",
-                              hint="give -o DIR with --shard-docs")
-        writer = ShardedWriter(out, shard_suffix, shard_docs, text_field)
-    else:
-        writer = OutputWriter(plan, remaining, text_field)
+    out_lock = _lock_output(out) if (not why_not or shard_docs) and out != "-" else None
     corpus_index = None
-    if config.corpus.enabled:
-        root: str | Path | None = index
-        if root is None and state is not None:
-            root = state.index_root  # on disk beside the outputs, so a checkpoint can save it
-        corpus_index = CorpusIndex(config, root, CHECKPOINT if ckpt is not None else "index")
-    first = ckpt.docs_done if ckpt is not None else 0
-
-    def read() -> Iterator[Document]:
-        for n, doc in enumerate(read_all(remaining, text_field, encoding_errors), start=first):
-            doc.ordinal = n
-            yield doc
-
-    resuming = _Resuming(state, ckpt, checkpoint_seconds, sources, index) if state else None
-
     executor: DaskExecutor | None = None
     try:
+        state = None if why_not else RunState(out, config, sources, index)
+        ckpt = state.load() if state is not None and resume else None
+        if state is not None and ckpt is None:
+            state.discard()  # a new run: an old run's state would be stale
+        if out_lock is not None:
+            _sweep_outputs(out, plan, state, [p for p in (removed, report) if p and p != "-"])
+        done = ckpt.sources_done if ckpt is not None else 0
+        remaining = sources[done:]
+        writer: OutputWriter | ShardedWriter
+        if shard_docs:
+            if out == "-":
+                raise OutputError("sharded output needs a directory, not stdout",
+                                  hint="give -o DIR with --shard-docs")
+            writer = ShardedWriter(out, shard_suffix, shard_docs, text_field)
+        else:
+            writer = OutputWriter(plan, remaining, text_field)
+            if ckpt is not None:
+                writer.adopt([(s.target, s.temp) for s in ckpt.staged])
+        if config.corpus.enabled:
+            root: str | Path | None = index
+            if root is None and state is not None:
+                root = state.index_root  # beside the outputs, so a checkpoint can save it
+            corpus_index = CorpusIndex(config, root,
+                                       state.index_snapshot() if state and ckpt else None)
+            if ckpt is not None and index is not None:
+                _check_index_unchanged(corpus_index, ckpt)
+        first = ckpt.docs_done if ckpt is not None else 0
+
+        def read() -> Iterator[Document]:
+            for n, doc in enumerate(read_all(remaining, text_field, encoding_errors),
+                                    start=first):
+                doc.ordinal = n
+                yield doc
+
+        resuming = (_Resuming(state, ckpt, checkpoint_seconds, sources, index, corpus_index)
+                    if state else None)
         if engine == "dask":
             executor = DaskExecutor(jobs, scheduler)
             if on_start is not None:
@@ -172,6 +185,46 @@ def run_clean(
             _close_index(corpus_index, failing=sys.exc_info()[1] is not None)
         if executor is not None:
             executor.close()
+        if out_lock is not None:
+            out_lock.release()
+
+
+def _lock_output(out: str) -> DirLock:
+    """Lock the output directory of a checkpointed or sharded run (made when missing)."""
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot make the output directory ({exc.strerror})") from exc
+    return DirLock(out, "the output directory")
+
+
+def _sweep_outputs(out: str, plan: dict[str, str], state: RunState | None,
+                   files: Sequence[str] = ()) -> None:
+    """Remove temporary outputs that stopped runs left in the (locked) output directories,
+    except those the checkpoint being resumed names, and those of ``files`` (``--removed``,
+    ``--report``: written to temporary files before the index is saved) beside them."""
+    keep = {os.path.realpath(t) for t in state.hashed} if state is not None else set()
+    dirs = {Path(out)} | {Path(p).parent for p in plan.values()}
+    for d in sorted(dirs):
+        if not d.is_dir():
+            continue
+        for path in d.iterdir():
+            if path.name.endswith(TEMP_SUFFIX) and path.name.startswith(".") \
+                    and os.path.realpath(path) not in keep and path.is_file():
+                path.unlink(missing_ok=True)
+    for file in map(Path, files):
+        for path in file.parent.glob(f".{glob.escape(file.name)}.*{TEMP_SUFFIX}"):
+            if os.path.realpath(path) not in keep and path.is_file():
+                path.unlink(missing_ok=True)
+
+
+def _check_index_unchanged(index: CorpusIndex, ckpt: Checkpoint) -> None:
+    """A resumed run continues from the --index as the interrupted run left it."""
+    saved = index.generation - ckpt.index_generation
+    if saved == 0 or (saved == 1 and ckpt.phase == "finishing"):
+        return
+    raise InputError(f"--resume: the index {index.root} was saved by another run since the "
+                     "interrupted one", hint=RESUME_HINT)
 
 
 def _not_resumable(config: Config, sources: Sequence[Source], out: str,
@@ -194,10 +247,12 @@ def _not_resumable(config: Config, sources: Sequence[Source], out: str,
 
 
 class _Resuming:
-    """Checkpoints of a resumable run, taken in the write loop when an input ends."""
+    """Checkpoints of a resumable run: taken in the write loop when an input ends, and the
+    last one, with every output finished, before anything is published."""
 
     def __init__(self, state: RunState, ckpt: Checkpoint | None, every: float,
-                 sources: Sequence[Source], index_dir: str | None) -> None:
+                 sources: Sequence[Source], index_dir: str | None,
+                 index: CorpusIndex | None) -> None:
         self.state = state
         self.ckpt = ckpt
         self.every = every
@@ -207,6 +262,9 @@ class _Resuming:
         self.rels = [s.rel for s in sources]
         self.current: str | None = None
         self.last = time.monotonic()
+        # the --index's generation before this run (a resumed run: before the interrupted one)
+        self.index_generation = (ckpt.index_generation if ckpt is not None
+                                 else index.generation if index is not None else 0)
 
     def before(self, result: CleanResult, cleaner: Cleaner, writer: OutputWriter,
                removed: RemovedWriter | None, failures: list[tuple[int, str]],
@@ -218,20 +276,47 @@ class _Resuming:
             return
         done = self.position[source]  # every input before this one is finished
         d = result.doc.ordinal
-        writer.finish_source()
-        writer.publish_finished(self.rels[:done])
+        writer.finish_sources(self.rels[:done])
         stats = copy.deepcopy(cleaner.stats)
         stats.add(result, -1)  # counted when it was yielded, before this checkpoint
         deduper = cleaner.corpus_deduper
         marks = deduper.marks[d] if deduper is not None and d in deduper.marks else (0, 0)
-        ckpt = Checkpoint(
+        self._save(Checkpoint(
             cleaner.config.fingerprint(), self.inputs, done, d,
             removed.tell() if removed is not None else 0,
-            (self.ckpt.written if self.ckpt else []) + writer.written,
-            [m for o, m in failures if o < d], [m for o, m in skipped if o < d])
-        self.state.save(ckpt, stats, cleaner.counts,
-                        cleaner.index if cleaner.config.corpus.enabled else None, marks)
+            [m for o, m in failures if o < d], [m for o, m in skipped if o < d]),
+            cleaner, writer, stats, marks)
         self.last = time.monotonic()
+
+    def finishing(self, cleaner: Cleaner, writer: OutputWriter, removed: RemovedWriter | None,
+                  failures: list[tuple[int, str]], skipped: list[tuple[int, str]]) -> None:
+        """Every input is done and every output finished: commit that before publishing, so
+        a stop while publishing is finished by ``--resume``."""
+        if self.ckpt is not None and self.ckpt.phase == "finishing":
+            return  # resumed while publishing: that checkpoint stands
+        writer.finish_sources(self.rels)
+        index = cleaner.index if cleaner.config.corpus.enabled else None
+        marks = (index.paragraphs, index.documents) if index is not None else (0, 0)
+        self._save(Checkpoint(
+            cleaner.config.fingerprint(), self.inputs, len(self.rels), cleaner.stats.documents,
+            removed.tell() if removed is not None else 0,
+            [m for _, m in failures], [m for _, m in skipped], phase="finishing"),
+            cleaner, writer, cleaner.stats, marks)
+        crash_point("run:finishing-committed")
+
+    def _save(self, ckpt: Checkpoint, cleaner: Cleaner, writer: OutputWriter, stats: Stats,
+              marks: tuple[int, int]) -> None:
+        staged = [self.state.stage(str(temp), target) for target, temp in writer.staged()]
+        ckpt = replace(ckpt, staged=staged, index_generation=self.index_generation)
+        self.state.save(ckpt, stats, cleaner.counts,
+                        cleaner.index if cleaner.config.corpus.enabled else None, marks,
+                        ckpt.removed_bytes)
+        self.ckpt = ckpt
+        crash_point("run:checkpoint")
+
+    def keep(self) -> set[str]:
+        """The temporary outputs the committed checkpoint names (kept when a run fails)."""
+        return {s.temp for s in self.ckpt.staged} if self.ckpt is not None else set()
 
 
 def _longest(read: Callable[[], Iterator[Document]], cleaner: Cleaner) -> frozenset[int]:
@@ -312,6 +397,8 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
         # Every file complete under its temporary name before the first is renamed into place,
         # so a write error (a full disk) or a bad Parquet column publishes nothing.
         writer.finish()
+        if resuming is not None and isinstance(writer, OutputWriter):
+            resuming.finishing(cleaner, writer, removed_writer, failures, skipped)
         if removed_writer:
             removed_writer.finish()
         stats = cleaner.stats.to_dict()
@@ -321,25 +408,27 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
                               "bytes": corpus_index.nbytes,
                               "bytes_per_paragraph": round(
                                   corpus_index.nbytes / max(corpus_index.paragraphs, 1), 1)}
-        written = (ckpt.written if ckpt else []) + writer.written + writer.pending
-        outcome = RunReport(stats, [m for _, m in failures], written,
+        outcome = RunReport(stats, [m for _, m in failures], writer.written + writer.pending,
                             time.perf_counter() - t0, config.fingerprint(),
                             [m for _, m in skipped])
         if report:
             report_file = JsonFile(report, outcome.to_dict())
-        if corpus_index is not None and corpus_index.root is not None and (
-                resuming is None or resuming.index_dir is not None):
-            # Saved before the outputs are published: the likelier failure (a full disk while
-            # the index is written) then leaves no output behind; the renames after it rarely
-            # fail.
+        # The index is saved before the outputs are published: the likelier failure (a full
+        # disk while it is written) then leaves no output behind; the renames rarely fail.
+        if corpus_index is not None and corpus_index.root is not None and resuming is None:
             _save_index(corpus_index)
+        elif resuming is not None and corpus_index is not None and \
+                resuming.index_dir is not None and \
+                corpus_index.generation == resuming.index_generation:
+            _save_index(corpus_index)
+            crash_point("run:index-saved")
         writer.publish()
         if removed_writer:
             removed_writer.commit()
         if report_file is not None:
             report_file.commit()
     except BaseException as exc:
-        writer.abort()
+        writer.abort(resuming.keep() if resuming is not None else ())
         if removed_writer:
             removed_writer.abort()
         if report_file is not None:
@@ -351,7 +440,7 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
             raise write_error(where, exc) from exc
         raise
     if resuming is not None:
-        resuming.state.finish(resuming.index_dir)
+        resuming.state.finish()
     return outcome
 
 

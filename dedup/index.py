@@ -23,25 +23,64 @@ lookup is one ``searchsorted`` per level (``O(log n)`` levels).
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .commit import (
+    DirLock,
+    Entry,
+    append_only,
+    crash_point,
+    read_manifest,
+    sweep,
+    verify,
+    write_manifest,
+    write_new,
+)
 from .config import Config
 from .errors import ConfigError, OutputError
 
-FORMAT = 2
+FORMAT = 3
+MANIFEST = "manifest.json"
+ROWS = "rows.u32"
+IDS = "docids.txt"
+_ARRAYS = ("bands", "exact", "row_offsets", "row_doc", "doc_tokens", "doc_cluster",
+           "doc_id_offsets")
 ROW_BITS = np.uint64(32)
 ROW_MASK = np.uint64(0xFFFFFFFF)
 _U32 = np.dtype("<u4")
 
 
-def _meta_name(snapshot: str) -> str:
-    return "meta.json" if snapshot == "index" else f"{snapshot}.json"
+def _inconsistent(arrays: dict[str, np.ndarray], rows_bytes: int, ids_bytes: int) -> str:
+    """What is wrong with loaded key arrays that passed their checksum ('' when nothing):
+    types, lengths, and offsets that point past the store."""
+    kinds = {"bands": np.uint64, "exact": np.uint64, "row_offsets": np.uint64,
+             "row_doc": np.uint32, "doc_tokens": np.uint32, "doc_cluster": np.uint32,
+             "doc_id_offsets": np.uint64}
+    for name, kind in kinds.items():
+        if arrays[name].dtype != kind or arrays[name].ndim != 1:
+            return f"{name} is not a 1-d {np.dtype(kind).name} array"
+    rows, docs = len(arrays["row_offsets"]), len(arrays["row_doc"])
+    ndocs = len(arrays["doc_tokens"])
+    if rows != docs or ndocs != len(arrays["doc_cluster"]) or \
+            ndocs != len(arrays["doc_id_offsets"]):
+        return "its arrays have different lengths"
+    for name, size in (("row_offsets", rows_bytes), ("doc_id_offsets", ids_bytes)):
+        off = arrays[name]
+        if len(off) and (np.any(np.diff(off.astype(np.int64)) <= 0) or int(off[-1]) >= size
+                         or int(off[0]) != 0):
+            return f"{name} do not fit the store"
+    for name in ("bands", "exact"):
+        if len(arrays[name]) and int((arrays[name] & ROW_MASK).max()) >= rows:
+            return f"{name} point at rows that are not there"
+    if rows and int(arrays["row_doc"].max()) >= ndocs:
+        return "rows point at documents that are not there"
+    return ""
 
 
 class KeyTable:
@@ -276,11 +315,37 @@ class IndexSpec:
                    cfg.norm.strip_accents)
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A committed state of an index that is not its own manifest: a run's checkpoint names
+    the key arrays (``keys``, in ``keys_root``) and the committed lengths of the store."""
+
+    keys_root: Path
+    files: dict[str, Entry]
+    runs: int
+
+
+RECOVER = ("the index is not used as it is; restore the directory from a backup, or start a "
+           "new index directory (its documents will not be matched)")
+_GENERATION = re.compile(r"index-(\d{6,})\.npz")
+
+
+def _ours(name: str) -> bool:
+    return bool(_GENERATION.fullmatch(name)) or name == MANIFEST
+
+
 class CorpusIndex:
-    """Kept paragraphs and documents of a run (and of earlier runs, when loaded from a dir)."""
+    """Kept paragraphs and documents of a run (and of earlier runs, when loaded from a dir).
+
+    A directory index is locked for as long as this object is open (a second run on it is
+    refused) and saved crash-consistently (:mod:`dedup.commit`): :meth:`save` writes the key
+    arrays as a new generation, then commits ``manifest.json`` naming them, the committed
+    lengths of the append-only store and the checksums of everything. Loading verifies them
+    all; records a stopped run appended after the last commit are cut off.
+    """
 
     def __init__(self, cfg: Config, root: str | Path | None = None,
-                 snapshot: str = "index") -> None:
+                 snapshot: Snapshot | None = None) -> None:
         self.spec = IndexSpec.of(cfg)
         self.root = Path(root) if root is not None else None
         self.bands = KeyTable()
@@ -291,27 +356,75 @@ class CorpusIndex:
         self.doc_cluster = Column(np.uint32)
         self.doc_id_offsets = Column(np.uint64)
         self.runs = 0
+        self.generation = 0
+        self.lock: DirLock | None = None
+        self.known: dict[str, list[tuple[int, str]]] = {ROWS: [], IDS: []}
         rows_bytes = ids_bytes = 0
-        if self.root is not None and (self.root / _meta_name(snapshot)).exists():
-            rows_bytes, ids_bytes = self._load(cfg, snapshot)
-        elif self.root is not None and self.root.exists() and any(self.root.iterdir()):
-            raise ConfigError(f"{self.root}: not a dedup index (no meta.json, not empty)",
-                              hint="point --index at a directory dedup wrote, or an empty one")
-        try:
-            self.store = Store(self.root, rows_bytes, ids_bytes)
-        except OSError as exc:
-            raise OutputError(f"{self.root}: cannot open the index ({exc.strerror})") from exc
+        if self.root is not None:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"{self.root}: cannot make the index directory "
+                                  f"({exc.strerror})") from exc
+            self.lock = DirLock(self.root, "the corpus index")
+            try:
+                rows_bytes, ids_bytes = self._open(cfg, snapshot)
+                self.store = Store(self.root, rows_bytes, ids_bytes)
+            except OSError as exc:
+                self.lock.release()
+                raise OutputError(f"{self.root}: cannot open the index ({exc.strerror})"
+                                  ) from exc
+            except BaseException:
+                self.lock.release()
+                raise
+        else:
+            self.store = Store(None)
 
     # -- loading and saving -------------------------------------------------------------
-    def _load(self, cfg: Config, name: str = "index") -> tuple[int, int]:
+    def _open(self, cfg: Config, snapshot: Snapshot | None) -> tuple[int, int]:
+        """Load the committed state (or ``snapshot``) and remove leftovers of stopped runs."""
         assert self.root is not None
+        manifest = read_manifest(self.root / MANIFEST, f"{self.root}: the index", RECOVER,
+                                 ConfigError)
+        if manifest is None and snapshot is None:
+            others = [p.name for p in self.root.iterdir()]
+            if "meta.json" in others:
+                raise ConfigError(f"{self.root}: an index in an older format (meta.json, "
+                                  "no manifest.json)",
+                                  hint="rebuild it: run dedup clean --index NEWDIR over the "
+                                  "corpus it holds")
+            if [n for n in others if not (n.startswith(".") and n.endswith(".tmp"))
+                    and n not in (ROWS, IDS)]:
+                raise ConfigError(f"{self.root}: not a dedup index (no manifest.json, not "
+                                  "empty)",
+                                  hint="point --index at a directory dedup wrote, or an "
+                                  "empty one")
+        if manifest is not None:
+            self._check_spec(manifest)
+            self.generation = int(manifest.get("generation", 0))
+        keep = {MANIFEST, ROWS, IDS}
+        if manifest is not None:
+            keep |= {e.name for e in manifest["files"].values()}
+        # Leftovers: key arrays of generations no manifest names, and temporary files.
+        sweep(self.root, keep, _ours)
+        if snapshot is not None:
+            return self._load(snapshot.keys_root, snapshot.files, snapshot.runs)
+        if manifest is None:
+            return 0, 0
+        return self._load(self.root, manifest["files"], int(manifest.get("runs", 0)))
+
+    def _check_spec(self, manifest: dict[str, Any]) -> None:
+        assert self.root is not None
+        if manifest.get("format") != FORMAT or manifest.get("kind") != "dedup-index":
+            raise ConfigError(f"{self.root}: not a dedup index of format {FORMAT} "
+                              f"(format {manifest.get('format')!r})",
+                              hint="point --index at a directory this dedup wrote, or an "
+                              "empty one")
         try:
-            meta = json.loads((self.root / _meta_name(name)).read_text(encoding="utf-8"))
-            saved = IndexSpec(**meta["spec"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{self.root}: not a dedup index ({exc})",
-                              hint="point --index at a directory dedup wrote, or an empty one"
-                              ) from exc
+            saved = IndexSpec(**manifest["spec"])
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"{self.root}: the index manifest is damaged ({exc})",
+                              hint=RECOVER) from exc
         if saved != self.spec:
             diff = [f"{k} {v} (index) vs {getattr(self.spec, k)} (this run)"
                     for k, v in asdict(saved).items() if getattr(self.spec, k) != v]
@@ -319,30 +432,46 @@ class CorpusIndex:
                 f"{self.root}: the index was built with another configuration: "
                 + "; ".join(diff),
                 hint="run with the index's settings, or start a new index directory")
+
+    def _load(self, keys_root: Path, files: dict[str, Entry], runs: int) -> tuple[int, int]:
+        assert self.root is not None
+        where = f"{self.root}: the index"
+        if set(files) != {"keys", ROWS, IDS}:
+            raise ConfigError(f"{where}: its manifest names {sorted(files)}", hint=RECOVER)
+        verify(keys_root, files["keys"], where, RECOVER, ConfigError)
+        for name in (ROWS, IDS):
+            entry = files[name]
+            if entry.name != name:
+                raise ConfigError(f"{where}: its manifest names {entry.name} as {name}",
+                                  hint=RECOVER)
+            verify(self.root, entry, where, RECOVER, ConfigError)
+            self.known[name] = list(entry.segments)
         try:
-            with np.load(self.root / f"{name}.npz") as z:
-                self.bands = KeyTable(z["bands"])
-                self.exact = KeyTable(z["exact"])
-                self.row_offsets = Column(np.uint64, z["row_offsets"])
-                self.row_doc = Column(np.uint32, z["row_doc"])
-                self.doc_tokens = Column(np.uint32, z["doc_tokens"])
-                self.doc_cluster = Column(np.uint32, z["doc_cluster"])
-                self.doc_id_offsets = Column(np.uint64, z["doc_id_offsets"])
-        except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError(f"{self.root}: the index is damaged ({exc})",
-                              hint="start a new index directory") from exc
-        self.runs = int(meta.get("runs", 0))
-        return int(meta["rows_bytes"]), int(meta["ids_bytes"])
+            with np.load(keys_root / files["keys"].name, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in _ARRAYS}
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise ConfigError(f"{where} is damaged ({exc})", hint=RECOVER) from exc
+        rows_bytes, ids_bytes = files[ROWS].size, files[IDS].size
+        problem = _inconsistent(arrays, rows_bytes, ids_bytes)
+        if problem:
+            raise ConfigError(f"{where} is damaged ({problem})", hint=RECOVER)
+        self.bands = KeyTable(arrays["bands"])
+        self.exact = KeyTable(arrays["exact"])
+        self.row_offsets = Column(np.uint64, arrays["row_offsets"])
+        self.row_doc = Column(np.uint32, arrays["row_doc"])
+        self.doc_tokens = Column(np.uint32, arrays["doc_tokens"])
+        self.doc_cluster = Column(np.uint32, arrays["doc_cluster"])
+        self.doc_id_offsets = Column(np.uint64, arrays["doc_id_offsets"])
+        self.runs = runs
+        return rows_bytes, ids_bytes
 
-    def save(self, rows: int | None = None, docs: int | None = None,
-             name: str = "index") -> None:
-        """Write the arrays, then the metadata last (atomically): a crash keeps the old index.
-
-        ``rows`` and ``docs`` save the index as it was when it held that many paragraphs and
-        documents (a checkpoint, under another ``name``; the index in memory is unchanged).
-        """
-        if self.root is None:
-            return
+    def write_keys(self, into: Path, name: str, rows: int | None = None,
+                   docs: int | None = None) -> dict[str, Entry]:
+        """Write the key arrays as the new file ``into/name`` and return the entries that
+        commit the index: the arrays and the store's lengths. ``rows`` and ``docs`` save the
+        index as it was when it held that many paragraphs and documents (a checkpoint; the
+        index in memory is unchanged)."""
+        assert self.root is not None
         rows = self.paragraphs if rows is None else rows
         docs = self.documents if docs is None else docs
         self.store.sync()
@@ -350,36 +479,44 @@ class CorpusIndex:
         if rows < self.paragraphs:  # rows are numbered in insertion order: drop the later ones
             bands = bands[(bands & ROW_MASK) < np.uint64(rows)]
             exact = exact[(exact & ROW_MASK) < np.uint64(rows)]
-        tmp = self.root / f".{name}.npz.tmp"
-        with open(tmp, "wb") as fh:
-            np.savez(fh, bands=bands, exact=exact,
-                     row_offsets=self.row_offsets.view()[:rows],
-                     row_doc=self.row_doc.view()[:rows],
-                     doc_tokens=self.doc_tokens.view()[:docs],
-                     doc_cluster=self.doc_cluster.view()[:docs],
-                     doc_id_offsets=self.doc_id_offsets.view()[:docs])
-        os.replace(tmp, self.root / f"{name}.npz")
+        keys = write_new(into, name, lambda fh: np.savez(
+            fh, bands=bands, exact=exact,
+            row_offsets=self.row_offsets.view()[:rows], row_doc=self.row_doc.view()[:rows],
+            doc_tokens=self.doc_tokens.view()[:docs],
+            doc_cluster=self.doc_cluster.view()[:docs],
+            doc_id_offsets=self.doc_id_offsets.view()[:docs]))
         rows_bytes = (int(self.row_offsets.data[rows]) if rows < self.paragraphs
                       else self.store.rows.end)
         ids_bytes = (int(self.doc_id_offsets.data[docs]) if docs < self.documents
                      else self.store.ids.end)
-        meta = {"spec": asdict(self.spec), "rows_bytes": rows_bytes, "ids_bytes": ids_bytes,
-                "runs": self.runs + (name == "index"), "documents": docs, "paragraphs": rows,
-                "memory_bytes": self.nbytes}
-        meta_name = _meta_name(name)
-        tmp_meta = self.root / f".{meta_name}.tmp"
-        tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp_meta, self.root / meta_name)
+        files = {"keys": keys}
+        for name_, size in ((ROWS, rows_bytes), (IDS, ids_bytes)):
+            entry = append_only(self.root, name_, size, self.known[name_])
+            self.known[name_] = list(entry.segments)
+            files[name_] = entry
+        return files
 
-    @staticmethod
-    def drop_checkpoint(root: Path, name: str) -> None:
-        """Remove a snapshot saved under ``name`` in ``root`` (an old run's checkpoint)."""
-        if name != "index":
-            for file in (f"{name}.npz", _meta_name(name)):
-                (root / file).unlink(missing_ok=True)
+    def save(self) -> None:
+        """Commit the index to its directory (a crash at any point keeps the last commit)."""
+        if self.root is None:
+            return
+        generation = self.generation + 1
+        files = self.write_keys(self.root, f"index-{generation:06d}.npz")
+        crash_point("index:keys-written")
+        meta = {"format": FORMAT, "kind": "dedup-index", "spec": asdict(self.spec),
+                "runs": self.runs + 1, "documents": self.documents,
+                "paragraphs": self.paragraphs, "memory_bytes": self.nbytes,
+                "generation": generation}
+        write_manifest(self.root / MANIFEST, meta, files)
+        self.generation = generation
+        self.runs += 1
+        sweep(self.root, {e.name for e in files.values()} | {MANIFEST}, _ours)
 
     def close(self) -> None:
         self.store.close()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # -- contents ------------------------------------------------------------------------
     @property

@@ -89,6 +89,38 @@ class Stats:
             elif sign < 0 and self.emptied_ids and self.emptied_ids[-1] == result.doc.id:
                 self.emptied_ids.pop()
 
+    def to_state(self) -> dict[str, Any]:
+        """Every field, exactly, as JSON values (a checkpoint; :meth:`from_state` reads it)."""
+        return {"documents": self.documents, "lines_in": self.lines_in,
+                "lines_out": self.lines_out, "bytes_in": self.bytes_in,
+                "bytes_out": self.bytes_out, "reasons": dict(self.reasons),
+                "stage_seconds": dict(self.stage_seconds), "emptied": self.emptied,
+                "emptied_ids": list(self.emptied_ids),
+                "documents_by_reason": dict(self.documents_by_reason),
+                "duplicate_documents": self.duplicate_documents}
+
+    @classmethod
+    def from_state(cls, data: Any) -> Stats:
+        """The statistics :meth:`to_state` wrote; ValueError when ``data`` is not that."""
+        ints = ("documents", "lines_in", "lines_out", "bytes_in", "bytes_out", "emptied",
+                "duplicate_documents")
+        if not isinstance(data, dict) or set(data) != set(cls().to_state()):
+            raise ValueError("not the statistics of a run")
+        if not all(type(data[k]) is int for k in ints):
+            raise ValueError("a count is not an integer")
+        for k in ("reasons", "documents_by_reason", "stage_seconds"):
+            if not isinstance(data[k], dict) or not all(
+                    isinstance(n, str) and type(v) in (int, float)
+                    for n, v in data[k].items()):
+                raise ValueError(f"{k} is not a table of numbers")
+        if not isinstance(data["emptied_ids"], list) or not all(
+                isinstance(i, str) for i in data["emptied_ids"]):
+            raise ValueError("emptied_ids is not a list of strings")
+        return cls(**{k: data[k] for k in ints}, reasons=Counter(data["reasons"]),
+                   stage_seconds=dict(data["stage_seconds"]),
+                   emptied_ids=list(data["emptied_ids"]),
+                   documents_by_reason=Counter(data["documents_by_reason"]))
+
     def to_dict(self) -> dict[str, object]:
         return {
             "documents": self.documents,

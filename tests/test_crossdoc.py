@@ -161,7 +161,7 @@ def test_two_batches_with_a_saved_index(tmp_path: Path) -> None:
     res = runner.invoke(main, ["clean", str(week1), "-o", str(tmp_path / "c1.jsonl"), *args,
                                str(tmp_path / "r1.jsonl")])
     assert res.exit_code == 0, res.output
-    assert (index / "meta.json").exists()
+    assert (index / "manifest.json").exists()
     res = runner.invoke(main, ["clean", str(week2), "-o", str(tmp_path / "c2.jsonl"), *args,
                                str(tmp_path / "r2.jsonl")])
     assert res.exit_code == 0, res.output

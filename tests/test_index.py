@@ -81,7 +81,7 @@ def test_index_saves_and_loads(tmp_path: Path) -> None:
     _fill(index)
     index.save()
     index.close()
-    meta = json.loads((tmp_path / "ix" / "meta.json").read_text())
+    meta = json.loads((tmp_path / "ix" / "manifest.json").read_text())
     assert meta["paragraphs"] == 2 and meta["documents"] == 2 and meta["runs"] == 1
     again = CorpusIndex(cfg, tmp_path / "ix")
     assert again.paragraphs == 2 and again.documents == 2 and again.runs == 1
@@ -135,6 +135,6 @@ def test_a_directory_that_is_no_index_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a dedup index"):
         CorpusIndex(Config(), tmp_path / "other")
     (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "meta.json").write_text("{not json")
-    with pytest.raises(ConfigError, match="not a dedup index"):
+    (tmp_path / "bad" / "manifest.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"manifest\.json is damaged"):
         CorpusIndex(Config(), tmp_path / "bad")

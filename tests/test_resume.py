@@ -12,23 +12,15 @@ from click.testing import CliRunner
 from dedup.batch import run_clean
 from dedup.cli import main
 from dedup.config import Config
-from dedup.corpus import GeneratorConfig, generate
 from dedup.errors import InputError
 from dedup.pipeline import CleanResult
 from dedup.resume import STATE
 
+from .conftest import generated_jsonl
+
 
 def _inputs(root: Path, files: int = 6, per_file: int = 25) -> Path:
-    """A directory of JSONL files of generated pages (shared articles across files)."""
-    src = root / "in"
-    src.mkdir()
-    docs = [d for d, _ in generate(GeneratorConfig(docs=files * per_file, seed=8, split="test"))]
-    for n in range(files):
-        chunk = docs[n * per_file:(n + 1) * per_file]
-        (src / f"part{n}.jsonl").write_text(
-            "".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n" for d in chunk),
-            encoding="utf-8")
-    return src
+    return generated_jsonl(root / "in", files, per_file)
 
 
 class Stop(Exception):
@@ -61,12 +53,15 @@ def test_resume_gives_the_result_of_one_uninterrupted_run(tmp_path: Path, jobs: 
     with pytest.raises(Stop):
         run_clean([str(src)], str(out), cfg, removed=removed, jobs=jobs, checkpoint_seconds=0,
                   progress=_stop_after(90))
-    # Only complete outputs are left: the inputs finished before the last checkpoint.
-    published = sorted(p.name for p in out.iterdir() if p.name != STATE)
-    assert 0 < len(published) < 6 and not list(out.glob(".*.tmp"))
-    for name in published:
-        assert (out / name).read_bytes() == (whole / name).read_bytes()
-    assert (out / STATE / "checkpoint.json").exists()
+    # Nothing is published by a run that stops: the outputs of the inputs finished before the
+    # last checkpoint wait, complete, under the temporary names the checkpoint names.
+    assert not [p for p in out.iterdir() if not p.name.startswith(".")]
+    manifest = json.loads((out / STATE / "checkpoint.json").read_text())
+    staged = {Path(target).name: Path(temp) for target, temp, _, _ in manifest["staged"]}
+    assert 0 < len(staged) < 6
+    assert sorted(p.name for p in out.glob(".*.tmp")) == sorted(p.name for p in staged.values())
+    for name, temp in staged.items():
+        assert temp.read_bytes() == (whole / name).read_bytes()
     report = run_clean([str(src)], str(out), cfg, removed=removed, jobs=jobs, resume=True,
                        checkpoint_seconds=0, report=str(tmp_path / "report.json"))
     assert _tree(out) == _tree(whole)  # and the state directory is gone
@@ -84,8 +79,10 @@ def test_resume_with_a_saved_index(tmp_path: Path) -> None:
                   checkpoint_seconds=0, progress=_stop_after(35))
     run_clean([str(src)], str(tmp_path / "out"), cfg, index=str(tmp_path / "ix2"), resume=True)
     assert _tree(tmp_path / "out") == _tree(tmp_path / "whole")
-    assert not (tmp_path / "ix2" / "checkpoint.json").exists()
-    meta1, meta2 = (json.loads((tmp_path / i / "meta.json").read_text()) for i in ("ix1", "ix2"))
+    assert sorted(p.name for p in (tmp_path / "ix2").iterdir()) == [
+        "docids.txt", "index-000001.npz", "manifest.json", "rows.u32"]
+    meta1, meta2 = (json.loads((tmp_path / i / "manifest.json").read_text())
+                    for i in ("ix1", "ix2"))
     assert meta1["paragraphs"] == meta2["paragraphs"] and meta1["documents"] == 60
 
 

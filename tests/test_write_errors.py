@@ -131,13 +131,34 @@ def test_a_full_disk_at_any_point_publishes_nothing(tmp_path: Path,
         assert "Traceback" not in res.output
         assert "cannot write (No space left on device)" in res.output, res.output
         assert "hint: the disk is full" in res.output
-        # nothing published (the state for --resume stays: no checkpoint was due)
-        published = [p for p in _tree(out) if not p.startswith(".dedup-run/")]
-        assert published == [], (free, published)
+        assert [p for p in _tree(out) if not p.startswith(".")] == [], free  # none published
+        assert not (tmp_path / "removed.jsonl").exists()
+        assert not (tmp_path / "report.json").exists()
+        # A resumable run keeps its state and the finished outputs its last checkpoint names
+        # (for --resume to publish); no other temporary file stays.
+        ckpt = out / ".dedup-run" / "checkpoint.json"
+        named = ckpt.read_text(encoding="utf-8") if ckpt.exists() else ""
+        assert [t for t in _no_tmp(out) if Path(t).name not in named] == [], free
+        assert list(tmp_path.glob("*.tmp")) == [] and _no_tmp(src) == []
+        assert _tree(src) == before
+
+
+def test_a_full_disk_in_an_all_or_nothing_run_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--strict (not resumable): no output, no state, no temporary file, whenever it fails."""
+    total = _bytes_written(tmp_path, monkeypatch, "--strict")
+    src = _inputs(tmp_path)
+    for free in sorted({0, total // 3, 2 * total // 3, total - 500}):
+        out = tmp_path / f"out{free}"
+        with monkeypatch.context() as m:
+            _fdopen_on(_Disk(free, errno.ENOSPC), m)
+            res = _clean(src, out, tmp_path, "--strict")
+        assert res.exit_code == 1, (free, res.output)
+        assert "cannot write (No space left on device)" in res.output, res.output
+        assert _tree(out) == {}, (free, sorted(_tree(out)))
         assert not (tmp_path / "removed.jsonl").exists()
         assert not (tmp_path / "report.json").exists()
         assert _no_tmp(tmp_path) == []
-        assert _tree(src) == before
 
 
 @pytest.mark.parametrize(("err", "hint"), [
@@ -177,15 +198,16 @@ def test_a_failed_rename_names_what_was_already_published(tmp_path: Path,
     calls = []
 
     def replace(a: Any, b: Any) -> None:
-        calls.append(b)
-        if len(calls) == 2:
-            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        if Path(b).parent == tmp_path / "out":  # the outputs' renames, not the state's
+            calls.append(b)
+            if len(calls) == 2:
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
         real(a, b)
 
     monkeypatch.setattr(os, "replace", replace)
-    res = _clean(src, tmp_path / "out", tmp_path)
+    res = _clean(src, tmp_path / "out", tmp_path, "--strict")
     assert res.exit_code == 1, res.output
-    assert "cannot rename into place (Input/output error)" in res.output
+    assert "cannot publish the output (Input/output error)" in res.output
     assert "1 output(s) were already renamed into place" in res.output
     assert _no_tmp(tmp_path) == []
 

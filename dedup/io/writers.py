@@ -21,12 +21,13 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TextIO
 
 import zstandard
 
+from ..commit import crash_point
 from ..errors import ConfigError, OutputError
 from ..pipeline import CleanResult
 from .readers import Source, compression_of, is_glob, pyarrow_modules, strip_compression
@@ -35,6 +36,7 @@ GZIP_LEVEL = 6  # gzip -6: the usual speed/size trade-off (9 is much slower for 
 ZSTD_LEVEL = 3  # zstd's default level
 PARQUET_CODEC = "zstd"  # page compression inside Parquet outputs
 ROW_GROUP_ROWS = 1000  # Parquet rows buffered before a row group is written
+TEMP_SUFFIX = ".dedup.tmp"  # an output being written: .NAME.XXXXXXXX.dedup.tmp beside it
 
 
 _WRITE_HINTS = {
@@ -67,7 +69,7 @@ class AtomicBinaryFile:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TEMP_SUFFIX,
                                        dir=self.path.parent)
         except OSError as exc:
             raise write_error(self.path, exc) from exc
@@ -98,11 +100,7 @@ class AtomicBinaryFile:
 
     def commit(self) -> None:
         self.finish()
-        try:
-            os.replace(self.tmp, self.path)
-        except OSError as exc:
-            self.tmp.unlink(missing_ok=True)
-            raise write_error(self.path, exc, "cannot rename into place") from exc
+        _publish_file(self.tmp, self.path)
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):  # the write that failed may fail again on close
@@ -428,6 +426,49 @@ def open_sink(dest: str, fmt: str, text_field: str = "text", schema: Any = None)
     return _JsonlSink(fh, text_field) if fmt == "jsonl" else _TextSink(fh)
 
 
+class StagedOutput:
+    """A finished output of an interrupted run, waiting under its temporary name: published by
+    :meth:`commit` (already published when only the target is there)."""
+
+    def __init__(self, temp: str | Path, target: str | Path) -> None:
+        self.tmp = Path(temp)
+        self.path = Path(target)
+
+    def add(self, result: CleanResult) -> None:
+        raise OutputError(f"{self.path}: this output is already complete")
+
+    def finish(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        if self.tmp.exists() or not self.path.exists():
+            _publish_file(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+def _publish_file(tmp: Path, path: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual mode
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise write_error(path, exc, "cannot publish the output") from exc
+
+
+def temp_of(sink: _Sink) -> Path | None:
+    """The temporary file a finished output waits in (``None``: stdout)."""
+    if isinstance(sink, StagedOutput):
+        return sink.tmp
+    if isinstance(sink, ParquetSink):
+        return sink.file.tmp
+    if isinstance(sink, _TextSink) and isinstance(sink.fh, AtomicFile):
+        return sink.fh.tmp
+    return None
+
+
 class _PublishedAtEnd:
     """Outputs finished under temporary names and renamed into place together at the end of a
     run (:meth:`_publish`), or all removed (:meth:`abort`): the shared part of the writers.
@@ -452,20 +493,38 @@ class _PublishedAtEnd:
                 sink.commit()
                 self.written.append(path)
                 self.done = self.done[1:]
-        except OutputError as exc:
-            self.abort()
+                crash_point("publish:output")
+        except OutputError as exc:  # the caller aborts the rest (keeping a checkpoint's)
             if self.written:  # a rename failed after others succeeded: say which are there
                 exc.message += (f"; {len(self.written)} output(s) were already renamed into "
                                 f"place ({self.written[0]}, ...)")
             raise
         self.done = []
 
-    def abort(self) -> None:
-        """Remove every output of the run (none has been renamed into place before close)."""
+    def staged(self) -> list[tuple[str, Path]]:
+        """``(target, temporary file)`` of every finished output not yet published."""
+        out = []
+        for path, sink in self.done:
+            temp = temp_of(sink)
+            if temp is not None:
+                out.append((path, temp))
+        return out
+
+    def adopt(self, staged: Sequence[tuple[str, str]]) -> None:
+        """Take the finished outputs ``(target, temporary file)`` of an interrupted run: they
+        are published with this run's."""
+        self.done.extend((target, StagedOutput(temp, target)) for target, temp in staged)
+
+    def abort(self, keep: Collection[str] = ()) -> None:
+        """Remove every output of the run (none has been renamed into place before close),
+        except the finished ones whose temporary files are in ``keep`` (a checkpoint names
+        them, for ``--resume``)."""
         if self.sink is not None:
             self.sink.abort()
         for _, sink in self.done:
-            sink.abort()
+            temp = temp_of(sink)
+            if temp is None or str(temp) not in keep:
+                sink.abort()
         self.sink = None
         self.done = []
 
@@ -525,20 +584,14 @@ class OutputWriter(_PublishedAtEnd):
             return  # an unreadable or dropped text file gets no output file
         self._switch(doc.source).add(result)
 
-    def finish_source(self) -> None:
-        """Finish the output being written (its source has ended); it is published with the
-        next :meth:`publish_finished` or :meth:`close`."""
+    def finish_sources(self, finished: Sequence[str] = ()) -> None:
+        """Finish the outputs of the inputs ``finished`` (a checkpoint of a resumable run): a
+        file of records that had none gets its empty output now."""
         self._finish()
-
-    def publish_finished(self, finished: Sequence[str] = ()) -> None:
-        """Rename every finished output into place now (a checkpoint of a resumable run);
-        ``finished`` names the inputs that are done, so a file of records that had none gets
-        its empty output now."""
         for rel in finished:
             if self.kinds.get(rel, "txt") != "txt" and rel not in self.opened:
                 self._switch(rel)
                 self._finish()
-        self._publish()
 
     def finish(self) -> None:
         """Finish the last output and the empty ones: every output is complete, under its
@@ -558,8 +611,8 @@ class OutputWriter(_PublishedAtEnd):
         self.finish()
         self._publish()
 
-    def abort(self) -> None:
-        super().abort()
+    def abort(self, keep: Collection[str] = ()) -> None:
+        super().abort(keep)
         self.current = None
 
 
