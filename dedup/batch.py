@@ -8,7 +8,9 @@ This is what ``dedup clean`` does, callable from Python too::
 from __future__ import annotations
 
 import copy
+import glob
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,14 +23,17 @@ from .config import Config
 from .crossdoc import CorpusDeduper
 from .errors import ConfigError, InputError, OutputError
 from .index import CorpusIndex
+from .io.paths import check_write_paths, run_targets
 from .io.readers import Limits, Source, discover, is_glob, read_all
 from .io.writers import (
     TEMP_SUFFIX,
+    JsonFile,
     OutputWriter,
     RemovedWriter,
     ShardedWriter,
+    output_is_dir,
     plan_outputs,
-    write_json,
+    write_error,
 )
 from .parallel import DaskExecutor
 from .pipeline import Cleaner, CleanResult, Stats
@@ -117,6 +122,12 @@ def run_clean(
     config = config or Config()
     sources = discover(inputs, input_format)
     plan = plan_outputs(sources, out, inputs)  # also refuses -o inside an input directory
+    # Before anything is written (or an old run's state discarded): no path of the run may be
+    # an input, be read by the inputs, or be another path of the run.
+    check_write_paths(run_targets(plan, sources, out, out_is_dir=output_is_dir(inputs, out)
+                                  or bool(shard_docs), removed=removed, report=report,
+                                  index=index, shards=bool(shard_docs)),
+                      inputs, sources, input_format)
     longest = config.keep == "longest" and config.corpus.enabled
     if longest and any(s.is_stdin for s in sources):
         raise InputError("--keep longest reads the inputs three times; stdin can be read once",
@@ -135,7 +146,7 @@ def run_clean(
         if state is not None and ckpt is None:
             state.discard()  # a new run: an old run's state would be stale
         if out_lock is not None:
-            _sweep_outputs(out, plan, state)
+            _sweep_outputs(out, plan, state, [p for p in (removed, report) if p and p != "-"])
         done = ckpt.sources_done if ckpt is not None else 0
         remaining = sources[done:]
         writer: OutputWriter | ShardedWriter
@@ -174,7 +185,7 @@ def run_clean(
                     progress, t0, jobs, executor, strict, resuming)
     finally:
         if corpus_index is not None:
-            corpus_index.close()
+            _close_index(corpus_index, failing=sys.exc_info()[1] is not None)
         if executor is not None:
             executor.close()
         if out_lock is not None:
@@ -190,9 +201,11 @@ def _lock_output(out: str) -> DirLock:
     return DirLock(out, "the output directory")
 
 
-def _sweep_outputs(out: str, plan: dict[str, str], state: RunState | None) -> None:
+def _sweep_outputs(out: str, plan: dict[str, str], state: RunState | None,
+                   files: Sequence[str] = ()) -> None:
     """Remove temporary outputs that stopped runs left in the (locked) output directories,
-    except those the checkpoint being resumed names."""
+    except those the checkpoint being resumed names, and those of ``files`` (``--removed``,
+    ``--report``: written to temporary files before the index is saved) beside them."""
     keep = {os.path.realpath(t) for t in state.hashed} if state is not None else set()
     dirs = {Path(out)} | {Path(p).parent for p in plan.values()}
     for d in sorted(dirs):
@@ -201,6 +214,10 @@ def _sweep_outputs(out: str, plan: dict[str, str], state: RunState | None) -> No
         for path in d.iterdir():
             if path.name.endswith(TEMP_SUFFIX) and path.name.startswith(".") \
                     and os.path.realpath(path) not in keep and path.is_file():
+                path.unlink(missing_ok=True)
+    for file in map(Path, files):
+        for path in file.parent.glob(f".{glob.escape(file.name)}.*{TEMP_SUFFIX}"):
+            if os.path.realpath(path) not in keep and path.is_file():
                 path.unlink(missing_ok=True)
 
 
@@ -366,46 +383,90 @@ def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | Shard
             yield doc
 
     removed_writer = None
-    if removed:
-        journal = resuming.state.root / "removed.jsonl" if resuming is not None else None
-        removed_writer = RemovedWriter(removed, journal, ckpt.removed_bytes if ckpt else 0)
+    report_file: JsonFile | None = None
     results = cleaner.clean_documents(documents())
     if progress is not None:
         results = progress(results, len(sources))
     try:
+        if removed:
+            journal = resuming.state.root / "removed.jsonl" if resuming is not None else None
+            removed_writer = RemovedWriter(removed, journal, ckpt.removed_bytes if ckpt else 0)
         for result in results:
             if resuming is not None and isinstance(writer, OutputWriter):
                 resuming.before(result, cleaner, writer, removed_writer, failures, skipped)
             writer.write(result)
             if removed_writer:
                 removed_writer.write(result)
+        # Every file complete under its temporary name before the first is renamed into place,
+        # so a write error (a full disk) or a bad Parquet column publishes nothing.
+        writer.finish()
         if resuming is not None and isinstance(writer, OutputWriter):
             resuming.finishing(cleaner, writer, removed_writer, failures, skipped)
-            if corpus_index is not None and resuming.index_dir is not None and \
-                    corpus_index.generation == resuming.index_generation:
-                corpus_index.save()
-                crash_point("run:index-saved")
-        writer.close()  # may still fail (a Parquet column of mixed types): abort then too
-    except BaseException:
+        if removed_writer:
+            removed_writer.finish()
+        stats = cleaner.stats.to_dict()
+        if corpus_index is not None:
+            stats["index"] = {"paragraphs": corpus_index.paragraphs,
+                              "documents": corpus_index.documents,
+                              "bytes": corpus_index.nbytes,
+                              "bytes_per_paragraph": round(
+                                  corpus_index.nbytes / max(corpus_index.paragraphs, 1), 1)}
+        outcome = RunReport(stats, [m for _, m in failures], writer.written + writer.pending,
+                            time.perf_counter() - t0, config.fingerprint(),
+                            [m for _, m in skipped])
+        if report:
+            report_file = JsonFile(report, outcome.to_dict())
+        # The index is saved before the outputs are published: the likelier failure (a full
+        # disk while it is written) then leaves no output behind; the renames rarely fail.
+        if corpus_index is not None and corpus_index.root is not None and resuming is None:
+            _save_index(corpus_index)
+        elif resuming is not None and corpus_index is not None and \
+                resuming.index_dir is not None and \
+                corpus_index.generation == resuming.index_generation:
+            _save_index(corpus_index)
+            crash_point("run:index-saved")
+        writer.publish()
+        if removed_writer:
+            removed_writer.commit()
+        if report_file is not None:
+            report_file.commit()
+    except BaseException as exc:
         writer.abort(resuming.keep() if resuming is not None else ())
         if removed_writer:
             removed_writer.abort()
+        if report_file is not None:
+            report_file.abort()
+        if isinstance(exc, OSError):  # not one of the writers' files: the index, the state
+            where = exc.filename or (
+                f"the corpus index in {corpus_index.root}" if corpus_index is not None
+                and corpus_index.root is not None else "a file of the run")
+            raise write_error(where, exc) from exc
         raise
-    if removed_writer:
-        removed_writer.close()
-    if corpus_index is not None and corpus_index.root is not None and resuming is None:
-        corpus_index.save()
-    stats = cleaner.stats.to_dict()
-    if corpus_index is not None:
-        stats["index"] = {"paragraphs": corpus_index.paragraphs,
-                          "documents": corpus_index.documents, "bytes": corpus_index.nbytes,
-                          "bytes_per_paragraph": round(corpus_index.nbytes
-                                                       / max(corpus_index.paragraphs, 1), 1)}
-    outcome = RunReport(stats, [m for _, m in failures], writer.written,
-                        time.perf_counter() - t0, config.fingerprint(), [m for _, m in skipped])
-    if report:
-        write_json(report, outcome.to_dict())
     if resuming is not None:
         resuming.state.finish()
     return outcome
+
+
+def _save_index(index: CorpusIndex) -> None:
+    """``index.save()``; a write error is an OutputError, and the temporary files the failed
+    save left in the index directory are removed (the index stays as it was)."""
+    root = index.root
+    before = set(root.glob(".*.tmp")) if root is not None else set()
+    try:
+        index.save()
+    except OSError as exc:
+        if root is not None:
+            for tmp in set(root.glob(".*.tmp")) - before:
+                tmp.unlink(missing_ok=True)
+        raise write_error(root or "the index", exc, "cannot save the index") from exc
+
+
+def _close_index(index: CorpusIndex, failing: bool) -> None:
+    """Close the index; its last buffered write may fail here. While another error is on its
+    way out, that one is the message; otherwise this write error is."""
+    try:
+        index.close()
+    except OSError as exc:
+        if not failing:
+            raise write_error(index.root or "the index", exc) from exc
 

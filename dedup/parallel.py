@@ -27,6 +27,7 @@ the parent holds the corpus index (bounded by the index, see :mod:`dedup.index`)
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import itertools
 import multiprocessing
@@ -237,6 +238,16 @@ class DaskExecutor:
 
 
 Executor = LocalExecutor | DaskExecutor
+
+
+class Chunk(list[Document]):
+    """Documents sent to the workers: a list, pickled without each document's ``meta`` (the
+    other fields of its input record). No worker stage reads them and the parent keeps its own
+    documents; and a record nested a few hundred levels deep, which JSON reads, exceeds
+    pickle's recursion limit, which used to stop the whole run."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return list, ([dataclasses.replace(d, meta={}) if d.meta else d for d in self],)
 
 
 # -- worker functions (module level, so they pickle by name) ---------------------------------

@@ -25,7 +25,7 @@ from .crossdoc import CorpusDeduper, add_corpus_keys
 from .errors import ConfigError
 from .index import CorpusIndex
 from .normalize import normalize
-from .parallel import Executor, LocalExecutor, count_chunk, prepare_chunk, unpack
+from .parallel import Chunk, Executor, LocalExecutor, count_chunk, prepare_chunk, unpack
 from .segment import segment
 from .signature import SketchCache
 from .types import Document, Paragraph, Verdict
@@ -289,7 +289,7 @@ class Cleaner:
         state = {"counts": self.counts, "config": self.config}
         ex, own = self._start(state)
         try:
-            self.counts.apply_all(ex.map(count_chunk, batches(docs),
+            self.counts.apply_all(ex.map(count_chunk, map(Chunk, batches(docs)),
                                          local=lambda chunk: count_chunk(state, chunk)))
         finally:
             if own:
@@ -411,7 +411,7 @@ class Cleaner:
         def send() -> Iterator[list[Document]]:
             for chunk in batches(documents):
                 sent.append(chunk)
-                yield chunk
+                yield Chunk(chunk)  # the same documents, pickled without their records
 
         def here(chunk: list[Document]) -> tuple[None, dict[str, float]]:
             """A chunk prepared in this process, in place (nothing to unpack)."""

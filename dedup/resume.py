@@ -92,7 +92,8 @@ def inputs_signature(sources: Sequence[Source]) -> list[list[Any]]:
     """Name, size and modification time of every input: a changed input refuses a resume."""
     out: list[list[Any]] = []
     for s in sources:
-        st = os.stat(s.path)
+        # A broken link found in an input directory is a failure of the run, not a crash here.
+        st = os.lstat(s.path) if s.problem else os.stat(s.path)
         out.append([s.rel, st.st_size, st.st_mtime_ns])
     return out
 

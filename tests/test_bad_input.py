@@ -540,3 +540,22 @@ def test_parquet_row_that_is_not_utf8_follows_encoding_errors(tmp_path: Path) ->
     assert [json.loads(x)["text"] for x in res.stdout.splitlines()] == [f"{S[0]}\n"]
     assert json.loads(report.read_text())["skipped_records"] == [
         f"{path}: row 2: not valid UTF-8 (byte 0xe9 at offset 3, line 1)"]
+
+
+def test_nan_infinity_and_out_of_range_numbers_are_failures(tmp_path: Path) -> None:
+    """Python reads NaN, Infinity and 1e400 (as inf) from JSON but would write them back as
+    NaN / Infinity, which is not JSON: such a record is a failure naming it; the others are
+    cleaned and every output line is valid JSON."""
+    src = tmp_path / "n.jsonl"
+    src.write_bytes(b'{"text": "%s", "x": NaN}\n{"text": "%s", "x": 1e400}\n'
+                    b'{"text": "%s", "x": -Infinity}\n{"text": "%s", "x": 1.5e300}\n'
+                    % tuple(s.encode() for s in S[:4]))
+    res = run("clean", str(src), "-o", str(tmp_path / "out.jsonl"))
+    exited(res, 1)
+    assert f"error: {src}:1: NaN is not a JSON number" in res.output
+    assert f"error: {src}:2: the number 1e400 is beyond the range of a double" in res.output
+    assert "written back as Infinity" in res.output
+    assert f"error: {src}:3: -Infinity is not a JSON number" in res.output
+    lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line, parse_constant=lambda c: pytest.fail(c))["x"] for line in lines] \
+        == [1.5e300]

@@ -187,3 +187,25 @@ def test_this_process_helps_when_the_workers_are_busy_and_order_holds() -> None:
         ex.close()
     assert [v for _, v in out] == [x * x for x in range(60)]
     assert {who for who, _ in out} == {"worker", "here"}
+
+
+@pytest.mark.parametrize("repetition", ["sample", "full"])
+def test_a_deeply_nested_record_is_cleaned_the_same_with_every_jobs(tmp_path: Path,
+                                                                     repetition: str) -> None:
+    """A 1 KB record nested 500 deep: JSON reads it, pickle (to the workers) could not. The
+    workers never see a record's other fields, so every --jobs cleans it as --jobs 1 does."""
+    deep = {"text": "A record with a deeply nested field.\nIt is cleaned like any other.",
+            "m": json.loads("[" * 500 + "]" * 500)}
+    src = tmp_path / "deep.jsonl"
+    src.write_text(json.dumps(deep) + "\n" + json.dumps({"text": "another record"}) + "\n",
+                   encoding="utf-8")
+    outs = []
+    for jobs in ("1", "2", "3"):
+        out = tmp_path / f"out{jobs}.jsonl"
+        res = CliRunner().invoke(main, ["clean", str(src), "-o", str(out), "--jobs", jobs, "-q",
+                                        "--classifier", "learned", "--repetition", repetition])
+        assert res.exit_code == 0, res.output
+        assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+    assert json.loads(outs[0].splitlines()[0])["m"] == deep["m"]

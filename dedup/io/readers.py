@@ -33,16 +33,19 @@ import base64
 import codecs
 import contextlib
 import datetime
+import fnmatch
 import glob
 import gzip
 import importlib
 import io
 import json
+import math
 import os
 import re
+import stat
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -124,11 +127,16 @@ def _first_long_line(text: str, limit: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One input: its path (``-`` for stdin), its format and its name relative to its root."""
+    """One input: its path (``-`` for stdin), its format and its name relative to its root.
+
+    ``problem`` says why a file found by a directory walk or a glob cannot be read (a broken
+    symbolic link, a FIFO, a socket, a device); reading it gives one failure saying so.
+    """
 
     path: str
     kind: str
     rel: str
+    problem: str = ""
 
     @property
     def is_stdin(self) -> bool:
@@ -185,9 +193,47 @@ def _kind(path: str, fmt: str) -> str | None:
     return None
 
 
+_SPECIAL = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+            (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _problem(path: Path) -> InputError | None:
+    """Why a file found by a directory walk or a glob cannot be read as input (None: it can).
+
+    Only regular files are read: a FIFO would block the run until something writes to it, a
+    device might never end. A file named on the command line is read whatever it is (so
+    ``<(zcat a.txt.gz)`` works); a found one is reported, not opened.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if os.path.islink(path):
+            try:
+                target = os.readlink(path)
+            except OSError:
+                target = "?"
+            why = "broken" if isinstance(exc, FileNotFoundError) else exc.strerror
+            return InputError(f"{path}: {why} symbolic link (to {target})",
+                              hint="fix or remove the link")
+        return InputError(f"{path}: cannot read ({exc.strerror})")
+    if stat.S_ISREG(mode):
+        return None
+    what = next((name for test, name in _SPECIAL if test(mode)), "not a regular file")
+    return InputError(f"{path}: {what}, not a regular file: not read",
+                      hint="move it out of the input directory, or name it on the command "
+                           "line to read it as a stream")
+
+
+def _found(full: Path, kind: str, rel: str) -> Source:
+    """A source found by a directory walk or a glob (see :func:`_problem`)."""
+    problem = _problem(full)
+    return Source(str(full), kind, rel, "" if problem is None else str(problem))
+
+
 def _walk(directory: Path, base: Path, fmt: str) -> list[Source]:
-    """Every readable file below ``directory``, sorted, hidden files and directories skipped;
-    ``rel`` is relative to ``base``."""
+    """Every file below ``directory`` with a readable name, sorted, hidden files and directories
+    skipped; ``rel`` is relative to ``base``. Broken links and special files are kept, with
+    their :attr:`Source.problem`."""
     found = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -197,7 +243,7 @@ def _walk(directory: Path, base: Path, fmt: str) -> list[Source]:
             full = Path(root) / name
             kind = _kind(name, fmt)
             if kind is not None:
-                found.append(Source(str(full), kind, full.relative_to(base).as_posix()))
+                found.append(_found(full, kind, full.relative_to(base).as_posix()))
     return found
 
 
@@ -215,16 +261,24 @@ def _glob_base(pattern: str) -> Path:
 def _expand(pattern: str, fmt: str) -> list[Source]:
     """A glob pattern's matches in sorted path order (``**`` spans directories). Matched files are
     taken as given, like files named on the command line; matched directories are walked. Names
-    are relative to the pattern's directory part, so ``dump/**/*.parquet`` mirrors ``dump``."""
+    are relative to the pattern's directory part, so ``dump/**/*.parquet`` mirrors ``dump``.
+
+    A match outside that directory part (``..`` after a wildcard: ``s*/../../*.txt``) is
+    refused: its mirrored output would land outside the output directory."""
     base = _glob_base(pattern)
     found: dict[str, Source] = {}
     for match in sorted(glob.glob(pattern, recursive=True)):
         path = Path(match)
+        if ".." in path.relative_to(base).parts:
+            raise InputError(f"{pattern}: matches {match}, which is outside {base}/ (the "
+                             f"pattern's directory part): its output would be written outside "
+                             f"the output directory",
+                             hint="put every .. before the first wildcard (../data/*.txt)")
         if path.is_dir():
             for s in _walk(path, base, fmt):
                 found.setdefault(s.path, s)
-        elif path.is_file():
-            found.setdefault(str(path), Source(str(path), _kind(path.name, fmt) or "txt",
+        else:  # a file, or a broken link or special file: a failure saying so
+            found.setdefault(str(path), _found(path, _kind(path.name, fmt) or "txt",
                                                path.relative_to(base).as_posix()))
     if not found:
         raise InputError(f"{pattern}: no file matches this pattern",
@@ -232,13 +286,89 @@ def _expand(pattern: str, fmt: str) -> list[Source]:
     return [found[p] for p in sorted(found)]
 
 
+def _matches(pattern: Sequence[str], parts: Sequence[str]) -> bool:
+    """Whether the path ``parts`` match the glob ``pattern`` parts as :func:`glob.glob` does with
+    ``recursive=True``: ``**`` spans any number of directories, wildcards skip hidden names."""
+    if not pattern:
+        return not parts
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        if _matches(rest, parts):
+            return True
+        return bool(parts) and not parts[0].startswith(".") and _matches(pattern, parts[1:])
+    if not parts:
+        return False
+    name = parts[0]
+    if name.startswith(".") and not head.startswith("."):
+        return False
+    return fnmatch.fnmatchcase(name, head) and _matches(rest, parts[1:])
+
+
+def _walked(parts: Sequence[str], fmt: str) -> bool:
+    """Whether a directory walk reads the file at ``parts`` below the walked directory."""
+    return (bool(parts) and not any(p.startswith(".") for p in parts)
+            and _kind(parts[-1], fmt) is not None)
+
+
+def _below(path: str, root: str) -> list[str] | None:
+    """The parts of ``path`` below ``root`` (both absolute and normalised, symlinks resolved),
+    or None when it is not below it."""
+    if path == root:
+        return []
+    prefix = root.rstrip(os.sep) + os.sep
+    return path[len(prefix):].split(os.sep) if path.startswith(prefix) else None
+
+
+def reads(given: str, path: str, fmt: str = "auto") -> bool:
+    """Whether the input ``given`` (as on the command line) reads the file at ``path`` (a real
+    path: symbolic links resolved), were a file there: it is that file, or a directory walk or
+    a glob pattern would find it. So no output of a run is read as input by the next one.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     d = os.path.realpath(d)
+    ...     [reads(os.path.join(d, p), os.path.join(d, f), "auto") for p, f in
+    ...      (("", "a.txt"), ("", ".cache/a.txt"), ("*.jsonl", "a.txt"), ("**", "s/a.jsonl"))]
+    [True, False, False, True]
+    """
+    return reader(given, fmt)(path)
+
+
+def reader(given: str, fmt: str = "auto") -> Callable[[str], bool]:
+    """:func:`reads` for one input, its paths resolved once, to ask about many paths."""
+    if given == "-":
+        return lambda path: False
+    if is_glob(given):
+        base = _glob_base(given)
+        root = os.path.realpath(base)
+        pattern = Path(given).parts[len(base.parts):]
+
+        def globbed(path: str) -> bool:
+            below = _below(path, root)
+            # A matched file is read whatever its name; a matched directory is walked.
+            return below is not None and any(
+                _matches(pattern, below[:k]) and (k == len(below) or _walked(below[k:], fmt))
+                for k in range(len(below) + 1))
+        return globbed
+    root = os.path.realpath(given)
+    if os.path.isdir(root):
+        def walked(path: str) -> bool:
+            below = _below(path, root)
+            return below is not None and _walked(below, fmt)
+        return walked
+    return lambda path: path == root
+
+
 def discover(inputs: Sequence[str], fmt: str = "auto") -> list[Source]:
     """Expand the command-line inputs into sources, in a stable order.
 
-    Files are taken as given (unknown suffixes as text); directories contribute every file with
-    a known suffix below them (see ``SUPPORTED``), sorted, hidden files skipped; glob patterns
-    (``dump/*.jsonl.zst``, ``dump/**/*.parquet``) their matches, sorted. Raises InputError for a
-    missing path, a pattern that matches nothing, and Parquet inputs without pyarrow.
+    Files are taken as given (unknown suffixes as text; a FIFO is read as a stream); directories
+    contribute every file with a known suffix below them (see ``SUPPORTED``), sorted, hidden
+    files skipped; glob patterns (``dump/*.jsonl.zst``, ``dump/**/*.parquet``) their matches,
+    sorted. A broken link or special file found that way is a source with a ``problem``: one
+    failure when read. Raises InputError for a missing path or broken link given, a pattern
+    that matches nothing or reaches outside its directory part, and Parquet inputs without
+    pyarrow.
     """
     sources: list[Source] = []
     for given in inputs:
@@ -259,6 +389,8 @@ def discover(inputs: Sequence[str], fmt: str = "auto") -> list[Source]:
             sources.append(Source(str(path), _kind(path.name, fmt) or "txt", path.name))
         elif is_glob(given):
             sources.extend(_expand(given, fmt))
+        elif path.is_symlink():
+            raise _problem(path) or InputError(f"{given}: cannot read")
         else:
             raise InputError(f"{given}: no such file or directory")
     if any(s.kind == "parquet" for s in sources):
@@ -365,6 +497,8 @@ _STREAM_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 def _open(source: Source) -> BinaryIO:
     if source.is_stdin:
         return sys.stdin.buffer
+    if source.problem:  # a broken link or a special file: never opened (a FIFO would block)
+        raise InputError(source.problem)
     try:
         return open(source.path, "rb")
     except OSError as exc:
@@ -394,7 +528,7 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
                 limits: Limits = Limits()) -> Iterator[Document]:
     """Documents of one source; unreadable records come back with ``error`` set, and so do
     records over ``limits`` (see :class:`Limits`)."""
-    if source.kind == "parquet":
+    if source.kind == "parquet" and not source.problem:
         yield from _read_parquet(source, text_field, encoding_errors, limits)
         return
     try:
@@ -569,11 +703,15 @@ def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
         return Document(id=doc_id, text="", source=source.rel,
                         error=f"{where}: raw NUL byte in the line (binary data, not JSON text)")
     try:
-        record = json.loads(_decode(raw, where, encoding_errors, lines=False))
+        record = json.loads(_decode(raw, where, encoding_errors, lines=False),
+                            parse_constant=_no_constant, parse_float=_finite)
         if b"\\u" in raw:  # only an escape can put a lone surrogate into the record
             record = _no_surrogates(record, where, encoding_errors)
     except InputError as exc:
         return _unreadable(doc_id, source, exc, encoding_errors)
+    except _NotFinite as exc:
+        return Document(id=doc_id, text="", source=source.rel,
+                        error=str(InputError(f"{where}: {exc}", hint=_NOT_FINITE_HINT)))
     except json.JSONDecodeError as exc:
         return Document(id=doc_id, text="", source=source.rel,
                         error=f"{where}: not valid JSON ({exc.msg})")
@@ -597,6 +735,27 @@ def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
             where, f"line {long} of field {text_field!r}", limits))
     # meta keeps the whole record (field order included); the writer swaps the text in.
     return Document(id=doc_id, text=value, meta=record, source=source.rel)
+
+
+_NOT_FINITE_HINT = "write null (or a string) where a number is missing or not finite"
+
+
+class _NotFinite(ValueError):
+    """A number JSON cannot hold: ``NaN``, ``Infinity`` (which Python's json module reads) or
+    one beyond a double's range (``1e400``), which would be written back as ``Infinity``."""
+
+
+def _no_constant(name: str) -> float:
+    raise _NotFinite(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise _NotFinite(f"the number {text[:40]} is beyond the range of a double (about "
+                         f"1.8e308): it would be written back as {'-' if value < 0 else ''}"
+                         f"Infinity, which is not JSON")
+    return value
 
 
 def _no_surrogates(value: Any, where: str, errors: str) -> Any:

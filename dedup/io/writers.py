@@ -5,11 +5,16 @@ Every file is written to a temporary file beside its target and renamed over it 
 complete (``os.replace``), so an interrupted run never leaves a half-written output. Compressed
 and Parquet outputs are written as a stream (Parquet a row group at a time), so memory stays
 bounded whatever the size of the output.
+
+A write that fails (a full disk, a quota, a read-only file system, permissions, an I/O error,
+a file size limit) raises :class:`~dedup.errors.OutputError` naming the file, with a hint, and
+removes that file's temporary file; the writers' ``abort`` removes the others.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import io
 import json
@@ -34,11 +39,30 @@ ROW_GROUP_ROWS = 1000  # Parquet rows buffered before a row group is written
 TEMP_SUFFIX = ".dedup.tmp"  # an output being written: .NAME.XXXXXXXX.dedup.tmp beside it
 
 
+_WRITE_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space or write somewhere else",
+    errno.EDQUOT: "the disk quota is used up: free some space or write somewhere else",
+    errno.EFBIG: "the file is larger than allowed here (ulimit -f, or the file system's "
+                 "largest file): raise the limit or write somewhere else",
+    errno.EROFS: "the file system is read-only: write somewhere else",
+    errno.EACCES: "no permission to write there: check the directory's permissions",
+    errno.EPERM: "no permission to write there: check the directory's permissions",
+    errno.EIO: "the device reported an I/O error: check the disk (dmesg) and try again",
+}
+
+
+def write_error(path: str | Path, exc: OSError, doing: str = "cannot write") -> OutputError:
+    """An OSError while writing ``path`` as an OutputError naming the file, with a hint."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return OutputError(f"{path}: {doing} ({reason})", hint=_WRITE_HINTS.get(exc.errno or 0))
+
+
 class AtomicBinaryFile:
     """A binary file that appears at ``path`` only on :meth:`commit`; :meth:`abort` removes it.
 
     :meth:`finish` closes the temporary file without publishing it (a complete file that waits
-    for :meth:`commit`, as :class:`ShardedWriter` does with its shards).
+    for :meth:`commit`, as :class:`ShardedWriter` does with its shards); after it, :meth:`commit`
+    only renames. A write error raises OutputError and removes the temporary file.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -48,20 +72,39 @@ class AtomicBinaryFile:
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TEMP_SUFFIX,
                                        dir=self.path.parent)
         except OSError as exc:
-            raise OutputError(f"{self.path}: cannot write ({exc.strerror})") from exc
+            raise write_error(self.path, exc) from exc
         self.tmp = Path(tmp)
         self.raw: BinaryIO = os.fdopen(fd, "wb")
+        self.finished = False
+
+    def failed(self, exc: OSError) -> OutputError:
+        """Remove the temporary file after ``exc``; the error to raise."""
+        self.abort()
+        return write_error(self.path, exc)
+
+    def _close(self) -> None:
+        self.raw.close()
 
     def finish(self) -> None:
-        """Close the temporary file (complete, not yet at ``path``)."""
-        self.raw.close()
+        """Close the temporary file (complete, not yet at ``path``), with the usual mode."""
+        if self.finished:
+            return
+        try:
+            self._close()
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual mode
+        except OSError as exc:
+            raise self.failed(exc) from exc
+        self.finished = True
 
     def commit(self) -> None:
         self.finish()
         _publish_file(self.tmp, self.path)
 
     def abort(self) -> None:
-        self.raw.close()
+        with contextlib.suppress(OSError):  # the write that failed may fail again on close
+            self.raw.close()
         self.tmp.unlink(missing_ok=True)
 
 
@@ -84,9 +127,12 @@ class AtomicFile(AtomicBinaryFile):
         self.fh: TextIO = io.TextIOWrapper(stream, encoding="utf-8", newline="\n")
 
     def write(self, text: str) -> None:
-        self.fh.write(text)
+        try:
+            self.fh.write(text)
+        except OSError as exc:
+            raise self.failed(exc) from exc
 
-    def finish(self) -> None:
+    def _close(self) -> None:
         self.fh.close()  # ends the compressed stream; the temporary file stays open
         self.raw.close()
 
@@ -99,13 +145,20 @@ class AtomicFile(AtomicBinaryFile):
 
 class _Stdout:
     def write(self, text: str) -> None:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+        except OSError as exc:
+            raise write_error("stdout", exc) from exc
 
     def commit(self) -> None:
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            raise write_error("stdout", exc) from exc
 
     def abort(self) -> None:
-        sys.stdout.flush()
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
 
 
 def output_format(kind: str, dest: str) -> str:
@@ -138,19 +191,32 @@ def _check_formats(plan: dict[str, str], sources: Sequence[Source]) -> None:
             _check_parquet(plan[s.rel])
 
 
+def output_is_dir(inputs: Sequence[str], out: str) -> bool:
+    """Whether the outputs go into the directory ``out``, mirroring the inputs: true unless
+    ``out`` is stdout (``-``), or one file is given and ``out`` is not an existing directory."""
+    if out == "-":
+        return False
+    return not (len(inputs) == 1 and inputs[0] != "-" and not Path(inputs[0]).is_dir()
+                and not is_glob(inputs[0]) and not Path(out).is_dir())
+
+
 def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> dict[str, str]:
     """Map each source's relative name to its output path (``-`` for stdout).
 
     One file given in ``inputs`` and ``out`` not an existing directory: ``out`` is the output
-    file. Otherwise (directories, glob patterns, several inputs)
-    ``out`` is a directory that mirrors the inputs' relative names. Refuses to overwrite an input
-    or to write inside an input directory, and refuses two inputs with the same output name.
+    file. Otherwise (directories, glob patterns, several inputs) ``out`` is a directory that
+    mirrors the inputs' relative names. Refuses to write inside an input directory, and two
+    inputs with the same output name; :func:`dedup.io.paths.check_write_paths` then checks
+    every path of the run against the inputs and each other.
     """
     if out == "-":
         return {s.rel: "-" for s in sources}
     target = Path(out)
-    single = (len(inputs) == 1 and inputs[0] != "-" and not Path(inputs[0]).is_dir()
-              and not is_glob(inputs[0]) and not target.is_dir())
+    single = not output_is_dir(inputs, out)
+    if not single and target.exists() and not target.is_dir():
+        raise OutputError(f"{out} is a file, but the outputs of these inputs go into a "
+                          f"directory that mirrors them",
+                          hint="give -o a directory (it is created when missing)")
     plan: dict[str, str] = {}
     for s in sources:
         dest = target if single else target / s.rel
@@ -158,11 +224,6 @@ def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> 
             raise OutputError(f"two inputs would both be written to {dest}",
                               hint="clean them in separate runs or rename one")
         plan[s.rel] = str(dest)
-    input_paths = {Path(s.path).resolve() for s in sources if not s.is_stdin}
-    for planned in plan.values():
-        if Path(planned).resolve() in input_paths:
-            raise OutputError(f"refusing to overwrite the input {planned}",
-                              hint="choose another -o path")
     if not single:
         # A glob pattern stands for the files it matches (as if listed), not for a directory.
         outdir = target.resolve()
@@ -274,7 +335,15 @@ class ParquetSink:
             return
         self.rows.append(output_record(result, self.text_field))
         if len(self.rows) >= ROW_GROUP_ROWS:
-            self._flush()
+            self._written(self._flush)
+
+    def _written(self, write: Any) -> None:
+        """``write()``, a write error raised as OutputError with the file removed."""
+        try:
+            write()
+        except OSError as exc:  # pyarrow passes the file object's OSError on
+            self.abort()
+            raise write_error(self.file.path, exc) from exc
 
     def _problems(self) -> tuple[type[BaseException], ...]:
         return (self.pa.ArrowException, TypeError, ValueError, OverflowError)
@@ -326,8 +395,14 @@ class ParquetSink:
         self.rows = []
 
     def finish(self) -> None:
-        self._flush()
-        self.writer.close()
+        if self.file.finished:
+            return
+
+        def close() -> None:
+            self._flush()
+            self.writer.close()
+
+        self._written(close)
         self.file.finish()
 
     def commit(self) -> None:
@@ -338,6 +413,7 @@ class ParquetSink:
         if self.writer is not None:
             with contextlib.suppress(self.pa.ArrowException, OSError, ValueError):
                 self.writer.close()  # the file goes anyway
+            self.writer = None
         self.file.abort()
 
 
@@ -379,7 +455,7 @@ def _publish_file(tmp: Path, path: Path) -> None:
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual mode
         os.replace(tmp, path)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot publish the output ({exc.strerror})") from exc
+        raise write_error(path, exc, "cannot publish the output") from exc
 
 
 def temp_of(sink: _Sink) -> Path | None:
@@ -395,18 +471,34 @@ def temp_of(sink: _Sink) -> Path | None:
 
 class _PublishedAtEnd:
     """Outputs finished under temporary names and renamed into place together at the end of a
-    run (:meth:`_publish`), or all removed (:meth:`abort`): the shared part of the writers."""
+    run (:meth:`_publish`), or all removed (:meth:`abort`): the shared part of the writers.
+
+    Every byte is written before the first rename, so a full disk or any other write error
+    stops the run with no output published; publishing is renames only.
+    """
 
     def __init__(self) -> None:
         self.sink: _Sink | None = None  # the output being written
         self.done: list[tuple[str, _Sink]] = []  # finished outputs, not yet renamed into place
         self.written: list[str] = []
 
+    @property
+    def pending(self) -> list[str]:
+        """The finished outputs that :meth:`_publish` will rename into place."""
+        return [path for path, _ in self.done]
+
     def _publish(self) -> None:
-        for path, sink in self.done:
-            sink.commit()
-            self.written.append(path)
-            crash_point("publish:output")
+        try:
+            for path, sink in self.done:
+                sink.commit()
+                self.written.append(path)
+                self.done = self.done[1:]
+                crash_point("publish:output")
+        except OutputError as exc:  # the caller aborts the rest (keeping a checkpoint's)
+            if self.written:  # a rename failed after others succeeded: say which are there
+                exc.message += (f"; {len(self.written)} output(s) were already renamed into "
+                                f"place ({self.written[0]}, ...)")
+            raise
         self.done = []
 
     def staged(self) -> list[tuple[str, Path]]:
@@ -457,7 +549,7 @@ class OutputWriter(_PublishedAtEnd):
         super().__init__()
         self.plan = plan
         self.kinds = {s.rel: s.kind for s in sources}
-        self.paths = {s.rel: s.path for s in sources}
+        self.paths = {s.rel: s.path for s in sources if not s.problem}  # never opened
         self.text_field = text_field
         self.current: str | None = None
         self.opened: set[str] = set()
@@ -471,7 +563,7 @@ class OutputWriter(_PublishedAtEnd):
         kind = self.kinds[rel]
         fmt = output_format(kind, dest)
         schema = None
-        if fmt == "parquet" and kind == "parquet":
+        if fmt == "parquet" and kind == "parquet" and rel in self.paths:
             pa, pq = pyarrow_modules(OutputError)
             with contextlib.suppress(pa.ArrowException, OSError, ValueError):
                 schema = pq.read_schema(self.paths[rel])  # unreadable: the reader said so
@@ -501,13 +593,22 @@ class OutputWriter(_PublishedAtEnd):
                 self._switch(rel)
                 self._finish()
 
-    def close(self) -> None:
-        """Finish the last output, then rename every output into place."""
+    def finish(self) -> None:
+        """Finish the last output and the empty ones: every output is complete, under its
+        temporary name."""
         self._finish()
         for rel, kind in self.kinds.items():
             if kind != "txt" and rel not in self.opened:  # no record in it: an empty output
                 self._switch(rel)
                 self._finish()
+
+    def publish(self) -> None:
+        """Rename every finished output into place."""
+        self._publish()
+
+    def close(self) -> None:
+        """Finish the last output, then rename every output into place."""
+        self.finish()
         self._publish()
 
     def abort(self, keep: Collection[str] = ()) -> None:
@@ -589,8 +690,16 @@ class ShardedWriter(_PublishedAtEnd):
         self.sink = None
         self.count = 0
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """Finish the last shard: every shard is complete, under its temporary name."""
         self._finish()
+
+    def publish(self) -> None:
+        """Rename every finished shard into place."""
+        self._publish()
+
+    def close(self) -> None:
+        self.finish()
         self._publish()
 
 
@@ -622,23 +731,28 @@ def removed_records(result: CleanResult) -> list[dict[str, Any]]:
 
 
 class RemovedWriter:
-    """The ``--removed`` JSONL file, written atomically.
+    """The ``--removed`` JSONL file, written atomically: :meth:`finish` completes it under a
+    temporary name, :meth:`commit` renames it into place (:meth:`close`: both).
 
     With a ``journal`` (a resumable run), records go straight to that file, which survives an
     interruption; ``keep`` bytes of an earlier journal are kept (the rest is cut off) and the
-    target is written from the journal on :meth:`close`.
+    target is written from the journal on :meth:`finish`.
     """
 
     def __init__(self, path: str, journal: Path | None = None, keep: int = 0) -> None:
         self.path = path
         self.journal: Any = None
+        self.journal_path = journal
         self.fh: AtomicFile | _Stdout | None = None
         if journal is not None:
-            journal.parent.mkdir(parents=True, exist_ok=True)
-            with open(journal, "ab") as fh:
-                fh.truncate(keep)
-            self.journal = open(journal, "r+b")  # noqa: SIM115 - closed in close()/abort()
-            self.journal.seek(keep)
+            try:
+                journal.parent.mkdir(parents=True, exist_ok=True)
+                with open(journal, "ab") as fh:
+                    fh.truncate(keep)
+                self.journal = open(journal, "r+b")  # noqa: SIM115 - closed in close()/abort()
+                self.journal.seek(keep)
+            except OSError as exc:
+                raise write_error(journal, exc) from exc
         else:
             self.fh = _Stdout() if path == "-" else AtomicFile(path)
 
@@ -646,7 +760,10 @@ class RemovedWriter:
         for rec in removed_records(result):
             line = json.dumps(rec, ensure_ascii=False) + "\n"
             if self.journal is not None:
-                self.journal.write(line.encode("utf-8", "surrogatepass"))
+                try:
+                    self.journal.write(line.encode("utf-8", "surrogatepass"))
+                except OSError as exc:
+                    raise write_error(self.journal_path or self.path, exc) from exc
             elif self.fh is not None:
                 self.fh.write(line)
 
@@ -654,31 +771,72 @@ class RemovedWriter:
         """Bytes in the journal so far (after a flush, so a checkpoint can record them)."""
         if self.journal is None:
             return 0
-        self.journal.flush()
-        os.fsync(self.journal.fileno())
+        try:
+            self.journal.flush()
+            os.fsync(self.journal.fileno())
+        except OSError as exc:
+            raise write_error(self.journal_path or self.path, exc) from exc
         return int(self.journal.tell())
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """Every record written, under a temporary name (stdout: as they came)."""
         if self.journal is not None:
-            self.journal.flush()
-            self.journal.seek(0)
+            try:
+                self.journal.flush()
+                self.journal.seek(0)
+            except OSError as exc:
+                raise write_error(self.journal_path or self.path, exc) from exc
             fh: AtomicFile | _Stdout = _Stdout() if self.path == "-" else AtomicFile(self.path)
+            self.fh = fh
             for raw in self.journal:
                 fh.write(raw.decode("utf-8", "surrogatepass"))
             self.journal.close()
-            fh.commit()
-        elif self.fh is not None:
+            self.journal = None
+        if isinstance(self.fh, AtomicFile):
+            self.fh.finish()
+
+    def commit(self) -> None:
+        if self.fh is not None:
             self.fh.commit()
+
+    def close(self) -> None:
+        self.finish()
+        self.commit()
 
     def abort(self) -> None:
         if self.journal is not None:
-            self.journal.close()  # the journal stays for --resume
-        elif self.fh is not None:
+            with contextlib.suppress(OSError):
+                self.journal.close()  # the journal stays for --resume
+        if self.fh is not None:
+            self.fh.abort()
+
+
+class JsonFile:
+    """A JSON document (the ``--report``) written now to a temporary file, so a write error
+    shows before anything is published, and renamed into place by :meth:`commit`. For stdout
+    (``-``) it is printed by :meth:`commit`."""
+
+    def __init__(self, path: str, data: dict[str, Any]) -> None:
+        self.text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        self.fh: AtomicFile | None = None
+        if path != "-":
+            self.fh = AtomicFile(path)
+            self.fh.write(self.text)
+            self.fh.finish()
+
+    def commit(self) -> None:
+        if self.fh is None:
+            out = _Stdout()
+            out.write(self.text)
+            out.commit()
+        else:
+            self.fh.commit()
+
+    def abort(self) -> None:
+        if self.fh is not None:
             self.fh.abort()
 
 
 def write_json(path: str, data: dict[str, Any]) -> None:
     """Write a JSON document atomically (``-`` for stdout)."""
-    fh: AtomicFile | _Stdout = _Stdout() if path == "-" else AtomicFile(path)
-    fh.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    fh.commit()
+    JsonFile(path, data).commit()
