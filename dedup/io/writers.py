@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, Protocol, TextIO
 
 import zstandard
 
-from ..commit import crash_point
+from ..commit import crash_point, fsync_dir
 from ..errors import ConfigError, OutputError
 from ..pipeline import CleanResult
 from .readers import Source, compression_of, is_glob, pyarrow_modules, strip_compression
@@ -91,6 +91,11 @@ class AtomicBinaryFile:
             return
         try:
             self._close()
+            fd = os.open(self.tmp, os.O_RDONLY)  # on disk before it can be renamed into place
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual mode
@@ -488,17 +493,22 @@ class _PublishedAtEnd:
         return [path for path, _ in self.done]
 
     def _publish(self) -> None:
+        renamed = 0
         try:
             for path, sink in self.done:
                 sink.commit()
                 self.written.append(path)
-                self.done = self.done[1:]
+                renamed += 1
                 crash_point("publish:output")
         except OutputError as exc:  # the caller aborts the rest (keeping a checkpoint's)
+            self.done = self.done[renamed:]
             if self.written:  # a rename failed after others succeeded: say which are there
                 exc.message += (f"; {len(self.written)} output(s) were already renamed into "
                                 f"place ({self.written[0]}, ...)")
             raise
+        for parent in sorted({Path(path).parent for path, _ in self.done if path != "-"}):
+            with contextlib.suppress(OSError):  # the renames on disk (not on every filesystem)
+                fsync_dir(parent)
         self.done = []
 
     def staged(self) -> list[tuple[str, Path]]:
