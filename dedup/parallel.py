@@ -36,11 +36,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import numpy as np
-
 from .errors import ConfigError
-from .segment import BLANK
-from .types import CorpusKeys, Document, Match, Paragraph, Verdict
+from .records import Prepared
+from .types import Document
 
 HELPING_WINDOW = 4  # tasks queued per worker while this process runs one itself
 _DONE = object()
@@ -263,83 +261,9 @@ def count_chunk(state: State, docs: list[Document]) -> list[Any]:
                                 for doc in normalize(segment(docs), state["config"].norm)])
 
 
-def prepare_chunk(state: State, docs: list[Document]) -> tuple[list[Packed], dict[str, float]]:
-    """Every per-document stage on a chunk; returns each document :func:`pack`-ed and the
-    seconds per stage."""
+def prepare_chunk(state: State, docs: list[Document]) -> tuple[list[Prepared], dict[str, float]]:
+    """Every per-document stage on a chunk; returns each document's :class:`Prepared` record
+    and the seconds per stage."""
     cleaner = state["cleaner"]
-    prepared = [pack(doc) for doc in cleaner.prepare_timed(docs)]
+    prepared = [Prepared.of(doc) for doc in cleaner.prepare_timed(docs)]
     return prepared, cleaner.take_stage_seconds()
-
-
-# -- the wire format of a prepared document ---------------------------------------------------
-#
-# The parent still holds every document it sent, text included, so a worker sends back only
-# what the stages added: the paragraphs' offsets (their text is the trimmed slice of the
-# document's text), the verdicts as plain tuples and the corpus keys as flat arrays. Tokens and
-# matching keys stay on the worker: the parent's stages do not read them. Plain tuples, lists
-# and arrays pickle in C; the slotted dataclasses would pickle field by field in Python, which
-# cost the parent more than the corpus stage itself.
-
-Packed = tuple[Any, ...]
-_VerdictRow = tuple[int, str, str, float, "tuple[str, int] | None", str]
-
-
-def pack(doc: Document) -> Packed:
-    """What the parent needs of a prepared ``doc`` it already holds (see :func:`unpack`)."""
-    paras = doc.paragraphs
-    bounds = np.fromiter(itertools.chain.from_iterable((p.start, p.end) for p in paras),
-                         dtype=np.int64, count=2 * len(paras))
-    text = doc.text
-    texts = (None if all(text[p.start:p.end].strip() == p.text for p in paras)
-             else [p.text for p in paras])  # paragraphs not cut from the text (a caller's own)
-    verdicts: list[_VerdictRow | int] = []
-    for i, p in enumerate(paras):
-        v = p.verdict
-        if v is BLANK:
-            verdicts.append(i)
-        elif v is not None:
-            verdicts.append((i, v.label, v.reason, v.score,
-                             None if v.match is None else (v.match.doc, v.match.line), v.detail))
-    return (bounds, texts, verdicts, _pack_keys(doc.corpus_keys), doc.normalized, doc.error,
-            doc.skipped)
-
-
-def unpack(doc: Document, packed: Packed) -> Document:
-    """Fill the parent's ``doc`` with a worker's :func:`pack` of it."""
-    bounds, texts, verdicts, keys, doc.normalized, doc.error, doc.skipped = packed
-    text = doc.text
-    pairs = bounds.reshape(-1, 2).tolist()
-    if texts is None:
-        texts = [text[s:e].strip() for s, e in pairs]
-    paras = [Paragraph(i, t, s, e) for i, ((s, e), t) in enumerate(zip(pairs, texts, strict=True))]
-    for v in verdicts:
-        if isinstance(v, int):
-            paras[v].verdict = BLANK
-        else:
-            i, label, reason, score, match, detail = v
-            paras[i].verdict = Verdict(label, reason, score,
-                                       None if match is None else Match(*match), detail)
-    doc.paragraphs = paras
-    doc.sketch = None
-    doc.corpus_keys = _unpack_keys(keys)
-    return doc
-
-
-def _pack_keys(keys: CorpusKeys | None) -> Packed | None:
-    if keys is None:
-        return None
-    order = sorted(keys.sets)
-    sizes = np.fromiter((len(keys.sets[k]) for k in order), dtype=np.int64, count=len(order))
-    values = (np.concatenate([keys.sets[k] for k in order]) if order
-              else np.empty(0, dtype=np.uint32))
-    return (keys.content, keys.tokens, keys.longs, order, sizes, values, keys.keys32,
-            list(keys.short_hash), list(keys.short_hash.values()))
-
-
-def _unpack_keys(packed: Packed | None) -> CorpusKeys | None:
-    if packed is None:
-        return None
-    content, tokens, longs, order, sizes, values, keys32, shorts, hashes = packed
-    ends = np.cumsum(sizes).tolist()
-    sets = {k: values[e - n:e] for k, n, e in zip(order, sizes.tolist(), ends, strict=True)}
-    return CorpusKeys(content, tokens, longs, sets, keys32, dict(zip(shorts, hashes, strict=True)))

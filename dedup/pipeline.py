@@ -25,7 +25,7 @@ from .crossdoc import CorpusDeduper, add_corpus_keys
 from .errors import ConfigError
 from .index import CorpusIndex
 from .normalize import normalize
-from .parallel import Chunk, Executor, LocalExecutor, count_chunk, prepare_chunk, unpack
+from .parallel import Chunk, Executor, LocalExecutor, count_chunk, prepare_chunk
 from .segment import segment
 from .signature import SketchCache
 from .types import Document, Paragraph, Verdict
@@ -426,7 +426,7 @@ class Cleaner:
                 t0 = time.perf_counter()
                 chunk = sent.popleft()
                 prepared = (chunk if packed is None else
-                            [unpack(doc, p) for doc, p in zip(chunk, packed, strict=True)])
+                            [p.apply(doc) for doc, p in zip(chunk, packed, strict=True)])
                 t1 = time.perf_counter()
                 seconds["transfer"] = seconds.get("transfer", 0.0) + t1 - t0
                 t0 = t1

@@ -15,7 +15,7 @@ from dedup.cli import main
 from dedup.config import Config
 from dedup.corpus import GeneratorConfig, generate, write_corpus
 from dedup.pipeline import Cleaner
-from dedup.types import Document, Paragraph
+from dedup.types import Document
 
 
 def _pages(n: int, seed: int = 5) -> list[str]:
@@ -99,41 +99,6 @@ def test_documents_flow_through_workers_with_their_fields() -> None:
     results = list(Cleaner(Config(), jobs=2).clean_documents(docs))
     assert [r.doc.id for r in results] == [f"d{i}" for i in range(40)]
     assert [r.doc.meta["url"] for r in results] == [f"u{i}" for i in range(40)]
-
-
-def test_pack_unpack_round_trip() -> None:
-    """What a worker ships back rebuilds the parent's document: paragraphs, offsets, verdicts
-    (the shared blank verdict included) and the corpus keys."""
-    from dedup.parallel import pack, unpack
-    from dedup.segment import BLANK
-
-    texts = _pages(60)
-    cleaner = Cleaner(Config())
-    docs = [Document(str(i), t) for i, t in enumerate(texts)]
-    for d in docs:
-        d.ordinal = int(d.id)
-    prepared = list(cleaner.prepare(docs))
-    for doc in prepared:
-        keys = doc.corpus_keys
-        assert keys is not None
-        copy = unpack(Document(doc.id, doc.text), pack(doc))
-        assert [(p.index, p.text, p.start, p.end, p.verdict) for p in copy.paragraphs] == \
-            [(p.index, p.text, p.start, p.end, p.verdict) for p in doc.paragraphs]
-        assert all(q.verdict is BLANK for p, q in zip(doc.paragraphs, copy.paragraphs,
-                                                      strict=True) if p.verdict is BLANK)
-        got = copy.corpus_keys
-        assert got is not None
-        assert (got.content, got.tokens, got.longs, got.short_hash) == \
-            (keys.content, keys.tokens, keys.longs, keys.short_hash)
-        assert sorted(got.sets) == sorted(keys.sets)
-        assert all((got.sets[k] == keys.sets[k]).all() for k in keys.sets)
-        assert (got.keys32 is None) == (keys.keys32 is None)
-        if keys.keys32 is not None:
-            assert (got.keys32 == keys.keys32).all()
-    # A caller's own paragraphs (not slices of the text) travel as they are.
-    own = Document("own", "first line\nsecond line")
-    own.paragraphs = [Paragraph(0, "something else", 0, 10)]
-    assert unpack(Document("own", own.text), pack(own)).paragraphs[0].text == "something else"
 
 
 def test_the_repetition_sample_is_let_go_once_cleaned() -> None:
