@@ -63,7 +63,7 @@ class _DocDeduper:
         self.doc = doc
         self.cfg = cfg
         self.content = [p for p in doc.paragraphs if p.verdict is None]
-        self.exact: dict[int, list[int]] = {}
+        self.exact: dict[int, int] = {}  # a repeated paragraph -> its first copy
         self.near: dict[int, tuple[int, float]] = {}
         self.drops: dict[int, _Drop] = {}
 
@@ -91,13 +91,11 @@ class _DocDeduper:
             return sets[k]
 
         indexed: set[int] = set()  # long paragraphs kept so far: the only valid sources
-        seen: dict[str, list[int]] = {}
+        seen: dict[str, int] = {}
         for k, p in enumerate(content):
-            key = p.key or p.text
-            earlier = seen.setdefault(key, [])
-            if earlier:
-                self.exact[k] = list(earlier)
-            earlier.append(k)
+            first_copy = seen.setdefault(p.key or p.text, k)
+            if first_copy != k:
+                self.exact[k] = first_copy
             if k not in row or k in self.exact:
                 continue
             cands = [c for c in (long_pos[j - first] for j in pairs.get(row[k] + first, ()))
@@ -111,9 +109,9 @@ class _DocDeduper:
 
     def decide(self) -> None:
         cfg = self.cfg
-        for k, sources in self.exact.items():
+        for k, first_copy in self.exact.items():
             if len(self.content[k].tokens) >= cfg.shingle.min_exact_words:
-                self.drops[k] = _Drop(sources[0], 1.0, "duplicate:exact")
+                self.drops[k] = _Drop(first_copy, 1.0, "duplicate:exact")
         for k, (src, sim) in self.near.items():
             self.drops[k] = _Drop(src, sim, "duplicate:near")
         # Grow runs from the drops outwards: only neighbours of a drop can join a run.
@@ -123,6 +121,22 @@ class _DocDeduper:
                      and self._extend_run(k)]
             pending = sorted({j for k in grown for j in (k - 1, k + 1)})
 
+    def same_text(self, a: int, b: int) -> bool:
+        pa, pb = self.content[a], self.content[b]
+        return (pa.key or pa.text) == (pb.key or pb.text)
+
+    def repeats(self, long_pos: list[int]) -> list[bool]:
+        """For each long paragraph, whether an earlier paragraph has its normalised text: it
+        is an exact copy, matched without LSH (a paragraph repeated 10,000 times in a page
+        would otherwise make 50 million candidate pairs)."""
+        seen: set[str] = set()
+        out = []
+        for k in long_pos:
+            key = self.content[k].key or self.content[k].text
+            out.append(key in seen)
+            seen.add(key)
+        return out
+
     def _extend_run(self, k: int) -> bool:
         """Drop paragraph ``k`` if it continues a repeated run on either side."""
         prev, nxt = self.drops.get(k - 1), self.drops.get(k + 1)
@@ -130,7 +144,7 @@ class _DocDeduper:
         for src in dict.fromkeys(anchors):
             if not 0 <= src < k:
                 continue
-            if src in self.exact.get(k, ()):
+            if k in self.exact and self.same_text(src, k):  # an exact copy of line k
                 self.drops[k] = _Drop(src, 1.0, "duplicate:run")
                 return True
             para, source = self.content[k], self.content[src]
@@ -241,7 +255,13 @@ def dedup_batch(docs: list[Document], cfg: Config, cache: SketchCache | None = N
                                 (cfg.shingle.size, cfg.shingle.seed, cfg.lsh.num_perm))
     bands, rows = lsh_params(cfg.lsh)
     keys = band_keys(sigs, bands, rows)
-    pairs = candidate_pairs(keys, np.repeat(np.arange(len(docs)), [len(ls) for ls in longs]))
+    # Only the first copy of each text takes part in LSH: later exact copies are matched by
+    # their key and are never a near-match's source, so their pairs would change nothing.
+    first = np.flatnonzero(~np.array([r for d, ls in zip(dedupers, longs, strict=True)
+                                      for r in d.repeats(ls)], dtype=bool))
+    groups = np.repeat(np.arange(len(docs)), [len(ls) for ls in longs])
+    found = candidate_pairs(keys[first], groups[first])
+    pairs = {int(first[hi]): {int(first[lo]) for lo in los} for hi, los in found.items()}
     at = 0
     for deduper, long_pos in zip(dedupers, longs, strict=True):
         end = at + len(long_pos)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -135,3 +137,30 @@ def test_similarity_bounds_never_change_a_decision(a: list[str], b: list[str], f
     assert (got >= floor) == (full >= floor)
     if full >= floor:
         assert got == full
+
+
+
+def test_a_paragraph_repeated_thousands_of_times_in_one_page_stays_linear(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact copies are matched by their key: only the first copy of a text enters LSH, so a
+    paragraph repeated 3,000 times makes no candidate pairs (it made 4.5 million per band)."""
+    import dedup.cluster as cluster
+
+    seen: list[int] = []
+    real = cluster.candidate_pairs
+
+    def counting(keys: np.ndarray, groups: np.ndarray | None = None) -> dict[int, set[int]]:
+        seen.append(len(keys))
+        return real(keys, groups)
+
+    monkeypatch.setattr(cluster, "candidate_pairs", counting)
+    lines = [P[0] if i % 3 else f"line number {i} of the page" for i in range(9000)]
+    lines[7] = P[0].replace("Monday", "Tuesday")
+    result = cleaner().clean("\n".join(lines))
+    assert seen == [2]  # the paragraph's first copy and its variant, no other row
+    copies = [v for line, v in zip(lines, result.verdicts, strict=True) if line == P[0]]
+    assert not copies[0].dropped and all(v.reason == "duplicate:exact" for v in copies[1:])
+    assert all(v.match is not None and v.match.line == 2 for v in copies[1:])
+    variant = result.verdicts[7]
+    assert variant.reason == "duplicate:near" and variant.match is not None
+    assert variant.match.line == 2
