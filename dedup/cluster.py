@@ -29,10 +29,14 @@ import numpy as np
 from .batching import BATCH, batches
 from .canonical import choose
 from .config import Config
-from .lsh import band_keys, candidate_pairs, lsh_params
+from .lsh import band_keys, candidate_pairs, crowded_groups, lsh_params
 from .shingle import jaccard, shingle_batch
 from .signature import SketchCache, signatures
 from .types import DROP, Document, Match, Paragraph, Sketch, Verdict
+
+# More paragraphs of one document than this sharing a band key: the document's candidates are
+# looked up among its kept paragraphs instead of formed as all pairs (see find_matches).
+CROWDED = 64
 
 
 @dataclass(slots=True)
@@ -73,10 +77,16 @@ class _DocDeduper:
                 if len(p.tokens) >= self.cfg.shingle.min_words]
 
     def find_matches(self, long_pos: list[int], hashes: np.ndarray, offsets: np.ndarray,
-                     sigs: np.ndarray, pairs: dict[int, set[int]], first: int = 0) -> None:
+                     sigs: np.ndarray, pairs: dict[int, set[int]] | None, first: int = 0,
+                     keys: np.ndarray | None = None) -> None:
         """Exact and near matches; the long paragraphs' shingle hashes (``offsets`` into
         ``hashes``), signatures and LSH candidates come computed for a batch of documents
-        (``pairs`` by batch row; this document's long paragraphs are rows ``first`` on)."""
+        (``pairs`` by batch row; this document's long paragraphs are rows ``first`` on).
+
+        With ``pairs=None`` (a crowded document, see :func:`~dedup.lsh.crowded_groups`), the
+        candidates are found in a table of the kept paragraphs' band ``keys`` as it grows: the
+        same candidates, since only kept paragraphs are ever a source, in time linear in the
+        paragraphs when most of them are dropped."""
         cfg = self.cfg
         content = self.content
         self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
@@ -91,6 +101,7 @@ class _DocDeduper:
             return sets[k]
 
         indexed: set[int] = set()  # long paragraphs kept so far: the only valid sources
+        table: dict[int, list[int]] = {}  # band key -> kept paragraphs (crowded documents)
         seen: dict[str, int] = {}
         for k, p in enumerate(content):
             first_copy = seen.setdefault(p.key or p.text, k)
@@ -98,14 +109,23 @@ class _DocDeduper:
                 self.exact[k] = first_copy
             if k not in row or k in self.exact:
                 continue
-            cands = [c for c in (long_pos[j - first] for j in pairs.get(row[k] + first, ()))
-                     if c in indexed]
+            mine: list[int] = []
+            if pairs is not None:
+                cands = [c for c in (long_pos[j - first] for j in pairs.get(row[k] + first, ()))
+                         if c in indexed]
+            else:
+                assert keys is not None
+                mine = keys[row[k]].tolist()
+                cands = sorted({c for key in mine for c in table.get(key, ())})
             verified = ((c, jaccard(shingles(k), shingles(c))) for c in cands)
             best = choose((c, s) for c, s in verified if s >= cfg.lsh.threshold)
             if best is not None:
                 self.near[k] = best
             else:
                 indexed.add(k)
+                if pairs is None:
+                    for key in mine:
+                        table.setdefault(key, []).append(k)
 
     def decide(self) -> None:
         cfg = self.cfg
@@ -260,14 +280,17 @@ def dedup_batch(docs: list[Document], cfg: Config, cache: SketchCache | None = N
     first = np.flatnonzero(~np.array([r for d, ls in zip(dedupers, longs, strict=True)
                                       for r in d.repeats(ls)], dtype=bool))
     groups = np.repeat(np.arange(len(docs)), [len(ls) for ls in longs])
+    crowded = set(crowded_groups(keys[first], groups[first], CROWDED).tolist())
+    if crowded:
+        first = first[~np.isin(groups[first], list(crowded))]
     found = candidate_pairs(keys[first], groups[first])
     pairs = {int(first[hi]): {int(first[lo]) for lo in los} for hi, los in found.items()}
     at = 0
-    for deduper, long_pos in zip(dedupers, longs, strict=True):
+    for n, (deduper, long_pos) in enumerate(zip(dedupers, longs, strict=True)):
         end = at + len(long_pos)
         lo, hi = int(offsets[at]), int(offsets[end])
         deduper.find_matches(long_pos, hashes[lo:hi].copy(), offsets[at:end + 1] - lo,
-                             sigs[at:end], pairs, at)
+                             sigs[at:end], None if n in crowded else pairs, at, keys[at:end])
         deduper.decide()
         deduper.apply()
         deduper.relabel_boilerplate_copies()

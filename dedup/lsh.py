@@ -97,3 +97,25 @@ def candidate_pairs(keys: np.ndarray, groups: np.ndarray | None = None) -> dict[
     for hi, lo in zip((found >> 32).tolist(), (found & 0xFFFFFFFF).tolist(), strict=True):
         out.setdefault(hi, set()).add(lo)
     return out
+
+
+def crowded_groups(keys: np.ndarray, groups: np.ndarray, limit: int) -> np.ndarray:
+    """The groups (documents) in which more than ``limit`` rows share one band key: pairing
+    every two of them would be quadratic (10,000 variants of a template in one page), so their
+    candidates are found against the kept rows only (see :mod:`dedup.cluster`).
+
+    >>> k = np.array([[1], [1], [1], [2], [2]], dtype=np.uint64)
+    >>> crowded_groups(k, np.array([0, 0, 0, 1, 1]), 2).tolist()
+    [0]
+    """
+    if not len(keys):
+        return np.empty(0, dtype=np.int64)
+    bands = keys.shape[1]
+    owner = np.repeat(groups.astype(np.int64), bands)
+    flat = keys.ravel()
+    order = np.lexsort((flat, owner))
+    f, o = flat[order], owner[order]
+    new = np.r_[True, (f[1:] != f[:-1]) | (o[1:] != o[:-1])]
+    starts = np.flatnonzero(new)
+    sizes = np.diff(np.r_[starts, len(f)])
+    return np.unique(o[starts[sizes > limit]])

@@ -164,3 +164,52 @@ def test_a_paragraph_repeated_thousands_of_times_in_one_page_stays_linear(
     variant = result.verdicts[7]
     assert variant.reason == "duplicate:near" and variant.match is not None
     assert variant.match.line == 2
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.lists(st.integers(0, 40), max_size=4)),
+                min_size=1, max_size=40),
+       st.integers(0, 3))
+def test_crowded_documents_find_the_same_matches_against_their_kept_lines(
+        rows: list[tuple[int, list[int]]], limit: int) -> None:
+    """A document whose paragraphs crowd one band key looks its candidates up among its kept
+    paragraphs instead of pairing them all: the verdicts are the same as with all pairs."""
+    import dedup.cluster as cluster
+
+    words = [w for p in P for w in p.split()]
+    lines = []
+    for template, edits in rows:
+        tokens = P[template].split()
+        for e in edits:
+            tokens[e % len(tokens)] = words[(e * 7) % len(words)]
+        lines.append(" ".join(tokens))
+    text = "\n".join(lines)
+    saved = cluster.CROWDED
+    try:
+        cluster.CROWDED = 10 ** 9  # every document pairs all its candidates
+        paired = [(v.reason, v.score, v.match) for v in cleaner().clean(text).verdicts]
+        cluster.CROWDED = limit  # every document with a shared band key is crowded
+        looked_up = [(v.reason, v.score, v.match) for v in cleaner().clean(text).verdicts]
+    finally:
+        cluster.CROWDED = saved
+    assert looked_up == paired
+
+
+def test_thousands_of_variants_of_a_template_in_one_page_are_not_paired(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Variants of one paragraph crowd its band keys: none of them goes through all-pairs."""
+    import dedup.cluster as cluster
+
+    seen: list[int] = []
+    real = cluster.candidate_pairs
+
+    def counting(keys: np.ndarray, groups: np.ndarray | None = None) -> dict[int, set[int]]:
+        seen.append(len(keys))
+        return real(keys, groups)
+
+    monkeypatch.setattr(cluster, "candidate_pairs", counting)
+    words = P[0].split()
+    lines = [" ".join([*words[:i % len(words)], f"w{i}", *words[i % len(words) + 1:]])
+             for i in range(2000)]
+    result = cleaner().clean("\n".join(lines))
+    assert seen == [0]
+    assert sum(not v.dropped for v in result.verdicts) < 20
