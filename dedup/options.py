@@ -112,7 +112,7 @@ class RunOptions:
                 or not seconds >= 0:  # NaN too
             raise ConfigError(f"checkpoint_seconds = {seconds!r} is out of range",
                               hint="--checkpoint-seconds: 0 or more seconds (0: checkpoint "
-                                   "after every input; float('inf'): only before publishing)")
+                                   "after every input; inf: only before publishing)")
         object.__setattr__(self, "checkpoint_seconds", float(seconds))
 
     def replace(self, **changes: Any) -> RunOptions:
