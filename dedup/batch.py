@@ -121,7 +121,7 @@ def run_clean(
                                   or sharded, removed=opts.removed, report=opts.report,
                                   index=opts.index, shards=sharded),
                       inputs, sources, opts.input_format)
-    longest = config.keep == "longest" and config.corpus.enabled
+    longest = _keeps_longest(config)
     if longest and any(s.is_stdin for s in sources):
         raise InputError("--keep longest reads the inputs three times; stdin can be read once",
                          hint="save stdin to a file, or use --keep first")
@@ -183,6 +183,11 @@ def run_clean(
             out_lock.release()
 
 
+def _keeps_longest(config: Config) -> bool:
+    """Keep policy ``longest`` with cross-document dedup on: two more passes over the inputs."""
+    return config.keep == "longest" and config.corpus.enabled
+
+
 def _lock_output(out: str) -> DirLock:
     """Lock the output directory of a checkpointed or sharded run (made when missing)."""
     try:
@@ -234,7 +239,7 @@ def _not_resumable(config: Config, options: RunOptions, sources: Sequence[Source
         return "sharded output (--shard-docs) is written by document count, not by input"
     if options.strict:
         return "--strict writes all or nothing"
-    longest = config.keep == "longest" and config.corpus.enabled
+    longest = _keeps_longest(config)
     if longest or config.boilerplate.repetition == "full":
         return "--keep longest and repetition = 'full' read the inputs more than once"
     return None
@@ -338,7 +343,7 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
          executor: DaskExecutor | None, resuming: _Resuming | None) -> RunReport:
     ckpt = resuming.ckpt if resuming is not None else None
     jobs, strict, removed, report = options.jobs, options.strict, options.removed, options.report
-    longest = config.keep == "longest" and config.corpus.enabled
+    longest = _keeps_longest(config)
     cleaner = Cleaner(config, index=corpus_index, jobs=jobs, executor=executor,
                       counts=resuming.state.counts() if resuming and ckpt else None)
     if resuming is not None and ckpt is not None:
