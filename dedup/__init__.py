@@ -8,6 +8,7 @@
 
 from .config import BoilerplateConfig, Config, LSHConfig, NormConfig, ShingleConfig
 from .errors import ConfigError, DedupError, InputError, OutputError
+from .options import RunOptions
 from .pipeline import Cleaner, CleanResult, Stats, clean_text
 from .types import Document, Match, Paragraph, Verdict
 
@@ -27,6 +28,7 @@ __all__ = [
     "NormConfig",
     "OutputError",
     "Paragraph",
+    "RunOptions",
     "ShingleConfig",
     "Stats",
     "Verdict",

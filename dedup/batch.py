@@ -2,7 +2,8 @@
 
 This is what ``dedup clean`` does, callable from Python too::
 
-    report = run_clean(["dump/"], "clean/", Config(), removed="removed.jsonl")
+    report = run_clean(["dump/"], "clean/", Config(), RunOptions(removed="removed.jsonl"))
+    report = run_clean(["dump/"], "clean/", removed="removed.jsonl", jobs=4)  # the same options
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from . import __version__
 from .commit import DirLock, crash_point
 from .config import Config
 from .crossdoc import CorpusDeduper
-from .errors import ConfigError, InputError, OutputError
+from .errors import InputError, OutputError
 from .index import CorpusIndex
 from .io.paths import check_write_paths, run_targets
-from .io.readers import Limits, Source, discover, is_glob, read_all
+from .io.readers import Source, discover, is_glob, read_all
 from .io.writers import (
     TEMP_SUFFIX,
     JsonFile,
@@ -35,12 +36,12 @@ from .io.writers import (
     plan_outputs,
     write_error,
 )
+from .options import RunOptions
 from .parallel import DaskExecutor
 from .pipeline import Cleaner, CleanResult, Stats
 from .resume import RESUME_HINT, Checkpoint, RunState, inputs_signature
 from .types import Document
 
-CHECKPOINT_SECONDS = 300.0  # how often a resumable run saves its state (at an input boundary)
 STRICT_HINT = ("--strict stops at the first record that cannot be read and writes nothing; "
                "without it, such records are reported and the rest is cleaned")
 
@@ -79,110 +80,100 @@ def run_clean(
     inputs: Sequence[str],
     out: str,
     config: Config | None = None,
+    options: RunOptions | None = None,
     *,
-    removed: str | None = None,
-    report: str | None = None,
-    text_field: str = "text",
-    input_format: str = "auto",
-    encoding_errors: str = "strict",
-    limits: Limits | None = None,
     progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None = None,
-    index: str | None = None,
-    jobs: int = 1,
-    engine: str = "local",
-    scheduler: str | None = None,
     on_start: Callable[[str], None] | None = None,
-    shard_docs: int = 0,
-    shard_suffix: str = ".jsonl.zst",
-    strict: bool = False,
-    resume: bool = False,
-    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    **overrides: Any,
 ) -> RunReport:
-    """Clean ``inputs`` into ``out`` (``-`` for stdout). Raises InputError/OutputError before
-    writing anything when the inputs or the output plan are wrong; a record that cannot be read
-    is skipped and listed in the report's ``failures``. On any exception, no partial output stays.
+    """Clean ``inputs`` into ``out`` (``-`` for stdout) under ``config`` and the run's
+    ``options`` (:class:`~dedup.options.RunOptions`: extra outputs, reading, index,
+    parallelism, sharding, strictness, checkpoints). ``overrides`` are RunOptions field names
+    applied over ``options`` (``run_clean(inputs, out, removed="removed.jsonl", jobs=2)``); an
+    unknown name is a TypeError, a bad value a ConfigError.
 
-    ``index``: a corpus index directory, loaded before the run when it exists (refused when it
-    was built under another configuration) and saved after a successful run. ``jobs``: worker
-    processes for the per-document work; the output is the same for every value. ``engine``
-    ``"dask"`` runs that work on a Dask cluster instead: ``scheduler`` (an address) or a
-    LocalCluster of ``jobs`` workers; ``on_start`` is called with its dashboard address.
-    ``shard_docs``: instead of mirroring the inputs, write every document into ``out`` as
-    ``part-00000<shard_suffix>``, ... with ``shard_docs`` documents each. ``strict``: the first
-    record that cannot be read raises InputError naming it, and nothing is written (a record
-    skipped on purpose, ``encoding_errors="skip"``, does not stop the run). ``limits``: the
-    longest line and largest document read (:class:`~dedup.io.readers.Limits`; larger ones
-    are failures, read no further).
+    Raises InputError/OutputError before writing anything when the inputs or the output plan
+    are wrong; a record that cannot be read is skipped and listed in the report's
+    ``failures`` (with ``strict``, it raises InputError naming it and nothing is written). On
+    any exception, no partial output stays.
+
+    Hooks, not options (they are behaviour, not data, and never cross a process boundary):
+    ``progress`` wraps the stream of results (and is told the number of inputs); ``on_start``
+    is called with the Dask dashboard's address when ``engine="dask"``.
 
     A run into an output directory is resumable (see :mod:`dedup.resume`): it checkpoints at
-    most every ``checkpoint_seconds`` (0: at every input boundary) and ``resume`` continues an
-    interrupted run from its last checkpoint, with the same result as an uninterrupted run.
+    most every ``checkpoint_seconds`` and ``resume`` continues an interrupted run from its last
+    checkpoint, with the same result as an uninterrupted run.
     """
     t0 = time.perf_counter()
+    if options is not None and not isinstance(options, RunOptions):
+        raise TypeError(f"options must be a RunOptions, not {type(options).__name__}")
+    opts = options or RunOptions()
+    if overrides:
+        opts = opts.replace(**overrides)
     config = config or Config()
-    sources = discover(inputs, input_format)
+    sources = discover(inputs, opts.input_format)
     plan = plan_outputs(sources, out, inputs)  # also refuses -o inside an input directory
     # Before anything is written (or an old run's state discarded): no path of the run may be
     # an input, be read by the inputs, or be another path of the run.
+    sharded = bool(opts.shard_docs)
     check_write_paths(run_targets(plan, sources, out, out_is_dir=output_is_dir(inputs, out)
-                                  or bool(shard_docs), removed=removed, report=report,
-                                  index=index, shards=bool(shard_docs)),
-                      inputs, sources, input_format)
-    longest = config.keep == "longest" and config.corpus.enabled
+                                  or sharded, removed=opts.removed, report=opts.report,
+                                  index=opts.index, shards=sharded),
+                      inputs, sources, opts.input_format)
+    longest = _keeps_longest(config)
     if longest and any(s.is_stdin for s in sources):
         raise InputError("--keep longest reads the inputs three times; stdin can be read once",
                          hint="save stdin to a file, or use --keep first")
-    if engine not in ("local", "dask"):
-        raise ConfigError(f"unknown engine {engine!r}", hint="use 'local' or 'dask'")
-    why_not = _not_resumable(config, sources, out, inputs, shard_docs, strict, longest)
-    if resume and why_not:
+    why_not = _not_resumable(config, opts, sources, out, inputs)
+    if opts.resume and why_not:
         raise InputError(f"--resume is not possible: {why_not}")
-    out_lock = _lock_output(out) if (not why_not or shard_docs) and out != "-" else None
+    out_lock = _lock_output(out) if (not why_not or sharded) and out != "-" else None
     corpus_index = None
     executor: DaskExecutor | None = None
     try:
-        state = None if why_not else RunState(out, config, sources, index, limits)
-        ckpt = state.load() if state is not None and resume else None
+        state = None if why_not else RunState(out, config, sources, opts.index, opts.limits)
+        ckpt = state.load() if state is not None and opts.resume else None
         if state is not None and ckpt is None:
             state.discard()  # a new run: an old run's state would be stale
         if out_lock is not None:
-            _sweep_outputs(out, plan, state, [p for p in (removed, report) if p and p != "-"])
+            _sweep_outputs(out, plan, state,
+                           [p for p in (opts.removed, opts.report) if p and p != "-"])
         done = ckpt.sources_done if ckpt is not None else 0
         remaining = sources[done:]
         writer: OutputWriter | ShardedWriter
-        if shard_docs:
+        if sharded:
             if out == "-":
                 raise OutputError("sharded output needs a directory, not stdout",
                                   hint="give -o DIR with --shard-docs")
-            writer = ShardedWriter(out, shard_suffix, shard_docs, text_field)
+            writer = ShardedWriter(out, opts.shard_suffix, opts.shard_docs, opts.text_field)
         else:
-            writer = OutputWriter(plan, remaining, text_field)
+            writer = OutputWriter(plan, remaining, opts.text_field)
             if ckpt is not None:
                 writer.adopt([(s.target, s.temp) for s in ckpt.staged])
         if config.corpus.enabled:
-            root: str | Path | None = index
+            root: str | Path | None = opts.index
             if root is None and state is not None:
                 root = state.index_root  # beside the outputs, so a checkpoint can save it
             corpus_index = CorpusIndex(config, root,
                                        state.index_snapshot() if state and ckpt else None)
-            if ckpt is not None and index is not None:
+            if ckpt is not None and opts.index is not None:
                 _check_index_unchanged(corpus_index, ckpt)
         first = ckpt.docs_done if ckpt is not None else 0
 
         def read() -> Iterator[Document]:
-            docs = read_all(remaining, text_field, encoding_errors, limits or Limits())
+            docs = read_all(remaining, opts.text_field, opts.encoding_errors, opts.limits)
             for n, doc in enumerate(docs, start=first):
                 doc.ordinal = n
                 yield doc
 
-        resuming = (_Resuming(state, ckpt, checkpoint_seconds, sources, index, corpus_index)
-                    if state else None)
-        if engine == "dask":
-            executor = DaskExecutor(jobs, scheduler)
+        resuming = _Resuming(state, ckpt, opts, sources, corpus_index) if state else None
+        if opts.engine == "dask":
+            executor = DaskExecutor(opts.jobs, opts.scheduler)
             if on_start is not None:
                 on_start(executor.dashboard)
-        return _run(config, sources, writer, corpus_index, read, longest, removed, report,
-                    progress, t0, jobs, executor, strict, resuming)
+        return _run(config, opts, sources, writer, corpus_index, read, t0,
+                    progress=progress, executor=executor, resuming=resuming)
     finally:
         if corpus_index is not None:
             _close_index(corpus_index, failing=sys.exc_info()[1] is not None)
@@ -190,6 +181,11 @@ def run_clean(
             executor.close()
         if out_lock is not None:
             out_lock.release()
+
+
+def _keeps_longest(config: Config) -> bool:
+    """Keep policy ``longest`` with cross-document dedup on: two more passes over the inputs."""
+    return config.keep == "longest" and config.corpus.enabled
 
 
 def _lock_output(out: str) -> DirLock:
@@ -230,9 +226,8 @@ def _check_index_unchanged(index: CorpusIndex, ckpt: Checkpoint) -> None:
                      "interrupted one", hint=RESUME_HINT)
 
 
-def _not_resumable(config: Config, sources: Sequence[Source], out: str,
-                   inputs: Sequence[str], shard_docs: int, strict: bool,
-                   longest: bool) -> str | None:
+def _not_resumable(config: Config, options: RunOptions, sources: Sequence[Source], out: str,
+                   inputs: Sequence[str]) -> str | None:
     """Why this run cannot checkpoint (``None``: it can)."""
     if out == "-" or any(s.is_stdin for s in sources):
         return "stdin and stdout cannot be read or written again"
@@ -240,10 +235,11 @@ def _not_resumable(config: Config, sources: Sequence[Source], out: str,
               and not is_glob(inputs[0]))
     if single:
         return "one input into one output file: nothing to pick up between inputs"
-    if shard_docs:
+    if options.shard_docs:
         return "sharded output (--shard-docs) is written by document count, not by input"
-    if strict:
+    if options.strict:
         return "--strict writes all or nothing"
+    longest = _keeps_longest(config)
     if longest or config.boilerplate.repetition == "full":
         return "--keep longest and repetition = 'full' read the inputs more than once"
     return None
@@ -253,13 +249,12 @@ class _Resuming:
     """Checkpoints of a resumable run: taken in the write loop when an input ends, and the
     last one, with every output finished, before anything is published."""
 
-    def __init__(self, state: RunState, ckpt: Checkpoint | None, every: float,
-                 sources: Sequence[Source], index_dir: str | None,
-                 index: CorpusIndex | None) -> None:
+    def __init__(self, state: RunState, ckpt: Checkpoint | None, options: RunOptions,
+                 sources: Sequence[Source], index: CorpusIndex | None) -> None:
         self.state = state
         self.ckpt = ckpt
-        self.every = every
-        self.index_dir = index_dir
+        self.every = options.checkpoint_seconds
+        self.index_dir = options.index
         self.position = {s.rel: i for i, s in enumerate(sources)}
         self.inputs = inputs_signature(sources)
         self.rels = [s.rel for s in sources]
@@ -341,13 +336,14 @@ def _longest(read: Callable[[], Iterator[Document]], cleaner: Cleaner) -> frozen
     return frozenset(o for first, (_, o) in best.items() if o != run_ordinal[first])
 
 
-def _run(config: Config, sources: Sequence[Source], writer: OutputWriter | ShardedWriter,
-         corpus_index: CorpusIndex | None, read: Callable[[], Iterator[Document]],
-         longest: bool, removed: str | None, report: str | None,
+def _run(config: Config, options: RunOptions, sources: Sequence[Source],
+         writer: OutputWriter | ShardedWriter, corpus_index: CorpusIndex | None,
+         read: Callable[[], Iterator[Document]], t0: float, *,
          progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None,
-         t0: float, jobs: int = 1, executor: DaskExecutor | None = None,
-         strict: bool = False, resuming: _Resuming | None = None) -> RunReport:
+         executor: DaskExecutor | None, resuming: _Resuming | None) -> RunReport:
     ckpt = resuming.ckpt if resuming is not None else None
+    jobs, strict, removed, report = options.jobs, options.strict, options.removed, options.report
+    longest = _keeps_longest(config)
     cleaner = Cleaner(config, index=corpus_index, jobs=jobs, executor=executor,
                       counts=resuming.state.counts() if resuming and ckpt else None)
     if resuming is not None and ckpt is not None:

@@ -9,11 +9,30 @@ import click
 
 from ..batch import run_clean
 from ..config import Config
-from ..errors import DedupError
+from ..errors import ConfigError, DedupError
 from ..io.readers import Limits, discover, read_all
+from ..options import RunOptions
 from ..pipeline import Cleaner, CleanResult
 from . import main
-from .common import EXIT_FAILED, config_options, fail
+from .common import EXIT_FAILED, config_options, fail, usage_error
+
+
+def run_options(*, removed: str | None, report: str | None, index_dir: str | None, jobs: int,
+                engine: str, scheduler: str | None, shard_docs: int | None, shard_format: str,
+                strict: bool, resume: bool, checkpoint_seconds: float, text_field: str,
+                input_format: str, encoding_errors: str, limits: Limits) -> RunOptions:
+    """The ``dedup clean`` options as the run's :class:`~dedup.options.RunOptions`, in this one
+    place; a bad value or combination (``--scheduler`` without ``--engine dask``) is a usage
+    error (exit 2)."""
+    try:
+        return RunOptions(removed=removed, report=report, text_field=text_field,
+                          input_format=input_format, encoding_errors=encoding_errors,
+                          limits=limits, index=index_dir, jobs=jobs, engine=engine,
+                          scheduler=scheduler, shard_docs=shard_docs or 0,
+                          shard_suffix=shard_format, strict=strict, resume=resume,
+                          checkpoint_seconds=checkpoint_seconds)
+    except ConfigError as exc:
+        raise usage_error(exc) from exc
 
 
 @main.command()
@@ -78,10 +97,13 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
          nothing), or a fatal error
       2  bad command-line usage
     """
-    if scheduler and engine != "dask":
-        raise click.UsageError("--scheduler needs --engine dask")
+    options = run_options(removed=removed, report=report, index_dir=index_dir, jobs=jobs,
+                          engine=engine, scheduler=scheduler, shard_docs=shard_docs,
+                          shard_format=shard_format, strict=strict, resume=resume,
+                          checkpoint_seconds=checkpoint_seconds, text_field=text_field,
+                          input_format=input_format, encoding_errors=encoding_errors,
+                          limits=limits)
     try:
-        cfg = config
         show = not quiet and output != "-" and sys.stderr.isatty()
 
         def progress(results: Iterator[CleanResult], n: int) -> Iterator[CleanResult]:
@@ -91,13 +113,7 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
             with click.progressbar(results, label="cleaning", file=sys.stderr) as bar:
                 yield from bar
 
-        outcome = run_clean(inputs, output, cfg, removed=removed, report=report,
-                            text_field=text_field, input_format=input_format,
-                            encoding_errors=encoding_errors, limits=limits, progress=progress,
-                            index=index_dir, jobs=jobs, engine=engine, scheduler=scheduler,
-                            shard_docs=shard_docs or 0, shard_suffix=shard_format,
-                            resume=resume, checkpoint_seconds=checkpoint_seconds,
-                            strict=strict,
+        outcome = run_clean(inputs, output, config, options, progress=progress,
                             on_start=None if quiet else (
                                 lambda link: click.echo(f"dask dashboard: {link}", err=True)))
     except DedupError as exc:

@@ -179,4 +179,11 @@ class Failed(click.ClickException):
 
 
 def fail(exc: DedupError) -> click.ClickException:
+    """A library error as a failure: its message and hint on stderr, exit code 1."""
     return Failed(exc.message + (f"\n  hint: {exc.hint}" if exc.hint else ""))
+
+
+def usage_error(exc: DedupError) -> click.UsageError:
+    """A library error about the options given as a usage error: click's usage line, the
+    message and hint, exit code 2."""
+    return click.UsageError(exc.message + (f"\n  hint: {exc.hint}" if exc.hint else ""))
