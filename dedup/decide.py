@@ -148,13 +148,6 @@ def _dense_rank(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _heads(s: np.ndarray) -> np.ndarray:
-    """Positions where a new ``src`` segment of the sorted edge array starts."""
-    if not len(s):
-        return np.empty(0, dtype=np.int64)
-    return np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
-
-
 def decide_sequential(n: int, src: np.ndarray, dst: np.ndarray, sim: np.ndarray) -> Decision:
     """The reference: rows in order, each dropped against its most similar kept earlier
     neighbour (ties: the earliest, :func:`.canonical.choose`), else kept. A loop per edge."""
@@ -193,48 +186,71 @@ def decide_rounds(n: int, src: np.ndarray, dst: np.ndarray, sim: np.ndarray, *,
     rank = _dense_rank(w)
     order = np.lexsort((d, -rank, s))  # by row, then preference: most similar, then earliest
     s, d, e = s[order], d[order], order
+    bounds = np.searchsorted(s, np.arange(n + 1))
+    head, end = bounds[:-1].copy(), bounds[1:]  # each row's first edge not yet passed over
+    incoming = np.argsort(d, kind="stable")  # the join's index: edges by dst
+    in_bounds = np.searchsorted(d[incoming], np.arange(n + 1))
+    pending = end - head  # plain rule: edges to rows not yet decided
     state = np.zeros(n, dtype=np.int8)
     target = np.full(n, -1, dtype=np.int64)
     tsim = np.full(n, np.nan)
-    has = np.zeros(n, dtype=bool)
-    has[s] = True
-    state[~has] = KEPT  # round 0: no earlier neighbour at all
-    decided = [n - int(np.count_nonzero(has))]
-    undecided = n - decided[0]
+    delta = np.flatnonzero(end == head)  # round 0: no earlier neighbour at all
+    state[delta] = KEPT
+    decided = [len(delta)]
+    undecided = n - len(delta)
     count = 0
-    while len(s) and count < max_rounds and undecided > finish_at:
+    while undecided > finish_at and count < max_rounds:
         count += 1
-        st = state[d]  # the join: each edge reads its dst's state as of the round's start
-        live = st != DROPPED
-        gone = np.empty(0, dtype=np.int64)
-        if not live.all():
-            gone = np.unique(s[~live])  # rows that lost an edge: kept if none is left
-            s, d, e, st = s[live], d[live], e[live], st[live]
-        heads = _heads(s)
-        rows = s[heads]
-        if sharp:
-            drop = st[heads] == KEPT
-        elif len(heads):  # every live earlier neighbour decided, hence kept: the first one wins
-            drop = ~np.logical_or.reduceat(st == UNDECIDED, heads)
-        else:
-            drop = np.zeros(0, dtype=bool)
-        dropped = rows[drop]
+        # the join: edges into the rows decided last round, by dst; their rows may move
+        j = incoming[_ranges(in_bounds[delta], in_bounds[delta + 1])]
+        j = j[state[s[j]] == UNDECIDED]
+        if sharp:  # only rows whose first candidate was decided
+            rows = s[j[head[s[j]] == j]]
+        else:  # rows whose last undecided neighbour was decided
+            np.subtract.at(pending, s[j], 1)
+            rows = np.unique(s[j])
+            rows = rows[pending[rows] == 0]
+        at = _advance(head[rows], end[rows], d, state)
+        head[rows] = at
+        alone = at == end[rows]
+        first = state[d[np.minimum(at, len(d) - 1)]] if len(d) else state[:0]
+        drop = ~alone & (first == KEPT)
+        kept, dropped = rows[alone], rows[drop]
+        state[kept] = KEPT  # written after every read: the round saw its start's states
         state[dropped] = DROPPED
-        target[dropped] = d[heads[drop]]
-        tsim[dropped] = w[e[heads[drop]]]
-        lonely = gone[state[gone] == UNDECIDED]
-        if len(lonely) and len(rows):  # still undecided with live edges: not lonely
-            at = np.minimum(np.searchsorted(rows, lonely), len(rows) - 1)
-            lonely = lonely[rows[at] != lonely]
-        state[lonely] = KEPT
-        decided.append(len(dropped) + len(lonely))
-        undecided -= decided[-1]
-        left = state[s] == UNDECIDED
-        s, d, e = s[left], d[left], e[left]
-    remainder = undecided
-    if remainder:
-        _finish(state, target, tsim, s, d, w[e])
-    return Decision(target, tsim), Rounds(count, tuple(decided), remainder)
+        target[dropped] = d[at[drop]]
+        tsim[dropped] = w[e[at[drop]]]
+        delta = np.concatenate((kept, dropped))
+        decided.append(len(delta))
+        undecided -= len(delta)
+    if undecided:
+        rows = np.flatnonzero(state == UNDECIDED)
+        left = _ranges(head[rows], end[rows])
+        _finish(state, target, tsim, s[left], d[left], w[e[left]])
+    return Decision(target, tsim), Rounds(count, tuple(decided), undecided)
+
+
+def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """The concatenated index ranges ``starts[i]:stops[i]``, without a loop."""
+    lengths = stops - starts
+    total = int(lengths.sum())
+    if not total:
+        return np.empty(0, dtype=np.int64)
+    shift = starts - (np.cumsum(lengths) - lengths)
+    out: np.ndarray = np.repeat(shift, lengths) + np.arange(total)
+    return out
+
+
+def _advance(at: np.ndarray, end: np.ndarray, d: np.ndarray, state: np.ndarray) -> np.ndarray:
+    """Each position moved past the edges whose dst is dropped (they never matter again), to
+    the first live edge or ``end``. Every edge is passed over once in a whole run."""
+    at = at.copy()
+    moving = np.arange(len(at))
+    while len(moving):
+        moving = moving[at[moving] < end[moving]]
+        moving = moving[state[d[at[moving]]] == DROPPED]
+        at[moving] += 1
+    return at
 
 
 def _finish(state: np.ndarray, target: np.ndarray, tsim: np.ndarray, s: np.ndarray,
