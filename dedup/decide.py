@@ -37,14 +37,17 @@ This is sharper than "wait until every earlier neighbour is decided" (``sharp=Fa
 similar neighbour still undecided does not block a row whose best candidate is already kept.
 
 **The join form.** Two tables partitioned by row with the same partitioner: ``E(src, dst, rank,
-edge)`` by ``src`` and ``S(row, state, target, sim)`` by ``row``. A round is (1) ``E JOIN delta
-ON E.dst = delta.row``, where ``delta`` is the rows decided in the previous round (the only data
-shuffled: hashed on ``dst`` to the edge partitions), updating each edge's copy of its ``dst``'s
-state and deleting edges whose ``dst`` was dropped; (2) per ``src``, local to its partition: the
-first live edge in preference order (a group-by-min over ``(-rank, dst)``) decides the row as
-above, giving the next ``delta``; (3) edges of decided rows are deleted. Here the same steps run
-vectorised on one edge table (``state[dst]`` is the join, the segment heads of the sorted edges
-the group-by), and the partitions can later be run on workers round by round.
+edge)`` by ``src`` and ``S(row, state, target, sim, head)`` by ``row``, ``head`` being the row's
+first live edge. A round is (1) ``delta JOIN E ON E.dst = delta.row``, ``delta`` the rows
+decided in the previous round (the only data shuffled: hashed on ``dst`` to the edge
+partitions); it finds the rows whose ``head`` points at a row of ``delta`` (no other row can
+change: its best candidate is still undecided); (2) local to each such row's partition: move
+``head`` past the edges to dropped rows, then decide as above (a group-by-first over the edges
+in ``(-rank, dst)`` order), giving the next ``delta``. Every edge is joined once (when its
+``dst`` is decided) and passed over at most once, so a whole run touches each edge a bounded
+number of times, whatever the number of rounds. Here the same steps run vectorised on one edge
+table (an index of the edges by ``dst`` is the join, positions into the sorted edges the
+heads), and the partitions can later run on workers round by round.
 
 **The remainder.** The rounds are the length of the longest dependency path, not a constant:
 the kept rows are the lexicographically first maximal independent set of the similarity graph,
