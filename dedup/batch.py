@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import glob
 import os
+import resource
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -105,7 +106,7 @@ def run_clean(
     most every ``checkpoint_seconds`` and ``resume`` continues an interrupted run from its last
     checkpoint, with the same result as an uninterrupted run.
     """
-    t0 = time.perf_counter()
+    clock = _Clock()
     if options is not None and not isinstance(options, RunOptions):
         raise TypeError(f"options must be a RunOptions, not {type(options).__name__}")
     opts = options or RunOptions()
@@ -172,7 +173,9 @@ def run_clean(
             executor = DaskExecutor(opts.jobs, opts.scheduler)
             if on_start is not None:
                 on_start(executor.dashboard)
-        return _run(config, opts, sources, writer, corpus_index, read, t0,
+        if executor is not None:
+            clock.workers_at_start = executor.cpu_seconds()
+        return _run(config, opts, sources, writer, corpus_index, read, clock,
                     progress=progress, executor=executor, resuming=resuming)
     finally:
         if corpus_index is not None:
@@ -186,6 +189,37 @@ def run_clean(
 def _keeps_longest(config: Config) -> bool:
     """Keep policy ``longest`` with cross-document dedup on: two more passes over the inputs."""
     return config.keep == "longest" and config.corpus.enabled
+
+
+class _Clock:
+    """A run's wall time and CPU time: this process's (the client: reading, the corpus stage,
+    writing, and the chunks it prepares itself while the workers are busy) and its workers'
+    (the local worker processes, reaped when their pool closes, or a Dask cluster's)."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.client0, self.children0 = _own_cpu(), _children_cpu()
+        self.workers_at_start = 0.0
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def cpu(self, executor: DaskExecutor | None) -> dict[str, float]:
+        """User plus system seconds of the client and of all workers since the start."""
+        workers = _children_cpu() - self.children0
+        if executor is not None:
+            workers += executor.cpu_seconds() - self.workers_at_start
+        return {"client": round(_own_cpu() - self.client0, 3), "workers": round(workers, 3)}
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _lock_output(out: str) -> DirLock:
@@ -338,7 +372,7 @@ def _longest(read: Callable[[], Iterator[Document]], cleaner: Cleaner) -> frozen
 
 def _run(config: Config, options: RunOptions, sources: Sequence[Source],
          writer: OutputWriter | ShardedWriter, corpus_index: CorpusIndex | None,
-         read: Callable[[], Iterator[Document]], t0: float, *,
+         read: Callable[[], Iterator[Document]], clock: _Clock, *,
          progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None,
          executor: DaskExecutor | None, resuming: _Resuming | None) -> RunReport:
     ckpt = resuming.ckpt if resuming is not None else None
@@ -407,8 +441,9 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
                               "bytes": corpus_index.nbytes,
                               "bytes_per_paragraph": round(
                                   corpus_index.nbytes / max(corpus_index.paragraphs, 1), 1)}
+        stats["cpu_seconds"] = clock.cpu(executor)
         outcome = RunReport(stats, [m for _, m in failures], writer.written + writer.pending,
-                            time.perf_counter() - t0, config.fingerprint(),
+                            clock.seconds(), config.fingerprint(),
                             [m for _, m in skipped])
         if report:
             report_file = JsonFile(report, outcome.to_dict())

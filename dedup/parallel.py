@@ -165,6 +165,13 @@ def _set_state(state: State) -> None:
     _STATE.update(state)
 
 
+def _process_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _dask_call(func: Task, state: State, item: Any) -> Any:
     return func(state, item)
 
@@ -225,6 +232,10 @@ class DaskExecutor:
         client, state = self.client, self._state
         return _ordered(lambda item: client.submit(_dask_call, func, state, item, pure=False),
                         lambda fut: fut.result(), items, 2 * self.jobs)
+
+    def cpu_seconds(self) -> float:
+        """User plus system seconds the workers' processes have used so far."""
+        return float(sum(self.client.run(_process_cpu).values()))
 
     def close(self) -> None:
         if self.client is not None:

@@ -17,6 +17,8 @@ from dedup.corpus import GeneratorConfig, generate, write_corpus
 from dedup.pipeline import Cleaner
 from dedup.types import Document
 
+from .conftest import generated_jsonl
+
 
 def _pages(n: int, seed: int = 5) -> list[str]:
     return [d["text"] for d, _ in generate(GeneratorConfig(docs=n, seed=seed, split="test"))]
@@ -174,3 +176,16 @@ def test_a_deeply_nested_record_is_cleaned_the_same_with_every_jobs(tmp_path: Pa
         outs.append(out.read_bytes())
     assert outs[0] == outs[1] == outs[2]
     assert json.loads(outs[0].splitlines()[0])["m"] == deep["m"]
+
+
+def test_the_report_says_the_cpu_seconds_of_the_client_and_the_workers(tmp_path: Path) -> None:
+    src = generated_jsonl(tmp_path / "in", 4, 30)
+    runs = {}
+    for jobs in (1, 2):
+        report = tmp_path / f"report{jobs}.json"
+        res = CliRunner().invoke(main, ["clean", str(src), "-o", str(tmp_path / f"o{jobs}"),
+                                        "-j", str(jobs), "-q", "--report", str(report)])
+        assert res.exit_code == 0, res.output
+        runs[jobs] = json.loads(report.read_text())["cpu_seconds"]
+    assert runs[1]["client"] > 0 and runs[1]["workers"] == 0
+    assert runs[2]["client"] > 0 and runs[2]["workers"] > 0
