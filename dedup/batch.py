@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import json
 import os
 import resource
 import sys
@@ -18,6 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import xxhash
 
 from . import __version__
 from .commit import DirLock, crash_point
@@ -160,6 +163,14 @@ def run_clean(
                                        state.index_snapshot() if state and ckpt else None)
             if ckpt is not None and opts.index is not None:
                 _check_index_unchanged(corpus_index, ckpt)
+            if state is not None and opts.index is not None:
+                run_id = _run_id(out, sources, config)
+                if opts.resume and ckpt is None and corpus_index.last_run == run_id:
+                    raise InputError(
+                        f"--resume: the run into {out} already finished and saved its "
+                        f"documents in the index {opts.index}; there is nothing to resume",
+                        hint="run again without --resume into a new index to clean it again")
+                corpus_index.last_run = run_id
         first = ckpt.docs_done if ckpt is not None else 0
 
         def read() -> Iterator[Document]:
@@ -249,6 +260,14 @@ def _sweep_outputs(out: str, plan: dict[str, str], state: RunState | None,
         for path in file.parent.glob(f".{glob.escape(file.name)}.*{TEMP_SUFFIX}"):
             if os.path.realpath(path) not in keep and path.is_file():
                 path.unlink(missing_ok=True)
+
+
+def _run_id(out: str, sources: Sequence[Source], config: Config) -> str:
+    """What names a resumable run: its output directory, its inputs (names, sizes, modification
+    times) and its config. The index keeps the last saver's, so ``--resume`` after that run
+    finished is refused instead of cleaning everything again against its own documents."""
+    data = json.dumps([os.path.realpath(out), inputs_signature(sources), config.fingerprint()])
+    return xxhash.xxh3_64_hexdigest(data.encode("utf-8", "surrogatepass"))
 
 
 def _check_index_unchanged(index: CorpusIndex, ckpt: Checkpoint) -> None:

@@ -357,6 +357,7 @@ class CorpusIndex:
         self.doc_id_offsets = Column(np.uint64)
         self.runs = 0
         self.generation = 0
+        self.last_run = ""  # what the run that saved the index last says of itself
         self.lock: DirLock | None = None
         self.known: dict[str, list[tuple[int, str]]] = {ROWS: [], IDS: []}
         rows_bytes = ids_bytes = 0
@@ -402,6 +403,8 @@ class CorpusIndex:
         if manifest is not None:
             self._check_spec(manifest)
             self.generation = int(manifest.get("generation", 0))
+            last = manifest.get("last_run", "")
+            self.last_run = last if isinstance(last, str) else ""
         keep = {MANIFEST, ROWS, IDS}
         if manifest is not None:
             keep |= {e.name for e in manifest["files"].values()}
@@ -506,7 +509,7 @@ class CorpusIndex:
         meta = {"format": FORMAT, "kind": "dedup-index", "spec": asdict(self.spec),
                 "runs": self.runs + 1, "documents": self.documents,
                 "paragraphs": self.paragraphs, "memory_bytes": self.nbytes,
-                "generation": generation}
+                "generation": generation, "last_run": self.last_run}
         write_manifest(self.root / MANIFEST, meta, files)
         self.generation = generation
         self.runs += 1

@@ -304,3 +304,14 @@ def test_a_finished_output_deleted_before_resume_is_reported(corpus: Path,
     Path(manifest["staged"][0][1]).unlink()
     res = CliRunner().invoke(main, _args(corpus, tmp_path, "--resume"))
     assert res.exit_code == 1 and "is missing" in res.output and "without --resume" in res.output
+
+
+def test_resume_after_a_finished_run_with_an_index_is_refused(
+        corpus: Path, whole: dict[str, object], tmp_path: Path) -> None:
+    """The run finished and saved its documents in the index: a --resume would clean
+    everything again against them (every paragraph a duplicate of itself)."""
+    code, err = _run(_args(corpus, tmp_path))
+    assert code == 0, err
+    res = CliRunner().invoke(main, _args(corpus, tmp_path, "--resume"))
+    assert res.exit_code == 1 and "already finished" in res.output and "hint:" in res.output
+    assert _result(tmp_path) == whole  # nothing was touched
