@@ -569,3 +569,20 @@ def test_cli_corrupt_compressed_file_is_reported_without_traceback(
     assert f"error: {src / name}: " in res.stderr and "truncated or corrupt" in res.stderr
     assert "Traceback" not in res.output
     assert json.loads((out / "good.jsonl").read_text())["id"] == 0
+
+
+def test_nan_and_infinite_parquet_cells_are_null_in_jsonl_output(tmp_path: Path) -> None:
+    """JSON has no NaN or Infinity: a Parquet float cell holding one is written as null (the
+    output is JSON a strict parser reads); finite values are written as they are."""
+    table = pa.table({"text": [f"{LONG} one", f"{LONG} two", f"{LONG} three"],
+                      "score": [float("nan"), float("inf"), 0.5],
+                      "nested": [[1.0, float("-inf")], [2.0], []]})
+    pq.write_table(table, tmp_path / "in.parquet")
+    res = CliRunner().invoke(main, ["clean", str(tmp_path / "in.parquet"), "-o",
+                                    str(tmp_path / "out.jsonl"), "-q", "--no-cross-doc"])
+    assert res.exit_code == 0, res.output
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    records = [json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in the output"))
+               for line in lines]
+    assert [r["score"] for r in records] == [None, None, 0.5]
+    assert [r["nested"] for r in records] == [[1.0, None], [2.0], []]

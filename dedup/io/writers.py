@@ -18,6 +18,7 @@ import errno
 import gzip
 import io
 import json
+import math
 import os
 import sys
 import tempfile
@@ -296,7 +297,22 @@ class _JsonlSink(_TextSink):
         if result.doc.error or result.dropped_document:
             return
         record = output_record(result, self.text_field)
-        self.fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        try:
+            line = json.dumps(record, ensure_ascii=False, allow_nan=False)
+        except ValueError:  # a NaN or infinite float (a Parquet cell): JSON has no such number
+            line = json.dumps(_finite(record), ensure_ascii=False, allow_nan=False)
+        self.fh.write(line + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None`` (JSON's ``null``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 class ParquetSink:
