@@ -266,3 +266,18 @@ def test_a_file_size_limit_on_the_index(tmp_path: Path, limit: int) -> None:
     assert not (tmp_path / "out.txt").exists()
     assert not (tmp_path / "idx" / "meta.json").exists()
     assert [p.name for p in tmp_path.rglob(".*.tmp")] == []
+
+
+def test_a_failed_run_leaves_no_empty_directories(tmp_path: Path) -> None:
+    """The directories a run made for its outputs go with them when it fails."""
+    src = tmp_path / "src"
+    (src / "a" / "deep").mkdir(parents=True)
+    (src / "b").mkdir()
+    (src / "a" / "deep" / "x.txt").write_text("A line of text that is kept.\n", encoding="utf-8")
+    (src / "b" / "y.jsonl").write_text('{"text": "fine"}\n{not json\n', encoding="utf-8")
+    (tmp_path / "keep").mkdir()
+    out = tmp_path / "keep" / "out"
+    res = CliRunner().invoke(main, ["clean", str(src), "-o", str(out), "--strict", "-q"])
+    assert res.exit_code == 1 and "not valid JSON" in res.output
+    assert not out.exists()  # out/a/deep, out/a and out itself were made by the run
+    assert (tmp_path / "keep").is_dir()  # not the run's: stays

@@ -68,6 +68,9 @@ class AtomicBinaryFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        # The directories this file makes (deepest first): an aborted run removes them again
+        # when they are still empty, so it leaves no empty tree behind.
+        self.made = [d for d in (self.path.parent, *self.path.parent.parents) if not d.exists()]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=TEMP_SUFFIX,
@@ -112,6 +115,11 @@ class AtomicBinaryFile:
         with contextlib.suppress(OSError):  # the write that failed may fail again on close
             self.raw.close()
         self.tmp.unlink(missing_ok=True)
+        for made in self.made:
+            try:
+                made.rmdir()  # only when empty: another output may live there
+            except OSError:
+                break
 
 
 class AtomicFile(AtomicBinaryFile):
@@ -547,8 +555,8 @@ class _PublishedAtEnd:
         them, for ``--resume``)."""
         if self.sink is not None:
             self.sink.abort()
-        for _, sink in self.done:
-            temp = temp_of(sink)
+        for _, sink in reversed(self.done):  # the newest first: it may sit in a directory an
+            temp = temp_of(sink)              # older one made, which then goes too
             if temp is None or str(temp) not in keep:
                 sink.abort()
         self.sink = None
