@@ -28,13 +28,16 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from dedup.decide import Decision, Rounds, decide_rounds, decide_sequential, exact_groups, expand
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import commit  # a sibling module of the scripts, not a package
 
 SIMS = np.array([0.6, 0.7, 0.8, 0.9, 1.0])
 Edges = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -81,14 +84,6 @@ def reference(n: int, edges: Edges) -> tuple[Decision, float]:
     t0 = time.perf_counter()
     decision = decide_sequential(n, *edges)
     return decision, time.perf_counter() - t0
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:

@@ -34,6 +34,9 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import commit  # a sibling module of the scripts, not a package
+
 GB2 = 2 * 1000**3
 CHUNK = 1 << 20
 
@@ -102,14 +105,6 @@ def run(command: list[str], path: Path, out: Path, options: list[str]) -> dict[s
     return {"exit": proc.returncode, "seconds": round(time.perf_counter() - t0, 2),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "message": err.strip().splitlines()[0][:140] if err.strip() else ""}
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def table(rows: list[dict[str, object]]) -> str:

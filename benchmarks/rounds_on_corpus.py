@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -44,6 +44,9 @@ from dedup.crossdoc import DOCUMENT, REASON, similarities
 from dedup.decide import Decision, Rounds, decide_rounds, decide_sequential
 from dedup.pipeline import Cleaner
 from dedup.types import Document
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import commit  # a sibling module of the scripts, not a package
 
 
 @dataclass(slots=True)
@@ -217,14 +220,6 @@ def compare(graph: CorpusGraph, decision: Decision) -> Comparison:
         cats[cat] += 1
         examples.setdefault(cat, []).append(r)
     return Comparison(agree, cats, examples)
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main() -> None:

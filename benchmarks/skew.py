@@ -26,7 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory_limits import commit, run  # a sibling script, not a package
+from _common import commit  # sibling modules of the scripts, not a package
+from memory_limits import run
 
 VOCAB = 5000
 

@@ -140,10 +140,8 @@ def test_similarity_bounds_never_change_a_decision(a: list[str], b: list[str], f
 
 
 
-def test_a_paragraph_repeated_thousands_of_times_in_one_page_stays_linear(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Exact copies are matched by their key: only the first copy of a text enters LSH, so a
-    paragraph repeated 3,000 times makes no candidate pairs (it made 4.5 million per band)."""
+def _pairing_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of rows of every all-pairs LSH call the in-document stage makes from now."""
     import dedup.cluster as cluster
 
     seen: list[int] = []
@@ -154,6 +152,14 @@ def test_a_paragraph_repeated_thousands_of_times_in_one_page_stays_linear(
         return real(keys, groups)
 
     monkeypatch.setattr(cluster, "candidate_pairs", counting)
+    return seen
+
+
+def test_a_paragraph_repeated_thousands_of_times_in_one_page_stays_linear(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact copies are matched by their key: only the first copy of a text enters LSH, so a
+    paragraph repeated 3,000 times makes no candidate pairs (it made 4.5 million per band)."""
+    seen = _pairing_sizes(monkeypatch)
     lines = [P[0] if i % 3 else f"line number {i} of the page" for i in range(9000)]
     lines[7] = P[0].replace("Monday", "Tuesday")
     result = cleaner().clean("\n".join(lines))
@@ -197,16 +203,7 @@ def test_crowded_documents_find_the_same_matches_against_their_kept_lines(
 def test_thousands_of_variants_of_a_template_in_one_page_are_not_paired(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Variants of one paragraph crowd its band keys: none of them goes through all-pairs."""
-    import dedup.cluster as cluster
-
-    seen: list[int] = []
-    real = cluster.candidate_pairs
-
-    def counting(keys: np.ndarray, groups: np.ndarray | None = None) -> dict[int, set[int]]:
-        seen.append(len(keys))
-        return real(keys, groups)
-
-    monkeypatch.setattr(cluster, "candidate_pairs", counting)
+    seen = _pairing_sizes(monkeypatch)
     words = P[0].split()
     lines = [" ".join([*words[:i % len(words)], f"w{i}", *words[i % len(words) + 1:]])
              for i in range(2000)]
