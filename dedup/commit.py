@@ -128,14 +128,6 @@ class Entry:
         return cls(data["name"], data["size"], xxh3, tuple((s[0], s[1]) for s in segments))
 
 
-def whole_file(root: Path, name: str) -> Entry:
-    """The entry of a file just written in ``root`` (flushed to disk here)."""
-    path = root / name
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-    return Entry(name, path.stat().st_size, file_hash(path))
-
-
 def append_only(root: Path, name: str, size: int,
                 known: Iterable[tuple[int, str]] = ()) -> Entry:
     """The entry of an append-only file committed at ``size`` bytes (already ``fsync``-ed by
