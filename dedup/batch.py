@@ -44,6 +44,7 @@ from .options import RunOptions
 from .parallel import DaskExecutor
 from .pipeline import Cleaner, CleanResult, Stats
 from .resume import RESUME_HINT, Checkpoint, RunState, inputs_signature
+from .staged import decision_rounds
 from .types import Document
 
 STRICT_HINT = ("--strict stops at the first record that cannot be read and writes nothing; "
@@ -461,6 +462,7 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
                               "bytes_per_paragraph": round(
                                   corpus_index.nbytes / max(corpus_index.paragraphs, 1), 1)}
         stats["cpu_seconds"] = clock.cpu(executor)
+        stats["decision_rounds"] = decision_rounds(cleaner.corpus_deduper)
         outcome = RunReport(stats, [m for _, m in failures], writer.written + writer.pending,
                             clock.seconds(), config.fingerprint(),
                             [m for _, m in skipped])

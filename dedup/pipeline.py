@@ -28,6 +28,7 @@ from .normalize import normalize
 from .parallel import Chunk, Executor, LocalExecutor, count_chunk, prepare_chunk
 from .segment import segment
 from .signature import SketchCache
+from .staged import corpus_deduper
 from .types import Document, Paragraph, Verdict
 
 Stage = Callable[[Iterable[Document]], Iterator[Document]]
@@ -238,7 +239,7 @@ class Cleaner:
             self._index.close()
 
     def _corpus(self, docs: Iterable[Document]) -> Iterator[Document]:
-        deduper = CorpusDeduper(self.config, self.index, self.canonical)
+        deduper = corpus_deduper(self.config, self.index, self.canonical)
         self.corpus_deduper = deduper
         yield from deduper(docs)
 
@@ -401,7 +402,7 @@ class Cleaner:
         worker = Cleaner(self.config, self._given, self.counts)
         worker.classifiers = self.classifiers
         ex, own = self._start({"cleaner": worker})
-        corpus = (CorpusDeduper(self.config, self.index, self.canonical)
+        corpus = (corpus_deduper(self.config, self.index, self.canonical)
                   if self.config.corpus.enabled else None)
         self.corpus_deduper = corpus
         seconds = self.stats.stage_seconds

@@ -70,7 +70,8 @@ def _result(root: Path) -> dict[str, object]:
         out[name] = (root / "ix" / name).read_bytes()
     report = json.loads((root / "report.json").read_text().replace(str(root), "ROOT"))
     out["report"] = {k: v for k, v in report.items()
-                     if k not in ("seconds", "stage_seconds", "cpu_seconds")}
+                     if k not in ("seconds", "stage_seconds", "cpu_seconds",
+                                   "decision_rounds")}
     leftovers = [p for p in root.rglob("*") if p.name.endswith(".tmp") or p.name == STATE]
     assert not leftovers, leftovers
     return out

@@ -103,11 +103,16 @@ def test_documents_flow_through_workers_with_their_fields() -> None:
     assert [r.doc.meta["url"] for r in results] == [f"u{i}" for i in range(40)]
 
 
-def test_the_repetition_sample_is_let_go_once_cleaned() -> None:
+def test_the_repetition_sample_is_let_go_once_cleaned(monkeypatch: pytest.MonkeyPatch) -> None:
     """The documents held back for the line counts are released one by one as they are
-    cleaned: memory is bounded by the sample's raw text, not by its cleaned documents."""
+    cleaned: memory is bounded by the sample's raw text and one corpus window (16 documents
+    here), not by its cleaned documents."""
     import gc
     import weakref
+
+    import dedup.staged
+
+    monkeypatch.setattr(dedup.staged, "WINDOW", 16)
 
     class Traced(Document):
         __slots__ = ("__weakref__",)
@@ -129,7 +134,7 @@ def test_the_repetition_sample_is_let_go_once_cleaned() -> None:
     assert cleaner.counts is not None  # the 120 documents were the sample
     assert sum(r() is not None for r in refs[:30]) == 0
     # Documents not yet reached are still waiting, raw: neither segmented nor normalised
-    # (the stages pull at most one classifier batch ahead).
+    # (the stages pull at most one corpus window and one classifier batch ahead).
     assert CLASSIFY_BATCH < 60
     waiting = [r() for r in refs[100:]]
     assert all(d is not None and not d.paragraphs for d in waiting)

@@ -1,0 +1,440 @@
+"""The corpus stage as stages over a window of documents: the first-come rule, decided in rounds.
+
+:class:`~dedup.crossdoc.CorpusDeduper` (the reference) decides one document after the other:
+look up its long paragraphs among the kept rows of the index, verify, drop against the best,
+index what is kept. :class:`StagedDeduper` gives the same verdicts, clusters and index, but
+decides the long paragraphs of a whole window of documents at once, as data:
+
+1. **rows**: every long content paragraph of the window, in first-come order (document, then
+   position), with its 32-bit shingle set and band keys;
+2. **exact groups**: rows with the same shingle set and band keys are one group (they have the
+   same similarity to every other row and the same candidates), so a paragraph copied 100,000
+   times is one row with members, never a clique of pairs;
+3. **candidates**: each group's band keys looked up among the index's kept rows (earlier
+   windows and runs: all kept) and, by one sort of ``(key, group)``, among the window's other
+   groups; every pair verified by exact Jaccard (:func:`.crossdoc.similarities`);
+4. **the decision** in rounds (:func:`.decide.decide_rounds`) over the groups' representatives
+   and the kept index rows they touch, with the edges between representatives of different
+   documents; then every other member of a group from its group's candidates (below);
+5. **per document**, in input order: short lines that continue a run of drops, the document's
+   cluster, its verdicts, and what it adds to the index (exactly as the reference does).
+
+Why the members follow from the groups: a member ``m`` of group ``G`` (whose first row is
+``g``) sees, in the sequential rule, the kept rows of earlier documents that share a band key
+with it and verify; those are the kept rows adjacent to ``G`` (kept rows are always first rows
+of their groups) that lie before ``m``'s document, ``g`` itself at 1.0 when kept. So ``m`` takes
+the most similar of them, then the earliest: one running best per group over its candidates in
+row order, read at the start of ``m``'s document. A member in ``g``'s own document sees what
+``g`` saw and is decided the same way (kept with it, or dropped against the same row).
+
+A window whose band keys put more than ``CROWDED`` groups under one key (thousands of
+near-variants of one template) would need a quadratic number of pairs: that window is decided
+by the reference, whose index look-ups only ever meet kept rows.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+
+from .config import Config
+from .crossdoc import MARKS, REASON, CorpusDeduper, corpus_keys, similarities
+from .decide import _ranges, decide_rounds, exact_groups
+from .index import CorpusIndex
+from .types import DROP, CorpusKeys, DocCluster, Document, Match, Verdict
+
+WINDOW = 256  # documents decided together (at most MARKS, so checkpoints find their marks)
+WINDOW_CHARS = 16 << 20  # ... or fewer, once their texts reach this many characters
+CROWDED = 512  # groups under one band key beyond which a window goes to the reference
+_U32 = 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """The long content paragraphs of a window, in first-come order."""
+
+    doc: np.ndarray  # int64: the row's document (position in the window)
+    pos: np.ndarray  # int64: its position in the document's content
+    start: np.ndarray  # int64: the first row of its document
+    sets: tuple[np.ndarray, ...]  # its sorted unique 32-bit shingle set
+    keys: np.ndarray  # uint64 (rows, bands): its 32-bit band keys
+
+    def __len__(self) -> int:
+        return len(self.doc)
+
+
+@dataclass(frozen=True, slots=True)
+class LongDecision:
+    """Per row of a window: ``target`` -1 when kept, else the position of the row it is dropped
+    against (``< prior``: ``prior_rows[target]``, a row of the index; else window row
+    ``target - prior``); ``sim`` the similarity, NaN when kept."""
+
+    target: np.ndarray
+    sim: np.ndarray
+    prior_rows: np.ndarray  # the index rows touched, ascending
+    rounds: int
+    remainder: int
+
+    @property
+    def prior(self) -> int:
+        return len(self.prior_rows)
+
+
+class Crowded(Exception):
+    """A window whose candidate pairs would be quadratic (see the module doc)."""
+
+
+def window_rows(keys: Sequence[CorpusKeys]) -> Rows:
+    """The rows of a window from its documents' corpus keys."""
+    doc: list[int] = []
+    pos: list[int] = []
+    start: list[int] = []
+    sets: list[np.ndarray] = []
+    band_rows: list[np.ndarray] = []
+    for j, ck in enumerate(keys):
+        if not ck.longs or ck.keys32 is None:
+            continue
+        first = len(doc)
+        for k in ck.longs:
+            doc.append(j)
+            pos.append(k)
+            start.append(first)
+            sets.append(ck.sets[k])
+        band_rows.append(np.asarray(ck.keys32, dtype=np.uint64).reshape(len(ck.longs), -1))
+    keys_arr = (np.concatenate(band_rows) if band_rows else np.empty((0, 0), dtype=np.uint64))
+    return Rows(np.asarray(doc, dtype=np.int64), np.asarray(pos, dtype=np.int64),
+                np.asarray(start, dtype=np.int64), tuple(sets), keys_arr)
+
+
+def group_keys(rows: Rows) -> np.ndarray:
+    """One 64-bit key per row: equal for rows with the same shingle set and band keys."""
+    out = np.empty(len(rows), dtype=np.uint64)
+    for i, (s, k) in enumerate(zip(rows.sets, rows.keys, strict=True)):
+        h = xxhash.xxh3_64()
+        h.update(np.ascontiguousarray(s, dtype=np.uint32).tobytes())
+        h.update(b"\x00")
+        h.update(k.tobytes())
+        out[i] = h.intdigest()
+    return out
+
+
+def _bucket_pairs(keys: np.ndarray, owner: np.ndarray, crowded: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair ``(later, earlier)`` of distinct owners sharing a key (``keys``/``owner``:
+    one entry per (owner, key)), each pair once."""
+    if not len(keys):
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    packed = np.unique((keys.astype(np.uint64) << np.uint64(32)) | owner.astype(np.uint64))
+    k = packed >> np.uint64(32)
+    o = (packed & np.uint64(_U32)).astype(np.int64)
+    bounds = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1], [True])))
+    sizes = np.diff(bounds)
+    if len(sizes) and int(sizes.max()) > crowded:
+        raise Crowded(int(sizes.max()))
+    first = np.repeat(bounds[:-1], sizes)  # each entry's bucket start
+    idx = np.arange(len(o))
+    earlier = _ranges(first, idx)  # the entries before each one in its bucket
+    later = np.repeat(o, idx - first)
+    pairs = np.unique((later << 32) | o[earlier])
+    return pairs >> 32, pairs & _U32
+
+
+def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
+                record: Callable[[int], tuple[int, int, np.ndarray]],
+                crowded: int = CROWDED) -> LongDecision:
+    """Steps 2-4 of the module doc for one window (``record``: a row's record, cached)."""
+    n = len(rows)
+    threshold = cfg.lsh.threshold
+    groups = exact_groups(group_keys(rows))
+    rep = groups.rep
+    g = len(rep)
+    bands = rows.keys.shape[1] if n else 0
+    rep_keys = rows.keys[rep] if n else rows.keys
+    # candidates among the window's groups (all pairs of representatives, any documents)
+    ws, wd = _bucket_pairs(rep_keys.ravel(), np.repeat(np.arange(g), bands), crowded)
+    wsim = similarities([rows.sets[i] for i in rep[ws].tolist()],
+                        [rows.sets[i] for i in rep[wd].tolist()])
+    keep = wsim >= threshold
+    ws, wd, wsim = ws[keep], wd[keep], wsim[keep]
+    # candidates among the index's kept rows
+    ps, pr, psim = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
+                    np.empty(0, dtype=np.float64))
+    if g and len(index.bands):
+        q, found = index.bands.lookup(rep_keys.ravel())
+        if len(q):
+            pairs = np.unique(((q // bands).astype(np.int64) << 32) | found.astype(np.int64))
+            ps, pr = pairs >> 32, pairs & _U32
+            psim = similarities([rows.sets[i] for i in rep[ps].tolist()],
+                                [record(r)[2] for r in pr.tolist()])
+            keep = psim >= threshold
+            ps, pr, psim = ps[keep], pr[keep], psim[keep]
+    prior_rows, prior_node = np.unique(pr, return_inverse=True)
+    p = len(prior_rows)
+    # the decision over the representatives (nodes p..p+g-1) and the index rows (0..p-1)
+    cross = rows.doc[rep[ws]] != rows.doc[rep[wd]]
+    src = np.concatenate((ps + p, ws[cross] + p))
+    dst = np.concatenate((prior_node.reshape(-1), wd[cross] + p))
+    sim = np.concatenate((psim, wsim[cross]))
+    decision, rounds = decide_rounds(p + g, src, dst, sim)
+    node_kept = decision.target < 0
+    # each row's candidates by group: (group, position, similarity), position < p for index rows
+    rep_pos = rep + p
+    gk = node_kept[p:]
+    cand = [
+        (ps, prior_node.reshape(-1), psim),  # index rows: always kept
+        (ws[node_kept[wd + p]], rep_pos[wd[node_kept[wd + p]]], wsim[node_kept[wd + p]]),
+        (wd[node_kept[ws + p]], rep_pos[ws[node_kept[ws + p]]], wsim[node_kept[ws + p]]),
+        (np.flatnonzero(gk), rep_pos[gk], np.ones(int(gk.sum()))),  # a kept group's first row
+    ]
+    cg = np.concatenate([c[0] for c in cand]).astype(np.int64)
+    cpos = np.concatenate([c[1] for c in cand]).astype(np.int64)
+    csim = np.concatenate([c[2] for c in cand]).astype(np.float64)
+    target = np.full(n, -1, dtype=np.int64)
+    tsim = np.full(n, np.nan)
+    # first rows: as the rounds decided (a node's target is a node: index rows map as is)
+    node_pos = np.concatenate((np.arange(p), rep_pos))
+    dropped = np.flatnonzero(~gk)
+    target[rep[dropped]] = node_pos[decision.target[dropped + p]]
+    tsim[rep[dropped]] = decision.sim[dropped + p]
+    members = np.flatnonzero(rep[groups.group] != np.arange(n))
+    if len(members) and len(cg):
+        order = np.lexsort((cpos, cg))
+        cg, cpos, csim = cg[order], cpos[order], csim[order]
+        uniq = np.unique(csim, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        span = int(uniq.max()) + 1
+        # running best per group, in position order: moves only on a strictly more similar one
+        best = np.maximum.accumulate(cg * span + uniq)
+        moved = np.concatenate(([True], best[1:] != best[:-1]))
+        setter = np.maximum.accumulate(np.where(moved, np.arange(len(best)), 0))
+        width = p + n + 1
+        key = cg * width + cpos
+        mg = groups.group[members]
+        last = np.searchsorted(key, mg * width + rows.start[members] + p) - 1
+        ok = last >= 0
+        ok[ok] = cg[last[ok]] == mg[ok]  # a candidate of the member's own group before it
+        pick = setter[last[ok]]
+        target[members[ok]] = cpos[pick]
+        tsim[members[ok]] = csim[pick]
+    return LongDecision(target, tsim, prior_rows.astype(np.int64), rounds.count,
+                        rounds.remainder)
+
+
+class StagedDeduper(CorpusDeduper):
+    """The corpus stage decided a window at a time (module doc); the same verdicts, clusters
+    and index as :class:`~dedup.crossdoc.CorpusDeduper`, whose per-document steps it reuses.
+
+    Not for ``corpus.documents = "drop"`` nor keep policy ``longest`` (a dropped document's
+    rows would change the window's graph): :func:`corpus_deduper` picks the reference there.
+    """
+
+    def __init__(self, cfg: Config, index: CorpusIndex, window: int = WINDOW,
+                 crowded: int = CROWDED) -> None:
+        super().__init__(cfg, index)
+        if not 1 <= window <= MARKS:
+            raise ValueError(f"window must be in 1..{MARKS}, got {window}")
+        self.window = window
+        self.crowded = crowded
+        self.rounds: list[int] = []  # decision rounds of every window decided in rounds
+        self.crowded_windows = 0
+        self.remainder = 0  # rows finished by the sequential rule after the rounds' cap
+
+    def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
+        window: deque[Document] = deque()
+        chars = 0
+        for doc in docs:
+            window.append(doc)
+            chars += len(doc.text)
+            if len(window) >= self.window or chars >= WINDOW_CHARS:
+                yield from self._decided(window)
+                chars = 0
+        yield from self._decided(window)
+
+    def _decided(self, window: deque[Document]) -> Iterator[Document]:
+        """The window's documents decided, then handed on one by one (and let go of)."""
+        if window:
+            self._window(list(window))
+        while window:
+            yield window.popleft()
+
+    def _window(self, docs: list[Document]) -> None:
+        cfg, index = self.cfg, self.index
+        keys = [d.corpus_keys if d.corpus_keys is not None else corpus_keys(d, cfg)
+                for d in docs]
+        for doc in docs:
+            doc.corpus_keys = None
+        rows = window_rows(keys)
+        try:
+            long = decide_long(rows, index, cfg, self._record, self.crowded)
+        except Crowded:
+            self.crowded_windows += 1
+            for doc, ck in zip(docs, keys, strict=True):
+                self._mark(doc)
+                doc.corpus_keys = ck
+                self.process(doc)
+            return
+        self.rounds.append(long.rounds)
+        self.remainder += long.remainder
+        p = long.prior
+        base = index.documents  # the window's documents are indexed from here, in order
+        line_of = [[doc.paragraphs[i].line for i in ck.content]
+                   for doc, ck in zip(docs, keys, strict=True)]
+        kept_short: dict[tuple[int, int], int] = {}  # (window document, hash) -> first line
+        held = self._prior_shorts(keys, rows, long, base)
+        cluster_of: list[int] = []
+        tokens_of: list[int] = []
+        row = 0
+        for j, (doc, ck) in enumerate(zip(docs, keys, strict=True)):
+            self._mark(doc)
+            content = [doc.paragraphs[i] for i in ck.content]
+            hits: dict[int, _Hit] = {}
+            for k in ck.longs if ck.keys32 is not None else ():
+                t = int(long.target[row])
+                if t >= 0:
+                    if t < p:
+                        d, line, _ = self._record(int(long.prior_rows[t]))
+                    else:
+                        w = t - p
+                        d = base + int(rows.doc[w])
+                        line = line_of[int(rows.doc[w])][int(rows.pos[w])]
+                    hits[k] = _Hit(d, line, float(long.sim[row]))
+                row += 1
+            tokens = ck.tokens
+            if hits and ck.short_hash:
+                self._runs(hits, ck.short_hash, base, kept_short, held)
+            cl_id, duplicate, similarity, cl = self._doc_cluster(doc, hits, tokens, base,
+                                                                 cluster_of, tokens_of, docs)
+            names: dict[int, str] = {}
+            for k, hit in sorted(hits.items()):
+                if hit.doc not in names:
+                    names[hit.doc] = (index.doc_id(hit.doc) if hit.doc < base
+                                      else docs[hit.doc - base].id)
+                content[k].verdict = Verdict(DROP, REASON, round(hit.sim, 4),
+                                             Match(names[hit.doc], hit.line),
+                                             f"document cluster {cl_id}")
+            self._tokens = tokens
+            ordinal = self._insert(doc, content, hits, ck.longs, ck.sets,  # type: ignore[arg-type]
+                                   ck.keys32, ck.short_hash, cl, False)
+            for k, h in ck.short_hash.items():
+                if k not in hits:
+                    kept_short.setdefault((j, h), content[k].line)
+            cluster_of.append(ordinal if cl is None else cl)
+            tokens_of.append(min(sum(tokens), _U32))
+            doc.cluster = DocCluster(cl_id, duplicate, similarity,
+                                     ordinal if cl is None else cl, sum(tokens))
+
+    def _prior_shorts(self, keys: Sequence[CorpusKeys], rows: Rows, long: LongDecision,
+                      base: int) -> dict[tuple[int, int], int | None]:
+        """For every short line of the window and every earlier-window document its document's
+        long paragraphs were dropped against, the first line of that document with the same
+        text, or None: one look-up for the whole window (a run only grows into those)."""
+        if not len(self.index.exact) or not long.prior:
+            return {}
+        docs: dict[int, set[int]] = {}
+        hit_prior = np.flatnonzero((long.target >= 0) & (long.target < long.prior))
+        for w in hit_prior.tolist():
+            d = self._record(int(long.prior_rows[int(long.target[w])]))[0]
+            docs.setdefault(int(rows.doc[w]), set()).add(d)
+        asks = sorted({(h, d) for j, ds in docs.items() for h in keys[j].short_hash.values()
+                       for d in ds})
+        if not asks:
+            return {}
+        out: dict[tuple[int, int], int | None] = {}
+        for (h, d), found in zip(asks, self._held(asks), strict=True):
+            out[h, d] = None
+            for r in sorted(found):
+                _, line, payload = self.index.record(r)
+                if payload.tolist() == [h & _U32, h >> 32]:
+                    out[h, d] = line
+                    break
+        return out
+
+    def _runs(self, hits: dict[int, _Hit], short_hash: dict[int, int], base: int,
+              kept_short: dict[tuple[int, int], int],
+              held: dict[tuple[int, int], int | None]) -> None:
+        """The reference's short-line runs (see ``CorpusDeduper._grow_runs``), answering "does
+        document D hold this line?" from ``held`` (the window's look-up) for documents of
+        earlier windows and from the window's own table for its documents."""
+
+        def holds(k: int, d: int) -> _Hit | None:
+            h = short_hash[k]
+            line = kept_short.get((d - base, h)) if d >= base else held.get((h, d))
+            return None if line is None else _Hit(d, line, 1.0)
+
+        pending = sorted({j for k in hits for j in (k - 1, k + 1)
+                          if j in short_hash and j not in hits})
+        while pending:
+            wave = [(k, [nb.doc for nb in (hits.get(k - 1), hits.get(k + 1)) if nb is not None])
+                    for k in pending]
+            grown = []
+            for k, neighbours in wave:
+                for d in neighbours:
+                    hit = holds(k, d)
+                    if hit is not None:
+                        hits[k] = hit
+                        grown.append(k)
+                        break
+            pending = sorted({j for k in grown for j in (k - 1, k + 1)
+                              if j in short_hash and j not in hits})
+
+    def _doc_cluster(self, doc: Document, hits: dict[int, _Hit], tokens: list[int], base: int,
+                     cluster_of: list[int], tokens_of: list[int], docs: list[Document]
+                     ) -> tuple[str, bool, float, int | None]:
+        """The reference's document cluster (``CorpusDeduper._cluster``) for a window."""
+        index = self.index
+        total = sum(tokens)
+        matched: dict[int, int] = {}
+        for k, hit in hits.items():
+            cl = (int(index.doc_cluster.data[hit.doc]) if hit.doc < base
+                  else cluster_of[hit.doc - base])
+            matched[cl] = matched.get(cl, 0) + tokens[k]
+        best: tuple[float, int] | None = None
+        for cl in sorted(matched):
+            m = matched[cl]
+            other = (int(index.doc_tokens.data[cl]) if cl < base else tokens_of[cl - base])
+            sim = m / max(total + other - m, 1)
+            if best is None or sim > best[0]:
+                best = (sim, cl)
+        if best is not None and best[0] >= self.cfg.corpus.document_threshold:
+            cl = best[1]
+            name = index.doc_id(cl) if cl < base else docs[cl - base].id
+            return name, True, round(best[0], 4), cl
+        return doc.id, False, 1.0, None
+
+
+@dataclass(slots=True)
+class _Hit:
+    """A drop: the document (index ordinal) and line it points at, the similarity."""
+
+    doc: int
+    line: int
+    sim: float
+
+
+def decision_rounds(deduper: CorpusDeduper | None) -> dict[str, int | str]:
+    """What a run's corpus stage says of its decision rounds (``--report``): the windows
+    decided in rounds, the most rounds one needed and their total, the windows decided by the
+    reference (crowded), or the reference's name when it decided the whole run."""
+    if deduper is None:
+        return {"engine": "none"}
+    if not isinstance(deduper, StagedDeduper):
+        return {"engine": "sequential"}
+    return {"engine": "rounds", "windows": len(deduper.rounds),
+            "max": max(deduper.rounds, default=0), "total": sum(deduper.rounds),
+            "remainder_rows": deduper.remainder, "crowded_windows": deduper.crowded_windows}
+
+
+def corpus_deduper(cfg: Config, index: CorpusIndex, canonical: frozenset[int] = frozenset()
+                   ) -> CorpusDeduper:
+    """The corpus stage for a run: staged where it applies, else the reference."""
+    if canonical or cfg.corpus.documents == "drop":
+        return CorpusDeduper(cfg, index, canonical)
+    return StagedDeduper(cfg, index, window=WINDOW)
+
+
+__all__ = ["CROWDED", "WINDOW", "Crowded", "LongDecision", "Rows", "StagedDeduper",
+           "corpus_deduper", "decide_long", "decision_rounds", "window_rows"]

@@ -1,0 +1,186 @@
+"""The corpus stage decided a window at a time (dedup/staged.py) against the reference
+(CorpusDeduper, one document after the other): the same verdicts, clusters and index arrays
+on the generated corpus, the seed, and random corpora full of planted copies and variants."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dedup.cli import main
+from dedup.config import Config
+from dedup.corpus import GeneratorConfig, generate
+from dedup.crossdoc import MARKS, CorpusDeduper
+from dedup.index import CorpusIndex
+from dedup.pipeline import Cleaner
+from dedup.staged import CROWDED, StagedDeduper, corpus_deduper, decision_rounds
+from dedup.types import DocCluster, Document, Verdict
+
+CFG = Config().replace(boilerplate={"enabled": False})
+WORDS = [
+    "harbour", "bridge", "council", "budget", "river", "flood", "oak", "bakery", "bread",
+    "starter", "mill", "queue", "dawn", "loaf", "engineers", "rivets", "span", "green",
+    "commuters", "detour", "parade", "volunteers", "saplings", "winter", "debate", "monday",
+    "steel", "repairs", "months",
+]
+
+
+def prepared(texts: list[str], cfg: Config = CFG) -> bytes:
+    """The documents after every per-document stage (pickled: each engine gets fresh copies)."""
+    cleaner = Cleaner(cfg)
+    if cleaner.uses_repetition:
+        cleaner.counts = cleaner.count_lines(texts)
+        cleaner.classifiers = cleaner._build_classifiers()
+    docs = list(cleaner.prepare([Document(id=f"d{i}", text=t, ordinal=i)
+                                 for i, t in enumerate(texts)]))
+    cleaner.close()
+    return pickle.dumps(docs)
+
+
+Decided = list[tuple[list[Verdict | None], DocCluster | None]]
+
+
+def decided(blob: bytes, engine: type[CorpusDeduper], cfg: Config = CFG,
+            **kw: int) -> tuple[Decided, dict[str, bytes], CorpusDeduper]:
+    """Every paragraph's verdict and every document's cluster, and the index's arrays."""
+    docs = pickle.loads(blob)
+    index = CorpusIndex(cfg)
+    deduper = StagedDeduper(cfg, index, **kw) if engine is StagedDeduper else engine(cfg, index)
+    out: Decided = [([p.verdict for p in d.paragraphs], d.cluster) for d in deduper(docs)]
+    arrays = {"bands": index.bands.compact().tobytes(), "exact": index.exact.compact().tobytes(),
+              "rows": index.store.rows.read(0, index.store.rows.end),
+              "row_doc": index.row_doc.view().tobytes(),
+              "clusters": index.doc_cluster.view().tobytes(),
+              "tokens": index.doc_tokens.view().tobytes()}
+    index.close()
+    return out, arrays, deduper
+
+
+def assert_same(blob: bytes, cfg: Config = CFG, **kw: int) -> StagedDeduper:
+    ref, ref_arrays, _ = decided(blob, CorpusDeduper, cfg)
+    got, got_arrays, staged = decided(blob, StagedDeduper, cfg, **kw)
+    for n, (a, b) in enumerate(zip(ref, got, strict=True)):
+        assert a == b, f"document {n} differs"
+    assert got_arrays == ref_arrays
+    assert isinstance(staged, StagedDeduper)
+    return staged
+
+
+@pytest.fixture(scope="module")
+def generated() -> bytes:
+    texts = [d["text"] for d, _ in generate(GeneratorConfig(docs=240, seed=7, split="test"))]
+    return prepared(texts, Config())
+
+
+@pytest.mark.parametrize("window", [1, 7, 64, MARKS])
+def test_generated_corpus_same_as_the_reference(generated: bytes, window: int) -> None:
+    staged = assert_same(generated, Config(), window=window)
+    assert staged.crowded_windows == 0
+    assert len(staged.rounds) == -(-240 // window)
+
+
+def test_the_generated_corpus_has_copies_to_decide(generated: bytes) -> None:
+    out, _, _ = decided(generated, StagedDeduper, Config())
+    reasons = [v.reason for verdicts, _ in out for v in verdicts if v is not None]
+    assert reasons.count("duplicate:cross-doc") > 500
+
+
+def test_seed_same_as_the_reference(seed_text: str) -> None:
+    blob = prepared([seed_text, seed_text, seed_text.replace("\n", "\n\n")], Config())
+    assert_same(blob, Config())
+    out, _, _ = decided(blob, StagedDeduper, Config())
+    reasons = [v.reason for v in out[1][0] if v is not None]
+    assert "duplicate:cross-doc" in reasons
+
+
+def test_a_crowded_window_goes_to_the_reference() -> None:
+    base = " ".join(WORDS[:20])
+    variants = [base.replace(WORDS[i], WORDS[i].upper() + "x") for i in range(20)]
+    texts = [f"{v}\n{base}" for v in variants]
+    blob = prepared(texts)
+    staged = assert_same(blob, crowded=4)
+    assert staged.crowded_windows == 1 and staged.rounds == []
+    wide = assert_same(blob, crowded=CROWDED)
+    assert wide.crowded_windows == 0 and len(wide.rounds) == 1
+
+
+def test_the_engine_for_a_run() -> None:
+    index = CorpusIndex(CFG)
+    assert isinstance(corpus_deduper(CFG, index), StagedDeduper)
+    drop = CFG.replace(corpus={"documents": "drop"})
+    assert type(corpus_deduper(drop, index)) is CorpusDeduper
+    assert type(corpus_deduper(CFG, index, frozenset({1}))) is CorpusDeduper
+    assert decision_rounds(corpus_deduper(drop, index)) == {"engine": "sequential"}
+    assert decision_rounds(None) == {"engine": "none"}
+    with pytest.raises(ValueError, match="window"):
+        StagedDeduper(CFG, index, window=MARKS + 1)
+    index.close()
+
+
+def _paragraph(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words)) + "."
+
+
+def _variant(rng: random.Random, text: str) -> str:
+    words = text.rstrip(".").split()
+    for _ in range(rng.randint(1, 3)):
+        words[rng.randrange(len(words))] = rng.choice(WORDS)
+    return " ".join(words) + "."
+
+
+@st.composite
+def corpora(draw: st.DrawFn) -> tuple[list[str], int]:
+    """Documents drawn from a small pool of long paragraphs (copied exactly, varied by a word
+    or three, or fresh), with short headings between them, copies inside one document too."""
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    pool = [_paragraph(rng, rng.randint(8, 24)) for _ in range(draw(st.integers(1, 6)))]
+    heads = ["Key quotes", "Related", "Share this", "Photo: archive"]
+    texts = []
+    for _ in range(draw(st.integers(1, 14))):
+        lines = []
+        for _ in range(rng.randint(0, 7)):
+            roll = rng.random()
+            if roll < 0.4:
+                lines.append(rng.choice(pool))
+            elif roll < 0.7:
+                lines.append(_variant(rng, rng.choice(pool)))
+            elif roll < 0.85:
+                lines.append(rng.choice(heads))
+            else:
+                lines.append(_paragraph(rng, rng.randint(3, 20)))
+        texts.append("\n".join(lines))
+    return texts, draw(st.integers(1, 6))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corpora(), st.sampled_from([0.5, 0.7, 0.9]))
+def test_random_corpora_same_as_the_reference(corpus: tuple[list[str], int],
+                                              threshold: float) -> None:
+    texts, window = corpus
+    cfg = CFG.replace(lsh={"threshold": threshold}, corpus={"document_threshold": 0.3})
+    assert_same(prepared(texts, cfg), cfg, window=window)
+
+
+def test_the_report_says_the_decision_rounds(tmp_path: Path) -> None:
+    paragraphs = [_paragraph(random.Random(i), 24) for i in range(4)]
+    near = [p.replace(p.split()[3], "Zanzibar", 1) for p in paragraphs]  # one word changed
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"text": "\n".join(t)}) + "\n"
+                           for t in (paragraphs, near, paragraphs)))
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(main, ["clean", str(src), "-o", str(tmp_path / "out.jsonl"),
+                                       "--report", str(report), "--quiet"])
+    assert result.exit_code == 0, result.output
+    rounds = json.loads(report.read_text())["decision_rounds"]
+    assert rounds["engine"] == "rounds" and rounds["windows"] == 1
+    assert rounds["max"] >= 1 and rounds["crowded_windows"] == 0
+    assert rounds["total"] >= rounds["max"]
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert out[1]["text"] == out[2]["text"] == ""  # the variants and the copies dropped
