@@ -420,22 +420,29 @@ class Cleaner:
                 pass
             return None, worker.take_stage_seconds()
 
-        try:
+        def prepared() -> Iterator[Document]:
             for packed, stage_seconds in ex.map(prepare_chunk, send(), local=here):
                 for name, secs in stage_seconds.items():
                     seconds[name] = seconds.get(name, 0.0) + secs
                 t0 = time.perf_counter()
                 chunk = sent.popleft()
-                prepared = (chunk if packed is None else
-                            [p.apply(doc) for doc, p in zip(chunk, packed, strict=True)])
-                t1 = time.perf_counter()
-                seconds["transfer"] = seconds.get("transfer", 0.0) + t1 - t0
-                t0 = t1
-                done = list(corpus(prepared)) if corpus is not None else prepared
-                seconds["corpus"] = seconds.get("corpus", 0.0) + time.perf_counter() - t0
-                for doc in done:
-                    yield self._result(doc)
+                docs = (chunk if packed is None else
+                        [p.apply(doc) for doc, p in zip(chunk, packed, strict=True)])
+                seconds["transfer"] = seconds.get("transfer", 0.0) + time.perf_counter() - t0
+                yield from docs
+
+        # One stream through the corpus stage (its windows span chunks, as in one process);
+        # its own time is the time pulling from it less the time pulling its input.
+        timer = _Timer()
+        out: Iterator[Document] = timer.wrap("upstream", prepared())
+        if corpus is not None:
+            out = timer.wrap("corpus", corpus(out))
+        try:
+            for doc in out:
+                yield self._result(doc)
         finally:
+            if corpus is not None:
+                seconds["corpus"] = seconds.get("corpus", 0.0) + timer.exclusive()["corpus"]
             if own:
                 ex.close()
 
