@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import xxhash
 
 from .batching import BATCH, batches
 from .canonical import choose
@@ -105,6 +106,19 @@ def _doc_key(line_hash: int, doc: int) -> int:
     return ((line_hash ^ (doc * 0x9E3779B97F4A7C15)) & 0xFFFFFFFFFFFFFFFF) >> 32
 
 
+def group_keys(sets: Sequence[np.ndarray], keys32: np.ndarray) -> np.ndarray:
+    """One 64-bit key per row (XXH3 of its shingle set and band keys): rows with the same key
+    have the same similarity to every other row and the same candidates."""
+    out = np.empty(len(sets), dtype=np.uint64)
+    for i, (s, k) in enumerate(zip(sets, keys32, strict=True)):
+        h = xxhash.xxh3_64()
+        h.update(np.ascontiguousarray(s, dtype=np.uint32).tobytes())
+        h.update(b"\x00")
+        h.update(np.ascontiguousarray(k, dtype=np.uint64).tobytes())
+        out[i] = h.intdigest()
+    return out
+
+
 def corpus_keys(doc: Document, cfg: Config) -> CorpusKeys:
     """Everything of ``doc`` the corpus stage needs that does not depend on the index."""
     return corpus_keys_batch([doc], cfg)[0]
@@ -164,8 +178,10 @@ def corpus_keys_batch(docs: Sequence[Document], cfg: Config, cache: SketchCache 
             at += len(mine)
         short_hash = dict(zip(ks, short_hashes[short_at:short_at + len(ks)], strict=True))
         short_at += len(ks)
+        groups = None if doc_keys is None else group_keys(
+            [sets[k] for k in mine], doc_keys)
         out.append(CorpusKeys([p.index for p in content], [len(p.tokens) for p in content],
-                              mine, sets, doc_keys, short_hash))
+                              mine, sets, doc_keys, short_hash, groups))
     return out
 
 

@@ -28,7 +28,7 @@ from .errors import ConfigError
 from .segment import BLANK
 from .types import CorpusKeys, Document, Match, Paragraph, Verdict
 
-FORMAT = 1  # the version of the record's encoding; bump on any change of its fields
+FORMAT = 2  # the version of the record's encoding; bump on any change of its fields
 
 VerdictRow = tuple[int, str, str, float, "tuple[str, int] | None", str]
 
@@ -55,6 +55,7 @@ class PreparedKeys:
     keys32: np.ndarray | None
     shorts: tuple[int, ...]
     hashes: tuple[int, ...]
+    groups: np.ndarray | None
 
     @classmethod
     def of(cls, keys: CorpusKeys) -> PreparedKeys:
@@ -66,7 +67,8 @@ class PreparedKeys:
         return cls(tuple(keys.content), tuple(keys.tokens), tuple(keys.longs), tuple(order),
                    _frozen(sizes), _frozen(values),
                    None if keys.keys32 is None else _frozen(keys.keys32),
-                   tuple(keys.short_hash), tuple(keys.short_hash.values()))
+                   tuple(keys.short_hash), tuple(keys.short_hash.values()),
+                   None if keys.groups is None else _frozen(keys.groups))
 
     def corpus_keys(self) -> CorpusKeys:
         """The keys as the corpus stage takes them (read-only views of the record's arrays)."""
@@ -74,18 +76,20 @@ class PreparedKeys:
         sets = {k: self.values[e - n:e]
                 for k, n, e in zip(self.order, self.sizes.tolist(), ends, strict=True)}
         return CorpusKeys(list(self.content), list(self.tokens), list(self.longs), sets,
-                          self.keys32, dict(zip(self.shorts, self.hashes, strict=True)))
+                          self.keys32, dict(zip(self.shorts, self.hashes, strict=True)),
+                          self.groups)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_keys, (self.content, self.tokens, self.longs, self.order, self.sizes,
-                        self.values, self.keys32, self.shorts, self.hashes))
+                        self.values, self.keys32, self.shorts, self.hashes, self.groups))
 
 
 def _keys(content: Any, tokens: Any, longs: Any, order: Any, sizes: np.ndarray,
-          values: np.ndarray, keys32: np.ndarray | None, shorts: Any, hashes: Any
-          ) -> PreparedKeys:
+          values: np.ndarray, keys32: np.ndarray | None, shorts: Any, hashes: Any,
+          groups: np.ndarray | None) -> PreparedKeys:
     return PreparedKeys(content, tokens, longs, order, _frozen(sizes), _frozen(values),
-                        None if keys32 is None else _frozen(keys32), shorts, hashes)
+                        None if keys32 is None else _frozen(keys32), shorts, hashes,
+                        None if groups is None else _frozen(groups))
 
 
 @dataclass(frozen=True, slots=True)

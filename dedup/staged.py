@@ -39,10 +39,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import xxhash
 
 from .config import Config
-from .crossdoc import MARKS, REASON, CorpusDeduper, corpus_keys, similarities
+from .crossdoc import MARKS, REASON, CorpusDeduper, corpus_keys, group_keys, similarities
 from .decide import _ranges, decide_rounds, exact_groups
 from .index import CorpusIndex
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Verdict
@@ -59,9 +58,11 @@ class Rows:
 
     doc: np.ndarray  # int64: the row's document (position in the window)
     pos: np.ndarray  # int64: its position in the document's content
+    para: np.ndarray  # int64: its paragraph (0-based line) in the document
     start: np.ndarray  # int64: the first row of its document
     sets: tuple[np.ndarray, ...]  # its sorted unique 32-bit shingle set
     keys: np.ndarray  # uint64 (rows, bands): its 32-bit band keys
+    groups: np.ndarray  # uint64: its exact-group key (crossdoc.group_keys)
 
     def __len__(self) -> int:
         return len(self.doc)
@@ -92,34 +93,29 @@ def window_rows(keys: Sequence[CorpusKeys]) -> Rows:
     """The rows of a window from its documents' corpus keys."""
     doc: list[int] = []
     pos: list[int] = []
+    para: list[int] = []
     start: list[int] = []
     sets: list[np.ndarray] = []
     band_rows: list[np.ndarray] = []
+    groups: list[np.ndarray] = []
     for j, ck in enumerate(keys):
         if not ck.longs or ck.keys32 is None:
             continue
         first = len(doc)
-        for k in ck.longs:
-            doc.append(j)
-            pos.append(k)
-            start.append(first)
-            sets.append(ck.sets[k])
-        band_rows.append(np.asarray(ck.keys32, dtype=np.uint64).reshape(len(ck.longs), -1))
+        mine = [ck.sets[k] for k in ck.longs]
+        doc.extend([j] * len(mine))
+        pos.extend(ck.longs)
+        para.extend(ck.content[k] for k in ck.longs)
+        start.extend([first] * len(mine))
+        sets.extend(mine)
+        band = np.asarray(ck.keys32, dtype=np.uint64).reshape(len(ck.longs), -1)
+        band_rows.append(band)
+        groups.append(ck.groups if ck.groups is not None else group_keys(mine, band))
     keys_arr = (np.concatenate(band_rows) if band_rows else np.empty((0, 0), dtype=np.uint64))
     return Rows(np.asarray(doc, dtype=np.int64), np.asarray(pos, dtype=np.int64),
-                np.asarray(start, dtype=np.int64), tuple(sets), keys_arr)
-
-
-def group_keys(rows: Rows) -> np.ndarray:
-    """One 64-bit key per row: equal for rows with the same shingle set and band keys."""
-    out = np.empty(len(rows), dtype=np.uint64)
-    for i, (s, k) in enumerate(zip(rows.sets, rows.keys, strict=True)):
-        h = xxhash.xxh3_64()
-        h.update(np.ascontiguousarray(s, dtype=np.uint32).tobytes())
-        h.update(b"\x00")
-        h.update(k.tobytes())
-        out[i] = h.intdigest()
-    return out
+                np.asarray(para, dtype=np.int64), np.asarray(start, dtype=np.int64),
+                tuple(sets), keys_arr,
+                np.concatenate(groups) if groups else np.empty(0, dtype=np.uint64))
 
 
 def _bucket_pairs(keys: np.ndarray, owner: np.ndarray, crowded: int
@@ -150,7 +146,7 @@ def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
     """Steps 2-4 of the module doc for one window (``record``: a row's record, cached)."""
     n = len(rows)
     threshold = cfg.lsh.threshold
-    groups = exact_groups(group_keys(rows))
+    groups = exact_groups(rows.groups)
     rep = groups.rep
     g = len(rep)
     bands = rows.keys.shape[1] if n else 0
@@ -281,8 +277,19 @@ class StagedDeduper(CorpusDeduper):
         self.remainder += long.remainder
         p = long.prior
         base = index.documents  # the window's documents are indexed from here, in order
-        line_of = [[doc.paragraphs[i].line for i in ck.content]
-                   for doc, ck in zip(docs, keys, strict=True)]
+        # every row's target as (document ordinal, line), or (-1, -1) when it is kept
+        prior = [self._record(r)[:2] for r in long.prior_rows.tolist()]
+        tdoc = np.full(len(rows), -1, dtype=np.int64)
+        tline = np.full(len(rows), -1, dtype=np.int64)
+        if prior:
+            at = (long.target >= 0) & (long.target < p)
+            pd, pl = np.asarray(prior, dtype=np.int64).T
+            tdoc[at], tline[at] = pd[long.target[at]], pl[long.target[at]]
+        at = long.target >= p
+        w = long.target[at] - p
+        tdoc[at] = base + rows.doc[w]
+        tline[at] = rows.para[w] + 1
+        tdocs, tlines, sims = tdoc.tolist(), tline.tolist(), long.sim.tolist()
         kept_short: dict[tuple[int, int], int] = {}  # (window document, hash) -> first line
         held = self._prior_shorts(keys, rows, long, base)
         cluster_of: list[int] = []
@@ -293,15 +300,8 @@ class StagedDeduper(CorpusDeduper):
             content = [doc.paragraphs[i] for i in ck.content]
             hits: dict[int, _Hit] = {}
             for k in ck.longs if ck.keys32 is not None else ():
-                t = int(long.target[row])
-                if t >= 0:
-                    if t < p:
-                        d, line, _ = self._record(int(long.prior_rows[t]))
-                    else:
-                        w = t - p
-                        d = base + int(rows.doc[w])
-                        line = line_of[int(rows.doc[w])][int(rows.pos[w])]
-                    hits[k] = _Hit(d, line, float(long.sim[row]))
+                if tdocs[row] >= 0:
+                    hits[k] = _Hit(tdocs[row], tlines[row], sims[row])
                 row += 1
             tokens = ck.tokens
             if hits and ck.short_hash:

@@ -96,6 +96,9 @@ class CorpusKeys:
     sets: dict[int, np.ndarray]
     keys32: np.ndarray | None
     short_hash: dict[int, int]
+    # one 64-bit key per long paragraph, equal for equal shingle sets and band keys (the
+    # corpus stage's exact groups, see dedup/staged.py); None: not computed
+    groups: np.ndarray | None = None
 
 
 @dataclass(slots=True, frozen=True)
