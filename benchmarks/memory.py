@@ -51,7 +51,11 @@ def clean(path: Path, out: Path, jobs: int, extra: list[str]) -> dict[str, float
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     stats = json.loads(report.read_text(encoding="utf-8"))
     index = stats.get("index", {})
+    own = stats.get("peak_rss_mb", {})  # dedup's own split: the client and its largest worker
     return {"seconds": round(seconds, 1), "peak_rss_mb": round(peak, 1),
+            "client_peak_mb": own.get("client"), "worker_peak_mb": own.get("largest_worker"),
+            "cpu_client_s": stats.get("cpu_seconds", {}).get("client"),
+            "cpu_workers_s": stats.get("cpu_seconds", {}).get("workers"),
             "lines_in": stats["lines_in"], "lines_out": stats["lines_out"],
             "index_paragraphs": index.get("paragraphs", 0),
             "index_mb": round(index.get("bytes", 0) / 1e6, 1)}
@@ -88,11 +92,14 @@ def main() -> None:
             print(row, flush=True)
             src.unlink()
     lines = ["| input GB | documents | MB | workers | seconds | MB/s | indexed paragraphs | "
-             "index MB | peak RSS MB (largest process) |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "index MB | peak RSS MB (largest process) | client peak MB | largest worker "
+             "peak MB | client CPU s | workers CPU s |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+             "---: | ---: |"]
     lines += [f"| {r['gb']} | {r['docs']} | {r['mb']} | {r['jobs']} | {r['seconds']} | "
               f"{r['mb_per_s']} | {r['index_paragraphs']} | {r['index_mb']} | "
-              f"{r['peak_rss_mb']} |" for r in rows]
+              f"{r['peak_rss_mb']} | {r['client_peak_mb']} | {r['worker_peak_mb']} | "
+              f"{r['cpu_client_s']} | {r['cpu_workers_s']} |" for r in rows]
     for name, body in (("memory.json", json.dumps(rows, indent=2) + "\n"),
                        ("memory.md", "\n".join(lines) + "\n")):
         fh = AtomicFile(Path(args.output) / name)

@@ -223,6 +223,16 @@ class _Clock:
             workers += executor.cpu_seconds() - self.workers_at_start
         return {"client": round(_own_cpu() - self.client0, 3), "workers": round(workers, 3)}
 
+    @staticmethod
+    def peak_rss_mb(executor: DaskExecutor | None) -> dict[str, float]:
+        """Peak resident memory of this process and of its largest worker, in MB (each over
+        the process's life: for a library caller, since that process started)."""
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+        if executor is not None:
+            workers = max(workers, executor.peak_rss_mb())
+        return {"client": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+                "largest_worker": round(workers, 1)}
+
 
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -462,6 +472,7 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
                               "bytes_per_paragraph": round(
                                   corpus_index.nbytes / max(corpus_index.paragraphs, 1), 1)}
         stats["cpu_seconds"] = clock.cpu(executor)
+        stats["peak_rss_mb"] = clock.peak_rss_mb(executor)
         stats["decision_rounds"] = decision_rounds(cleaner.corpus_deduper)
         outcome = RunReport(stats, [m for _, m in failures], writer.written + writer.pending,
                             clock.seconds(), config.fingerprint(),

@@ -172,6 +172,12 @@ def _process_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _process_peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def _dask_call(func: Task, state: State, item: Any) -> Any:
     return func(state, item)
 
@@ -236,6 +242,10 @@ class DaskExecutor:
     def cpu_seconds(self) -> float:
         """User plus system seconds the workers' processes have used so far."""
         return float(sum(self.client.run(_process_cpu).values()))
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak resident memory of the workers' processes, in MB."""
+        return max(self.client.run(_process_peak_mb).values(), default=0.0)
 
     def close(self) -> None:
         if self.client is not None:

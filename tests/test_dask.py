@@ -29,6 +29,8 @@ def test_dask_local_cluster_matches_the_local_engine(tmp_path: Path) -> None:
         if engine == "dask":
             assert links and links[0].startswith("http://127.0.0.1:")
             assert {"boilerplate", "dedup", "corpus"} <= set(outcome.stats["stage_seconds"])
+            assert outcome.stats["peak_rss_mb"]["largest_worker"] > 10  # read from the workers
+            assert outcome.stats["decision_rounds"]["engine"] == "rounds"
     assert out["dask"] == out["local"]
 
 

@@ -183,7 +183,7 @@ def test_a_deeply_nested_record_is_cleaned_the_same_with_every_jobs(tmp_path: Pa
     assert json.loads(outs[0].splitlines()[0])["m"] == deep["m"]
 
 
-def test_the_report_says_the_cpu_seconds_of_the_client_and_the_workers(tmp_path: Path) -> None:
+def test_the_report_says_cpu_seconds_and_peak_memory_of_client_and_workers(tmp_path: Path) -> None:
     src = generated_jsonl(tmp_path / "in", 4, 30)
     runs = {}
     for jobs in (1, 2):
@@ -191,6 +191,12 @@ def test_the_report_says_the_cpu_seconds_of_the_client_and_the_workers(tmp_path:
         res = CliRunner().invoke(main, ["clean", str(src), "-o", str(tmp_path / f"o{jobs}"),
                                         "-j", str(jobs), "-q", "--report", str(report)])
         assert res.exit_code == 0, res.output
-        runs[jobs] = json.loads(report.read_text())["cpu_seconds"]
+        data = json.loads(report.read_text())
+        runs[jobs] = data["cpu_seconds"]
+        # peaks over each process's life (this test process ran others before)
+        assert set(data["peak_rss_mb"]) == {"client", "largest_worker"}
+        assert data["peak_rss_mb"]["client"] > 10
+        if jobs == 2:
+            assert data["peak_rss_mb"]["largest_worker"] > 10
     assert runs[1]["client"] > 0 and runs[1]["workers"] == 0
     assert runs[2]["client"] > 0 and runs[2]["workers"] > 0
