@@ -15,8 +15,8 @@ What runs where:
   classifier, in-document dedup and the MinHash signatures (:meth:`Cleaner.prepare`); for the
   repetition sample, the hashing half of the line counts (:meth:`LineCounts.prepare`).
 - **the parent** (the client, for Dask): reading, the line counts' updates, every
-  cross-document decision (the corpus stage, one document after the other in input order), and
-  writing.
+  cross-document decision (the corpus stage, a window of documents at a time in input order,
+  :mod:`dedup.staged`), and writing.
 
 So the output is byte-identical for every number of workers and both engines: the workers'
 results depend only on the document, the config and the counts; the counts and the corpus

@@ -48,7 +48,7 @@ from .types import DROP, CorpusKeys, DocCluster, Document, Match, Verdict
 
 WINDOW = 256  # documents decided together (at most MARKS, so checkpoints find their marks)
 WINDOW_CHARS = 16 << 20  # ... or fewer, once their texts reach this many characters
-CROWDED = 512  # groups under one band key beyond which a window goes to the reference
+CROWDED = 64  # groups under one band key beyond which a window goes to the reference
 _U32 = 0xFFFFFFFF
 
 

@@ -9,6 +9,7 @@ import pickle
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from dedup.cli import main
 from dedup.config import Config
 from dedup.corpus import GeneratorConfig, generate
-from dedup.crossdoc import MARKS, CorpusDeduper
+from dedup.crossdoc import MARKS, CorpusDeduper, similarities
 from dedup.index import CorpusIndex
 from dedup.pipeline import Cleaner
 from dedup.staged import CROWDED, StagedDeduper, corpus_deduper, decision_rounds
@@ -184,3 +185,50 @@ def test_the_report_says_the_decision_rounds(tmp_path: Path) -> None:
     assert rounds["total"] >= rounds["max"]
     out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert out[1]["text"] == out[2]["text"] == ""  # the variants and the copies dropped
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the number of pairs every similarity pass of the corpus stage verifies."""
+    import dedup.staged
+
+    sizes: list[int] = []
+    real = similarities
+
+    def counted(mine: list[np.ndarray], stored: list[np.ndarray]) -> np.ndarray:
+        sizes.append(len(mine))
+        return real(mine, stored)
+
+    monkeypatch.setattr(dedup.staged, "similarities", counted)
+    return sizes
+
+
+@pytest.mark.parametrize("n", [200, 800])
+def test_copies_across_documents_verify_a_bounded_number_of_pairs(
+        monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """One paragraph copied into ``n`` documents is one exact group: the pairs verified grow
+    with the number of windows, not with the square of the copies."""
+    rng = random.Random(5)
+    shared = _paragraph(rng, 30)
+    blob = prepared([f"{shared}\n{_paragraph(rng, 25)}" for _ in range(n)])
+    sizes = _counting(monkeypatch)
+    staged = assert_same(blob, window=100)
+    windows = -(-n // 100)
+    assert len(staged.rounds) == windows
+    assert sum(sizes) <= 4 * n  # each window: its own paragraphs against the kept copy
+    out, _, _ = decided(blob, StagedDeduper, window=100)
+    assert sum(v is not None and v.reason == "duplicate:cross-doc"
+               for verdicts, _ in out for v in verdicts) == n - 1
+
+
+def test_near_variants_of_a_template_stay_linear(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Variants of one template share band keys: a window with more than ``CROWDED`` of them
+    under one key goes to the reference (which meets kept rows only), so the pairs verified
+    stay linear in the variants."""
+    rng = random.Random(9)
+    template = _paragraph(rng, 40)
+    texts = [_variant(rng, template) for _ in range(600)]
+    blob = prepared(texts)
+    sizes = _counting(monkeypatch)
+    staged = assert_same(blob, window=256)
+    assert staged.crowded_windows >= 1
+    assert sum(sizes) <= 2 * CROWDED * len(texts)
