@@ -30,6 +30,10 @@ row order, read at the start of ``m``'s document. A member in ``g``'s own docume
 A window whose band keys put more than ``CROWDED`` groups under one key (thousands of
 near-variants of one template) would need a quadratic number of pairs: that window is decided
 by the reference, whose index look-ups only ever meet kept rows.
+
+With ``corpus.documents = "drop"`` a document that joins a cluster adds nothing to the index;
+when a later row of its window was dropped against one of its rows, the rest of the window is
+decided again without them (see :meth:`StagedDeduper._decide`).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Config
-from .crossdoc import MARKS, REASON, CorpusDeduper, corpus_keys, group_keys, similarities
+from .crossdoc import DOCUMENT, MARKS, REASON, CorpusDeduper, corpus_keys, group_keys, similarities
 from .decide import _ranges, decide_rounds, exact_groups
 from .index import CorpusIndex
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Verdict
@@ -224,8 +228,8 @@ class StagedDeduper(CorpusDeduper):
     """The corpus stage decided a window at a time (module doc); the same verdicts, clusters
     and index as :class:`~dedup.crossdoc.CorpusDeduper`, whose per-document steps it reuses.
 
-    Not for ``corpus.documents = "drop"`` nor keep policy ``longest`` (a dropped document's
-    rows would change the window's graph): :func:`corpus_deduper` picks the reference there.
+    Not for keep policy ``longest`` (its canonical copies are indexed before the run, out of
+    order): :func:`corpus_deduper` picks the reference there.
     """
 
     def __init__(self, cfg: Config, index: CorpusIndex, window: int = WINDOW,
@@ -238,6 +242,7 @@ class StagedDeduper(CorpusDeduper):
         self.rounds: list[int] = []  # decision rounds of every window decided in rounds
         self.crowded_windows = 0
         self.remainder = 0  # rows finished by the sequential rule after the rounds' cap
+        self.restarts = 0  # windows decided again after a dropped document (documents="drop")
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         window: deque[Document] = deque()
@@ -258,11 +263,19 @@ class StagedDeduper(CorpusDeduper):
             yield window.popleft()
 
     def _window(self, docs: list[Document]) -> None:
-        cfg, index = self.cfg, self.index
-        keys = [d.corpus_keys if d.corpus_keys is not None else corpus_keys(d, cfg)
+        keys = [d.corpus_keys if d.corpus_keys is not None else corpus_keys(d, self.cfg)
                 for d in docs]
         for doc in docs:
             doc.corpus_keys = None
+        self._decide(docs, keys)
+
+    def _decide(self, docs: list[Document], keys: list[CorpusKeys]) -> None:
+        """Decide a window (module doc). With ``corpus.documents = "drop"`` a document that
+        joins a cluster adds nothing to the index: when a later row of the window was dropped
+        against one of its rows, the rest of the window is decided again without them (no
+        other decision of the window can change: a row kept stays kept with fewer
+        candidates, and every other drop's target is still there and still the best)."""
+        cfg, index = self.cfg, self.index
         rows = window_rows(keys)
         try:
             long = decide_long(rows, index, cfg, self._record, self.crowded)
@@ -290,6 +303,9 @@ class StagedDeduper(CorpusDeduper):
         tdoc[at] = base + rows.doc[w]
         tline[at] = rows.para[w] + 1
         tdocs, tlines, sims = tdoc.tolist(), tline.tolist(), long.sim.tolist()
+        wdoc = np.full(len(rows), -1, dtype=np.int64)  # the window document a row drops against
+        wdoc[at] = rows.doc[w]
+        drop_mode = cfg.corpus.documents == "drop"
         kept_short: dict[tuple[int, int], int] = {}  # (window document, hash) -> first line
         held = self._prior_shorts(keys, rows, long, base)
         cluster_of: list[int] = []
@@ -316,16 +332,27 @@ class StagedDeduper(CorpusDeduper):
                 content[k].verdict = Verdict(DROP, REASON, round(hit.sim, 4),
                                              Match(names[hit.doc], hit.line),
                                              f"document cluster {cl_id}")
+            drop_doc = duplicate and drop_mode
+            if drop_doc:
+                for para in content:
+                    if para.verdict is None:
+                        para.verdict = Verdict(DROP, DOCUMENT, similarity, Match(cl_id, 0),
+                                               f"near-duplicate of document {cl_id}")
             self._tokens = tokens
             ordinal = self._insert(doc, content, hits, ck.longs, ck.sets,  # type: ignore[arg-type]
-                                   ck.keys32, ck.short_hash, cl, False)
-            for k, h in ck.short_hash.items():
-                if k not in hits:
-                    kept_short.setdefault((j, h), content[k].line)
+                                   ck.keys32, ck.short_hash, cl, drop_doc)
+            if not drop_doc:
+                for k, h in ck.short_hash.items():
+                    if k not in hits:
+                        kept_short.setdefault((j, h), content[k].line)
             cluster_of.append(ordinal if cl is None else cl)
             tokens_of.append(min(sum(tokens), _U32))
             doc.cluster = DocCluster(cl_id, duplicate, similarity,
                                      ordinal if cl is None else cl, sum(tokens))
+            if drop_doc and bool((wdoc[row:] == j).any()):
+                self.restarts += 1
+                self._decide(docs[j + 1:], keys[j + 1:])
+                return
 
     def _prior_shorts(self, keys: Sequence[CorpusKeys], rows: Rows, long: LongDecision,
                       base: int) -> dict[tuple[int, int], int | None]:
@@ -425,13 +452,14 @@ def decision_rounds(deduper: CorpusDeduper | None) -> dict[str, int | str]:
         return {"engine": "sequential"}
     return {"engine": "rounds", "windows": len(deduper.rounds),
             "max": max(deduper.rounds, default=0), "total": sum(deduper.rounds),
-            "remainder_rows": deduper.remainder, "crowded_windows": deduper.crowded_windows}
+            "remainder_rows": deduper.remainder, "crowded_windows": deduper.crowded_windows,
+            "restarts": deduper.restarts}
 
 
 def corpus_deduper(cfg: Config, index: CorpusIndex, canonical: frozenset[int] = frozenset()
                    ) -> CorpusDeduper:
     """The corpus stage for a run: staged where it applies, else the reference."""
-    if canonical or cfg.corpus.documents == "drop":
+    if canonical:
         return CorpusDeduper(cfg, index, canonical)
     return StagedDeduper(cfg, index, window=WINDOW)
 

@@ -71,7 +71,7 @@ def _result(root: Path) -> dict[str, object]:
     report = json.loads((root / "report.json").read_text().replace(str(root), "ROOT"))
     out["report"] = {k: v for k, v in report.items()
                      if k not in ("seconds", "stage_seconds", "cpu_seconds",
-                                   "decision_rounds")}
+                                   "decision_rounds", "peak_rss_mb")}
     leftovers = [p for p in root.rglob("*") if p.name.endswith(".tmp") or p.name == STATE]
     assert not leftovers, leftovers
     return out

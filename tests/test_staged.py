@@ -116,9 +116,10 @@ def test_the_engine_for_a_run() -> None:
     index = CorpusIndex(CFG)
     assert isinstance(corpus_deduper(CFG, index), StagedDeduper)
     drop = CFG.replace(corpus={"documents": "drop"})
-    assert type(corpus_deduper(drop, index)) is CorpusDeduper
-    assert type(corpus_deduper(CFG, index, frozenset({1}))) is CorpusDeduper
-    assert decision_rounds(corpus_deduper(drop, index)) == {"engine": "sequential"}
+    assert isinstance(corpus_deduper(drop, index), StagedDeduper)
+    longest = corpus_deduper(CFG, index, frozenset({1}))  # keep longest: canonical copies
+    assert type(longest) is CorpusDeduper
+    assert decision_rounds(longest) == {"engine": "sequential"}
     assert decision_rounds(None) == {"engine": "none"}
     with pytest.raises(ValueError, match="window"):
         StagedDeduper(CFG, index, window=MARKS + 1)
@@ -167,6 +168,48 @@ def test_random_corpora_same_as_the_reference(corpus: tuple[list[str], int],
     texts, window = corpus
     cfg = CFG.replace(lsh={"threshold": threshold}, corpus={"document_threshold": 0.3})
     assert_same(prepared(texts, cfg), cfg, window=window)
+
+
+@pytest.mark.parametrize("window", [5, 64])
+def test_dropped_documents_same_as_the_reference(generated_drop: bytes, window: int) -> None:
+    cfg = Config().replace(corpus={"documents": "drop"})
+    staged = assert_same(generated_drop, cfg, window=window)
+    out, _, _ = decided(generated_drop, StagedDeduper, cfg, window=window)
+    assert sum(v is not None and v.reason == "duplicate:document"
+               for verdicts, _ in out for v in verdicts) > 20
+    assert staged.restarts >= 0
+
+
+@pytest.fixture(scope="module")
+def generated_drop() -> bytes:
+    texts = [d["text"] for d, _ in generate(GeneratorConfig(docs=160, seed=11, split="test"))]
+    return prepared(texts, Config().replace(corpus={"documents": "drop"}))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corpora(), st.sampled_from([0.2, 0.5]))
+def test_random_corpora_dropping_documents_same_as_the_reference(
+        corpus: tuple[list[str], int], document_threshold: float) -> None:
+    """Documents that join a cluster are dropped and index nothing: windows decided again
+    after them give the reference's verdicts."""
+    texts, window = corpus
+    cfg = CFG.replace(corpus={"documents": "drop", "document_threshold": document_threshold})
+    assert_same(prepared(texts, cfg), cfg, window=window)
+
+
+def test_a_window_is_decided_again_after_a_dropped_document() -> None:
+    """Document 1 joins document 0's cluster and is dropped, but holds a paragraph of its own
+    that document 2 copies: in the reference, document 2 keeps it (nothing indexed it); the
+    window must be decided again after document 1 to agree."""
+    rng = random.Random(3)
+    a, b, c, own = (_paragraph(rng, 20) for _ in range(4))
+    texts = [f"{a}\n{b}\n{c}", f"{a}\n{b}\n{c}\n{own}", f"{own}"]
+    cfg = CFG.replace(corpus={"documents": "drop"})
+    blob = prepared(texts, cfg)
+    staged = assert_same(blob, cfg, window=8)
+    assert staged.restarts == 1
+    out, _, _ = decided(blob, StagedDeduper, cfg, window=8)
+    assert [v is None for v in out[2][0]] == [True]  # kept: its copy was never indexed
 
 
 def test_the_report_says_the_decision_rounds(tmp_path: Path) -> None:
