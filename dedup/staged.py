@@ -291,13 +291,13 @@ class StagedDeduper(CorpusDeduper):
         p = long.prior
         base = index.documents  # the window's documents are indexed from here, in order
         # every row's target as (document ordinal, line), or (-1, -1) when it is kept
-        prior = [self._record(r)[:2] for r in long.prior_rows.tolist()]
+        prior = np.asarray([self._record(r)[:2] for r in long.prior_rows.tolist()],
+                           dtype=np.int64).reshape(-1, 2)
+        pd, pl = prior[:, 0], prior[:, 1]
         tdoc = np.full(len(rows), -1, dtype=np.int64)
         tline = np.full(len(rows), -1, dtype=np.int64)
-        if prior:
-            at = (long.target >= 0) & (long.target < p)
-            pd, pl = np.asarray(prior, dtype=np.int64).T
-            tdoc[at], tline[at] = pd[long.target[at]], pl[long.target[at]]
+        at = (long.target >= 0) & (long.target < p)
+        tdoc[at], tline[at] = pd[long.target[at]], pl[long.target[at]]
         at = long.target >= p
         w = long.target[at] - p
         tdoc[at] = base + rows.doc[w]
@@ -307,7 +307,7 @@ class StagedDeduper(CorpusDeduper):
         wdoc[at] = rows.doc[w]
         drop_mode = cfg.corpus.documents == "drop"
         kept_short: dict[tuple[int, int], int] = {}  # (window document, hash) -> first line
-        held = self._prior_shorts(keys, rows, long, base)
+        held = self._prior_shorts(keys, rows, long, pd)
         cluster_of: list[int] = []
         tokens_of: list[int] = []
         row = 0
@@ -355,19 +355,18 @@ class StagedDeduper(CorpusDeduper):
                 return
 
     def _prior_shorts(self, keys: Sequence[CorpusKeys], rows: Rows, long: LongDecision,
-                      base: int) -> dict[tuple[int, int], int | None]:
+                      prior_doc: np.ndarray) -> dict[tuple[int, int], int | None]:
         """For every short line of the window and every earlier-window document its document's
         long paragraphs were dropped against, the first line of that document with the same
-        text, or None: one look-up for the whole window (a run only grows into those)."""
+        text, or None: one look-up for the whole window (a run only grows into those).
+        ``prior_doc``: the document of each index row the window touched."""
         if not len(self.index.exact) or not long.prior:
             return {}
-        docs: dict[int, set[int]] = {}
-        hit_prior = np.flatnonzero((long.target >= 0) & (long.target < long.prior))
-        for w in hit_prior.tolist():
-            d = self._record(int(long.prior_rows[int(long.target[w])]))[0]
-            docs.setdefault(int(rows.doc[w]), set()).add(d)
-        asks = sorted({(h, d) for j, ds in docs.items() for h in keys[j].short_hash.values()
-                       for d in ds})
+        hit = (long.target >= 0) & (long.target < long.prior)
+        # the distinct (window document, earlier document) pairs of the drops against the index
+        pairs = np.unique((rows.doc[hit] << 32) | prior_doc[long.target[hit]]).tolist()
+        asks = sorted({(h, jd & _U32) for jd in pairs
+                       for h in keys[jd >> 32].short_hash.values()})
         if not asks:
             return {}
         out: dict[tuple[int, int], int | None] = {}
