@@ -24,8 +24,9 @@ at a kept copy (keep policy ``first``; no chains).
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import numpy as np
 import xxhash
@@ -99,6 +100,36 @@ def similarities(mine: list[np.ndarray], stored: list[np.ndarray]) -> np.ndarray
     union = la + lb - inter
     out: np.ndarray = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
     return out
+
+
+class _Drop(Protocol):
+    doc: int
+
+
+H = TypeVar("H", bound=_Drop)
+
+
+def grow_runs(hits: dict[int, H], short_hash: dict[int, int],
+              holds: Callable[[int, int], H | None]) -> None:
+    """Grow runs of drops into the short lines beside them, in waves (see
+    ``CorpusDeduper._grow_runs``): a short line next to a drop against document D goes when
+    ``holds(line, D)`` finds D's kept copy of it; the left neighbour's document is asked first,
+    and each wave reads the drops as they were when it started."""
+    pending = sorted({j for k in hits for j in (k - 1, k + 1)
+                      if j in short_hash and j not in hits})
+    while pending:
+        wave = [(k, [nb.doc for nb in (hits.get(k - 1), hits.get(k + 1)) if nb is not None])
+                for k in pending]  # asked before the wave adds anything
+        grown = []
+        for k, neighbours in wave:
+            for d in neighbours:
+                hit = holds(k, d)
+                if hit is not None:
+                    hits[k] = hit
+                    grown.append(k)
+                    break
+        pending = sorted({j for k in grown for j in (k - 1, k + 1)
+                          if j in short_hash and j not in hits})
 
 
 def _doc_key(line_hash: int, doc: int) -> int:
@@ -452,21 +483,7 @@ class CorpusDeduper:
                     return _Hit(row, doc, line, 1.0)
             return None
 
-        pending = sorted({j for k in hits for j in (k - 1, k + 1)
-                          if j in short_hash and j not in hits})
-        while pending:
-            wave = [(k, [nb.doc for nb in (hits.get(k - 1), hits.get(k + 1)) if nb is not None])
-                    for k in pending]  # asked before the wave adds anything
-            grown = []
-            for k, neighbours in wave:
-                for d in neighbours:
-                    hit = holds(k, d)
-                    if hit is not None:
-                        hits[k] = hit
-                        grown.append(k)
-                        break
-            pending = sorted({j for k in grown for j in (k - 1, k + 1)
-                              if j in short_hash and j not in hits})
+        grow_runs(hits, short_hash, holds)
 
     def _cluster(self, doc: Document, content: list[Paragraph],
                  hits: dict[int, _Hit]) -> tuple[DocCluster, int | None]:

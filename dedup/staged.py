@@ -45,7 +45,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Config
-from .crossdoc import DOCUMENT, MARKS, REASON, CorpusDeduper, corpus_keys, group_keys, similarities
+from .crossdoc import (
+    DOCUMENT,
+    MARKS,
+    REASON,
+    CorpusDeduper,
+    corpus_keys,
+    group_keys,
+    grow_runs,
+    similarities,
+)
 from .decide import _ranges, decide_rounds, exact_groups
 from .index import CorpusIndex
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Verdict
@@ -391,21 +400,7 @@ class StagedDeduper(CorpusDeduper):
             line = kept_short.get((d - base, h)) if d >= base else held.get((h, d))
             return None if line is None else _Hit(d, line, 1.0)
 
-        pending = sorted({j for k in hits for j in (k - 1, k + 1)
-                          if j in short_hash and j not in hits})
-        while pending:
-            wave = [(k, [nb.doc for nb in (hits.get(k - 1), hits.get(k + 1)) if nb is not None])
-                    for k in pending]
-            grown = []
-            for k, neighbours in wave:
-                for d in neighbours:
-                    hit = holds(k, d)
-                    if hit is not None:
-                        hits[k] = hit
-                        grown.append(k)
-                        break
-            pending = sorted({j for k in grown for j in (k - 1, k + 1)
-                              if j in short_hash and j not in hits})
+        grow_runs(hits, short_hash, holds)
 
     def _doc_cluster(self, doc: Document, hits: dict[int, _Hit], tokens: list[int], base: int,
                      cluster_of: list[int], tokens_of: list[int], docs: list[Document]
