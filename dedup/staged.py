@@ -276,10 +276,13 @@ class StagedDeduper(CorpusDeduper):
                 for d in docs]
         for doc in docs:
             doc.corpus_keys = None
-        self._decide(docs, keys)
+        while docs:
+            docs, keys = self._decide(docs, keys)
 
-    def _decide(self, docs: list[Document], keys: list[CorpusKeys]) -> None:
-        """Decide a window (module doc). With ``corpus.documents = "drop"`` a document that
+    def _decide(self, docs: list[Document], keys: list[CorpusKeys]
+                ) -> tuple[list[Document], list[CorpusKeys]]:
+        """Decide a window (module doc); returns the documents left to decide again (none,
+        unless a document was dropped). With ``corpus.documents = "drop"`` a document that
         joins a cluster adds nothing to the index: when a later row of the window was dropped
         against one of its rows, the rest of the window is decided again without them (no
         other decision of the window can change: a row kept stays kept with fewer
@@ -294,7 +297,7 @@ class StagedDeduper(CorpusDeduper):
                 self._mark(doc)
                 doc.corpus_keys = ck
                 self.process(doc)
-            return
+            return [], []
         self.rounds.append(long.rounds)
         self.remainder += long.remainder
         p = long.prior
@@ -360,8 +363,8 @@ class StagedDeduper(CorpusDeduper):
                                      ordinal if cl is None else cl, sum(tokens))
             if drop_doc and bool((wdoc[row:] == j).any()):
                 self.restarts += 1
-                self._decide(docs[j + 1:], keys[j + 1:])
-                return
+                return docs[j + 1:], keys[j + 1:]
+        return [], []
 
     def _prior_shorts(self, keys: Sequence[CorpusKeys], rows: Rows, long: LongDecision,
                       prior_doc: np.ndarray) -> dict[tuple[int, int], int | None]:
