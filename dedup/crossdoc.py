@@ -19,6 +19,11 @@ Runs after the in-document stage, on each document's remaining content, against 
 
 Kept paragraphs are added to the index after their document is decided, so every drop points
 at a kept copy (keep policy ``first``; no chains).
+
+:class:`CorpusDeduper` decides one document after the other. A run's corpus stage is
+:class:`dedup.staged.StagedDeduper`, which gives the same verdicts, clusters and index a window
+of documents at a time, in rounds, and falls back to this class for keep policy ``longest`` and
+crowded windows; the tests keep this class as its reference.
 """
 
 from __future__ import annotations
