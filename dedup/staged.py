@@ -98,6 +98,28 @@ class LongDecision:
         return len(self.prior_rows)
 
 
+DropRow = tuple[int, str, float, str, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusOutcome:
+    """What the corpus stage decided about one document, as plain values: ``drops`` holds
+    ``(paragraph, reason, score, matched document, matched line, detail)`` for every content
+    paragraph it dropped, in paragraph order; ``cluster`` the document's cluster. It pickles as
+    tuples, so a window's outcomes can travel to where the documents are."""
+
+    drops: tuple[DropRow, ...]
+    cluster: DocCluster
+
+    def apply(self, doc: Document) -> Document:
+        """Set the verdicts and the cluster on ``doc`` (the document they were decided for)."""
+        for i, reason, score, match_doc, match_line, detail in self.drops:
+            doc.paragraphs[i].verdict = Verdict(DROP, reason, score, Match(match_doc, match_line),
+                                                detail)
+        doc.cluster = self.cluster
+        return doc
+
+
 class Crowded(Exception):
     """A window whose candidate pairs would be quadratic (see the module doc)."""
 
@@ -337,19 +359,19 @@ class StagedDeduper(CorpusDeduper):
             cl_id, duplicate, similarity, cl = self._doc_cluster(doc, hits, tokens, base,
                                                                  cluster_of, tokens_of, docs)
             names: dict[int, str] = {}
+            drops: list[DropRow] = []
             for k, hit in sorted(hits.items()):
                 if hit.doc not in names:
                     names[hit.doc] = (index.doc_id(hit.doc) if hit.doc < base
                                       else docs[hit.doc - base].id)
-                content[k].verdict = Verdict(DROP, REASON, round(hit.sim, 4),
-                                             Match(names[hit.doc], hit.line),
-                                             f"document cluster {cl_id}")
+                drops.append((ck.content[k], REASON, round(hit.sim, 4), names[hit.doc],
+                              hit.line, f"document cluster {cl_id}"))
             drop_doc = duplicate and drop_mode
             if drop_doc:
-                for para in content:
-                    if para.verdict is None:
-                        para.verdict = Verdict(DROP, DOCUMENT, similarity, Match(cl_id, 0),
-                                               f"near-duplicate of document {cl_id}")
+                drops.extend((ck.content[k], DOCUMENT, similarity, cl_id, 0,
+                              f"near-duplicate of document {cl_id}")
+                             for k in range(len(content)) if k not in hits)
+                drops.sort()
             self._tokens = tokens
             ordinal = self._insert(doc, content, hits, ck.longs, ck.sets,  # type: ignore[arg-type]
                                    ck.keys32, ck.short_hash, cl, drop_doc)
@@ -359,8 +381,9 @@ class StagedDeduper(CorpusDeduper):
                         kept_short.setdefault((j, h), content[k].line)
             cluster_of.append(ordinal if cl is None else cl)
             tokens_of.append(min(sum(tokens), _U32))
-            doc.cluster = DocCluster(cl_id, duplicate, similarity,
-                                     ordinal if cl is None else cl, sum(tokens))
+            CorpusOutcome(tuple(drops), DocCluster(cl_id, duplicate, similarity,
+                                                   ordinal if cl is None else cl,
+                                                   sum(tokens))).apply(doc)
             if drop_doc and bool((wdoc[row:] == j).any()):
                 self.restarts += 1
                 return docs[j + 1:], keys[j + 1:]
@@ -461,5 +484,5 @@ def corpus_deduper(cfg: Config, index: CorpusIndex, canonical: frozenset[int] = 
     return StagedDeduper(cfg, index, window=WINDOW)
 
 
-__all__ = ["CROWDED", "WINDOW", "Crowded", "LongDecision", "Rows", "StagedDeduper",
+__all__ = ["CROWDED", "WINDOW", "CorpusOutcome", "Crowded", "LongDecision", "Rows", "StagedDeduper",
            "corpus_deduper", "decide_long", "decision_rounds", "window_rows"]

@@ -21,7 +21,13 @@ from dedup.corpus import GeneratorConfig, generate
 from dedup.crossdoc import MARKS, CorpusDeduper, similarities
 from dedup.index import CorpusIndex
 from dedup.pipeline import Cleaner
-from dedup.staged import CROWDED, StagedDeduper, corpus_deduper, decision_rounds
+from dedup.staged import (
+    CROWDED,
+    CorpusOutcome,
+    StagedDeduper,
+    corpus_deduper,
+    decision_rounds,
+)
 from dedup.types import DocCluster, Document, Verdict
 
 CFG = Config().replace(boilerplate={"enabled": False})
@@ -275,3 +281,23 @@ def test_near_variants_of_a_template_stay_linear(monkeypatch: pytest.MonkeyPatch
     staged = assert_same(blob, window=256)
     assert staged.crowded_windows >= 1
     assert sum(sizes) <= 2 * CROWDED * len(texts)
+
+
+def test_an_outcome_travels_as_plain_values_and_applies_to_its_document() -> None:
+    rng = random.Random(4)
+    a, b = _paragraph(rng, 20), _paragraph(rng, 20)
+    blob = prepared([f"{a}\n{b}", f"Key quotes\n{a}\n{b}"])
+    docs = pickle.loads(blob)
+    fresh = pickle.loads(blob)
+    list(StagedDeduper(CFG, CorpusIndex(CFG))(docs))
+    drops = tuple((i, p.verdict.reason, p.verdict.score, p.verdict.match.doc,
+                   p.verdict.match.line, p.verdict.detail)
+                  for i, p in enumerate(docs[1].paragraphs)
+                  if p.verdict is not None and p.verdict.match is not None)
+    assert [d[1] for d in drops] == ["duplicate:cross-doc"] * 2
+    assert docs[1].cluster is not None
+    outcome = pickle.loads(pickle.dumps(CorpusOutcome(drops, docs[1].cluster)))
+    assert outcome == CorpusOutcome(drops, docs[1].cluster)
+    applied = outcome.apply(fresh[1])
+    assert [p.verdict for p in applied.paragraphs] == [p.verdict for p in docs[1].paragraphs]
+    assert applied.cluster == docs[1].cluster and applied.cluster.duplicate
