@@ -29,7 +29,7 @@ from .parallel import Chunk, Executor, LocalExecutor, count_chunk, prepare_chunk
 from .segment import segment
 from .signature import SketchCache
 from .staged import corpus_deduper
-from .types import Document, Paragraph, Verdict
+from .types import DROP, Document, Paragraph, Verdict
 
 Stage = Callable[[Iterable[Document]], Iterator[Document]]
 
@@ -69,20 +69,29 @@ class Stats:
     def add(self, result: CleanResult, sign: int = 1) -> None:
         """Count ``result`` in (``sign=-1``: take it back out, for a checkpoint that ends
         before it)."""
+        verdicts = result.verdicts
         self.documents += sign
-        self.lines_in += sign * len(result.verdicts)
-        self.lines_out += sign * sum(1 for v in result.verdicts if not v.dropped)
+        self.lines_in += sign * len(verdicts)
+        dropped = [v.reason for v in verdicts if v.label == DROP]
+        self.lines_out += sign * (len(verdicts) - len(dropped))
         self.bytes_in += sign * len(result.doc.text.encode("utf-8", "surrogatepass"))
         self.bytes_out += sign * len(result.text.encode("utf-8", "surrogatepass"))
-        dropped = [v.reason for v in result.verdicts if v.dropped]
-        for counter, keys in ((self.reasons, dropped), (self.documents_by_reason, set(dropped))):
-            counter.update({k: sign * n for k, n in Counter(keys).items()})
-            for k in [k for k, n in counter.items() if n <= 0]:
-                del counter[k]
+        counts = Counter(dropped)
+        if sign > 0:  # counts only grow: nothing to prune
+            self.reasons.update(counts)
+            self.documents_by_reason.update(counts.keys())
+        else:
+            for counter, keys in ((self.reasons, counts), (self.documents_by_reason,
+                                                           Counter(counts.keys()))):
+                counter.subtract(keys)
+                for k in [k for k, n in counter.items() if n <= 0]:
+                    del counter[k]
         if result.doc.cluster is not None and result.doc.cluster.duplicate:
             self.duplicate_documents += sign
-        lines = [v for v in result.verdicts if v.reason != "blank"]
-        if lines and all(v.reason.startswith("boilerplate:") for v in lines):
+        # every line that is not blank dropped as boilerplate (kept lines are not dropped)
+        lines = [r for r in dropped if r != "blank"]
+        if lines and len(lines) == len(verdicts) - counts["blank"] and all(
+                r.startswith("boilerplate:") for r in lines):
             # The classifier took every line: say so, the page may have been all template.
             self.emptied += sign
             if sign > 0 and len(self.emptied_ids) < 100:

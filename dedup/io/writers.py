@@ -52,6 +52,11 @@ _WRITE_HINTS = {
 }
 
 
+# One encoder each, made once: json.dumps with options builds a new encoder on every call.
+_RECORD_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_REMOVED_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def write_error(path: str | Path, exc: OSError, doing: str = "cannot write") -> OutputError:
     """An OSError while writing ``path`` as an OutputError naming the file, with a hint."""
     reason = exc.strerror or str(exc) or type(exc).__name__
@@ -306,9 +311,9 @@ class _JsonlSink(_TextSink):
             return
         record = output_record(result, self.text_field)
         try:
-            line = json.dumps(record, ensure_ascii=False, allow_nan=False)
+            line = _RECORD_JSON.encode(record)
         except ValueError:  # a NaN or infinite float (a Parquet cell): JSON has no such number
-            line = json.dumps(_finite(record), ensure_ascii=False, allow_nan=False)
+            line = _RECORD_JSON.encode(_finite(record))
         self.fh.write(line + "\n")
 
 
@@ -791,15 +796,17 @@ class RemovedWriter:
             self.fh = _Stdout() if path == "-" else AtomicFile(path)
 
     def write(self, result: CleanResult) -> None:
-        for rec in removed_records(result):
-            line = json.dumps(rec, ensure_ascii=False) + "\n"
-            if self.journal is not None:
-                try:
-                    self.journal.write(line.encode("utf-8", "surrogatepass"))
-                except OSError as exc:
-                    raise write_error(self.journal_path or self.path, exc) from exc
-            elif self.fh is not None:
-                self.fh.write(line)
+        records = removed_records(result)
+        if not records:
+            return
+        lines = "".join([_REMOVED_JSON.encode(rec) + "\n" for rec in records])
+        if self.journal is not None:
+            try:
+                self.journal.write(lines.encode("utf-8", "surrogatepass"))
+            except OSError as exc:
+                raise write_error(self.journal_path or self.path, exc) from exc
+        elif self.fh is not None:
+            self.fh.write(lines)
 
     def tell(self) -> int:
         """Bytes in the journal so far (after a flush, so a checkpoint can record them)."""
