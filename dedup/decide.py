@@ -78,7 +78,7 @@ UNDECIDED, KEPT, DROPPED = 0, 1, 2  # row states (int8)
 MAX_ROUNDS = 64  # rounds before the undecided remainder is finished in one process
 
 __all__ = ["Decision", "ExactGroups", "Rounds", "decide_rounds", "decide_sequential",
-           "exact_groups", "expand"]
+           "exact_groups", "expand", "index_ranges"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +205,7 @@ def decide_rounds(n: int, src: np.ndarray, dst: np.ndarray, sim: np.ndarray, *,
     while undecided > finish_at and count < max_rounds:
         count += 1
         # the join: edges into the rows decided last round, by dst; their rows may move
-        j = incoming[_ranges(in_bounds[delta], in_bounds[delta + 1])]
+        j = incoming[index_ranges(in_bounds[delta], in_bounds[delta + 1])]
         j = j[state[s[j]] == UNDECIDED]
         if sharp:  # only rows whose first candidate was decided
             rows = s[j[head[s[j]] == j]]
@@ -228,12 +228,12 @@ def decide_rounds(n: int, src: np.ndarray, dst: np.ndarray, sim: np.ndarray, *,
         undecided -= len(delta)
     if undecided:
         rows = np.flatnonzero(state == UNDECIDED)
-        left = _ranges(head[rows], end[rows])
+        left = index_ranges(head[rows], end[rows])
         _finish(state, target, tsim, s[left], d[left], w[e[left]])
     return Decision(target, tsim), Rounds(count, tuple(decided), undecided)
 
 
-def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+def index_ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
     """The concatenated index ranges ``starts[i]:stops[i]``, without a loop."""
     lengths = stops - starts
     total = int(lengths.sum())

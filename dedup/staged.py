@@ -55,7 +55,7 @@ from .crossdoc import (
     grow_runs,
     similarities,
 )
-from .decide import _ranges, decide_rounds, exact_groups
+from .decide import decide_rounds, exact_groups, index_ranges
 from .index import CorpusIndex
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Verdict
 
@@ -169,7 +169,7 @@ def _bucket_pairs(keys: np.ndarray, owner: np.ndarray, crowded: int
         raise Crowded(int(sizes.max()))
     first = np.repeat(bounds[:-1], sizes)  # each entry's bucket start
     idx = np.arange(len(o))
-    earlier = _ranges(first, idx)  # the entries before each one in its bucket
+    earlier = index_ranges(first, idx)  # the entries before each one in its bucket
     later = np.repeat(o, idx - first)
     pairs = np.unique((later << 32) | o[earlier])
     return pairs >> 32, pairs & _U32
