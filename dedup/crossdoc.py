@@ -137,6 +137,25 @@ def grow_runs(hits: dict[int, H], short_hash: dict[int, int],
                           if j in short_hash and j not in hits})
 
 
+def best_cluster(hits: dict[int, H], tokens: Sequence[int], cluster_of: Callable[[int], int],
+                 tokens_of: Callable[[int], int], threshold: float) -> tuple[float, int] | None:
+    """The cluster a document joins, as ``(similarity, cluster)``, or None: the content tokens
+    of its drops (``hits``: content position -> drop) counted per cluster of the documents they
+    point at, ``matched / (tokens + cluster_tokens - matched)``, the most similar at
+    ``threshold`` or more, ties to the earliest cluster."""
+    total = sum(tokens)
+    matched: dict[int, int] = defaultdict(int)
+    for k, hit in hits.items():
+        matched[cluster_of(hit.doc)] += tokens[k]
+    best: tuple[float, int] | None = None
+    for cl in sorted(matched):
+        m = matched[cl]
+        sim = m / max(total + tokens_of(cl) - m, 1)
+        if best is None or sim > best[0]:
+            best = (sim, cl)
+    return best if best is not None and best[0] >= threshold else None
+
+
 def _doc_key(line_hash: int, doc: int) -> int:
     """The 32-bit exact-table key of a short line in one document."""
     return ((line_hash ^ (doc * 0x9E3779B97F4A7C15)) & 0xFFFFFFFFFFFFFFFF) >> 32
@@ -494,19 +513,10 @@ class CorpusDeduper:
                  hits: dict[int, _Hit]) -> tuple[DocCluster, int | None]:
         """The document's cluster and the ordinal of the cluster's first document."""
         index = self.index
-        total = sum(self._tokens)
-        matched: dict[int, int] = defaultdict(int)
-        cluster_of = index.doc_cluster.data
-        for k, hit in hits.items():
-            matched[int(cluster_of[hit.doc])] += self._tokens[k]
-        best: tuple[float, int] | None = None
-        for cl in sorted(matched):
-            m = matched[cl]
-            other = int(index.doc_tokens.data[cl])
-            sim = m / max(total + other - m, 1)
-            if best is None or sim > best[0]:
-                best = (sim, cl)
-        if best is not None and best[0] >= self.cfg.corpus.document_threshold:
+        cluster_of, doc_tokens = index.doc_cluster.data, index.doc_tokens.data
+        best = best_cluster(hits, self._tokens, lambda d: int(cluster_of[d]),
+                            lambda cl: int(doc_tokens[cl]), self.cfg.corpus.document_threshold)
+        if best is not None:
             return DocCluster(index.doc_id(best[1]), True, round(best[0], 4)), best[1]
         return DocCluster(doc.id), None
 

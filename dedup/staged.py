@@ -50,6 +50,7 @@ from .crossdoc import (
     MARKS,
     REASON,
     CorpusDeduper,
+    best_cluster,
     corpus_keys,
     group_keys,
     grow_runs,
@@ -433,20 +434,12 @@ class StagedDeduper(CorpusDeduper):
                      ) -> tuple[str, bool, float, int | None]:
         """The reference's document cluster (``CorpusDeduper._cluster``) for a window."""
         index = self.index
-        total = sum(tokens)
-        matched: dict[int, int] = {}
-        for k, hit in hits.items():
-            cl = (int(index.doc_cluster.data[hit.doc]) if hit.doc < base
-                  else cluster_of[hit.doc - base])
-            matched[cl] = matched.get(cl, 0) + tokens[k]
-        best: tuple[float, int] | None = None
-        for cl in sorted(matched):
-            m = matched[cl]
-            other = (int(index.doc_tokens.data[cl]) if cl < base else tokens_of[cl - base])
-            sim = m / max(total + other - m, 1)
-            if best is None or sim > best[0]:
-                best = (sim, cl)
-        if best is not None and best[0] >= self.cfg.corpus.document_threshold:
+        best = best_cluster(
+            hits, tokens,
+            lambda d: int(index.doc_cluster.data[d]) if d < base else cluster_of[d - base],
+            lambda cl: int(index.doc_tokens.data[cl]) if cl < base else tokens_of[cl - base],
+            self.cfg.corpus.document_threshold)
+        if best is not None:
             cl = best[1]
             name = index.doc_id(cl) if cl < base else docs[cl - base].id
             return name, True, round(best[0], 4), cl
