@@ -444,7 +444,8 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
 
     removed_writer = None
     report_file: JsonFile | None = None
-    results = cleaner.clean_documents(documents())
+    # Results finished on the workers in parallel runs: the paragraphs never come back here.
+    results = cleaner.clean_documents(documents(), finished=True, removed=bool(removed))
     if progress is not None:
         results = progress(results, len(sources))
     try:

@@ -427,8 +427,8 @@ class CorpusDeduper:
                     p.verdict = Verdict(DROP, DOCUMENT, round(cluster.similarity, 4),
                                         Match(cluster.id, 0),
                                         f"near-duplicate of document {cluster.id}")
-        ordinal = self._insert(doc, content, hits, longs, sets, keys32, short_hash,
-                               cluster_ordinal, drop_doc)
+        ordinal = self._insert(doc, [p.line for p in content], hits, longs, sets, keys32,
+                               short_hash, cluster_ordinal, drop_doc)
         doc.cluster = DocCluster(cluster.id, cluster.duplicate, cluster.similarity,
                                  ordinal if cluster_ordinal is None else cluster_ordinal,
                                  sum(self._tokens))
@@ -520,10 +520,11 @@ class CorpusDeduper:
             return DocCluster(index.doc_id(best[1]), True, round(best[0], 4)), best[1]
         return DocCluster(doc.id), None
 
-    def _insert(self, doc: Document, content: list[Paragraph], hits: dict[int, _Hit],
+    def _insert(self, doc: Document, lines: list[int], hits: dict[int, _Hit],
                 longs: list[int], sets: dict[int, np.ndarray], keys32: np.ndarray | None,
                 short_hash: dict[int, int], cluster: int | None, drop_doc: bool) -> int:
-        """Register the document, index its kept paragraphs; returns its index ordinal."""
+        """Register the document, index its kept paragraphs (``lines``: the content's line
+        numbers); returns its index ordinal."""
         index = self.index
         ordinal = index.add_document(doc.id, sum(self._tokens), cluster)
         if drop_doc:
@@ -533,7 +534,7 @@ class CorpusDeduper:
         for i, k in enumerate(longs):
             if k in hits:
                 continue
-            band_rows.append(index.add_row(ordinal, content[k].line, sets[k]))
+            band_rows.append(index.add_row(ordinal, lines[k], sets[k]))
             band_pos.append(i)
         if band_rows:
             assert keys32 is not None
@@ -549,7 +550,7 @@ class CorpusDeduper:
         for k, h in short_hash.items():
             if k in hits:
                 continue
-            exact_rows.append(index.add_row(ordinal, content[k].line,
+            exact_rows.append(index.add_row(ordinal, lines[k],
                                             np.array([h & 0xFFFFFFFF, h >> 32], dtype=np.uint32)))
             exact_keys.append(_doc_key(h, ordinal))
         if exact_rows:

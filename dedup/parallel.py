@@ -13,16 +13,21 @@ What runs where:
 
 - **workers**: for each chunk of documents, segmentation, normalisation, the boilerplate
   classifier, in-document dedup and the MinHash signatures (:meth:`Cleaner.prepare`); for the
-  repetition sample, the hashing half of the line counts (:meth:`LineCounts.prepare`).
+  repetition sample, the hashing half of the line counts (:meth:`LineCounts.prepare`); and, in
+  a run of ``dedup clean``, the finishing: a chunk comes back as its documents' corpus keys and
+  one blob the parent keeps unread (:func:`prepare_to_finish`); once the corpus stage has
+  decided the chunk, the blob and the decisions go to a worker, which returns each document's
+  clean text, line counts and ``--removed`` records (:func:`finish_chunk`).
 - **the parent** (the client, for Dask): reading, the line counts' updates, every
-  cross-document decision (the corpus stage, a window of documents at a time in input order,
-  :mod:`dedup.staged`), and writing.
+  cross-document decision from the documents' corpus keys (the corpus stage, a window of
+  documents at a time in input order, :mod:`dedup.staged`), and writing.
 
 So the output is byte-identical for every number of workers and both engines: the workers'
-results depend only on the document, the config and the counts; the counts and the corpus
-index are updated in input order. Memory: a worker holds the model, the counts and one chunk;
-the parent holds the corpus index (bounded by the index, see :mod:`dedup.index`) and at most
-``2 * HELPING_WINDOW * workers`` chunks in flight, whatever the input size.
+results depend only on the document, the config, the counts and the corpus stage's outcome;
+the counts and the corpus index are updated in input order. Memory: a worker holds the model,
+the counts and one chunk; the parent holds the corpus index (bounded by the index, see
+:mod:`dedup.index`), one corpus window and at most ``2 * HELPING_WINDOW * workers`` chunks in
+flight each way, whatever the input size.
 """
 
 from __future__ import annotations
@@ -31,13 +36,15 @@ import dataclasses
 import importlib
 import itertools
 import multiprocessing
+import pickle
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .errors import ConfigError
-from .records import Prepared
+from .records import Finished, Prepared, PreparedKeys
 from .types import Document
 
 HELPING_WINDOW = 4  # tasks queued per worker while this process runs one itself
@@ -288,3 +295,49 @@ def prepare_chunk(state: State, docs: list[Document]) -> tuple[list[Prepared], d
     cleaner = state["cleaner"]
     prepared = [Prepared.of(doc) for doc in cleaner.prepare_timed(docs)]
     return prepared, cleaner.take_stage_seconds()
+
+
+def prepare_to_finish(state: State, docs: list[Document]
+                      ) -> tuple[list[PreparedKeys | None], bytes, dict[str, float]]:
+    """Every per-document stage on a chunk whose documents the workers will finish (see
+    :func:`finish_chunk`): each document's corpus keys, for the corpus stage in the parent, and
+    the rest of the chunk (ids, texts, prepared records without their keys) as one pickled
+    blob, which the parent holds without reading and sends back with the corpus stage's
+    outcomes. Returns those and the seconds per stage."""
+    cleaner = state["cleaner"]
+    prepared = [Prepared.of(doc) for doc in cleaner.prepare_timed(docs)]
+    keys = [p.keys for p in prepared]
+    rest = [dataclasses.replace(p, keys=None) for p in prepared]
+    blob = pickle.dumps(([d.id for d in docs], [d.text for d in docs], rest),
+                        protocol=pickle.HIGHEST_PROTOCOL)
+    return keys, blob, cleaner.take_stage_seconds()
+
+
+def finish_chunk(state: State, item: tuple[bytes, tuple[Any, ...]]
+                 ) -> tuple[list[Finished], dict[str, float]]:
+    """A chunk of :func:`prepare_to_finish` finished: its blob and the corpus stage's outcome
+    of every document (``None`` without a corpus stage) in; each document's :class:`Finished`
+    record (``state["removed"]``: with its ``--removed`` records) and the seconds out."""
+    t0 = time.perf_counter()
+    blob, outcomes = item
+    ids, texts, records = pickle.loads(blob)
+    docs = [r.apply(Document(i, t)) for i, t, r in zip(ids, texts, records, strict=True)]
+    out = finish_documents(docs, outcomes, state["cleaner"].config, state["removed"])
+    return out, {"finish": time.perf_counter() - t0}
+
+
+def finish_documents(docs: list[Document], outcomes: Iterable[Any], config: Any,
+                     removed: bool) -> list[Finished]:
+    """Each document with its corpus outcome applied, as a :class:`Finished` record."""
+    from .io.writers import removed_lines  # the writers import the pipeline, which imports this
+    from .pipeline import clean_result
+
+    out = []
+    for doc, outcome in zip(docs, outcomes, strict=True):
+        if outcome is not None:
+            outcome.apply(doc)
+        result = clean_result(doc, config)
+        lines, dropped = result.line_counts()
+        out.append(Finished(result.text, lines, tuple(dropped),
+                            removed_lines(result) if removed else None))
+    return out

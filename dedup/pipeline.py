@@ -7,11 +7,12 @@ Every stage is a generator over documents; :class:`Cleaner` chains them and time
 from __future__ import annotations
 
 import itertools
+import pickle
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .batching import batches
 from .boilerplate import Classifier, RuleClassifier
@@ -25,13 +26,23 @@ from .crossdoc import CorpusDeduper, add_corpus_keys
 from .errors import ConfigError
 from .index import CorpusIndex
 from .normalize import normalize
-from .parallel import Chunk, Executor, LocalExecutor, count_chunk, prepare_chunk
+from .parallel import (
+    Chunk,
+    Executor,
+    LocalExecutor,
+    count_chunk,
+    finish_chunk,
+    prepare_chunk,
+    prepare_to_finish,
+)
+from .records import Finished
 from .segment import segment
 from .signature import SketchCache
-from .staged import corpus_deduper
+from .staged import CorpusOutcome, StagedDeduper, corpus_deduper
 from .types import DROP, Document, Paragraph, Verdict
 
 Stage = Callable[[Iterable[Document]], Iterator[Document]]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -42,12 +53,24 @@ class CleanResult:
     text: str
     verdicts: list[Verdict]
     dropped_document: bool = False  # a near-duplicate document under ``documents = "drop"``
+    # Set when a worker finished the document (see Cleaner.clean_documents(finished=True)):
+    # then ``verdicts`` and the document's paragraphs are empty, and this has their summary.
+    finished: Finished | None = None
 
     @property
     def removed(self) -> list[tuple[Paragraph, Verdict]]:
         """The dropped paragraphs with their verdicts, in document order."""
+        if self.finished is not None:
+            raise ValueError("a document finished on a worker has no paragraphs here; "
+                             "read its removed records from result.finished.removed")
         return [(p, v) for p, v in zip(self.doc.paragraphs, self.verdicts, strict=True)
                 if v.dropped]
+
+    def line_counts(self) -> tuple[int, list[str]]:
+        """The number of input lines and the reason of every dropped one, in order."""
+        if self.finished is not None:
+            return self.finished.lines, list(self.finished.dropped)
+        return len(self.verdicts), [v.reason for v in self.verdicts if v.label == DROP]
 
 
 @dataclass(slots=True)
@@ -69,11 +92,10 @@ class Stats:
     def add(self, result: CleanResult, sign: int = 1) -> None:
         """Count ``result`` in (``sign=-1``: take it back out, for a checkpoint that ends
         before it)."""
-        verdicts = result.verdicts
+        lines_in, dropped = result.line_counts()
         self.documents += sign
-        self.lines_in += sign * len(verdicts)
-        dropped = [v.reason for v in verdicts if v.label == DROP]
-        self.lines_out += sign * (len(verdicts) - len(dropped))
+        self.lines_in += sign * lines_in
+        self.lines_out += sign * (lines_in - len(dropped))
         self.bytes_in += sign * len(result.doc.text.encode("utf-8", "surrogatepass"))
         self.bytes_out += sign * len(result.text.encode("utf-8", "surrogatepass"))
         counts = Counter(dropped)
@@ -90,7 +112,7 @@ class Stats:
             self.duplicate_documents += sign
         # every line that is not blank dropped as boilerplate (kept lines are not dropped)
         lines = [r for r in dropped if r != "blank"]
-        if lines and len(lines) == len(verdicts) - counts["blank"] and all(
+        if lines and len(lines) == lines_in - counts["blank"] and all(
                 r.startswith("boilerplate:") for r in lines):
             # The classifier took every line: say so, the page may have been all template.
             self.emptied += sign
@@ -154,11 +176,11 @@ class _Timer:
     def __init__(self) -> None:
         self.inclusive: dict[str, float] = {}
 
-    def wrap(self, name: str, it: Iterator[Document]) -> Iterator[Document]:
+    def wrap(self, name: str, it: Iterator[T]) -> Iterator[T]:
         self.inclusive.setdefault(name, 0.0)  # registered now, so the dict keeps flow order
         return self._pull(name, it)
 
-    def _pull(self, name: str, it: Iterator[Document]) -> Iterator[Document]:
+    def _pull(self, name: str, it: Iterator[T]) -> Iterator[T]:
         while True:
             t0 = time.perf_counter()
             try:
@@ -366,8 +388,14 @@ class Cleaner:
               if cfg.corpus.enabled else []),
         ]
 
-    def clean_documents(self, docs: Iterable[Document | str]) -> Iterator[CleanResult]:
-        """Stream :class:`CleanResult` for every document, in input order."""
+    def clean_documents(self, docs: Iterable[Document | str], *, finished: bool = False,
+                        removed: bool = False) -> Iterator[CleanResult]:
+        """Stream :class:`CleanResult` for every document, in input order.
+
+        ``finished``: a parallel run may finish each document on a worker, so its paragraphs
+        never travel back to this process: the result then has the clean text and a
+        :class:`~dedup.records.Finished` summary (with the ``--removed`` records as JSON lines
+        when ``removed``), and no verdicts (see :meth:`_finish_parallel`)."""
         timer = _Timer()
         if self.uses_repetition and self.counts is None:
             if self.config.boilerplate.repetition == "full":
@@ -380,7 +408,7 @@ class Cleaner:
             else:
                 docs = self._with_sample_counts(docs)
         if self.parallel:
-            yield from self._clean_parallel(docs)
+            yield from self._clean_parallel(docs, finished, removed)
             return
         stream: Iterator[Document] = timer.wrap(
             "read", (_as_document(d, n) for n, d in enumerate(docs)))
@@ -394,13 +422,12 @@ class Cleaner:
                 self.stats.stage_seconds[name] = self.stats.stage_seconds.get(name, 0.0) + secs
 
     def _result(self, doc: Document) -> CleanResult:
-        dropped = (doc.cluster is not None and doc.cluster.duplicate
-                   and self.config.corpus.documents == "drop")
-        result = CleanResult(doc, doc.clean_text(), doc.verdicts(), dropped)
+        result = clean_result(doc, self.config)
         self.stats.add(result)
         return result
 
-    def _clean_parallel(self, docs: Iterable[Document | str]) -> Iterator[CleanResult]:
+    def _clean_parallel(self, docs: Iterable[Document | str], finished: bool = False,
+                        removed: bool = False) -> Iterator[CleanResult]:
         """:meth:`clean_documents` with the per-document stages on the workers (see
         :mod:`dedup.parallel`); the corpus stage runs here, in input order."""
         stream = iter(docs)
@@ -410,10 +437,18 @@ class Cleaner:
         stream = itertools.chain(first, stream)
         worker = Cleaner(self.config, self._given, self.counts)
         worker.classifiers = self.classifiers
-        ex, own = self._start({"cleaner": worker})
+        state = {"cleaner": worker, "removed": removed}
+        ex, own = self._start(state)
         corpus = (corpus_deduper(self.config, self.index, self.canonical)
                   if self.config.corpus.enabled else None)
         self.corpus_deduper = corpus
+        if finished and (corpus is None or isinstance(corpus, StagedDeduper)):
+            try:
+                yield from self._finish_parallel(stream, ex, state, corpus)
+            finally:
+                if own:
+                    ex.close()
+            return
         seconds = self.stats.stage_seconds
         documents = (_as_document(d, n) for n, d in enumerate(stream))
         sent: deque[list[Document]] = deque()  # the chunks on the workers, in input order
@@ -455,9 +490,98 @@ class Cleaner:
             if own:
                 ex.close()
 
+    def _finish_parallel(self, docs: Iterator[Document | str], ex: Executor, state: dict[str, Any],
+                         corpus: StagedDeduper | None) -> Iterator[CleanResult]:
+        """The parallel run of :meth:`clean_documents` with ``finished``: this process reads,
+        decides the corpus stage and counts; the workers do everything else.
+
+        1. Each chunk goes to a worker (:func:`~dedup.parallel.prepare_to_finish`), which
+           returns the corpus keys of its documents and the rest as one blob, kept unread;
+        2. the corpus stage decides each document here from its keys alone
+           (:meth:`StagedDeduper.outcomes`: windows spanning chunks, as in one process);
+        3. once every document of a chunk is decided, its blob and outcomes go to a worker
+           (:func:`~dedup.parallel.finish_chunk`), which applies the per-document records and
+           the outcomes and returns each document's clean text and summary.
+
+        The results are those of the other path byte for byte: the same functions decide and
+        finish, only in other processes."""
+        seconds = self.stats.stage_seconds
+        config = self.config
+        documents = (_as_document(d, n) for n, d in enumerate(docs))
+        sent: deque[list[Document]] = deque()  # chunks on the workers, in input order
+        prepared: deque[tuple[list[Document], bytes]] = deque()  # ... back, not yet decided
+        deciding: deque[list[Document]] = deque()  # ... decided, being finished
+
+        def add(stage_seconds: dict[str, float]) -> None:
+            for name, secs in stage_seconds.items():
+                seconds[name] = seconds.get(name, 0.0) + secs
+
+        def send() -> Iterator[list[Document]]:
+            for chunk in batches(documents):
+                sent.append(chunk)
+                yield Chunk(chunk)
+
+        def here(chunk: Chunk) -> Any:
+            """A chunk prepared in this process, on the copies a worker would get (the
+            documents here stay as read)."""
+            return prepare_to_finish(state, pickle.loads(pickle.dumps(chunk)))
+
+        def keyed() -> Iterator[Document]:
+            for keys, blob, stage_seconds in ex.map(prepare_to_finish, send(), local=here):
+                add(stage_seconds)
+                t0 = time.perf_counter()
+                chunk = sent.popleft()
+                for doc, k in zip(chunk, keys, strict=True):
+                    doc.corpus_keys = None if k is None else k.corpus_keys()
+                prepared.append((chunk, blob))
+                seconds["transfer"] = seconds.get("transfer", 0.0) + time.perf_counter() - t0
+                yield from chunk
+
+        timer = _Timer()
+
+        def decided() -> Iterator[tuple[bytes, tuple[CorpusOutcome | None, ...]]]:
+            upstream = timer.wrap("upstream", keyed())
+            pairs: Iterator[tuple[Document, CorpusOutcome | None]] = (
+                timer.wrap("corpus", corpus.outcomes(upstream)) if corpus is not None
+                else ((d, None) for d in upstream))
+            outcomes: list[CorpusOutcome | None] = []
+            for doc, outcome in pairs:
+                if outcome is not None:
+                    doc.cluster = outcome.cluster
+                outcomes.append(outcome)
+                chunk, blob = prepared[0]
+                if len(outcomes) == len(chunk):
+                    prepared.popleft()
+                    deciding.append(chunk)
+                    yield blob, tuple(outcomes)
+                    outcomes = []
+
+        try:
+            for done, stage_seconds in ex.map(finish_chunk, decided(),
+                                              local=lambda item: finish_chunk(state, item)):
+                add(stage_seconds)
+                for doc, fin in zip(deciding.popleft(), done, strict=True):
+                    result = CleanResult(doc, fin.text, [], dropped_document(doc, config), fin)
+                    self.stats.add(result)
+                    yield result
+        finally:
+            if corpus is not None:
+                seconds["corpus"] = seconds.get("corpus", 0.0) + timer.exclusive()["corpus"]
+
     def clean(self, doc: Document | str) -> CleanResult:
         """Clean one document (a :class:`Document` or a plain string)."""
         return next(self.clean_documents([doc]))
+
+
+def dropped_document(doc: Document, config: Config) -> bool:
+    """Whether ``doc`` is left out whole: a near-duplicate under ``documents = "drop"``."""
+    return (doc.cluster is not None and doc.cluster.duplicate
+            and config.corpus.documents == "drop")
+
+
+def clean_result(doc: Document, config: Config) -> CleanResult:
+    """The result of a document every stage has decided."""
+    return CleanResult(doc, doc.clean_text(), doc.verdicts(), dropped_document(doc, config))
 
 
 def clean_text(text: str, config: Config | None = None) -> str:

@@ -169,3 +169,19 @@ def decode(version: int, *fields: Any) -> Prepared:
                           hint="run the same dedup version on the workers and the client")
     bounds, *rest = fields
     return Prepared(_frozen(bounds), *rest)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A document finished where its paragraphs are (a worker of a parallel run), so they never
+    travel to the parent: the clean text, the number of input lines, the reason of every
+    dropped line in order (for the statistics), and the ``--removed`` records as JSON lines
+    (``None`` when the run writes none)."""
+
+    text: str
+    lines: int
+    dropped: tuple[str, ...]
+    removed: str | None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Finished, (self.text, self.lines, self.dropped, self.removed))

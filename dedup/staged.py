@@ -58,7 +58,7 @@ from .crossdoc import (
 )
 from .decide import decide_rounds, exact_groups, index_ranges
 from .index import CorpusIndex
-from .types import DROP, CorpusKeys, DocCluster, Document, Match, Verdict
+from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict
 
 WINDOW = 256  # documents decided together (at most MARKS, so checkpoints find their marks)
 WINDOW_CHARS = 16 << 20  # ... or fewer, once their texts reach this many characters
@@ -277,6 +277,14 @@ class StagedDeduper(CorpusDeduper):
         self.restarts = 0  # windows decided again after a dropped document (documents="drop")
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
+        for doc, outcome in self.outcomes(docs):
+            yield outcome.apply(doc)
+
+    def outcomes(self, docs: Iterable[Document]) -> Iterator[tuple[Document, CorpusOutcome]]:
+        """Every document with what the corpus stage decided about it, in input order; the
+        documents are not changed (their ``corpus_keys`` are used up). A document may come
+        without its paragraphs (the parent of a parallel run holds only the keys): nothing here
+        reads them."""
         window: deque[Document] = deque()
         chars = 0
         for doc in docs:
@@ -287,29 +295,51 @@ class StagedDeduper(CorpusDeduper):
                 chars = 0
         yield from self._decided(window)
 
-    def _decided(self, window: deque[Document]) -> Iterator[Document]:
+    def _decided(self, window: deque[Document]) -> Iterator[tuple[Document, CorpusOutcome]]:
         """The window's documents decided, then handed on one by one (and let go of)."""
-        if window:
-            self._window(list(window))
+        outcomes = deque(self._window(list(window))) if window else deque()
         while window:
-            yield window.popleft()
+            yield window.popleft(), outcomes.popleft()
 
-    def _window(self, docs: list[Document]) -> None:
+    def _window(self, docs: list[Document]) -> list[CorpusOutcome]:
         keys = [d.corpus_keys if d.corpus_keys is not None else corpus_keys(d, self.cfg)
                 for d in docs]
         for doc in docs:
             doc.corpus_keys = None
+        out: list[CorpusOutcome] = []
         while docs:
-            docs, keys = self._decide(docs, keys)
+            docs, keys = self._decide(docs, keys, out)
+        return out
 
-    def _decide(self, docs: list[Document], keys: list[CorpusKeys]
+    def _reference(self, doc: Document, ck: CorpusKeys) -> CorpusOutcome:
+        """The reference's decision for one document (a crowded window), as an outcome. A
+        document without its paragraphs gets blank stand-ins for the reference to mark (it
+        reads nothing else of them)."""
+        stand_in = not doc.paragraphs
+        if stand_in:
+            doc.paragraphs = [Paragraph(i, "", 0, 0)
+                              for i in range(max(ck.content, default=-1) + 1)]
+        doc.corpus_keys = ck
+        self.process(doc)
+        drops = []
+        for i in ck.content:
+            v = doc.paragraphs[i].verdict
+            if v is not None and v.match is not None:
+                drops.append((i, v.reason, v.score, v.match.doc, v.match.line, v.detail))
+        if stand_in:
+            doc.paragraphs = []
+        assert doc.cluster is not None
+        return CorpusOutcome(tuple(drops), doc.cluster)
+
+    def _decide(self, docs: list[Document], keys: list[CorpusKeys], out: list[CorpusOutcome]
                 ) -> tuple[list[Document], list[CorpusKeys]]:
         """Decide a window (module doc); returns the documents left to decide again (none,
         unless a document was dropped). With ``corpus.documents = "drop"`` a document that
         joins a cluster adds nothing to the index: when a later row of the window was dropped
         against one of its rows, the rest of the window is decided again without them (no
         other decision of the window can change: a row kept stays kept with fewer
-        candidates, and every other drop's target is still there and still the best)."""
+        candidates, and every other drop's target is still there and still the best).
+        Appends each decided document's outcome to ``out``."""
         cfg, index = self.cfg, self.index
         rows = window_rows(keys)
         try:
@@ -318,8 +348,7 @@ class StagedDeduper(CorpusDeduper):
             self.crowded_windows += 1
             for doc, ck in zip(docs, keys, strict=True):
                 self._mark(doc)
-                doc.corpus_keys = ck
-                self.process(doc)
+                out.append(self._reference(doc, ck))
             return [], []
         self.rounds.append(long.rounds)
         self.remainder += long.remainder
@@ -348,7 +377,9 @@ class StagedDeduper(CorpusDeduper):
         row = 0
         for j, (doc, ck) in enumerate(zip(docs, keys, strict=True)):
             self._mark(doc)
-            content = [doc.paragraphs[i] for i in ck.content]
+            paras = doc.paragraphs
+            lines = ([paras[i].line for i in ck.content] if paras
+                     else [i + 1 for i in ck.content])
             hits: dict[int, _Hit] = {}
             for k in ck.longs if ck.keys32 is not None else ():
                 if tdocs[row] >= 0:
@@ -371,20 +402,19 @@ class StagedDeduper(CorpusDeduper):
             if drop_doc:
                 drops.extend((ck.content[k], DOCUMENT, similarity, cl_id, 0,
                               f"near-duplicate of document {cl_id}")
-                             for k in range(len(content)) if k not in hits)
+                             for k in range(len(lines)) if k not in hits)
                 drops.sort()
             self._tokens = tokens
-            ordinal = self._insert(doc, content, hits, ck.longs, ck.sets,  # type: ignore[arg-type]
+            ordinal = self._insert(doc, lines, hits, ck.longs, ck.sets,  # type: ignore[arg-type]
                                    ck.keys32, ck.short_hash, cl, drop_doc)
             if not drop_doc:
                 for k, h in ck.short_hash.items():
                     if k not in hits:
-                        kept_short.setdefault((j, h), content[k].line)
+                        kept_short.setdefault((j, h), lines[k])
             cluster_of.append(ordinal if cl is None else cl)
             tokens_of.append(min(sum(tokens), _U32))
-            CorpusOutcome(tuple(drops), DocCluster(cl_id, duplicate, similarity,
-                                                   ordinal if cl is None else cl,
-                                                   sum(tokens))).apply(doc)
+            out.append(CorpusOutcome(tuple(drops), DocCluster(
+                cl_id, duplicate, similarity, ordinal if cl is None else cl, sum(tokens))))
             if drop_doc and bool((wdoc[row:] == j).any()):
                 self.restarts += 1
                 return docs[j + 1:], keys[j + 1:]

@@ -769,6 +769,11 @@ def removed_records(result: CleanResult) -> list[dict[str, Any]]:
     return out
 
 
+def removed_lines(result: CleanResult) -> str:
+    """:func:`removed_records` as the ``--removed`` file's JSON lines (empty when none)."""
+    return "".join([_REMOVED_JSON.encode(rec) + "\n" for rec in removed_records(result)])
+
+
 class RemovedWriter:
     """The ``--removed`` JSONL file, written atomically: :meth:`finish` completes it under a
     temporary name, :meth:`commit` renames it into place (:meth:`close`: both).
@@ -796,10 +801,14 @@ class RemovedWriter:
             self.fh = _Stdout() if path == "-" else AtomicFile(path)
 
     def write(self, result: CleanResult) -> None:
-        records = removed_records(result)
-        if not records:
+        if result.finished is None:
+            lines = removed_lines(result)
+        elif result.finished.removed is None:
+            raise ValueError("a result finished without its removed records")
+        else:
+            lines = result.finished.removed
+        if not lines:
             return
-        lines = "".join([_REMOVED_JSON.encode(rec) + "\n" for rec in records])
         if self.journal is not None:
             try:
                 self.journal.write(lines.encode("utf-8", "surrogatepass"))
