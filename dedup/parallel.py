@@ -45,7 +45,10 @@ from typing import Any
 
 from .errors import ConfigError
 from .records import Finished, Prepared, PreparedKeys
-from .types import Document
+from .segment import BLANK
+from .types import DROP, Document
+
+_BLANK_ROW = (BLANK.reason, BLANK.score, None, BLANK.detail)
 
 HELPING_WINDOW = 4  # tasks queued per worker while this process runs one itself
 _DONE = object()
@@ -321,9 +324,44 @@ def finish_chunk(state: State, item: tuple[bytes, tuple[Any, ...]]
     t0 = time.perf_counter()
     blob, outcomes = item
     ids, texts, records = pickle.loads(blob)
-    docs = [r.apply(Document(i, t)) for i, t, r in zip(ids, texts, records, strict=True)]
-    out = finish_documents(docs, outcomes, state["cleaner"].config, state["removed"])
+    config, removed = state["cleaner"].config, state["removed"]
+    out = [finish_record(i, t, r, o, config, removed)
+           for i, t, r, o in zip(ids, texts, records, outcomes, strict=True)]
     return out, {"finish": time.perf_counter() - t0}
+
+
+def finish_record(doc_id: str, text: str, record: Prepared, outcome: Any, config: Any,
+                  removed: bool) -> Finished:
+    """:func:`finish_documents` of one document from its prepared record and corpus outcome,
+    without building its paragraphs and verdicts: the same clean text, counts and removed
+    records (``tests/test_finished.py`` holds the two to each other)."""
+    from .io.writers import removed_json, removed_rows
+    from .pipeline import drops_document
+
+    starts, ends = record.bounds[0::2].tolist(), record.bounds[1::2].tolist()
+    lines = (record.texts if record.texts is not None
+             else [text[s:e].strip() for s, e in zip(starts, ends, strict=True)])
+    # every dropped line: (reason, score, (matched document, line) or None, detail)
+    drops: dict[int, tuple[str, float, tuple[str, int] | None, str]] = {}
+    for v in record.verdicts:
+        if isinstance(v, int):
+            drops[v] = _BLANK_ROW
+        elif v[1] == DROP:
+            drops[v[0]] = v[2:]
+    cluster = None
+    if outcome is not None:
+        for i, reason, score, match_doc, match_line, detail in outcome.drops:
+            drops[i] = (reason, score, (match_doc, match_line), detail)
+        cluster = outcome.cluster
+    kept = [t for i, t in enumerate(lines) if t and i not in drops]
+    dropped = sorted(drops)
+    rendered = None
+    if removed:
+        rendered = removed_json(removed_rows(
+            doc_id, cluster, drops_document(cluster, config),
+            [(i + 1, *drops[i], lines[i]) for i in dropped]))
+    return Finished("\n".join(kept) + "\n" if kept else "", len(lines),
+                    tuple(drops[i][0] for i in dropped), rendered)
 
 
 def finish_documents(docs: list[Document], outcomes: Iterable[Any], config: Any,

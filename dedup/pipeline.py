@@ -7,7 +7,6 @@ Every stage is a generator over documents; :class:`Cleaner` chains them and time
 from __future__ import annotations
 
 import itertools
-import pickle
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,6 +31,7 @@ from .parallel import (
     LocalExecutor,
     count_chunk,
     finish_chunk,
+    finish_documents,
     prepare_chunk,
     prepare_to_finish,
 )
@@ -39,7 +39,7 @@ from .records import Finished
 from .segment import segment
 from .signature import SketchCache
 from .staged import CorpusOutcome, StagedDeduper, corpus_deduper
-from .types import DROP, Document, Paragraph, Verdict
+from .types import DROP, DocCluster, Document, Paragraph, Verdict
 
 Stage = Callable[[Iterable[Document]], Iterator[Document]]
 T = TypeVar("T")
@@ -509,8 +509,11 @@ class Cleaner:
         config = self.config
         documents = (_as_document(d, n) for n, d in enumerate(docs))
         sent: deque[list[Document]] = deque()  # chunks on the workers, in input order
-        prepared: deque[tuple[list[Document], bytes]] = deque()  # ... back, not yet decided
-        deciding: deque[list[Document]] = deque()  # ... decided, being finished
+        # chunks back from the workers (with their blob) or prepared here (None), not decided
+        prepared: deque[tuple[list[Document], bytes | None]] = deque()
+        # decided chunks in input order, with their records once finished
+        order: deque[tuple[list[Document], list[Finished] | None]] = deque()
+        removed = bool(state["removed"])
 
         def add(stage_seconds: dict[str, float]) -> None:
             for name, secs in stage_seconds.items():
@@ -521,18 +524,23 @@ class Cleaner:
                 sent.append(chunk)
                 yield Chunk(chunk)
 
-        def here(chunk: Chunk) -> Any:
-            """A chunk prepared in this process, on the copies a worker would get (the
-            documents here stay as read)."""
-            return prepare_to_finish(state, pickle.loads(pickle.dumps(chunk)))
+        def here(chunk: list[Document]) -> tuple[None, None, dict[str, float]]:
+            """A chunk prepared in this process, in place: it is finished here too, from the
+            documents themselves (no record, no blob)."""
+            for _ in worker.prepare_timed(chunk):
+                pass
+            return None, None, worker.take_stage_seconds()
+
+        worker = state["cleaner"]
 
         def keyed() -> Iterator[Document]:
             for keys, blob, stage_seconds in ex.map(prepare_to_finish, send(), local=here):
                 add(stage_seconds)
                 t0 = time.perf_counter()
                 chunk = sent.popleft()
-                for doc, k in zip(chunk, keys, strict=True):
-                    doc.corpus_keys = None if k is None else k.corpus_keys()
+                if keys is not None:
+                    for doc, k in zip(chunk, keys, strict=True):
+                        doc.corpus_keys = None if k is None else k.corpus_keys()
                 prepared.append((chunk, blob))
                 seconds["transfer"] = seconds.get("transfer", 0.0) + time.perf_counter() - t0
                 yield from chunk
@@ -540,6 +548,8 @@ class Cleaner:
         timer = _Timer()
 
         def decided() -> Iterator[tuple[bytes, tuple[CorpusOutcome | None, ...]]]:
+            """The blob and outcomes of every chunk a worker prepared, once decided; a chunk
+            prepared here is finished here, straight away."""
             upstream = timer.wrap("upstream", keyed())
             pairs: Iterator[tuple[Document, CorpusOutcome | None]] = (
                 timer.wrap("corpus", corpus.outcomes(upstream)) if corpus is not None
@@ -552,18 +562,38 @@ class Cleaner:
                 chunk, blob = prepared[0]
                 if len(outcomes) == len(chunk):
                     prepared.popleft()
-                    deciding.append(chunk)
-                    yield blob, tuple(outcomes)
+                    if blob is None:
+                        t0 = time.perf_counter()
+                        order.append((chunk, finish_documents(chunk, outcomes, config, removed)))
+                        for d in chunk:
+                            d.paragraphs = []  # as a worker's documents: let go of them
+                        add({"finish": time.perf_counter() - t0})
+                    else:
+                        order.append((chunk, None))
+                        yield blob, tuple(outcomes)
                     outcomes = []
+
+        def results(chunk: list[Document], done: list[Finished]) -> Iterator[CleanResult]:
+            for doc, fin in zip(chunk, done, strict=True):
+                result = CleanResult(doc, fin.text, [], dropped_document(doc, config), fin)
+                self.stats.add(result)
+                yield result
+
+        def finished_here() -> Iterator[CleanResult]:
+            """The chunks at the head of ``order`` that were finished here."""
+            while order and order[0][1] is not None:
+                chunk, done = order.popleft()
+                yield from results(chunk, done or [])
 
         try:
             for done, stage_seconds in ex.map(finish_chunk, decided(),
                                               local=lambda item: finish_chunk(state, item)):
                 add(stage_seconds)
-                for doc, fin in zip(deciding.popleft(), done, strict=True):
-                    result = CleanResult(doc, fin.text, [], dropped_document(doc, config), fin)
-                    self.stats.add(result)
-                    yield result
+                yield from finished_here()  # the chunks before this one
+                chunk, pending = order.popleft()
+                assert pending is None  # this one: the first chunk a worker prepared
+                yield from results(chunk, done)
+            yield from finished_here()
         finally:
             if corpus is not None:
                 seconds["corpus"] = seconds.get("corpus", 0.0) + timer.exclusive()["corpus"]
@@ -575,8 +605,12 @@ class Cleaner:
 
 def dropped_document(doc: Document, config: Config) -> bool:
     """Whether ``doc`` is left out whole: a near-duplicate under ``documents = "drop"``."""
-    return (doc.cluster is not None and doc.cluster.duplicate
-            and config.corpus.documents == "drop")
+    return drops_document(doc.cluster, config)
+
+
+def drops_document(cluster: DocCluster | None, config: Config) -> bool:
+    """Whether a document of ``cluster`` is left out whole (see :func:`dropped_document`)."""
+    return cluster is not None and cluster.duplicate and config.corpus.documents == "drop"
 
 
 def clean_result(doc: Document, config: Config) -> CleanResult:

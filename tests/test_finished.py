@@ -9,6 +9,8 @@ import pickle
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dedup.batch import run_clean
 from dedup.config import Config
@@ -16,9 +18,9 @@ from dedup.corpus import GeneratorConfig, generate, write_corpus
 from dedup.crossdoc import CorpusDeduper
 from dedup.index import CorpusIndex
 from dedup.io.writers import removed_lines
-from dedup.parallel import finish_chunk, prepare_to_finish
+from dedup.parallel import finish_chunk, finish_documents, finish_record, prepare_to_finish
 from dedup.pipeline import Cleaner, CleanResult
-from dedup.records import Finished
+from dedup.records import Finished, Prepared
 from dedup.staged import StagedDeduper
 from dedup.types import Document
 
@@ -131,3 +133,33 @@ def test_run_clean_with_removed_is_byte_identical_across_jobs(tmp_path: Path) ->
         outs.append((out.read_bytes(), rem.read_bytes()))
     assert outs[0] == outs[1] == outs[2]
     assert b"duplicate:cross-doc" in outs[0][1]
+
+
+_LINES = [" ".join(WORDS[i:i + n]) for i in range(0, 20, 3) for n in (2, 9, 14)]
+
+
+@st.composite
+def _corpus(draw: st.DrawFn) -> list[str]:
+    line = st.one_of(st.sampled_from(_LINES), st.sampled_from(["", "   ", "\t"]),
+                     st.text(alphabet="ab cé\u00a0", max_size=12))
+    return draw(st.lists(st.lists(line, max_size=12).map("\n".join), min_size=1, max_size=6))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=_corpus(), drop=st.booleans(), removed=st.booleans())
+def test_finishing_from_the_record_equals_finishing_the_document(
+        texts: list[str], drop: bool, removed: bool) -> None:
+    """Blank and whitespace lines, copies in and across documents, both document modes: the
+    record path gives the object path's text, counts and removed records."""
+    cfg = Config().replace(corpus={"documents": "drop" if drop else "tag"},
+                           boilerplate={"enabled": False})
+    docs = pickle.loads(prepared(texts, cfg))
+    records = [dataclasses.replace(Prepared.of(d), keys=None) for d in docs]
+    index = CorpusIndex(cfg)
+    outcomes = [o for _, o in StagedDeduper(cfg, index).outcomes(
+        [Document(d.id, d.text, ordinal=d.ordinal, corpus_keys=d.corpus_keys) for d in docs])]
+    index.close()
+    by_objects = finish_documents(docs, outcomes, cfg, removed)
+    by_records = [finish_record(d.id, d.text, r, o, cfg, removed)
+                  for d, r, o in zip(docs, records, outcomes, strict=True)]
+    assert by_records == by_objects

@@ -22,7 +22,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TextIO
 
@@ -31,6 +31,7 @@ import zstandard
 from ..commit import crash_point, fsync_dir
 from ..errors import ConfigError, OutputError
 from ..pipeline import CleanResult
+from ..types import DocCluster
 from .readers import Source, compression_of, is_glob, pyarrow_modules, strip_compression
 
 GZIP_LEVEL = 6  # gzip -6: the usual speed/size trade-off (9 is much slower for little gain)
@@ -742,36 +743,50 @@ class ShardedWriter(_PublishedAtEnd):
         self._publish()
 
 
+RemovedRow = tuple[int, str, float, "tuple[str, int] | None", str, str]
+
+
 def removed_records(result: CleanResult) -> list[dict[str, Any]]:
     """One JSON-ready record per dropped line: where, what, why, which line it copies."""
     doc = result.doc
-    cluster = doc.cluster.id if doc.cluster is not None else None
+    return removed_rows(doc.id, doc.cluster, result.dropped_document, [
+        (para.line, v.reason, v.score, None if v.match is None else (v.match.doc, v.match.line),
+         v.detail, para.text) for para, v in result.removed])
+
+
+def removed_rows(doc_id: str, cluster: DocCluster | None, dropped_document: bool,
+                 rows: Iterable[RemovedRow]) -> list[dict[str, Any]]:
+    """:func:`removed_records` from plain values: each dropped line's ``(line, reason, score,
+    (matched document, matched line) or None, detail, text)``, in line order."""
+    name = cluster.id if cluster is not None else None
     out: list[dict[str, Any]] = []
-    if doc.cluster is not None and doc.cluster.duplicate and not result.dropped_document:
+    if cluster is not None and cluster.duplicate and not dropped_document:
         # a tagged near-duplicate document: one record for the document itself
-        out.append({"doc": doc.id, "line": None, "reason": "duplicate:document",
-                    "score": doc.cluster.similarity, "match": {"doc": cluster, "line": None},
-                    "cluster": cluster, "detail": "tagged, not dropped", "text": None})
-    for para, v in result.removed:
-        match = None
-        if v.match is not None:
-            match = {"doc": v.match.doc, "line": v.match.line or None}
+        out.append({"doc": doc_id, "line": None, "reason": "duplicate:document",
+                    "score": cluster.similarity, "match": {"doc": name, "line": None},
+                    "cluster": name, "detail": "tagged, not dropped", "text": None})
+    for line, reason, score, match, detail, text in rows:
         out.append({
-            "doc": doc.id,
-            "line": para.line,
-            "reason": v.reason,
-            "score": v.score,
-            "match": match,
-            "cluster": cluster,
-            "detail": v.detail,
-            "text": para.text,
+            "doc": doc_id,
+            "line": line,
+            "reason": reason,
+            "score": score,
+            "match": None if match is None else {"doc": match[0], "line": match[1] or None},
+            "cluster": name,
+            "detail": detail,
+            "text": text,
         })
     return out
 
 
+def removed_json(records: list[dict[str, Any]]) -> str:
+    """Records as the ``--removed`` file's JSON lines (empty when none)."""
+    return "".join([_REMOVED_JSON.encode(rec) + "\n" for rec in records])
+
+
 def removed_lines(result: CleanResult) -> str:
     """:func:`removed_records` as the ``--removed`` file's JSON lines (empty when none)."""
-    return "".join([_REMOVED_JSON.encode(rec) + "\n" for rec in removed_records(result)])
+    return removed_json(removed_records(result))
 
 
 class RemovedWriter:
