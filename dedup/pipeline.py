@@ -7,6 +7,8 @@ Every stage is a generator over documents; :class:`Cleaner` chains them and time
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,6 +29,7 @@ from .index import CorpusIndex
 from .normalize import normalize
 from .parallel import (
     Chunk,
+    DaskExecutor,
     Executor,
     LocalExecutor,
     count_chunk,
@@ -437,18 +440,26 @@ class Cleaner:
         stream = itertools.chain(first, stream)
         worker = Cleaner(self.config, self._given, self.counts)
         worker.classifiers = self.classifiers
-        state = {"cleaner": worker, "removed": removed}
-        ex, own = self._start(state)
         corpus = (corpus_deduper(self.config, self.index, self.canonical)
                   if self.config.corpus.enabled else None)
         self.corpus_deduper = corpus
+        state: dict[str, Any] = {"cleaner": worker, "removed": removed}
         if finished and (corpus is None or isinstance(corpus, StagedDeduper)):
+            # Local workers share this machine's disk: a prepared chunk waits for its corpus
+            # decisions in a file there, not in this process (a Dask cluster's go through it).
+            local = not isinstance(self.executor, DaskExecutor)
+            spill = tempfile.mkdtemp(prefix="dedup-chunks-") if local else None
+            state["spill"] = spill
+            ex, own = self._start(state)
             try:
                 yield from self._finish_parallel(stream, ex, state, corpus)
             finally:
                 if own:
                     ex.close()
+                if spill is not None:
+                    shutil.rmtree(spill, ignore_errors=True)
             return
+        ex, own = self._start(state)
         seconds = self.stats.stage_seconds
         documents = (_as_document(d, n) for n, d in enumerate(stream))
         sent: deque[list[Document]] = deque()  # the chunks on the workers, in input order
@@ -510,7 +521,7 @@ class Cleaner:
         documents = (_as_document(d, n) for n, d in enumerate(docs))
         sent: deque[list[Document]] = deque()  # chunks on the workers, in input order
         # chunks back from the workers (with their blob) or prepared here (None), not decided
-        prepared: deque[tuple[list[Document], bytes | None]] = deque()
+        prepared: deque[tuple[list[Document], bytes | str | None]] = deque()
         # decided chunks in input order, with their records once finished
         order: deque[tuple[list[Document], list[Finished] | None]] = deque()
         removed = bool(state["removed"])
@@ -547,7 +558,7 @@ class Cleaner:
 
         timer = _Timer()
 
-        def decided() -> Iterator[tuple[bytes, tuple[CorpusOutcome | None, ...]]]:
+        def decided() -> Iterator[tuple[bytes | str, tuple[CorpusOutcome | None, ...]]]:
             """The blob and outcomes of every chunk a worker prepared, once decided; a chunk
             prepared here is finished here, straight away."""
             upstream = timer.wrap("upstream", keyed())

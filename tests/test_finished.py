@@ -163,3 +163,34 @@ def test_finishing_from_the_record_equals_finishing_the_document(
     by_records = [finish_record(d.id, d.text, r, o, cfg, removed)
                   for d, r, o in zip(docs, records, outcomes, strict=True)]
     assert by_records == by_objects
+
+
+def test_local_workers_pass_chunks_through_files_removed_after_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local workers leave a prepared chunk in a file of a private directory until its
+    decisions come; the directory is gone after the run, and after a run stopped early."""
+    import tempfile
+
+    made: list[str] = []
+    real = tempfile.mkdtemp
+
+    def mkdtemp(**kw: str) -> str:
+        made.append(real(dir=tmp_path, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    texts = _texts(120, seed=6)
+    serial = [_summary(r) for r in Cleaner(Config()).clean_documents(texts)]
+    seen: list[int] = []
+    results = Cleaner(Config(), jobs=3).clean_documents(texts, finished=True)
+    got = []
+    for r in results:
+        seen.append(len(list(Path(made[0]).iterdir())))
+        got.append(_summary(r))
+    assert got == serial
+    assert max(seen) > 0  # chunks were waiting in files while results came out
+    assert not Path(made[0]).exists()
+    stopped = Cleaner(Config(), jobs=2).clean_documents(texts, finished=True)
+    next(stopped)
+    stopped.close()
+    assert len(made) == 2 and not Path(made[1]).exists()
