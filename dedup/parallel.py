@@ -14,8 +14,10 @@ What runs where:
 - **workers**: for each chunk of documents, segmentation, normalisation, the boilerplate
   classifier, in-document dedup and the MinHash signatures (:meth:`Cleaner.prepare`); for the
   repetition sample, the hashing half of the line counts (:meth:`LineCounts.prepare`); and, in
-  a run of ``dedup clean``, the finishing: a chunk comes back as its documents' corpus keys and
-  one blob the parent keeps unread (:func:`prepare_to_finish`); once the corpus stage has
+  a run of ``dedup clean``, the finishing: a chunk comes back as its documents' corpus keys,
+  the rest waiting as one blob in a file of a private temporary directory (local workers) or
+  in the memory of the Dask worker that made it (:func:`prepare_to_finish`,
+  :meth:`DaskExecutor.map_held`); once the corpus stage has
   decided the chunk, the blob and the decisions go to a worker, which returns each document's
   clean text, line counts and ``--removed`` records (:func:`finish_chunk`).
 - **the parent** (the client, for Dask): reading, the line counts' updates, every
@@ -37,6 +39,7 @@ import importlib
 import itertools
 import multiprocessing
 import multiprocessing.pool
+import operator
 import os
 import pickle
 import sys
@@ -143,6 +146,13 @@ class LocalExecutor:
                 continue
             pending.append((False, local(item)))
 
+    def map_held(self, func: Task, items: Iterable[Any],
+                 local: Callable[[Any], Any] | None = None) -> Iterator[Any]:
+        """:meth:`map` of a ``func`` returning ``(small, big, seconds)`` whose ``big`` part
+        should stay where it was made: local workers leave it in a file and return its path
+        (:func:`prepare_to_finish`), so this is :meth:`map`."""
+        return self.map(func, items, local)
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.terminate()
@@ -212,6 +222,11 @@ def _dask_call(func: Task, state: State, item: Any) -> Any:
     return func(state, item)
 
 
+def _ends(result: tuple[Any, Any, Any]) -> tuple[Any, Any]:
+    """The first and last of a ``(small, big, seconds)`` result (see ``map_held``)."""
+    return result[0], result[2]
+
+
 class DaskExecutor:
     """The workers of a Dask cluster: ``scheduler`` (an address) or a LocalCluster of ``jobs``
     single-threaded worker processes bound to 127.0.0.1, started here and closed with it.
@@ -268,6 +283,24 @@ class DaskExecutor:
         client, state = self.client, self._state
         return _ordered(lambda item: client.submit(_dask_call, func, state, item, pure=False),
                         lambda fut: fut.result(), items, 2 * self.jobs)
+
+    def map_held(self, func: Task, items: Iterable[Any],
+                 local: Callable[[Any], Any] | None = None) -> Iterator[Any]:
+        """:meth:`map` of a ``func`` returning ``(small, big, seconds)``: ``big`` stays on the
+        worker that made it, and comes back as a future, which a later task can take as an
+        argument (Dask moves it between workers if it must, never through the client)."""
+        client, state = self.client, self._state
+
+        def submit(item: Any) -> tuple[Any, Any]:
+            whole = client.submit(_dask_call, func, state, item, pure=False)
+            return (client.submit(_ends, whole, pure=False),
+                    client.submit(operator.itemgetter(1), whole, pure=False))
+
+        def result(futures: tuple[Any, Any]) -> Any:
+            (small, seconds), big = futures[0].result(), futures[1]
+            return small, big, seconds
+
+        return _ordered(submit, result, items, 2 * self.jobs)
 
     def cpu_seconds(self) -> float:
         """User plus system seconds the workers' processes have used so far."""
@@ -330,7 +363,8 @@ def prepare_to_finish(state: State, docs: list[Document]
     the rest of the chunk (ids, texts, prepared records without their keys) as one pickled
     blob, which comes back with the corpus stage's outcomes. With ``state["spill"]`` (a
     directory every worker can read: local workers) the blob waits in a file there and the
-    parent gets its path; otherwise (Dask) the parent holds the blob without reading it.
+    parent gets its path; otherwise the blob is returned (a Dask worker keeps it, see
+    :meth:`DaskExecutor.map_held`).
     Returns those and the seconds per stage."""
     cleaner = state["cleaner"]
     prepared = [Prepared.of(doc) for doc in cleaner.prepare_timed(docs)]

@@ -446,7 +446,8 @@ class Cleaner:
         state: dict[str, Any] = {"cleaner": worker, "removed": removed}
         if finished and (corpus is None or isinstance(corpus, StagedDeduper)):
             # Local workers share this machine's disk: a prepared chunk waits for its corpus
-            # decisions in a file there, not in this process (a Dask cluster's go through it).
+            # decisions in a file there, not in this process (a Dask cluster's wait on the
+            # worker that made them, see DaskExecutor.map_held).
             local = not isinstance(self.executor, DaskExecutor)
             spill = tempfile.mkdtemp(prefix="dedup-chunks-") if local else None
             state["spill"] = spill
@@ -521,7 +522,7 @@ class Cleaner:
         documents = (_as_document(d, n) for n, d in enumerate(docs))
         sent: deque[list[Document]] = deque()  # chunks on the workers, in input order
         # chunks back from the workers (with their blob) or prepared here (None), not decided
-        prepared: deque[tuple[list[Document], bytes | str | None]] = deque()
+        prepared: deque[tuple[list[Document], Any]] = deque()  # blob: bytes, path or future
         # decided chunks in input order, with their records once finished
         order: deque[tuple[list[Document], list[Finished] | None]] = deque()
         removed = bool(state["removed"])
@@ -545,7 +546,7 @@ class Cleaner:
         worker = state["cleaner"]
 
         def keyed() -> Iterator[Document]:
-            for keys, blob, stage_seconds in ex.map(prepare_to_finish, send(), local=here):
+            for keys, blob, stage_seconds in ex.map_held(prepare_to_finish, send(), local=here):
                 add(stage_seconds)
                 t0 = time.perf_counter()
                 chunk = sent.popleft()
@@ -558,7 +559,7 @@ class Cleaner:
 
         timer = _Timer()
 
-        def decided() -> Iterator[tuple[bytes | str, tuple[CorpusOutcome | None, ...]]]:
+        def decided() -> Iterator[tuple[Any, tuple[CorpusOutcome | None, ...]]]:
             """The blob and outcomes of every chunk a worker prepared, once decided; a chunk
             prepared here is finished here, straight away."""
             upstream = timer.wrap("upstream", keyed())

@@ -181,16 +181,21 @@ def test_local_workers_pass_chunks_through_files_removed_after_the_run(
     monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
     texts = _texts(120, seed=6)
     serial = [_summary(r) for r in Cleaner(Config()).clean_documents(texts)]
-    seen: list[int] = []
-    results = Cleaner(Config(), jobs=3).clean_documents(texts, finished=True)
-    got = []
-    for r in results:
-        seen.append(len(list(Path(made[0]).iterdir())))
-        got.append(_summary(r))
+    got = [_summary(r) for r in Cleaner(Config(), jobs=3).clean_documents(texts, finished=True)]
     assert got == serial
-    assert max(seen) > 0  # chunks were waiting in files while results came out
-    assert not Path(made[0]).exists()
+    assert len(made) == 1 and not Path(made[0]).exists()
     stopped = Cleaner(Config(), jobs=2).clean_documents(texts, finished=True)
     next(stopped)
     stopped.close()
     assert len(made) == 2 and not Path(made[1]).exists()
+
+
+def test_a_chunk_waits_in_its_file_until_finished(tmp_path: Path) -> None:
+    cfg = Config().replace(corpus={"enabled": False})
+    state = {"cleaner": Cleaner(cfg), "removed": True, "spill": str(tmp_path)}
+    docs = [Document(f"d{i}", t, ordinal=i) for i, t in enumerate(_texts(8, seed=2))]
+    _, path, _ = prepare_to_finish(state, [dataclasses.replace(d) for d in docs])
+    assert isinstance(path, str) and Path(path).parent == tmp_path and Path(path).is_file()
+    done, _ = finish_chunk(state, (path, (None,) * len(docs)))
+    assert not Path(path).exists()  # read once, then removed
+    assert [f.text for f in done] == [r.text for r in Cleaner(cfg).clean_documents(docs)]
