@@ -519,6 +519,7 @@ class Cleaner:
         finish, only in other processes."""
         seconds = self.stats.stage_seconds
         config = self.config
+        worker: Cleaner = state["cleaner"]
         documents = (_as_document(d, n) for n, d in enumerate(docs))
         sent: deque[list[Document]] = deque()  # chunks on the workers, in input order
         # chunks back from the workers (with their blob) or prepared here (None), not decided
@@ -542,8 +543,6 @@ class Cleaner:
             for _ in worker.prepare_timed(chunk):
                 pass
             return None, None, worker.take_stage_seconds()
-
-        worker = state["cleaner"]
 
         def keyed() -> Iterator[Document]:
             for keys, blob, stage_seconds in ex.map_held(prepare_to_finish, send(), local=here):
