@@ -39,9 +39,10 @@ def test_run_bench_scores_every_system_on_the_same_input(tmp_path: Path) -> None
     assert 0 < ours["index"]["bytes_per_paragraph"] <= 150
     assert results["sweep"][0]["index"]["paragraphs"] > 0
     par = results["parallel"]
-    assert [r["jobs"] for r in par] == [1, 2] and par[0]["speedup"] == 1.0
+    assert [r["jobs"] for r in par] == [1, 2, "2 x 1 (halves)"] and par[0]["speedup"] == 1.0
     assert all(len(r["runs_seconds"]) == 2 and r["seconds"] in r["runs_seconds"] for r in par)
     assert par[1]["worker_peak_rss_mb"] > 0
+    assert par[2]["docs"] == par[0]["docs"] and abs(par[2]["mb"] - par[0]["mb"]) < 1e-3
     table = markdown(results)
     assert "Parallel (--jobs" in table
     assert "| dedup |" in table and "| c4-rules |" in table and "Corpus-wide duplicates" in table

@@ -236,6 +236,42 @@ def parallel_one(jobs: int, size: int, seed: int, split: str) -> dict[str, Any]:
             "worker_peak_rss_mb": round(workers, 1) if jobs > 1 else None}
 
 
+def halves_one(size: int, seed: int, split: str) -> dict[str, Any]:
+    """The ceiling of ``--jobs 2`` on this machine: the parallel run's documents cut in two
+    halves, each cleaned by ``--jobs 1`` in its own process, the two started together (a
+    barrier) and timed from the first start to the last end. Nothing is shared, so what they
+    lose against one process is the machine's (two busy cores running each slower), not
+    dedup's."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(2)
+        with ProcessPoolExecutor(2, mp_context=ctx) as pool:
+            futures = [pool.submit(_tuned, _half_one, part, size, seed, split, barrier)
+                       for part in (0, 1)]
+            spans = [f.result() for f in futures]
+    seconds = max(end for _, end, _ in spans) - min(start for start, _, _ in spans)
+    mb = sum(m for _, _, m in spans)
+    return {"jobs": "2 x 1 (halves)", "docs": size, "mb": round(mb, 3),
+            "seconds": round(seconds, 3), "mb_per_s": round(mb / seconds, 3)}
+
+
+def _half_one(part: int, size: int, seed: int, split: str, barrier: Any
+              ) -> tuple[float, float, float]:
+    """One half of :func:`halves_one`: (start, end, MB), on the shared wall clock."""
+    texts = [d["text"] for d, _ in generate(GeneratorConfig(docs=size, seed=seed, split=split))]
+    half = texts[: size // 2] if part == 0 else texts[size // 2:]
+    cleaner = Cleaner(Config())
+    barrier.wait()
+    start = time.time()
+    for _ in cleaner.clean_documents(half):
+        pass
+    end = time.time()
+    cleaner.close()
+    return start, end, sum(len(t.encode("utf-8")) for t in half) / 1e6
+
+
 def median_run(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The run of median wall time among ``rows`` (runs of one worker count), with every
     run's seconds kept under ``runs_seconds``.
@@ -360,6 +396,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
     scaling: list[dict[str, Any]] = []
     if cfg.parallel_docs:
         runs: dict[int, list[dict[str, Any]]] = {jobs: [] for jobs in cfg.parallel_jobs}
+        halves: list[dict[str, Any]] = []
         for r in range(cfg.parallel_rounds):
             for jobs in cfg.parallel_jobs:
                 say(f"parallel: {cfg.parallel_docs} documents, {jobs} worker(s), "
@@ -367,7 +404,13 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
                 runs[jobs].append(_isolated(parallel_one, (jobs, cfg.parallel_docs,
                                                            cfg.seed + 2, cfg.split),
                                             cfg.isolate))
+            if 2 in cfg.parallel_jobs:  # in the same round, so the machine's speed is alike
+                say(f"parallel: the two halves side by side, round {r + 1}")
+                halves.append(halves_one(cfg.parallel_docs, cfg.seed + 2, cfg.split))
         scaling = [median_run(rows) for rows in runs.values()]
+        if halves:
+            scaling.append({**median_run(halves), "peak_rss_mb": None,
+                            "worker_peak_rss_mb": None})
         base = scaling[0]["seconds"]
         for row in scaling:
             row["speedup"] = round(base / row["seconds"], 3)
@@ -491,7 +534,9 @@ def markdown(results: dict[str, Any]) -> str:
     if results.get("parallel"):
         lines += ["", "Parallel (--jobs, local engine; documents generated before timing, so "
                   "the parent's RSS includes them; worker counts alternate, the median run of "
-                  "each is shown):", "",
+                  "each is shown; `2 x 1 (halves)`: the two halves of the documents cleaned "
+                  "by two one-process runs side by side, the ceiling of two processes on this "
+                  "machine):", "",
                   "| workers | docs | MB | seconds | all runs (s) | MB/s | speed-up | "
                   "parent peak RSS MB | largest worker peak RSS MB |",
                   "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
@@ -499,7 +544,7 @@ def markdown(results: dict[str, Any]) -> str:
             every = ", ".join(str(x) for x in row.get("runs_seconds", [row["seconds"]]))
             lines.append(f"| {row['jobs']} | {row['docs']} | {row['mb']} | {row['seconds']} | "
                          f"{every} | {row['mb_per_s']} | {row['speedup']} | "
-                         f"{row['peak_rss_mb']} | {row['worker_peak_rss_mb'] or '-'} |")
+                         f"{row['peak_rss_mb'] or '-'} | {row['worker_peak_rss_mb'] or '-'} |")
     stages = q[DEDUP]["stage_seconds"]
     if stages:
         total = sum(stages.values()) or 1.0
