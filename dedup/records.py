@@ -2,12 +2,17 @@
 value with a versioned codec.
 
 A worker runs every per-document stage (segmentation, normalisation, the boilerplate
-classifier, in-document dedup, the corpus keys) and returns a :class:`Prepared` record; that
+classifier, in-document dedup, the corpus keys) and makes a :class:`Prepared` record; that
 record, not the worker's :class:`~dedup.types.Document`, is what crosses a process or machine
-boundary. The parent still holds every document it sent, text included, so the record carries
-only what the stages added: the paragraphs' offsets (their text is the trimmed slice of the
-document's text), the verdicts as plain tuples and the corpus keys as flat arrays. Tokens and
-matching keys stay on the worker: the parent's stages do not read them.
+boundary. It carries only what the stages added: the paragraphs' offsets (their text is the
+trimmed slice of the document's text), the verdicts as plain tuples and the corpus keys as
+flat arrays. Tokens and matching keys stay on the worker: no later step reads them.
+
+In a run of ``dedup clean`` only the keys (:class:`PreparedKeys`) go to the parent; the rest
+of a chunk's records waits for the corpus stage's outcomes and is finished by a worker into
+one :class:`Finished` record per document (see :mod:`dedup.parallel`). A library caller of
+``Cleaner.clean_documents`` without ``finished`` gets the whole record applied to its own
+document (:meth:`Prepared.apply`).
 
 The codec is pickle's, through :meth:`Prepared.__reduce__`: the record travels as the format
 version and a tuple of plain values and numpy arrays, which pickle in C (the slotted dataclasses
