@@ -51,7 +51,7 @@ from typing import Any
 from .errors import ConfigError
 from .records import Finished, Prepared, PreparedKeys
 from .segment import BLANK
-from .types import DROP, Document
+from .types import DROP, Document, joined_lines
 
 _BLANK_ROW = (BLANK.reason, BLANK.score, None, BLANK.detail)
 
@@ -408,9 +408,7 @@ def finish_record(doc_id: str, text: str, record: Prepared, outcome: Any, config
     from .io.writers import removed_json, removed_rows
     from .pipeline import drops_document
 
-    starts, ends = record.bounds[0::2].tolist(), record.bounds[1::2].tolist()
-    lines = (record.texts if record.texts is not None
-             else [text[s:e].strip() for s, e in zip(starts, ends, strict=True)])
+    lines = record.line_texts(text)
     # every dropped line: (reason, score, (matched document, line) or None, detail)
     drops: dict[int, tuple[str, float, tuple[str, int] | None, str]] = {}
     for v in record.verdicts:
@@ -423,14 +421,14 @@ def finish_record(doc_id: str, text: str, record: Prepared, outcome: Any, config
         for i, reason, score, match_doc, match_line, detail in outcome.drops:
             drops[i] = (reason, score, (match_doc, match_line), detail)
         cluster = outcome.cluster
-    kept = [t for i, t in enumerate(lines) if t and i not in drops]
+    kept = [t for i, t in enumerate(lines) if t and i not in drops]  # as Document.clean_text
     dropped = sorted(drops)
     rendered = None
     if removed:
         rendered = removed_json(removed_rows(
             doc_id, cluster, drops_document(cluster, config),
             [(i + 1, *drops[i], lines[i]) for i in dropped]))
-    return Finished("\n".join(kept) + "\n" if kept else "", len(lines),
+    return Finished(joined_lines(kept), len(lines),
                     tuple(drops[i][0] for i in dropped), rendered)
 
 

@@ -137,13 +137,18 @@ class Prepared:
         return cls(_frozen(bounds), texts, tuple(verdicts), keys, doc.normalized, doc.error,
                    doc.skipped)
 
+    def line_texts(self, text: str) -> list[str] | tuple[str, ...]:
+        """Every paragraph's text: ``texts``, or the trimmed slices of the document's ``text``."""
+        if self.texts is not None:
+            return self.texts
+        return [text[s:e].strip() for s, e in zip(self.bounds[0::2].tolist(),
+                                                  self.bounds[1::2].tolist(), strict=True)]
+
     def apply(self, doc: Document) -> Document:
         """Fill the parent's copy of the document (the one whose text the record was made of)
         with the record's paragraphs, verdicts and keys."""
-        text = doc.text
         starts, ends = self.bounds[0::2].tolist(), self.bounds[1::2].tolist()
-        texts = (self.texts if self.texts is not None
-                 else [text[s:e].strip() for s, e in zip(starts, ends, strict=True)])
+        texts = self.line_texts(doc.text)
         if len(texts) != len(starts):
             raise ValueError(f"a prepared record with {len(starts)} paragraphs and "
                              f"{len(texts)} texts")

@@ -137,6 +137,10 @@ class Document:
 
     def clean_text(self) -> str:
         """Kept paragraphs, trimmed, one per line, with a final newline when any are kept."""
-        kept = [p.text for p in self.paragraphs
-                if not p.blank and not (p.verdict and p.verdict.dropped)]
-        return "\n".join(kept) + "\n" if kept else ""
+        return joined_lines([p.text for p in self.paragraphs
+                             if not p.blank and not (p.verdict and p.verdict.dropped)])
+
+
+def joined_lines(kept: list[str]) -> str:
+    """Kept lines as a clean text: one per line, with a final newline when there are any."""
+    return "\n".join(kept) + "\n" if kept else ""
