@@ -120,8 +120,8 @@ def grow_runs(hits: dict[int, H], short_hash: dict[int, int],
     ``CorpusDeduper._grow_runs``): a short line next to a drop against document D goes when
     ``holds(line, D)`` finds D's kept copy of it; the left neighbour's document is asked first,
     and each wave reads the drops as they were when it started."""
-    pending = sorted({j for k in hits for j in (k - 1, k + 1)
-                      if j in short_hash and j not in hits})
+    # the short lines beside a drop (a document has fewer short lines than drops, mostly)
+    pending = sorted(j for j in short_hash if j not in hits and (j - 1 in hits or j + 1 in hits))
     while pending:
         wave = [(k, [nb.doc for nb in (hits.get(k - 1), hits.get(k + 1)) if nb is not None])
                 for k in pending]  # asked before the wave adds anything
@@ -144,9 +144,12 @@ def best_cluster(hits: dict[int, H], tokens: Sequence[int], cluster_of: Callable
     point at, ``matched / (tokens + cluster_tokens - matched)``, the most similar at
     ``threshold`` or more, ties to the earliest cluster."""
     total = sum(tokens)
-    matched: dict[int, int] = defaultdict(int)
+    per_doc: dict[int, int] = defaultdict(int)  # the drops point at a few documents
     for k, hit in hits.items():
-        matched[cluster_of(hit.doc)] += tokens[k]
+        per_doc[hit.doc] += tokens[k]
+    matched: dict[int, int] = defaultdict(int)
+    for d, m in per_doc.items():
+        matched[cluster_of(d)] += m
     best: tuple[float, int] | None = None
     for cl in sorted(matched):
         m = matched[cl]

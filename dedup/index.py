@@ -174,16 +174,25 @@ class Column:
 
     def append(self, values: np.ndarray | list[int] | int) -> int:
         """Append values; returns the position of the first one."""
-        values = np.atleast_1d(np.asarray(values, dtype=self.data.dtype))
         start = self.size
+        if isinstance(values, int):  # one value: the common case, without building an array
+            if start == len(self.data):
+                self._grow(start + 1)
+            self.data[start] = values
+            self.size = start + 1
+            return start
+        values = np.atleast_1d(np.asarray(values, dtype=self.data.dtype))
         need = start + len(values)
         if need > len(self.data):
-            grown = np.zeros(max(need, 2 * len(self.data)), dtype=self.data.dtype)
-            grown[:start] = self.data[:start]
-            self.data = grown
+            self._grow(need)
         self.data[start:need] = values
         self.size = need
         return start
+
+    def _grow(self, need: int) -> None:
+        grown = np.zeros(max(need, 2 * len(self.data)), dtype=self.data.dtype)
+        grown[:self.size] = self.data[:self.size]
+        self.data = grown
 
     def view(self) -> np.ndarray:
         return self.data[: self.size]

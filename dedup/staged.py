@@ -372,6 +372,7 @@ class StagedDeduper(CorpusDeduper):
         drop_mode = cfg.corpus.documents == "drop"
         kept_short: dict[tuple[int, int], int] = {}  # (window document, hash) -> first line
         held = self._prior_shorts(keys, rows, long, pd)
+        names: dict[int, str] = {}  # the ids of the documents the window's drops point at
         cluster_of: list[int] = []
         tokens_of: list[int] = []
         row = 0
@@ -390,14 +391,15 @@ class StagedDeduper(CorpusDeduper):
                 self._runs(hits, ck.short_hash, base, kept_short, held)
             cl_id, duplicate, similarity, cl = self._doc_cluster(doc, hits, tokens, base,
                                                                  cluster_of, tokens_of, docs)
-            names: dict[int, str] = {}
+            detail = f"document cluster {cl_id}"
+            content = ck.content
             drops: list[DropRow] = []
             for k, hit in sorted(hits.items()):
-                if hit.doc not in names:
-                    names[hit.doc] = (index.doc_id(hit.doc) if hit.doc < base
-                                      else docs[hit.doc - base].id)
-                drops.append((ck.content[k], REASON, round(hit.sim, 4), names[hit.doc],
-                              hit.line, f"document cluster {cl_id}"))
+                d = hit.doc
+                name = names.get(d)
+                if name is None:
+                    name = names[d] = index.doc_id(d) if d < base else docs[d - base].id
+                drops.append((content[k], REASON, round(hit.sim, 4), name, hit.line, detail))
             drop_doc = duplicate and drop_mode
             if drop_doc:
                 drops.extend((ck.content[k], DOCUMENT, similarity, cl_id, 0,

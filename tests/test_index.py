@@ -56,6 +56,21 @@ def test_column_grows_and_keeps_values() -> None:
     assert col.nbytes == 3002 * 4
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 0xFFFFFFFF),
+                          st.lists(st.integers(0, 0xFFFFFFFF), max_size=40)), max_size=80),
+       st.lists(st.integers(0, 0xFFFFFFFF), max_size=5))
+def test_column_appends_single_values_and_arrays_alike(items: list, loaded: list[int]) -> None:
+    """A column loaded from saved data (full to its last cell) or new, with single values
+    (the fast path) and lists interleaved, holds what was appended, in order."""
+    col = Column(np.uint32, np.asarray(loaded, dtype=np.uint32)) if loaded else Column(np.uint32)
+    expected = list(loaded)
+    for item in items:
+        assert col.append(item) == len(expected)
+        expected.extend(item if isinstance(item, list) else [item])
+    assert col.view().tolist() == expected and len(col) == len(expected)
+
+
 def test_memory_store_spills_to_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("dedup.index.SPILL_BYTES", 64)
     store = Store(None)
