@@ -106,17 +106,18 @@ _LINES = [f"line {i} " + "word " * (i % 15) for i in range(30)]
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(_LINES), min_size=0, max_size=12), min_size=1,
                 max_size=30),
-       st.integers(1, 10), st.sampled_from([1 << 6, 1 << 12]))
+       st.integers(1, 10), st.sampled_from([1 << 6, 1 << 12]), st.booleans())
 def test_counting_a_batch_equals_counting_one_document_after_the_other(
-        docs: list[list[str]], batch: int, bloom_bits: int) -> None:
-    """Repeated lines inside one batch, and a Bloom filter small enough to collide."""
+        docs: list[list[str]], batch: int, bloom_bits: int, compiled: bool) -> None:
+    """Repeated lines inside one batch, and a Bloom filter small enough to collide; with the
+    compiled kernel and with its numpy reference."""
     one = LineCounts(width=1 << 8, bloom_bits=bloom_bits)
     many = LineCounts(width=1 << 8, bloom_bits=bloom_bits)
     prepared = [one.prepare(d, [len(x.split()) >= 12 for x in d]) for d in docs]
     for p in prepared:
         _apply_one(one, p)
     for at in range(0, len(prepared), batch):
-        many.apply_many(prepared[at:at + batch])
+        many.apply_many(prepared[at:at + batch], compiled=compiled)
     assert one.documents == many.documents == len(docs)
     assert np.array_equal(one.table, many.table)
     assert np.array_equal(one.bloom, many.bloom)

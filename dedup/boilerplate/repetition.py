@@ -11,20 +11,30 @@ template lines around them are a minority of the content lines); a menu line's d
 with every page.
 
 Counts live in a count-min sketch (``depth`` rows of ``width`` uint32 counters, numpy): memory is
-fixed whatever the corpus size, updates and look-ups are vectorised, and estimates only err
-upwards, by at most ``e * N / width`` with high probability. Distinct (line, content) pairs are
-recognised with a Bloom filter, whose rare false positives can only lower a diversity count.
+fixed whatever the corpus size, look-ups are vectorised, and estimates only err upwards, by at
+most ``e * N / width`` with high probability. Distinct (line, content) pairs are recognised with
+a Bloom filter, whose rare false positives can only lower a diversity count. The update, serial
+by nature (the Bloom filter's answers depend on document order), runs in a small C kernel
+(``dedup._counts``) when it is built, else in numpy, which it equals bit for bit.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..batching import batches
 from ..shingle import fmix64, token_hashes
 from ..types import Document
+
+_counts: Any
+try:  # the compiled kernel, built by the package's own build
+    _counts = importlib.import_module("dedup._counts")
+except ImportError:  # pragma: no cover - a source tree used without building
+    _counts = None
 
 LONG_LINE = 12  # tokens: lines this long fingerprint a document's content
 FINGERPRINTS = 8  # how many of them (the smallest hashes) stand for the content
@@ -100,7 +110,9 @@ class LineCounts:
         per batch instead of per document: each document's distinct line hashes (sorted), their
         counter cells, and the Bloom bits of every (line, context) pair, where the context is
         the document's ``FINGERPRINTS`` smallest distinct long-line hashes (all lines' when it
-        has no long line). A document without lines gives ``None``."""
+        has no long line). A document without lines gives ``None``. The bits are uint32 when
+        the Bloom filter has at most 2**32 bits (half the bytes to send from a worker), else
+        int64."""
         sizes = np.fromiter((len(k) for k, _ in documents), dtype=np.int64,
                             count=len(documents))
         if not sizes.sum():
@@ -138,8 +150,10 @@ class LineCounts:
         ctx = c_hash[ctx_start[u_doc[rows]] + within]
         with np.errstate(over="ignore"):
             pair = fmix64((u_hash[rows] * np.uint64(0x9E3779B97F4A7C15)) ^ ctx)
-        bits = np.stack([(fmix64(pair ^ np.uint64(s)) & np.uint64(len(self.bloom) * 8 - 1)
-                          ).astype(np.int64) for s in _SALTS[:3]])
+        bloom_bits = len(self.bloom) * 8
+        bit_type = np.uint32 if bloom_bits <= 1 << 32 else np.int64
+        bits = np.stack([(fmix64(pair ^ np.uint64(s)) & np.uint64(bloom_bits - 1)
+                          ).astype(bit_type) for s in _SALTS[:3]])
         out: list[tuple[np.ndarray, np.ndarray] | None] = []
         u_at = p_at = 0
         for d in range(len(documents)):
@@ -158,22 +172,41 @@ class LineCounts:
         lines)."""
         self.apply_many([prepared])
 
-    def apply_many(self, prepared: Sequence[tuple[np.ndarray, np.ndarray] | None]) -> None:
+    def apply_many(self, prepared: Sequence[tuple[np.ndarray, np.ndarray] | None],
+                   compiled: bool = True) -> None:
         """Count several documents, in order, from :meth:`prepare`'s outputs: the same counts
-        as one :meth:`apply` after the other, with numpy calls per batch, not per document.
+        as one :meth:`apply` after the other. ``compiled``: with the kernel
+        (``dedup._counts``, one document after the other) when it is built, which gives the
+        same counts as :meth:`_apply_numpy` (numpy calls per batch, not per document)."""
+        items = [p for p in prepared if p is not None]
+        if items and compiled and _counts is not None:
+            cells = np.concatenate([c for c, _ in items], axis=1).astype(np.int64, copy=False)
+            bits = np.concatenate([b.reshape(b.shape[0], -1) for _, b in items], axis=1)
+            if bits.dtype != np.uint32:  # the kernel reads uint32 or int64 bits
+                bits = bits.astype(np.int64, copy=False)
+            _counts.apply_counts(
+                self.table, self.pairs, self.bloom, cells, bits,
+                np.fromiter((c.shape[1] for c, _ in items), dtype=np.int64, count=len(items)),
+                np.fromiter((b.shape[2] for _, b in items), dtype=np.int64, count=len(items)))
+        elif items:
+            self._apply_numpy(items)
+        self.documents += len(prepared)
+
+    def _apply_numpy(self, items: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+        """:meth:`apply_many` in numpy, for documents with lines: the reference of the kernel.
 
         Counter increments commute; the Bloom filter does not, so a (line, content) pair of
         document ``k`` counts as seen when its bits were set before the batch or by an earlier
         document of the batch (the earliest setter of every bit is found with one sort).
         """
-        self.documents += len(prepared)
-        items = [p for p in prepared if p is not None]
-        if not items:
-            return
         cells = np.concatenate([c for c, _ in items], axis=1)
         _increment(self.table, cells)
         sizes = [b.shape[1] * b.shape[2] for _, b in items]
-        flat = np.concatenate([b.reshape(b.shape[0], -1) for _, b in items], axis=1)
+        # int64: the (bit, document) keys below do not fit uint32 bits.
+        flat = np.concatenate([b.reshape(b.shape[0], -1) for _, b in items],
+                              axis=1).astype(np.int64, copy=False)
+        if not flat.size:  # no (line, context) pair: no bit to set, no line meets new content
+            return
         before = ((self.bloom[flat >> 3] >> (flat & 7).astype(np.uint8)) & 1) == 1
         positions = flat.ravel()
         owners = np.tile(np.repeat(np.arange(len(items)), sizes), flat.shape[0])
@@ -195,11 +228,13 @@ class LineCounts:
         self.bloom[byte[first_of_byte]] |= masks
         # A line meets new content when nearly all of the document's content lines are new to
         # it (edited copies and a site's own long lines are a minority of a page's content).
+        # A document without contexts has no new line (the mean of no flags, NaN, is not below).
         new: list[np.ndarray] = []
         at = 0
         for (c, b), size in zip(items, sizes, strict=True):
-            doc_seen = seen[at:at + size].reshape(b.shape[1], b.shape[2])
-            new.append(c[:, doc_seen.mean(axis=1) < NEW_CONTENT])
+            if b.shape[2]:
+                doc_seen = seen[at:at + size].reshape(b.shape[1], b.shape[2])
+                new.append(c[:, doc_seen.mean(axis=1) < NEW_CONTENT])
             at += size
         fresh = np.concatenate(new, axis=1)
         _increment(self.pairs, fresh)
