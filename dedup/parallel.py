@@ -329,7 +329,27 @@ class Chunk(list[Document]):
     pickle's recursion limit, which used to stop the whole run."""
 
     def __reduce__(self) -> tuple[Any, ...]:
+        if all(map(_plain, self)):  # as read: four columns instead of a dataclass per document
+            return _plain_chunk, ([d.id for d in self], [d.text for d in self],
+                                  [d.source for d in self], [d.ordinal for d in self])
         return list, ([dataclasses.replace(d, meta={}) if d.meta else d for d in self],)
+
+
+_COLUMNS = ("id", "text", "source", "ordinal", "meta")  # what a plain chunk sends (meta: not)
+_DEFAULTS = tuple(
+    (f.name, f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
+    for f in dataclasses.fields(Document) if f.name not in _COLUMNS)
+
+
+def _plain(doc: Document) -> bool:
+    """Whether ``doc`` is as a reader made it: every field but the columns at its default."""
+    return all(getattr(doc, name) == default for name, default in _DEFAULTS)
+
+
+def _plain_chunk(ids: list[str], texts: list[str], sources: list[str], ordinals: list[int]
+                 ) -> list[Document]:
+    return [Document(i, t, source=s, ordinal=o)
+            for i, t, s, o in zip(ids, texts, sources, ordinals, strict=True)]
 
 
 # -- worker functions (module level, so they pickle by name) ---------------------------------

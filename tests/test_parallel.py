@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedup.boilerplate.classifier import BATCH as CLASSIFY_BATCH
 from dedup.boilerplate.repetition import LineCounts
 from dedup.cli import main
 from dedup.config import Config
 from dedup.corpus import GeneratorConfig, generate, write_corpus
+from dedup.parallel import Chunk
 from dedup.pipeline import Cleaner
-from dedup.types import Document
+from dedup.types import Document, Paragraph
 
 from .conftest import generated_jsonl
 
@@ -200,3 +205,22 @@ def test_the_report_says_cpu_seconds_and_peak_memory_of_client_and_workers(tmp_p
             assert data["peak_rss_mb"]["largest_worker"] > 10
     assert runs[1]["client"] > 0 and runs[1]["workers"] == 0
     assert runs[2]["client"] > 0 and runs[2]["workers"] > 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=20), st.text(max_size=60), st.integers(-1, 10**6),
+                          st.booleans(), st.booleans(), st.booleans()), max_size=8))
+def test_a_chunk_reaches_the_worker_as_it_was_without_its_records(rows: list) -> None:
+    """Documents sent to a worker come out equal, less their ``meta``: in four columns when
+    every one is as a reader made it, whole (with paragraphs, errors, flags) otherwise."""
+    docs = []
+    for doc_id, text, ordinal, has_meta, with_paragraphs, failed in rows:
+        doc = Document(doc_id, text, meta={"deep": [[1]]} if has_meta else {}, source="in.jsonl",
+                       ordinal=ordinal, error="unreadable" if failed else None)
+        if with_paragraphs:
+            doc.paragraphs = [Paragraph(0, text, 0, len(text))]
+        docs.append(doc)
+    data = pickle.dumps(Chunk(docs))
+    assert pickle.loads(data) == [dataclasses.replace(d, meta={}) for d in docs]
+    plain = not any(with_paragraphs or failed for *_, with_paragraphs, failed in rows)
+    assert (b"_plain_chunk" in data) == plain
