@@ -77,9 +77,10 @@ class PreparedKeys:
 
     def corpus_keys(self) -> CorpusKeys:
         """The keys as the corpus stage takes them (read-only views of the record's arrays)."""
-        ends = np.cumsum(self.sizes).tolist()
-        sets = {k: self.values[e - n:e]
-                for k, n, e in zip(self.order, self.sizes.tolist(), ends, strict=True)}
+        sizes = self.sizes.tolist()  # a few numbers: no numpy call per document
+        values = self.values
+        sets = {k: values[e - n:e]
+                for k, n, e in zip(self.order, sizes, itertools.accumulate(sizes), strict=True)}
         return CorpusKeys(list(self.content), list(self.tokens), list(self.longs), sets,
                           self.keys32, dict(zip(self.shorts, self.hashes, strict=True)),
                           self.groups)
