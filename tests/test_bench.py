@@ -74,3 +74,33 @@ def test_isolated_runs_may_start_worker_processes() -> None:
 
     row = _isolated(parallel_one, (2, 30, 2, "test"), True)
     assert row["jobs"] == 2 and row["docs"] == 30 and row["worker_peak_rss_mb"] > 0
+
+
+def test_the_coordinator_share_counts_both_sides() -> None:
+    """Two workers and a client that only coordinates: the workers do the per-document work,
+    so they use more CPU than the client, and both are counted."""
+    from dedup.bench.harness import _isolated, coordinator_one
+
+    row = _isolated(coordinator_one, (200, 2, "test"), True)
+    assert row["docs"] == 200 and row["client_cpu_s"] > 0
+    assert row["workers_cpu_s"] > row["client_cpu_s"]
+    assert row["client_share"] == pytest.approx(
+        row["client_cpu_s"] / (row["client_cpu_s"] + row["workers_cpu_s"]), abs=1e-3)
+
+
+def test_a_coordinating_executor_never_runs_a_task_itself() -> None:
+    from dedup.parallel import LocalExecutor
+
+    def here(item: int) -> int:
+        raise AssertionError("the coordinator ran a task")
+
+    ex = LocalExecutor(3, helping=False)
+    ex.start({})
+    try:
+        assert list(ex.map(_double, range(50), local=here)) == [2 * i for i in range(50)]
+    finally:
+        ex.close()
+
+
+def _double(state: dict, item: int) -> int:
+    return 2 * item

@@ -236,6 +236,38 @@ def parallel_one(jobs: int, size: int, seed: int, split: str) -> dict[str, Any]:
             "worker_peak_rss_mb": round(workers, 1) if jobs > 1 else None}
 
 
+def coordinator_one(size: int, seed: int, split: str) -> dict[str, Any]:
+    """The serial share of a parallel run: two local workers and this process only
+    coordinating (reading, the corpus stage, writing; it prepares no chunk itself, as a Dask
+    client), on ``size`` generated documents. CPU seconds (user plus system) of this process
+    and of the workers during the clean, and the coordinator's share of their sum: by Amdahl,
+    at most ``1 / share`` times one process however many workers."""
+    from ..parallel import LocalExecutor
+
+    texts = [d["text"] for d, _ in generate(GeneratorConfig(docs=size, seed=seed, split=split))]
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    ex = LocalExecutor(3, helping=False)
+    cleaner = Cleaner(Config(), executor=ex)
+    self_before = _cpu(resource.RUSAGE_SELF)
+    children_before = _cpu(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    for _ in cleaner.clean_documents(texts, finished=True):
+        pass
+    seconds = time.perf_counter() - t0
+    client = _cpu(resource.RUSAGE_SELF) - self_before
+    ex.close()  # the workers are waited for: their CPU is counted in RUSAGE_CHILDREN
+    cleaner.close()
+    workers = _cpu(resource.RUSAGE_CHILDREN) - children_before
+    return {"docs": size, "mb": round(mb, 3), "seconds": round(seconds, 3),
+            "client_cpu_s": round(client, 3), "workers_cpu_s": round(workers, 3),
+            "client_share": round(client / max(client + workers, 1e-9), 4)}
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def halves_one(size: int, seed: int, split: str) -> dict[str, Any]:
     """The ceiling of ``--jobs 2`` on this machine: the parallel run's documents cut in two
     halves, each cleaned by ``--jobs 1`` in its own process, the two started together (a
@@ -394,6 +426,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
     say("hand-written pages")
     pages = hand_written_pages(names)
     scaling: list[dict[str, Any]] = []
+    shares: list[dict[str, Any]] = []  # the coordinator's share, one run per round
     if cfg.parallel_docs:
         runs: dict[int, list[dict[str, Any]]] = {jobs: [] for jobs in cfg.parallel_jobs}
         halves: list[dict[str, Any]] = []
@@ -407,6 +440,9 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
             if 2 in cfg.parallel_jobs:  # in the same round, so the machine's speed is alike
                 say(f"parallel: the two halves side by side, round {r + 1}")
                 halves.append(halves_one(cfg.parallel_docs, cfg.seed + 2, cfg.split))
+                say(f"parallel: two workers and a coordinating client, round {r + 1}")
+                shares.append(_isolated(coordinator_one, (cfg.parallel_docs, cfg.seed + 2,
+                                                          cfg.split), cfg.isolate))
         scaling = [median_run(rows) for rows in runs.values()]
         if halves:
             scaling.append({**median_run(halves), "peak_rss_mb": None,
@@ -441,6 +477,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
         "ratios_vs_peers": ratios,
         "sweep": sweep,
         "parallel": scaling,
+        "client_share": shares,
         "pages": pages,
         "real_pages": real,
         "unavailable_peers": missing,
@@ -545,6 +582,14 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {row['jobs']} | {row['docs']} | {row['mb']} | {row['seconds']} | "
                          f"{every} | {row['mb_per_s']} | {row['speedup']} | "
                          f"{row['peak_rss_mb'] or '-'} | {row['worker_peak_rss_mb'] or '-'} |")
+    if results.get("client_share"):
+        runs = results["client_share"]
+        median = sorted(r["client_share"] for r in runs)[(len(runs) - 1) // 2]
+        lines += ["", f"Two workers and a client only coordinating (reading, the corpus stage, "
+                  f"writing): the client's share of the run's CPU {100 * median:.1f}% "
+                  f"(median of {len(runs)}; at most {1 / max(median, 1e-9):.1f}x one process "
+                  "by Amdahl); per round client / workers CPU s: " + ", ".join(
+                      f"{r['client_cpu_s']} / {r['workers_cpu_s']}" for r in runs)]
     stages = q[DEDUP]["stage_seconds"]
     if stages:
         total = sum(stages.values()) or 1.0
