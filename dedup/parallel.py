@@ -48,6 +48,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .batching import BATCH
 from .errors import ConfigError
 from .records import Finished, Prepared, PreparedKeys
 from .segment import BLANK
@@ -90,6 +91,7 @@ class LocalExecutor:
     :meth:`map`). So ``--jobs 2`` runs two processes on two cores, not three."""
 
     name = "local"
+    chunk = BATCH  # documents per task
 
     def __init__(self, jobs: int, helping: bool = True) -> None:
         self.jobs = jobs
@@ -239,6 +241,9 @@ class DaskExecutor:
     """
 
     name = "dask"
+    # Documents per task: every task costs the scheduler and the client's event loop a few
+    # milliseconds (with chunks of 32, 14 of a 20,000-page run's 23 client CPU seconds)
+    chunk = 4 * BATCH
 
     def __init__(self, jobs: int = 2, scheduler: str | None = None) -> None:
         try:

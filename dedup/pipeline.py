@@ -324,7 +324,7 @@ class Cleaner:
         state = {"counts": self.counts, "config": self.config}
         ex, own = self._start(state)
         try:
-            self.counts.apply_all(ex.map(count_chunk, map(Chunk, batches(docs)),
+            self.counts.apply_all(ex.map(count_chunk, map(Chunk, batches(docs, ex.chunk)),
                                          local=lambda chunk: count_chunk(state, chunk)))
         finally:
             if own:
@@ -466,7 +466,7 @@ class Cleaner:
         sent: deque[list[Document]] = deque()  # the chunks on the workers, in input order
 
         def send() -> Iterator[list[Document]]:
-            for chunk in batches(documents):
+            for chunk in batches(documents, ex.chunk):
                 sent.append(chunk)
                 yield Chunk(chunk)  # the same documents, pickled without their records
 
@@ -533,7 +533,7 @@ class Cleaner:
                 seconds[name] = seconds.get(name, 0.0) + secs
 
         def send() -> Iterator[list[Document]]:
-            for chunk in batches(documents):
+            for chunk in batches(documents, ex.chunk):
                 sent.append(chunk)
                 yield Chunk(chunk)
 
