@@ -315,6 +315,19 @@ def median_run(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {**ordered[(len(ordered) - 1) // 2], "runs_seconds": [row["seconds"] for row in rows]}
 
 
+def round_speedups(base: list[float], runs: list[float]) -> dict[str, Any]:
+    """Each round's speed-up against the base run of the same round, and their median: the
+    runs of a round follow each other, so a machine whose speed drifts over minutes moves both
+    sides of a round's ratio alike, not the medians of separate runs.
+
+    >>> round_speedups([60.0, 50.0, 40.0], [30.0, 30.0, 20.0])
+    {'round_speedups': [2.0, 1.667, 2.0], 'round_speedup_median': 2.0}
+    """
+    ratios = [round(b / r, 3) for b, r in zip(base, runs, strict=True)]
+    return {"round_speedups": ratios,
+            "round_speedup_median": sorted(ratios)[(len(ratios) - 1) // 2]}
+
+
 def baseline_rss_mb(isolate: bool = True) -> float:
     """Peak RSS of a fresh process that imports dedup and runs nothing (subtract for net)."""
     if not isolate:
@@ -450,6 +463,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
         base = scaling[0]["seconds"]
         for row in scaling:
             row["speedup"] = round(base / row["seconds"], 3)
+            row.update(round_speedups(scaling[0]["runs_seconds"], row["runs_seconds"]))
     real = real_pages(cfg, say)
     ours = quality[DEDUP]
     ratios = {
@@ -582,6 +596,12 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {row['jobs']} | {row['docs']} | {row['mb']} | {row['seconds']} | "
                          f"{every} | {row['mb_per_s']} | {row['speedup']} | "
                          f"{row['peak_rss_mb'] or '-'} | {row['worker_peak_rss_mb'] or '-'} |")
+        per_round = [f"{row['jobs']}: " + ", ".join(map(str, row["round_speedups"]))
+                     + f" (median {row['round_speedup_median']})"
+                     for row in results["parallel"][1:] if row.get("round_speedups")]
+        if per_round:
+            lines += ["", "Speed-up against the first row's run of the same round: "
+                      + "; ".join(per_round) + "."]
     if results.get("client_share"):
         runs = results["client_share"]
         median = sorted(r["client_share"] for r in runs)[(len(runs) - 1) // 2]
