@@ -41,7 +41,7 @@ from .io.writers import (
     write_error,
 )
 from .options import RunOptions
-from .parallel import DaskExecutor
+from .parallel import DaskExecutor, process_cpu
 from .pipeline import Cleaner, CleanResult, Stats
 from .resume import RESUME_HINT, Checkpoint, RunState, inputs_signature
 from .staged import decision_rounds
@@ -210,7 +210,7 @@ class _Clock:
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
-        self.client0, self.children0 = _own_cpu(), _children_cpu()
+        self.client0, self.children0 = process_cpu(), process_cpu(children=True)
         self.workers_at_start = 0.0
 
     def seconds(self) -> float:
@@ -218,10 +218,10 @@ class _Clock:
 
     def cpu(self, executor: DaskExecutor | None) -> dict[str, float]:
         """User plus system seconds of the client and of all workers since the start."""
-        workers = _children_cpu() - self.children0
+        workers = process_cpu(children=True) - self.children0
         if executor is not None:
             workers += executor.cpu_seconds() - self.workers_at_start
-        return {"client": round(_own_cpu() - self.client0, 3), "workers": round(workers, 3)}
+        return {"client": round(process_cpu() - self.client0, 3), "workers": round(workers, 3)}
 
     @staticmethod
     def peak_rss_mb(executor: DaskExecutor | None) -> dict[str, float]:
@@ -232,16 +232,6 @@ class _Clock:
             workers = max(workers, executor.peak_rss_mb())
         return {"client": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
                 "largest_worker": round(workers, 1)}
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _lock_output(out: str) -> DirLock:

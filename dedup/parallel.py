@@ -210,10 +210,12 @@ def _set_state(state: State) -> None:
     _STATE.update(state)
 
 
-def _process_cpu() -> float:
+def process_cpu(children: bool = False) -> float:
+    """User plus system CPU seconds of this process, or (``children``) of its child processes
+    that have been waited for."""
     import resource
 
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -312,7 +314,7 @@ class DaskExecutor:
 
     def cpu_seconds(self) -> float:
         """User plus system seconds the workers' processes have used so far."""
-        return float(sum(self.client.run(_process_cpu).values()))
+        return float(sum(self.client.run(process_cpu).values()))
 
     def peak_rss_mb(self) -> float:
         """The largest peak resident memory of the workers' processes, in MB."""

@@ -13,7 +13,7 @@ import multiprocessing
 import platform
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -217,11 +217,23 @@ def hand_written_pages(peers: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def _generated(size: int, seed: int, split: str) -> tuple[list[str], float]:
+    """The texts of ``size`` generated documents and their size in MB."""
+    texts = [d["text"] for d, _ in generate(GeneratorConfig(docs=size, seed=seed, split=split))]
+    return texts, sum(len(t.encode("utf-8")) for t in texts) / 1e6
+
+
+def _median_low(values: Iterable[float]) -> float:
+    """The median of ``values``, the lower middle one of an even count (a value that was
+    measured, as :func:`median_run` picks a run)."""
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def parallel_one(jobs: int, size: int, seed: int, split: str) -> dict[str, Any]:
     """dedup with ``jobs`` local workers on ``size`` generated documents (generated first, not
     timed): wall time, and peak RSS of this process and of the largest worker."""
-    texts = [d["text"] for d, _ in generate(GeneratorConfig(docs=size, seed=seed, split=split))]
-    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    texts, mb = _generated(size, seed, split)
     rss_before = _peak_rss_mb()
     cleaner = Cleaner(Config(), jobs=jobs)
     t0 = time.perf_counter()
@@ -242,30 +254,23 @@ def coordinator_one(size: int, seed: int, split: str) -> dict[str, Any]:
     client), on ``size`` generated documents. CPU seconds (user plus system) of this process
     and of the workers during the clean, and the coordinator's share of their sum: by Amdahl,
     at most ``1 / share`` times one process however many workers."""
-    from ..parallel import LocalExecutor
+    from ..parallel import LocalExecutor, process_cpu
 
-    texts = [d["text"] for d, _ in generate(GeneratorConfig(docs=size, seed=seed, split=split))]
-    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    texts, mb = _generated(size, seed, split)
     ex = LocalExecutor(3, helping=False)
     cleaner = Cleaner(Config(), executor=ex)
-    self_before = _cpu(resource.RUSAGE_SELF)
-    children_before = _cpu(resource.RUSAGE_CHILDREN)
+    self_before, children_before = process_cpu(), process_cpu(children=True)
     t0 = time.perf_counter()
     for _ in cleaner.clean_documents(texts, finished=True):
         pass
     seconds = time.perf_counter() - t0
-    client = _cpu(resource.RUSAGE_SELF) - self_before
-    ex.close()  # the workers are waited for: their CPU is counted in RUSAGE_CHILDREN
+    client = process_cpu() - self_before
+    ex.close()  # the workers are waited for: their CPU is counted among the children's
     cleaner.close()
-    workers = _cpu(resource.RUSAGE_CHILDREN) - children_before
+    workers = process_cpu(children=True) - children_before
     return {"docs": size, "mb": round(mb, 3), "seconds": round(seconds, 3),
             "client_cpu_s": round(client, 3), "workers_cpu_s": round(workers, 3),
             "client_share": round(client / max(client + workers, 1e-9), 4)}
-
-
-def _cpu(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
 
 
 def halves_one(size: int, seed: int, split: str) -> dict[str, Any]:
@@ -292,7 +297,7 @@ def halves_one(size: int, seed: int, split: str) -> dict[str, Any]:
 def _half_one(part: int, size: int, seed: int, split: str, barrier: Any
               ) -> tuple[float, float, float]:
     """One half of :func:`halves_one`: (start, end, MB), on the shared wall clock."""
-    texts = [d["text"] for d, _ in generate(GeneratorConfig(docs=size, seed=seed, split=split))]
+    texts, _ = _generated(size, seed, split)
     half = texts[: size // 2] if part == 0 else texts[size // 2:]
     cleaner = Cleaner(Config())
     barrier.wait()
@@ -325,7 +330,7 @@ def round_speedups(base: list[float], runs: list[float]) -> dict[str, Any]:
     """
     ratios = [round(b / r, 3) for b, r in zip(base, runs, strict=True)]
     return {"round_speedups": ratios,
-            "round_speedup_median": sorted(ratios)[(len(ratios) - 1) // 2]}
+            "round_speedup_median": _median_low(ratios)}
 
 
 def baseline_rss_mb(isolate: bool = True) -> float:
@@ -604,7 +609,7 @@ def markdown(results: dict[str, Any]) -> str:
                       + "; ".join(per_round) + "."]
     if results.get("client_share"):
         runs = results["client_share"]
-        median = sorted(r["client_share"] for r in runs)[(len(runs) - 1) // 2]
+        median = _median_low(r["client_share"] for r in runs)
         lines += ["", f"Two workers and a client only coordinating (reading, the corpus stage, "
                   f"writing): the client's share of the run's CPU {100 * median:.1f}% "
                   f"(median of {len(runs)}; at most {1 / max(median, 1e-9):.1f}x one process "
