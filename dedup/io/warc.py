@@ -74,6 +74,7 @@ WARC_HINT = 'pip install "dedup[warc]"'
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 MIRROR_SUFFIX = ".jsonl"  # a mirrored WET/WARC input's output: a.warc.wet.gz -> a.warc.wet.jsonl.gz
 _GZIP_MAGIC = b"\x1f\x8b"
+READ_ALL = 1 << 20  # the most a read of the WARC stream takes at a time
 
 # One line per block element; a <br> ends a line too. Rules as data, read once.
 BLOCK_TAGS = frozenset((
@@ -267,7 +268,7 @@ class _Guarded(io.RawIOBase):
     or corrupt, and keeps the error: FastWARC buffers ahead, so an error raised through it would
     lose records that had been read whole."""
 
-    def __init__(self, inner: BinaryIO) -> None:
+    def __init__(self, inner: io.BufferedIOBase) -> None:
         super().__init__()
         self._inner = inner
         self.error: BaseException | None = None
@@ -277,15 +278,23 @@ class _Guarded(io.RawIOBase):
         return True
 
     def read(self, size: int | None = -1) -> bytes:
-        if self.error is not None:
-            return b""
-        try:
-            data = self._inner.read(-1 if size is None else size)
-        except _STREAM_ERRORS as exc:
-            self.error = exc
-            return b""
-        self.read_bytes += len(data)
-        return data
+        """Up to ``size`` bytes, taken a buffer at a time (``read1``), so the bytes decoded
+        before an error are returned, not lost with the call that raised."""
+        want = READ_ALL if size is None or size < 0 else size
+        parts: list[bytes] = []
+        got = 0
+        while got < want and self.error is None:
+            try:
+                part = self._inner.read1(min(want - got, READ_ALL))
+            except _STREAM_ERRORS as exc:
+                self.error = exc
+                break
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        self.read_bytes += got
+        return b"".join(parts)
 
     def tell(self) -> int:  # FastWARC asks where a record starts
         return self.read_bytes
@@ -306,18 +315,15 @@ class _Guarded(io.RawIOBase):
         return len(data)
 
 
-def _decompressed(source: Source, raw: BinaryIO) -> tuple[BinaryIO, str]:
+def _decompressed(source: Source, raw: BinaryIO) -> tuple[io.BufferedIOBase, str]:
     """``raw`` decoded, and what its data is called in messages: gzip when it starts with the
     gzip magic bytes (whatever its name: stdin too), zstd when its name says ``.zst``."""
     if source.compression == "zst":
         return io.BufferedReader(ZstdReader(raw)), "zstd data"
-    peek = getattr(raw, "peek", None)
-    start = peek(2)[:2] if peek is not None else b""
-    if start == _GZIP_MAGIC:
-        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")), "gzip data"
-    if peek is None and source.compression == "gz":
-        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")), "gzip data"
-    return raw, "the file"
+    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(cast(io.RawIOBase, raw))
+    if cast(io.BufferedReader, buffered).peek(2)[:2] == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=buffered, mode="rb"), "gzip data"
+    return cast(io.BufferedIOBase, buffered), "the file"
 
 
 class _Cut(Exception):
