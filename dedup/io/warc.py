@@ -466,8 +466,9 @@ def _skipped(source: Source, reasons: Counter[str]) -> Document:
     detail = ", ".join(f"{why}: {n}" for why, n in sorted(reasons.items(),
                                                            key=lambda kv: (-kv[1], kv[0])))
     return Document(id=source.rel, text="", source=source.rel, skipped=True,
-                    error=f"{source.path}: {total} response record"
-                          f"{'s' if total != 1 else ''} not read as documents ({detail})")
+                    error=f"{source.path}: {total} response record{'s' if total != 1 else ''} "
+                          f"not read as {'documents' if total != 1 else 'a document'} "
+                          f"({detail})")
 
 
 def read_warc(source: Source, encoding_errors: str = "strict",
