@@ -382,7 +382,7 @@ def test_file_cut_inside_a_record_is_a_failure(tmp_path: Path) -> None:
     docs = list(read_all(discover([str(src)])))
     assert [d.error is None for d in docs] == [True, False]
     assert docs[1].error is not None
-    assert "the file ends inside a record: record urn:uuid:rec-2" in docs[1].error
+    assert "the file ends inside record urn:uuid:rec-2 (" in docs[1].error
 
 
 def test_not_a_warc_file(tmp_path: Path) -> None:

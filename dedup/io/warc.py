@@ -347,7 +347,7 @@ def _payload(record: Any, where: str) -> bytes:
     expected = record.content_length
     data = bytes(record.reader.read())
     if len(data) < expected:
-        raise _Cut(f"{where} ({len(data)} of its {expected} bytes)")
+        raise _Cut(f"{where} ({len(data)} of its {expected} bytes were there)")
     return data
 
 
@@ -485,6 +485,7 @@ def read_warc(source: Source, encoding_errors: str = "strict",
     reasons: Counter[str] = Counter()
     records = 0  # WARC records read, of every type (for messages)
     cut: str | None = None  # the record the data ended in
+    cut_id = ""
     invalid: BaseException | None = None  # a record that could not be parsed
     with contextlib.nullcontext(raw) if source.is_stdin else raw:
         inner, what = _decompressed(source, raw)
@@ -514,14 +515,15 @@ def read_warc(source: Source, encoding_errors: str = "strict",
                     yield _response(source, record, rid, limits)
             except _NotRead as exc:
                 if stream.error is not None:  # the headers were cut by a broken stream
-                    cut = f"record {rid}"
+                    cut, cut_id = f"record {rid}", rid
                     break
                 reasons[str(exc)] += 1
             except _Cut as exc:
-                cut = str(exc)
+                cut, cut_id = str(exc), rid
                 break
     if stream.error is not None or cut is not None or invalid is not None:
-        yield _broken_file(source, what, records, cut, stream.error, invalid)
+        doc = _broken_file(source, what, records, cut, stream.error, invalid)
+        yield Document(id=cut_id, text="", source=source.rel, error=doc.error) if cut_id else doc
     if reasons:
         yield _skipped(source, reasons)
 
@@ -529,14 +531,15 @@ def read_warc(source: Source, encoding_errors: str = "strict",
 def _broken_file(source: Source, what: str, records: int, cut: str | None,
                  error: BaseException | None, invalid: BaseException | None) -> Document:
     """The failure that ends a file whose data broke off or went bad after ``records``."""
-    read = (f"the {records - (1 if cut else 0)} records before it were read" if records
-            else "no record was read")
+    before = records - (1 if cut else 0)
+    read = (f"the {before} record{'s' if before != 1 else ''} before it were read" if before
+            else "no record before it")
     if error is not None:
         detail = str(error) or type(error).__name__
         where = f"in {cut}" if cut else f"after record {records}"
-        message = f"{source.path}: {what} is truncated or corrupt {where} ({read}; {detail})"
+        message = f"{source.path}: {what} is truncated or corrupt {where}; {read} ({detail})"
     elif cut is not None:
-        message = f"{source.path}: the file ends inside a record: {cut} ({read})"
+        message = f"{source.path}: the file ends inside {cut}; {read}"
     else:
         detail = str(invalid) or type(invalid).__name__
         message = (f"{source.path}: not a WARC file ({detail})" if not records else
