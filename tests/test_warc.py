@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -211,15 +212,29 @@ def test_warc_html_responses_become_documents_and_others_are_skipped(tmp_path: P
     assert json.loads(report.read_text())["skipped_records"] == [message]
 
 
-def test_gzip_and_deflate_bodies_are_decoded(tmp_path: Path) -> None:
+def test_gzip_deflate_and_chunked_bodies_are_decoded(tmp_path: Path) -> None:
     page = article_page("Flood", ARTICLE)
     body = gzip.compress(page)
     rec = record(WarcRecordType.response, 1, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
                  b"Content-Encoding: gzip\r\n\r\n" + body, "https://site.example/1", http=True)
-    src = write(tmp_path / "a.warc", [rec])
+    raw = zlib.compressobj(wbits=-15)
+    deflated = raw.compress(page) + raw.flush()  # raw deflate, as many servers send it
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(deflated[i:i + 100]), deflated[i:i + 100])
+                       for i in range(0, len(deflated), 100)) + b"0\r\n\r\n"
+    rec2 = record(WarcRecordType.response, 2, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                  b"Transfer-Encoding: chunked\r\nContent-Encoding: deflate\r\n\r\n" + chunked,
+                  "https://site.example/2", http=True)
+    rec3 = record(WarcRecordType.response, 3, b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                  b"Content-Encoding: br\r\n\r\n\x0b\x02", "https://site.example/3", http=True)
+    src = write(tmp_path / "a.warc", [rec, rec2, rec3])
     docs = list(read_all(discover([str(src)])))
-    assert docs[0].error is None
-    assert docs[0].text.splitlines()[-3:] == ARTICLE
+    assert [d.id for d in docs] == ["urn:uuid:rec-1", "urn:uuid:rec-2", "a.warc"]
+    for doc in docs[:2]:
+        assert doc.error is None
+        assert doc.text.splitlines()[-3:] == ARTICLE
+    assert docs[2].skipped and docs[2].error is not None
+    assert docs[2].error.endswith("1 response record not read as a document "
+                                  "(Content-Encoding br: 1)")
 
 
 # -- HTML to lines -----------------------------------------------------------------------------
