@@ -30,8 +30,9 @@ record cut short by the end of the file, or bytes after the last record that are
 record end the file with one failure naming the place; the records before it are cleaned.
 
 Choices: FastWARC (from resiliparse) reads the records: it reads 2.5 to 4 times as fast as
-warcio on the same files (see docs/web-archives.md), raises an error on a corrupt record where
-warcio writes a warning to stderr, and ships a writer, which the tests use. Gzip is decoded by
+warcio on the same files (see docs/web-archives.md), raises an error where warcio, meeting a
+record whose length is wrong, writes a warning to stderr, and ships a writer, which the tests
+use. Gzip is decoded by
 Python's :mod:`gzip` rather than by FastWARC, which ends a truncated gzip file silently, so a
 cut file is reported like a cut JSONL file. selectolax (the Lexbor engine: an HTML5 parser,
 as browsers parse) builds the tree the converter walks; lxml's libxml2 parser is HTML 4 and
