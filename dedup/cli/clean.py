@@ -89,6 +89,10 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
     per line, a .parquet file one per row. Outputs mirror the inputs (or go into shards with
     --shard-docs); every write is atomic.
 
+    A WET or WARC file (.warc.wet.gz, .warc.gz, ...; pip install "dedup[warc]") holds one
+    document per text record or HTML page, named by its WARC-Record-ID; it is written as JSONL
+    with the fields id, url, record_id and date.
+
     \b
     Exit codes:
       0  every input was cleaned (records skipped by --encoding-errors skip included)

@@ -136,7 +136,7 @@ def config_options(func: F) -> F:
         click.option("--input-format", type=click.Choice(FORMATS), default="auto",
                      show_default=True,
                      help="How to read inputs; auto goes by suffix (.jsonl/.ndjson, also "
-                          ".gz/.zst; .parquet; else text)."),
+                          ".gz/.zst; .parquet; .wet and .warc, also .gz; else text)."),
         click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default="strict",
                      show_default=True,
                      help="Bytes that are not UTF-8 (or a lone surrogate escaped in JSONL). "

@@ -61,14 +61,15 @@ if TYPE_CHECKING:
 TEXT_SUFFIXES = (".txt", ".text")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 PARQUET_SUFFIXES = (".parquet",)
+WARC_KINDS = ("wet", "warc")  # read by dedup.io.warc: one document per text or HTML record
 COMPRESSION_SUFFIXES = {".gz": "gz", ".zst": "zst", ".zstd": "zst"}
-FORMATS = ("auto", "txt", "jsonl", "parquet")
+FORMATS = ("auto", "txt", "jsonl", "parquet", "wet", "warc")
 ENCODING_ERRORS = ("strict", "replace", "skip")
 BINARY_PROBE = 8192  # a text file with a NUL byte in its first 8 KB is binary (as git and grep say)
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: a hundred times the longest paragraph of real web text
 MAX_DOC_BYTES = 1 << 26  # 64 MiB: a text file or JSONL record; a whole book is under 10 MiB
 READ_CHUNK = 1 << 16  # decompressed bytes a text file is read by, a refused record skipped by
-SUPPORTED = ".txt, .jsonl, .ndjson (each also .gz or .zst) and .parquet"
+SUPPORTED = ".txt, .jsonl, .ndjson, .wet, .warc (each also .gz or .zst) and .parquet"
 PARQUET_HINT = 'pip install "dedup[parquet]"'
 PARQUET_BATCH_ROWS = 1024  # rows decoded at a time: bounds memory on huge row groups
 ZSTD_CHUNK = 1 << 16  # compressed bytes decoded at a time
@@ -188,6 +189,10 @@ def _kind(path: str, fmt: str) -> str | None:
         return "jsonl"
     if base.endswith(TEXT_SUFFIXES):
         return "txt"
+    if base.endswith(".wet"):  # CC-MAIN-*.warc.wet.gz included
+        return "wet"
+    if base.endswith(".warc"):
+        return "warc"
     if low.endswith(PARQUET_SUFFIXES):  # Parquet compresses its own pages: no outer .gz/.zst
         return "parquet"
     return None
@@ -376,7 +381,7 @@ def discover(inputs: Sequence[str], fmt: str = "auto") -> list[Source]:
             if fmt == "parquet":
                 raise InputError("Parquet cannot be read from stdin",
                                  hint="save it to a file and pass the file's path")
-            sources.append(Source("-", "jsonl" if fmt == "jsonl" else "txt", "stdin"))
+            sources.append(Source("-", fmt if fmt in ("jsonl", *WARC_KINDS) else "txt", "stdin"))
             continue
         path = Path(given)
         if path.is_dir():
@@ -395,6 +400,10 @@ def discover(inputs: Sequence[str], fmt: str = "auto") -> list[Source]:
             raise InputError(f"{given}: no such file or directory")
     if any(s.kind == "parquet" for s in sources):
         pyarrow_modules(InputError)
+    if any(s.kind in WARC_KINDS for s in sources):
+        from .warc import warc_modules  # imports this module: imported when needed
+
+        warc_modules(InputError)
     return sources
 
 
@@ -530,6 +539,11 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
     records over ``limits`` (see :class:`Limits`)."""
     if source.kind == "parquet" and not source.problem:
         yield from _read_parquet(source, text_field, encoding_errors, limits)
+        return
+    if source.kind in WARC_KINDS:
+        from .warc import read_warc  # imports this module: imported when needed
+
+        yield from read_warc(source, encoding_errors, limits)
         return
     try:
         raw = _open(source)

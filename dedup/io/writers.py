@@ -32,7 +32,15 @@ from ..commit import crash_point, fsync_dir
 from ..errors import ConfigError, OutputError
 from ..pipeline import CleanResult
 from ..types import DocCluster
-from .readers import Source, compression_of, is_glob, pyarrow_modules, strip_compression
+from .readers import (
+    WARC_KINDS,
+    Source,
+    compression_of,
+    is_glob,
+    pyarrow_modules,
+    strip_compression,
+)
+from .warc import mirrored_name
 
 GZIP_LEVEL = 6  # gzip -6: the usual speed/size trade-off (9 is much slower for little gain)
 ZSTD_LEVEL = 3  # zstd's default level
@@ -239,7 +247,7 @@ def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> 
                           hint="give -o a directory (it is created when missing)")
     plan: dict[str, str] = {}
     for s in sources:
-        dest = target if single else target / s.rel
+        dest = target if single else target / _mirrored(s)
         if s.rel in plan and plan[s.rel] != str(dest):
             raise OutputError(f"two inputs would both be written to {dest}",
                               hint="clean them in separate runs or rename one")
@@ -254,6 +262,12 @@ def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> 
                                   hint="choose an -o directory outside the inputs")
     _check_formats(plan, sources)
     return plan
+
+
+def _mirrored(source: Source) -> str:
+    """A source's name in a mirrored output directory: its own, but a WET or WARC file's output
+    is JSONL (``a.warc.wet.gz`` -> ``a.warc.wet.jsonl.gz``)."""
+    return mirrored_name(source.rel) if source.kind in WARC_KINDS else source.rel
 
 
 CLUSTER_FIELD = "dedup_cluster"  # added to a record that near-duplicates an earlier one
