@@ -6,7 +6,7 @@ Needs datasets (``pip install "dedup[hf]"``)::
     from dedup.integrations.hf import Deduper
 
     ds = load_dataset("json", data_files="pages.jsonl", split="train")
-    deduper = Deduper(text_column="text", id_column="id", sample=ds["text"])
+    deduper = Deduper(text_column="text", id_column="id", sample=ds)
     ds = ds.map(deduper, batched=True, batch_size=1000).filter(lambda row: row["dedup_keep"])
 """
 
@@ -41,8 +41,8 @@ class Deduper:
     Every batch goes through the same :class:`dedup.Cleaner`, in order, so a paragraph copied
     from a row of an earlier batch is dropped as ``duplicate:cross-doc``; the output is the
     same whatever the ``batch_size``, and equal to ``Cleaner(config).clean_documents`` over
-    the same texts. It returns the batch with the text column replaced by the clean text and
-    these columns added:
+    the same texts. It returns the text column, cleaned, and these columns (``map`` keeps the
+    batch's other columns as they are):
 
     - ``dedup_keep`` (bool): False when nothing is left, or for a near-duplicate document
       under ``corpus.documents = "drop"`` (``ds.filter(lambda r: r["dedup_keep"])``);
@@ -56,10 +56,11 @@ class Deduper:
 
     The classifier's line counts: a one-pass run counts its first
     ``boilerplate.repetition_sample`` documents before cleaning them, which a batch function
-    cannot do. Give those rows as ``sample`` (``sample=ds["text"]``; only the first
-    ``repetition_sample`` are read, all of them under ``repetition = "full"``) and the output
-    is that of ``dedup clean``; without ``sample`` the counts are not used (``repetition =
-    "off"``, and :attr:`config` says so), which keeps the output independent of the batch size.
+    cannot do. Give the dataset (or its texts) as ``sample`` (``Deduper(sample=ds)``: only its
+    first ``repetition_sample`` rows are read, all of them under ``repetition = "full"``) and
+    the output is that of ``dedup clean`` over the same texts. Without ``sample`` the counts
+    are not used (``repetition = "off"``, and :attr:`config` says so), which keeps the output
+    independent of the batch size too.
 
     Processes: dedup needs every batch in one process, so run ``map`` with ``num_proc=None``
     (the default). A copy of a Deduper (pickled into ``map``'s worker processes when
@@ -75,12 +76,13 @@ class Deduper:
         config: a :class:`dedup.Config`, the path of a TOML config file, or None (defaults).
         text_column: the column with the text to clean (replaced by the clean text).
         id_column: the column with the document ids, or None (row positions).
-        sample: the dataset's texts, for the classifier's line counts (above).
+        sample: the dataset (its ``text_column``) or its texts, for the classifier's line
+            counts (above).
         per_process: let copies in other processes run, each deduping only its own rows.
     """
 
     def __init__(self, config: ConfigLike = None, *, text_column: str = "text",
-                 id_column: str | None = None, sample: Iterable[str] | None = None,
+                 id_column: str | None = None, sample: Iterable[Any] | None = None,
                  per_process: bool = False) -> None:
         cfg = load_config(config)
         uses = Cleaner(cfg).uses_repetition
@@ -88,12 +90,14 @@ class Deduper:
             if cfg.boilerplate.repetition == "full":
                 raise ConfigError(
                     "boilerplate.repetition = 'full' needs every text before the first batch",
-                    hint="give them as Deduper(..., sample=ds[text_column]), or use "
+                    hint="give them as Deduper(..., sample=dataset), or use "
                          "repetition = 'sample' or 'off'")
             cfg = cfg.replace(boilerplate={"repetition": "off"})
         self._setup(cfg, text_column, id_column, per_process, uuid.uuid4().hex)
         if uses and sample is not None:
             bp = cfg.boilerplate
+            if hasattr(sample, "column_names"):  # a Dataset: its rows, as dicts
+                sample = (row[text_column] for row in sample)
             rows = sample if bp.repetition == "full" else itertools.islice(
                 sample, bp.repetition_sample)
             texts = [_text(t, n, "sample") for n, t in enumerate(rows)]
@@ -122,7 +126,8 @@ class Deduper:
         return self._cleaner.stats
 
     def __call__(self, batch: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
-        """The batch with its text column cleaned and the ``dedup_*`` columns added."""
+        """The batch's text column cleaned, and the ``dedup_*`` columns (``map`` adds them to
+        the batch's other columns)."""
         if self._copy and not self.per_process:
             raise ConfigError(
                 "this Deduper is a copy (Dataset.map with num_proc pickles it into worker "
@@ -139,10 +144,10 @@ class Deduper:
                              f"{len(texts)} texts")
         docs = [Document(i, _text(t, first + n, self.text_column))
                 for n, (i, t) in enumerate(zip(ids, texts, strict=True))]
-        out: dict[str, list[Any]] = {k: list(v) for k, v in batch.items()}
+        # only the columns it changes: map keeps the others as they are (not decoded and
+        # encoded again)
+        out: dict[str, list[Any]] = {column: [] for column in COLUMNS}
         cleaned: list[str] = []
-        for column in COLUMNS:
-            out[column] = []
         for result in self._cleaner.clean_documents(docs):
             _, dropped = result.line_counts()
             cluster = result.doc.cluster
