@@ -228,6 +228,15 @@ def test_map_without_sample_does_not_depend_on_batches(generated: list[str]) -> 
         assert _map(ds, Deduper(), batch_size)["text"][:] == reference
 
 
+def test_a_sample_too_small_to_count_is_no_sample(generated: list[str]) -> None:
+    """Fewer sample rows than the counts need: the counts are off, not taken from a batch."""
+    deduper = Deduper(sample=generated[:10])
+    assert deduper.config.boilerplate.repetition == "off"
+    reference = [r.text for r in Cleaner(deduper.config).clean_documents(generated)]
+    assert _map(datasets.Dataset.from_dict({"text": generated}), deduper, 55)["text"][:] == \
+        reference
+
+
 def test_deduper_keeps_dedup_across_map_calls() -> None:
     """One Deduper over two datasets: the second is deduped against the first (a train/test
     split), and its stats count both."""

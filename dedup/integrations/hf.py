@@ -105,6 +105,9 @@ class Deduper:
                 self._cleaner.count_lines(texts)
             else:
                 self._cleaner.count_sample(texts)
+            if self._cleaner.counts is None:  # too few rows to count: as without a sample
+                self.config = cfg.replace(boilerplate={"repetition": "off"})
+                self._cleaner = Cleaner(self.config)
             for t in texts:
                 self._history.update(t.encode("utf-8", "surrogatepass") + b"\0")
 
