@@ -81,6 +81,10 @@ class Deduper:
         per_process: let copies in other processes run, each deduping only its own rows.
     """
 
+    config: Config  # the settings it runs with (``repetition = "off"`` without a sample)
+    _cleaner: Cleaner
+    _history: Any  # an xxhash.xxh64 of its token and every row it has seen
+
     def __init__(self, config: ConfigLike = None, *, text_column: str = "text",
                  id_column: str | None = None, sample: Iterable[Any] | None = None,
                  per_process: bool = False) -> None:
@@ -113,7 +117,7 @@ class Deduper:
 
     def _setup(self, config: Config, text_column: str, id_column: str | None,
                per_process: bool, token: str) -> None:
-        self.config: Config = config
+        self.config = config
         self.text_column = text_column
         self.id_column = id_column
         self.per_process = per_process
