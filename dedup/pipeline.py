@@ -332,29 +332,40 @@ class Cleaner:
 
     def _with_sample_counts(self, docs: Iterable[Document | str]) -> Iterator[Document | str]:
         """Count lines over the first ``repetition_sample`` documents, then stream them all."""
-        bp = self.config.boilerplate
         stream = iter(docs)
         sample = [_as_document(d, n) for n, d in
-                  enumerate(itertools.islice(stream, bp.repetition_sample))]
-        if len(sample) >= bp.repetition_min_docs:
-            width = 1 << max(16, (4 * 40 * len(sample)).bit_length())
-            self.counts = LineCounts(width=min(width, 1 << 22),
-                                     bloom_bits=min(width * 16, 1 << 27))
-            if self.parallel:
-                self._count_parallel(sample)
-            else:
-                # Segment and normalise copies: the sample waits in memory as raw text, not as
-                # paragraphs and tokens (about ten times the size); it is segmented again when
-                # its turn comes.
-                self.counts.add_documents(normalize(
-                    segment(d if d.paragraphs else Document(d.id, d.text) for d in sample),
-                    self.config.norm))
-            self.classifiers = self._build_classifiers()
+                  enumerate(itertools.islice(stream, self.config.boilerplate.repetition_sample))]
+        self.count_sample(sample)
         pending = deque(sample)  # let go of each document once it is yielded
         del sample
         while pending:
             yield pending.popleft()
         yield from stream
+
+    def count_sample(self, sample: Sequence[Document | str]) -> None:
+        """Count lines over ``sample`` as a run counts its first ``repetition_sample`` documents
+        (nothing when there are fewer than ``repetition_min_docs``), for the classifier.
+
+        A caller that streams a corpus in several :meth:`clean_documents` calls (one batch at a
+        time) gives the corpus's first documents here, so every batch is classified as one
+        stream would be."""
+        bp = self.config.boilerplate
+        if len(sample) < bp.repetition_min_docs:
+            return
+        width = 1 << max(16, (4 * 40 * len(sample)).bit_length())
+        self.counts = LineCounts(width=min(width, 1 << 22),
+                                 bloom_bits=min(width * 16, 1 << 27))
+        docs = [_as_document(d, n) for n, d in enumerate(sample)]
+        if self.parallel:
+            self._count_parallel(docs)
+        else:
+            # Segment and normalise copies: the sample waits in memory as raw text, not as
+            # paragraphs and tokens (about ten times the size); it is segmented again when
+            # its turn comes.
+            self.counts.add_documents(normalize(
+                segment(d if d.paragraphs else Document(d.id, d.text) for d in docs),
+                self.config.norm))
+        self.classifiers = self._build_classifiers()
 
     def prepare(self, docs: Iterable[Document]) -> Iterator[Document]:
         """Every stage before the corpus stage: documents ready to be matched or indexed."""
