@@ -164,8 +164,8 @@ def config_options(func: F) -> F:
         try:
             kwargs["limits"] = Limits(kwargs.pop("max_line_bytes"), kwargs.pop("max_doc_bytes"))
             kwargs["config"] = load_config(**settings)
-        except DedupError as exc:
-            raise fail(exc) from exc
+        except DedupError as exc:  # a bad --config file or option: every bad key, exit 2
+            raise usage_error(exc) from exc
         return func(*args, **kwargs)
 
     out: Any = wrapper
