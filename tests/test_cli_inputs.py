@@ -1,10 +1,11 @@
 """Inputs and options that cannot be misread: JSONL on stdin, --id-field, -o for several
-inputs, one stream given twice."""
+inputs, one stream given twice; bench and train-classifier write only where they are told."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -255,3 +256,30 @@ def test_one_file_for_removed_and_report_is_refused(tmp_path: Path, pages_dir: P
     res = run("clean", str(pages_dir / "a.txt"), "-o", str(tmp_path / "o.txt"), "--removed",
               str(same), "--report", str(same))
     assert res.exit_code == 1 and "are the same file" in res.output and not same.exists()
+
+
+# 5. nothing is written into the checkout or the package by default
+
+def test_bench_without_o_writes_a_new_directory_it_names(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    work, temp = tmp_path / "checkout", tmp_path / "temp"
+    work.mkdir()
+    temp.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    res = run("bench", "--docs", "20", "--sizes", "none", "--parallel-docs", "0", "--peers",
+              "keep-all", "--in-process", "--no-plots", "--no-real-pages")
+    assert res.exit_code == 0, res.output
+    assert list(work.iterdir()) == []  # no benchmarks/results/ in the working directory
+    made = list(temp.glob("dedup-bench-*"))
+    assert len(made) == 1 and (made[0] / "results.md").is_file()
+    assert f"results in {made[0]}" in res.output
+
+
+def test_train_classifier_needs_o() -> None:
+    from dedup.boilerplate.model import MODEL_PATH
+
+    before = MODEL_PATH.stat().st_mtime_ns
+    res = run("train-classifier", "--docs", "40", "--eval-docs", "0")
+    assert res.exit_code == 2 and "Missing option '-o'" in res.output
+    assert MODEL_PATH.stat().st_mtime_ns == before
