@@ -88,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=2000)
     ap.add_argument("--no-dask", action="store_true")
-    ap.add_argument("-o", "--out", type=Path,
-                    default=Path("benchmarks/results/engines_identical.md"))
+    ap.add_argument("-o", "--out", type=Path, required=True,
+                    help="the markdown file to write (the tracked one: "
+                         "benchmarks/results/engines_identical.md)")
     args = ap.parse_args(argv)
     rows: list[dict[str, Any]] = []
     engines = [("reference", 1), ("local", 1), ("local", 2), ("local", 3)]

@@ -7,7 +7,7 @@ workers), the run time and the corpus index's size. If memory were proportional 
 
     python benchmarks/memory.py --sizes 0.25,1.0 --jobs 2 --no-boilerplate
 
-Writes benchmarks/results/memory.md and memory.json (or --output DIR).
+Writes memory.md and memory.json to --output DIR (benchmarks/results holds the tracked ones).
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="0.25,1.0", help="input sizes in GB, comma-separated")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--no-boilerplate", action="store_true")
-    parser.add_argument("--output", default="benchmarks/results")
+    parser.add_argument("--output", required=True,
+                        help="directory for memory.md and memory.json (benchmarks/results is "
+                             "the tracked one)")
     parser.add_argument("--tmp", default=None, help="where the generated inputs go")
     args = parser.parse_args()
     extra = ["--no-boilerplate"] if args.no_boilerplate else []

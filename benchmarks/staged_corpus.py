@@ -107,8 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=20000)
     ap.add_argument("--window", type=int, default=WINDOW)
     ap.add_argument("--realpages", type=Path, default=Path("../shared/realpages"))
-    ap.add_argument("-o", "--out", type=Path,
-                    default=Path("benchmarks/results/staged_corpus.md"))
+    ap.add_argument("-o", "--out", type=Path, required=True,
+                    help="the markdown file to write (benchmarks/results/staged_corpus.md is the "
+                         "tracked one)")
     args = ap.parse_args(argv)
     cfg = Config()
     rows = []

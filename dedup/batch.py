@@ -117,7 +117,7 @@ def run_clean(
     if overrides:
         opts = opts.replace(**overrides)
     config = config or Config()
-    sources = discover(inputs, opts.input_format)
+    sources = discover(inputs, opts.input_format, fields=opts.record_fields())
     plan = plan_outputs(sources, out, inputs)  # also refuses -o inside an input directory
     # Before anything is written (or an old run's state discarded): no path of the run may be
     # an input, be read by the inputs, or be another path of the run.
@@ -175,7 +175,8 @@ def run_clean(
         first = ckpt.docs_done if ckpt is not None else 0
 
         def read() -> Iterator[Document]:
-            docs = read_all(remaining, opts.text_field, opts.encoding_errors, opts.limits)
+            docs = read_all(remaining, opts.text_field, opts.encoding_errors, opts.limits,
+                            id_field=opts.id_field)
             for n, doc in enumerate(docs, start=first):
                 doc.ordinal = n
                 yield doc

@@ -2,18 +2,31 @@
 
 The CLI and a TOML file map onto :class:`Config` in one place, :meth:`Config.from_mapping`.
 :meth:`Config.fingerprint` identifies every setting that changes the output.
+
+The dataclasses' annotations are the schema: each field's type (``int``, ``float``, ``bool``,
+``str``, a ``Literal`` of the allowed words) and its range (``Annotated`` with
+:mod:`annotated_types` bounds). :func:`validate` checks a mapping against it with pydantic in
+strict mode (``"2"`` is not an integer, ``1.5`` is not an integer, ``"no"`` is not a boolean;
+an integer is a number) and reports every bad key at once, one clear message each. pydantic is
+imported on first use, so a run with the default config never loads it. Relations between
+keys (``bands * rows <= num_perm``) are checked after the schema.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 import hashlib
 import json
 import sys
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Interval, Le
 
 from .errors import ConfigError
 
@@ -21,6 +34,19 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
+
+SCHEMA_HINT = 'pip install "pydantic>=2.7" (a dependency of dedup: reinstall it)'
+
+# The value types of the schema: what each is, and the range it must be in.
+Unit = Annotated[float, Interval(ge=0.0, le=1.0)]  # a probability or a similarity: [0, 1]
+Share = Annotated[float, Interval(gt=0.0, le=1.0)]  # a threshold that must let something in
+Count = Annotated[int, Ge(0)]  # 0 or more (0 often means: derived)
+Positive = Annotated[int, Ge(1)]
+Classifier = Literal["auto", "page", "learned", "rules"]
+Preset = Literal["precision", "balanced", "recall"]
+Repetition = Literal["off", "sample", "full"]
+Documents = Literal["tag", "drop"]
+Keep = Literal["first", "longest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +75,15 @@ class BoilerplateConfig:
     """
 
     enabled: bool = True
-    classifier: str = "auto"
-    preset: str = "balanced"
-    threshold: float | None = None
-    guard: float = 0.9
-    guard_words: int = 20
-    max_guard_words: int = 80
-    repetition: str = "sample"
-    repetition_sample: int = 10000
-    repetition_min_docs: int = 50
+    classifier: Classifier = "auto"
+    preset: Preset = "balanced"
+    threshold: Unit | None = None
+    guard: Unit = 0.9
+    guard_words: Count = 20
+    max_guard_words: Count = 80
+    repetition: Repetition = "sample"
+    repetition_sample: Positive = 10000
+    repetition_min_docs: Count = 50
     model: str = ""
     page_model: str = ""
 
@@ -66,9 +92,9 @@ class BoilerplateConfig:
 class ShingleConfig:
     """Word shingles for MinHash; lines shorter than ``min_words`` are matched exactly instead."""
 
-    size: int = 2
-    min_words: int = 8
-    min_exact_words: int = 4
+    size: Annotated[int, Interval(ge=1, le=16)] = 2
+    min_words: Positive = 8
+    min_exact_words: Positive = 4
     seed: int = 1
 
 
@@ -76,11 +102,11 @@ class ShingleConfig:
 class LSHConfig:
     """MinHash/LSH: permutations, the verified Jaccard threshold, bands x rows (0 = derived)."""
 
-    num_perm: int = 128
-    threshold: float = 0.7
-    bands: int = 0
-    rows: int = 0
-    gap_similarity: float = 0.6
+    num_perm: Annotated[int, Ge(2), Le(4096)] = 128
+    threshold: Share = 0.7
+    bands: Count = 0
+    rows: Count = 0
+    gap_similarity: Share = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +122,10 @@ class CorpusConfig:
     """
 
     enabled: bool = True
-    bands: int = 0
-    rows: int = 0
-    documents: str = "tag"
-    document_threshold: float = 0.5
+    bands: Count = 0
+    rows: Count = 0
+    documents: Documents = "tag"
+    document_threshold: Share = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,70 +144,52 @@ class Config:
     shingle: ShingleConfig = field(default_factory=ShingleConfig)
     lsh: LSHConfig = field(default_factory=LSHConfig)
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
-    keep: str = "first"
+    keep: Keep = "first"
 
     def __post_init__(self) -> None:
-        _check(0.0 < self.lsh.threshold <= 1.0, "lsh.threshold", self.lsh.threshold, "in (0, 1]")
-        _check(0.0 < self.lsh.gap_similarity <= 1.0, "lsh.gap_similarity",
-               self.lsh.gap_similarity, "in (0, 1]")
-        _check(2 <= self.lsh.num_perm <= 4096, "lsh.num_perm", self.lsh.num_perm, "in [2, 4096]")
-        _check(self.lsh.bands >= 0 and self.lsh.rows >= 0, "lsh.bands/rows",
-               (self.lsh.bands, self.lsh.rows), ">= 0")
-        _check(self.lsh.bands * self.lsh.rows <= self.lsh.num_perm, "lsh.bands*rows",
-               self.lsh.bands * self.lsh.rows, f"<= num_perm ({self.lsh.num_perm})")
-        _check((self.lsh.bands == 0) == (self.lsh.rows == 0), "lsh.bands/rows",
-               (self.lsh.bands, self.lsh.rows), "both set or both 0")
-        _check(1 <= self.shingle.size <= 16, "shingle.size", self.shingle.size, "in [1, 16]")
-        _check(self.shingle.min_words >= 1, "shingle.min_words", self.shingle.min_words, ">= 1")
-        _check(self.shingle.min_exact_words >= 1, "shingle.min_exact_words",
-               self.shingle.min_exact_words, ">= 1")
-        bp = self.boilerplate
-        _check(bp.threshold is None or 0.0 <= bp.threshold <= 1.0, "boilerplate.threshold",
-               bp.threshold, "in [0, 1]")
-        _check(bp.classifier in ("auto", "page", "learned", "rules"),
-               "boilerplate.classifier", bp.classifier, "'auto', 'page', 'learned' or 'rules'")
-        _check(bp.preset in ("precision", "balanced", "recall"), "boilerplate.preset", bp.preset,
-               "'precision', 'balanced' or 'recall'")
-        _check(0.0 <= bp.guard <= 1.0, "boilerplate.guard", bp.guard, "in [0, 1]")
-        _check(bp.repetition in ("off", "sample", "full"), "boilerplate.repetition",
-               bp.repetition, "'off', 'sample' or 'full'")
-        _check(bp.repetition_sample >= 1, "boilerplate.repetition_sample",
-               bp.repetition_sample, ">= 1")
-        c = self.corpus
-        _check(c.bands >= 0 and c.rows >= 0 and (c.bands == 0) == (c.rows == 0),
-               "corpus.bands/rows", (c.bands, c.rows), "both >= 1, or both 0 (derived)")
-        _check(c.bands * c.rows <= self.lsh.num_perm, "corpus.bands*rows", c.bands * c.rows,
-               f"<= num_perm ({self.lsh.num_perm})")
-        _check(c.documents in ("tag", "drop"), "corpus.documents", c.documents,
-               "'tag' or 'drop'")
-        _check(0.0 < c.document_threshold <= 1.0, "corpus.document_threshold",
-               c.document_threshold, "in (0, 1]")
-        _check(self.keep in ("first", "longest"), "keep", self.keep, "'first' or 'longest'")
+        for f in dataclasses.fields(self):
+            value, kind = getattr(self, f.name), _section_type(f)
+            if kind is not None and not isinstance(value, kind):
+                raise ConfigError(f"config: {f.name}: expected a {kind.__name__}, got "
+                                  f"{_show(value)}", hint=f"give {f.name}={kind.__name__}(...)")
+        if not _is_default(self):  # the defaults are valid: no schema to load for them
+            problems = _problems(self.to_dict())
+            if problems:
+                raise _invalid(problems, self.to_dict())
+        lsh, c = self.lsh, self.corpus
+        _check(lsh.bands * lsh.rows <= lsh.num_perm, "lsh.bands*rows", lsh.bands * lsh.rows,
+               f"<= num_perm ({lsh.num_perm})")
+        _check((lsh.bands == 0) == (lsh.rows == 0), "lsh.bands/rows", (lsh.bands, lsh.rows),
+               "both set or both 0")
+        _check((c.bands == 0) == (c.rows == 0), "corpus.bands/rows", (c.bands, c.rows),
+               "both >= 1, or both 0 (derived)")
+        _check(c.bands * c.rows <= lsh.num_perm, "corpus.bands*rows", c.bands * c.rows,
+               f"<= num_perm ({lsh.num_perm})")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Config:
-        """Build a config from nested mappings (a parsed TOML file, CLI overrides)."""
-        sections = {f.name: f for f in dataclasses.fields(cls)}
+        """Build a config from nested mappings (a parsed TOML file, CLI overrides): the keys
+        given replace the defaults. Every key is checked against the schema first (see
+        :func:`validate`): a ConfigError lists every bad key at once.
+
+        >>> try:
+        ...     Config.from_mapping({"lsh": {"threshold": "high"}, "shingle": {"size": "2"}})
+        ... except ConfigError as exc:
+        ...     print(exc.message.replace("; ", ";\\n"), exc.hint, sep="\\n")
+        config: lsh.threshold: expected a number, got 'high';
+        shingle.size: expected an integer, got '2'
+        the defaults: lsh.threshold = 0.7, shingle.size = 2
+        """
+        plain = validate(data)
         kwargs: dict[str, Any] = {}
-        for name, value in data.items():
-            if name not in sections:
-                raise ConfigError(f"unknown config section {name!r}",
-                                  hint=f"known sections: {', '.join(sorted(sections))}")
-            default = getattr(cls(), name)
-            if dataclasses.is_dataclass(default):
-                if not isinstance(value, Mapping):
-                    raise ConfigError(f"config section {name!r} must be a table")
-                known = {f.name for f in dataclasses.fields(default)}
-                unknown = set(value) - known
-                if unknown:
-                    raise ConfigError(f"unknown key(s) in [{name}]: {', '.join(sorted(unknown))}",
-                                      hint=f"known keys: {', '.join(sorted(known))}")
-                try:
-                    kwargs[name] = dataclasses.replace(default, **value)  # type: ignore[type-var]
-                except TypeError as exc:
-                    raise ConfigError(f"bad value in [{name}]: {exc}") from exc
+        for f in dataclasses.fields(cls):
+            if f.name not in plain:
+                continue
+            if _section_type(f) is not None:
+                section = _default(f)
+                kwargs[f.name] = dataclasses.replace(section, **plain[f.name])
             else:
-                kwargs[name] = value
+                kwargs[f.name] = plain[f.name]
         return cls(**kwargs)
 
     @classmethod
@@ -194,7 +202,11 @@ class Config:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-        return cls.from_mapping(data)
+        try:
+            return cls.from_mapping(data)
+        except ConfigError as exc:
+            message = exc.message.removeprefix("config: ")
+            raise ConfigError(f"config file {path}: {message}", hint=exc.hint) from None
 
     def replace(self, **sections: Mapping[str, Any]) -> Config:
         """A copy with some keys of some sections changed.
@@ -231,3 +243,150 @@ class Config:
 def _check(ok: bool, name: str, value: object, expected: str) -> None:
     if not ok:
         raise ConfigError(f"{name} = {value!r} is out of range", hint=f"it must be {expected}")
+
+
+def _section_type(f: dataclasses.Field[Any]) -> type | None:
+    """The dataclass of a section field of :class:`Config` (None for a plain key)."""
+    factory = f.default_factory
+    return factory if isinstance(factory, type) and dataclasses.is_dataclass(factory) else None
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def _is_default(cfg: Config) -> bool:
+    return all(getattr(cfg, f.name) == _default(f) for f in dataclasses.fields(cfg))
+
+
+def validate(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` (a parsed TOML file, or nested mappings) checked against the schema of
+    :class:`Config`, as plain dicts; a :class:`~dedup.errors.ConfigError` lists every bad key
+    at once, one message each (wrong type, out of range, not one of the allowed words,
+    unknown, with a "did you mean" when a known key is close), its hint the defaults.
+
+    >>> try:
+    ...     validate({"lsh": {"num_perm": 1.5}, "boilerplate": {"enabled": "no"}, "kep": 1})
+    ... except ConfigError as exc:
+    ...     print(exc.message.replace("; ", ";\\n"), exc.hint, sep="\\n")
+    config: boilerplate.enabled: expected true or false, got 'no';
+    lsh.num_perm: expected an integer, got 1.5;
+    kep: unknown key (did you mean 'keep'?)
+    the defaults: boilerplate.enabled = true, lsh.num_perm = 128
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config: expected a table of sections, got {_show(data)}",
+                          hint="a mapping like {'lsh': {'threshold': 0.8}}")
+    plain = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    problems = _problems(plain) if plain else []
+    if problems:
+        raise _invalid(problems, plain)
+    return plain
+
+
+@functools.cache
+def _schema() -> Any:
+    """The pydantic model of :class:`Config`, made once from the dataclasses' annotations
+    (types, ``Literal`` words, ``annotated_types`` bounds): strict, no unknown keys."""
+    try:
+        import pydantic
+    except ImportError as exc:  # pragma: no cover - pydantic is a dependency
+        raise ConfigError("checking a config needs pydantic, which is not installed",
+                          hint=SCHEMA_HINT) from exc
+    strict = pydantic.ConfigDict(strict=True, extra="forbid")
+
+    def model(cls: type) -> Any:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        fields: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            section = _section_type(f)
+            if section is not None:
+                sub = model(section)
+                fields[f.name] = (sub, pydantic.Field(default_factory=sub))
+            else:
+                fields[f.name] = (hints[f.name], f.default)
+        return pydantic.create_model(cls.__name__, __config__=strict, **fields)
+
+    return model(Config)
+
+
+_EXPECTED = {"int_type": "an integer", "float_type": "a number", "bool_type": "true or false",
+             "string_type": "a string", "model_type": "a table", "dict_type": "a table"}
+_BOUNDS = {"greater_than": ("more than", "gt"), "greater_than_equal": ("at least", "ge"),
+           "less_than": ("less than", "lt"), "less_than_equal": ("at most", "le")}
+
+
+def _problems(data: dict[str, Any]) -> list[str]:
+    """One message per bad key of ``data``, sorted by key (none: it is valid)."""
+    try:
+        _schema().model_validate(data)
+    except ValueError as exc:  # pydantic.ValidationError
+        errors: list[dict[str, Any]] = exc.errors(include_url=False)  # type: ignore[attr-defined]
+        return sorted({_describe(e) for e in errors}, key=_in_key_order)
+    return []
+
+
+def _in_key_order(msg: str) -> tuple[bool, str]:
+    """Messages in key order (``boilerplate.enabled`` before ``lsh.num_perm``), unknown keys
+    last."""
+    return ": unknown " in msg, msg.split(": ", 1)[0]
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = tuple(str(p) for p in err["loc"])
+    where, kind, got = ".".join(loc), err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        known = _known(loc[:-1])
+        what = "config section" if len(loc) == 1 and isinstance(got, Mapping) else "key"
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        return (f"{where}: unknown {what}"
+                + (f" (did you mean {close[0]!r}?)" if close else
+                   f" (known: {', '.join(known)})"))
+    if kind in _EXPECTED:
+        table = f" ([{where}])" if kind in ("model_type", "dict_type") else ""
+        return f"{where}: expected {_EXPECTED[kind]}{table}, got {_show(got)}"
+    ctx = err.get("ctx") or {}
+    if kind == "literal_error":
+        return f"{where}: expected {ctx.get('expected')}, got {_show(got)}"
+    if kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        return f"{where}: must be {words} {ctx.get(key)}, got {_show(got)}"
+    return f"{where}: {str(err['msg']).lower()}, got {_show(got)}"
+
+
+def _known(section: tuple[str, ...]) -> list[str]:
+    cls: Any = Config
+    for name in section:
+        cls = _section_type(next(f for f in dataclasses.fields(cls) if f.name == name))
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _show(value: object) -> str:
+    """A value as a config file user recognises it (true, not True), cut to 40 characters."""
+    text = ("true" if value else "false") if isinstance(value, bool) else repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _toml(value: object) -> str:
+    if value is None:
+        return "unset"
+    return json.dumps(value) if isinstance(value, bool | str) else repr(value)
+
+
+def _invalid(problems: list[str], data: Mapping[str, Any]) -> ConfigError:
+    """The error of a config with these problems; its hint names the defaults of the known
+    keys among them."""
+    defaults = []
+    for msg in problems:
+        where = msg.split(": ", 1)[0]
+        if ": unknown " in msg:
+            continue
+        value: Any = Config()
+        for part in where.split("."):
+            value = getattr(value, part, None)
+        if not dataclasses.is_dataclass(value):
+            defaults.append(f"{where} = {_toml(value)}")
+    return ConfigError("config: " + "; ".join(problems),
+                       hint="the defaults: " + ", ".join(defaults) if defaults else
+                       "check the names against the [norm], [boilerplate], [shingle], [lsh] "
+                       "and [corpus] tables of the reference")

@@ -29,7 +29,8 @@ class RunOptions:
 
     Extra outputs: ``removed`` (every dropped line as JSONL) and ``report`` (a JSON report),
     file paths or ``-`` for stdout. Reading: ``text_field`` (the JSONL/Parquet field holding
-    the text), ``input_format`` (one of ``auto``, ``txt``, ``jsonl``, ``parquet``),
+    the text), ``id_field`` (the JSONL/Parquet field holding the document id; ``None``: ids
+    are ``file:line``), ``input_format`` (one of ``auto``, ``txt``, ``jsonl``, ``parquet``),
     ``encoding_errors`` (``strict``, ``replace`` or ``skip``) and ``limits`` (the longest line
     and largest document read, :class:`~dedup.io.readers.Limits`; ``None``: the defaults).
     ``index``: a corpus index directory, loaded before the run when it exists and saved after
@@ -54,6 +55,7 @@ class RunOptions:
     removed: str | None = None
     report: str | None = None
     text_field: str = "text"
+    id_field: str | None = None
     input_format: str = "auto"
     encoding_errors: str = "strict"
     limits: Limits = Limits()
@@ -80,6 +82,11 @@ class RunOptions:
             raise ConfigError(f"text_field = {self.text_field!r} is not a field name",
                               hint="the JSONL or Parquet field holding the text (--text-field), "
                                    "e.g. 'text'")
+        if self.id_field is not None and (not isinstance(self.id_field, str)
+                                          or not self.id_field):
+            raise ConfigError(f"id_field = {self.id_field!r} is not a field name",
+                              hint="the JSONL or Parquet field holding each document's id "
+                                   "(--id-field), e.g. 'id'; None: ids are file:line")
         _one_of("input_format", self.input_format, FORMATS, "--input-format")
         _one_of("encoding_errors", self.encoding_errors, ENCODING_ERRORS, "--encoding-errors")
         if self.limits is None:
@@ -114,6 +121,17 @@ class RunOptions:
                               hint="--checkpoint-seconds: 0 or more seconds (0: checkpoint "
                                    "after every input; inf: only before publishing)")
         object.__setattr__(self, "checkpoint_seconds", float(seconds))
+
+    def record_fields(self) -> tuple[str, ...]:
+        """The record fields this run names (``--id-field ID``, a ``--text-field`` other than
+        ``text``): stdin that reads as plain text is refused with them.
+
+        >>> RunOptions(id_field="url").record_fields()
+        ('--id-field url',)
+        """
+        named = [("--text-field", self.text_field if self.text_field != "text" else None),
+                 ("--id-field", self.id_field)]
+        return tuple(f"{flag} {value}" for flag, value in named if value is not None)
 
     def replace(self, **changes: Any) -> RunOptions:
         """A copy with ``changes`` (field names) applied and checked again; an unknown name is

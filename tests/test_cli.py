@@ -134,7 +134,7 @@ def test_bad_config_file(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("[lsh]\nthreshold = 3\n", encoding="utf-8")
     res = run("clean", str(SEED), "-o", "-", "--config", str(cfg))
-    assert res.exit_code == 1 and "lsh.threshold" in res.output and "hint" in res.output
+    assert res.exit_code == 2 and "lsh.threshold" in res.output and "hint" in res.output
 
 
 def test_explain_shows_every_line_with_reason() -> None:

@@ -225,7 +225,7 @@ def test_train_command_writes_a_model_the_cleaner_uses(tmp_path: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(main, ["train-classifier", "--real-pages", str(tmp_path / "set"),
                                "--folds", "2", "--trees", "5", "--generated-docs", "20"])
-    assert res.exit_code != 0 and "needs -o" in res.output
+    assert res.exit_code == 2 and "Missing option '-o'" in res.output
     res = runner.invoke(main, ["train-classifier", "--real-pages", str(tmp_path / "set"),
                                "--folds", "2", "--trees", "5", "--generated-docs", "20",
                                "-o", str(out),

@@ -4,6 +4,7 @@ the real pages of ``shared/realpages`` when they are there)."""
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from pathlib import Path
 
 import click
@@ -25,8 +26,9 @@ from .common import fail
 @click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True,
               help="Corpus split to measure on (test: unseen articles and phrasings).")
 @click.option("-o", "--output", type=click.Path(file_okay=False),
-              default="benchmarks/results", show_default=True,
-              help="Directory for results.json, results.md and PNG plots.")
+              help="Directory for results.json, results.md and PNG plots (made when missing). "
+                   "[default: a new directory dedup-bench-* in the system's temporary "
+                   "directory, printed at the end]")
 @click.option("--parallel-docs", type=click.IntRange(0),
               help="Documents for the --jobs 1 vs 2 scaling run (0 to skip). "
                    "[default: 20000; --quick: 4000]")
@@ -51,7 +53,7 @@ from .common import fail
               help="Run only the real-pages section; writes real_pages.json and real_pages.md "
                    "to OUTPUT (results.* are left as they are).")
 def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, seed: int,
-          split: str, output: str, parallel_docs: int | None, parallel_rounds: int | None,
+          split: str, output: str | None, parallel_docs: int | None, parallel_rounds: int | None,
           no_plots: bool, in_process: bool, real_pages: str | None, no_real_pages: bool,
           real_pages_limit: int | None, real_pages_cv: bool | None,
           real_pages_only: bool) -> None:
@@ -59,7 +61,8 @@ def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, s
     duplicates, content lost, token F1, MB/s, docs/s, peak RSS, and a size sweep; on real pages
     (when found), token F1 and snippet leaks by the set's own scorer.
 
-    Prints a markdown table and writes results.json, results.md and plots to OUTPUT.
+    Prints a markdown table and writes results.json, results.md and plots to OUTPUT, or to a
+    new directory it names when -o is not given (it never writes into the checkout by itself).
     """
     from ..bench.harness import BenchConfig, markdown, run_bench, write_results
     from ..bench.realpages import DEFAULT_ROOT, default_root
@@ -104,9 +107,12 @@ def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, s
     cfg = dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
     try:
         results = run_bench(cfg, progress=lambda msg: click.echo(msg, err=True))
-        written = write_results(results, Path(output), plots=not no_plots)
+        where = Path(output) if output else Path(tempfile.mkdtemp(prefix="dedup-bench-"))
+        written = write_results(results, where, plots=not no_plots)
     except DedupError as exc:
         raise fail(exc) from exc
     click.echo(markdown(results))
     click.echo("wrote " + ", ".join(str(p) for p in written), err=True)
+    if not output:
+        click.echo(f"results in {where} (-o DIR to choose the directory)", err=True)
 

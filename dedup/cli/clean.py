@@ -10,7 +10,8 @@ import click
 from ..batch import run_clean
 from ..config import Config
 from ..errors import ConfigError, DedupError
-from ..io.readers import Limits, discover, read_all
+from ..io.paths import check_streams
+from ..io.readers import Limits, OptionMismatch, discover, read_all
 from ..options import RunOptions
 from ..pipeline import Cleaner, CleanResult
 from . import main
@@ -20,15 +21,16 @@ from .common import EXIT_FAILED, config_options, fail, usage_error
 def run_options(*, removed: str | None, report: str | None, index_dir: str | None, jobs: int,
                 engine: str, scheduler: str | None, shard_docs: int | None, shard_format: str,
                 strict: bool, resume: bool, checkpoint_seconds: float, text_field: str,
-                input_format: str, encoding_errors: str, limits: Limits) -> RunOptions:
+                id_field: str | None, input_format: str, encoding_errors: str,
+                limits: Limits) -> RunOptions:
     """The ``dedup clean`` options as the run's :class:`~dedup.options.RunOptions`, in this one
     place; a bad value or combination (``--scheduler`` without ``--engine dask``) is a usage
     error (exit 2)."""
     try:
         return RunOptions(removed=removed, report=report, text_field=text_field,
-                          input_format=input_format, encoding_errors=encoding_errors,
-                          limits=limits, index=index_dir, jobs=jobs, engine=engine,
-                          scheduler=scheduler, shard_docs=shard_docs or 0,
+                          id_field=id_field, input_format=input_format,
+                          encoding_errors=encoding_errors, limits=limits, index=index_dir,
+                          jobs=jobs, engine=engine, scheduler=scheduler, shard_docs=shard_docs or 0,
                           shard_suffix=shard_format, strict=strict, resume=resume,
                           checkpoint_seconds=checkpoint_seconds)
     except ConfigError as exc:
@@ -81,7 +83,8 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
           index_dir: str | None, jobs: int, engine: str, scheduler: str | None,
           shard_docs: int | None, shard_format: str, strict: bool, resume: bool,
           checkpoint_seconds: float, quiet: bool, config: Config, text_field: str,
-          input_format: str, encoding_errors: str, limits: Limits) -> None:
+          id_field: str | None, input_format: str, encoding_errors: str,
+          limits: Limits) -> None:
     """Clean INPUTS (.txt, .jsonl, .jsonl.gz, .jsonl.zst, .parquet files, directories, quoted
     glob patterns, or - for stdin) into OUTPUT.
 
@@ -101,12 +104,16 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
          nothing), or a fatal error
       2  bad command-line usage
     """
+    try:
+        check_streams(output, removed, report)  # before stdin is read to tell its format
+    except DedupError as exc:
+        raise usage_error(exc) from exc
     options = run_options(removed=removed, report=report, index_dir=index_dir, jobs=jobs,
                           engine=engine, scheduler=scheduler, shard_docs=shard_docs,
                           shard_format=shard_format, strict=strict, resume=resume,
                           checkpoint_seconds=checkpoint_seconds, text_field=text_field,
-                          input_format=input_format, encoding_errors=encoding_errors,
-                          limits=limits)
+                          id_field=id_field, input_format=input_format,
+                          encoding_errors=encoding_errors, limits=limits)
     try:
         show = not quiet and output != "-" and sys.stderr.isatty()
 
@@ -120,6 +127,8 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
         outcome = run_clean(inputs, output, config, options, progress=progress,
                             on_start=None if quiet else (
                                 lambda link: click.echo(f"dask dashboard: {link}", err=True)))
+    except OptionMismatch as exc:
+        raise usage_error(exc) from exc
     except DedupError as exc:
         raise fail(exc) from exc
     for failure in outcome.failures:
@@ -143,17 +152,19 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
               help="Characters of each line's text to show.")
 @config_options
 def explain(input: str, dropped_only: bool, width: int, config: Config, text_field: str,
-            input_format: str, encoding_errors: str, limits: Limits) -> None:
+            id_field: str | None, input_format: str, encoding_errors: str,
+            limits: Limits) -> None:
     """Show every line of INPUT with its verdict, reason code, score and evidence.
 
     Columns: line number, KEEP or DROP, reason, score (classifier score or similarity), the line
     it duplicates (=doc:line), then the text; the deciding features follow on an indented line.
     """
     try:
-        sources = discover([input], input_format)
+        fields = RunOptions(text_field=text_field, id_field=id_field).record_fields()
+        sources = discover([input], input_format, fields=fields)
         cleaner = Cleaner(config)
         failed = False
-        docs = read_all(sources, text_field, encoding_errors, limits)
+        docs = read_all(sources, text_field, encoding_errors, limits, id_field=id_field)
         for result in cleaner.clean_documents(docs):
             if result.doc.error:
                 click.echo(f"{'skipped' if result.doc.skipped else 'error'}: "
@@ -173,6 +184,8 @@ def explain(input: str, dropped_only: bool, width: int, config: Config, text_fie
                            f"{v.reason:<20} {v.score:5.3f} {target:<14} | {text}")
                 if v.dropped and v.detail:
                     click.echo(f"{'':>11}{v.detail}")
+    except (OptionMismatch, ConfigError) as exc:  # options that cannot apply: exit 2
+        raise usage_error(exc) from exc
     except DedupError as exc:
         raise fail(exc) from exc
     if failed:

@@ -133,10 +133,15 @@ def config_options(func: F) -> F:
                           "cluster id (tag), or not written at all (drop). [default: tag]"),
         click.option("--text-field", default="text", show_default=True,
                      help="JSONL field holding the text; all other fields are kept."),
+        click.option("--id-field", metavar="FIELD",
+                     help="JSONL field (Parquet column) holding each document's id, a string "
+                          "or an integer, used in --removed, the report, the index and "
+                          "clusters. [default: none: ids are FILE:LINE]"),
         click.option("--input-format", type=click.Choice(FORMATS), default="auto",
                      show_default=True,
                      help="How to read inputs; auto goes by suffix (.jsonl/.ndjson, also "
-                          ".gz/.zst; .parquet; .wet and .warc, also .gz; else text)."),
+                          ".gz/.zst; .parquet; .wet and .warc, also .gz; else text); stdin by its "
+                          "first line (a JSON object: JSONL; else text)."),
         click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default="strict",
                      show_default=True,
                      help="Bytes that are not UTF-8 (or a lone surrogate escaped in JSONL). "
@@ -164,8 +169,8 @@ def config_options(func: F) -> F:
         try:
             kwargs["limits"] = Limits(kwargs.pop("max_line_bytes"), kwargs.pop("max_doc_bytes"))
             kwargs["config"] = load_config(**settings)
-        except DedupError as exc:
-            raise fail(exc) from exc
+        except DedupError as exc:  # a bad --config file or option: every bad key, exit 2
+            raise usage_error(exc) from exc
         return func(*args, **kwargs)
 
     out: Any = wrapper

@@ -19,14 +19,15 @@ from .common import fail
 @click.option("--seed", type=int, default=11, show_default=True, help="Training corpus seed.")
 @click.option("--eval-docs", type=click.IntRange(0), default=2000, show_default=True,
               help="Test-split documents to evaluate on (0: skip the evaluation).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Where to write the model (.npz). [default: the package's own model]")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="Where to write the model (.npz). Use it with --config ([boilerplate] "
+                   "model = ..., or page_model = ... for --real-pages).")
 @click.option("--report", type=click.Path(dir_okay=False),
               help="Write the training and evaluation report as JSON.")
 @click.option("--real-pages", "real_pages", type=click.Path(exists=True, file_okay=False),
               help="Train the page-structure model instead, on the real pages with gold under "
                    "this directory (WCXB layout: wcxb/pages, wcxb/gold, wcxb/manifest.tsv) "
-                   "and the generated dev split. Needs -o.")
+                   "and the generated dev split.")
 @click.option("--cv", "cv", is_flag=True,
               help="With --real-pages: also cross-validate by site (one model per fold, each "
                    "without its fold's sites) and print the scorer's numbers for a directory "
@@ -38,7 +39,7 @@ from .common import fail
 @click.option("--generated-docs", type=click.IntRange(0), default=1500, show_default=True,
               help="With --real-pages: generated dev-split pages trained on beside the real "
                    "ones (languages and phrasings the real pages lack).")
-def train_classifier(docs: int, seed: int, eval_docs: int, output: str | None,
+def train_classifier(docs: int, seed: int, eval_docs: int, output: str,
                      report: str | None, real_pages: str | None, cv: bool, folds: int,
                      trees: int, generated_docs: int) -> None:
     """Train the boilerplate classifier on the generated dev split and evaluate it on the
@@ -55,14 +56,13 @@ def train_classifier(docs: int, seed: int, eval_docs: int, output: str | None,
                     PageTrainConfig(folds=folds, trees=trees, seed=seed,
                                     generated_docs=generated_docs))
         return
-    from ..boilerplate.model import MODEL_PATH
     from ..boilerplate.train import TrainConfig, evaluate, train, write_model
     from ..io.writers import write_json
 
     try:
         model, info = train(TrainConfig(docs=docs, seed=seed),
                             say=lambda msg: click.echo(msg, err=True))
-        path = Path(output) if output else MODEL_PATH
+        path = Path(output)
         write_model(model, path)
         click.echo(f"wrote {path} ({info['lines']} training lines, {info['seconds']}s)", err=True)
         results: dict[str, object] = {"train": info}
@@ -92,21 +92,16 @@ def _table(ev: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _train_page(root: Path, output: str | None, report: str | None, cv: bool,
+def _train_page(root: Path, output: str, report: str | None, cv: bool,
                 cfg: Any) -> None:
     """``train-classifier --real-pages``: the page model, optionally cross-validated."""
     from ..boilerplate.labelled import load_pages
     from ..boilerplate.train import write_model
     from ..boilerplate.train_page import train_page_model
-    from ..errors import ConfigError
     from ..io.writers import write_json
 
     say = lambda msg: click.echo(msg, err=True)  # noqa: E731
     try:
-        if output is None:
-            raise ConfigError("--real-pages needs -o/--output",
-                              hint="name the model file to write, e.g. -o page_model.npz; "
-                                   "use it with --config ([boilerplate] page_model = ...)")
         _require_sklearn()
         pages = load_pages(root)
         results: dict[str, Any] = {}

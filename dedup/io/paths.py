@@ -14,6 +14,15 @@ in a run into a directory, its state directory ``OUT/.dedup-run`` (see :mod:`ded
 - holds an input: an input inside the ``--index`` or the state directory.
 
 The error names both paths and says how to fix the plan.
+
+Before that, :func:`check_plan` refuses what cannot be meant (both in :func:`run_targets`):
+
+- stdout (``-``) for more than one of ``-o``, ``--removed`` and ``--report`` (their lines
+  would mix; stdin given twice is refused by :func:`~dedup.io.readers.discover`);
+- ``-o`` naming a file (an existing file, or a name with a file suffix such as ``.jsonl`` or
+  ``.txt``) when the outputs go into a directory that mirrors the inputs (a directory, a glob
+  pattern or several inputs); with ``--shard-docs`` ``-o`` is the shards' directory, whatever
+  its name. One file of all the documents is ``-o -`` (stdout) or ``--shard-docs`` shards.
 """
 
 from __future__ import annotations
@@ -23,10 +32,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..errors import OutputError
-from .readers import Source, reader
+from .readers import (
+    COMPRESSION_SUFFIXES,
+    JSONL_SUFFIXES,
+    PARQUET_SUFFIXES,
+    TEXT_SUFFIXES,
+    Source,
+    reader,
+)
 
 STATE_DIR = ".dedup-run"  # a run's checkpoint state inside its output directory (dedup.resume)
 INDEX_PROBE = "docids.txt"  # a text file every --index directory holds (dedup.index)
+# A name with one of these suffixes is a file name: not taken for a directory of outputs.
+FILE_SUFFIXES = (*TEXT_SUFFIXES, *JSONL_SUFFIXES, *PARQUET_SUFFIXES, *COMPRESSION_SUFFIXES,
+                 ".json", ".csv", ".tsv", ".md", ".html", ".xml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +105,53 @@ def _inode(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def check_streams(out: str, removed: str | None = None, report: str | None = None) -> None:
+    """Raise OutputError when stdout is more than one output.
+
+    >>> check_streams("-", removed="-")
+    Traceback (most recent call last):
+    ...
+    dedup.errors.OutputError: -o and --removed both write to stdout (-): their lines would mix
+      hint: give --removed a file path (or -o one, and keep --removed -)
+    """
+    named = [name for name, path in (("-o", out), ("--removed", removed),
+                                     ("--report", report)) if path == "-"]
+    if len(named) > 1:
+        raise OutputError(f"{' and '.join(named)} both write to stdout (-): their lines would "
+                          f"mix", hint=f"give {named[-1]} a file path (or {named[0]} one, and "
+                                       f"keep {named[-1]} -)")
+
+
+def _looks_like_a_file(out: str) -> bool:
+    """An existing file, or a name with a file suffix not written as a directory (``x.txt/``)."""
+    if os.path.isdir(out):
+        return False
+    if os.path.exists(out):
+        return True
+    return not out.endswith(os.sep) and os.path.basename(out).lower().endswith(FILE_SUFFIXES)
+
+
+def check_plan(out: str, *, out_is_dir: bool, shards: bool, removed: str | None = None,
+               report: str | None = None) -> None:
+    """Refuse a plan that cannot be what was meant (see the module docstring): stdout for
+    two outputs, or ``-o`` naming a file where the outputs go into a directory."""
+    check_streams(out, removed, report)
+    if out_is_dir and not shards and out != "-" and _looks_like_a_file(out):
+        what = "is a file" if os.path.exists(out) else "is named like a file"
+        raise OutputError(
+            f"-o {out} {what}, but the outputs of these inputs (a directory, a glob pattern or "
+            f"several inputs) go into a directory that mirrors them",
+            hint="give -o a directory (made when missing, e.g. -o clean/); for one file of "
+                 "all the documents use -o - > FILE, or --shard-docs N -o DIR for JSONL "
+                 "shards")
+
+
 def run_targets(plan: dict[str, str], sources: Sequence[Source], out: str, *,
                 out_is_dir: bool, removed: str | None = None, report: str | None = None,
                 index: str | None = None, shards: bool = False) -> list[Target]:
-    """The paths a run with this plan and these options writes (stdout, ``-``, left out)."""
+    """The paths a run with this plan and these options writes (stdout, ``-``, left out).
+    Raises OutputError for a plan :func:`check_plan` refuses."""
+    check_plan(out, out_is_dir=out_is_dir, shards=shards, removed=removed, report=report)
     resolve = _Resolver()
     targets: list[Target] = []  # the options a user names first: messages start with them
     if index is not None:

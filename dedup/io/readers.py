@@ -19,6 +19,17 @@ Bad input, by kind (``encoding_errors`` is ``strict``, ``replace`` or ``skip``):
   ``\\u0000`` is JSON text, and is read as such);
 - a UTF-8 byte order mark starts a text file or a JSONL file: it is ignored.
 
+Stdin (``-``) has no name to go by: unless ``--input-format`` says, its first non-blank line
+tells (:func:`sniff_stdin`): a JSON object (or the start of one, ``{"``) makes it JSONL, anything
+else plain text (one document). The bytes read to tell are read again as part of the input.
+Compressed stdin is refused with a hint. A run that names a record field (``--id-field``, a
+``--text-field`` other than ``text``) refuses stdin that reads as text
+(:class:`OptionMismatch`): the field would be ignored.
+
+``id_field`` (``--id-field``): the JSONL field or Parquet column whose value (a string or an
+integer) is the document id, instead of ``file:line``; a record without it, or with another
+kind of value, is a failure naming it. Ids are labels, not keys: two records may share one.
+
 Size limits (:class:`Limits`, ``--max-line-bytes`` and ``--max-doc-bytes``): a line longer than
 ``line_bytes`` or a document larger than ``doc_bytes`` is refused, a failure naming it, and is
 not read whole: a text file is read ``READ_CHUNK`` bytes at a time and left at the first line or
@@ -70,6 +81,8 @@ MAX_LINE_BYTES = 1 << 20  # 1 MiB: a hundred times the longest paragraph of real
 MAX_DOC_BYTES = 1 << 26  # 64 MiB: a text file or JSONL record; a whole book is under 10 MiB
 READ_CHUNK = 1 << 16  # decompressed bytes a text file is read by, a refused record skipped by
 SUPPORTED = ".txt, .jsonl, .ndjson, .wet, .warc (each also .gz or .zst) and .parquet"
+SNIFF_BYTES = 1 << 20  # stdin read to tell its format: up to its first non-blank line, at most
+_MAGIC = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd"}
 PARQUET_HINT = 'pip install "dedup[parquet]"'
 PARQUET_BATCH_ROWS = 1024  # rows decoded at a time: bounds memory on huge row groups
 ZSTD_CHUNK = 1 << 16  # compressed bytes decoded at a time
@@ -138,6 +151,7 @@ class Source:
     kind: str
     rel: str
     problem: str = ""
+    head: bytes = b""  # stdin's first bytes, read by sniff_stdin: read again before the rest
 
     @property
     def is_stdin(self) -> bool:
@@ -178,6 +192,86 @@ def pyarrow_modules(error: type[DedupError] = InputError) -> tuple[Any, Any]:
     except ImportError as exc:
         raise error("Parquet files need pyarrow, which is not installed",
                     hint=PARQUET_HINT) from exc
+
+
+class OptionMismatch(ConfigError):
+    """Options that cannot apply to the input as read (``--id-field`` for stdin that is plain
+    text): a usage error."""
+
+
+class _Replayed(io.RawIOBase):
+    """``head`` (bytes already read from ``rest``), then the rest of ``rest``."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        super().__init__()
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+
+def sniff_stdin(stream: BinaryIO) -> tuple[str, bytes]:
+    r"""The format of a stream with no name (stdin) and the bytes read to tell it: its lines up
+    to the first non-blank one (at most ``SNIFF_BYTES``). ``jsonl`` when that line is a JSON
+    object, or starts like one (``{"``: a record too long to read whole here, or one with a
+    bad value); else ``txt``. A gzip or zstd stream is refused, with a hint.
+
+    >>> sniff_stdin(io.BytesIO(b'\n{"text": "a"}\n{"text": "b"}\n'))
+    ('jsonl', b'\n{"text": "a"}\n')
+    >>> sniff_stdin(io.BytesIO(b"Cookies help us.\n{}\n"))[0]
+    'txt'
+    """
+    head = bytearray()
+    line = b""
+    while len(head) < SNIFF_BYTES:
+        line = stream.readline(SNIFF_BYTES - len(head))
+        head += line
+        if not line or line.strip():
+            break
+    for magic, name in _MAGIC.items():
+        if head.startswith(magic):
+            raise InputError(f"stdin is {name}-compressed, and stdin is read as it comes (not "
+                             f"decompressed)",
+                             hint=f"decompress it on the way in ({name} -dc FILE | dedup clean "
+                                  f"- ...), or pass the file's path (its suffix says how to "
+                                  f"decompress it)")
+    first = line.removeprefix(codecs.BOM_UTF8).strip()
+    if first.startswith(b'{"'):
+        return "jsonl", bytes(head)
+    try:
+        record = json.loads(first.decode("utf-8")) if first.startswith(b"{") else None
+    except ValueError:  # not JSON, not UTF-8, a number beyond int's digits
+        record = None
+    return ("jsonl" if isinstance(record, dict) else "txt"), bytes(head)
+
+
+def _stdin(fmt: str, fields: Sequence[str]) -> Source:
+    """The source of ``-``: its format as ``fmt`` says, or told by its first line (auto)."""
+    if fmt == "parquet":
+        raise InputError("Parquet cannot be read from stdin",
+                         hint="save it to a file and pass the file's path")
+    if fmt != "auto":
+        return Source("-", fmt, "stdin")
+    kind, head = sniff_stdin(sys.stdin.buffer)
+    if kind == "txt" and fields:
+        raise OptionMismatch(
+            f"stdin is not JSONL (its first line is not a JSON object), so "
+            f"{' and '.join(fields)} cannot apply: it would be cleaned as one text document",
+            hint="pass --input-format jsonl to read it as JSONL (one JSON object per line), or "
+                 f"leave out {' and '.join(f.split()[0] for f in fields)} to clean it as text")
+    return Source("-", kind, "stdin", head=head)
 
 
 def _kind(path: str, fmt: str) -> str | None:
@@ -364,7 +458,8 @@ def reader(given: str, fmt: str = "auto") -> Callable[[str], bool]:
     return lambda path: path == root
 
 
-def discover(inputs: Sequence[str], fmt: str = "auto") -> list[Source]:
+def discover(inputs: Sequence[str], fmt: str = "auto", *,
+             fields: Sequence[str] = ()) -> list[Source]:
     """Expand the command-line inputs into sources, in a stable order.
 
     Files are taken as given (unknown suffixes as text; a FIFO is read as a stream); directories
@@ -374,14 +469,18 @@ def discover(inputs: Sequence[str], fmt: str = "auto") -> list[Source]:
     failure when read. Raises InputError for a missing path or broken link given, a pattern
     that matches nothing or reaches outside its directory part, and Parquet inputs without
     pyarrow.
+
+    Stdin (``-``) is read up to its first non-blank line to tell its format (see
+    :func:`sniff_stdin`); ``fields`` are the record fields the run names (``--id-field ID``),
+    for the error when stdin is plain text (:class:`OptionMismatch`).
     """
     sources: list[Source] = []
     for given in inputs:
         if given == "-":
-            if fmt == "parquet":
-                raise InputError("Parquet cannot be read from stdin",
-                                 hint="save it to a file and pass the file's path")
-            sources.append(Source("-", fmt if fmt in ("jsonl", *WARC_KINDS) else "txt", "stdin"))
+            if any(s.is_stdin for s in sources):
+                raise InputError("stdin (-) is given as an input twice: it is read once",
+                                 hint="give - once")
+            sources.append(_stdin(fmt, fields))
             continue
         path = Path(given)
         if path.is_dir():
@@ -505,6 +604,8 @@ _STREAM_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 
 def _open(source: Source) -> BinaryIO:
     if source.is_stdin:
+        if source.head:
+            return io.BufferedReader(_Replayed(source.head, sys.stdin.buffer))
         return sys.stdin.buffer
     if source.problem:  # a broken link or a special file: never opened (a FIFO would block)
         raise InputError(source.problem)
@@ -534,11 +635,12 @@ def _broken(source: Source, exc: BaseException, where: str) -> str:
 
 
 def read_source(source: Source, text_field: str = "text", encoding_errors: str = "strict",
-                limits: Limits = Limits()) -> Iterator[Document]:
+                limits: Limits = Limits(), *, id_field: str | None = None) -> Iterator[Document]:
     """Documents of one source; unreadable records come back with ``error`` set, and so do
-    records over ``limits`` (see :class:`Limits`)."""
+    records over ``limits`` (see :class:`Limits`) and, with ``id_field``, records without a
+    usable id."""
     if source.kind == "parquet" and not source.problem:
-        yield from _read_parquet(source, text_field, encoding_errors, limits)
+        yield from _read_parquet(source, text_field, encoding_errors, limits, id_field)
         return
     if source.kind in WARC_KINDS:
         from .warc import read_warc  # imports this module: imported when needed
@@ -577,7 +679,8 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
                 if line.binary:
                     return
             elif line.strip():
-                yield _jsonl_record(source, line, lineno, text_field, encoding_errors, limits)
+                yield _jsonl_record(source, line, lineno, text_field, encoding_errors, limits,
+                                    id_field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -708,7 +811,8 @@ def _read_text(source: Source, fh: BinaryIO, encoding_errors: str,
 
 
 def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
-                  encoding_errors: str, limits: Limits = Limits()) -> Document:
+                  encoding_errors: str, limits: Limits = Limits(),
+                  id_field: str | None = None) -> Document:
     doc_id = f"{source.rel}:{lineno}"
     where = f"{source.path}:{lineno}"
     if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
@@ -747,8 +851,38 @@ def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
     if long:
         return Document(id=doc_id, text="", source=source.rel, error=_too_long_line(
             where, f"line {long} of field {text_field!r}", limits))
+    if id_field is not None:
+        given, bad = _record_id(record, id_field, where, "field")
+        if bad:
+            return Document(id=doc_id, text="", source=source.rel, meta=record, error=bad)
+        doc_id = given
     # meta keeps the whole record (field order included); the writer swaps the text in.
     return Document(id=doc_id, text=value, meta=record, source=source.rel)
+
+
+_ID_HINT = ("every record needs its id as a string or an integer; leave out --id-field to name "
+            "documents by file:line")
+
+
+def _record_id(record: dict[str, Any], id_field: str, where: str,
+               what: str) -> tuple[str, str]:
+    """``(id, "")``: the document id in ``record[id_field]`` (a non-empty string, or an
+    integer as its digits); or ``("", error)`` when there is none to use."""
+    value = record.get(id_field)
+    if isinstance(value, str) and value:
+        return value, ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value), ""
+    problem = ("missing" if id_field not in record else "null" if value is None
+               else "empty" if value == "" else f"not a string or an integer ({_json_kind(value)})")
+    return "", str(InputError(f"{where}: {what} {id_field!r} (--id-field) is {problem}",
+                              hint=_ID_HINT))
+
+
+def _json_kind(value: object) -> str:
+    kinds = ((bool, "a boolean"), (float, "a number with a fraction"), (list, "an array"),
+             (dict, "an object"))
+    return next((name for t, name in kinds if isinstance(value, t)), type(value).__name__)
 
 
 _NOT_FINITE_HINT = "write null (or a string) where a number is missing or not finite"
@@ -821,7 +955,7 @@ def jsonable(value: Any) -> Any:
 
 
 def _read_parquet(source: Source, text_field: str, encoding_errors: str,
-                  limits: Limits = Limits()) -> Iterator[Document]:
+                  limits: Limits = Limits(), id_field: str | None = None) -> Iterator[Document]:
     """One document per row, ``PARQUET_BATCH_ROWS`` rows decoded at a time; ids are
     ``rel:row`` with 1-based rows. ``meta`` holds every column (the text one included)."""
     pa, pq = pyarrow_modules(InputError)
@@ -840,6 +974,11 @@ def _read_parquet(source: Source, text_field: str, encoding_errors: str,
                                  f"{', '.join(names)}; use --text-field to name the text "
                                  f"column)")
             return
+        if id_field is not None and id_field not in names:
+            yield Document(id=source.rel, text="", source=source.rel,
+                           error=f"{source.path}: no column {id_field!r} for --id-field "
+                                 f"(columns: {', '.join(names)})")
+            return
         batches = pf.iter_batches(batch_size=PARQUET_BATCH_ROWS)
         rowno = 0
         while True:
@@ -855,13 +994,15 @@ def _read_parquet(source: Source, text_field: str, encoding_errors: str,
                 return
             for row in rows:
                 rowno += 1
-                yield _parquet_row(source, row, rowno, text_field, encoding_errors, limits)
+                yield _parquet_row(source, row, rowno, text_field, encoding_errors, limits,
+                                   id_field)
     finally:
         pf.close()
 
 
 def _parquet_row(source: Source, row: dict[str, Any], rowno: int, text_field: str,
-                 encoding_errors: str, limits: Limits = Limits()) -> Document:
+                 encoding_errors: str, limits: Limits = Limits(),
+                 id_field: str | None = None) -> Document:
     doc_id = f"{source.rel}:{rowno}"
     value = row[text_field]
     if isinstance(value, bytes):  # a binary text column: decoded like a JSONL line
@@ -885,11 +1026,17 @@ def _parquet_row(source: Source, row: dict[str, Any], rowno: int, text_field: st
     if long:
         return Document(id=doc_id, text="", source=source.rel, error=_too_long_line(
             where, f"line {long} of column {text_field!r}", limits))
+    if id_field is not None:
+        given, bad = _record_id(meta, id_field, where, "column")
+        if bad:
+            return Document(id=doc_id, text="", source=source.rel, meta=meta, error=bad)
+        doc_id = given
     return Document(id=doc_id, text=value, meta=meta, source=source.rel)
 
 
 def read_all(sources: Sequence[Source], text_field: str = "text",
-             encoding_errors: str = "strict", limits: Limits = Limits()) -> Iterator[Document]:
+             encoding_errors: str = "strict", limits: Limits = Limits(), *,
+             id_field: str | None = None) -> Iterator[Document]:
     """Documents of every source, in order (see :func:`read_source`)."""
     for source in sources:
-        yield from read_source(source, text_field, encoding_errors, limits)
+        yield from read_source(source, text_field, encoding_errors, limits, id_field=id_field)
