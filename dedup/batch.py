@@ -63,7 +63,9 @@ class RunReport:
     seconds: float = 0.0
     fingerprint: str = ""
     skipped: list[str] = field(default_factory=list)
-    input_bytes: int = 0  # bytes of the inputs this run read (compressed files: as stored)
+    # bytes of the inputs this run read (compressed files: as stored), for its rate; not in
+    # the report, which is the same for a resumed run as for an uninterrupted one
+    input_bytes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -79,7 +81,6 @@ class RunReport:
             "skipped": len(self.skipped),
             "skipped_records": self.skipped,
             "outputs": self.outputs,
-            "input_bytes": self.input_bytes,
             "seconds": round(self.seconds, 6),
         }
 
@@ -109,7 +110,7 @@ def run_clean(
     Hooks, not options (they are behaviour, not data, and never cross a process boundary):
     ``progress`` wraps the stream of results (and is told the number of inputs); ``on_start``
     is called with the Dask dashboard's address when ``engine="dask"``; ``read_progress`` is
-    told the bytes of the inputs read as the cleaning pass reads them (see
+    told the bytes of the inputs as the documents they hold are written (see
     :mod:`dedup.progress`; a resumed run counts the inputs it picks up after as done).
 
     A run into an output directory is resumable (see :mod:`dedup.resume`): it checkpoints at

@@ -145,7 +145,7 @@ def test_parallel_run_tells_every_byte_once(tmp_path: Path,
     rec, report = _run([big], tmp_path / "out.jsonl", jobs=2)
     _told_in_full(rec, big.stat().st_size)
     assert len(set(rec.docs_at_read)) >= 5
-    assert report.to_dict()["input_bytes"] == big.stat().st_size
+    assert report.input_bytes == big.stat().st_size
 
 
 def test_dask_engine_tells_every_byte_once(tmp_path: Path) -> None:
