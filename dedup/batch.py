@@ -43,6 +43,7 @@ from .io.writers import (
 from .options import RunOptions
 from .parallel import DaskExecutor, process_cpu
 from .pipeline import Cleaner, CleanResult, Stats
+from .progress import InputCounter, ReadProgress, input_bytes
 from .resume import RESUME_HINT, Checkpoint, RunState, inputs_signature
 from .staged import decision_rounds
 from .types import Document
@@ -62,6 +63,9 @@ class RunReport:
     seconds: float = 0.0
     fingerprint: str = ""
     skipped: list[str] = field(default_factory=list)
+    # bytes of the inputs this run read (compressed files: as stored), for its rate; not in
+    # the report, which is the same for a resumed run as for an uninterrupted one
+    input_bytes: int = 0
 
     @property
     def ok(self) -> bool:
@@ -89,6 +93,7 @@ def run_clean(
     *,
     progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None = None,
     on_start: Callable[[str], None] | None = None,
+    read_progress: ReadProgress | None = None,
     **overrides: Any,
 ) -> RunReport:
     """Clean ``inputs`` into ``out`` (``-`` for stdout) under ``config`` and the run's
@@ -104,7 +109,9 @@ def run_clean(
 
     Hooks, not options (they are behaviour, not data, and never cross a process boundary):
     ``progress`` wraps the stream of results (and is told the number of inputs); ``on_start``
-    is called with the Dask dashboard's address when ``engine="dask"``.
+    is called with the Dask dashboard's address when ``engine="dask"``; ``read_progress`` is
+    told the bytes of the inputs as the documents they hold are written (see
+    :mod:`dedup.progress`; a resumed run counts the inputs it picks up after as done).
 
     A run into an output directory is resumable (see :mod:`dedup.resume`): it checkpoints at
     most every ``checkpoint_seconds`` and ``resume`` continues an interrupted run from its last
@@ -173,13 +180,22 @@ def run_clean(
                         hint="run again without --resume into a new index to clean it again")
                 corpus_index.last_run = run_id
         first = ckpt.docs_done if ckpt is not None else 0
+        total = input_bytes(sources)
+        counter = InputCounter(read_progress, total,
+                               total - (input_bytes(remaining) or 0) if total else 0)
 
-        def read() -> Iterator[Document]:
+        def read(on_read: Callable[[int], None] | None = None) -> Iterator[Document]:
             docs = read_all(remaining, opts.text_field, opts.encoding_errors, opts.limits,
-                            id_field=opts.id_field)
+                            id_field=opts.id_field, on_read=on_read)
             for n, doc in enumerate(docs, start=first):
                 doc.ordinal = n
                 yield doc
+
+        def read_counted() -> Iterator[Document]:
+            """The cleaning pass (the one whose bytes are counted): the first passes of
+            ``--keep longest`` and ``repetition = 'full'`` read the inputs too."""
+            counter.start()
+            return read(counter)
 
         resuming = _Resuming(state, ckpt, opts, sources, corpus_index) if state else None
         if opts.engine == "dask":
@@ -189,7 +205,8 @@ def run_clean(
         if executor is not None:
             clock.workers_at_start = executor.cpu_seconds()
         return _run(config, opts, sources, writer, corpus_index, read, clock,
-                    progress=progress, executor=executor, resuming=resuming)
+                    progress=progress, executor=executor, resuming=resuming,
+                    read_counted=read_counted, counter=counter)
     finally:
         if corpus_index is not None:
             _close_index(corpus_index, failing=sys.exc_info()[1] is not None)
@@ -395,7 +412,8 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
          writer: OutputWriter | ShardedWriter, corpus_index: CorpusIndex | None,
          read: Callable[[], Iterator[Document]], clock: _Clock, *,
          progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None,
-         executor: DaskExecutor | None, resuming: _Resuming | None) -> RunReport:
+         executor: DaskExecutor | None, resuming: _Resuming | None,
+         read_counted: Callable[[], Iterator[Document]], counter: InputCounter) -> RunReport:
     ckpt = resuming.ckpt if resuming is not None else None
     jobs, strict, removed, report = options.jobs, options.strict, options.removed, options.report
     longest = _keeps_longest(config)
@@ -424,7 +442,8 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
     skipped: list[tuple[int, str]] = [(-1, m) for m in (ckpt.skipped if ckpt else [])]
 
     def documents() -> Iterator[Document]:
-        for doc in read():
+        for doc in read_counted():
+            counter.mark(doc.ordinal)
             if doc.skipped:
                 skipped.append((doc.ordinal, doc.error or doc.id))
             elif doc.error:
@@ -449,6 +468,8 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
             writer.write(result)
             if removed_writer:
                 removed_writer.write(result)
+            counter.done(result.doc.ordinal)
+        counter.finish()
         # Every file complete under its temporary name before the first is renamed into place,
         # so a write error (a full disk) or a bad Parquet column publishes nothing.
         writer.finish()
@@ -468,7 +489,7 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
         stats["decision_rounds"] = decision_rounds(cleaner.corpus_deduper)
         outcome = RunReport(stats, [m for _, m in failures], writer.written + writer.pending,
                             clock.seconds(), config.fingerprint(),
-                            [m for _, m in skipped])
+                            [m for _, m in skipped], counter.bytes)
         if report:
             report_file = JsonFile(report, outcome.to_dict())
         # The index is saved before the outputs are published: the likelier failure (a full

@@ -452,3 +452,25 @@ def test_parallel_and_dask_runs_write_the_same_bytes_as_jobs_1(tmp_path: Path) -
     assert outs[0] == outs[1] == outs[2]
     assert len(jsonl(tmp_path / "o-local1" / "a.warc.wet.jsonl.gz")) == 70
     assert len(jsonl(tmp_path / "o-local1" / "b.warc.jsonl.gz")) == 10
+
+
+@pytest.mark.parametrize("name", ["big.warc.wet.gz", "big.wet"])
+def test_progress_counts_a_web_archive_as_it_is_read(tmp_path: Path, name: str) -> None:
+    # The progress bar is driven by the bytes read: a WET file reports them chunk by chunk
+    # while its records are read, not in one jump at its end, and they add up to its size.
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
+             "kappa"]
+
+    def text(n: int) -> str:
+        return "\n".join(" ".join(words[(n + i + j) % 10] for j in range(12)) + f" {n} {i}"
+                         for i in range(60))
+
+    records = [wet(n, text(n), f"https://site.example/{n}") for n in range(1, 201)]
+    src = write(tmp_path / name, records)
+    seen: list[int] = []
+    at_doc: list[int] = []
+    for _ in read_all(discover([str(src)]), on_read=seen.append):
+        at_doc.append(sum(seen))
+    assert sum(seen) == src.stat().st_size
+    assert len(at_doc) == 200 and all(n > 0 for n in seen)
+    assert 0 < at_doc[100] < src.stat().st_size  # counted while reading, not only at the end

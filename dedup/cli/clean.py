@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 
 import click
 
@@ -13,9 +12,10 @@ from ..errors import ConfigError, DedupError
 from ..io.paths import check_streams
 from ..io.readers import Limits, OptionMismatch, discover, read_all
 from ..options import RunOptions
-from ..pipeline import Cleaner, CleanResult
+from ..pipeline import Cleaner
 from . import main
 from .common import EXIT_FAILED, config_options, fail, usage_error
+from .progress import ProgressBar, closing_line
 
 
 def run_options(*, removed: str | None, report: str | None, index_dir: str | None, jobs: int,
@@ -114,35 +114,35 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
                           checkpoint_seconds=checkpoint_seconds, text_field=text_field,
                           id_field=id_field, input_format=input_format,
                           encoding_errors=encoding_errors, limits=limits)
+    # The bar only on a terminal, and not when stdout, with output on it, is the terminal too.
+    on_stdout = "-" in (output, removed, report)
+    bar = ProgressBar(sys.stderr, enabled=not quiet and _tty(sys.stderr)
+                      and not (on_stdout and _tty(sys.stdout)))
     try:
-        show = not quiet and output != "-" and sys.stderr.isatty()
-
-        def progress(results: Iterator[CleanResult], n: int) -> Iterator[CleanResult]:
-            if not show or n < 2:
-                yield from results
-                return
-            with click.progressbar(results, label="cleaning", file=sys.stderr) as bar:
-                yield from bar
-
-        outcome = run_clean(inputs, output, config, options, progress=progress,
+        outcome = run_clean(inputs, output, config, options, progress=bar.documents,
+                            read_progress=bar,
                             on_start=None if quiet else (
                                 lambda link: click.echo(f"dask dashboard: {link}", err=True)))
     except OptionMismatch as exc:
         raise usage_error(exc) from exc
     except DedupError as exc:
         raise fail(exc) from exc
+    finally:
+        bar.close()
     for failure in outcome.failures:
         click.echo(f"error: {failure}", err=True)
     if not quiet:
         for skip in outcome.skipped:
             click.echo(f"skipped: {skip}", err=True)
-        st = outcome.stats
-        click.echo(f"dedup: {st['documents']} documents, {st['lines_in']} lines in, "
-                   f"{st['lines_out']} kept, {outcome.seconds:.2f}s"
-                   + (f", {len(outcome.skipped)} skipped" if outcome.skipped else "")
-                   + (f", {len(outcome.failures)} failed" if outcome.failures else ""), err=True)
+        click.echo(closing_line(outcome), err=True)
     if outcome.failures:
         sys.exit(EXIT_FAILED)
+
+
+def _tty(stream: object) -> bool:
+    """Whether ``stream`` is a terminal (a stream without ``isatty`` is not)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty()) if callable(isatty) else False
 
 
 @main.command()

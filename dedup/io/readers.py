@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 import zstandard
 
 from ..errors import ConfigError, DedupError, InputError
+from ..progress import counted, source_size
 from ..types import Document
 
 if TYPE_CHECKING:
@@ -635,23 +636,27 @@ def _broken(source: Source, exc: BaseException, where: str) -> str:
 
 
 def read_source(source: Source, text_field: str = "text", encoding_errors: str = "strict",
-                limits: Limits = Limits(), *, id_field: str | None = None) -> Iterator[Document]:
+                limits: Limits = Limits(), *, id_field: str | None = None,
+                on_read: Callable[[int], None] | None = None) -> Iterator[Document]:
     """Documents of one source; unreadable records come back with ``error`` set, and so do
     records over ``limits`` (see :class:`Limits`) and, with ``id_field``, records without a
-    usable id."""
+    usable id. ``on_read`` is told the bytes of the file consumed, a chunk at a time (see
+    :mod:`dedup.progress`)."""
     if source.kind == "parquet" and not source.problem:
-        yield from _read_parquet(source, text_field, encoding_errors, limits, id_field)
+        yield from _read_parquet(source, text_field, encoding_errors, limits, id_field, on_read)
         return
     if source.kind in WARC_KINDS:
         from .warc import read_warc  # imports this module: imported when needed
 
-        yield from read_warc(source, encoding_errors, limits)
+        yield from read_warc(source, encoding_errors, limits, on_read)
         return
     try:
         raw = _open(source)
     except InputError as exc:
         yield Document(id=source.rel, text="", source=source.rel, error=str(exc))
         return
+    if on_read is not None:
+        raw = counted(raw, on_read, owns=not source.is_stdin)
     with contextlib.nullcontext(raw) if source.is_stdin else raw, \
             _decompressed(source, raw) as fh:
         if source.kind == "txt":
@@ -955,9 +960,11 @@ def jsonable(value: Any) -> Any:
 
 
 def _read_parquet(source: Source, text_field: str, encoding_errors: str,
-                  limits: Limits = Limits(), id_field: str | None = None) -> Iterator[Document]:
+                  limits: Limits = Limits(), id_field: str | None = None,
+                  on_read: Callable[[int], None] | None = None) -> Iterator[Document]:
     """One document per row, ``PARQUET_BATCH_ROWS`` rows decoded at a time; ids are
-    ``rel:row`` with 1-based rows. ``meta`` holds every column (the text one included)."""
+    ``rel:row`` with 1-based rows. ``meta`` holds every column (the text one included).
+    ``on_read`` is told the file's bytes in proportion to the rows decoded."""
     pa, pq = pyarrow_modules(InputError)
     errors = (pa.ArrowException, OSError, ValueError)
     try:
@@ -992,12 +999,23 @@ def _read_parquet(source: Source, text_field: str, encoding_errors: str,
                 return
             if rows is None:
                 return
+            if on_read is not None:
+                share = (_parquet_share(source, pf, rowno + len(rows))
+                         - _parquet_share(source, pf, rowno))
+                if share > 0:
+                    on_read(share)
             for row in rows:
                 rowno += 1
                 yield _parquet_row(source, row, rowno, text_field, encoding_errors, limits,
                                    id_field)
     finally:
         pf.close()
+
+
+def _parquet_share(source: Source, pf: Any, rows: int) -> int:
+    """The bytes of a Parquet file that its first ``rows`` rows stand for (by row count)."""
+    size = source_size(source) or 0
+    return int(size * rows // max(pf.metadata.num_rows, 1))
 
 
 def _parquet_row(source: Source, row: dict[str, Any], rowno: int, text_field: str,
@@ -1036,7 +1054,25 @@ def _parquet_row(source: Source, row: dict[str, Any], rowno: int, text_field: st
 
 def read_all(sources: Sequence[Source], text_field: str = "text",
              encoding_errors: str = "strict", limits: Limits = Limits(), *,
-             id_field: str | None = None) -> Iterator[Document]:
-    """Documents of every source, in order (see :func:`read_source`)."""
+             id_field: str | None = None,
+             on_read: Callable[[int], None] | None = None) -> Iterator[Document]:
+    """Documents of every source, in order (see :func:`read_source`). ``on_read`` is told
+    the bytes consumed, and at the end of each input the rest of its size, so its counts add
+    up to the inputs' sizes (:func:`dedup.progress.input_bytes`)."""
     for source in sources:
-        yield from read_source(source, text_field, encoding_errors, limits, id_field=id_field)
+        if on_read is None:
+            yield from read_source(source, text_field, encoding_errors, limits,
+                                   id_field=id_field)
+            continue
+        seen = 0
+
+        def tally(nbytes: int) -> None:
+            nonlocal seen
+            seen += nbytes
+            on_read(nbytes)
+
+        yield from read_source(source, text_field, encoding_errors, limits, id_field=id_field,
+                               on_read=tally)
+        size = source_size(source)
+        if size is not None and size > seen:
+            on_read(size - seen)

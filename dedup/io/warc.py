@@ -49,10 +49,11 @@ import io
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, cast
 
 from ..errors import DedupError, InputError
+from ..progress import counted
 from ..types import Document
 from .readers import (
     _DOC_HINT,
@@ -472,16 +473,19 @@ def _skipped(source: Source, reasons: Counter[str]) -> Document:
                           f"({detail})")
 
 
-def read_warc(source: Source, encoding_errors: str = "strict",
-              limits: Limits = Limits()) -> Iterator[Document]:
+def read_warc(source: Source, encoding_errors: str = "strict", limits: Limits = Limits(),
+              on_read: Callable[[int], None] | None = None) -> Iterator[Document]:
     """Documents of one WET or WARC file (see the module docstring): one per ``conversion``
-    record and per HTML ``response`` record with status 200, in file order."""
+    record and per HTML ``response`` record with status 200, in file order. ``on_read`` is
+    told the bytes of the file consumed, a chunk at a time (see :mod:`dedup.progress`)."""
     warc, _ = warc_modules()
     try:
         raw = _open(source)
     except InputError as exc:
         yield Document(id=source.rel, text="", source=source.rel, error=str(exc))
         return
+    if on_read is not None:
+        raw = counted(raw, on_read, owns=not source.is_stdin)
     conversion, response = warc.WarcRecordType.conversion, warc.WarcRecordType.response
     reasons: Counter[str] = Counter()
     records = 0  # WARC records read, of every type (for messages)
