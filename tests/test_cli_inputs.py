@@ -283,3 +283,12 @@ def test_train_classifier_needs_o() -> None:
     res = run("train-classifier", "--docs", "40", "--eval-docs", "0")
     assert res.exit_code == 2 and "Missing option '-o'" in res.output
     assert MODEL_PATH.stat().st_mtime_ns == before
+
+
+def test_stdin_into_one_named_file_writes_that_file(tmp_path: Path) -> None:
+    # stdin is one input: `-o clean.txt` is that file, not a directory holding a file 'stdin'.
+    out = tmp_path / "clean.txt"
+    res = run("clean", "-", "-o", str(out), "-q", input=f"{COOKIE}\n{ARTICLE}\n{ARTICLE}\n")
+    assert res.exit_code == 0, res.output
+    assert out.is_file()
+    assert out.read_text(encoding="utf-8") == f"{ARTICLE}\n"

@@ -645,11 +645,6 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
     if source.kind == "parquet" and not source.problem:
         yield from _read_parquet(source, text_field, encoding_errors, limits, id_field, on_read)
         return
-    if source.kind in WARC_KINDS:
-        from .warc import read_warc  # imports this module: imported when needed
-
-        yield from read_warc(source, encoding_errors, limits, on_read)
-        return
     try:
         raw = _open(source)
     except InputError as exc:
@@ -657,6 +652,11 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
         return
     if on_read is not None:
         raw = counted(raw, on_read, owns=not source.is_stdin)
+    if source.kind in WARC_KINDS:
+        from .warc import read_warc  # imports this module: imported when needed
+
+        yield from read_warc(source, raw, encoding_errors, limits)
+        return
     with contextlib.nullcontext(raw) if source.is_stdin else raw, \
             _decompressed(source, raw) as fh:
         if source.kind == "txt":

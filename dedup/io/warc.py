@@ -49,11 +49,10 @@ import io
 import re
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
 from ..errors import DedupError, InputError
-from ..progress import counted
 from ..types import Document
 from .readers import (
     _DOC_HINT,
@@ -64,7 +63,6 @@ from .readers import (
     ZstdReader,
     _decode,
     _first_long_line,
-    _open,
     _too_long_line,
     _unreadable,
     strip_compression,
@@ -473,19 +471,18 @@ def _skipped(source: Source, reasons: Counter[str]) -> Document:
                           f"({detail})")
 
 
-def read_warc(source: Source, encoding_errors: str = "strict", limits: Limits = Limits(),
-              on_read: Callable[[int], None] | None = None) -> Iterator[Document]:
-    """Documents of one WET or WARC file (see the module docstring): one per ``conversion``
-    record and per HTML ``response`` record with status 200, in file order. ``on_read`` is
-    told the bytes of the file consumed, a chunk at a time (see :mod:`dedup.progress`)."""
-    warc, _ = warc_modules()
+def read_warc(source: Source, raw: BinaryIO, encoding_errors: str = "strict",
+              limits: Limits = Limits()) -> Iterator[Document]:
+    """Documents of one WET or WARC file (see the module docstring), read from ``raw``, its
+    opened stream (closed here unless stdin; :func:`~dedup.io.readers.read_source` opens it):
+    one per ``conversion`` record and per HTML ``response`` record with status 200, in file
+    order."""
     try:
-        raw = _open(source)
-    except InputError as exc:
-        yield Document(id=source.rel, text="", source=source.rel, error=str(exc))
-        return
-    if on_read is not None:
-        raw = counted(raw, on_read, owns=not source.is_stdin)
+        warc, _ = warc_modules()
+    except DedupError:
+        if not source.is_stdin:
+            raw.close()
+        raise
     conversion, response = warc.WarcRecordType.conversion, warc.WarcRecordType.response
     reasons: Counter[str] = Counter()
     records = 0  # WARC records read, of every type (for messages)

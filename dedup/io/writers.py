@@ -221,11 +221,13 @@ def _check_formats(plan: dict[str, str], sources: Sequence[Source]) -> None:
 
 def output_is_dir(inputs: Sequence[str], out: str) -> bool:
     """Whether the outputs go into the directory ``out``, mirroring the inputs: true unless
-    ``out`` is stdout (``-``), or one file is given and ``out`` is not an existing directory."""
+    ``out`` is stdout (``-``), or one file (or stdin) is given and ``out`` is not an existing
+    directory."""
     if out == "-":
         return False
-    return not (len(inputs) == 1 and inputs[0] != "-" and not Path(inputs[0]).is_dir()
-                and not is_glob(inputs[0]) and not Path(out).is_dir())
+    return not (len(inputs) == 1 and (inputs[0] == "-" or (not Path(inputs[0]).is_dir()
+                                                           and not is_glob(inputs[0])))
+                and not Path(out).is_dir())
 
 
 def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> dict[str, str]:
