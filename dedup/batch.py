@@ -32,10 +32,12 @@ from .io.paths import check_write_paths, run_targets
 from .io.readers import Source, discover, is_glob, read_all
 from .io.writers import (
     TEMP_SUFFIX,
+    CombinedWriter,
     JsonFile,
     OutputWriter,
     RemovedWriter,
     ShardedWriter,
+    combined_output,
     output_is_dir,
     plan_outputs,
     write_error,
@@ -129,8 +131,10 @@ def run_clean(
     # Before anything is written (or an old run's state discarded): no path of the run may be
     # an input, be read by the inputs, or be another path of the run.
     sharded = bool(opts.shard_docs)
-    check_write_paths(run_targets(plan, sources, out, out_is_dir=output_is_dir(inputs, out)
-                                  or sharded, removed=opts.removed, report=opts.report,
+    combined = not sharded and combined_output(inputs, out)
+    out_is_dir = sharded or (output_is_dir(inputs, out) and not combined)
+    check_write_paths(run_targets(plan, sources, out, out_is_dir=out_is_dir,
+                                  removed=opts.removed, report=opts.report,
                                   index=opts.index, shards=sharded),
                       inputs, sources, opts.input_format)
     longest = _keeps_longest(config)
@@ -154,7 +158,9 @@ def run_clean(
         done = ckpt.sources_done if ckpt is not None else 0
         remaining = sources[done:]
         writer: OutputWriter | ShardedWriter
-        if sharded:
+        if combined:
+            writer = CombinedWriter(out, opts.text_field)
+        elif sharded:
             if out == "-":
                 raise OutputError("sharded output needs a directory, not stdout",
                                   hint="give -o DIR with --shard-docs")
@@ -307,6 +313,8 @@ def _not_resumable(config: Config, options: RunOptions, sources: Sequence[Source
               and not is_glob(inputs[0]))
     if single:
         return "one input into one output file: nothing to pick up between inputs"
+    if not options.shard_docs and combined_output(inputs, out):
+        return "every input into one output file: nothing to pick up between inputs"
     if options.shard_docs:
         return "sharded output (--shard-docs) is written by document count, not by input"
     if options.strict:

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import zstandard
 from click.testing import CliRunner, Result
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -201,20 +202,86 @@ def pages_dir(tmp_path: Path) -> Path:
     return d
 
 
-@pytest.mark.parametrize("name", ["single.txt", "single.jsonl", "all.jsonl.zst", "x.parquet"])
+@pytest.mark.parametrize("name", ["single.txt", "single.text.gz", "notes.json"])
 def test_a_file_name_for_a_directory_input_is_refused(tmp_path: Path, pages_dir: Path,
                                                       name: str) -> None:
+    # A text file cannot hold several documents: only a JSONL or Parquet name combines them.
     out = tmp_path / name
     res = run("clean", str(pages_dir), "-o", str(out))
     assert res.exit_code == 1, res.output
     assert f"-o {out} is named like a file" in res.output and "--shard-docs" in res.output
-    assert not out.exists()
+    assert ".jsonl" in res.output and not out.exists()
 
 
-def test_a_file_name_for_several_inputs_is_refused(tmp_path: Path, pages_dir: Path) -> None:
-    out = tmp_path / "both.jsonl"
+def test_a_text_file_name_for_several_inputs_is_refused(tmp_path: Path, pages_dir: Path) -> None:
+    out = tmp_path / "both.txt"
     res = run("clean", str(pages_dir / "a.txt"), str(pages_dir / "b.jsonl"), "-o", str(out))
     assert res.exit_code == 1 and "is named like a file" in res.output and not out.exists()
+
+
+def _records(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("name", ["all.jsonl", "all.ndjson", "all.jsonl.gz", "all.jsonl.zst"])
+def test_several_inputs_into_one_jsonl_file(tmp_path: Path, name: str) -> None:
+    # `dedup clean dump/ -o all.jsonl.zst`: every document of every input, in input order, in
+    # the one file, the same records as one unlimited shard; cross-file duplicates removed.
+    src = generated_jsonl(tmp_path / "in", 3, 12)
+    (src / "z.txt").write_text(f"{ARTICLE}\n{COOKIE}\n", encoding="utf-8")
+    out = tmp_path / name
+    res = run("clean", str(src), "-o", str(out), "-q", "--removed", str(tmp_path / "r.jsonl"))
+    assert res.exit_code == 0, res.output
+    res = run("clean", str(src), "-o", str(tmp_path / "shards"), "--shard-docs", "1000000",
+              "--shard-format", ".jsonl", "-q")
+    assert res.exit_code == 0, res.output
+    plain = tmp_path / "plain.jsonl"
+    with open(out, "rb") as fh, open(plain, "wb") as dest:
+        dest.write(_decompressed(fh.read(), name))
+    shard = tmp_path / "shards" / "part-00000.jsonl"
+    assert plain.read_bytes() == shard.read_bytes()
+    records = _records(plain)
+    ids = [r["id"] for r in records]
+    assert ids[-1] == "z.txt" and records[-1]["text"] == f"{ARTICLE}\n"
+    assert len(ids) == 37 and ids[:12] == [json.loads(line)["id"] for line in
+                                          (src / "part0.jsonl").read_text().splitlines()]
+    removed = _records(tmp_path / "r.jsonl")
+    assert any(r["reason"].startswith("duplicate:") and r["doc"].startswith("part1.jsonl")
+               and str(r["match"]["doc"]).startswith("part0.jsonl") for r in removed)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["in", name, "r.jsonl", "shards", "plain.jsonl"])  # no temporary file, no state dir
+
+
+def _decompressed(data: bytes, name: str) -> bytes:
+    if name.endswith(".gz"):
+        return gzip.decompress(data)
+    if name.endswith(".zst"):
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    return data
+
+
+def test_several_inputs_into_one_file_same_for_every_jobs(tmp_path: Path) -> None:
+    src = generated_jsonl(tmp_path / "in", 4, 10)
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"all{jobs}.jsonl.zst"
+        res = run("clean", str(src), "-o", str(out), "-q", "--jobs", jobs)
+        assert res.exit_code == 0, res.output
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_one_combined_file_inside_an_input_directory_is_refused(tmp_path: Path,
+                                                                pages_dir: Path) -> None:
+    out = pages_dir / "all.jsonl"
+    res = run("clean", str(pages_dir), "-o", str(out))
+    assert res.exit_code != 0 and not out.exists()
+    assert "Traceback" not in res.output
+
+
+def test_resume_is_refused_for_one_combined_file(tmp_path: Path, pages_dir: Path) -> None:
+    res = run("clean", str(pages_dir), "-o", str(tmp_path / "all.jsonl"), "--resume")
+    assert res.exit_code != 0 and "--resume is not possible" in res.output
 
 
 def test_a_directory_by_name_or_shards_are_fine(tmp_path: Path, pages_dir: Path) -> None:

@@ -274,8 +274,11 @@ def test_a_glob_input_plans_a_mirrored_directory(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "only.jsonl.gz").write_bytes(b"")
     pattern = str(tmp_path / "in" / "*.jsonl.gz")
+    plan = plan_outputs(discover([pattern]), str(tmp_path / "out"), [pattern])
+    assert plan == {"only.jsonl.gz": str(tmp_path / "out" / "only.jsonl.gz")}
+    # named as a JSONL file, -o is the one file every matched input goes into
     plan = plan_outputs(discover([pattern]), str(tmp_path / "out.jsonl.gz"), [pattern])
-    assert plan == {"only.jsonl.gz": str(tmp_path / "out.jsonl.gz" / "only.jsonl.gz")}
+    assert plan == {"only.jsonl.gz": str(tmp_path / "out.jsonl.gz")}
 
 
 def test_parquet_from_stdin_is_refused() -> None:

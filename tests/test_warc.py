@@ -130,6 +130,21 @@ def test_wet_round_trip_keeps_url_record_id_and_date(tmp_path: Path, name: str) 
     ]
 
 
+def test_a_glob_of_wet_files_into_one_jsonl_file(tmp_path: Path) -> None:
+    # The Common Crawl way: `dedup clean 'CC-MAIN-*.warc.wet.gz' -o out.jsonl.zst`, every
+    # record of every file in the one output, in file order.
+    write(tmp_path / "CC-MAIN-1.warc.wet.gz", [warcinfo(), wet(1, "\n".join(ARTICLE) + "\n")])
+    write(tmp_path / "CC-MAIN-2.warc.wet.gz", [warcinfo(), wet(2, "\n".join(OTHER) + "\n"),
+                                               wet(3, "\n".join(ARTICLE) + "\n")])
+    out = tmp_path / "out" / "all.jsonl.zst"
+    result = run("clean", str(tmp_path / "CC-MAIN-*.warc.wet.gz"), "-o", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    records = jsonl(out)
+    assert [r["id"] for r in records] == ["urn:uuid:rec-1", "urn:uuid:rec-2", "urn:uuid:rec-3"]
+    assert records[2]["text"] == ""  # the second copy of the article, in the other file
+    assert [r["url"] for r in records][:2] == ["https://news.example/1", "https://news.example/2"]
+
+
 def test_input_format_wet_for_another_name_and_stdin(tmp_path: Path) -> None:
     src = write(tmp_path / "crawl.bin.gz", [wet(1, ARTICLE[0])])
     out = tmp_path / "a.jsonl"

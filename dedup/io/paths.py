@@ -19,10 +19,11 @@ Before that, :func:`check_plan` refuses what cannot be meant (both in :func:`run
 
 - stdout (``-``) for more than one of ``-o``, ``--removed`` and ``--report`` (their lines
   would mix; stdin given twice is refused by :func:`~dedup.io.readers.discover`);
-- ``-o`` naming a file (an existing file, or a name with a file suffix such as ``.jsonl`` or
-  ``.txt``) when the outputs go into a directory that mirrors the inputs (a directory, a glob
-  pattern or several inputs); with ``--shard-docs`` ``-o`` is the shards' directory, whatever
-  its name. One file of all the documents is ``-o -`` (stdout) or ``--shard-docs`` shards.
+- ``-o`` naming a file (an existing file, or a name with a file suffix such as ``.txt``)
+  when the outputs go into a directory that mirrors the inputs (a directory, a glob pattern
+  or several inputs); with ``--shard-docs`` ``-o`` is the shards' directory, whatever its
+  name. A JSONL or Parquet name is no mirror: every document goes into that one file
+  (:func:`dedup.io.writers.combined_output`).
 """
 
 from __future__ import annotations
@@ -142,8 +143,8 @@ def check_plan(out: str, *, out_is_dir: bool, shards: bool, removed: str | None 
             f"-o {out} {what}, but the outputs of these inputs (a directory, a glob pattern or "
             f"several inputs) go into a directory that mirrors them",
             hint="give -o a directory (made when missing, e.g. -o clean/); for one file of "
-                 "all the documents use -o - > FILE, or --shard-docs N -o DIR for JSONL "
-                 "shards")
+                 "all the documents name it .jsonl (also .gz, .zst) or .parquet, or use "
+                 "--shard-docs N -o DIR for shards")
 
 
 def run_targets(plan: dict[str, str], sources: Sequence[Source], out: str, *,
@@ -163,7 +164,11 @@ def run_targets(plan: dict[str, str], sources: Sequence[Source], out: str, *,
         targets.append(Target(out, "the shards directory", "-o", "shards"))
     else:
         paths = {s.rel: s.path for s in sources}
+        named: set[str] = set()
         for rel, dest in plan.items():
+            if dest in named:  # every input into one file (CombinedWriter): one target
+                continue
+            named.add(dest)
             if dest != "-":
                 targets.append(Target(dest, "-o", "-o", note="" if dest == out else
                                       f" (the output of {paths.get(rel, rel)})",

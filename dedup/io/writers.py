@@ -33,6 +33,8 @@ from ..errors import ConfigError, OutputError
 from ..pipeline import CleanResult
 from ..types import DocCluster
 from .readers import (
+    JSONL_SUFFIXES,
+    PARQUET_SUFFIXES,
     WARC_KINDS,
     Source,
     compression_of,
@@ -230,6 +232,24 @@ def output_is_dir(inputs: Sequence[str], out: str) -> bool:
                 and not Path(out).is_dir())
 
 
+def combined_output(inputs: Sequence[str], out: str) -> bool:
+    """Whether every document of several inputs (a directory, a glob pattern, more than one
+    input) goes into the one file ``out``: ``out`` is named as a file of records, JSONL
+    (``.jsonl``, ``.ndjson``, also ``.gz``/``.zst``) or Parquet, and is not a directory (see
+    :class:`CombinedWriter`). A text file cannot hold several documents, so a ``.txt`` name
+    stays an error (:func:`dedup.io.paths.check_plan`).
+
+    >>> combined_output(["a.jsonl", "b.jsonl"], "all.jsonl.zst")
+    True
+    >>> combined_output(["a.jsonl"], "o.jsonl"), combined_output(["a.txt", "b.txt"], "o.txt")
+    (False, False)
+    """
+    if out == "-" or not output_is_dir(inputs, out) or os.path.isdir(out) or out.endswith(os.sep):
+        return False
+    name = strip_compression(os.path.basename(out).lower())
+    return name.endswith((*JSONL_SUFFIXES, *PARQUET_SUFFIXES))
+
+
 def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> dict[str, str]:
     """Map each source's relative name to its output path (``-`` for stdout).
 
@@ -241,6 +261,8 @@ def plan_outputs(sources: Sequence[Source], out: str, inputs: Sequence[str]) -> 
     """
     if out == "-":
         return {s.rel: "-" for s in sources}
+    if combined_output(inputs, out):
+        return {s.rel: out for s in sources}
     target = Path(out)
     single = not output_is_dir(inputs, out)
     if not single and target.exists() and not target.is_dir():
@@ -757,6 +779,44 @@ class ShardedWriter(_PublishedAtEnd):
     def close(self) -> None:
         self.finish()
         self._publish()
+
+
+class CombinedWriter(ShardedWriter):
+    """Every document of every input into the one file ``out``, in input order: JSONL (its
+    compression from the name) or Parquet (``.parquet``). Same rules as
+    :class:`ShardedWriter` (it is one shard without a size limit, at a path of the user's):
+    unreadable and dropped documents are not written, a text file's document is written as
+    ``{"id": ..., text_field: ...}``, and the file appears, renamed from its temporary name,
+    only when the run ends.
+
+    >>> import tempfile
+    >>> from dedup import Cleaner, Document
+    >>> docs = [Document(id=f"d{i}", text=f"document number {i}") for i in range(3)]
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     writer = CombinedWriter(str(Path(out) / "all.jsonl"))
+    ...     for result in Cleaner().clean_documents(docs):
+    ...         writer.write(result)
+    ...     writer.close()
+    ...     lines = (Path(out) / "all.jsonl").read_text().splitlines()
+    ...     [Path(p).name for p in writer.written], len(lines)
+    (['all.jsonl'], 3)
+    """
+
+    def __init__(self, out: str, text_field: str = "text") -> None:
+        fmt = output_format("jsonl", out)
+        if fmt == "parquet":
+            _check_parquet(out)
+        _PublishedAtEnd.__init__(self)
+        self.path = out
+        self.out_dir = Path(out).parent
+        self.suffix = ""
+        self.shard_docs = sys.maxsize
+        self.text_field = text_field
+        self.fmt = fmt
+        self.count = 0
+
+    def shard_path(self, n: int) -> str:
+        return self.path
 
 
 RemovedRow = tuple[int, str, float, "tuple[str, int] | None", str, str]
