@@ -65,7 +65,7 @@ class BenchConfig:
     @classmethod
     def quick(cls) -> BenchConfig:
         return cls(docs=400, sizes=(250, 1000), parallel_docs=4000, parallel_rounds=1,
-                   real_pages_limit=150, real_pages_cv=False)
+                   real_pages_limit=150, real_pages_cv=False, speed_docs=200)
 
 
 @dataclass(slots=True)

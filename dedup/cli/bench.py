@@ -16,8 +16,8 @@ from .common import fail
 
 @main.command()
 @click.option("--quick", is_flag=True,
-              help="A small run (400 documents; sweep 250 and 1000; 4000 for --jobs scaling) that "
-                   "takes about two minutes.")
+              help="A small run (400 documents; sweep 250 and 1000; 4000 for --jobs scaling; 200 "
+                   "for speed per core) that takes a few minutes.")
 @click.option("--docs", type=click.IntRange(10), help="Documents in the quality corpus.")
 @click.option("--sizes", help="Comma-separated document counts for the speed/memory sweep, "
                               "e.g. 1000,10000,100000; 'none' to skip.")
@@ -40,7 +40,7 @@ from .common import fail
                    "low-repetition corpus of the same size: the real pages cycled with edits, "
                    "or the generator with syndication off); whole clean, caches on and off, "
                    "and the naive datasketch loop, in MB per CPU-second (0 to skip). "
-                   "[default: as --docs]")
+                   "[default: as --docs; --quick: 200]")
 @click.option("--no-speed", is_flag=True, help="Skip the speed-per-core section.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--in-process", is_flag=True,
