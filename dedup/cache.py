@@ -5,12 +5,21 @@ A cached value is exactly what computing it gives, so a cache changes speed, nev
 table holds at most ``capacity`` entries of keys up to ``MAX_KEY_CHARS`` characters and starts
 afresh when a batch would overflow it (no eviction order to keep); a cache pickles empty,
 because it is not state: a copy sent to a worker fills its own.
+
+The caches can be switched off, to measure what they are worth (``dedup bench`` does, with
+the caches on and off): a cache of ``capacity`` 0, or any cache used inside
+:func:`caches_off`, computes every key at every position and keeps nothing. The output is the
+same either way. Not switched by this: the small ``functools.lru_cache`` memos of single
+functions (normalising a line, the consent-dialog check), which :func:`caching` lets them
+consult.
 """
 
 from __future__ import annotations
 
+import contextvars
 import itertools
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -18,6 +27,38 @@ V = TypeVar("V")
 
 MAX_KEY_CHARS = 1000  # longer lines are computed each time: they rarely recur, and the bound
 # on entries is then also a bound on memory (a cache holds its keys' text)
+
+# On unless inside caches_off(); a context variable, so the switch is scoped to the code (and
+# the thread) that set it, never left on for the rest of a process.
+_CACHING: contextvars.ContextVar[bool] = contextvars.ContextVar("dedup_caching", default=True)
+
+
+def caching() -> bool:
+    """Whether the caches are on here (``False`` inside :func:`caches_off`)."""
+    return _CACHING.get()
+
+
+@contextmanager
+def caches_off() -> Iterator[None]:
+    """Run the block with every :class:`BoundedCache` computing each key afresh (for
+    measuring; the output is the same).
+
+    >>> class C(BoundedCache):
+    ...     def clear(self) -> None:
+    ...         self.rows: dict[str, int] = {}
+    >>> c = C(8)
+    >>> asked = []
+    >>> with caches_off():
+    ...     c.lookup(c.rows, ["a", "a"], lambda at: asked.append(at) or [1 for i in at])
+    [1, 1]
+    >>> asked, c.rows, caching()
+    ([[0, 1]], {}, True)
+    """
+    token = _CACHING.set(False)
+    try:
+        yield
+    finally:
+        _CACHING.reset(token)
 
 
 class BoundedCache:
@@ -62,6 +103,8 @@ class BoundedCache:
         >>> asked, sorted(c.rows)
         ([[1]], ['a', 'bb', 'ccc'])
         """
+        if not self.capacity or not _CACHING.get():  # switched off: compute every position
+            return list(compute(list(range(len(keys)))))
         out: list[Any] = [None] * len(keys)
         first: dict[K, int] = {}
         todo: list[int] = []

@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import platform
 import resource
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -57,11 +58,14 @@ class BenchConfig:
     # Cross-validate the page model by site on the real pages (the numbers to quote: the
     # shipped model was trained on those pages); needs scikit-learn.
     real_pages_cv: bool = True
+    # Speed per core (see :func:`speed_section`): this many generated documents and a
+    # low-repetition corpus of the same size; None: as many as ``docs``; 0: skip.
+    speed_docs: int | None = None
 
     @classmethod
     def quick(cls) -> BenchConfig:
         return cls(docs=400, sizes=(250, 1000), parallel_docs=4000, parallel_rounds=1,
-                   real_pages_limit=150, real_pages_cv=False)
+                   real_pages_limit=150, real_pages_cv=False, speed_docs=200)
 
 
 @dataclass(slots=True)
@@ -340,6 +344,160 @@ def baseline_rss_mb(isolate: bool = True) -> float:
     return _isolated(_peak_rss_mb, (), True)
 
 
+# speed per core ------------------------------------------------------------------------------
+
+NAIVE = "datasketch-naive"
+#: The runs of the speed section on each corpus, in order: (system, caches on); the naive
+#: datasketch loop has no caches.
+SPEED_RUNS: tuple[tuple[str, bool | None], ...] = (
+    (DEDUP, True), (DEDUP, False), (DEDUP_DUPS, True), (DEDUP_DUPS, False), (NAIVE, None))
+
+
+def _cpu() -> float:
+    from ..parallel import process_cpu
+
+    return process_cpu() + process_cpu(children=True)
+
+
+def speed_one(system: str, caches: bool | None, path: str, mb: float) -> dict[str, Any]:
+    """One run of the speed section on the JSONL corpus at ``path`` (``mb``: its text in MB),
+    in this process: dedup's whole clean as ``dedup clean`` runs it (read, classifier,
+    in-document and cross-document dedup, write) with the caches on or off (its models read
+    before timing), or the naive datasketch loop on the documents' lines (read before timing).
+    CPU seconds of this process and its children; the SHA-256 of dedup's output, to show that
+    the caches change nothing."""
+    import contextlib
+    import hashlib
+
+    from ..batch import run_clean
+    from ..cache import caches_off
+
+    row: dict[str, Any] = {"system": system,
+                           "caches": None if caches is None else ("on" if caches else "off"),
+                           "mb": round(mb, 3)}
+    if system in OURS:
+        # The models are read before timing (once per process, as the sweep's runs do): on a
+        # few MB, reading them would weigh as much as cleaning. Reported apart.
+        cpu0 = _cpu()
+        Cleaner(_config(system)).close()
+        row["startup_cpu_s"] = round(_cpu() - cpu0, 3)
+        with tempfile.TemporaryDirectory(prefix="dedup-speed-") as tmp:
+            out = Path(tmp) / "out.jsonl"
+            switch = contextlib.nullcontext() if caches else caches_off()
+            cpu0, t0 = _cpu(), time.perf_counter()
+            with switch:
+                run_clean([path], str(out), _config(system))
+            cpu, wall = _cpu() - cpu0, time.perf_counter() - t0
+            row["output_sha256"] = hashlib.sha256(out.read_bytes()).hexdigest()
+    else:
+        from .peers import get_peer
+
+        with open(path, encoding="utf-8") as fh:
+            docs = [json.loads(line) for line in fh]
+        lines = [d["text"].split("\n") for d in docs]
+        langs = [d["lang"] for d in docs]
+        peer = get_peer(system)
+        cpu0, t0 = _cpu(), time.perf_counter()
+        peer.run(lines, langs)
+        cpu, wall = _cpu() - cpu0, time.perf_counter() - t0
+    row.update({"cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
+                "mb_per_cpu_s": round(mb / cpu, 3) if cpu > 0 else None})
+    return row
+
+
+def _write_jsonl(path: Path, ids: Sequence[str], texts: Sequence[str], langs: Sequence[str]
+                 ) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for doc_id, text, lang in zip(ids, texts, langs, strict=True):
+            fh.write(json.dumps({"id": doc_id, "text": text, "lang": lang},
+                                ensure_ascii=False) + "\n")
+
+
+def speed_docs(cfg: BenchConfig) -> int:
+    """The generated documents of the speed section: ``cfg.speed_docs``, or ``cfg.docs``."""
+    return cfg.docs if cfg.speed_docs is None else cfg.speed_docs
+
+
+def speed_corpora(cfg: BenchConfig) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...],
+                                                        tuple[str, ...]]]:
+    """The speed section's corpora: :func:`speed_docs` generated documents (seed + 3), and the
+    low-repetition corpus of the same size (from ``cfg.real_pages`` when given, else the
+    generator with syndication off; see :mod:`.lowrep`): name -> (source, ids, texts, langs)."""
+    from .lowrep import build_lowrep
+
+    docs = [d for d, _ in generate(GeneratorConfig(docs=speed_docs(cfg), seed=cfg.seed + 3,
+                                                   split=cfg.split))]
+    texts = tuple(d["text"] for d in docs)
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    low = build_lowrep(mb, cfg.seed, Path(cfg.real_pages) if cfg.real_pages else None,
+                       cfg.split)
+    return {
+        "generated": (f"generated ({cfg.split} split, seed {cfg.seed + 3})",
+                      tuple(d["id"] for d in docs), texts, tuple(d["lang"] for d in docs)),
+        "low-repetition": (low.source, low.ids, low.texts, low.langs),
+    }
+
+
+def speed_section(cfg: BenchConfig, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """Speed per core: on the generated corpus and on the low-repetition one, each run of
+    :data:`SPEED_RUNS` in a fresh process (with ``cfg.isolate``), MB of text per CPU-second,
+    and each dedup run against the naive datasketch loop of the same corpus in the same run.
+    ``None`` when ``cfg.speed_docs`` is 0."""
+    if not speed_docs(cfg):
+        return None
+    from .lowrep import corpus_sha256, repetition
+
+    say(f"speed per core: building the corpora ({speed_docs(cfg)} generated documents)")
+    corpora: dict[str, Any] = {}
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="dedup-speed-") as tmp:
+        for name, (source, ids, texts, langs) in speed_corpora(cfg).items():
+            path = Path(tmp) / f"{name}.jsonl"
+            _write_jsonl(path, ids, texts, langs)
+            stats = repetition(texts)
+            corpora[name] = {"source": source, "sha256": corpus_sha256(texts), **stats}
+            rows = []
+            for system, caches in SPEED_RUNS:
+                say(f"speed per core: {name}, {system}"
+                    + ("" if caches is None else f", caches {'on' if caches else 'off'}"))
+                rows.append({"corpus": name, **_isolated(
+                    speed_one, (system, caches, str(path), stats["mb"]), cfg.isolate)})
+            naive = rows[-1]["mb_per_cpu_s"]
+            for row in rows:
+                speed = row["mb_per_cpu_s"]
+                row["x_naive"] = round(speed / naive, 2) if speed and naive else None
+            by_system: dict[str, set[str]] = {}
+            for row in rows:
+                if "output_sha256" in row:
+                    by_system.setdefault(row["system"], set()).add(row["output_sha256"])
+            corpora[name]["same_output_caches_on_off"] = all(
+                len(hashes) == 1 for hashes in by_system.values())
+            runs += rows
+    return {"corpora": corpora, "runs": runs}
+
+
+def speed_markdown(speed: dict[str, Any]) -> list[str]:
+    """The speed section's lines of markdown."""
+    lines = ["Speed per core (MB of text per CPU-second, one fresh process per run; dedup: "
+             "the whole clean as `dedup clean` runs it, reading a JSONL file, classifier, "
+             "in-document and cross-document dedup, writing, its models loaded before timing; "
+             "the naive datasketch loop: its documents read before timing):", ""]
+    for name, c in speed["corpora"].items():
+        lines.append(f"- {name}: {c['source']}; {c['docs']} documents, {c['lines']} lines, "
+                     f"{c['mb']} MB, {c['bytes_per_line']} bytes a line; long paragraphs "
+                     f"repeating an earlier one word for word {100 * c['long_repeat_share']:.1f}%"
+                     f", lines {100 * c['line_repeat_share']:.1f}%; output the same with the "
+                     f"caches on and off: {'yes' if c['same_output_caches_on_off'] else 'NO'}; "
+                     f"sha256 {c['sha256'][:12]}")
+    lines += ["", "| corpus | system | caches | MB | CPU s | MB per CPU-s | x datasketch-naive |",
+              "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+    for row in speed["runs"]:
+        lines.append(f"| {row['corpus']} | {row['system']} | {row['caches'] or '-'} | "
+                     f"{row['mb']} | {row['cpu_s']} | {row['mb_per_cpu_s']} | "
+                     f"{row['x_naive'] if row['x_naive'] is not None else '-'} |")
+    return lines
+
+
 def systems(cfg: BenchConfig) -> tuple[list[str], dict[str, str]]:
     """The systems to run (dedup first) and the peers left out, with why."""
     from .peers import available_peers, unavailable_peers
@@ -469,6 +627,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
         for row in scaling:
             row["speedup"] = round(base / row["seconds"], 3)
             row.update(round_speedups(scaling[0]["runs_seconds"], row["runs_seconds"]))
+    speed = speed_section(cfg, say)
     real = real_pages(cfg, say)
     ours = quality[DEDUP]
     ratios = {
@@ -497,6 +656,7 @@ def run_bench(cfg: BenchConfig, progress: Any = None) -> dict[str, Any]:
         "sweep": sweep,
         "parallel": scaling,
         "client_share": shares,
+        "speed": speed,
         "pages": pages,
         "real_pages": real,
         "unavailable_peers": missing,
@@ -623,6 +783,8 @@ def markdown(results: dict[str, Any]) -> str:
         if stages.get("boilerplate"):
             lines += [f"boilerplate classifier alone: {c['mb'] / stages['boilerplate']:.1f} MB/s "
                       "on one core"]
+    if results.get("speed"):
+        lines += ["", *speed_markdown(results["speed"])]
     if results.get("real_pages"):
         lines += ["", markdown_table(results["real_pages"]).rstrip("\n")]
     if results.get("note"):

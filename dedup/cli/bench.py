@@ -16,8 +16,8 @@ from .common import fail
 
 @main.command()
 @click.option("--quick", is_flag=True,
-              help="A small run (400 documents; sweep 250 and 1000; 4000 for --jobs scaling) that "
-                   "takes about two minutes.")
+              help="A small run (400 documents; sweep 250 and 1000; 4000 for --jobs scaling; 200 "
+                   "for speed per core) that takes a few minutes.")
 @click.option("--docs", type=click.IntRange(10), help="Documents in the quality corpus.")
 @click.option("--sizes", help="Comma-separated document counts for the speed/memory sweep, "
                               "e.g. 1000,10000,100000; 'none' to skip.")
@@ -35,6 +35,13 @@ from .common import fail
 @click.option("--parallel-rounds", type=click.IntRange(1),
               help="Rounds of the scaling run (worker counts alternate; the median run of "
                    "each is reported). [default: 3; --quick: 1]")
+@click.option("--speed-docs", type=click.IntRange(0),
+              help="Generated documents for the speed-per-core section (beside them a "
+                   "low-repetition corpus of the same size: the real pages cycled with edits, "
+                   "or the generator with syndication off); whole clean, caches on and off, "
+                   "and the naive datasketch loop, in MB per CPU-second (0 to skip). "
+                   "[default: as --docs; --quick: 200]")
+@click.option("--no-speed", is_flag=True, help="Skip the speed-per-core section.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--in-process", is_flag=True,
               help="Run every system in this process (faster start; peak RSS is then shared).")
@@ -54,7 +61,8 @@ from .common import fail
                    "to OUTPUT (results.* are left as they are).")
 def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, seed: int,
           split: str, output: str | None, parallel_docs: int | None, parallel_rounds: int | None,
-          no_plots: bool, in_process: bool, real_pages: str | None, no_real_pages: bool,
+          speed_docs: int | None, no_speed: bool, no_plots: bool, in_process: bool,
+          real_pages: str | None, no_real_pages: bool,
           real_pages_limit: int | None, real_pages_cv: bool | None,
           real_pages_only: bool) -> None:
     """Benchmark dedup against its peers: line precision/recall/F1 for boilerplate and
@@ -70,6 +78,8 @@ def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, s
     if no_real_pages and (real_pages or real_pages_only):
         raise click.UsageError("--no-real-pages cannot go with --real-pages or "
                                "--real-pages-only")
+    if no_speed and speed_docs:
+        raise click.UsageError("--no-speed cannot go with --speed-docs N (N > 0)")
 
     cfg = BenchConfig.quick() if quick else BenchConfig()
     changes: dict[str, object] = {"seed": seed, "split": split, "isolate": not in_process}
@@ -86,6 +96,8 @@ def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, s
         changes["parallel_docs"] = parallel_docs
     if parallel_rounds is not None:
         changes["parallel_rounds"] = parallel_rounds
+    if speed_docs is not None or no_speed:
+        changes["speed_docs"] = 0 if no_speed else speed_docs
     if peers is not None:
         changes["peers"] = tuple(p.strip() for p in peers.split(",") if p.strip())
     if real_pages is None and not no_real_pages:
