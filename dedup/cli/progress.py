@@ -89,8 +89,11 @@ class ProgressBar:
             yield result
 
     def close(self) -> None:
-        """Remove the bar (before the closing line or an error is written)."""
+        """Draw the final state once (so every run shows its last count, however short), then
+        remove the bar (before the closing line or an error is written)."""
         if self._bar is not None:
+            self._bar.docs = self._docs
+            self._bar.refresh()
             self._bar.close()
             self._bar = None
 
