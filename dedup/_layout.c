@@ -13,7 +13,8 @@
  * word count, ``shared[i]`` how many of them are title words (0 where there is no title).
  *
  * Words are compared code point by code point (a hash table per document, no hash taken
- * for equality), so the counts are exact. Plain C against the Python C API and the buffer
+ * for equality), so the counts are exact. An ASCII line is not casefolded but read lowered
+ * (the same code points: casefold() of ASCII is lower()). Plain C against the Python C API and the buffer
  * protocol: no numpy headers are needed.
  */
 #define PY_SSIZE_T_CLEAN
@@ -48,16 +49,36 @@ static void *vec_push(Vec *v) {
     return (char *)v->data + v->item * v->size++;
 }
 
-static int is_word(Py_UCS4 c) { return Py_UNICODE_ISALNUM(c) || c == '_'; }
+/* re's \w for str patterns: str.isalnum() or "_"; tabled for the BMP at import. */
+static uint8_t word_bmp[0x10000];
+
+static int is_word(Py_UCS4 c) {
+    return c < 0x10000 ? word_bmp[c] : (Py_UNICODE_ISALNUM(c) || c == '_');
+}
+
+/* An ASCII line is read lowered in place (its casefold is its lower()); any other line is
+ * read from its casefold(). */
+static PyObject *casefold_name;
+
+static Py_UCS4 lowered(Py_UCS4 c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+static Py_UCS4 read_folded(PyObject *s, Py_ssize_t k) {
+    Py_UCS4 c = PyUnicode_READ_CHAR(s, k);
+    return PyUnicode_IS_ASCII(s) ? lowered(c) : c;
+}
 
 static int same_word(PyObject **folded, const Word *a, const Word *b) {
     if (a->hash != b->hash || a->len != b->len) return 0;
     PyObject *sa = folded[a->line], *sb = folded[b->line];
-    int ka = PyUnicode_KIND(sa), kb = PyUnicode_KIND(sb);
-    const void *da = PyUnicode_DATA(sa), *db = PyUnicode_DATA(sb);
+    if (PyUnicode_IS_ASCII(sa) && PyUnicode_IS_ASCII(sb)) {
+        const Py_UCS1 *da = PyUnicode_1BYTE_DATA(sa) + a->start,
+                      *db = PyUnicode_1BYTE_DATA(sb) + b->start;
+        for (Py_ssize_t k = 0; k < a->len; k++)
+            if (lowered(da[k]) != lowered(db[k])) return 0;
+        return 1;
+    }
     for (Py_ssize_t k = 0; k < a->len; k++)
-        if (PyUnicode_READ(ka, da, a->start + k) != PyUnicode_READ(kb, db, b->start + k))
-            return 0;
+        if (read_folded(sa, a->start + k) != read_folded(sb, b->start + k)) return 0;
     return 1;
 }
 
@@ -90,29 +111,37 @@ static void scratch_free(Scratch *s) {
 static int collect(Scratch *s, PyObject *const *lines, Py_ssize_t m, PyObject **folded) {
     s->words.size = 0;
     for (Py_ssize_t i = 0; i < m; i++) {
-        folded[i] = PyObject_CallMethod(lines[i], "casefold", NULL);
-        if (folded[i] == NULL) return -1;
-        if (!PyUnicode_Check(folded[i])) {
-            PyErr_SetString(PyExc_TypeError, "title_words: casefold() did not give a str");
-            return -1;
+        int ascii = PyUnicode_IS_ASCII(lines[i]);
+        if (ascii) {
+            Py_INCREF(lines[i]);
+            folded[i] = lines[i];
+        } else {
+            folded[i] = PyObject_CallMethodNoArgs(lines[i], casefold_name);
+            if (folded[i] == NULL) return -1;
+            if (!PyUnicode_Check(folded[i])) {
+                PyErr_SetString(PyExc_TypeError, "title_words: casefold() did not give a str");
+                return -1;
+            }
         }
         PyObject *f = folded[i];
         int kind = PyUnicode_KIND(f);
         const void *data = PyUnicode_DATA(f);
         Py_ssize_t len = PyUnicode_GET_LENGTH(f), k = 0;
+#define READ(k) (ascii ? lowered(((const Py_UCS1 *)data)[k]) : PyUnicode_READ(kind, data, k))
         while (k < len) {
-            if (!is_word(PyUnicode_READ(kind, data, k))) {
+            if (!is_word(READ(k))) {
                 k++;
                 continue;
             }
             Py_ssize_t start = k;
             uint64_t h = 1469598103934665603ULL; /* FNV-1a over the code points */
             while (k < len) {
-                Py_UCS4 c = PyUnicode_READ(kind, data, k);
+                Py_UCS4 c = READ(k);
                 if (!is_word(c)) break;
                 h = (h ^ c) * 1099511628211ULL;
                 k++;
             }
+#undef READ
             if (k - start >= MIN_WORD) {
                 Word *w = vec_push(&s->words);
                 if (w == NULL) {
@@ -332,4 +361,11 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_layout",
                                     "Layout feature kernels (see dedup.boilerplate.layout).",
                                     -1, methods};
 
-PyMODINIT_FUNC PyInit__layout(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__layout(void) {
+    for (Py_UCS4 c = 0; c < 0x10000; c++) word_bmp[c] = Py_UNICODE_ISALNUM(c) || c == '_';
+    if (casefold_name == NULL) {
+        casefold_name = PyUnicode_InternFromString("casefold");
+        if (casefold_name == NULL) return NULL;
+    }
+    return PyModule_Create(&module);
+}
