@@ -1,5 +1,6 @@
-/* The page title's word counts for the layout features, in one pass per document
- * (dedup/boilerplate/layout.py::_title holds the Python reference these must equal).
+/* Kernels of the layout and page-structure features: the page title's word counts, in one
+ * pass per document (dedup/boilerplate/layout.py::_title holds the Python reference these must
+ * equal), and the window means (dedup/boilerplate/structure.py::Segmented.window_mean).
  *
  * title_words(texts, bounds, heading, best, sizes, shared): ``texts`` are the non-blank lines
  * of a batch, document ``d`` being lines ``bounds[d]:bounds[d + 1]`` (int64, from 0 to
@@ -232,6 +233,13 @@ static int int64s(const Py_buffer *v, Py_ssize_t count) {
     return v->itemsize == 8 && (!strcmp(f, "l") || !strcmp(f, "q")) && v->len == 8 * count;
 }
 
+/* A buffer of float64 holding ``count`` items. */
+static int floats(const Py_buffer *v, Py_ssize_t count) {
+    const char *f = v->format ? v->format : "B";
+    if (*f == '=' || *f == '@') f++;
+    return v->itemsize == 8 && !strcmp(f, "d") && v->len == 8 * count;
+}
+
 /* A buffer of bytes or bools, ``count`` of them. */
 static int bytes(const Py_buffer *v, Py_ssize_t count) {
     const char *f = v->format ? v->format : "B";
@@ -348,7 +356,67 @@ done:
     return result;
 }
 
+/* window_mean(values, bounds, before, after, self_too, out): per row i of document d (rows
+ * bounds[d]:bounds[d + 1]), the mean of the non-NaN values[i + o] for o from -before to after
+ * (o = 0 only when self_too) that stand in the same document, summed in that order; rows
+ * whose window holds no value are left as they are (the caller fills ``out`` with NaN).
+ * float64 values and out, int64 bounds (from 0 to len(values), non-decreasing). */
+static PyObject *window_mean(PyObject *self, PyObject *args) {
+    PyObject *ovalues, *obounds, *oout;
+    Py_ssize_t before, after;
+    int self_too;
+    if (!PyArg_ParseTuple(args, "OOnnpO", &ovalues, &obounds, &before, &after, &self_too,
+                          &oout))
+        return NULL;
+    Py_buffer views[3];
+    PyObject *objs[3] = {ovalues, obounds, oout};
+    int got = 0;
+    for (; got < 3; got++)
+        if (get_buffer(objs[got], &views[got], got == 2) != 0) break;
+    PyObject *result = NULL;
+    if (got < 3) goto done;
+    Py_ssize_t n = views[0].len / 8, docs = views[1].len / 8 - 1;
+    const double *values = views[0].buf;
+    const int64_t *bounds = views[1].buf;
+    double *out = views[2].buf;
+    int ok = floats(&views[0], n) && docs >= 0 && int64s(&views[1], docs + 1) &&
+             bounds[0] == 0 && bounds[docs] == n && floats(&views[2], n) &&
+             before > -PY_SSIZE_T_MAX / 4 && before < PY_SSIZE_T_MAX / 4 &&
+             after > -PY_SSIZE_T_MAX / 4 && after < PY_SSIZE_T_MAX / 4;
+    for (Py_ssize_t d = 0; ok && d < docs; d++) ok = bounds[d] <= bounds[d + 1];
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "window_mean: values, bounds or out do not fit");
+        goto done;
+    }
+    for (Py_ssize_t d = 0; d < docs; d++) {
+        Py_ssize_t a = (Py_ssize_t)bounds[d], b = (Py_ssize_t)bounds[d + 1];
+        for (Py_ssize_t i = a; i < b; i++) {
+            double total = 0.0, count = 0.0;
+            Py_ssize_t lo = i - before, hi = i + after;
+            if (lo < a) lo = a;
+            if (hi > b - 1) hi = b - 1;
+            for (Py_ssize_t j = lo; j <= hi; j++) {
+                if (j == i && !self_too) continue;
+                double v = values[j];
+                if (v != v) continue; /* NaN */
+                total += v;
+                count += 1.0;
+            }
+            if (count > 0) out[i] = total / count;
+        }
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    for (int k = 0; k < got; k++) PyBuffer_Release(&views[k]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"window_mean", window_mean, METH_VARARGS,
+     "window_mean(values, bounds, before, after, self_too, out)\n\nPer row: the mean of the "
+     "non-NaN values from before rows above to after rows below it within its document "
+     "(itself only with self_too), into out (left as it is where there is none)."},
     {"title_words", title_words, METH_VARARGS,
      "title_words(texts, bounds, heading, best, sizes, shared)\n\nPer document of the batch "
      "(lines bounds[d]:bounds[d + 1]): the title line among its heading lines (best, -1 for "
@@ -358,7 +426,8 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_layout",
-                                    "Layout feature kernels (see dedup.boilerplate.layout).",
+                                    "Layout and page-structure feature kernels (see "
+                                    "dedup.boilerplate.layout and .structure).",
                                     -1, methods};
 
 PyMODINIT_FUNC PyInit__layout(void) {

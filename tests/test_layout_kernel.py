@@ -1,6 +1,7 @@
-"""The title features' compiled word counts (dedup._layout) equal the Python reference bit
-for bit: ASCII and non-ASCII lines, casefolding that changes lengths, word characters of every
-kind, empty and long lines, documents of any size."""
+"""The layout and structure kernels (dedup._layout) equal their Python references bit for bit:
+the title's word counts on ASCII and non-ASCII lines, casefolding that changes lengths, word
+characters of every kind, empty and long lines, documents of any size; the window means on
+any values (NaN, infinities, signed zeros), windows and documents."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from dedup.boilerplate import layout
 from dedup.boilerplate.features import DENSE, doc_bounds
+from dedup.boilerplate.structure import Segmented
 
 _D = {name: i for i, name in enumerate(DENSE)}
 
@@ -60,6 +62,7 @@ def test_the_kernel_is_built() -> None:
     """The dev install builds it: a broken build fails here instead of falling back quietly."""
     assert layout._layout is not None
     assert callable(layout._layout.title_words)
+    assert callable(layout._layout.window_mean)
 
 
 @settings(max_examples=300, deadline=None)
@@ -167,3 +170,77 @@ def test_read_only_outputs_and_a_text_that_is_no_sequence_are_refused() -> None:
     with pytest.raises(TypeError, match="sequence of str"):
         layout._layout.title_words(*args.values())
     assert (args["sizes"] == 9).all()
+
+
+_VALUES = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(
+    [0.0, -0.0, 1.0, -1.0, 0.1, 1e308, -1e308, 5e-324, float("nan"), float("inf")]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 12), max_size=6), st.data(), st.integers(-3, 12),
+       st.integers(-3, 12), st.booleans(), st.sampled_from([np.float64, np.int64, np.bool_]))
+def test_window_means_equal_the_numpy_reference(
+        sizes: list[int], data: st.DataObject, before: int, after: int, self_too: bool,
+        dtype: type) -> None:
+    """Windows reaching past the document's edges, empty windows (NaN), negative half-widths
+    (a window on one side), values of any float, int or bool."""
+    n = sum(sizes)
+    values = np.array(data.draw(st.lists(_VALUES, min_size=n, max_size=n)), dtype=np.float64)
+    if dtype is not np.float64:
+        values = np.nan_to_num(values, nan=0.0, posinf=7.0, neginf=-7.0)
+        values = (values % 5).astype(dtype)
+    seg = Segmented(doc_bounds(sizes))
+    kernel = seg.window_mean(values, before, after, self_too)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in the reference's sums
+        reference = seg.window_mean(values, before, after, self_too, compiled=False)
+    assert kernel.dtype == reference.dtype == np.float64
+    assert kernel.tobytes() == reference.tobytes()
+
+
+def test_a_window_mean_by_hand() -> None:
+    seg = Segmented(doc_bounds([4, 1]))
+    values = np.array([1.0, np.nan, 3.0, 8.0, 5.0])
+    for compiled in (True, False):
+        got = seg.window_mean(values, 1, 1, self_too=False, compiled=compiled)
+        assert got.tolist()[1:4] == [2.0, 8.0, 3.0]  # NaN skipped, row 4 in another document
+        assert np.isnan(got[0]) and np.isnan(got[4])  # a NaN neighbour only; no neighbour
+        got = seg.window_mean(values, 2, -1, compiled=compiled)  # the two rows above
+        assert got.tolist()[1:4] == [1.0, 1.0, 3.0]
+        assert np.isnan(got[0]) and np.isnan(got[4])
+
+
+def _window_args() -> dict[str, Any]:
+    return {"values": np.arange(5, dtype=np.float64), "bounds": np.array([0, 2, 5], np.int64),
+            "before": 1, "after": 1, "self_too": True, "out": np.full(5, 9.0)}
+
+
+_BAD_WINDOWS: dict[str, tuple[str, Any]] = {
+    "values int64": ("values", np.arange(5, dtype=np.int64)),
+    "values float32": ("values", np.arange(5, dtype=np.float32)),
+    "values too short": ("values", np.arange(4, dtype=np.float64)),
+    "bounds past the values": ("bounds", np.array([0, 2, 6], np.int64)),
+    "bounds going back": ("bounds", np.array([0, 6, 5], np.int64)),
+    "bounds not from 0": ("bounds", np.array([1, 2, 5], np.int64)),
+    "bounds float": ("bounds", np.array([0, 2, 5], np.float64)),
+    "no bounds": ("bounds", np.zeros(0, np.int64)),
+    "out int64": ("out", np.full(5, 9, np.int64)),
+    "out too long": ("out", np.full(6, 9.0)),
+    "a huge window": ("before", 2**62),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_BAD_WINDOWS))
+def test_window_arguments_that_do_not_fit_raise_and_write_nothing(case: str) -> None:
+    args = _window_args()
+    name, value = _BAD_WINDOWS[case]
+    args[name] = value
+    before = np.copy(args["out"])
+    with pytest.raises(ValueError, match="do not fit"):
+        layout._layout.window_mean(*args.values())
+    assert np.array_equal(args["out"], before)
+
+
+def test_the_valid_window_arguments_are_valid() -> None:
+    args = _window_args()
+    layout._layout.window_mean(*args.values())
+    assert args["out"].tolist() == [0.5, 0.5, 2.5, 3.0, 3.5]
