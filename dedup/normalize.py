@@ -8,10 +8,12 @@ that word-based shingles still work on them.
 
 from __future__ import annotations
 
+import importlib
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from typing import Any
 
 import regex
 
@@ -50,13 +52,25 @@ _SLOW_HINT = re.compile(
 _BMP_END = "\uffff"
 LONG_LINE = 1 << 16  # characters: a longer line's tokens are found one at a time and shared
 
+_tokens: Any
+try:  # the compiled ASCII fast path, built by the package's own build
+    _tokens = importlib.import_module("dedup._tokens")
+except ImportError:  # pragma: no cover - a source tree without the build: the Python below
+    _tokens = None
 
-def tokens(text: str, cfg: NormConfig = NormConfig()) -> tuple[str, ...]:
-    """Matching tokens of ``text``.
+
+def tokens(text: str, cfg: NormConfig = NormConfig(), compiled: bool = True
+           ) -> tuple[str, ...]:
+    """Matching tokens of ``text``. ``compiled``: an ASCII line (not a long one) by the kernel
+    (``dedup._tokens``) when it is built, which gives the same tokens as the Python below.
 
     >>> tokens("“Robust” security — guarantees’ 2026!")
     ('robust', 'security', 'guarantees', '2026')
     """
+    if compiled and _tokens is not None and len(text) <= LONG_LINE:
+        fast: tuple[str, ...] | None = _tokens.ascii_tokens(text, cfg.casefold)
+        if fast is not None:
+            return fast
     text = unicodedata.normalize("NFKC", text)
     if cfg.casefold:
         text = text.casefold()

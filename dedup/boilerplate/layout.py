@@ -10,8 +10,10 @@ Computed per document over the non-blank lines of a batch (``bounds`` as in
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +27,12 @@ _CURRENCY = re.compile(r"(?:[$€£¥₹₽₩]|(?:USD|EUR|GBP|CHF|JPY|INR|AUD|C
                        r"|\d(?: ?[$€£¥₹₽₩]|[.,]\d\d(?!\d))")
 LAGS = tuple(range(1, 9))
 PERIOD_HALF = 6  # half-width of the window in which a lag's recurrence rate is measured
+
+_layout: Any
+try:  # the compiled kernel, built by the package's own build
+    _layout = importlib.import_module("dedup._layout")
+except ImportError:  # pragma: no cover - a source tree without the build: the Python below
+    _layout = None
 
 
 def currency(texts: Sequence[str], dense: np.ndarray) -> np.ndarray:
@@ -236,17 +244,22 @@ def layout_features(texts: Sequence[str], keys: Sequence[str], dense: np.ndarray
 _WORD = re.compile(r"\w{4,}")
 
 
-def _title(texts: Sequence[str], dense: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+def _title(texts: Sequence[str], dense: np.ndarray, bounds: np.ndarray,
+           compiled: bool = True) -> np.ndarray:
     """The page's title guessed from the text alone: among heading-like lines (2..20 words, no
     terminal punctuation) in the first 60% of the page, the one whose content words (4+
     letters, case-folded) recur most in the page's other lines. Per line: signed log distance
-    in lines to the title, and the share of the line's content words found in the title."""
+    in lines to the title, and the share of the line's content words found in the title.
+    ``compiled``: the word counts by the kernel (``dedup._layout``) when it is built, which
+    gives the same values as the Python below, bit for bit."""
     seg = Segmented(bounds)
     n = seg.n
-    dist = np.zeros(n)
-    share = np.zeros(n)
     words = np.expm1(dense[:, _D["log_words"]])
     heading = (words >= 2) & (words <= 20) & (dense[:, _D["ends_terminal"]] == 0)
+    if compiled and _layout is not None:
+        return _title_compiled(texts, heading, bounds, seg)
+    dist = np.zeros(n)
+    share = np.zeros(n)
     bags = [frozenset(_WORD.findall(t.casefold())) for t in texts]
     for d in range(len(bounds) - 1):
         a, b = int(bounds[d]), int(bounds[d + 1])
@@ -270,5 +283,24 @@ def _title(texts: Sequence[str], dense: np.ndarray, bounds: np.ndarray) -> np.nd
         dist[a:b] = np.sign(rows - best) * np.log1p(np.abs(rows - best))
         tb = bags[best]
         share[a:b] = [len(s & tb) / len(s) if s else 0.0 for s in bags[a:b]]
+    out: np.ndarray = np.column_stack([dist, share])
+    return out
+
+
+def _title_compiled(texts: Sequence[str], heading: np.ndarray, bounds: np.ndarray,
+                    seg: Segmented) -> np.ndarray:
+    """:func:`_title` with the words counted by ``dedup._layout.title_words``: the title line
+    per document, each line's distinct word count and how many of those the title holds."""
+    n = seg.n
+    best = np.empty(len(bounds) - 1, dtype=np.int64)
+    sizes = np.empty(n, dtype=np.int64)
+    shared = np.empty(n, dtype=np.int64)
+    _layout.title_words(texts, np.ascontiguousarray(bounds, dtype=np.int64),
+                        np.ascontiguousarray(heading, dtype=np.bool_), best, sizes, shared)
+    title = best[seg.doc]
+    off = seg.idx - title
+    dist = np.where(title >= 0, np.sign(off) * np.log1p(np.abs(off)), 0.0)
+    share = np.zeros(n)
+    np.divide(shared, sizes, out=share, where=sizes > 0)
     out: np.ndarray = np.column_stack([dist, share])
     return out

@@ -12,7 +12,9 @@ batch.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +23,12 @@ from .features import DENSE
 _D = {name: i for i, name in enumerate(DENSE)}
 SHORT_WORDS = 4  # a line of this many words or fewer is a menu-item-sized line
 WINDOWS = (1, 3, 10)  # half-widths of the windows text density is measured in
+
+_layout: Any
+try:  # the compiled kernel, built by the package's own build
+    _layout = importlib.import_module("dedup._layout")
+except ImportError:  # pragma: no cover - a source tree without the build: numpy below
+    _layout = None
 
 
 def _docs(bounds: np.ndarray) -> np.ndarray:
@@ -40,10 +48,18 @@ class Segmented:
         self.hi = bounds[self.doc + 1]
 
     def window_mean(self, values: np.ndarray, before: int, after: int,
-                    self_too: bool = True) -> np.ndarray:
+                    self_too: bool = True, compiled: bool = True) -> np.ndarray:
         """Mean of ``values`` over rows ``i - before .. i + after`` of the row's document
         (without row ``i`` unless ``self_too``); NaN when the window holds no row. Summed
-        offset by offset, so each row's sum runs in the same order whatever the batch."""
+        offset by offset, so each row's sum runs in the same order whatever the batch.
+        ``compiled``: with the kernel (``dedup._layout``) when it is built, which sums in the
+        same order as the numpy below and gives the same values bit for bit."""
+        if compiled and _layout is not None:
+            mean: np.ndarray = np.full(self.n, np.nan)
+            _layout.window_mean(np.ascontiguousarray(values, dtype=np.float64),
+                                np.ascontiguousarray(self.bounds, dtype=np.int64),
+                                before, after, self_too, mean)
+            return mean
         total = np.zeros(self.n)
         count = np.zeros(self.n)
         for o in range(-before, after + 1):
