@@ -26,7 +26,7 @@ from . import __version__
 from .commit import DirLock, crash_point
 from .config import Config
 from .crossdoc import CorpusDeduper
-from .errors import InputError, OutputError
+from .errors import AlreadyFinished, InputError, OutputError
 from .index import CorpusIndex
 from .io.paths import check_write_paths, run_targets
 from .io.readers import Source, discover, is_glob, read_all
@@ -180,9 +180,15 @@ def run_clean(
             if state is not None and opts.index is not None:
                 run_id = _run_id(out, sources, config)
                 if opts.resume and ckpt is None and corpus_index.last_run == run_id:
+                    if _published(plan, out, sharded or combined):
+                        raise AlreadyFinished(
+                            f"--resume: the run into {out} had already finished: its outputs "
+                            f"are published and its documents saved in the index "
+                            f"{opts.index}; nothing to resume")
                     raise InputError(
                         f"--resume: the run into {out} already finished and saved its "
-                        f"documents in the index {opts.index}; there is nothing to resume",
+                        f"documents in the index {opts.index}, but its outputs are not all in "
+                        f"place; there is nothing to resume",
                         hint="run again without --resume into a new index to clean it again")
                 corpus_index.last_run = run_id
         first = ckpt.docs_done if ckpt is not None else 0
@@ -220,6 +226,14 @@ def run_clean(
             executor.close()
         if out_lock is not None:
             out_lock.release()
+
+
+def _published(plan: dict[str, str], out: str, one_place: bool) -> bool:
+    """Whether the outputs of a finished run are in place (all planned files; for sharded or
+    combined output, the output path)."""
+    if one_place:
+        return Path(out).exists()
+    return all(Path(target).exists() for target in plan.values())
 
 
 def _keeps_longest(config: Config) -> bool:
@@ -528,6 +542,7 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
         raise
     if resuming is not None:
         resuming.state.finish()
+        crash_point("run:finished")
     return outcome
 
 

@@ -28,3 +28,9 @@ class OutputError(DedupError):
 
 class ConfigError(DedupError):
     """A configuration value is out of range or a config file is malformed."""
+
+
+class AlreadyFinished(DedupError):
+    """``resume`` was asked of a run that had already finished and published its outputs (it
+    was stopped after its last commit, before it exited): there is nothing left to do. Not a
+    failure: the CLI prints the message and exits 0."""

@@ -285,6 +285,9 @@ class RunState:
         return list(self.manifest["files"][JOURNAL].segments)
 
     def finish(self) -> None:
-        """The run completed and published its outputs: its state is not needed any more."""
+        """The run completed and published its outputs: its state is not needed any more. The
+        checkpoint's manifest goes first (one unlink), so a stop inside the removal leaves no
+        checkpoint to trust, only files that the next run sweeps."""
+        (self.root / MANIFEST).unlink(missing_ok=True)
         if self.root.exists():
             shutil.rmtree(self.root)

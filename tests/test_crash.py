@@ -88,11 +88,11 @@ def whole(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, o
 # Points of the protocol, each with the pass at which to die: inside an index snapshot, between
 # the snapshot and checkpoint.json (the window of the old wrong-output bug), between a
 # manifest's write and its rename, after the rename, after the last checkpoint, after the index
-# commit, and while publishing.
+# commit, while publishing, and after the run's state was removed (before it exited).
 CRASHES = ["checkpoint:index-written:3", "checkpoint:files-written:2",
            "commit:manifest-written:4", "commit:renamed:3", "commit:file-written:5",
            "run:finishing-committed", "index:keys-written", "run:index-saved",
-           "commit:manifest-written:7", "publish:output:2"]
+           "commit:manifest-written:7", "publish:output:2", "run:finished"]
 
 
 @pytest.mark.parametrize("point", CRASHES)
@@ -100,7 +100,7 @@ def test_a_kill_at_any_point_then_resume_gives_the_uninterrupted_result(
         corpus: Path, whole: dict[str, object], tmp_path: Path, point: str) -> None:
     code, err = _run(_args(corpus, tmp_path), crash=point)
     assert code == -signal.SIGKILL, f"the crash point {point} was not reached: {err}"
-    if not point.startswith("publish:"):  # killed while publishing: some are in place
+    if not point.startswith(("publish:", "run:finished")):  # some or all are in place
         assert not [p for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")], \
             "a killed run published outputs"
     code, err = _run(_args(corpus, tmp_path, "--resume"))
@@ -307,12 +307,19 @@ def test_a_finished_output_deleted_before_resume_is_reported(corpus: Path,
     assert res.exit_code == 1 and "is missing" in res.output and "without --resume" in res.output
 
 
-def test_resume_after_a_finished_run_with_an_index_is_refused(
+def test_resume_after_a_finished_run_with_an_index_does_nothing(
         corpus: Path, whole: dict[str, object], tmp_path: Path) -> None:
-    """The run finished and saved its documents in the index: a --resume would clean
-    everything again against them (every paragraph a duplicate of itself)."""
+    """The run finished and saved its documents in the index: a --resume must not clean
+    everything again against them (every paragraph a duplicate of itself). With its outputs in
+    place it says so and succeeds; with one missing it is refused."""
     code, err = _run(_args(corpus, tmp_path))
     assert code == 0, err
-    res = CliRunner().invoke(main, _args(corpus, tmp_path, "--resume"))
-    assert res.exit_code == 1 and "already finished" in res.output and "hint:" in res.output
+    loud = [a for a in _args(corpus, tmp_path, "--resume") if a != "-q"]
+    res = CliRunner().invoke(main, loud)
+    assert res.exit_code == 0 and "had already finished" in res.output
     assert _result(tmp_path) == whole  # nothing was touched
+    quiet = CliRunner().invoke(main, _args(corpus, tmp_path, "--resume"))
+    assert quiet.exit_code == 0 and quiet.output == ""  # -q: nothing printed
+    next(p for p in (tmp_path / "out").iterdir() if p.is_file()).unlink()
+    res = CliRunner().invoke(main, _args(corpus, tmp_path, "--resume"))
+    assert res.exit_code == 1 and "not all in place" in res.output and "hint:" in res.output

@@ -8,7 +8,7 @@ import click
 
 from ..batch import run_clean
 from ..config import Config
-from ..errors import ConfigError, DedupError
+from ..errors import AlreadyFinished, ConfigError, DedupError
 from ..io.paths import check_streams
 from ..io.readers import Limits, OptionMismatch, discover, read_all
 from ..options import RunOptions
@@ -125,6 +125,11 @@ def clean(inputs: tuple[str, ...], output: str, removed: str | None, report: str
                                 lambda link: click.echo(f"dask dashboard: {link}", err=True)))
     except OptionMismatch as exc:
         raise usage_error(exc) from exc
+    except AlreadyFinished as exc:
+        bar.close()
+        if not quiet:
+            click.echo(f"dedup: {exc.message}", err=True)
+        return
     except DedupError as exc:
         raise fail(exc) from exc
     finally:
