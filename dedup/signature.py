@@ -9,7 +9,9 @@ operations per batch instead of a Python loop.
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from datasketch import MinHash
@@ -24,6 +26,12 @@ _S13 = np.uint32(13)
 _MAX32 = np.uint32(0xFFFFFFFF)
 # Bound the (shingles x permutations) matrix a batch materialises: 2**20 cells = 4 MiB.
 _CELLS = 1 << 20
+
+_minhash: Any
+try:  # the compiled signatures, built by the package's own build
+    _minhash = importlib.import_module("dedup._minhash")
+except ImportError:  # pragma: no cover - a source tree without the build: numpy below
+    _minhash = None
 
 
 @lru_cache(maxsize=8)
@@ -51,13 +59,20 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
 
 
 def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int = 128,
-               seed: int = 1) -> np.ndarray:
+               seed: int = 1, compiled: bool = True) -> np.ndarray:
     """MinHash signatures, one row per sequence, from :func:`dedup.shingle.shingle_batch` output.
 
     A sequence with no shingles gets the empty signature (all ``2**32 - 1``), like datasketch.
+    ``compiled``: by the kernel (``dedup._minhash``) when it is built, which gives the same rows
+    as the numpy below without materialising the (shingles x permutations) matrix.
     """
     a, b = permutations(num_perm, seed)
     n = len(offsets) - 1
+    if compiled and _minhash is not None:
+        out = np.empty((n, num_perm), dtype=np.uint32)
+        _minhash.signatures(np.ascontiguousarray(hashes, dtype=np.uint64),
+                            np.ascontiguousarray(offsets, dtype=np.int64), a, b, out)
+        return out
     out = np.full((n, num_perm), _MAX32, dtype=np.uint32)
     if not len(hashes):
         return out

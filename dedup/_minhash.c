@@ -1,0 +1,98 @@
+/* MinHash signatures of a batch of sequences (dedup/signature.py::signatures holds the numpy
+ * reference these must equal, and that equals datasketch's affine32 MinHash.update_batch).
+ *
+ * signatures(hashes, offsets, a, b, out): ``hashes`` are the 64-bit shingle hashes of the
+ * batch (uint64), sequence ``i`` being ``hashes[offsets[i]:offsets[i + 1]]`` (int64, from 0 to
+ * len(hashes), non-decreasing); ``a`` and ``b`` the permutations (uint32, ``num_perm`` each);
+ * ``out`` (uint32, len(offsets) - 1 rows of ``num_perm``) receives the signatures. Each hash is
+ * folded to 32 bits (``h ^ h >> 32``), mixed by the MurmurHash3 32-bit finaliser and permuted
+ * as ``a * h + b mod 2**32``; a row is the minimum over its sequence's shingles, all
+ * ``2**32 - 1`` for a sequence without shingles.
+ *
+ * The numpy reference builds a (shingles x permutations) matrix and reduces it; here each
+ * shingle updates its row's minima in place, so nothing is materialised. Plain C against the
+ * Python C API and the buffer protocol: no numpy headers are needed.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static uint32_t fmix32(uint32_t h) {
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
+
+/* A C-contiguous buffer of ``itemsize``-byte unsigned (or, for offsets, signed) integers. */
+static int of_kind(const Py_buffer *v, Py_ssize_t itemsize, const char *kinds) {
+    const char *f = v->format ? v->format : "B";
+    if (*f == '=' || *f == '@' || *f == '<') f++;
+    return v->itemsize == itemsize && f[0] != '\0' && f[1] == '\0' && strchr(kinds, f[0]) != NULL;
+}
+
+static PyObject *signatures(PyObject *self, PyObject *args) {
+    PyObject *objs[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4]))
+        return NULL;
+    Py_buffer v[5];
+    int got = 0;
+    for (; got < 5; got++) {
+        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (got == 4 ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(objs[got], &v[got], flags) != 0) break;
+    }
+    PyObject *result = NULL;
+    if (got < 5) goto done;
+    const uint64_t *hashes = v[0].buf;
+    const int64_t *offsets = v[1].buf;
+    const uint32_t *a = v[2].buf, *b = v[3].buf;
+    uint32_t *out = v[4].buf;
+    Py_ssize_t m = v[0].len / 8, n = v[1].len / 8 - 1, k = v[2].len / 4;
+    int ok = of_kind(&v[0], 8, "QL") && of_kind(&v[1], 8, "ql") && of_kind(&v[2], 4, "IL") &&
+             of_kind(&v[3], 4, "IL") && of_kind(&v[4], 4, "IL") && n >= 0 && k > 0 &&
+             v[3].len == v[2].len && v[4].len == 4 * n * k && offsets[0] == 0 &&
+             offsets[n] == m;
+    for (Py_ssize_t i = 0; ok && i < n; i++) ok = offsets[i] <= offsets[i + 1];
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError,
+                        "signatures: hashes (uint64), offsets (int64, 0 .. len(hashes), "
+                        "non-decreasing), a and b (uint32, the same length) or out (uint32, "
+                        "rows x len(a)) do not fit");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t *row = out + i * k;
+        memset(row, 0xFF, (size_t)k * sizeof(uint32_t));
+        for (int64_t s = offsets[i]; s < offsets[i + 1]; s++) {
+            uint64_t h = hashes[s];
+            uint32_t x = fmix32((uint32_t)(h ^ (h >> 32)));
+            for (Py_ssize_t p = 0; p < k; p++) {
+                uint32_t y = a[p] * x + b[p];
+                row[p] = y < row[p] ? y : row[p];
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"signatures", signatures, METH_VARARGS,
+     "signatures(hashes, offsets, a, b, out)\n\nMinHash signatures of the sequences "
+     "hashes[offsets[i]:offsets[i + 1]] into the rows of out (see dedup.signature)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_minhash",
+                                    "MinHash signatures (see dedup.signature.signatures).", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__minhash(void) { return PyModule_Create(&module); }

@@ -1,0 +1,86 @@
+"""The compiled MinHash signatures (dedup._minhash) equal the numpy reference bit for bit, and
+so datasketch's (tests/test_minhash.py pins that for both)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dedup import signature
+from dedup.shingle import shingle_batch
+from dedup.signature import permutations, signatures
+
+_HASHES = hnp.arrays(np.uint64, st.integers(0, 300),
+                     elements=st.integers(0, 2**64 - 1))
+
+
+def test_the_kernel_is_built() -> None:
+    """The dev install builds it: a broken build fails here instead of falling back quietly."""
+    assert signature._minhash is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(_HASHES, st.data(), st.sampled_from([1, 2, 16, 128, 256]), st.integers(0, 2**31))
+def test_the_kernel_equals_numpy(hashes: np.ndarray, data: st.DataObject, num_perm: int,
+                                 seed: int) -> None:
+    """Any 64-bit hashes (extreme values included), cut into sequences of any lengths, empty
+    ones among them."""
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(hashes)), max_size=12)))
+    offsets = np.array([0, *cuts, len(hashes)], dtype=np.int64)
+    got = signatures(hashes, offsets, num_perm, seed)
+    want = signatures(hashes, offsets, num_perm, seed, compiled=False)
+    assert got.dtype == np.uint32 and got.shape == (len(offsets) - 1, num_perm)
+    assert np.array_equal(got, want)
+
+
+def test_long_sequences_past_the_reference_chunks() -> None:
+    """A sequence longer than the numpy reference's chunk (2**20 cells), beside short ones."""
+    batch = [tuple(f"w{i}" for i in range(n)) for n in (9000, 0, 5, 20000, 2)]
+    hashes, offsets = shingle_batch(batch, 3)
+    assert np.array_equal(signatures(hashes, offsets, 128),
+                          signatures(hashes, offsets, 128, compiled=False))
+
+
+def test_empty_sequences_get_the_empty_signature() -> None:
+    out = signatures(np.zeros(0, dtype=np.uint64), np.zeros(3, dtype=np.int64), 4)
+    assert out.tolist() == [[2**32 - 1] * 4] * 2
+    assert signatures(np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.int64), 4).shape == (0, 4)
+
+
+def _args() -> list[object]:
+    a, b = permutations(4, 1)
+    return [np.arange(3, dtype=np.uint64), np.array([0, 1, 3], dtype=np.int64), a, b,
+            np.zeros((2, 4), dtype=np.uint32)]
+
+
+@pytest.mark.parametrize("position, bad", [
+    (0, np.arange(3, dtype=np.int64)),  # hashes not unsigned
+    (1, np.array([0, 1, 3], dtype=np.int32)),  # offsets not int64
+    (1, np.array([0, 2, 1], dtype=np.int64)),  # decreasing, and not ending at len(hashes)
+    (1, np.array([1, 3], dtype=np.int64)),  # not starting at 0
+    (1, np.zeros(0, dtype=np.int64)),  # no offsets at all
+    (3, np.zeros(3, dtype=np.uint32)),  # b shorter than a
+    (4, np.zeros((2, 3), dtype=np.uint32)),  # out of the wrong shape
+    (4, np.zeros((2, 4), dtype=np.uint64)),  # out of the wrong type
+])
+def test_bad_arguments_raise_before_writing(position: int, bad: object) -> None:
+    args = _args()
+    args[position] = bad
+    out = args[4]
+    assert isinstance(out, np.ndarray)
+    before = out.copy()
+    with pytest.raises(ValueError, match="do not fit"):
+        signature._minhash.signatures(*args)
+    assert np.array_equal(out, before)
+
+
+def test_a_read_only_output_is_refused() -> None:
+    args = _args()
+    out = args[4]
+    assert isinstance(out, np.ndarray)
+    out.setflags(write=False)
+    with pytest.raises((BufferError, ValueError, TypeError)):
+        signature._minhash.signatures(*args)
