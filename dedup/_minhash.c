@@ -1,5 +1,12 @@
-/* MinHash signatures of a batch of sequences (dedup/signature.py::signatures holds the numpy
- * reference these must equal, and that equals datasketch's affine32 MinHash.update_batch).
+/* The hashing kernels: token hashes (dedup/shingle.py::_hash_joined holds the numpy reference)
+ * and MinHash signatures of a batch of sequences (dedup/signature.py::signatures holds the
+ * numpy reference these must equal, and that equals datasketch's affine32
+ * MinHash.update_batch).
+ *
+ * token_hashes(buf, seed_mix, out): ``buf`` is the UTF-8 of NUL-separated tokens (bytes),
+ * ``out`` (uint64, one per token: buf.count(0) + 1) receives each token's hash: the polynomial
+ * ``sum((byte + 1) * P**i)`` over its bytes, plus its length times MULT plus ``seed_mix``, through
+ * MurmurHash3's 64-bit finaliser, all modulo 2**64.
  *
  * signatures(hashes, offsets, a, b, out): ``hashes`` are the 64-bit shingle hashes of the
  * batch (uint64), sequence ``i`` being ``hashes[offsets[i]:offsets[i + 1]]`` (int64, from 0 to
@@ -32,6 +39,61 @@ static int of_kind(const Py_buffer *v, Py_ssize_t itemsize, const char *kinds) {
     const char *f = v->format ? v->format : "B";
     if (*f == '=' || *f == '@' || *f == '<') f++;
     return v->itemsize == itemsize && f[0] != '\0' && f[1] == '\0' && strchr(kinds, f[0]) != NULL;
+}
+
+#define P 0x100000001B3ull
+#define MULT 0x9E3779B97F4A7C15ull
+
+static uint64_t fmix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDull;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+static PyObject *token_hashes(PyObject *self, PyObject *args) {
+    Py_buffer buf, out;
+    unsigned long long seed_mix;
+    PyObject *oout;
+    if (!PyArg_ParseTuple(args, "y*KO", &buf, &seed_mix, &oout)) return NULL;
+    if (PyObject_GetBuffer(oout, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&buf);
+        return NULL;
+    }
+    const uint8_t *s = buf.buf;
+    Py_ssize_t n = buf.len, tokens = 1;
+    for (Py_ssize_t k = 0; k < n; k++) tokens += s[k] == 0;
+    PyObject *result = NULL;
+    if (!of_kind(&out, 8, "QL") || out.len != 8 * tokens) {
+        PyErr_SetString(PyExc_ValueError,
+                        "token_hashes: out must be uint64 with one item per token "
+                        "(buf.count(0) + 1)");
+        goto done;
+    }
+    uint64_t *hashes = out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t t = 0, start = 0;
+    uint64_t raw = 0, power = 1;
+    for (Py_ssize_t k = 0; k <= n; k++) {
+        if (k == n || s[k] == 0) {
+            hashes[t++] = fmix64(raw + (uint64_t)(k - start) * MULT + (uint64_t)seed_mix);
+            raw = 0;
+            power = 1;
+            start = k + 1;
+        } else {
+            raw += ((uint64_t)s[k] + 1) * power;
+            power *= P;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&buf);
+    return result;
 }
 
 static PyObject *signatures(PyObject *self, PyObject *args) {
@@ -85,6 +147,9 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"token_hashes", token_hashes, METH_VARARGS,
+     "token_hashes(buf, seed_mix, out)\n\nThe 64-bit hash of every NUL-separated token of the "
+     "UTF-8 bytes buf into out (uint64, buf.count(0) + 1 items; see dedup.shingle)."},
     {"signatures", signatures, METH_VARARGS,
      "signatures(hashes, offsets, a, b, out)\n\nMinHash signatures of the sequences "
      "hashes[offsets[i]:offsets[i + 1]] into the rows of out (see dedup.signature)."},
@@ -92,7 +157,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_minhash",
-                                    "MinHash signatures (see dedup.signature.signatures).", -1,
+                                    "Token hashes and MinHash signatures (see dedup.shingle, dedup.signature).", -1,
                                     methods};
 
 PyMODINIT_FUNC PyInit__minhash(void) { return PyModule_Create(&module); }

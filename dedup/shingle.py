@@ -8,9 +8,17 @@ hashes, mixed with the MurmurHash3 64-bit finaliser.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+_minhash: Any
+try:  # the compiled hashing kernels, built by the package's own build
+    _minhash = importlib.import_module("dedup._minhash")
+except ImportError:  # pragma: no cover - a source tree without the build: numpy below
+    _minhash = None
 
 _MULT_INT = 0x9E3779B97F4A7C15
 _MULT = np.uint64(_MULT_INT)
@@ -36,28 +44,36 @@ _P_INV = np.uint64(pow(_P_INT, -1, 1 << 64))
 _SEED_MIX = 0xD6E8FEB86659FD93
 
 
-def token_hashes(tokens: Sequence[str], seed: int = 1) -> np.ndarray:
+def token_hashes(tokens: Sequence[str], seed: int = 1, compiled: bool = True) -> np.ndarray:
     """A 64-bit hash of each token, as uint64, computed for all tokens at once.
 
     The tokens are joined (NUL-separated) into one UTF-8 buffer; a token's hash is the
     polynomial ``sum((byte + 1) * P**i)`` over its bytes, taken from prefix sums of the whole
     buffer, mixed with the seed, its length and MurmurHash3's finaliser. No Python work per token.
+    ``compiled``: in one pass by the kernel when it is built (the same values).
     """
     if not tokens:
         return np.empty(0, dtype=np.uint64)
-    return _hash_joined("\x00".join(tokens), seed)
+    return _hash_joined("\x00".join(tokens), seed, compiled)
 
 
 HASH_CHUNK = 1 << 20  # bytes hashed at a time: bounds the prefix-sum arrays (8 bytes per byte)
 
 
-def _hash_joined(joined: str, seed: int) -> np.ndarray:
+def _hash_joined(joined: str, seed: int, compiled: bool = True) -> np.ndarray:
     """Token hashes of a non-empty NUL-separated token string (see :func:`token_hashes`).
 
-    A token's hash depends on its own bytes only, so a long buffer is hashed ``HASH_CHUNK``
-    bytes at a time, cut at separators (a longer token by itself, in pieces): the same values,
-    in bounded memory."""
-    buf = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+    ``compiled``: by the kernel (``dedup._minhash.token_hashes``, one pass over the bytes) when
+    it is built. The numpy reference below takes a token's hash from prefix sums; a token's hash
+    depends on its own bytes only, so a long buffer is hashed ``HASH_CHUNK`` bytes at a time,
+    cut at separators (a longer token by itself, in pieces): the same values, in bounded
+    memory."""
+    data = joined.encode("utf-8")
+    if compiled and _minhash is not None:
+        out = np.empty(data.count(0) + 1, dtype=np.uint64)
+        _minhash.token_hashes(data, (seed * _SEED_MIX) & _MASK64, out)
+        return out
+    buf = np.frombuffer(data, dtype=np.uint8)
     if len(buf) <= HASH_CHUNK:
         raw, lengths = _raw_hashes(buf)
     else:

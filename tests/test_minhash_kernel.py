@@ -1,5 +1,6 @@
-"""The compiled MinHash signatures (dedup._minhash) equal the numpy reference bit for bit, and
-so datasketch's (tests/test_minhash.py pins that for both)."""
+"""The compiled hashing kernels (dedup._minhash) equal their numpy references bit for bit: the
+token hashes, and the MinHash signatures (and so datasketch's: tests/test_minhash.py pins that
+for both paths)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from dedup import signature
-from dedup.shingle import shingle_batch
+from dedup import shingle, signature
+from dedup.shingle import shingle_batch, token_hashes
 from dedup.signature import permutations, signatures
 
 _HASHES = hnp.arrays(np.uint64, st.integers(0, 300),
@@ -84,3 +85,33 @@ def test_a_read_only_output_is_refused() -> None:
     out.setflags(write=False)
     with pytest.raises((BufferError, ValueError, TypeError)):
         signature._minhash.signatures(*args)
+
+
+_TOKENS = st.lists(st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
+                           max_size=12), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TOKENS, st.integers(0, 2**40))
+def test_token_hashes_equal_numpy(tokens: list[str], seed: int) -> None:
+    """Any tokens (empty ones, non-ASCII, astral characters), any seed."""
+    got = token_hashes(tokens, seed)
+    assert got.dtype == np.uint64 and len(got) == len(tokens)
+    assert np.array_equal(got, token_hashes(tokens, seed, compiled=False))
+
+
+def test_token_hashes_past_the_reference_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The numpy reference hashes long buffers in chunks (and a token longer than a chunk in
+    pieces): the kernel's one pass gives the same values."""
+    tokens = ["a" * 50, "é" * 7, "x", "long" * 40, ""] * 20
+    monkeypatch.setattr(shingle, "HASH_CHUNK", 64)
+    assert np.array_equal(token_hashes(tokens, 3), token_hashes(tokens, 3, compiled=False))
+
+
+def test_token_hashes_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="one item per token"):
+        shingle._minhash.token_hashes(b"a\x00b", 1, np.zeros(3, dtype=np.uint64))
+    with pytest.raises(ValueError, match="one item per token"):
+        shingle._minhash.token_hashes(b"a\x00b", 1, np.zeros(2, dtype=np.int64))
+    with pytest.raises(TypeError):
+        shingle._minhash.token_hashes("a", 1, np.zeros(1, dtype=np.uint64))
