@@ -8,6 +8,11 @@
  * ``sum((byte + 1) * P**i)`` over its bytes, plus its length times MULT plus ``seed_mix``, through
  * MurmurHash3's 64-bit finaliser, all modulo 2**64.
  *
+ * sets32(hashes, offsets, values, bounds): the sorted distinct 32-bit folded hashes of every
+ * sequence (dedup/signature.py::shingle_sets32 holds the numpy reference): ``values`` (uint32,
+ * len(hashes)) receives them one sequence after another, ``bounds`` (int64, len(offsets)) where
+ * each sequence's start; returns the number of values written.
+ *
  * signatures(hashes, offsets, a, b, out): ``hashes`` are the 64-bit shingle hashes of the
  * batch (uint64), sequence ``i`` being ``hashes[offsets[i]:offsets[i + 1]]`` (int64, from 0 to
  * len(hashes), non-decreasing); ``a`` and ``b`` the permutations (uint32, ``num_perm`` each);
@@ -23,6 +28,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint32_t fmix32(uint32_t h) {
@@ -96,6 +102,62 @@ done:
     return result;
 }
 
+static int cmp_u32(const void *x, const void *y) {
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return (a > b) - (a < b);
+}
+
+static PyObject *sets32(PyObject *self, PyObject *args) {
+    PyObject *objs[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &objs[0], &objs[1], &objs[2], &objs[3])) return NULL;
+    Py_buffer v[4];
+    int got = 0;
+    for (; got < 4; got++) {
+        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (got >= 2 ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(objs[got], &v[got], flags) != 0) break;
+    }
+    PyObject *result = NULL;
+    if (got < 4) goto done;
+    const uint64_t *hashes = v[0].buf;
+    const int64_t *offsets = v[1].buf;
+    uint32_t *values = v[2].buf;
+    int64_t *bounds = v[3].buf;
+    Py_ssize_t m = v[0].len / 8, n = v[1].len / 8 - 1;
+    int ok = of_kind(&v[0], 8, "QL") && of_kind(&v[1], 8, "ql") && of_kind(&v[2], 4, "IL") &&
+             of_kind(&v[3], 8, "ql") && n >= 0 && v[2].len == 4 * m &&
+             v[3].len == v[1].len && offsets[0] == 0 && offsets[n] == m;
+    for (Py_ssize_t i = 0; ok && i < n; i++) ok = offsets[i] <= offsets[i + 1];
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError,
+                        "sets32: hashes (uint64), offsets (int64, 0 .. len(hashes), "
+                        "non-decreasing), values (uint32, len(hashes)) or bounds (int64, "
+                        "len(offsets)) do not fit");
+        goto done;
+    }
+    int64_t w = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        bounds[i] = w;
+        uint32_t *row = values + w;
+        int64_t len = offsets[i + 1] - offsets[i];
+        for (int64_t s = 0; s < len; s++) {
+            uint64_t h = hashes[offsets[i] + s];
+            row[s] = (uint32_t)(h ^ (h >> 32));
+        }
+        qsort(row, (size_t)len, sizeof(uint32_t), cmp_u32);
+        int64_t k = 0;
+        for (int64_t s = 0; s < len; s++)
+            if (k == 0 || row[s] != row[k - 1]) row[k++] = row[s];
+        w += k;
+    }
+    bounds[n] = w;
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromLongLong(w);
+done:
+    for (int i = 0; i < got; i++) PyBuffer_Release(&v[i]);
+    return result;
+}
+
 static PyObject *signatures(PyObject *self, PyObject *args) {
     PyObject *objs[5];
     if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4]))
@@ -147,6 +209,10 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"sets32", sets32, METH_VARARGS,
+     "sets32(hashes, offsets, values, bounds)\n\nThe sorted distinct 32-bit folded hashes of "
+     "every sequence into values, its start into bounds; returns how many were written "
+     "(see dedup.signature.shingle_sets32)."},
     {"token_hashes", token_hashes, METH_VARARGS,
      "token_hashes(buf, seed_mix, out)\n\nThe 64-bit hash of every NUL-separated token of the "
      "UTF-8 bytes buf into out (uint64, buf.count(0) + 1 items; see dedup.shingle)."},

@@ -102,11 +102,20 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int = 128,
 
 
 
-def shingle_sets32(hashes: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+def shingle_sets32(hashes: np.ndarray, offsets: np.ndarray, compiled: bool = True
+                   ) -> list[np.ndarray]:
     """The sorted unique 32-bit folded shingle hashes (:func:`to32`) of every sequence, all at
     once: sort (sequence, hash) pairs, drop repeats, split by sequence. These are the sets the
-    corpus index stores and verifies with."""
+    corpus index stores and verifies with. ``compiled``: each sequence sorted by the kernel
+    (``dedup._minhash.sets32``) when it is built (the same sets)."""
     n = len(offsets) - 1
+    if compiled and _minhash is not None:
+        values = np.empty(len(hashes), dtype=np.uint32)
+        starts = np.empty(n + 1, dtype=np.int64)
+        _minhash.sets32(np.ascontiguousarray(hashes, dtype=np.uint64),
+                        np.ascontiguousarray(offsets, dtype=np.int64), values, starts)
+        cut = starts.tolist()
+        return [values[cut[i]:cut[i + 1]] for i in range(n)]
     owner = np.repeat(np.arange(n, dtype=np.uint64), np.diff(offsets))
     pairs = np.unique((owner << np.uint64(32)) | to32(hashes).astype(np.uint64))
     bounds = np.searchsorted(pairs, np.arange(n + 1, dtype=np.uint64) << np.uint64(32)).tolist()

@@ -12,7 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from dedup import shingle, signature
 from dedup.shingle import shingle_batch, token_hashes
-from dedup.signature import permutations, signatures
+from dedup.signature import permutations, shingle_sets32, signatures
 
 _HASHES = hnp.arrays(np.uint64, st.integers(0, 300),
                      elements=st.integers(0, 2**64 - 1))
@@ -115,3 +115,29 @@ def test_token_hashes_bad_arguments() -> None:
         shingle._minhash.token_hashes(b"a\x00b", 1, np.zeros(2, dtype=np.int64))
     with pytest.raises(TypeError):
         shingle._minhash.token_hashes("a", 1, np.zeros(1, dtype=np.uint64))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_HASHES, st.data())
+def test_sets32_equal_numpy(hashes: np.ndarray, data: st.DataObject) -> None:
+    """Sorted distinct folded hashes per sequence; repeats planted by drawing from few values."""
+    pool = data.draw(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=5))
+    hashes = np.concatenate([hashes, np.array(data.draw(st.lists(st.sampled_from(pool),
+                                                                 max_size=30)), dtype=np.uint64)])
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(hashes)), max_size=12)))
+    offsets = np.array([0, *cuts, len(hashes)], dtype=np.int64)
+    got = shingle_sets32(hashes, offsets)
+    want = shingle_sets32(hashes, offsets, compiled=False)
+    assert len(got) == len(want) == len(offsets) - 1
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == np.uint32 and np.array_equal(g, w)
+
+
+def test_sets32_bad_arguments() -> None:
+    hashes, offsets = np.arange(3, dtype=np.uint64), np.array([0, 3], dtype=np.int64)
+    with pytest.raises(ValueError, match="do not fit"):
+        signature._minhash.sets32(hashes, offsets, np.zeros(2, dtype=np.uint32),
+                                  np.zeros(2, dtype=np.int64))
+    with pytest.raises(ValueError, match="do not fit"):
+        signature._minhash.sets32(hashes, np.array([0, 2], dtype=np.int64),
+                                  np.zeros(3, dtype=np.uint32), np.zeros(2, dtype=np.int64))
