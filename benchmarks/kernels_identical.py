@@ -1,0 +1,98 @@
+"""Byte-identical output with the compiled kernels and with their Python references.
+
+Each input set is cleaned in this process (``--jobs 1``) twice with ``--removed``: with the
+kernels, and inside :func:`dedup.kernels.kernels_off` (every kernel replaced by its Python or
+numpy reference). The outputs (every file, byte for byte) and the ``--removed`` journals must be
+equal. Input sets: generated documents as one JSONL file (``--docs``, 10,000 by default), the
+real pages of ``../shared/realpages`` as a directory (read from there, never copied; skipped
+when absent), and the seed page three times. Exit 1 when anything differs.
+
+    python benchmarks/kernels_identical.py -o benchmarks/results/kernels_identical.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from dedup.batch import run_clean
+from dedup.config import Config
+from dedup.corpus import GeneratorConfig, generate
+from dedup.kernels import kernels_off
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import commit  # a sibling module of the scripts, not a package
+from engines_identical import REAL, SEED, digest
+
+
+def run(name: str, src: Path, out: Path, kernels: bool) -> dict[str, Any]:
+    removed = out.with_name(out.name + ".removed.jsonl")
+    t0 = time.process_time()
+    if kernels:
+        run_clean([str(src)], str(out), Config(), removed=str(removed), jobs=1)
+    else:
+        with kernels_off():
+            run_clean([str(src)], str(out), Config(), removed=str(removed), jobs=1)
+    return {"input": name, "kernels": "compiled" if kernels else "Python reference",
+            "output": digest(out), "removed": digest(removed),
+            "cpu seconds": round(time.process_time() - t0, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--docs", type=int, default=10_000)
+    ap.add_argument("-o", "--out", type=Path, required=True,
+                    help="the markdown file to write (the tracked one: "
+                         "benchmarks/results/kernels_identical.md)")
+    args = ap.parse_args(argv)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="dedup-kernels-") as tmp:
+        root = Path(tmp)
+        gen = root / "generated.jsonl"
+        gen.write_text("".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n"
+                               for d, _ in generate(GeneratorConfig(docs=args.docs, seed=3,
+                                                                    split="test"))))
+        seed = root / "seed"
+        seed.mkdir()
+        for i in range(3):
+            (seed / f"copy{i}.txt").write_text(SEED.read_text(encoding="utf-8"),
+                                               encoding="utf-8")
+        inputs = [(f"generated ({args.docs:,})", gen, "out.jsonl"), ("seed x3", seed, "out")]
+        if REAL.is_dir():
+            inputs.insert(1, ("real pages", REAL.resolve(), "out"))
+        for name, src, target in inputs:
+            for n, kernels in enumerate((True, False)):
+                row = run(name, src, root / f"{name[:4]}-{n}-{target}", kernels)
+                print(row, flush=True)
+                rows.append(row)
+    ok = True
+    for name in dict.fromkeys(r["input"] for r in rows):
+        mine = [r for r in rows if r["input"] == name]
+        same = all((r["output"], r["removed"]) == (mine[0]["output"], mine[0]["removed"])
+                   for r in mine)
+        ok &= same
+        for r in mine:
+            r["identical"] = "yes" if same else "NO"
+    cols = ["input", "kernels", "output", "removed", "identical", "cpu seconds"]
+    lines = ["# Byte-identical output with the compiled kernels and their Python references", "",
+             f"`python benchmarks/kernels_identical.py --docs {args.docs}` on commit {commit()}, "
+             f"{platform.machine()}, Python {platform.python_version()}. `output` and `removed` "
+             "are SHA-256 prefixes of every output file and of the `--removed` journal; "
+             "`cpu seconds` of this process (one run after the other, so the second has warm "
+             "caches of the file system only).", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
