@@ -4,7 +4,9 @@ The permutations are datasketch's own ``affine32`` ones (``MinHash(num_perm, see
 32-bit shingle hash is pre-mixed with the MurmurHash3 32-bit finaliser and permuted as
 ``a*h + b mod 2^32``; a signature is the column-wise minimum. The result equals
 ``MinHash.update_batch`` on the same hashes (a test pins this) but runs as a few numpy
-operations per batch instead of a Python loop.
+operations per batch instead of a Python loop. The permutation parameters are drawn here the
+way datasketch draws them, so the clean never imports datasketch (its package imports scipy,
+about half a second of every process's start-up).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 from .cache import BoundedCache
 
@@ -34,10 +35,30 @@ except ImportError:  # pragma: no cover - a source tree without the build: numpy
     _minhash = None
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 @lru_cache(maxsize=8)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """datasketch's affine32 permutation parameters ``(a, b)`` for ``num_perm`` and ``seed``."""
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    """datasketch's affine32 permutation parameters ``(a, b)`` for ``num_perm`` and ``seed``.
+
+    The same draws as ``MinHash(num_perm, seed, scheme="affine32").permutations`` (datasketch
+    2.x ``_init_permutations``): ``RandomState(seed)``, then ``num_perm`` odd multipliers
+    ``2*randint(0, 2^31) + 1`` and ``num_perm`` offsets ``randint(0, 2^32)``, all uint32; a
+    test compares them with datasketch's byte for byte.
+
+    >>> a, b = permutations(4, 1)
+    >>> a.dtype.name, bool((a % 2 == 1).all()), len(b)
+    ('uint32', True, 4)
+    """
+    if not _is_int(num_perm) or num_perm < 1:
+        raise ValueError(f"num_perm must be a positive int, got {num_perm!r}")
+    if not _is_int(seed) or not 0 <= seed < 1 << 32:
+        raise ValueError(f"seed must be an int in [0, 2**32) (numpy's RandomState), got {seed!r}")
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     a.setflags(write=False)
     b.setflags(write=False)
     return a, b

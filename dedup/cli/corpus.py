@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..corpus import GeneratorConfig, write_corpus
 from ..errors import DedupError
 from . import main
 from .common import fail
@@ -41,6 +40,8 @@ def generate(docs: int, seed: int, split: str, output: str, source: str | None,
     (source article) and one label per line: content, duplicate (with the line it copies) or
     boilerplate:<category>; manifest.json records the config and the files' SHA-256.
     """
+    from ..corpus import GeneratorConfig, write_corpus  # not imported by every dedup command
+
     try:
         cfg = GeneratorConfig(docs=docs, seed=seed, split=split, body_repeat=body_repeat,
                               remix=remix)

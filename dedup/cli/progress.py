@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import IO, Any
-
-from tqdm import tqdm
 
 from ..batch import RunReport
 from ..pipeline import CleanResult
@@ -31,16 +30,22 @@ _KNOWN = ("{desc}{percentage:3.0f}%|{bar}| {n_fmt}B/{total_fmt}B, {docs} docs "
 _UNKNOWN = "{desc}{n_fmt}B, {docs} docs [{elapsed}, {rate_fmt}]"  # stdin: no total, no ETA
 
 
-class _Bar(tqdm):  # type: ignore[type-arg]  # tqdm[T] is generic over what it iterates
-    """A tqdm bar of bytes that also shows the documents written (``{docs}``)."""
+@lru_cache(maxsize=1)
+def _bar_class() -> type[Any]:
+    """A tqdm bar of bytes that also shows the documents written (``{docs}``). tqdm is
+    imported here, when a bar is drawn (on a terminal only), not by every ``dedup`` process."""
+    from tqdm import tqdm
 
-    docs = 0
+    class _Bar(tqdm):  # type: ignore[type-arg]  # tqdm[T] is generic over what it iterates
+        docs = 0
 
-    @property
-    def format_dict(self) -> dict[str, Any]:
-        values = dict(super().format_dict)
-        values["docs"] = f"{self.docs:,}"
-        return values
+        @property
+        def format_dict(self) -> dict[str, Any]:
+            values = dict(super().format_dict)
+            values["docs"] = f"{self.docs:,}"
+            return values
+
+    return _Bar
 
 
 class ProgressBar:
@@ -53,16 +58,17 @@ class ProgressBar:
         self.file = file
         self.enabled = enabled
         self.refresh = refresh
-        self._bar: _Bar | None = None
+        self._bar: Any = None  # a _bar_class() instance while drawn
         self._docs = 0
 
     def start(self, total: int | None, done: int) -> None:
         if not self.enabled or self._bar is not None:
             return
-        self._bar = _Bar(total=total, initial=done if total else 0, unit="B", unit_scale=True,
-                         unit_divisor=1000, file=self.file, desc="cleaning ",
-                         bar_format=_KNOWN if total else _UNKNOWN, mininterval=self.refresh,
-                         dynamic_ncols=True, leave=False, disable=False)
+        bar = _bar_class()
+        self._bar = bar(total=total, initial=done if total else 0, unit="B", unit_scale=True,
+                        unit_divisor=1000, file=self.file, desc="cleaning ",
+                        bar_format=_KNOWN if total else _UNKNOWN, mininterval=self.refresh,
+                        dynamic_ncols=True, leave=False, disable=False)
         self._bar.docs = self._docs
 
     def read(self, nbytes: int) -> None:
