@@ -9,8 +9,9 @@
  * ascii_tokens(text, lower): the tuple of ASCII tokens, None when ``text`` is not ASCII.
  * bmp_tokens(text, lower, table): the tuple of tokens by the table, None when the table leaves
  * the text to the Python path (or ``text`` is outside the BMP).
- * fill(paragraphs, lower, max_len, table): tokens and key (" ".join(tokens)) of a document's
- * paragraphs in one call; returns the positions of the paragraphs left to the Python path.
+ * fill(paragraphs, lower, max_len, table, memo, memo_chars, memo_capacity): tokens and key
+ * (" ".join(tokens)) of a document's paragraphs in one call, with an optional memo of lines
+ * seen before; returns the positions of the paragraphs left to the Python path.
  *
  * Plain C against the Python C API: no numpy headers are needed.
  */
@@ -188,12 +189,23 @@ static PyObject *bmp_tokens(PyObject *self, PyObject *args) {
     return out;
 }
 
+static int set_fields(PyObject *p, PyObject *toks, PyObject *key) {
+    if (PyObject_SetAttr(p, str_tokens, toks) < 0) return -1;
+    return PyObject_SetAttr(p, str_key, key);
+}
+
 static PyObject *fill(PyObject *self, PyObject *args) {
-    PyObject *paras, *table_obj;
+    PyObject *paras, *table_obj, *memo = Py_None;
     int lower;
-    Py_ssize_t max_len;
-    if (!PyArg_ParseTuple(args, "O!pnO", &PyList_Type, &paras, &lower, &max_len, &table_obj))
+    Py_ssize_t max_len, memo_chars = 0, memo_capacity = 0;
+    if (!PyArg_ParseTuple(args, "O!pnO|Onn", &PyList_Type, &paras, &lower, &max_len, &table_obj,
+                          &memo, &memo_chars, &memo_capacity))
         return NULL;
+    if (memo != Py_None && !PyDict_CheckExact(memo)) {
+        PyErr_Format(PyExc_TypeError, "memo is %.100s, not a dict or None",
+                     Py_TYPE(memo)->tp_name);
+        return NULL;
+    }
     Py_buffer view;
     const uint16_t *table;
     if (get_table(table_obj, &view, &table) < 0) return NULL;
@@ -209,12 +221,30 @@ static PyObject *fill(PyObject *self, PyObject *args) {
             Py_DECREF(text);
             goto fail;
         }
-        PyObject *toks = PyUnicode_GET_LENGTH(text) > max_len ? (Py_INCREF(Py_None), Py_None)
-                                                              : line_tokens(text, lower, table);
-        Py_DECREF(text);
-        if (toks == NULL) goto fail;
+        Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+        int memoised = memo != Py_None && len <= memo_chars;
+        if (memoised) {  /* (tokens, key) of a line seen before */
+            PyObject *hit = PyDict_GetItemWithError(memo, text);
+            if (hit != NULL) {
+                Py_DECREF(text);
+                if (set_fields(p, PyTuple_GET_ITEM(hit, 0), PyTuple_GET_ITEM(hit, 1)) < 0)
+                    goto fail;
+                continue;
+            }
+            if (PyErr_Occurred()) {
+                Py_DECREF(text);
+                goto fail;
+            }
+        }
+        PyObject *toks = len > max_len ? (Py_INCREF(Py_None), Py_None)
+                                       : line_tokens(text, lower, table);
+        if (toks == NULL) {
+            Py_DECREF(text);
+            goto fail;
+        }
         if (toks == Py_None) {
             Py_DECREF(toks);
+            Py_DECREF(text);
             PyObject *at = PyLong_FromSsize_t(i);
             if (at == NULL) goto fail;
             int rc = PyList_Append(rest, at);
@@ -223,9 +253,17 @@ static PyObject *fill(PyObject *self, PyObject *args) {
             continue;
         }
         PyObject *key = joined(toks);
-        int rc = key == NULL ? -1 : PyObject_SetAttr(p, str_tokens, toks);
+        int rc = key == NULL ? -1 : set_fields(p, toks, key);
+        if (rc == 0 && memoised) {  /* a full memo starts afresh */
+            if (PyDict_GET_SIZE(memo) >= memo_capacity) PyDict_Clear(memo);
+            if (memo_capacity > 0) {
+                PyObject *pair = PyTuple_Pack(2, toks, key);
+                rc = pair == NULL ? -1 : PyDict_SetItem(memo, text, pair);
+                Py_XDECREF(pair);
+            }
+        }
+        Py_DECREF(text);
         Py_DECREF(toks);
-        if (rc == 0) rc = PyObject_SetAttr(p, str_key, key);
         Py_XDECREF(key);
         if (rc < 0) goto fail;
     }
@@ -246,9 +284,11 @@ static PyMethodDef methods[] = {
      "leaves the text to the Python path, 1 separates tokens, else the code point in a token); "
      "ASCII text as ascii_tokens; None when the kernel leaves text to the Python path."},
     {"fill", fill, METH_VARARGS,
-     "fill(paragraphs, lower, max_len, table)\n\nSet tokens and key of every paragraph of the "
-     "list whose text bmp_tokens takes (and no longer than max_len); returns the positions of "
-     "the others."},
+     "fill(paragraphs, lower, max_len, table, memo=None, memo_chars=0, memo_capacity=0)\n\n"
+     "Set tokens and key of every paragraph of the list whose text bmp_tokens takes (and no "
+     "longer than max_len); returns the positions of the others. memo: a dict of text -> "
+     "(tokens, key) consulted and filled for texts up to memo_chars characters, emptied "
+     "when it holds memo_capacity entries."},
     {NULL, NULL, 0, NULL},
 };
 

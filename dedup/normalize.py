@@ -18,7 +18,7 @@ from typing import Any
 
 import regex
 
-from .cache import MAX_KEY_CHARS
+from .cache import MAX_KEY_CHARS, caching
 from .config import NormConfig
 from .types import Document
 
@@ -188,6 +188,15 @@ def _normalize_line(text: str, cfg: NormConfig, compiled: bool = True
 # other caches: a long line rarely recurs, and the cache would hold its text and tokens. The
 # kernel's lines skip it: the kernel is faster than the look-up.
 _normalized = lru_cache(maxsize=1 << 15)(_normalize_line)
+MEMO_CAPACITY = 1 << 15  # lines in the kernel's memo (of up to MAX_KEY_CHARS characters)
+
+
+@lru_cache(maxsize=4)
+def _kernel_memo(cfg: NormConfig) -> dict[str, tuple[tuple[str, ...], str]]:
+    """The kernel's memo of lines seen before under ``cfg``: text -> (tokens, key), values that
+    are pure functions of the key (so it changes speed, never output); it starts afresh when
+    full, and :func:`~dedup.cache.caches_off` bypasses it."""
+    return {}
 
 
 def normalize(docs: Iterable[Document], cfg: NormConfig = NormConfig(), compiled: bool = True
@@ -196,13 +205,16 @@ def normalize(docs: Iterable[Document], cfg: NormConfig = NormConfig(), compiled
 
     ``compiled``: the kernel (``dedup._tokens.fill``) fills a document's paragraphs in one call
     when it is built, and leaves the lines it does not take (see :func:`kernel_table`) to the
-    Python path, which gives every line the same tokens and key."""
+    Python path, which gives every line the same tokens and key. A line that recurs (a site's
+    template, a copied paragraph) is looked up in a memo, not tokenised again."""
     table = kernel_table(cfg) if compiled and _tokens is not None else None
+    memo = _kernel_memo(cfg) if caching() else None
     for doc in docs:
         if not doc.normalized:
             paras = doc.paragraphs
             rest: Iterable[int] = (range(len(paras)) if table is None
-                                   else _tokens.fill(paras, cfg.casefold, LONG_LINE, table))
+                                   else _tokens.fill(paras, cfg.casefold, LONG_LINE, table,
+                                                     memo, MAX_KEY_CHARS, MEMO_CAPACITY))
             for i in rest:
                 p = paras[i]
                 p.tokens, p.key = (_normalized if len(p.text) <= MAX_KEY_CHARS

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import normalize
+from dedup.cache import caches_off
 from dedup.config import NormConfig
 from dedup.normalize import KERNEL_BLOCKS, LONG_LINE, _second_elements, kernel_table, tokens
 from dedup.segment import split_paragraphs
@@ -127,3 +128,44 @@ def test_bad_arguments_raise() -> None:
         normalize._tokens.bmp_tokens(b"a", True, table)
     with pytest.raises(ValueError, match="65536"):
         normalize._tokens.bmp_tokens("a", True, b"")
+
+
+def test_the_memo_gives_the_same_tokens_and_starts_afresh_when_full() -> None:
+    table = kernel_table(NormConfig())
+    memo: dict[str, tuple[tuple[str, ...], str]] = {}
+    first = split_paragraphs("Home\nAbout us\nHome\n" + "x" * 20 + "\nStraße")
+    assert normalize._tokens.fill(first, True, LONG_LINE, table, memo, 10, 2) == [4]
+    # "Home" computed once, its repeat read back; the 20 characters are over memo_chars
+    assert memo == {"Home": (("home",), "home"), "About us": (("about", "us"), "about us")}
+    assert first[2].tokens is first[0].tokens
+    again = split_paragraphs("About us\nContact\nHome")
+    assert normalize._tokens.fill(again, True, LONG_LINE, table, memo, 10, 2) == []
+    assert [(p.tokens, p.key) for p in again] == [(("about", "us"), "about us"),
+                                                  (("contact",), "contact"), (("home",), "home")]
+    assert memo == {"Contact": (("contact",), "contact"), "Home": (("home",), "home")}
+    # the line left to the Python path is not filled
+    assert _rows(first)[:4] == _rows(_reference("Home\nAbout us\nHome\n" + "x" * 20))
+    assert (first[4].tokens, first[4].key) == ((), "")
+    with pytest.raises(TypeError, match="memo"):
+        normalize._tokens.fill(again, True, LONG_LINE, table, [], 10, 2)
+
+
+def _reference(text: str) -> list[Paragraph]:
+    doc = Document("a", text, paragraphs=split_paragraphs(text, compiled=False))
+    list(normalize.normalize([doc], NormConfig(), compiled=False))
+    return doc.paragraphs
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["Home", "À propos", "中文", "Straße", "a b c", ""]),
+                max_size=30).map("\n".join))
+def test_normalize_with_and_without_caches_is_the_same(text: str) -> None:
+    """Lines that recur (read from the memo, or from the Python path's cache) and the same
+    document with the caches off."""
+    docs = [Document(str(i), text, paragraphs=split_paragraphs(text)) for i in range(2)]
+    list(normalize.normalize(docs))
+    with caches_off():
+        off = Document("off", text, paragraphs=split_paragraphs(text))
+        list(normalize.normalize([off]))
+    assert _rows(docs[0].paragraphs) == _rows(docs[1].paragraphs) == _rows(off.paragraphs) \
+        == _rows(_reference(text))
