@@ -19,6 +19,7 @@ from contextlib import contextmanager
 # (module, name of its kernel) for every kernel in use; tests/test_kernels_off.py checks that
 # no module holds a kernel missing here.
 HOLDERS: tuple[tuple[str, str], ...] = (
+    ("dedup.segment", "_segment"),
     ("dedup.normalize", "_tokens"),
     ("dedup.shingle", "_minhash"),
     ("dedup.signature", "_minhash"),

@@ -1,0 +1,65 @@
+"""The compiled lines of a document (dedup._segment) equal dedup.segment.split_paragraphs' Python
+path: the same paragraphs (texts, offsets, blank verdicts) for every line ending, a leading BOM,
+Unicode whitespace at the ends of a line (str.strip() semantics) and arbitrary Unicode."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup import segment
+from dedup.segment import BLANK, split_paragraphs
+from dedup.types import Paragraph
+
+# every character str.strip() trims (ASCII controls \x1c-\x1f, NEL, NBSP, U+2000-U+200A, line
+# and paragraph separators, ...), line endings and a few that are not whitespace
+_SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\u3000\u200b\ufeff"
+_PIECES = st.sampled_from(["\n", "\r", "\r\n", "\n\r", "\ufeff", " ", "\t", "a", "Bc",
+                           "\u00e9", "\u4e2d", "\U0001f600", "\u2028", "\x85", "\u00a0"])
+_LINEY = st.lists(st.one_of(_PIECES, st.sampled_from(_SPACES)), max_size=40).map("".join)
+_ANY = st.text(st.characters(exclude_categories=["Cs"]), max_size=200)
+_TEXTS = st.one_of(_LINEY, _ANY, st.tuples(_LINEY, _ANY, _LINEY).map("".join),
+                   _LINEY.map(lambda t: "\ufeff" + t))
+
+
+def _rows(paras: list[Paragraph]) -> list[tuple[object, ...]]:
+    return [(p.index, p.text, p.start, p.end, p.key, p.tokens, p.verdict) for p in paras]
+
+
+def test_the_kernel_is_built() -> None:
+    """The dev install builds it: a broken build fails here instead of falling back quietly."""
+    assert segment._segment is not None
+    assert callable(segment._segment.lines)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TEXTS)
+def test_the_kernel_equals_the_python_paragraphs(text: str) -> None:
+    got = split_paragraphs(text)
+    assert _rows(got) == _rows(split_paragraphs(text, compiled=False))
+    assert all(type(p.text) is str and type(p.start) is int for p in got)
+    assert all((p.verdict is BLANK) == (p.text == "") for p in got)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(_LINEY, min_size=1, max_size=5), st.integers(1000, 20_000))
+def test_long_lines_are_split_the_same(pieces: list[str], width: int) -> None:
+    text = "\r\n".join(p + "word " * width + p for p in pieces)
+    assert _rows(split_paragraphs(text)) == _rows(split_paragraphs(text, compiled=False))
+
+
+def test_lines_by_hand() -> None:
+    text = "\ufeff a \r\n\u3000\u00a0\r\rb\u2028c\x1c\nlast"
+    assert segment._segment.lines(text) == (["a", "", "", "b\u2028c", "last"],
+                                            [1, 6, 9, 10, 15], [4, 8, 9, 14, 19], [1, 2])
+    assert segment._segment.lines("") == ([], [], [], [])
+    assert segment._segment.lines("\ufeff") == ([], [], [], [])
+    assert segment._segment.lines("\n") == ([""], [0], [0], [0])
+    assert [p.text for p in split_paragraphs(text)] == ["a", "", "", "b\u2028c", "last"]
+
+
+@pytest.mark.parametrize("args", [(b"bytes",), (None,), (), ("a", "b")])
+def test_bad_arguments_raise(args: tuple[object, ...]) -> None:
+    with pytest.raises(TypeError):
+        segment._segment.lines(*args)
