@@ -532,13 +532,9 @@ class CorpusDeduper:
         ordinal = index.add_document(doc.id, sum(self._tokens), cluster)
         if drop_doc:
             return ordinal
-        band_rows: list[int] = []
-        band_pos: list[int] = []
-        for i, k in enumerate(longs):
-            if k in hits:
-                continue
-            band_rows.append(index.add_row(ordinal, lines[k], sets[k]))
-            band_pos.append(i)
+        band_pos = [i for i, k in enumerate(longs) if k not in hits]
+        band_rows = index.add_rows(ordinal, [lines[longs[i]] for i in band_pos],
+                                   [sets[longs[i]] for i in band_pos])
         if band_rows:
             assert keys32 is not None
             keys = keys32[band_pos]
@@ -548,14 +544,11 @@ class CorpusDeduper:
                 for row, row_keys in zip(band_rows, keys.tolist(), strict=True):
                     for key in row_keys:
                         self._recent.setdefault(key, []).append(row)
-        exact_rows: list[int] = []
-        exact_keys: list[int] = []
-        for k, h in short_hash.items():
-            if k in hits:
-                continue
-            exact_rows.append(index.add_row(ordinal, lines[k],
-                                            np.array([h & 0xFFFFFFFF, h >> 32], dtype=np.uint32)))
-            exact_keys.append(_doc_key(h, ordinal))
+        shorts = [(k, h) for k, h in short_hash.items() if k not in hits]
+        exact_rows = index.add_rows(
+            ordinal, [lines[k] for k, _ in shorts],
+            [np.array([h & 0xFFFFFFFF, h >> 32], dtype=np.uint32) for _, h in shorts])
+        exact_keys = [_doc_key(h, ordinal) for _, h in shorts]
         if exact_rows:
             index.exact.add(np.asarray(exact_keys, dtype=np.uint64),
                             np.asarray(exact_rows, dtype=np.uint64))

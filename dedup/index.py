@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -564,6 +565,29 @@ class CorpusIndex:
         self.row_offsets.append(self.store.append_row(record))
         self.row_doc.append(doc)
         return row
+
+    def add_rows(self, doc: int, lines: Sequence[int], payloads: Sequence[np.ndarray]
+                 ) -> list[int]:
+        """:meth:`add_row` for several paragraphs of document ``doc`` at once (one write to the
+        store); returns their rows. The same records, offsets and rows."""
+        if not payloads:
+            return []
+        first = len(self.row_offsets)
+        if first + len(payloads) - 1 > 0xFFFFFFFF:
+            raise OutputError("the corpus index is full (2**32 paragraphs)",
+                              hint="split the corpus into several index directories")
+        sizes = np.fromiter((len(p) + 2 for p in payloads), dtype=np.int64, count=len(payloads))
+        ends = np.cumsum(sizes)
+        records = np.empty(int(ends[-1]), dtype=_U32)
+        starts = ends - sizes
+        records[starts] = doc
+        records[starts + 1] = np.asarray(lines, dtype=_U32)
+        for at, payload in zip((starts + 2).tolist(), payloads, strict=True):
+            records[at:at + len(payload)] = payload
+        base = self.store.append_row(records)
+        self.row_offsets.append(base + 4 * starts)
+        self.row_doc.append(np.full(len(payloads), doc, dtype=_U32))
+        return list(range(first, first + len(payloads)))
 
     def record(self, row: int) -> tuple[int, int, np.ndarray]:
         """``(document ordinal, line, hashes)`` of a row, read from the store."""

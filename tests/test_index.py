@@ -153,3 +153,24 @@ def test_a_directory_that_is_no_index_is_refused(tmp_path: Path) -> None:
     (tmp_path / "bad" / "manifest.json").write_text("{not json")
     with pytest.raises(ConfigError, match=r"manifest\.json is damaged"):
         CorpusIndex(Config(), tmp_path / "bad")
+
+
+@given(st.lists(st.tuples(st.integers(0, 2**31), st.lists(st.integers(0, 2**32 - 1),
+                                                             max_size=6)), max_size=8),
+       st.integers(0, 3))
+@settings(max_examples=60, deadline=None)
+def test_add_rows_equals_add_row_one_by_one(rows: list[tuple[int, list[int]]], doc: int) -> None:
+    """The batch write stores the same records at the same offsets, with the same rows."""
+    one, many = CorpusIndex(Config(), None), CorpusIndex(Config(), None)
+    for index in (one, many):
+        index.add_row(0, 5, np.array([7, 8], dtype=np.uint32))  # an earlier row
+    payloads = [np.array(p, dtype=np.uint32) for _, p in rows]
+    want = [one.add_row(doc, line, p) for (line, _), p in zip(rows, payloads, strict=True)]
+    got = many.add_rows(doc, [line for line, _ in rows], payloads)
+    assert got == want
+    assert np.array_equal(many.row_offsets.view(), one.row_offsets.view())
+    assert np.array_equal(many.row_doc.view(), one.row_doc.view())
+    for row in want:
+        d, line, hashes = many.record(row)
+        d1, line1, hashes1 = one.record(row)
+        assert (d, line) == (d1, line1) and np.array_equal(hashes, hashes1)
