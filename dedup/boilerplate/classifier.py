@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Protocol
@@ -31,7 +31,7 @@ class Classifier(Protocol):
     def classify(self, doc: Document) -> list[Verdict | None]: ...
 
 
-def _trie(phrases: Iterable[str]) -> str:
+def _trie(phrases: Collection[str]) -> str:
     """A regex alternation of ``phrases`` shaped as a trie (shared prefixes factored out), so
     the engine tries each character once instead of once per phrase: ~3x faster than a flat
     alternation on long phrase lists. Longer matches win, as with longest-first ordering."""
@@ -41,9 +41,10 @@ def _trie(phrases: Iterable[str]) -> str:
         for ch in phrase:
             node = node.setdefault(ch, {})
         node[""] = {}
+    escaped = {ch: regex.escape(ch) for ch in set("".join(phrases))}  # once per character
 
     def build(node: dict[str, Any]) -> str:
-        branches = [regex.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        branches = [escaped[ch] + build(child) for ch, child in sorted(node.items()) if ch]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
