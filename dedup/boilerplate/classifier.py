@@ -68,8 +68,8 @@ _NONWORD_STAND_IN = "\x00"  # a word character in neither
 @lru_cache(maxsize=1 << 16)
 def _stand_in(ch: str) -> str | None:
     r"""The stand-in for ``ch`` when ``re`` and ``regex`` disagree on whether it is ``\w``."""
-    word = regex.match(r"\w", ch) is not None
-    if word == (re.match(r"\w", ch) is not None):
+    word = regex.match(r"[\w]", ch) is not None  # as the patterns ask it
+    if word == (re.match(r"[\w]", ch) is not None):
         return None
     return _WORD_STAND_IN if word else _NONWORD_STAND_IN
 
