@@ -44,11 +44,15 @@ def _trie(phrases: Collection[str]) -> str:
     escaped = {ch: regex.escape(ch) for ch in set("".join(phrases))}  # once per character
 
     def build(node: dict[str, Any]) -> str:
+        chain = []  # a run of nodes with one child and no phrase end: their characters
+        while len(node) == 1 and "" not in node:
+            ((ch, node),) = node.items()
+            chain.append(escaped[ch])
         branches = [escaped[ch] + build(child) for ch, child in sorted(node.items()) if ch]
         if not branches:
-            return ""
+            return "".join(chain)
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if "" in node else body
+        return "".join(chain) + (f"(?:{body})?" if "" in node else body)
 
     return build(root)
 
