@@ -120,6 +120,10 @@ class Phrases:
             raise ValueError(f"cue phrases hold characters the engines read apart: {odd}")
         return re.compile(self.source)
 
+    def pattern(self, fast: bool = True) -> re.Pattern[str] | regex.Pattern[str]:
+        """``quick`` (for :func:`matchable` text) when ``fast``, else ``exact``."""
+        return self.quick if fast else self.exact
+
     def search(self, low: str, fast: bool = True) -> re.Match[str] | regex.Match[str] | None:
         """The first match in the lowercased ``low``: with ``quick`` when ``fast``."""
         return self.quick.search(matchable(low)) if fast else self.exact.search(low)
@@ -225,15 +229,15 @@ def _scored(text: str, cfg: BoilerplateConfig, toks: tuple[str, ...], fast: bool
     notice recurs word for word on every one of its pages."""
     low = matchable(text.lower()) if fast else text.lower()  # once for the six patterns
     words = len(toks)
-    topic = _distinct(_TOPIC.findall(low, fast))
-    strong = _distinct(_STRONG.findall(low, fast))
-    every_button = _BUTTON.findall(low, fast)  # whole matches: their letters cover the line
+    topic = _distinct(_TOPIC.pattern(fast).findall(low))
+    strong = _distinct(_STRONG.pattern(fast).findall(low))
+    every_button = _BUTTON.pattern(fast).findall(low)  # whole matches: they cover the line
     buttons = _distinct(every_button)
     if not (topic or strong or len(buttons) >= 2):
         return CookieEvidence((), (), (), (), buttons, 0.0, (), words, 0.0)
-    agent = _distinct(_AGENT.findall(low, fast))
-    action = _distinct(_ACTION.findall(low, fast))
-    reporting = _distinct(_REPORTING.findall(low, fast))
+    agent = _distinct(_AGENT.pattern(fast).findall(low))
+    action = _distinct(_ACTION.pattern(fast).findall(low))
+    reporting = _distinct(_REPORTING.pattern(fast).findall(low))
     covered = sum(map(len, every_button))
     letters = sum(len(t) for t in toks) or 1
     cover = min(1.0, covered / letters)
