@@ -9,12 +9,11 @@ same :class:`Classifier` protocol and slots in via :class:`~dedup.pipeline.Clean
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
 import regex
@@ -32,7 +31,7 @@ class Classifier(Protocol):
     def classify(self, doc: Document) -> list[Verdict | None]: ...
 
 
-def _trie(phrases: Iterable[str]) -> str:
+def _trie(phrases: Collection[str]) -> str:
     """A regex alternation of ``phrases`` shaped as a trie (shared prefixes factored out), so
     the engine tries each character once instead of once per phrase: ~3x faster than a flat
     alternation on long phrase lists. Longer matches win, as with longest-first ordering."""
@@ -42,26 +41,109 @@ def _trie(phrases: Iterable[str]) -> str:
         for ch in phrase:
             node = node.setdefault(ch, {})
         node[""] = {}
+    escaped = {ch: regex.escape(ch) for ch in set("".join(phrases))}  # once per character
 
     def build(node: dict[str, Any]) -> str:
-        branches = [regex.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        chain = []  # a run of nodes with one child and no phrase end: their characters
+        while len(node) == 1 and "" not in node:
+            ((ch, node),) = node.items()
+            chain.append(escaped[ch])
+        branches = [escaped[ch] + build(child) for ch, child in sorted(node.items()) if ch]
         if not branches:
-            return ""
+            return "".join(chain)
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if "" in node else body
+        return "".join(chain) + (f"(?:{body})?" if "" in node else body)
 
     return build(root)
 
 
-def _alternation(phrases: Iterable[str]) -> regex.Pattern[str]:
-    return regex.compile(rf"(?<![\w])(?:{_trie(set(phrases))})(?![\w])")
+# The phrase patterns run in the standard library's ``re``, about 3x faster than in ``regex``,
+# on a text made to give the same matches there (:func:`matchable`). ``(?<![\w])`` and
+# ``(?![\w])`` are the patterns' only construct whose meaning differs between the engines
+# (``regex`` counts combining marks, join controls and more as word characters, ``re`` counts "²"
+# and "½"); literals, groups, ``?`` and ordered alternation match alike. So replacing each
+# character the engines disagree on by a stand-in that both classify as ``regex`` does, and that
+# no phrase holds (nor any disagreeing character: checked when a pattern is built), leaves every
+# match where it was: the same spans, holding no replaced character, so the same strings.
+_WORD_STAND_IN = "\u00aa"  # "ª": a word character in both engines
+_NONWORD_STAND_IN = "\x00"  # a word character in neither
 
 
-def _group(category: dict[str, dict[str, tuple[str, ...]]], name: str) -> regex.Pattern[str]:
+@lru_cache(maxsize=1 << 16)
+def _stand_in(ch: str) -> str | None:
+    r"""The stand-in for ``ch`` when ``re`` and ``regex`` disagree on whether it is ``\w``."""
+    word = regex.match(r"[\w]", ch) is not None  # as the patterns ask it
+    if word == (re.match(r"[\w]", ch) is not None):
+        return None
+    return _WORD_STAND_IN if word else _NONWORD_STAND_IN
+
+
+def matchable(low: str) -> str:
+    r"""``low`` with every character on which ``re`` and ``regex`` disagree about ``\w`` replaced
+    by its stand-in: a phrase pattern's ``re`` matches in it are its ``regex`` matches in ``low``.
+
+    >>> matchable("cookies\u0301 ok") == "cookies\u00aa ok"  # an accent: a word character
+    True
+    """
+    if low.isascii():  # the engines agree on every ASCII character
+        return low
+    table = {}
+    for ch in set(low):
+        if ch > "\x7f":
+            sub = _stand_in(ch)
+            if sub is not None:
+                table[ord(ch)] = sub
+    return low.translate(table) if table else low
+
+
+class Phrases:
+    """One alternation of cue phrases between word boundaries, built and compiled on first use
+    (a process that never meets a cue compiles nothing): ``exact`` in ``regex`` (the reference),
+    ``quick`` in ``re`` (run on :func:`matchable` text: the same matches)."""
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self.phrases = frozenset(phrases)
+
+    @cached_property
+    def source(self) -> str:
+        return rf"(?<![\w])(?:{_trie(self.phrases)})(?![\w])"
+
+    @cached_property
+    def exact(self) -> regex.Pattern[str]:
+        return regex.compile(self.source)
+
+    @cached_property
+    def quick(self) -> re.Pattern[str]:
+        odd = {ch for ch in "".join(self.phrases)
+               if ch in (_WORD_STAND_IN, _NONWORD_STAND_IN) or _stand_in(ch) is not None}
+        if odd:  # a rule-list edit broke what matchable() relies on
+            raise ValueError(f"cue phrases hold characters the engines read apart: {odd}")
+        return re.compile(self.source)
+
+    def pattern(self, fast: bool = True) -> re.Pattern[str] | regex.Pattern[str]:
+        """``quick`` (for :func:`matchable` text) when ``fast``, else ``exact``."""
+        return self.quick if fast else self.exact
+
+    def search(self, low: str, fast: bool = True) -> re.Match[str] | regex.Match[str] | None:
+        """The first match in the lowercased ``low``: with ``quick`` when ``fast``."""
+        return self.quick.search(matchable(low)) if fast else self.exact.search(low)
+
+    def findall(self, low: str, fast: bool = True) -> list[str]:
+        """Every match in the lowercased ``low``: with ``quick`` when ``fast``."""
+        found: list[str] = (self.quick.findall(matchable(low)) if fast
+                            else self.exact.findall(low))
+        return found
+
+
+def _alternation(phrases: Iterable[str]) -> Phrases:
+    return Phrases(phrases)
+
+
+def _group(category: dict[str, dict[str, tuple[str, ...]]], name: str) -> Phrases:
     return _alternation(p for lang in rules.LANGUAGES for p in category[name].get(lang, ()))
 
 
-# Compiled once at import: one alternation per cue group, every language together.
+# One alternation per cue group, every language together (compiled on first use).
 _TOPIC = _group(rules.COOKIE, "topic")
 _STRONG = _group(rules.COOKIE, "strong")
 _AGENT = _group(rules.COOKIE, "agent")
@@ -113,19 +195,21 @@ class CookieEvidence:
         return " ".join(parts)
 
 
-def _distinct(pattern: regex.Pattern[str], text: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(pattern.findall(text)))
+def _distinct(found: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(found))
 
 
 SHORT_NOTICE_WORDS = 15  # up to this many words, a consent phrase addressed to the reader
 
 
 def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig(),
-                    toks: Sequence[str] | None = None) -> CookieEvidence:
+                    toks: Sequence[str] | None = None, fast: bool = True) -> CookieEvidence:
     """Score how much ``text`` looks like a cookie or consent notice (0..1).
 
     ``toks`` are the line's matching tokens (:func:`dedup.normalize.tokens`), when known: a line
     without any cue's anchor token is scored 0 without running the phrase patterns.
+    ``fast``: match the phrases in ``re`` where it gives the same matches (:class:`Phrases`);
+    ``False``: always in ``regex`` (the reference the tests compare with).
 
     >>> cookie_evidence("We use cookies. By continuing to browse you agree.").score > 0.9
     True
@@ -135,24 +219,26 @@ def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig(),
     toks = tokens(text) if toks is None else toks
     if _COOKIE_ANCHORS.isdisjoint(toks):
         return _NOTHING
-    return _scored(text, cfg, tuple(toks))
+    return _scored(text, cfg, tuple(toks), fast)
 
 
 @lru_cache(maxsize=1 << 14)
-def _scored(text: str, cfg: BoilerplateConfig, toks: tuple[str, ...]) -> CookieEvidence:
+def _scored(text: str, cfg: BoilerplateConfig, toks: tuple[str, ...], fast: bool
+            ) -> CookieEvidence:
     """The phrase patterns' verdict on a line with a cue's anchor token. Cached: a site's
     notice recurs word for word on every one of its pages."""
-    low = text.lower()
+    low = matchable(text.lower()) if fast else text.lower()  # once for the six patterns
     words = len(toks)
-    topic = _distinct(_TOPIC, low)
-    strong = _distinct(_STRONG, low)
-    buttons = _distinct(_BUTTON, low)
+    topic = _distinct(_TOPIC.pattern(fast).findall(low))
+    strong = _distinct(_STRONG.pattern(fast).findall(low))
+    every_button = _BUTTON.pattern(fast).findall(low)  # whole matches: they cover the line
+    buttons = _distinct(every_button)
     if not (topic or strong or len(buttons) >= 2):
         return CookieEvidence((), (), (), (), buttons, 0.0, (), words, 0.0)
-    agent = _distinct(_AGENT, low)
-    action = _distinct(_ACTION, low)
-    reporting = _distinct(_REPORTING, low)
-    covered = sum(len(m.group()) for m in _BUTTON.finditer(low))
+    agent = _distinct(_AGENT.pattern(fast).findall(low))
+    action = _distinct(_ACTION.pattern(fast).findall(low))
+    reporting = _distinct(_REPORTING.pattern(fast).findall(low))
+    covered = sum(map(len, every_button))
     letters = sum(len(t) for t in toks) or 1
     cover = min(1.0, covered / letters)
     z = -4.0
@@ -172,17 +258,17 @@ def _scored(text: str, cfg: BoilerplateConfig, toks: tuple[str, ...]) -> CookieE
 BUTTON_WORDS = 5  # a line this short that is all consent-button labels ("J'accepte")
 
 
-def _covered(pattern: regex.Pattern[str], low: str, toks: Sequence[str]) -> bool:
+def _covered(pattern: Phrases, low: str, toks: Sequence[str], fast: bool = True) -> bool:
     """Whether ``pattern``'s matches in the lowercased line ``low`` cover most of it: 80% of
     its token letters (what a line of nothing but labels looks like)."""
-    return sum(len(m.group()) for m in pattern.finditer(low)) >= 0.8 * sum(map(len, toks))
+    return sum(map(len, pattern.findall(low, fast))) >= 0.8 * sum(map(len, toks))
 
 
-def button_only(text: str, toks: Sequence[str]) -> bool:
+def button_only(text: str, toks: Sequence[str], fast: bool = True) -> bool:
     """Whether a line is nothing but consent-button labels ("Accept all", "Rejeitar")."""
     if not toks or len(toks) > BUTTON_WORDS or _COOKIE_ANCHORS.isdisjoint(toks):
         return False
-    return _covered(_BUTTON, text.lower(), toks)
+    return _covered(_BUTTON, text.lower(), toks, fast)
 
 
 # The rest of a consent dialog (see :func:`consent_block`).
@@ -199,43 +285,46 @@ SENTENCE_WORDS = 40  # a sentence naming a consent button ("Click „Akzeptieren
 _TERMINAL = frozenset(".!?…:;\"'”’»)")
 
 
-def dialog_role(text: str, toks: Sequence[str]) -> str | None:
+def dialog_role(text: str, toks: Sequence[str], fast: bool = True) -> str | None:
     """What a line can be in a consent dialog: ``"button"`` (:func:`button_only`), ``"ui"`` (a
     short label: half its letters or more are consent-dialog words), ``"weak"`` (notice text
     too weak to drop on its own: cookie evidence of ``WEAK_SCORE`` or more, a short heading
     naming consent or privacy, a sentence addressed to the reader that names a consent button),
     or ``None``.
-    Lines with reporting cues ("said", "according to") are never part of a dialog."""
-    return _dialog_role(text, tuple(toks))
+    Lines with reporting cues ("said", "according to") are never part of a dialog.
+    ``fast``: as in :func:`cookie_evidence`."""
+    return _dialog_role(text, tuple(toks), fast)
 
 
 @lru_cache(maxsize=1 << 14)
-def _dialog_role(text: str, toks: tuple[str, ...]) -> str | None:
+def _dialog_role(text: str, toks: tuple[str, ...], fast: bool) -> str | None:
     """:func:`dialog_role`, cached: a site's notice, buttons and footer recur on its pages,
     and the page model and its corpus-evidence model both look for dialogs."""
     if not toks:
         return None
-    if button_only(text, toks):
+    if button_only(text, toks, fast):
         return "button"
     low = ""
     if len(toks) <= DIALOG_WORDS and not _UI_ANCHORS.isdisjoint(toks):
         low = text.lower()
-        found = [m.group() for m in _UI.finditer(low)]
+        found = _UI.findall(low, fast)
         if (sum(map(len, found)) >= 0.5 * sum(len(t) for t in toks)
-                and not _YES_NO.issuperset(found) and not _REPORTING.search(low)):
+                and not _YES_NO.issuperset(found) and not _REPORTING.search(low, fast)):
             return "ui"  # a bare "No." is an answer, not a button
     if _COOKIE_ANCHORS.isdisjoint(toks) and not (len(toks) <= HEADING_WORDS and low):
         return None
-    ev = cookie_evidence(text, toks=toks)  # cached: the features scored the line already
+    # cached: the features scored the line already
+    ev = cookie_evidence(text, toks=toks, fast=fast)
     if ev.reporting:
         return None
     if ev.score >= WEAK_SCORE:
         return "weak"
     low = low or text.lower()
-    if len(toks) <= HEADING_WORDS and (ev.topic or _UI.search(low)):
-        return None if _REPORTING.search(low) else "weak"
+    if len(toks) <= HEADING_WORDS and (ev.topic or _UI.search(low, fast)):
+        return None if _REPORTING.search(low, fast) else "weak"
     if (len(toks) <= SENTENCE_WORDS and not _BUTTON_ANCHORS.isdisjoint(toks)
-            and _BUTTON.search(low) and _AGENT.search(low) and not _REPORTING.search(low)):
+            and _BUTTON.search(low, fast) and _AGENT.search(low, fast)
+            and not _REPORTING.search(low, fast)):
         return "weak"
     return None
 
@@ -249,7 +338,8 @@ def _continues(before: str, after: str) -> bool:
 DIALOG = "dialog"  # a block with no notice strong enough alone: text with a topic, 2+ buttons
 
 
-def consent_block(doc: Document, cookie: Sequence[bool]) -> list[tuple[int, str]]:
+def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True
+                  ) -> list[tuple[int, str]]:
     """The other lines of every consent dialog, as ``(line index, how)``.
 
     A dialog is a run of lines (blank lines allowed between) each of which has a
@@ -262,7 +352,7 @@ def consent_block(doc: Document, cookie: Sequence[bool]) -> list[tuple[int, str]
     is a dialog when it holds notice text naming the topic (cookies, consent, personal data)
     and two or more button lines (``how`` = ``"dialog"``): buttons on their own lines are the
     same evidence as buttons inside a notice line. A lone "OK" or "Settings" is no notice;
-    beside one, it is the notice's button.
+    beside one, it is the notice's button. ``fast``: as in :func:`cookie_evidence`.
     """
     paras = doc.paragraphs
     n = len(paras)
@@ -276,10 +366,10 @@ def consent_block(doc: Document, cookie: Sequence[bool]) -> list[tuple[int, str]
                 roles[i] = None
             elif cookie[i]:
                 toks = p.tokens or tokens(p.text)
-                worded = cookie_evidence(p.text, toks=toks).score >= WEAK_SCORE
+                worded = cookie_evidence(p.text, toks=toks, fast=fast).score >= WEAK_SCORE
                 roles[i] = "seed" if worded else "mark"
             else:
-                roles[i] = dialog_role(p.text, p.tokens or tokens(p.text))
+                roles[i] = dialog_role(p.text, p.tokens or tokens(p.text), fast)
         return roles[i]
 
     def joins(i: int, step: int) -> bool:
@@ -296,12 +386,12 @@ def consent_block(doc: Document, cookie: Sequence[bool]) -> list[tuple[int, str]
         return False
 
     # A dialog holds a notice or notice text naming the topic: runs grow from those lines.
-    if not any(cookie) and _TOPIC_ANCHORS.isdisjoint(itertools.chain.from_iterable(
-            p.tokens or tokens(p.text) for p in paras if p.text)):
+    topical = [i for i, p in enumerate(paras)
+               if p.text and not _TOPIC_ANCHORS.isdisjoint(p.tokens or tokens(p.text))]
+    if not topical and not any(cookie):
         return []  # neither: no run (what the page of most documents is)
-    starts = [i for i, p in enumerate(paras) if cookie[i] or (
-        p.text and not _TOPIC_ANCHORS.isdisjoint(p.tokens or tokens(p.text))
-        and role(i) is not None)]
+    starts = sorted({i for i in range(n) if cookie[i]}.union(
+        i for i in topical if not cookie[i] and role(i) is not None))
     out: list[tuple[int, str]] = []
     done = -1
     for s in starts:
@@ -322,7 +412,8 @@ def consent_block(doc: Document, cookie: Sequence[bool]) -> list[tuple[int, str]
         elif "mark" in kinds:  # a notice by its context alone: only what is all buttons
             out.extend((m, "notice") for m in members if role(m) == "button")
         elif buttons >= 2 and "seed" not in kinds and any(
-                role(m) == "weak" and _TOPIC.search(paras[m].text.lower()) for m in members):
+                role(m) == "weak" and _TOPIC.search(paras[m].text.lower(), fast)
+                for m in members):
             out.extend((m, DIALOG) for m in members)
     return out
 
@@ -370,7 +461,7 @@ PROMPT_WORDS = 8  # "Sign up for our newsletter", "Enter your email address"; a 
 TEMPLATE_SCORE = 0.9
 
 
-def template_line(text: str, toks: Sequence[str]) -> tuple[str, str] | None:
+def template_line(text: str, toks: Sequence[str], fast: bool = True) -> tuple[str, str] | None:
     """A site template line recognisable by its shape alone, as ``(reason, detail)``:
 
     - ``boilerplate:legal``: a copyright line (it starts with "©", "(c) 2025" or "Copyright ©"
@@ -384,6 +475,8 @@ def template_line(text: str, toks: Sequence[str]) -> tuple[str, str] | None:
     - ``boilerplate:newsletter`` / ``boilerplate:login``: at most ``PROMPT_WORDS`` words, no
       closing full stop, nearly all sign-up or account phrases ("Subscribe to our newsletter",
       "Enter your email address", "Sign in | Register", "Mein Konto").
+
+    ``fast``: as in :func:`cookie_evidence`.
 
     >>> template_line("Home | News | Sport | Culture", ("home", "news", "sport", "culture"))
     ('boilerplate:nav', 'a menu: 4 short items between separators')
@@ -399,15 +492,15 @@ def template_line(text: str, toks: Sequence[str]) -> tuple[str, str] | None:
     anchored = not _TEMPLATE_ANCHORS.isdisjoint(toks)
     if len(toks) <= LEGAL_WORDS and ((first in _COPYRIGHT_FIRST and _COPYRIGHT_START.match(text))
                                      or (anchored and not _RIGHTS_ANCHORS.isdisjoint(toks)
-                                         and _RIGHTS.search(text.lower()))):
+                                         and _RIGHTS.search(text.lower(), fast))):
         return "boilerplate:legal", "a copyright line"
     if (anchored and len(toks) <= SHARE_WORDS and not _SHARE_ANCHORS.isdisjoint(toks)
-            and _covered(_SHARE, text.lower(), toks)):
+            and _covered(_SHARE, text.lower(), toks, fast)):
         return "boilerplate:share", "share-widget labels only"
     if anchored and len(toks) <= PROMPT_WORDS and text.rstrip()[-1:] not in ".…":
         for name, pattern in _PROMPTS.items():  # the rstrip: "Forgot password?" is a prompt
             if (not _PROMPT_ANCHORS[name].isdisjoint(toks)
-                    and _covered(pattern, text.lower(), toks)):
+                    and _covered(pattern, text.lower(), toks, fast)):
                 return f"boilerplate:{name}", f"{name} prompt phrases only"
     if _MENU_CHAR.search(text):
         items = [x for x in _MENU_SPLIT.split(text.strip()) if x]
@@ -455,11 +548,12 @@ class RuleClassifier:
         return out
 
 
-def add_template_lines(doc: Document, verdicts: list[Verdict | None]) -> None:
+def add_template_lines(doc: Document, verdicts: list[Verdict | None], fast: bool = True
+                       ) -> None:
     """Fill in the undecided non-blank lines of ``doc`` that :func:`template_line` knows."""
     for i, p in enumerate(doc.paragraphs):
         if verdicts[i] is None and p.text:  # not blank
-            found = template_line(p.text, p.tokens or tokens(p.text))
+            found = template_line(p.text, p.tokens or tokens(p.text), fast)
             if found is not None:
                 verdicts[i] = Verdict(DROP, found[0], TEMPLATE_SCORE, detail=found[1])
 
