@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
+_MISSING: Any = object()  # not in a table (a cached value may be anything, even None)
+
 MAX_KEY_CHARS = 1000  # longer lines are computed each time: they rarely recur, and the bound
 # on entries is then also a bound on memory (a cache holds its keys' text)
 
@@ -105,24 +107,21 @@ class BoundedCache:
         """
         if not self.capacity or not _CACHING.get():  # switched off: compute every position
             return list(compute(list(range(len(keys)))))
-        out: list[Any] = [None] * len(keys)
-        first: dict[K, int] = {}
-        todo: list[int] = []
-        for i, key in enumerate(keys):
-            if key in table:
-                out[i] = table[key]
-            elif key not in first:
-                first[key] = i
-                todo.append(i)
-        if todo:
+        get = table.get
+        out: list[Any] = [get(key, _MISSING) for key in keys]
+        missing = [i for i, value in enumerate(out) if value is _MISSING]
+        if missing:
+            first: dict[K, int] = {}  # each missing key's first position, in key order
+            for i in missing:
+                first.setdefault(keys[i], i)
+            todo = list(first.values())
             computed = compute(todo)
-            for i, value in zip(todo, computed, strict=True):
-                out[i] = value
-            self._put(table, {keys[i]: value for i, value in zip(todo, computed, strict=True)
-                              if self.key_chars(keys[i]) <= MAX_KEY_CHARS})
-            for i, key in enumerate(keys):
-                if out[i] is None:  # a repeat of a key computed in this call
-                    out[i] = out[first[key]]
+            values = dict(zip(first, computed, strict=True))
+            for i in missing:  # a repeat of a key computed here takes the same value
+                out[i] = values[keys[i]]
+            fits = self.key_chars
+            self._put(table, {key: value for key, value in values.items()
+                              if fits(key) <= MAX_KEY_CHARS})
         return out
 
     def _put(self, table: dict[K, V], new: dict[K, V]) -> None:
@@ -138,5 +137,8 @@ class BoundedCache:
         """
         if len(table) + len(new) > self.capacity:
             table.clear()
+        if len(table) + len(new) <= self.capacity:
+            table.update(new)
+            return
         for key in itertools.islice(new, max(self.capacity - len(table), 0)):
             table[key] = new[key]

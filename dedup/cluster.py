@@ -19,6 +19,7 @@ Drop reasons: ``duplicate:exact``, ``duplicate:near``, ``duplicate:run``, ``dupl
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ class _DocDeduper:
         self.doc = doc
         self.cfg = cfg
         self.content = [p for p in doc.paragraphs if p.verdict is None]
+        # what exact copies share: the normalised key (the text when it has none), per position
+        self.texts = [p.key or p.text for p in self.content]
         self.exact: dict[int, int] = {}  # a repeated paragraph -> its first copy
         self.near: dict[int, tuple[int, float]] = {}
         self.drops: dict[int, _Drop] = {}
@@ -102,12 +105,14 @@ class _DocDeduper:
 
         indexed: set[int] = set()  # long paragraphs kept so far: the only valid sources
         table: dict[int, list[int]] = {}  # band key -> kept paragraphs (crowded documents)
-        seen: dict[str, int] = {}
-        for k, p in enumerate(content):
-            first_copy = seen.setdefault(p.key or p.text, k)
-            if first_copy != k:
-                self.exact[k] = first_copy
-            if k not in row or k in self.exact:
+        # every repeated text's first position (a dict built from the end keeps the first)
+        texts = self.texts
+        first_of = {t: k for k, t in zip(range(len(texts) - 1, -1, -1), reversed(texts),
+                                         strict=True)}
+        self.exact = {k: f for k, f in enumerate(map(first_of.__getitem__, texts)) if f != k}
+        exact = self.exact
+        for k in long_pos:  # in content order, as the sources are indexed
+            if k in exact:
                 continue
             mine: list[int] = []
             if pairs is not None:
@@ -142,8 +147,7 @@ class _DocDeduper:
             pending = sorted({j for k in grown for j in (k - 1, k + 1)})
 
     def same_text(self, a: int, b: int) -> bool:
-        pa, pb = self.content[a], self.content[b]
-        return (pa.key or pa.text) == (pb.key or pb.text)
+        return self.texts[a] == self.texts[b]
 
     def repeats(self, long_pos: list[int]) -> list[bool]:
         """For each long paragraph, whether an earlier paragraph has its normalised text: it
@@ -151,8 +155,9 @@ class _DocDeduper:
         would otherwise make 50 million candidate pairs)."""
         seen: set[str] = set()
         out = []
+        texts = self.texts
         for k in long_pos:
-            key = self.content[k].key or self.content[k].text
+            key = texts[k]
             out.append(key in seen)
             seen.add(key)
         return out
@@ -225,24 +230,25 @@ class _DocDeduper:
         (the kept line sits right after the source of the previous content line's copy). The
         line stays dropped; only its reason and match change, to the more specific one.
         """
-        kept: dict[str, int] = {}
-        for k, p in enumerate(self.content):
-            if k not in self.drops:
-                kept.setdefault(p.key or p.text, k)
-        position = {p.index: k for k, p in enumerate(self.content)}
-        previous: int | None = None  # content position of the last content line passed
-        for p in self.doc.paragraphs:
-            if p.index in position:
-                previous = position[p.index]
-                continue
-            v = p.verdict
-            if v is None or not v.reason.startswith("boilerplate:"):
-                continue
+        content = self.content
+        # the lines the classifier dropped (content lines have no verdict from it)
+        dropped = [(p, v) for p in self.doc.paragraphs
+                   if (v := p.verdict) is not None and v.reason.startswith("boilerplate:")]
+        if not dropped or not content:
+            return
+        drops = self.drops
+        texts = self.texts
+        # each kept text's first position (a dict built from the end keeps the first)
+        kept = {texts[k]: k for k in range(len(content) - 1, -1, -1) if k not in drops}
+        starts = [p.index for p in content]  # ascending
+        for p, v in dropped:
             src = kept.get(p.key or p.text)
-            if src is None or self.content[src].index > p.index:
+            if src is None or content[src].index > p.index:
                 continue
-            match = Match(self.doc.id, self.content[src].line)
-            prev = self.drops.get(previous) if previous is not None else None
+            # content position of the last content line before p
+            at = bisect.bisect_left(starts, p.index) - 1
+            match = Match(self.doc.id, content[src].line)
+            prev = drops.get(at) if at >= 0 else None
             if len(p.tokens) >= self.cfg.shingle.min_exact_words:
                 p.verdict = Verdict(DROP, "duplicate:exact", 1.0, match,
                                     f"also classified {v.reason}")

@@ -137,8 +137,8 @@ class Document:
 
     def clean_text(self) -> str:
         """Kept paragraphs, trimmed, one per line, with a final newline when any are kept."""
-        return joined_lines([p.text for p in self.paragraphs
-                             if not p.blank and not (p.verdict and p.verdict.dropped)])
+        return joined_lines([p.text for p in self.paragraphs  # (not p.blank, inlined)
+                             if p.text and (p.verdict is None or p.verdict.label != DROP)])
 
 
 def joined_lines(kept: list[str]) -> str:

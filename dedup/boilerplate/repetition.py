@@ -242,7 +242,7 @@ class LineCounts:
     @staticmethod
     def document_keys(doc: Document) -> tuple[list[str], list[bool]]:
         """A segmented, normalised document's line keys and long-line flags, as counted."""
-        paras = [p for p in doc.paragraphs if not p.blank]
+        paras = [p for p in doc.paragraphs if p.text]  # not blank
         return [p.key for p in paras], [len(p.tokens) >= LONG_LINE for p in paras]
 
     def add_documents(self, docs: Iterable[Document]) -> None:

@@ -1,0 +1,278 @@
+"""The per-line Python work outside the classifier, done once instead of many times, gives the
+same output as the straightforward code it replaced (kept below as the reference)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dedup.pipeline
+import dedup.segment
+from dedup import Cleaner, Config
+from dedup.cache import MAX_KEY_CHARS, BoundedCache
+from dedup.canonical import choose
+from dedup.cluster import _DocDeduper, dedup_batch
+from dedup.normalize import normalize
+from dedup.segment import segment
+from dedup.shingle import jaccard
+from dedup.types import DROP, Document, Match, Sketch, Verdict
+
+# --- BoundedCache.lookup ------------------------------------------------------------------
+
+
+def reference_lookup(cache: BoundedCache, table: dict[Any, Any], keys: Sequence[Hashable],
+                     compute: Callable[[list[int]], Sequence[Any]]) -> list[Any]:
+    """The look-up as first written: a loop over the keys, then one over the repeats."""
+    if not cache.capacity:  # switched off: compute every position
+        return list(compute(list(range(len(keys)))))
+    out: list[Any] = [None] * len(keys)
+    first: dict[Any, int] = {}
+    todo: list[int] = []
+    for i, key in enumerate(keys):
+        if key in table:
+            out[i] = table[key]
+        elif key not in first:
+            first[key] = i
+            todo.append(i)
+    if todo:
+        computed = compute(todo)
+        for i, value in zip(todo, computed, strict=True):
+            out[i] = value
+        new = {keys[i]: value for i, value in zip(todo, computed, strict=True)
+               if cache.key_chars(keys[i]) <= MAX_KEY_CHARS}
+        if len(table) + len(new) > cache.capacity:
+            table.clear()
+        for key in itertools.islice(new, max(cache.capacity - len(table), 0)):
+            table[key] = new[key]
+        for i, key in enumerate(keys):
+            if out[i] is None:
+                out[i] = out[first[key]]
+    return out
+
+
+class _Rows(BoundedCache):
+    def clear(self) -> None:
+        self.rows: dict[str, tuple[str, int]] = {}
+
+
+KEYS = st.text(alphabet="ab\u00e9\U0001f600", max_size=3) | st.sampled_from(
+    ["", "x" * MAX_KEY_CHARS, "y" * (MAX_KEY_CHARS + 1)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 6), st.lists(st.lists(KEYS, max_size=12), max_size=6))
+def test_lookup_equals_the_reference_values_tables_and_computed_keys(
+        capacity: int, calls: list[list[str]]) -> None:
+    fast, slow = _Rows(capacity), _Rows(capacity)
+    for n, keys in enumerate(calls):
+        asked: list[list[int]] = [[], []]
+
+        def compute(at: list[int], side: int, keys: list[str] = keys, n: int = n,
+                    asked: list[list[list[int]]] = asked) -> list[tuple[str, int]]:
+            asked[side].append(list(at))
+            return [(keys[i], n) for i in at]  # the call that computed it shows in the value
+
+        got = fast.lookup(fast.rows, keys, lambda at: compute(at, 0))
+        want = reference_lookup(slow, slow.rows, keys, lambda at: compute(at, 1))
+        assert got == want
+        assert all(value[0] == key for key, value in zip(keys, got, strict=True))
+        assert asked[0] == asked[1]
+        assert list(fast.rows.items()) == list(slow.rows.items())
+        assert len(fast.rows) <= capacity
+
+
+def test_lookup_says_when_compute_gives_the_wrong_number_of_values() -> None:
+    cache = _Rows(8)
+    with pytest.raises(ValueError):
+        cache.lookup(cache.rows, ["a", "b"], lambda at: [1])
+
+
+# --- in-document dedup: exact copies and boilerplate lines relabelled as copies -------------
+
+
+def reference_find_matches(self: _DocDeduper, long_pos: list[int], hashes: np.ndarray,
+                           offsets: np.ndarray, sigs: np.ndarray,
+                           pairs: dict[int, set[int]] | None, first: int = 0,
+                           keys: np.ndarray | None = None) -> None:
+    """find_matches as first written: one loop over every content line."""
+    cfg = self.cfg
+    content = self.content
+    self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
+                             hashes, offsets, sigs)
+    row = {k: i for i, k in enumerate(long_pos)}
+    sets: dict[int, np.ndarray] = {}
+
+    def shingles(k: int) -> np.ndarray:
+        if k not in sets:
+            i = row[k]
+            sets[k] = np.unique(hashes[offsets[i]:offsets[i + 1]])
+        return sets[k]
+
+    indexed: set[int] = set()
+    table: dict[int, list[int]] = {}
+    seen: dict[str, int] = {}
+    for k, p in enumerate(content):
+        first_copy = seen.setdefault(p.key or p.text, k)
+        if first_copy != k:
+            self.exact[k] = first_copy
+        if k not in row or k in self.exact:
+            continue
+        mine: list[int] = []
+        if pairs is not None:
+            cands = [c for c in (long_pos[j - first] for j in pairs.get(row[k] + first, ()))
+                     if c in indexed]
+        else:
+            assert keys is not None
+            mine = keys[row[k]].tolist()
+            cands = sorted({c for key in mine for c in table.get(key, ())})
+        verified = ((c, jaccard(shingles(k), shingles(c))) for c in cands)
+        best = choose((c, s) for c, s in verified if s >= cfg.lsh.threshold)
+        if best is not None:
+            self.near[k] = best
+        else:
+            indexed.add(k)
+            if pairs is None:
+                for key in mine:
+                    table.setdefault(key, []).append(k)
+
+
+def reference_relabel(self: _DocDeduper) -> None:
+    """relabel_boilerplate_copies as first written: one loop over every line."""
+    kept: dict[str, int] = {}
+    for k, p in enumerate(self.content):
+        if k not in self.drops:
+            kept.setdefault(p.key or p.text, k)
+    position = {p.index: k for k, p in enumerate(self.content)}
+    previous: int | None = None
+    for p in self.doc.paragraphs:
+        if p.index in position:
+            previous = position[p.index]
+            continue
+        v = p.verdict
+        if v is None or not v.reason.startswith("boilerplate:"):
+            continue
+        src = kept.get(p.key or p.text)
+        if src is None or self.content[src].index > p.index:
+            continue
+        match = Match(self.doc.id, self.content[src].line)
+        prev = self.drops.get(previous) if previous is not None else None
+        if len(p.tokens) >= self.cfg.shingle.min_exact_words:
+            p.verdict = Verdict(DROP, "duplicate:exact", 1.0, match,
+                                f"also classified {v.reason}")
+        elif prev is not None and self.canonical(prev.src) + 1 == src:
+            p.verdict = Verdict(DROP, "duplicate:run", 1.0, match,
+                                f"continues a repeated run; also classified {v.reason}")
+
+
+LINES = [
+    "The council approved the new harbour bridge budget on Monday after a long debate.",
+    "The council approved the new harbour bridge budget on Monday after a long debate!",
+    "Opposition members argued that the cost had doubled since the project was proposed.",
+    "Construction is expected to begin next spring and to last roughly three years.",
+    "We use cookies to improve your experience. Accept all cookies to continue.",
+    "Home | News | Sport | Weather | Contact us",
+    "Subscribe to our newsletter for the latest news.",
+    "Share on Facebook",
+    "Key quotes",
+    "Read more",
+    "Copyright 2024 Harbour Gazette. All rights reserved.",
+    "",
+    "  ",
+    "Der Stadtrat hat das Budget für die neue Hafenbrücke am Montag genehmigt, nach Debatte.",
+    "Совет одобрил бюджет нового моста в понедельник после долгих и трудных дебатов вчера.",
+]
+
+ONLY_DEDUP = Config().replace(boilerplate={"enabled": False}, corpus={"enabled": False})
+
+
+def _outcome(cleaner: Cleaner, texts: list[str]) -> list[tuple[str, list[Verdict]]]:
+    return [(r.text, r.verdicts) for r in cleaner.clean_documents(texts)]
+
+
+def _flagged(page: list[tuple[int, bool]]) -> Document:
+    """A segmented, normalised page whose flagged lines the classifier dropped (as a menu)."""
+    doc = next(normalize(segment([Document("p", "".join(LINES[i] + "\n" for i, _ in page))])))
+    for p, (_, flag) in zip(doc.paragraphs, page, strict=True):
+        if flag and p.verdict is None:
+            p.verdict = Verdict(DROP, "boilerplate:menu", 0.9)
+    return doc
+
+
+def _dedup_verdicts(pages: list[list[tuple[int, bool]]]) -> list[list[Verdict | None]]:
+    docs = [_flagged(page) for page in pages]
+    dedup_batch(docs, ONLY_DEDUP)
+    return [[p.verdict for p in doc.paragraphs] for doc in docs]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from(range(len(LINES))), st.booleans()),
+                         max_size=40), min_size=1, max_size=4))
+def test_dedup_of_pages_with_boilerplate_equals_the_reference(
+        pages: list[list[tuple[int, bool]]]) -> None:
+    got = _dedup_verdicts(pages)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_DocDeduper, "find_matches", reference_find_matches)
+        mp.setattr(_DocDeduper, "relabel_boilerplate_copies", reference_relabel)
+        want = _dedup_verdicts(pages)
+    assert got == want
+
+
+def test_a_boilerplate_line_copying_kept_content_is_relabelled() -> None:
+    # what the property above compares happens: copies, runs and relabelled boilerplate
+    page = [(0, False), (2, False), (8, False), (0, True), (2, False), (8, True), (11, False),
+            (6, True), (9, True)]
+    got = [(v.reason, v.match.line if v and v.match else None, v.detail) if v else None
+           for v in _dedup_verdicts([page])[0]]
+    assert got == [
+        None, None, None,
+        ("duplicate:exact", 1, "also classified boilerplate:menu"),
+        ("duplicate:exact", 2, ""),
+        ("duplicate:run", 3, "continues a repeated run; also classified boilerplate:menu"),
+        ("blank", None, "empty or whitespace-only line"),
+        ("boilerplate:menu", None, ""), ("boilerplate:menu", None, "")]
+
+
+# --- the repetition sample is segmented once ------------------------------------------------
+
+
+def _pages(n: int) -> list[str]:
+    return [f"Story {i}: the harbour bridge budget grew by {i} million after a long debate.\n"
+            + "\n".join(LINES[(i + j) % len(LINES)] for j in range(6)) for i in range(n)]
+
+
+def _count_segments(mp: pytest.MonkeyPatch) -> list[int]:
+    calls = [0]
+    split = dedup.segment.split_paragraphs
+
+    def counted(text: str, compiled: bool = True) -> Any:
+        calls[0] += 1
+        return split(text, compiled)
+
+    mp.setattr(dedup.segment, "split_paragraphs", counted)
+    return calls
+
+
+@pytest.mark.parametrize("keep", [0, 30, None])
+def test_the_sample_kept_segmented_gives_the_same_output(keep: int | None) -> None:
+    pages = _pages(60)  # over repetition_min_docs: the run counts a sample first
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dedup.pipeline, "SAMPLE_KEEP_CHARS", 0)
+        want = _outcome(Cleaner(), pages)
+    with pytest.MonkeyPatch.context() as mp:
+        if keep is not None:
+            mp.setattr(dedup.pipeline, "SAMPLE_KEEP_CHARS", keep * len(pages[0]))
+        calls = _count_segments(mp)
+        got = _outcome(Cleaner(), pages)
+    assert got == want
+    if keep is None:  # the default budget holds these pages: each is segmented once
+        assert calls[0] == len(pages)
+    elif keep == 0:
+        assert calls[0] == 2 * len(pages)
+    else:
+        assert len(pages) < calls[0] < 2 * len(pages)
