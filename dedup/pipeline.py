@@ -45,11 +45,6 @@ from .staged import CorpusOutcome, StagedDeduper, corpus_deduper
 from .types import DROP, DocCluster, Document, Paragraph, Verdict
 
 Stage = Callable[[Iterable[Document]], Iterator[Document]]
-
-# The repetition sample's first documents, up to this many characters of text, keep the
-# paragraphs the counting pass made (about 16 bytes of memory per character of text), so a run
-# does not segment and normalise them twice; the rest of the sample waits as raw text.
-SAMPLE_KEEP_CHARS = 4_000_000
 T = TypeVar("T")
 
 
@@ -340,24 +335,20 @@ class Cleaner:
         stream = iter(docs)
         sample = [_as_document(d, n) for n, d in
                   enumerate(itertools.islice(stream, self.config.boilerplate.repetition_sample))]
-        self.count_sample(sample, keep_chars=SAMPLE_KEEP_CHARS)
+        self.count_sample(sample)
         pending = deque(sample)  # let go of each document once it is yielded
         del sample
         while pending:
             yield pending.popleft()
         yield from stream
 
-    def count_sample(self, sample: Sequence[Document | str], keep_chars: int = 0) -> None:
+    def count_sample(self, sample: Sequence[Document | str]) -> None:
         """Count lines over ``sample`` as a run counts its first ``repetition_sample`` documents
         (nothing when there are fewer than ``repetition_min_docs``), for the classifier.
 
         A caller that streams a corpus in several :meth:`clean_documents` calls (one batch at a
         time) gives the corpus's first documents here, so every batch is classified as one
-        stream would be. ``keep_chars``: the sample's first documents of :class:`Document`,
-        up to this many characters of text in all, are segmented and normalised in place and
-        keep their paragraphs (the run then does not segment them again); the others are
-        counted from copies, so the sample waits as raw text (see :data:`SAMPLE_KEEP_CHARS`).
-        The paragraphs are the same either way."""
+        stream would be."""
         bp = self.config.boilerplate
         if len(sample) < bp.repetition_min_docs:
             return
@@ -371,20 +362,9 @@ class Cleaner:
             # Segment and normalise copies: the sample waits in memory as raw text, not as
             # paragraphs and tokens (about ten times the size); it is segmented again when
             # its turn comes.
-            budget = keep_chars if all(isinstance(d, Document) for d in sample) else 0
-
-            def own_or_copy(doc: Document) -> Document:
-                nonlocal budget
-                if doc.paragraphs:
-                    return doc
-                if len(doc.text) <= budget:
-                    budget -= len(doc.text)
-                    return doc
-                budget = 0  # keep a prefix of the sample: the documents cleaned first
-                return Document(doc.id, doc.text)
-
-            self.counts.add_documents(normalize(segment(map(own_or_copy, docs)),
-                                                self.config.norm))
+            self.counts.add_documents(normalize(
+                segment(d if d.paragraphs else Document(d.id, d.text) for d in docs),
+                self.config.norm))
         self.classifiers = self._build_classifiers()
 
     def prepare(self, docs: Iterable[Document]) -> Iterator[Document]:

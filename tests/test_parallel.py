@@ -123,9 +123,6 @@ def test_the_repetition_sample_is_let_go_once_cleaned(monkeypatch: pytest.Monkey
         __slots__ = ("__weakref__",)
 
     texts = _pages(120)
-    # the sample's first 50 pages fit the budget of pages kept segmented; the rest wait raw
-    import dedup.pipeline
-    monkeypatch.setattr(dedup.pipeline, "SAMPLE_KEEP_CHARS", sum(map(len, texts[:50])))
     refs: list[weakref.ref[Document]] = []
 
     def stream() -> Iterator[Document]:
@@ -141,9 +138,8 @@ def test_the_repetition_sample_is_let_go_once_cleaned(monkeypatch: pytest.Monkey
     gc.collect()
     assert cleaner.counts is not None  # the 120 documents were the sample
     assert sum(r() is not None for r in refs[:30]) == 0
-    # Documents not yet reached past the kept budget are still waiting, raw: neither
-    # segmented nor normalised (the stages pull at most one corpus window and one classifier
-    # batch ahead).
+    # Documents not yet reached are still waiting, raw: neither segmented nor normalised
+    # (the stages pull at most one corpus window and one classifier batch ahead).
     assert CLASSIFY_BATCH < 60
     waiting = [r() for r in refs[100:]]
     assert all(d is not None and not d.paragraphs for d in waiting)

@@ -12,8 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import dedup.pipeline
-import dedup.segment
 from dedup import Cleaner, Config
 from dedup.cache import MAX_KEY_CHARS, BoundedCache
 from dedup.canonical import choose
@@ -236,43 +234,3 @@ def test_a_boilerplate_line_copying_kept_content_is_relabelled() -> None:
         ("duplicate:run", 3, "continues a repeated run; also classified boilerplate:menu"),
         ("blank", None, "empty or whitespace-only line"),
         ("boilerplate:menu", None, ""), ("boilerplate:menu", None, "")]
-
-
-# --- the repetition sample is segmented once ------------------------------------------------
-
-
-def _pages(n: int) -> list[str]:
-    return [f"Story {i}: the harbour bridge budget grew by {i} million after a long debate.\n"
-            + "\n".join(LINES[(i + j) % len(LINES)] for j in range(6)) for i in range(n)]
-
-
-def _count_segments(mp: pytest.MonkeyPatch) -> list[int]:
-    calls = [0]
-    split = dedup.segment.split_paragraphs
-
-    def counted(text: str, compiled: bool = True) -> Any:
-        calls[0] += 1
-        return split(text, compiled)
-
-    mp.setattr(dedup.segment, "split_paragraphs", counted)
-    return calls
-
-
-@pytest.mark.parametrize("keep", [0, 30, None])
-def test_the_sample_kept_segmented_gives_the_same_output(keep: int | None) -> None:
-    pages = _pages(60)  # over repetition_min_docs: the run counts a sample first
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(dedup.pipeline, "SAMPLE_KEEP_CHARS", 0)
-        want = _outcome(Cleaner(), pages)
-    with pytest.MonkeyPatch.context() as mp:
-        if keep is not None:
-            mp.setattr(dedup.pipeline, "SAMPLE_KEEP_CHARS", keep * len(pages[0]))
-        calls = _count_segments(mp)
-        got = _outcome(Cleaner(), pages)
-    assert got == want
-    if keep is None:  # the default budget holds these pages: each is segmented once
-        assert calls[0] == len(pages)
-    elif keep == 0:
-        assert calls[0] == 2 * len(pages)
-    else:
-        assert len(pages) < calls[0] < 2 * len(pages)
