@@ -9,11 +9,13 @@ same :class:`Classifier` protocol and slots in via :class:`~dedup.pipeline.Clean
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from operator import attrgetter, not_
 from typing import Any, Protocol
 
 import regex
@@ -335,6 +337,7 @@ def _continues(before: str, after: str) -> bool:
     return bool(before) and before[-1] not in _TERMINAL and after[:1].islower()
 
 
+_TOKENS = attrgetter("tokens")
 DIALOG = "dialog"  # a block with no notice strong enough alone: text with a topic, 2+ buttons
 
 
@@ -357,6 +360,10 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True
     paras = doc.paragraphs
     n = len(paras)
     roles: dict[int, str | None] = {}
+    toks = list(map(_TOKENS, paras))
+    for i in itertools.compress(range(n), map(not_, toks)):  # lines without tokens of their own
+        if paras[i].text:
+            toks[i] = tokens(paras[i].text)
 
     def role(i: int) -> str | None:
         """The line's role, computed once and only for lines near a notice or a cue."""
@@ -365,11 +372,10 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True
             if p.blank and not cookie[i]:
                 roles[i] = None
             elif cookie[i]:
-                toks = p.tokens or tokens(p.text)
-                worded = cookie_evidence(p.text, toks=toks, fast=fast).score >= WEAK_SCORE
+                worded = cookie_evidence(p.text, toks=toks[i], fast=fast).score >= WEAK_SCORE
                 roles[i] = "seed" if worded else "mark"
             else:
-                roles[i] = dialog_role(p.text, p.tokens or tokens(p.text), fast)
+                roles[i] = dialog_role(p.text, toks[i], fast)
         return roles[i]
 
     def joins(i: int, step: int) -> bool:
@@ -386,11 +392,12 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True
         return False
 
     # A dialog holds a notice or notice text naming the topic: runs grow from those lines.
-    topical = [i for i, p in enumerate(paras)
-               if p.text and not _TOPIC_ANCHORS.isdisjoint(p.tokens or tokens(p.text))]
+    # (The whole page's tokens are looked at first, in one call: most pages name no topic.)
+    topical = [] if _TOPIC_ANCHORS.isdisjoint(itertools.chain.from_iterable(toks)) else [
+        i for i, t in enumerate(toks) if paras[i].text and not _TOPIC_ANCHORS.isdisjoint(t)]
     if not topical and not any(cookie):
         return []  # neither: no run (what the page of most documents is)
-    starts = sorted({i for i in range(n) if cookie[i]}.union(
+    starts = sorted(set(itertools.compress(range(n), cookie)).union(
         i for i in topical if not cookie[i] and role(i) is not None))
     out: list[tuple[int, str]] = []
     done = -1
