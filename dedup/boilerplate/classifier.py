@@ -15,7 +15,7 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from operator import attrgetter, not_
+from operator import and_, attrgetter, itemgetter, not_, or_
 from typing import Any, Protocol
 
 import regex
@@ -23,7 +23,7 @@ import regex
 from ..batching import BATCH, batches
 from ..config import BoilerplateConfig
 from ..normalize import tokens
-from ..types import DROP, Document, Verdict
+from ..types import DROP, Document, Paragraph, Verdict
 from . import rules
 
 
@@ -338,11 +338,32 @@ def _continues(before: str, after: str) -> bool:
 
 
 _TOKENS = attrgetter("tokens")
+_TEXT = attrgetter("text")
 DIALOG = "dialog"  # a block with no notice strong enough alone: text with a topic, 2+ buttons
 
 
-def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True
-                  ) -> list[tuple[int, str]]:
+def _line_tokens(paras: Sequence[Paragraph]) -> list[tuple[str, ...]]:
+    """Each line's tokens: its own, or for a line without them, those of its text."""
+    toks = list(map(_TOKENS, paras))
+    bare = map(and_, map(bool, map(_TEXT, paras)), map(not_, toks))
+    for i in itertools.compress(range(len(toks)), bare):
+        toks[i] = tokens(paras[i].text)
+    return toks
+
+
+def _topic_lines(paras: Sequence[Paragraph], toks: Sequence[Sequence[str]]) -> list[int]:
+    named = itertools.compress(range(len(toks)), map(not_, map(_TOPIC_ANCHORS.isdisjoint, toks)))
+    return [i for i in named if paras[i].text]
+
+
+def topic_lines(paras: Sequence[Paragraph]) -> list[int]:
+    """The non-blank lines of ``paras`` with a word naming the consent topic (cookies,
+    consent, personal data): where :func:`consent_block`'s runs can start without a notice."""
+    return _topic_lines(paras, _line_tokens(paras))
+
+
+def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True,
+                  topical: Sequence[int] | None = None) -> list[tuple[int, str]]:
     """The other lines of every consent dialog, as ``(line index, how)``.
 
     A dialog is a run of lines (blank lines allowed between) each of which has a
@@ -356,14 +377,12 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True
     and two or more button lines (``how`` = ``"dialog"``): buttons on their own lines are the
     same evidence as buttons inside a notice line. A lone "OK" or "Settings" is no notice;
     beside one, it is the notice's button. ``fast``: as in :func:`cookie_evidence`.
+    ``topical``: :func:`topic_lines` of the document, when the caller has them.
     """
     paras = doc.paragraphs
     n = len(paras)
     roles: dict[int, str | None] = {}
-    toks = list(map(_TOKENS, paras))
-    for i in itertools.compress(range(n), map(not_, toks)):  # lines without tokens of their own
-        if paras[i].text:
-            toks[i] = tokens(paras[i].text)
+    toks = _line_tokens(paras)
 
     def role(i: int) -> str | None:
         """The line's role, computed once and only for lines near a notice or a cue."""
@@ -392,9 +411,8 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True
         return False
 
     # A dialog holds a notice or notice text naming the topic: runs grow from those lines.
-    # (The whole page's tokens are looked at first, in one call: most pages name no topic.)
-    topical = [] if _TOPIC_ANCHORS.isdisjoint(itertools.chain.from_iterable(toks)) else [
-        i for i, t in enumerate(toks) if paras[i].text and not _TOPIC_ANCHORS.isdisjoint(t)]
+    if topical is None:
+        topical = _topic_lines(paras, toks)
     if not topical and not any(cookie):
         return []  # neither: no run (what the page of most documents is)
     starts = sorted(set(itertools.compress(range(n), cookie)).union(
@@ -460,6 +478,7 @@ _TEMPLATE_ANCHORS = _RIGHTS_ANCHORS.union(_SHARE_ANCHORS, *_PROMPT_ANCHORS.value
 _MENU_SPLIT = regex.compile(r"\s*[|·•›»]\s*")
 _CRUMB = regex.compile(r"[›»]")
 _MENU_CHAR = re.compile(r"[|·•›»]")  # the standard library's: a cheaper call per line
+_FIRST = itemgetter(slice(0, 1))  # text[:1]
 LEGAL_WORDS = 30  # a copyright line is short; a longer one is prose that names copyright
 MENU_ITEMS = 4  # items of a menu line ("Home | News | Sport | Culture"); a breadcrumb: 3
 MENU_ITEM_WORDS = 4
@@ -557,10 +576,20 @@ class RuleClassifier:
 
 def add_template_lines(doc: Document, verdicts: list[Verdict | None], fast: bool = True
                        ) -> None:
-    """Fill in the undecided non-blank lines of ``doc`` that :func:`template_line` knows."""
-    for i, p in enumerate(doc.paragraphs):
-        if verdicts[i] is None and p.text:  # not blank
-            found = template_line(p.text, p.tokens or tokens(p.text), fast)
+    """Fill in the undecided non-blank lines of ``doc`` that :func:`template_line` knows.
+
+    :func:`template_line` runs only on the lines that can be one (all found in C-level passes
+    over the page): a line with an anchor word, one whose first non-space character can
+    start a copyright line, or one with a menu separator."""
+    paras = doc.paragraphs
+    toks = _line_tokens(paras)
+    texts = list(map(_TEXT, paras))
+    may = map(or_, map(or_, map(not_, map(_TEMPLATE_ANCHORS.isdisjoint, toks)),
+                       map(_COPYRIGHT_FIRST.__contains__, map(_FIRST, map(str.lstrip, texts)))),
+              map(bool, map(_MENU_CHAR.search, texts)))
+    for i in itertools.compress(range(len(paras)), may):
+        if verdicts[i] is None and texts[i]:  # not blank
+            found = template_line(texts[i], toks[i], fast)
             if found is not None:
                 verdicts[i] = Verdict(DROP, found[0], TEMPLATE_SCORE, detail=found[1])
 

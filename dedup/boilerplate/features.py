@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import math
+import operator
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -462,6 +463,7 @@ def _place(dense: np.ndarray, long_line: np.ndarray, bounds: np.ndarray, doc: np
     dense[:, col["long_after"]] = after
 
 
+_PREFIX = operator.itemgetter(slice(0, 5))  # t[:5]
 _SHARED_PREFIXES = 1 << 16  # tokens in a batch above which equal prefixes share one string
 
 
@@ -483,7 +485,7 @@ def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str]
         bi = fmix64(hashes[:-1] * _BIGRAM + hashes[1:])[same_line] if len(hashes) > 1 \
             else np.empty(0, dtype=np.uint64)
     long_tok = tok_len > 5
-    prefixes = [t[:5] for t in itertools.compress(all_toks, long_tok.tolist())] \
+    prefixes = list(map(_PREFIX, itertools.compress(all_toks, long_tok.tolist()))) \
         if len(all_toks) <= _SHARED_PREFIXES else _shared_prefixes(all_toks, long_tok)
     pre = token_hashes(prefixes) ^ _PREFIX_SALT if prefixes else np.empty(0, dtype=np.uint64)
     rows = np.concatenate((owner, owner[1:][same_line], owner[long_tok]))

@@ -28,7 +28,7 @@ from ..cache import BoundedCache
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
 from ..types import DROP, Document, Paragraph, Verdict
-from .classifier import block_verdict, consent_block
+from .classifier import block_verdict, consent_block, topic_lines
 from .features import (
     BUCKETS,
     DENSE,
@@ -416,7 +416,8 @@ _LOG_CHARS = DENSE.index("log_chars")
 class LineBatch:
     """A batch's paragraphs with what both classifiers read of them, gathered once: the
     documents' ``bounds``, the line features and words' logits (:meth:`LineCache.features`),
-    each paragraph's text, key and token count, and which ones are lines (not blank)."""
+    each paragraph's text, key and token count, which ones are lines (not blank) and each
+    document's :func:`.classifier.topic_lines`."""
 
     paras: list[Paragraph]
     bounds: np.ndarray
@@ -426,6 +427,7 @@ class LineBatch:
     keys: list[str]
     words: np.ndarray
     lines: np.ndarray
+    topical: list[list[int]]
 
 
 def line_batch(docs: Sequence[Document], cache: LineCache, stage: LinearStage) -> LineBatch:
@@ -440,7 +442,11 @@ def line_batch(docs: Sequence[Document], cache: LineCache, stage: LinearStage) -
     words = np.fromiter(map(len, map(attrgetter("tokens"), paras)), dtype=np.int64,
                         count=len(paras))
     lines = feats.dense[:, _LOG_CHARS] > 0  # log1p of the length: a line, not blank
-    return LineBatch(paras, bounds, feats, word_z, texts, keys, words, lines)
+    topical = topic_lines(paras)  # the batch's, then each document's
+    cut = np.searchsorted(topical, bounds).tolist()
+    per_doc = [[i - a for i in topical[cut[d]:cut[d + 1]]]
+               for d, a in enumerate(bounds[:-1].tolist())]
+    return LineBatch(paras, bounds, feats, word_z, texts, keys, words, lines, per_doc)
 
 
 class LearnedClassifier:
@@ -522,7 +528,8 @@ class LearnedClassifier:
             verdicts: list[Verdict | None] = [None] * len(doc.paragraphs)
             for i in at[cut[d]:cut[d + 1]]:
                 verdicts[i - a] = self._verdict(i, drop, decision, probs, bp, why)
-            for i, how in consent_block(doc, cookie[a:a + len(verdicts)].tolist()):
+            for i, how in consent_block(doc, cookie[a:a + len(verdicts)].tolist(),
+                                        topical=batch.topical[d]):
                 if verdicts[i] is None and (wanted is None or wanted[a + i]):
                     verdicts[i] = block_verdict(how)
             out.append(verdicts)

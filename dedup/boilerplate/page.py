@@ -243,7 +243,8 @@ class PageClassifier:
                         verdicts[i] = Verdict(v.label, v.reason, v.score,
                                               detail=f"with corpus counts: {v.detail}")
             cookie = [v is not None and v.reason == "boilerplate:cookie" for v in verdicts]
-            for i, how in consent_block(doc, cookie):  # a dialog's lines are consent lines
+            # a dialog's lines are consent lines
+            for i, how in consent_block(doc, cookie, topical=batch.topical[d]):
                 old = verdicts[i]
                 if old is None or old.reason != "boilerplate:cookie":
                     verdicts[i] = block_verdict(how)
