@@ -15,7 +15,7 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from operator import and_, attrgetter, itemgetter, not_, or_
+from operator import and_, attrgetter, is_, not_
 from typing import Any, Protocol
 
 import regex
@@ -382,7 +382,6 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True,
     paras = doc.paragraphs
     n = len(paras)
     roles: dict[int, str | None] = {}
-    toks = _line_tokens(paras)
 
     def role(i: int) -> str | None:
         """The line's role, computed once and only for lines near a notice or a cue."""
@@ -412,9 +411,10 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True,
 
     # A dialog holds a notice or notice text naming the topic: runs grow from those lines.
     if topical is None:
-        topical = _topic_lines(paras, toks)
+        topical = topic_lines(paras)
     if not topical and not any(cookie):
         return []  # neither: no run (what the page of most documents is)
+    toks = _line_tokens(paras)
     starts = sorted(set(itertools.compress(range(n), cookie)).union(
         i for i in topical if not cookie[i] and role(i) is not None))
     out: list[tuple[int, str]] = []
@@ -478,7 +478,6 @@ _TEMPLATE_ANCHORS = _RIGHTS_ANCHORS.union(_SHARE_ANCHORS, *_PROMPT_ANCHORS.value
 _MENU_SPLIT = regex.compile(r"\s*[|·•›»]\s*")
 _CRUMB = regex.compile(r"[›»]")
 _MENU_CHAR = re.compile(r"[|·•›»]")  # the standard library's: a cheaper call per line
-_FIRST = itemgetter(slice(0, 1))  # text[:1]
 LEGAL_WORDS = 30  # a copyright line is short; a longer one is prose that names copyright
 MENU_ITEMS = 4  # items of a menu line ("Home | News | Sport | Culture"); a breadcrumb: 3
 MENU_ITEM_WORDS = 4
@@ -576,20 +575,12 @@ class RuleClassifier:
 
 def add_template_lines(doc: Document, verdicts: list[Verdict | None], fast: bool = True
                        ) -> None:
-    """Fill in the undecided non-blank lines of ``doc`` that :func:`template_line` knows.
-
-    :func:`template_line` runs only on the lines that can be one (all found in C-level passes
-    over the page): a line with an anchor word, one whose first non-space character can
-    start a copyright line, or one with a menu separator."""
+    """Fill in the undecided non-blank lines of ``doc`` that :func:`template_line` knows."""
     paras = doc.paragraphs
-    toks = _line_tokens(paras)
-    texts = list(map(_TEXT, paras))
-    may = map(or_, map(or_, map(not_, map(_TEMPLATE_ANCHORS.isdisjoint, toks)),
-                       map(_COPYRIGHT_FIRST.__contains__, map(_FIRST, map(str.lstrip, texts)))),
-              map(bool, map(_MENU_CHAR.search, texts)))
-    for i in itertools.compress(range(len(paras)), may):
-        if verdicts[i] is None and texts[i]:  # not blank
-            found = template_line(texts[i], toks[i], fast)
+    for i in itertools.compress(range(len(paras)), map(is_, verdicts, itertools.repeat(None))):
+        p = paras[i]
+        if p.text:  # not blank
+            found = template_line(p.text, p.tokens or tokens(p.text), fast)
             if found is not None:
                 verdicts[i] = Verdict(DROP, found[0], TEMPLATE_SCORE, detail=found[1])
 

@@ -24,6 +24,7 @@ import itertools
 import math
 import operator
 import re
+import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -468,10 +469,9 @@ _SHARED_PREFIXES = 1 << 16  # tokens in a batch above which equal prefixes share
 
 
 def _shared_prefixes(all_toks: Sequence[str], long_tok: np.ndarray) -> list[str]:
-    """The 5-character prefixes of the long tokens, one string object per distinct prefix: a
-    very long line's prefixes then take 8 bytes each, not a string each."""
-    seen: dict[str, str] = {}
-    return [seen.setdefault(t[:5], t[:5]) for t in itertools.compress(all_toks, long_tok)]
+    """The 5-character prefixes of the long tokens, one string object per distinct prefix
+    (interned): a very long line's prefixes then take 8 bytes each, not a string each."""
+    return list(map(sys.intern, map(_PREFIX, itertools.compress(all_toks, long_tok.tolist()))))
 
 
 def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str],

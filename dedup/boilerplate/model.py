@@ -409,6 +409,8 @@ class LineCache(BoundedCache):
 
 
 _TEXT_KEY = attrgetter("text", "key")
+_TEXT = attrgetter("text")
+_KEY = attrgetter("key")
 _LOG_CHARS = DENSE.index("log_chars")
 
 
@@ -437,8 +439,8 @@ def line_batch(docs: Sequence[Document], cache: LineCache, stage: LinearStage) -
     bounds = doc_bounds([len(doc.paragraphs) for doc in docs])
     pairs = list(map(_TEXT_KEY, paras))
     feats, word_z = cache.features(paras, bounds, stage, pairs)
-    texts = [t for t, _ in pairs]
-    keys = [k for _, k in pairs]
+    texts = list(map(_TEXT, paras))
+    keys = list(map(_KEY, paras))
     words = np.fromiter(map(len, map(attrgetter("tokens"), paras)), dtype=np.int64,
                         count=len(paras))
     lines = feats.dense[:, _LOG_CHARS] > 0  # log1p of the length: a line, not blank

@@ -26,7 +26,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from itertools import compress
+from itertools import compress, repeat
+from operator import is_not
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ PAGE_PRESETS = {"precision": 0.8, "balanced": 0.5, "recall": 0.35}
 CORPUS_THRESHOLD = 0.8  # the learned model's precision preset, for its drops with counts
 EMPTY_PAGE_SHARE = 0.5  # see PageClassifier.classify_batch
 _COL = {name: i for i, name in enumerate(DENSE)}
+_REASONS = tuple(f"boilerplate:{c}" for c in CLASSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +219,8 @@ class PageClassifier:
         d_rule = by_rule[dropped].tolist()
         d_score = rule[dropped].tolist()
         d_bp = bp[dropped].tolist()
+        d_score4 = list(map(round, d_score, repeat(4)))
+        d_bp4 = list(map(round, d_bp, repeat(4)))
         d_cls = category[dropped].tolist()
         d_sentence = sentence[dropped].tolist()
         guard = f"; long sentence-like line, guard {self.cfg.guard:.2f}"
@@ -226,7 +230,7 @@ class PageClassifier:
                 i = rows[dropped_rows[j]] - at
                 if d_rule[j]:
                     score = d_score[j]
-                    verdicts[i] = Verdict(DROP, "boilerplate:cookie", round(score, 4),
+                    verdicts[i] = Verdict(DROP, "boilerplate:cookie", d_score4[j],
                                           detail=f"cookie rules {score:.2f} (page model "
                                                  f"P(boilerplate)={d_bp[j]:.2f})")
                 else:
@@ -235,10 +239,12 @@ class PageClassifier:
                               f"like {cls}")
                     if d_sentence[j]:
                         detail += guard
-                    verdicts[i] = Verdict(DROP, f"boilerplate:{cls}", round(d_bp[j], 4),
+                    verdicts[i] = Verdict(DROP, _REASONS[d_cls[j]], d_bp4[j],
                                           detail=detail)
             if extra is not None:
-                for i, v in enumerate(extra[d]):
+                more = extra[d]
+                for i in compress(range(len(more)), map(is_not, more, repeat(None))):
+                    v = more[i]
                     if verdicts[i] is None and v is not None:
                         verdicts[i] = Verdict(v.label, v.reason, v.score,
                                               detail=f"with corpus counts: {v.detail}")
