@@ -152,3 +152,21 @@ def test_page_verdicts_do_not_depend_on_the_batch() -> None:
         for d in _docs(pages)))
     assert together == alone
     assert any(v is not None and v.reason == "boilerplate:cookie" for v in together[0])
+
+
+U64 = st.integers(0, (1 << 64) - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(U64, max_size=300), st.lists(U64, max_size=300), st.integers(0, 1 << 10))
+def test_hash_set_answers_as_a_binary_search(members: list[int], others: list[int],
+                                             low: int) -> None:
+    # Members sharing their low bits (one table slot) and hashes beside them.
+    members += [low | (k << 40) for k in range(5)]
+    queries = np.array(members + others + [low | (9 << 40), low ^ 1, 0], dtype=np.uint64)
+    sorted_members = np.unique(np.array(members, dtype=np.uint64))
+    at = np.minimum(np.searchsorted(sorted_members, queries), len(sorted_members) - 1)
+    want = sorted_members[at] == queries  # the reference: a binary search of every hash
+    got = features._HashSet(np.array(members, dtype=np.uint64)).contains(queries)
+    assert got.tolist() == want.tolist()
+    assert features._HashSet(np.empty(0, np.uint64)).contains(queries).sum() == 0

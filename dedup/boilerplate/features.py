@@ -300,9 +300,7 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
     hashes = token_hashes(all_toks)
     owner = np.repeat(np.arange(n), words)
     tok_chars = np.bincount(owner, weights=tok_len, minlength=n)
-    stops = stopword_hashes()
-    at = np.minimum(np.searchsorted(stops, hashes), len(stops) - 1)
-    is_stop = stops[at] == hashes
+    is_stop = _stopword_set().contains(hashes)
     stop_count = np.bincount(owner, weights=is_stop, minlength=n)
     digit_tok = np.fromiter(map(str.isdigit, all_toks), dtype=bool, count=len(all_toks))
     digit_count = np.bincount(owner, weights=digit_tok, minlength=n)
@@ -362,6 +360,45 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
     return LineFeatures(dense, long_line, owner[eligible], hashes[eligible], rows, buckets)
 
 
+class _HashSet:
+    """Membership in a fixed set of 64-bit hashes for whole arrays at once: a table indexed by
+    a hash's low bits holds one member per slot (an empty slot holds a value no hash of that
+    slot can equal); the few hashes landing in a slot two members share are looked up in the
+    sorted members. The same answers as a binary search of every hash, about 10x faster."""
+
+    __slots__ = ("ambiguous", "mask", "members", "table")
+
+    def __init__(self, members: np.ndarray) -> None:
+        self.members = np.unique(members)  # sorted
+        bits = max(10, (16 * len(self.members)).bit_length())
+        self.mask = np.uint64((1 << bits) - 1)
+        slot = (self.members & self.mask).astype(np.intp)
+        self.table = np.arange(1 << bits, dtype=np.uint64) ^ np.uint64(1)  # no member's value
+        self.table[slot] = self.members
+        self.ambiguous = np.bincount(slot, minlength=1 << bits) > 1
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        """Whether each of ``hashes`` (uint64) is a member."""
+        slot = (hashes & self.mask).astype(np.intp)
+        found: np.ndarray = self.table[slot] == hashes
+        unsure = np.flatnonzero(self.ambiguous[slot] & ~found)
+        if len(unsure):
+            members = self.members
+            at = np.minimum(np.searchsorted(members, hashes[unsure]), len(members) - 1)
+            found[unsure] = members[at] == hashes[unsure]
+        return found
+
+
+@lru_cache(maxsize=1)
+def _stopword_set() -> _HashSet:
+    return _HashSet(stopword_hashes())
+
+
+@lru_cache(maxsize=4)
+def _cue_set(words: frozenset[str]) -> _HashSet:
+    return _HashSet(_cue_hashes(words))
+
+
 @lru_cache(maxsize=4)
 def _cue_hashes(words: frozenset[str]) -> np.ndarray:
     """Sorted token hashes of ``words``."""
@@ -373,11 +410,10 @@ def _lines_with(hashes: np.ndarray, owner: np.ndarray, n: int, words: frozenset[
     """The lines (``owner`` of each token hash) holding a token whose hash is one of
     ``words``': every line holding one of ``words`` and, rarely, one whose token only shares
     a hash with one."""
-    cues = _cue_hashes(words)
-    if not len(hashes) or not len(cues):
+    cues = _cue_set(words)
+    if not len(hashes) or not len(cues.members):
         return []
-    at = np.minimum(np.searchsorted(cues, hashes), len(cues) - 1)
-    found: list[int] = np.unique(owner[cues[at] == hashes]).tolist()
+    found: list[int] = np.unique(owner[cues.contains(hashes)]).tolist()
     return found
 
 
