@@ -9,11 +9,13 @@ same :class:`Classifier` protocol and slots in via :class:`~dedup.pipeline.Clean
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from operator import and_, attrgetter, is_, not_
 from typing import Any, Protocol
 
 import regex
@@ -21,7 +23,7 @@ import regex
 from ..batching import BATCH, batches
 from ..config import BoilerplateConfig
 from ..normalize import tokens
-from ..types import DROP, Document, Verdict
+from ..types import DROP, Document, Paragraph, Verdict
 from . import rules
 
 
@@ -335,11 +337,33 @@ def _continues(before: str, after: str) -> bool:
     return bool(before) and before[-1] not in _TERMINAL and after[:1].islower()
 
 
+_TOKENS = attrgetter("tokens")
+_TEXT = attrgetter("text")
 DIALOG = "dialog"  # a block with no notice strong enough alone: text with a topic, 2+ buttons
 
 
-def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True
-                  ) -> list[tuple[int, str]]:
+def _line_tokens(paras: Sequence[Paragraph]) -> list[tuple[str, ...]]:
+    """Each line's tokens: its own, or for a line without them, those of its text."""
+    toks = list(map(_TOKENS, paras))
+    bare = map(and_, map(bool, map(_TEXT, paras)), map(not_, toks))
+    for i in itertools.compress(range(len(toks)), bare):
+        toks[i] = tokens(paras[i].text)
+    return toks
+
+
+def _topic_lines(paras: Sequence[Paragraph], toks: Sequence[Sequence[str]]) -> list[int]:
+    named = itertools.compress(range(len(toks)), map(not_, map(_TOPIC_ANCHORS.isdisjoint, toks)))
+    return [i for i in named if paras[i].text]
+
+
+def topic_lines(paras: Sequence[Paragraph]) -> list[int]:
+    """The non-blank lines of ``paras`` with a word naming the consent topic (cookies,
+    consent, personal data): where :func:`consent_block`'s runs can start without a notice."""
+    return _topic_lines(paras, _line_tokens(paras))
+
+
+def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True,
+                  topical: Sequence[int] | None = None) -> list[tuple[int, str]]:
     """The other lines of every consent dialog, as ``(line index, how)``.
 
     A dialog is a run of lines (blank lines allowed between) each of which has a
@@ -353,6 +377,7 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True
     and two or more button lines (``how`` = ``"dialog"``): buttons on their own lines are the
     same evidence as buttons inside a notice line. A lone "OK" or "Settings" is no notice;
     beside one, it is the notice's button. ``fast``: as in :func:`cookie_evidence`.
+    ``topical``: :func:`topic_lines` of the document, when the caller has them.
     """
     paras = doc.paragraphs
     n = len(paras)
@@ -365,11 +390,10 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True
             if p.blank and not cookie[i]:
                 roles[i] = None
             elif cookie[i]:
-                toks = p.tokens or tokens(p.text)
-                worded = cookie_evidence(p.text, toks=toks, fast=fast).score >= WEAK_SCORE
+                worded = cookie_evidence(p.text, toks=toks[i], fast=fast).score >= WEAK_SCORE
                 roles[i] = "seed" if worded else "mark"
             else:
-                roles[i] = dialog_role(p.text, p.tokens or tokens(p.text), fast)
+                roles[i] = dialog_role(p.text, toks[i], fast)
         return roles[i]
 
     def joins(i: int, step: int) -> bool:
@@ -386,11 +410,12 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True
         return False
 
     # A dialog holds a notice or notice text naming the topic: runs grow from those lines.
-    topical = [i for i, p in enumerate(paras)
-               if p.text and not _TOPIC_ANCHORS.isdisjoint(p.tokens or tokens(p.text))]
+    if topical is None:
+        topical = topic_lines(paras)
     if not topical and not any(cookie):
         return []  # neither: no run (what the page of most documents is)
-    starts = sorted({i for i in range(n) if cookie[i]}.union(
+    toks = _line_tokens(paras)
+    starts = sorted(set(itertools.compress(range(n), cookie)).union(
         i for i in topical if not cookie[i] and role(i) is not None))
     out: list[tuple[int, str]] = []
     done = -1
@@ -551,8 +576,10 @@ class RuleClassifier:
 def add_template_lines(doc: Document, verdicts: list[Verdict | None], fast: bool = True
                        ) -> None:
     """Fill in the undecided non-blank lines of ``doc`` that :func:`template_line` knows."""
-    for i, p in enumerate(doc.paragraphs):
-        if verdicts[i] is None and p.text:  # not blank
+    paras = doc.paragraphs
+    for i in itertools.compress(range(len(paras)), map(is_, verdicts, itertools.repeat(None))):
+        p = paras[i]
+        if p.text:  # not blank
             found = template_line(p.text, p.tokens or tokens(p.text), fast)
             if found is not None:
                 verdicts[i] = Verdict(DROP, found[0], TEMPLATE_SCORE, detail=found[1])

@@ -22,7 +22,9 @@ from __future__ import annotations
 import importlib
 import itertools
 import math
+import operator
 import re
+import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -298,9 +300,7 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
     hashes = token_hashes(all_toks)
     owner = np.repeat(np.arange(n), words)
     tok_chars = np.bincount(owner, weights=tok_len, minlength=n)
-    stops = stopword_hashes()
-    at = np.minimum(np.searchsorted(stops, hashes), len(stops) - 1)
-    is_stop = stops[at] == hashes
+    is_stop = _stopword_set().contains(hashes)
     stop_count = np.bincount(owner, weights=is_stop, minlength=n)
     digit_tok = np.fromiter(map(str.isdigit, all_toks), dtype=bool, count=len(all_toks))
     digit_count = np.bincount(owner, weights=digit_tok, minlength=n)
@@ -360,6 +360,45 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
     return LineFeatures(dense, long_line, owner[eligible], hashes[eligible], rows, buckets)
 
 
+class _HashSet:
+    """Membership in a fixed set of 64-bit hashes for whole arrays at once: a table indexed by
+    a hash's low bits holds one member per slot (an empty slot holds a value no hash of that
+    slot can equal); the few hashes landing in a slot two members share are looked up in the
+    sorted members. The same answers as a binary search of every hash, about 10x faster."""
+
+    __slots__ = ("ambiguous", "mask", "members", "table")
+
+    def __init__(self, members: np.ndarray) -> None:
+        self.members = np.unique(members)  # sorted
+        bits = max(10, (16 * len(self.members)).bit_length())
+        self.mask = np.uint64((1 << bits) - 1)
+        slot = (self.members & self.mask).astype(np.intp)
+        self.table = np.arange(1 << bits, dtype=np.uint64) ^ np.uint64(1)  # no member's value
+        self.table[slot] = self.members
+        self.ambiguous = np.bincount(slot, minlength=1 << bits) > 1
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        """Whether each of ``hashes`` (uint64) is a member."""
+        slot = (hashes & self.mask).astype(np.intp)
+        found: np.ndarray = self.table[slot] == hashes
+        unsure = np.flatnonzero(self.ambiguous[slot] & ~found)
+        if len(unsure):
+            members = self.members
+            at = np.minimum(np.searchsorted(members, hashes[unsure]), len(members) - 1)
+            found[unsure] = members[at] == hashes[unsure]
+        return found
+
+
+@lru_cache(maxsize=1)
+def _stopword_set() -> _HashSet:
+    return _HashSet(stopword_hashes())
+
+
+@lru_cache(maxsize=4)
+def _cue_set(words: frozenset[str]) -> _HashSet:
+    return _HashSet(_cue_hashes(words))
+
+
 @lru_cache(maxsize=4)
 def _cue_hashes(words: frozenset[str]) -> np.ndarray:
     """Sorted token hashes of ``words``."""
@@ -371,11 +410,10 @@ def _lines_with(hashes: np.ndarray, owner: np.ndarray, n: int, words: frozenset[
     """The lines (``owner`` of each token hash) holding a token whose hash is one of
     ``words``': every line holding one of ``words`` and, rarely, one whose token only shares
     a hash with one."""
-    cues = _cue_hashes(words)
-    if not len(hashes) or not len(cues):
+    cues = _cue_set(words)
+    if not len(hashes) or not len(cues.members):
         return []
-    at = np.minimum(np.searchsorted(cues, hashes), len(cues) - 1)
-    found: list[int] = np.unique(owner[cues[at] == hashes]).tolist()
+    found: list[int] = np.unique(owner[cues.contains(hashes)]).tolist()
     return found
 
 
@@ -462,14 +500,14 @@ def _place(dense: np.ndarray, long_line: np.ndarray, bounds: np.ndarray, doc: np
     dense[:, col["long_after"]] = after
 
 
+_PREFIX = operator.itemgetter(slice(0, 5))  # t[:5]
 _SHARED_PREFIXES = 1 << 16  # tokens in a batch above which equal prefixes share one string
 
 
 def _shared_prefixes(all_toks: Sequence[str], long_tok: np.ndarray) -> list[str]:
-    """The 5-character prefixes of the long tokens, one string object per distinct prefix: a
-    very long line's prefixes then take 8 bytes each, not a string each."""
-    seen: dict[str, str] = {}
-    return [seen.setdefault(t[:5], t[:5]) for t in itertools.compress(all_toks, long_tok)]
+    """The 5-character prefixes of the long tokens, one string object per distinct prefix
+    (interned): a very long line's prefixes then take 8 bytes each, not a string each."""
+    return list(map(sys.intern, map(_PREFIX, itertools.compress(all_toks, long_tok.tolist()))))
 
 
 def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str],
@@ -483,7 +521,7 @@ def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str]
         bi = fmix64(hashes[:-1] * _BIGRAM + hashes[1:])[same_line] if len(hashes) > 1 \
             else np.empty(0, dtype=np.uint64)
     long_tok = tok_len > 5
-    prefixes = [t[:5] for t in itertools.compress(all_toks, long_tok.tolist())] \
+    prefixes = list(map(_PREFIX, itertools.compress(all_toks, long_tok.tolist()))) \
         if len(all_toks) <= _SHARED_PREFIXES else _shared_prefixes(all_toks, long_tok)
     pre = token_hashes(prefixes) ^ _PREFIX_SALT if prefixes else np.empty(0, dtype=np.uint64)
     rows = np.concatenate((owner, owner[1:][same_line], owner[long_tok]))

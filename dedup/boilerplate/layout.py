@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .features import DENSE
-from .structure import Segmented
+from .structure import Segmented, key_ids
 
 _D = {name: i for i, name in enumerate(DENSE)}
 _WORD_BUCKETS = [_D[c] for c in ("words_1", "words_2", "words_3", "words_4_5", "words_6_8",
@@ -94,7 +94,7 @@ def _sorted_run(seg: Segmented, texts: Sequence[str]) -> np.ndarray:
     """log1p of the length of the longest alphabetically non-decreasing run of lines holding
     the row (a sorted list of names: a glossary, an index, a list page)."""
     n = seg.n
-    low = np.array([t.casefold() for t in texts], dtype=object)
+    low = np.array(list(map(str.casefold, texts)), dtype=object)
     pair = np.zeros(n, dtype=bool)  # pair[i]: line i-1 <= line i, same document
     if n > 1:
         pair[1:] = (low[1:] >= low[:-1]).astype(bool) & (seg.doc[1:] == seg.doc[:-1])
@@ -113,8 +113,7 @@ def _key_gaps(keys: Sequence[str], doc: np.ndarray) -> np.ndarray:
     gap = np.zeros(n)
     if n < 2:
         return gap
-    ids: dict[str, int] = {}
-    kid = np.fromiter((ids.setdefault(k, len(ids)) for k in keys), dtype=np.int64, count=n)
+    kid, _, empty = key_ids(keys)
     idx = np.arange(n)
     order = np.lexsort((idx, kid, doc))
     same = (kid[order][1:] == kid[order][:-1]) & (doc[order][1:] == doc[order][:-1])
@@ -122,7 +121,6 @@ def _key_gaps(keys: Sequence[str], doc: np.ndarray) -> np.ndarray:
     to_prev = np.r_[np.iinfo(np.int64).max, diff]
     to_next = np.r_[diff, np.iinfo(np.int64).max]
     best = np.minimum(to_prev, to_next)
-    empty = np.fromiter((not k for k in keys), dtype=bool, count=n)
     gap[order] = np.where(best == np.iinfo(np.int64).max, 0, best)
     gap[empty] = 0
     return gap

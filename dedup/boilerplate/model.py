@@ -18,6 +18,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from ..cache import BoundedCache
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
 from ..types import DROP, Document, Paragraph, Verdict
-from .classifier import block_verdict, consent_block
+from .classifier import block_verdict, consent_block, topic_lines
 from .features import (
     BUCKETS,
     DENSE,
@@ -370,15 +371,17 @@ class LineCache(BoundedCache):
         hashes = lf.word_hashes[order].tobytes()
         return [(raw[j * width:(j + 1) * width], hashes[cut[j]:cut[j + 1]]) for j in range(n)]
 
-    def features(self, paras: Sequence[Paragraph], bounds: np.ndarray, stage: LinearStage
-                 ) -> tuple[DocFeatures, np.ndarray]:
+    def features(self, paras: Sequence[Paragraph], bounds: np.ndarray, stage: LinearStage,
+                 keys: list[tuple[str, str]] | None = None) -> tuple[DocFeatures, np.ndarray]:
         """The features of ``paras`` (the documents ``bounds``, see
         :func:`.features.batch_features`, without the bag of words) and their words' logits
-        under ``stage`` (read-only arrays)."""
+        under ``stage`` (read-only arrays). ``keys``: their ``(text, key)`` pairs, when the
+        caller has them."""
         if stage is not self._stage:
             self.clear()
             self._stage = stage
-        keys = [(p.text, p.key) for p in paras]
+        if keys is None:
+            keys = list(map(_TEXT_KEY, paras))
         last = self._last
         if last is not None and last[0] == keys and np.array_equal(last[1], bounds):
             return last[2]
@@ -403,6 +406,49 @@ class LineCache(BoundedCache):
         result[0].dense.flags.writeable = False  # shared by the callers of the same batch
         self._last = (keys, bounds.copy(), result)
         return result
+
+
+_TEXT_KEY = attrgetter("text", "key")
+_TEXT = attrgetter("text")
+_KEY = attrgetter("key")
+_LOG_CHARS = DENSE.index("log_chars")
+
+
+@dataclass(frozen=True, slots=True)
+class LineBatch:
+    """A batch's paragraphs with what both classifiers read of them, gathered once: the
+    documents' ``bounds``, the line features and words' logits (:meth:`LineCache.features`),
+    each paragraph's text, key and token count, which ones are lines (not blank) and each
+    document's :func:`.classifier.topic_lines`."""
+
+    paras: list[Paragraph]
+    bounds: np.ndarray
+    feats: DocFeatures
+    word_z: np.ndarray
+    texts: list[str]
+    keys: list[str]
+    words: np.ndarray
+    lines: np.ndarray
+    topical: list[list[int]]
+
+
+def line_batch(docs: Sequence[Document], cache: LineCache, stage: LinearStage) -> LineBatch:
+    """The :class:`LineBatch` of ``docs`` (segmented and normalised), its features from
+    ``cache`` under ``stage``."""
+    paras = [p for doc in docs for p in doc.paragraphs]
+    bounds = doc_bounds([len(doc.paragraphs) for doc in docs])
+    pairs = list(map(_TEXT_KEY, paras))
+    feats, word_z = cache.features(paras, bounds, stage, pairs)
+    texts = list(map(_TEXT, paras))
+    keys = list(map(_KEY, paras))
+    words = np.fromiter(map(len, map(attrgetter("tokens"), paras)), dtype=np.int64,
+                        count=len(paras))
+    lines = feats.dense[:, _LOG_CHARS] > 0  # log1p of the length: a line, not blank
+    topical = topic_lines(paras)  # the batch's, then each document's
+    cut = np.searchsorted(topical, bounds).tolist()
+    per_doc = [[i - a for i in topical[cut[d]:cut[d + 1]]]
+               for d, a in enumerate(bounds[:-1].tolist())]
+    return LineBatch(paras, bounds, feats, word_z, texts, keys, words, lines, per_doc)
 
 
 class LearnedClassifier:
@@ -434,36 +480,34 @@ class LearnedClassifier:
                                        bounds)
         return probs, feats, x2
 
-    def _batch_probabilities(self, docs: Sequence[Document]
+    def _batch_probabilities(self, docs: Sequence[Document], batch: LineBatch | None = None
                              ) -> tuple[np.ndarray, DocFeatures, np.ndarray, np.ndarray]:
-        paras = [p for doc in docs for p in doc.paragraphs]
-        bounds = doc_bounds([len(doc.paragraphs) for doc in docs])
-        feats, word_z = self.lines.features(paras, bounds, self.cache_stage)
-        word_z = word_z[:, : len(self.model.stage1.bias)]
-        words = np.fromiter((len(p.tokens) for p in paras), dtype=np.int64, count=len(paras))
-        probs, x2 = self.model.predict(feats, [p.key for p in paras], words, self.counts,
-                                       bounds, word_z)
-        return probs, feats, x2, bounds
+        batch = batch or line_batch(docs, self.lines, self.cache_stage)
+        word_z = batch.word_z[:, : len(self.model.stage1.bias)]
+        probs, x2 = self.model.predict(batch.feats, batch.keys, batch.words, self.counts,
+                                       batch.bounds, word_z)
+        return probs, batch.feats, x2, batch.bounds
 
     def classify(self, doc: Document) -> list[Verdict | None]:
         return self.classify_batch([doc])[0]
 
-    def classify_batch(self, docs: Sequence[Document], wanted: np.ndarray | None = None
-                       ) -> list[list[Verdict | None]]:
+    def classify_batch(self, docs: Sequence[Document], wanted: np.ndarray | None = None,
+                       batch: LineBatch | None = None) -> list[list[Verdict | None]]:
         """:meth:`classify` for several documents, their lines scored together (the same
         verdicts as one by one, with less numpy overhead per document).
 
         ``wanted``: one flag per paragraph of the batch, for a caller that has decided the
         other lines already (the page model, adding this model's drops): only the flagged lines
         get their verdicts, the others ``None`` (the cookie notices among them still count
-        where a consent dialog grows from)."""
+        where a consent dialog grows from). ``batch``: the :func:`line_batch` of ``docs``
+        under :attr:`cache_stage`, when the caller has it."""
         if not any(doc.paragraphs for doc in docs):
             return [[] for _ in docs]
-        probs, feats, x2, bounds = self._batch_probabilities(docs)
+        batch = batch or line_batch(docs, self.lines, self.cache_stage)
+        probs, feats, x2, bounds = self._batch_probabilities(docs, batch)
         decision = decide(probs, feats.dense, self.threshold, self.cfg)
         bp = 1.0 - probs[:, 0]
-        lines = np.fromiter((not p.blank for doc in docs for p in doc.paragraphs), dtype=bool,
-                            count=len(probs))
+        lines = batch.lines
         candidate = decision.drop & lines
         # A page is not emptied on weak evidence: when every line would go, the lines below
         # the guard probability stay (a page of only a cookie notice still goes).
@@ -486,7 +530,8 @@ class LearnedClassifier:
             verdicts: list[Verdict | None] = [None] * len(doc.paragraphs)
             for i in at[cut[d]:cut[d + 1]]:
                 verdicts[i - a] = self._verdict(i, drop, decision, probs, bp, why)
-            for i, how in consent_block(doc, cookie[a:a + len(verdicts)].tolist()):
+            for i, how in consent_block(doc, cookie[a:a + len(verdicts)].tolist(),
+                                        topical=batch.topical[d]):
                 if verdicts[i] is None and (wanted is None or wanted[a + i]):
                     verdicts[i] = block_verdict(how)
             out.append(verdicts)

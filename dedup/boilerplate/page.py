@@ -26,6 +26,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import compress, repeat
+from operator import is_not
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +46,10 @@ from .model import (
     RULE_OVERRIDE_SENTENCE,
     LearnedClassifier,
     LinearStage,
+    LineBatch,
     LineCache,
     Model,
+    line_batch,
     load_model,
 )
 from .model import softmax as _softmax
@@ -59,6 +63,7 @@ PAGE_PRESETS = {"precision": 0.8, "balanced": 0.5, "recall": 0.35}
 CORPUS_THRESHOLD = 0.8  # the learned model's precision preset, for its drops with counts
 EMPTY_PAGE_SHARE = 0.5  # see PageClassifier.classify_batch
 _COL = {name: i for i, name in enumerate(DENSE)}
+_REASONS = tuple(f"boilerplate:{c}" for c in CLASSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,24 +79,23 @@ class PageInputs:
 
 
 def page_inputs(docs: Sequence[Document], words: Model, lexical: Lexical, cache: LineCache,
-                joint: LinearStage | None = None) -> PageInputs:
+                joint: LinearStage | None = None, batch: LineBatch | None = None) -> PageInputs:
     """The trees' inputs for the non-blank lines of ``docs`` (segmented and normalised).
-    ``joint`` is ``lexical.joint(words.stage1)``, built once by the caller."""
+    ``joint`` is ``lexical.joint(words.stage1)``, built once by the caller; ``batch`` the
+    :func:`.model.line_batch` of ``docs`` under ``joint``, when the caller has it."""
     joint = joint or lexical.joint(words.stage1)
+    batch = batch or line_batch(docs, cache, joint)
     k = len(CLASSES)
-    paras = [p for doc in docs for p in doc.paragraphs]
-    bounds = doc_bounds([len(doc.paragraphs) for doc in docs])
-    feats, word_z = cache.features(paras, bounds, joint)
-    rows = np.flatnonzero(np.fromiter((not p.blank for p in paras), dtype=bool,
-                                      count=len(paras)))
-    sizes = np.bincount(line_docs(bounds)[rows], minlength=len(docs))
+    rows = np.flatnonzero(batch.lines)
+    sizes = np.bincount(line_docs(batch.bounds)[rows], minlength=len(docs))
     inner = doc_bounds(sizes.tolist())
-    dense = feats.dense[rows]
-    word_z = word_z[rows]
+    dense = batch.feats.dense[rows]
+    word_z = batch.word_z[rows]
     p_words = (_softmax(words.stage1.logits(dense, word_z=word_z[:, :k])) if len(rows)
                else np.zeros((0, k)))
-    texts = [paras[i].text for i in rows.tolist()]
-    keys = [paras[i].key for i in rows.tolist()]
+    mask = batch.lines.tolist()
+    texts = list(compress(batch.texts, mask))
+    keys = list(compress(batch.keys, mask))
     x = np.hstack([dense, p_words, structure_features(dense, keys, inner),
                    layout_features(texts, keys, dense, inner),
                    lexical_columns(lexical.score(word_z[:, k], dense), inner)])
@@ -179,7 +183,9 @@ class PageClassifier:
         one by one: no feature looks past its document)."""
         if not any(doc.paragraphs for doc in docs):
             return [[] for _ in docs]
-        inputs = page_inputs(docs, self.words, self.model.lexical, self.lines, self.joint)
+        batch = line_batch(docs, self.lines, self.joint)  # read by both models
+        inputs = page_inputs(docs, self.words, self.model.lexical, self.lines, self.joint,
+                             batch)
         p_content = self.model.content_probability(inputs)
         bp = 1.0 - p_content
         x1 = inputs.x
@@ -200,38 +206,51 @@ class PageClassifier:
         category = 1 + np.argmax(inputs.words[:, 1:], axis=1) if len(x1) else np.zeros(0, int)
         extra = None
         if self.corpus is not None:  # its verdicts count only where this model has none
-            wanted = np.zeros(sum(len(doc.paragraphs) for doc in docs), dtype=bool)
+            wanted = np.zeros(len(batch.paras), dtype=bool)
             wanted[inputs.rows] = ~(by_rule | by_model)
-            extra = self.corpus.classify_batch(docs, wanted)
+            extra = self.corpus.classify_batch(docs, wanted, batch)
         out: list[list[Verdict | None]] = []
         at = 0
         rows = inputs.rows.tolist()
         dropped = np.flatnonzero(by_rule | by_model)  # verdicts for these rows only
         cut = np.searchsorted(dropped, inputs.bounds).tolist()
+        # Python values of the dropped rows (numpy scalars cost more per use)
         dropped_rows = dropped.tolist()
+        d_rule = by_rule[dropped].tolist()
+        d_score = rule[dropped].tolist()
+        d_bp = bp[dropped].tolist()
+        d_score4 = list(map(round, d_score, repeat(4)))
+        d_bp4 = list(map(round, d_bp, repeat(4)))
+        d_cls = category[dropped].tolist()
+        d_sentence = sentence[dropped].tolist()
+        guard = f"; long sentence-like line, guard {self.cfg.guard:.2f}"
         for d, doc in enumerate(docs):
             verdicts: list[Verdict | None] = [None] * len(doc.paragraphs)
-            for r in dropped_rows[cut[d]:cut[d + 1]]:
-                i = rows[r] - at
-                if by_rule[r]:
-                    verdicts[i] = Verdict(DROP, "boilerplate:cookie", round(float(rule[r]), 4),
-                                          detail=f"cookie rules {rule[r]:.2f} (page model "
-                                                 f"P(boilerplate)={bp[r]:.2f})")
+            for j in range(cut[d], cut[d + 1]):
+                i = rows[dropped_rows[j]] - at
+                if d_rule[j]:
+                    score = d_score[j]
+                    verdicts[i] = Verdict(DROP, "boilerplate:cookie", d_score4[j],
+                                          detail=f"cookie rules {score:.2f} (page model "
+                                                 f"P(boilerplate)={d_bp[j]:.2f})")
                 else:
-                    cls = CLASSES[int(category[r])]
-                    detail = (f"page model P(boilerplate)={bp[r]:.2f}; the words look most "
+                    cls = CLASSES[d_cls[j]]
+                    detail = (f"page model P(boilerplate)={d_bp[j]:.2f}; the words look most "
                               f"like {cls}")
-                    if sentence[r]:
-                        detail += f"; long sentence-like line, guard {self.cfg.guard:.2f}"
-                    verdicts[i] = Verdict(DROP, f"boilerplate:{cls}", round(float(bp[r]), 4),
+                    if d_sentence[j]:
+                        detail += guard
+                    verdicts[i] = Verdict(DROP, _REASONS[d_cls[j]], d_bp4[j],
                                           detail=detail)
             if extra is not None:
-                for i, v in enumerate(extra[d]):
+                more = extra[d]
+                for i in compress(range(len(more)), map(is_not, more, repeat(None))):
+                    v = more[i]
                     if verdicts[i] is None and v is not None:
                         verdicts[i] = Verdict(v.label, v.reason, v.score,
                                               detail=f"with corpus counts: {v.detail}")
             cookie = [v is not None and v.reason == "boilerplate:cookie" for v in verdicts]
-            for i, how in consent_block(doc, cookie):  # a dialog's lines are consent lines
+            # a dialog's lines are consent lines
+            for i, how in consent_block(doc, cookie, topical=batch.topical[d]):
                 old = verdicts[i]
                 if old is None or old.reason != "boilerplate:cookie":
                     verdicts[i] = block_verdict(how)

@@ -127,19 +127,28 @@ class Segmented:
         return inside, dist, share
 
 
+def key_ids(keys: Sequence[str]) -> tuple[np.ndarray, int, np.ndarray]:
+    """Each key's id (the distinct keys numbered in order of first occurrence), how many
+    distinct keys there are, and which keys are empty."""
+    n = len(keys)
+    distinct = dict.fromkeys(keys)
+    table = dict(zip(distinct, range(len(distinct)), strict=True))
+    ids = np.fromiter(map(table.__getitem__, keys), dtype=np.int64, count=n)
+    empty = ids == table[""] if "" in table else np.zeros(n, dtype=bool)
+    return ids, len(table), empty
+
+
 def _repeats(keys: Sequence[str], doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """How many times each row's key stands in its document, and whether this is its first."""
     n = len(keys)
     if not n:
         return np.ones(0), np.ones(0)
-    table: dict[str, int] = {}
-    ids = np.fromiter((table.setdefault(k, len(table)) for k in keys), dtype=np.int64, count=n)
-    combo = doc.astype(np.int64) * (len(table) + 1) + ids
+    ids, distinct, empty = key_ids(keys)
+    combo = doc.astype(np.int64) * (distinct + 1) + ids
     _, first_at, inverse, counts = np.unique(combo, return_index=True, return_inverse=True,
                                              return_counts=True)
     count = counts[inverse].astype(np.float64)
     first = (first_at[inverse] == np.arange(n)).astype(np.float64)
-    empty = np.fromiter((not k for k in keys), dtype=bool, count=n)
     count[empty] = 1.0
     first[empty] = 1.0
     return count, first
