@@ -68,6 +68,38 @@ def digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def input_sets(root: Path, docs: int) -> list[tuple[str, Path, str]]:
+    """(name, input, output name) of the input sets, written under ``root``: ``docs``
+    generated documents as one JSONL file, the real pages in place (when present), the seed
+    page three times."""
+    gen = root / "generated.jsonl"
+    gen.write_text("".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n"
+                           for d, _ in generate(GeneratorConfig(docs=docs, seed=3,
+                                                                split="test"))))
+    seed = root / "seed"
+    seed.mkdir()
+    for i in range(3):
+        (seed / f"copy{i}.txt").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    inputs = [(f"generated ({docs:,})", gen, "out.jsonl"), ("seed x3", seed, "out")]
+    if REAL.is_dir():
+        inputs.insert(1, ("real pages", REAL.resolve(), "out"))
+    return inputs
+
+
+def mark_identical(rows: list[dict[str, Any]]) -> bool:
+    """Set each row's ``identical`` (its input's rows all have the same output and removed
+    hashes); whether every input's are."""
+    ok = True
+    for name in dict.fromkeys(r["input"] for r in rows):
+        mine = [r for r in rows if r["input"] == name]
+        same = all((r["output"], r["removed"]) == (mine[0]["output"], mine[0]["removed"])
+                   for r in mine)
+        ok &= same
+        for r in mine:
+            r["identical"] = "yes" if same else "NO"
+    return ok
+
+
 def run(name: str, src: Path, out: Path, engine: str, jobs: int) -> dict[str, Any]:
     removed = out.with_name(out.name + ".removed.jsonl")
     t0 = time.perf_counter()
@@ -98,31 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         engines.append(("dask", 2))
     with tempfile.TemporaryDirectory(prefix="dedup-engines-") as tmp:
         root = Path(tmp)
-        gen = root / "generated.jsonl"
-        gen.write_text("".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n"
-                               for d, _ in generate(GeneratorConfig(docs=args.docs, seed=3,
-                                                                    split="test"))))
-        seed = root / "seed"
-        seed.mkdir()
-        for i in range(3):
-            (seed / f"copy{i}.txt").write_text(SEED.read_text(encoding="utf-8"),
-                                               encoding="utf-8")
-        inputs = [(f"generated ({args.docs:,})", gen, "out.jsonl"), ("seed x3", seed, "out")]
-        if REAL.is_dir():
-            inputs.insert(1, ("real pages", REAL.resolve(), "out"))
-        for name, src, target in inputs:
+        for name, src, target in input_sets(root, args.docs):
             for n, (engine, jobs) in enumerate(engines):
                 row = run(name, src, root / f"{name[:4]}-{n}-{target}", engine, jobs)
                 print(row, flush=True)
                 rows.append(row)
-    ok = True
-    for name in dict.fromkeys(r["input"] for r in rows):
-        mine = [r for r in rows if r["input"] == name]
-        same = all((r["output"], r["removed"]) == (mine[0]["output"], mine[0]["removed"])
-                   for r in mine)
-        ok &= same
-        for r in mine:
-            r["identical"] = "yes" if same else "NO"
+    ok = mark_identical(rows)
     cols = ["input", "engine", "corpus stage", "output", "removed", "identical", "seconds"]
     lines = ["# Byte-identical output for every engine", "",
              f"`python benchmarks/engines_identical.py --docs {args.docs}` on commit {commit()}, "

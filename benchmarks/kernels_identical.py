@@ -13,7 +13,6 @@ when absent), and the seed page three times. Exit 1 when anything differs.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
@@ -23,12 +22,11 @@ from typing import Any
 
 from dedup.batch import run_clean
 from dedup.config import Config
-from dedup.corpus import GeneratorConfig, generate
 from dedup.kernels import kernels_off
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import commit  # a sibling module of the scripts, not a package
-from engines_identical import REAL, SEED, digest
+from engines_identical import digest, input_sets, mark_identical
 
 
 def run(name: str, src: Path, out: Path, kernels: bool) -> dict[str, Any]:
@@ -54,31 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="dedup-kernels-") as tmp:
         root = Path(tmp)
-        gen = root / "generated.jsonl"
-        gen.write_text("".join(json.dumps({"id": d["id"], "text": d["text"]}) + "\n"
-                               for d, _ in generate(GeneratorConfig(docs=args.docs, seed=3,
-                                                                    split="test"))))
-        seed = root / "seed"
-        seed.mkdir()
-        for i in range(3):
-            (seed / f"copy{i}.txt").write_text(SEED.read_text(encoding="utf-8"),
-                                               encoding="utf-8")
-        inputs = [(f"generated ({args.docs:,})", gen, "out.jsonl"), ("seed x3", seed, "out")]
-        if REAL.is_dir():
-            inputs.insert(1, ("real pages", REAL.resolve(), "out"))
-        for name, src, target in inputs:
+        for name, src, target in input_sets(root, args.docs):
             for n, kernels in enumerate((True, False)):
                 row = run(name, src, root / f"{name[:4]}-{n}-{target}", kernels)
                 print(row, flush=True)
                 rows.append(row)
-    ok = True
-    for name in dict.fromkeys(r["input"] for r in rows):
-        mine = [r for r in rows if r["input"] == name]
-        same = all((r["output"], r["removed"]) == (mine[0]["output"], mine[0]["removed"])
-                   for r in mine)
-        ok &= same
-        for r in mine:
-            r["identical"] = "yes" if same else "NO"
+    ok = mark_identical(rows)
     cols = ["input", "kernels", "output", "removed", "identical", "cpu seconds"]
     lines = ["# Byte-identical output with the compiled kernels and their Python references", "",
              f"`python benchmarks/kernels_identical.py --docs {args.docs}` on commit {commit()}, "
