@@ -167,14 +167,13 @@ def _doc_key(line_hash: int, doc: int) -> int:
 def group_keys(sets: Sequence[np.ndarray], keys32: np.ndarray) -> np.ndarray:
     """One 64-bit key per row (XXH3 of its shingle set and band keys): rows with the same key
     have the same similarity to every other row and the same candidates."""
-    out = np.empty(len(sets), dtype=np.uint64)
-    for i, (s, k) in enumerate(zip(sets, keys32, strict=True)):
-        h = xxhash.xxh3_64()
-        h.update(np.ascontiguousarray(s, dtype=np.uint32).tobytes())
-        h.update(b"\x00")
-        h.update(np.ascontiguousarray(k, dtype=np.uint64).tobytes())
-        out[i] = h.intdigest()
-    return out
+    if len(sets) != len(keys32):
+        raise ValueError(f"group_keys: {len(sets)} sets but {len(keys32)} rows of band keys")
+    digest = xxhash.xxh3_64_intdigest  # of the concatenation: as the streaming hash's updates
+    keys = np.ascontiguousarray(keys32, dtype=np.uint64)
+    return np.fromiter(
+        (digest(np.ascontiguousarray(s, dtype=np.uint32).tobytes() + b"\x00" + k.tobytes())
+         for s, k in zip(sets, keys, strict=True)), dtype=np.uint64, count=len(sets))
 
 
 def corpus_keys(doc: Document, cfg: Config) -> CorpusKeys:

@@ -6,11 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import xxhash
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedup.batch import run_clean
 from dedup.cli import main
 from dedup.config import Config
+from dedup.crossdoc import group_keys
 from dedup.index import CorpusIndex
 from dedup.pipeline import Cleaner
 
@@ -249,3 +254,23 @@ def test_batched_index_look_ups_decide_as_one_document_at_a_time(monkeypatch) ->
     assert run(32) == one
     assert run(7) == one
     assert sum(v[0] == "duplicate:cross-doc" for doc in one for v in doc) > 50
+
+
+@given(st.lists(st.lists(st.integers(0, 2**32 - 1), max_size=20), max_size=12),
+       st.integers(1, 4), st.data())
+@settings(max_examples=60, deadline=None)
+def test_group_keys_equal_the_streaming_hash(sets: list[list[int]], bands: int,
+                                             data: st.DataObject) -> None:
+    """One XXH3 of (set, NUL, band keys) per row, as the streaming hash gives it."""
+    arrays = [np.array(s, dtype=np.uint32) for s in sets]
+    keys = np.array([data.draw(st.lists(st.integers(0, 2**32 - 1), min_size=bands,
+                                        max_size=bands)) for _ in sets],
+                    dtype=np.uint32).reshape(len(sets), bands)
+    want = []
+    for s, k in zip(arrays, keys, strict=True):
+        h = xxhash.xxh3_64()
+        h.update(s.tobytes())
+        h.update(b"\x00")
+        h.update(k.astype(np.uint64).tobytes())
+        want.append(h.intdigest())
+    assert group_keys(arrays, keys).tolist() == want
