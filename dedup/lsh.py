@@ -216,8 +216,17 @@ def crowded_groups(keys: np.ndarray, groups: np.ndarray, limit: int) -> np.ndarr
     if not len(keys):
         return np.empty(0, dtype=np.int64)
     bands = keys.shape[1]
-    owner = np.repeat(groups.astype(np.int64), bands)
     flat = keys.ravel()
+    # A group's rows sharing a key are at most all rows with that key: only keys held by more
+    # than ``limit`` rows in all can be crowded, and one plain sort finds them (usually none).
+    s = np.sort(flat)
+    runs = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    common = s[runs[np.diff(np.r_[runs, len(s)]) > limit]]
+    if not len(common):
+        return np.empty(0, dtype=np.int64)
+    owner = np.repeat(groups.astype(np.int64), bands)
+    mine = np.isin(flat, common)
+    flat, owner = flat[mine], owner[mine]
     order = np.lexsort((flat, owner))
     f, o = flat[order], owner[order]
     new = np.r_[True, (f[1:] != f[:-1]) | (o[1:] != o[:-1])]

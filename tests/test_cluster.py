@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import Cleaner, Config
+from dedup.lsh import crowded_groups
 
 P = [
     "The city council approved the new harbour bridge budget on Monday after a long debate.",
@@ -210,3 +211,28 @@ def test_thousands_of_variants_of_a_template_in_one_page_are_not_paired(
     result = cleaner().clean("\n".join(lines))
     assert seen == [0]
     assert sum(not v.dropped for v in result.verdicts) < 20
+
+
+def _crowded_reference(keys: np.ndarray, groups: np.ndarray, limit: int) -> np.ndarray:
+    """Every (group, key) pair's rows counted by one lexicographic sort (as first written)."""
+    owner = np.repeat(groups.astype(np.int64), keys.shape[1])
+    flat = keys.ravel()
+    order = np.lexsort((flat, owner))
+    f, o = flat[order], owner[order]
+    starts = np.flatnonzero(np.r_[True, (f[1:] != f[:-1]) | (o[1:] != o[:-1])])
+    return np.unique(o[starts[np.diff(np.r_[starts, len(f)]) > limit]])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.lists(st.integers(0, 6), min_size=3,
+                                                      max_size=3)), min_size=1, max_size=60),
+       st.integers(0, 8))
+def test_crowded_groups_equal_the_reference(rows: list[tuple[int, list[int]]],
+                                            limit: int) -> None:
+    """Few distinct keys and groups, so keys are shared within and across groups: the plain
+    sort's pre-filter never changes which groups are crowded."""
+    groups = np.array(sorted(g for g, _ in rows), dtype=np.int64)
+    keys = np.array([k for _, k in rows], dtype=np.uint64)
+    got = crowded_groups(keys, groups, limit)
+    assert got.dtype == np.int64
+    assert got.tolist() == _crowded_reference(keys, groups, limit).tolist()
