@@ -8,6 +8,7 @@ import gzip
 import json
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -16,10 +17,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedup.batch import run_clean
 from dedup.cli import main
 from dedup.errors import InputError
+from dedup.io.readers import _SURROGATE, _SURROGATE_ESCAPE
 
 # Distinct long paragraphs (no two near-duplicates), so cross-document dedup keeps them all.
 S = [
@@ -559,3 +563,17 @@ def test_nan_infinity_and_out_of_range_numbers_are_failures(tmp_path: Path) -> N
     lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line, parse_constant=lambda c: pytest.fail(c))["x"] for line in lines] \
         == [1.5e300]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.characters(), st.integers(0xD800, 0xDFFF).map(chr)),
+                max_size=30).map("".join), st.booleans())
+def test_the_surrogate_pre_check_misses_no_lone_surrogate(text: str, upper: bool) -> None:
+    """A JSONL line whose decoded record holds a lone surrogate always passes the pre-check
+    that sends it to the full check (escapes in either case; pairs may pass it too)."""
+    raw = json.dumps({"text": text})  # ensure_ascii: every non-ASCII character escaped
+    if upper:
+        raw = re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), raw)
+    decoded = json.loads(raw)["text"]
+    if _SURROGATE.search(decoded):  # (a high and a low surrogate in a row decode as one)
+        assert _SURROGATE_ESCAPE.search(raw.encode("ascii"))

@@ -93,6 +93,9 @@ _NAMES = {"gz": "gzip", "zst": "zstd"}
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _NEWLINE = b"\n"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A JSON escape of a surrogate code point (\uD800-\uDFFF, either case): a necessary condition
+# for a lone surrogate in a decoded JSONL record (the line itself is valid UTF-8).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -828,7 +831,7 @@ def _jsonl_record(source: Source, raw: bytes, lineno: int, text_field: str,
     try:
         record = json.loads(_decode(raw, where, encoding_errors, lines=False),
                             parse_constant=_no_constant, parse_float=_finite)
-        if b"\\u" in raw:  # only an escape can put a lone surrogate into the record
+        if _SURROGATE_ESCAPE.search(raw):  # only an escape can put a surrogate in the record
             record = _no_surrogates(record, where, encoding_errors)
     except InputError as exc:
         return _unreadable(doc_id, source, exc, encoding_errors)
