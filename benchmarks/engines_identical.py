@@ -100,6 +100,21 @@ def mark_identical(rows: list[dict[str, Any]]) -> bool:
     return ok
 
 
+def write_table(out: Path, title: str, command: str, note: str, cols: list[str],
+                rows: list[dict[str, Any]]) -> None:
+    """Write (and print) the markdown result: the title, the command with the commit and the
+    machine, what the hashes are (and ``note``), then the table of ``rows``."""
+    lines = [f"# {title}", "",
+             f"{command} on commit {commit()}, {platform.machine()}, Python "
+             f"{platform.python_version()}. `output` and `removed` are SHA-256 prefixes of every "
+             f"output file and of the `--removed` journal{note}.", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
 def run(name: str, src: Path, out: Path, engine: str, jobs: int) -> dict[str, Any]:
     removed = out.with_name(out.name + ".removed.jsonl")
     t0 = time.perf_counter()
@@ -137,15 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
     ok = mark_identical(rows)
     cols = ["input", "engine", "corpus stage", "output", "removed", "identical", "seconds"]
-    lines = ["# Byte-identical output for every engine", "",
-             f"`python benchmarks/engines_identical.py --docs {args.docs}` on commit {commit()}, "
-             f"{platform.machine()}, Python {platform.python_version()}. `output` and `removed` "
-             "are SHA-256 prefixes of every output file and of the `--removed` journal.", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    write_table(args.out, "Byte-identical output for every engine",
+                f"`python benchmarks/engines_identical.py --docs {args.docs}`", "", cols, rows)
     return 0 if ok else 1
 
 

@@ -13,7 +13,6 @@ when absent), and the seed page three times. Exit 1 when anything differs.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
@@ -25,8 +24,7 @@ from dedup.config import Config
 from dedup.kernels import kernels_off
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import commit  # a sibling module of the scripts, not a package
-from engines_identical import digest, input_sets, mark_identical
+from engines_identical import digest, input_sets, mark_identical, write_table
 
 
 def run(name: str, src: Path, out: Path, kernels: bool) -> dict[str, Any]:
@@ -59,17 +57,10 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
     ok = mark_identical(rows)
     cols = ["input", "kernels", "output", "removed", "identical", "cpu seconds"]
-    lines = ["# Byte-identical output with the compiled kernels and their Python references", "",
-             f"`python benchmarks/kernels_identical.py --docs {args.docs}` on commit {commit()}, "
-             f"{platform.machine()}, Python {platform.python_version()}. `output` and `removed` "
-             "are SHA-256 prefixes of every output file and of the `--removed` journal; "
-             "`cpu seconds` of this process (one run after the other, so the second has warm "
-             "caches of the file system only).", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    write_table(args.out, "Byte-identical output with the compiled kernels and their Python "
+                "references", f"`python benchmarks/kernels_identical.py --docs {args.docs}`",
+                "; `cpu seconds` of this process (one run after the other, so the second has "
+                "warm caches of the file system only)", cols, rows)
     return 0 if ok else 1
 
 

@@ -293,7 +293,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_tokens",
-                                    "ASCII tokens (see dedup.normalize.tokens).", -1, methods};
+                                    "Tokens and keys of lines (see dedup.normalize).", -1, methods};
 
 PyMODINIT_FUNC PyInit__tokens(void) {
     for (int c = 0; c < 128; c++)
