@@ -267,6 +267,11 @@ class _Stream:
             self.fh = None
 
 
+def _id_line(doc_id: str) -> bytes:
+    """A document id as its line of the id store (a newline in it becomes a space)."""
+    return doc_id.encode("utf-8", "surrogatepass").replace(b"\n", b" ") + b"\n"
+
+
 class Store:
     """The row records and document ids, read back for verification and provenance only.
 
@@ -285,8 +290,14 @@ class Store:
         return self.rows.append(values.astype(_U32, copy=False).tobytes())
 
     def append_id(self, doc_id: str) -> int:
-        return self.ids.append(doc_id.encode("utf-8", "surrogatepass").replace(b"\n", b" ")
-                               + b"\n")
+        return self.ids.append(_id_line(doc_id))
+
+    def append_ids(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """:meth:`append_id` of several ids in one write; returns their byte offsets."""
+        lines = [_id_line(i) for i in doc_ids]
+        sizes = np.fromiter(map(len, lines), dtype=np.uint64, count=len(lines))
+        base = self.ids.append(b"".join(lines))
+        return np.uint64(base) + np.cumsum(sizes) - sizes
 
     def read_row(self, start: int, end: int) -> np.ndarray:
         return np.frombuffer(self.rows.read(start, end), dtype=_U32)
@@ -566,28 +577,60 @@ class CorpusIndex:
         self.row_doc.append(doc)
         return row
 
+    def add_documents(self, doc_ids: Sequence[str], tokens: Sequence[int],
+                      clusters: Sequence[int]) -> int:
+        """:meth:`add_document` of several documents at once (``clusters``: each one's
+        cluster ordinal, its own for a new cluster): the same ids, offsets, tokens and
+        clusters, one write to the store; returns the first one's ordinal."""
+        first = len(self.doc_tokens)
+        if not doc_ids:
+            return first
+        self.doc_id_offsets.append(self.store.append_ids(doc_ids))
+        self.doc_tokens.append(np.minimum(np.asarray(tokens, dtype=np.int64), 0xFFFFFFFF))
+        self.doc_cluster.append(np.asarray(clusters, dtype=np.int64))
+        return first
+
     def add_rows(self, doc: int, lines: Sequence[int], payloads: Sequence[np.ndarray]
                  ) -> list[int]:
         """:meth:`add_row` for several paragraphs of document ``doc`` at once (one write to the
         store); returns their rows. The same records, offsets and rows."""
         if not payloads:
             return []
+        sizes = np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads))
+        first = self.add_rows_flat(np.full(len(payloads), doc, dtype=np.int64),
+                                   np.asarray(lines, dtype=np.int64), sizes,
+                                   np.concatenate(payloads))
+        return list(range(first, first + len(payloads)))
+
+    def add_rows_flat(self, docs: np.ndarray, lines: np.ndarray, sizes: np.ndarray,
+                      flat: np.ndarray) -> int:
+        """:meth:`add_row` for several rows at once, of any documents: row ``i`` is
+        ``(docs[i], lines[i])`` with the next ``sizes[i]`` values of ``flat`` as its payload;
+        one write to the store, the same records and offsets as row after row. Returns the
+        first row."""
         first = len(self.row_offsets)
-        if first + len(payloads) - 1 > 0xFFFFFFFF:
+        n = len(docs)
+        if not n:
+            return first
+        if first + n - 1 > 0xFFFFFFFF:
             raise OutputError("the corpus index is full (2**32 paragraphs)",
                               hint="split the corpus into several index directories")
-        sizes = np.fromiter((len(p) + 2 for p in payloads), dtype=np.int64, count=len(payloads))
-        ends = np.cumsum(sizes)
+        if len(flat) != int(sizes.sum()):
+            raise ValueError(f"add_rows_flat: {len(flat)} payload values for sizes summing "
+                             f"to {int(sizes.sum())}")
+        ends = np.cumsum(sizes + 2)
+        starts = ends - sizes - 2
         records = np.empty(int(ends[-1]), dtype=_U32)
-        starts = ends - sizes
-        records[starts] = doc
-        records[starts + 1] = np.asarray(lines, dtype=_U32)
-        for at, payload in zip((starts + 2).tolist(), payloads, strict=True):
-            records[at:at + len(payload)] = payload
+        head = np.zeros(len(records), dtype=bool)
+        head[starts] = True
+        head[starts + 1] = True
+        records[starts] = docs
+        records[starts + 1] = lines
+        records[~head] = flat
         base = self.store.append_row(records)
         self.row_offsets.append(base + 4 * starts)
-        self.row_doc.append(np.full(len(payloads), doc, dtype=_U32))
-        return list(range(first, first + len(payloads)))
+        self.row_doc.append(np.asarray(docs, dtype=_U32))
+        return first
 
     def record(self, row: int) -> tuple[int, int, np.ndarray]:
         """``(document ordinal, line, hashes)`` of a row, read from the store."""

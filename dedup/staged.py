@@ -38,7 +38,7 @@ decided again without them (see :meth:`StagedDeduper._decide`).
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -50,6 +50,7 @@ from .crossdoc import (
     MARKS,
     REASON,
     CorpusDeduper,
+    _doc_key,
     best_cluster,
     corpus_keys,
     group_keys,
@@ -375,9 +376,10 @@ class StagedDeduper(CorpusDeduper):
         names: dict[int, str] = {}  # the ids of the documents the window's drops point at
         cluster_of: list[int] = []
         tokens_of: list[int] = []
+        adds = _WindowAdds(index)
         row = 0
         for j, (doc, ck) in enumerate(zip(docs, keys, strict=True)):
-            self._mark(doc)
+            adds.mark(self.marks, doc.ordinal)
             paras = doc.paragraphs
             lines = ([paras[i].line for i in ck.content] if paras
                      else [i + 1 for i in ck.content])
@@ -406,9 +408,9 @@ class StagedDeduper(CorpusDeduper):
                               f"near-duplicate of document {cl_id}")
                              for k in range(len(lines)) if k not in hits)
                 drops.sort()
-            self._tokens = tokens
-            ordinal = self._insert(doc, lines, hits, ck.longs, ck.sets,  # type: ignore[arg-type]
-                                   ck.keys32, ck.short_hash, cl, drop_doc)
+            ordinal = adds.document(doc.id, sum(tokens), cl)
+            if not drop_doc:
+                adds.rows(ordinal, lines, hits, ck)
             if not drop_doc:
                 for k, h in ck.short_hash.items():
                     if k not in hits:
@@ -419,7 +421,9 @@ class StagedDeduper(CorpusDeduper):
                 cl_id, duplicate, similarity, ordinal if cl is None else cl, sum(tokens))))
             if drop_doc and bool((wdoc[row:] == j).any()):
                 self.restarts += 1
+                adds.write()
                 return docs[j + 1:], keys[j + 1:]
+        adds.write()
         return [], []
 
     def _prior_shorts(self, keys: Sequence[CorpusKeys], rows: Rows, long: LongDecision,
@@ -476,6 +480,97 @@ class StagedDeduper(CorpusDeduper):
             name = index.doc_id(cl) if cl < base else docs[cl - base].id
             return name, True, round(best[0], 4), cl
         return doc.id, False, 1.0, None
+
+
+class _WindowAdds:
+    """What a window's documents add to the index, written in one go once the window is
+    decided (nothing in a window reads its own documents' entries from the index: they are
+    answered from the window's tables). The same ordinals, rows, records and keys as the
+    reference's insert document after document (``CorpusDeduper._insert``): per document, its
+    kept long paragraphs, then its kept short lines."""
+
+    def __init__(self, index: CorpusIndex) -> None:
+        self.index = index
+        self.documents = index.documents  # the next document's ordinal
+        self.first_row = self.next_row = index.paragraphs
+        self.ids: list[str] = []
+        self.tokens: list[int] = []
+        self.clusters: list[int] = []
+        self.row_doc: list[int] = []
+        self.row_line: list[int] = []
+        self.sizes: list[int] = []
+        self.payloads: list[np.ndarray] = []
+        self.band_keys: list[np.ndarray] = []  # (rows, bands) per document with kept longs
+        self.band_first: list[int] = []  # the first row of each block of band_keys
+        self.exact_keys: list[int] = []
+        self.exact_rows: list[int] = []
+
+    def mark(self, marks: OrderedDict[int, tuple[int, int]], ordinal: int) -> None:
+        """The index's (paragraphs, documents) before the document of run ordinal
+        ``ordinal`` (``CorpusDeduper._mark``)."""
+        marks[ordinal] = (self.next_row, self.documents)
+        while len(marks) > MARKS:
+            marks.popitem(last=False)
+
+    def document(self, doc_id: str, tokens: int, cluster: int | None) -> int:
+        ordinal = self.documents
+        self.documents += 1
+        self.ids.append(doc_id)
+        self.tokens.append(tokens)
+        self.clusters.append(ordinal if cluster is None else cluster)
+        return ordinal
+
+    def rows(self, ordinal: int, lines: list[int], hits: dict[int, _Hit], ck: CorpusKeys
+             ) -> None:
+        """The kept paragraphs of document ``ordinal`` (``lines``: its content's lines)."""
+        if ck.keys32 is not None and ck.longs:
+            kept = [i for i, k in enumerate(ck.longs) if k not in hits]
+            if kept:
+                sets = ck.sets
+                for i in kept:
+                    k = ck.longs[i]
+                    payload = sets[k]
+                    self.row_line.append(lines[k])
+                    self.sizes.append(len(payload))
+                    self.payloads.append(payload)
+                self.row_doc.extend([ordinal] * len(kept))
+                self.band_keys.append(ck.keys32[kept] if len(kept) < len(ck.longs)
+                                      else ck.keys32)
+                self.band_first.append(self.next_row)
+                self.next_row += len(kept)
+        shorts = [(k, h) for k, h in ck.short_hash.items() if k not in hits]
+        if shorts:
+            hashes = np.fromiter((h for _, h in shorts), dtype=np.uint64, count=len(shorts))
+            self.payloads.append(np.stack((hashes & np.uint64(_U32), hashes >> np.uint64(32)),
+                                          axis=1).astype(np.uint32).ravel())
+            self.row_line.extend(lines[k] for k, _ in shorts)
+            self.row_doc.extend([ordinal] * len(shorts))
+            self.sizes.extend([2] * len(shorts))
+            self.exact_keys.extend(_doc_key(h, ordinal) for _, h in shorts)
+            self.exact_rows.extend(range(self.next_row, self.next_row + len(shorts)))
+            self.next_row += len(shorts)
+
+    def write(self) -> None:
+        """Everything gathered into the index: documents, rows, band and exact keys."""
+        index = self.index
+        index.add_documents(self.ids, self.tokens, self.clusters)
+        if self.row_doc:
+            first = index.add_rows_flat(
+                np.asarray(self.row_doc, dtype=np.int64),
+                np.asarray(self.row_line, dtype=np.int64),
+                np.asarray(self.sizes, dtype=np.int64), np.concatenate(self.payloads))
+            assert first == self.first_row
+        if self.band_keys:
+            keys = np.concatenate(self.band_keys)
+            counts = np.fromiter((len(b) for b in self.band_keys), dtype=np.int64,
+                                 count=len(self.band_keys))
+            starts = np.repeat(np.asarray(self.band_first, dtype=np.int64), counts)
+            within = np.arange(len(keys)) - np.repeat(np.cumsum(counts) - counts, counts)
+            rows = (starts + within).astype(np.uint64)
+            index.bands.add(keys.astype(np.uint64).ravel(), np.repeat(rows, keys.shape[1]))
+        if self.exact_rows:
+            index.exact.add(np.asarray(self.exact_keys, dtype=np.uint64),
+                            np.asarray(self.exact_rows, dtype=np.uint64))
 
 
 @dataclass(slots=True)

@@ -174,3 +174,42 @@ def test_add_rows_equals_add_row_one_by_one(rows: list[tuple[int, list[int]]], d
         d, line, hashes = many.record(row)
         d1, line1, hashes1 = one.record(row)
         assert (d, line) == (d1, line1) and np.array_equal(hashes, hashes1)
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2**31),
+                          st.lists(st.integers(0, 2**32 - 1), max_size=6)), max_size=10),
+       st.lists(st.tuples(st.text(max_size=8), st.integers(0, 2**33), st.integers(0, 4)),
+                max_size=6))
+@settings(max_examples=60, deadline=None)
+def test_window_writes_equal_one_by_one(rows: list[tuple[int, int, list[int]]],
+                                        docs: list[tuple[str, int, int]]) -> None:
+    """Rows of several documents and several documents, each in one write: the same store
+    bytes, offsets, row documents, ids, tokens (capped at 2**32 - 1) and clusters."""
+    one, many = CorpusIndex(Config(), None), CorpusIndex(Config(), None)
+    for index in (one, many):
+        index.add_document("first\nid", 3, None)
+        index.add_row(0, 5, np.array([7, 8], dtype=np.uint32))
+    want_docs = [one.add_document(i, t, c) for i, t, c in docs]
+    assert many.add_documents([i for i, _, _ in docs], [t for _, t, _ in docs],
+                              [c for _, _, c in docs]) == (want_docs[0] if docs else 1)
+    want = [one.add_row(d, line, np.array(p, dtype=np.uint32)) for d, line, p in rows]
+    first = many.add_rows_flat(np.array([d for d, _, _ in rows], dtype=np.int64),
+                               np.array([line for _, line, _ in rows], dtype=np.int64),
+                               np.array([len(p) for _, _, p in rows], dtype=np.int64),
+                               np.array([v for _, _, p in rows for v in p], dtype=np.uint32))
+    assert list(range(first, first + len(rows))) == want
+    for stream in ("rows", "ids"):
+        a, b = getattr(many.store, stream), getattr(one.store, stream)
+        assert a.read(0, a.end) == b.read(0, b.end), stream
+    for name in ("row_offsets", "row_doc", "doc_id_offsets", "doc_tokens", "doc_cluster"):
+        assert np.array_equal(getattr(many, name).view(), getattr(one, name).view()), name
+    assert [many.doc_id(d) for d in range(many.documents)] == \
+        [one.doc_id(d) for d in range(one.documents)]
+
+
+def test_add_rows_flat_refuses_a_payload_of_the_wrong_length() -> None:
+    index = CorpusIndex(Config(), None)
+    with pytest.raises(ValueError, match="payload values"):
+        index.add_rows_flat(np.array([0]), np.array([1]), np.array([3]),
+                            np.array([1, 2], dtype=np.uint32))
+    assert index.paragraphs == 0 and index.store.rows.end == 0
