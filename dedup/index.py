@@ -297,7 +297,8 @@ class Store:
         lines = [_id_line(i) for i in doc_ids]
         sizes = np.fromiter(map(len, lines), dtype=np.uint64, count=len(lines))
         base = self.ids.append(b"".join(lines))
-        return np.uint64(base) + np.cumsum(sizes) - sizes
+        offsets: np.ndarray = np.uint64(base) + np.cumsum(sizes) - sizes
+        return offsets
 
     def read_row(self, start: int, end: int) -> np.ndarray:
         return np.frombuffer(self.rows.read(start, end), dtype=_U32)
