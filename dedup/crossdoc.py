@@ -28,10 +28,11 @@ crowded windows; the tests keep this class as its reference.
 
 from __future__ import annotations
 
+import importlib
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import xxhash
@@ -49,6 +50,12 @@ MARKS = 4096  # recent documents whose index watermark is kept (more than ever i
 REASON = "duplicate:cross-doc"
 DOCUMENT = "duplicate:document"
 _HI = np.uint64(32)
+
+_pairs: Any
+try:  # the candidate kernels, built by the package's own build (see similarities)
+    _pairs = importlib.import_module("dedup._pairs")
+except ImportError:  # pragma: no cover - a source tree without the build: numpy
+    _pairs = None
 
 
 @dataclass(slots=True)
@@ -84,24 +91,35 @@ def _key_hashes(paras: list[Paragraph], seed: int) -> np.ndarray:
 RECORD_CACHE = 1 << 15  # rows whose record stays in memory (a few MB)
 
 
-def similarities(mine: list[np.ndarray], stored: list[np.ndarray]) -> np.ndarray:
+def similarities(mine: list[np.ndarray], stored: list[np.ndarray], compiled: bool = True
+                 ) -> np.ndarray:
     """Exact Jaccard similarity of every pair ``(mine[i], stored[i])`` of sorted unique 32-bit
     shingle sets, all pairs at once (the value :func:`.shingle.jaccard` gives each pair).
 
-    Each set is tagged with its pair number in the high 32 bits, so all ``mine`` values form
-    one sorted array and all ``stored`` values another; one search of the first in the second
-    finds every shared shingle.
+    ``compiled``: the shared shingles counted by one merge per pair (``dedup._pairs``) when it
+    is built and the sets are uint32 arrays in lists; else, the reference: each set is tagged
+    with its pair number in the high 32 bits, so all ``mine`` values form one sorted array and
+    all ``stored`` values another, and one search of the first in the second finds every
+    shared shingle.
     """
     n = len(mine)
     la = np.fromiter(map(len, mine), dtype=np.int64, count=n)
     lb = np.fromiter(map(len, stored), dtype=np.int64, count=n)
     inter = np.zeros(n, dtype=np.int64)
     if n and la.any() and lb.any():
-        tag = np.arange(n, dtype=np.uint64) << _HI
-        a = np.concatenate(mine).astype(np.uint64) | np.repeat(tag, la)
-        b = np.concatenate(stored).astype(np.uint64) | np.repeat(tag, lb)
-        pos = np.minimum(np.searchsorted(b, a), len(b) - 1)
-        inter = np.bincount(np.repeat(np.arange(n), la)[b[pos] == a], minlength=n)
+        done = False
+        if compiled and _pairs is not None and type(mine) is list and type(stored) is list:
+            try:
+                _pairs.intersections(mine, stored, inter)
+                done = True
+            except TypeError:  # a set that is not uint32: the reference below
+                pass
+        if not done:
+            tag = np.arange(n, dtype=np.uint64) << _HI
+            a = np.concatenate(mine).astype(np.uint64) | np.repeat(tag, la)
+            b = np.concatenate(stored).astype(np.uint64) | np.repeat(tag, lb)
+            pos = np.minimum(np.searchsorted(b, a), len(b) - 1)
+            inter = np.bincount(np.repeat(np.arange(n), la)[b[pos] == a], minlength=n)
     union = la + lb - inter
     out: np.ndarray = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
     return out

@@ -23,6 +23,8 @@ HOLDERS: tuple[tuple[str, str], ...] = (
     ("dedup.normalize", "_tokens"),
     ("dedup.shingle", "_minhash"),
     ("dedup.signature", "_minhash"),
+    ("dedup.crossdoc", "_pairs"),
+    ("dedup.staged", "_pairs"),
     ("dedup.boilerplate.features", "_lines"),
     ("dedup.boilerplate.layout", "_layout"),
     ("dedup.boilerplate.structure", "_layout"),

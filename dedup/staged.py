@@ -38,9 +38,11 @@ decided again without them (see :meth:`StagedDeduper._decide`).
 
 from __future__ import annotations
 
+import importlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +67,12 @@ WINDOW = 256  # documents decided together (at most MARKS, so checkpoints find t
 WINDOW_CHARS = 16 << 20  # ... or fewer, once their texts reach this many characters
 CROWDED = 64  # groups under one band key beyond which a window goes to the reference
 _U32 = 0xFFFFFFFF
+
+_pairs: Any
+try:  # the candidate kernels, built by the package's own build (see _bucket_pairs)
+    _pairs = importlib.import_module("dedup._pairs")
+except ImportError:  # pragma: no cover - a source tree without the build: numpy
+    _pairs = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +163,23 @@ def window_rows(keys: Sequence[CorpusKeys]) -> Rows:
                 np.concatenate(groups) if groups else np.empty(0, dtype=np.uint64))
 
 
-def _bucket_pairs(keys: np.ndarray, owner: np.ndarray, crowded: int
+def _bucket_pairs(keys: np.ndarray, owner: np.ndarray, crowded: int, compiled: bool = True
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Every pair ``(later, earlier)`` of distinct owners sharing a key (``keys``/``owner``:
-    one entry per (owner, key)), each pair once."""
+    one entry per (owner, key)), each pair once, sorted; :class:`Crowded` when more than
+    ``crowded`` owners share a key. ``compiled``: keys grouped in a hash table
+    (``dedup._pairs.bucket_pairs``) when it is built; else the reference below, which sorts
+    every entry."""
     if not len(keys):
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
+    if compiled and _pairs is not None:
+        widest, raw = _pairs.bucket_pairs(np.ascontiguousarray(keys, dtype=np.uint64),
+                                          np.ascontiguousarray(owner, dtype=np.int64), crowded)
+        if raw is None:
+            raise Crowded(widest)
+        found = np.unique(np.frombuffer(raw, dtype=np.uint64)).astype(np.int64)
+        return found >> 32, found & _U32
     packed = np.unique((keys.astype(np.uint64) << np.uint64(32)) | owner.astype(np.uint64))
     k = packed >> np.uint64(32)
     o = (packed & np.uint64(_U32)).astype(np.int64)

@@ -1,0 +1,214 @@
+/* The corpus stage's candidate kernels (dedup/staged.py and dedup/crossdoc.py hold the numpy
+ * references these must equal).
+ *
+ * intersections(mine, stored, out): ``mine`` and ``stored`` are lists of the same length of
+ * sorted 32-bit shingle sets (C-contiguous uint32 buffers); ``out`` (int64, one per pair)
+ * receives, for each pair ``i``, how many values of ``mine[i]`` occur in ``stored[i]``: the
+ * shared shingles of two sorted unique sets, found by one merge (the reference,
+ * crossdoc.similarities, searches every value of one in the other). TypeError when an item is
+ * not a uint32 buffer (the caller then takes the reference); nothing is written before every
+ * argument is checked.
+ *
+ * bucket_pairs(keys, owner, crowded): ``keys`` (uint64, values below 2**32) and ``owner``
+ * (int64, from 0 to 2**31 - 1) are entries (key, owner) of a window's band keys; returns
+ * ``(widest, pairs)``: ``widest`` the most distinct owners under one key, and, unless that
+ * exceeds ``crowded`` (then ``pairs`` is None), ``pairs`` a bytes object of uint64 values
+ * ``later << 32 | earlier``, one for every two distinct owners ``earlier < later`` under a key,
+ * a pair appearing once per key it shares (the caller's np.unique makes them one). Keys are
+ * grouped in a hash table, not sorted: the reference (staged._bucket_pairs) sorts every entry.
+ *
+ * Plain C against the Python C API and the buffer protocol: no numpy headers are needed.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int of_kind(const Py_buffer *v, Py_ssize_t itemsize, const char *kinds) {
+    const char *f = v->format ? v->format : "B";
+    if (*f == '=' || *f == '@' || *f == '<') f++;
+    return v->itemsize == itemsize && f[0] != '\0' && f[1] == '\0' && strchr(kinds, f[0]) != NULL;
+}
+
+static int64_t merge_count(const uint32_t *a, Py_ssize_t na, const uint32_t *b, Py_ssize_t nb) {
+    int64_t shared = 0;
+    Py_ssize_t j = 0;
+    for (Py_ssize_t i = 0; i < na && j < nb; i++) {
+        uint32_t x = a[i];
+        while (j < nb && b[j] < x) j++;
+        if (j < nb && b[j] == x) shared++;
+    }
+    return shared;
+}
+
+static PyObject *intersections(PyObject *self, PyObject *args) {
+    PyObject *mine, *stored, *oout;
+    if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, &mine, &PyList_Type, &stored, &oout))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(mine);
+    if (PyList_GET_SIZE(stored) != n) {
+        PyErr_SetString(PyExc_ValueError, "intersections: the two lists differ in length");
+        return NULL;
+    }
+    Py_buffer out;
+    if (PyObject_GetBuffer(oout, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0)
+        return NULL;
+    PyObject *result = NULL;
+    Py_buffer *views = NULL;
+    Py_ssize_t held = 0;
+    if (!of_kind(&out, 8, "qlQL") || out.len != 8 * n) {
+        PyErr_SetString(PyExc_ValueError, "intersections: out must be int64, one per pair");
+        goto done;
+    }
+    views = PyMem_Malloc(sizeof(Py_buffer) * (size_t)(2 * n + 1));
+    if (views == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < 2 * n; i++) {
+        PyObject *item = PyList_GET_ITEM(i < n ? mine : stored, i < n ? i : i - n);
+        if (PyObject_GetBuffer(item, &views[i], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "intersections: every set must be a uint32 buffer");
+            goto done;
+        }
+        held = i + 1;
+        if (!of_kind(&views[i], 4, "IL") || views[i].ndim > 1) {
+            PyErr_SetString(PyExc_TypeError, "intersections: every set must be a uint32 buffer");
+            goto done;
+        }
+    }
+    int64_t *shared = out.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        shared[i] = merge_count(views[i].buf, views[i].len / 4, views[n + i].buf,
+                                views[n + i].len / 4);
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+static int cmp_i64(const void *x, const void *y) {
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+#define EMPTY UINT64_MAX
+
+static PyObject *bucket_pairs(PyObject *self, PyObject *args) {
+    PyObject *okeys, *oowner;
+    Py_ssize_t crowded;
+    if (!PyArg_ParseTuple(args, "OOn", &okeys, &oowner, &crowded)) return NULL;
+    Py_buffer kv, ov;
+    if (PyObject_GetBuffer(okeys, &kv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
+    if (PyObject_GetBuffer(oowner, &ov, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        PyBuffer_Release(&kv);
+        return NULL;
+    }
+    PyObject *result = NULL, *pairs = NULL;
+    uint64_t *slot_key = NULL;
+    Py_ssize_t *count = NULL, *start = NULL, *slot_of = NULL;
+    int64_t *grouped = NULL;
+    if (!of_kind(&kv, 8, "QL") || !of_kind(&ov, 8, "ql") || kv.len != ov.len) {
+        PyErr_SetString(PyExc_ValueError,
+                        "bucket_pairs: keys (uint64) and owner (int64) of the same length");
+        goto done;
+    }
+    Py_ssize_t n = kv.len / 8;
+    const uint64_t *keys = kv.buf;
+    const int64_t *owner = ov.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (keys[i] > 0xFFFFFFFFull || owner[i] < 0 || owner[i] > 0x7FFFFFFF) {
+            PyErr_SetString(PyExc_ValueError,
+                            "bucket_pairs: keys must be below 2**32, owners in 0..2**31-1");
+            goto done;
+        }
+    }
+    Py_ssize_t cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    slot_key = PyMem_Malloc(sizeof(uint64_t) * (size_t)cap);
+    count = PyMem_Calloc((size_t)cap + 1, sizeof(Py_ssize_t));
+    start = PyMem_Malloc(sizeof(Py_ssize_t) * ((size_t)cap + 1));
+    slot_of = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
+    grouped = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
+    if (!slot_key || !count || !start || !slot_of || !grouped) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t s = 0; s < cap; s++) slot_key[s] = EMPTY;
+    uint64_t mask = (uint64_t)cap - 1;
+    for (Py_ssize_t i = 0; i < n; i++) {  /* open addressing, linear probing */
+        uint64_t k = keys[i];
+        uint64_t s = (k * 0x9E3779B97F4A7C15ull) >> 20 & mask;
+        while (slot_key[s] != EMPTY && slot_key[s] != k) s = (s + 1) & mask;
+        slot_key[s] = k;
+        count[s]++;
+        slot_of[i] = (Py_ssize_t)s;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t s = 0; s < cap; s++) {
+        start[s] = at;
+        at += count[s];
+    }
+    start[cap] = at;
+    for (Py_ssize_t i = 0; i < n; i++) grouped[start[slot_of[i]]++] = owner[i];
+    for (Py_ssize_t s = cap; s > 0; s--) start[s] = start[s - 1];  /* back to the starts */
+    start[0] = 0;
+    /* each bucket's owners sorted and made distinct in place; count[s] becomes the distinct */
+    Py_ssize_t widest = 0, total = 0;
+    for (Py_ssize_t s = 0; s < cap; s++) {
+        Py_ssize_t c = count[s];
+        if (c == 0) continue;
+        int64_t *g = grouped + start[s];
+        if (c > 1) {
+            qsort(g, (size_t)c, sizeof(int64_t), cmp_i64);
+            Py_ssize_t d = 1;
+            for (Py_ssize_t j = 1; j < c; j++)
+                if (g[j] != g[d - 1]) g[d++] = g[j];
+            c = count[s] = d;
+        }
+        if (c > widest) widest = c;
+        total += c * (c - 1) / 2;
+    }
+    if (widest > crowded) {
+        result = Py_BuildValue("nO", widest, Py_None);
+        goto done;
+    }
+    pairs = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)8 * total);
+    if (pairs == NULL) goto done;
+    uint64_t *p = (uint64_t *)PyBytes_AS_STRING(pairs);
+    for (Py_ssize_t s = 0; s < cap; s++) {
+        Py_ssize_t c = count[s];
+        const int64_t *g = grouped + start[s];
+        for (Py_ssize_t j = 1; j < c; j++)
+            for (Py_ssize_t i = 0; i < j; i++)
+                *p++ = (uint64_t)g[j] << 32 | (uint64_t)g[i];
+    }
+    result = Py_BuildValue("nO", widest, pairs);
+done:
+    Py_XDECREF(pairs);
+    PyMem_Free(slot_key);
+    PyMem_Free(count);
+    PyMem_Free(start);
+    PyMem_Free(slot_of);
+    PyMem_Free(grouped);
+    PyBuffer_Release(&ov);
+    PyBuffer_Release(&kv);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"intersections", intersections, METH_VARARGS,
+     "intersections(mine, stored, out): shared values of each pair of sorted uint32 sets."},
+    {"bucket_pairs", bucket_pairs, METH_VARARGS,
+     "bucket_pairs(keys, owner, crowded) -> (widest, pairs bytes or None)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_pairs", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__pairs(void) { return PyModule_Create(&module); }

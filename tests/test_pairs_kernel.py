@@ -1,0 +1,92 @@
+"""The corpus stage's candidate kernels (dedup._pairs) equal their numpy references: the shared
+shingles of verified pairs (crossdoc.similarities) and a window's candidate pairs by band key
+(staged._bucket_pairs), crowded windows included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup import crossdoc, staged
+from dedup.crossdoc import similarities
+from dedup.staged import Crowded, _bucket_pairs
+
+_SET = st.lists(st.one_of(st.integers(0, 40), st.integers(0, 2**32 - 1)), max_size=30).map(
+    lambda values: np.array(sorted(set(values)), dtype=np.uint32))
+
+
+def test_the_kernel_is_built() -> None:
+    """The dev install builds it: a broken build fails here instead of falling back quietly."""
+    assert crossdoc._pairs is not None and staged._pairs is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_SET, _SET), max_size=20))
+def test_similarities_equal_the_reference(pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Any sorted unique 32-bit sets (extremes and empty sets among them), bit for bit."""
+    mine, stored = [a for a, _ in pairs], [b for _, b in pairs]
+    got = similarities(mine, stored)
+    want = similarities(mine, stored, compiled=False)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+    brute = [len(set(a.tolist()) & set(b.tolist())) / max(len(set(a.tolist()) | set(b.tolist())), 1)
+             if len(a) or len(b) else 1.0 for a, b in pairs]
+    assert got.tolist() == pytest.approx(brute)
+
+
+def test_sets_that_are_not_uint32_take_the_reference() -> None:
+    """A set of another type (a store read back as int64, say) is not misread."""
+    mine = [np.array([1, 2, 3], dtype=np.int64), np.array([5], dtype=np.uint32)]
+    stored = [np.array([2, 3, 4], dtype=np.uint32), np.array([5, 6], dtype=np.uint32)]
+    assert similarities(mine, stored).tolist() == [0.5, 0.5]
+    assert similarities(mine, stored, compiled=False).tolist() == [0.5, 0.5]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.integers(0, 6), st.integers(0, 2**32 - 1)),
+                          st.integers(0, 12)), max_size=60),
+       st.integers(1, 8))
+def test_bucket_pairs_equal_the_reference(entries: list[tuple[int, int]], crowded: int) -> None:
+    """Keys shared by few or many owners (an owner repeating a key), crowded or not: the same
+    pairs, or Crowded with the same width."""
+    keys = np.array([k for k, _ in entries], dtype=np.uint64)
+    owner = np.array([o for _, o in entries], dtype=np.int64)
+    try:
+        want = _bucket_pairs(keys, owner, crowded, compiled=False)
+    except Crowded as exc:
+        with pytest.raises(Crowded) as got:
+            _bucket_pairs(keys, owner, crowded)
+        assert got.value.args == exc.args
+        return
+    later, earlier = _bucket_pairs(keys, owner, crowded)
+    assert later.dtype == want[0].dtype == earlier.dtype == want[1].dtype
+    assert np.array_equal(later, want[0]) and np.array_equal(earlier, want[1])
+    brute = sorted({(b, a) for k, a in entries for k2, b in entries if k == k2 and a < b})
+    assert list(zip(later.tolist(), earlier.tolist(), strict=True)) == brute
+
+
+def test_bad_arguments_are_refused_before_anything_is_written() -> None:
+    kernel = crossdoc._pairs
+    out = np.full(1, -7, dtype=np.int64)
+    one = [np.array([1], dtype=np.uint32)]
+    with pytest.raises(ValueError, match="differ in length"):
+        kernel.intersections(one, [], out)
+    with pytest.raises(ValueError, match="int64"):
+        kernel.intersections(one, one, np.zeros(1, dtype=np.int32))
+    with pytest.raises(ValueError, match="int64"):
+        kernel.intersections(one, one, np.zeros(2, dtype=np.int64))
+    with pytest.raises(TypeError, match="uint32"):
+        kernel.intersections(one, ["not a buffer"], out)
+    with pytest.raises(TypeError, match="uint32"):
+        kernel.intersections(one, [np.array([[1]], dtype=np.uint32)], out)
+    assert out.tolist() == [-7]
+    owner = np.array([0], dtype=np.int64)
+    with pytest.raises(ValueError, match="below 2"):
+        kernel.bucket_pairs(np.array([2**32], dtype=np.uint64), owner, 4)
+    with pytest.raises(ValueError, match="owners"):
+        kernel.bucket_pairs(np.array([1], dtype=np.uint64), np.array([-1], dtype=np.int64), 4)
+    with pytest.raises(ValueError, match="same length"):
+        kernel.bucket_pairs(np.array([1, 2], dtype=np.uint64), owner, 4)
+    with pytest.raises(ValueError, match="same length"):
+        kernel.bucket_pairs(np.array([1], dtype=np.int32), owner, 4)
