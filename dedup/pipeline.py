@@ -76,6 +76,12 @@ class CleanResult:
         return len(self.verdicts), [v.reason for v in self.verdicts if v.label == DROP]
 
 
+def utf8_len(text: str) -> int:
+    """The length of ``text`` in UTF-8 (lone surrogates as ``surrogatepass`` writes them),
+    without encoding an ASCII text (``str.isascii`` is a flag of the string, not a scan)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
 @dataclass(slots=True)
 class Stats:
     """What a run did: counts per reason, documents, lines, bytes and seconds per stage."""
@@ -99,13 +105,13 @@ class Stats:
         self.documents += sign
         self.lines_in += sign * lines_in
         self.lines_out += sign * (lines_in - len(dropped))
-        self.bytes_in += sign * len(result.doc.text.encode("utf-8", "surrogatepass"))
-        self.bytes_out += sign * len(result.text.encode("utf-8", "surrogatepass"))
-        counts = Counter(dropped)
+        self.bytes_in += sign * utf8_len(result.doc.text)
+        self.bytes_out += sign * utf8_len(result.text)
         if sign > 0:  # counts only grow: nothing to prune
-            self.reasons.update(counts)
-            self.documents_by_reason.update(counts.keys())
+            self.reasons.update(dropped)
+            self.documents_by_reason.update(dict.fromkeys(dropped, 1))  # in first-seen order
         else:
+            counts = Counter(dropped)
             for counter, keys in ((self.reasons, counts), (self.documents_by_reason,
                                                            Counter(counts.keys()))):
                 counter.subtract(keys)
@@ -115,7 +121,7 @@ class Stats:
             self.duplicate_documents += sign
         # every line that is not blank dropped as boilerplate (kept lines are not dropped)
         lines = [r for r in dropped if r != "blank"]
-        if lines and len(lines) == lines_in - counts["blank"] and all(
+        if lines and len(lines) == lines_in - dropped.count("blank") and all(
                 r.startswith("boilerplate:") for r in lines):
             # The classifier took every line: say so, the page may have been all template.
             self.emptied += sign

@@ -8,7 +8,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.pipeline import CleanResult, Stats
+from dedup.pipeline import CleanResult, Stats, utf8_len
 from dedup.segment import BLANK
 from dedup.types import DROP, KEEP, DocCluster, Document, Verdict
 
@@ -66,3 +66,9 @@ def test_stats_count_every_line_and_take_results_back_exactly(rs: list[CleanResu
     assert counted(stats) == recount(rs[:len(rs) - back])
     assert all(n > 0 for n in stats.reasons.values())
     assert all(n > 0 for n in stats.documents_by_reason.values())
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=40))
+def test_utf8_len_equals_the_encoded_length(text: str) -> None:
+    """ASCII or not, lone surrogates included: the bytes a report counts are the bytes."""
+    assert utf8_len(text) == len(text.encode("utf-8", "surrogatepass"))
