@@ -50,7 +50,7 @@ from typing import Any
 
 from .batching import BATCH
 from .errors import ConfigError
-from .records import Finished, Prepared, PreparedKeys
+from .records import Finished, KeysChunk, Prepared, PreparedKeys
 from .segment import BLANK
 from .types import DROP, Document, joined_lines
 
@@ -398,7 +398,7 @@ def prepare_to_finish(state: State, docs: list[Document]
     Returns those and the seconds per stage."""
     cleaner = state["cleaner"]
     prepared = [Prepared.of(doc) for doc in cleaner.prepare_timed(docs)]
-    keys = [p.keys for p in prepared]
+    keys = KeysChunk(p.keys for p in prepared)
     rest = [dataclasses.replace(p, keys=None) for p in prepared]
     blob = pickle.dumps(([d.id for d in docs], [d.text for d in docs], rest),
                         protocol=pickle.HIGHEST_PROTOCOL)

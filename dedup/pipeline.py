@@ -41,7 +41,7 @@ from .parallel import (
 from .records import Finished
 from .segment import segment
 from .signature import SketchCache
-from .staged import CorpusOutcome, StagedDeduper, corpus_deduper
+from .staged import CorpusOutcome, Outcomes, StagedDeduper, corpus_deduper
 from .types import DROP, DocCluster, Document, Paragraph, Verdict
 
 Stage = Callable[[Iterable[Document]], Iterator[Document]]
@@ -598,7 +598,7 @@ class Cleaner:
                         add({"finish": time.perf_counter() - t0})
                     else:
                         order.append((chunk, None))
-                        yield blob, tuple(outcomes)
+                        yield blob, Outcomes(outcomes)
                     outcomes = []
 
         def results(chunk: list[Document], done: list[Finished]) -> Iterator[CleanResult]:

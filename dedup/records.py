@@ -98,6 +98,85 @@ def _keys(content: Any, tokens: Any, longs: Any, order: Any, sizes: np.ndarray,
                         None if groups is None else _frozen(groups))
 
 
+class KeysChunk(list[PreparedKeys | None]):
+    """A chunk's keys (one :class:`PreparedKeys` or None per document) on their way to the
+    parent: pickled as one set of columns for the whole chunk (each array concatenated over the
+    documents, the short tuples as they are) instead of four numpy arrays per document, which
+    cost the parent more to unpickle than the arrays' bytes. Decoded into equal records whose
+    arrays are read-only views of the chunk's columns; refused when another version of dedup
+    encoded it. A chunk whose arrays are not all of one kind travels as a plain list."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        present = [k for k in self if k is not None]
+        if not _uniform(present):
+            return (list, (list(self),))
+        kinds = bytes(0 if k is None else 1 + 2 * (k.keys32 is None) + 4 * (k.groups is None)
+                      for k in self)
+        small = [(k.content, k.tokens, k.longs, k.order, k.shorts, k.hashes) for k in present]
+        sizes = [k.sizes for k in present]
+        values = [k.values for k in present]
+        keys32 = [k.keys32 for k in present if k.keys32 is not None]
+        groups = [k.groups for k in present if k.groups is not None]
+        return (_keys_chunk, (FORMAT, kinds, small,
+                              _lengths(sizes), _joined(sizes, np.int64),
+                              _lengths(values), _joined(values, np.uint32),
+                              _lengths(keys32), _joined(keys32, np.uint64, 2),
+                              _lengths(groups), _joined(groups, np.uint64)))
+
+
+def _uniform(keys: list[PreparedKeys]) -> bool:
+    """Whether every record's arrays have the dtypes and shapes :class:`KeysChunk` joins."""
+    width = {k.keys32.shape[1] for k in keys if k.keys32 is not None and k.keys32.ndim == 2}
+    return len(width) <= 1 and all(
+        k.sizes.dtype == np.int64 and k.sizes.ndim == 1
+        and k.values.dtype == np.uint32 and k.values.ndim == 1
+        and (k.keys32 is None or (k.keys32.dtype == np.uint64 and k.keys32.ndim == 2))
+        and (k.groups is None or (k.groups.dtype == np.uint64 and k.groups.ndim == 1))
+        for k in keys)
+
+
+def _lengths(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+
+
+def _joined(arrays: list[np.ndarray], dtype: Any, ndim: int = 1) -> np.ndarray:
+    if arrays:
+        return np.concatenate(arrays)
+    return np.empty((0,) * ndim, dtype=dtype)
+
+
+def _cuts(array: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
+    """``array`` cut into consecutive read-only pieces of ``lengths`` (along its first axis)."""
+    frozen = _frozen(array)
+    ends = np.cumsum(lengths).tolist()
+    return [frozen[e - n:e] for n, e in zip(lengths.tolist(), ends, strict=True)]
+
+
+def _keys_chunk(version: int, kinds: bytes, small: list[tuple[Any, ...]],
+                size_lengths: np.ndarray, sizes: np.ndarray,
+                value_lengths: np.ndarray, values: np.ndarray,
+                key_lengths: np.ndarray, keys32: np.ndarray,
+                group_lengths: np.ndarray, groups: np.ndarray) -> list[PreparedKeys | None]:
+    if version != FORMAT:
+        raise ConfigError(f"prepared keys of format {version}, this dedup reads {FORMAT}",
+                          hint="run the same dedup version on the workers and the client")
+    size_cuts = iter(_cuts(sizes, size_lengths))
+    value_cuts = iter(_cuts(values, value_lengths))
+    key_cuts = iter(_cuts(keys32, key_lengths))
+    group_cuts = iter(_cuts(groups, group_lengths))
+    fields = iter(small)
+    out: list[PreparedKeys | None] = []
+    for kind in kinds:
+        if kind == 0:
+            out.append(None)
+            continue
+        content, tokens, longs, order, shorts, hashes = next(fields)
+        out.append(PreparedKeys(content, tokens, longs, order, next(size_cuts), next(value_cuts),
+                                None if kind & 2 else next(key_cuts), shorts, hashes,
+                                None if kind & 4 else next(group_cuts)))
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """What the per-document stages decided about one document (see the module's docstring).

@@ -130,6 +130,22 @@ class CorpusOutcome:
         return doc
 
 
+class Outcomes(tuple[CorpusOutcome | None, ...]):
+    """A chunk's outcomes on their way to the worker that finishes it: pickled as plain tuples
+    in one go (a slotted dataclass pickles field by field in Python, two per document), and
+    made outcomes again on arrival."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_outcomes, ([None if o is None else
+                             (o.drops, o.cluster.id, o.cluster.duplicate, o.cluster.similarity,
+                              o.cluster.first, o.cluster.tokens) for o in self],))
+
+
+def _outcomes(rows: list[tuple[Any, ...] | None]) -> Outcomes:
+    return Outcomes(None if r is None else CorpusOutcome(r[0], DocCluster(*r[1:]))
+                    for r in rows)
+
+
 class Crowded(Exception):
     """A window whose candidate pairs would be quadratic (see the module doc)."""
 
@@ -622,5 +638,5 @@ def corpus_deduper(cfg: Config, index: CorpusIndex, canonical: frozenset[int] = 
     return StagedDeduper(cfg, index, window=WINDOW)
 
 
-__all__ = ["CROWDED", "WINDOW", "CorpusOutcome", "Crowded", "LongDecision", "Rows", "StagedDeduper",
-           "corpus_deduper", "decide_long", "decision_rounds", "window_rows"]
+__all__ = ["CROWDED", "WINDOW", "CorpusOutcome", "Crowded", "LongDecision", "Outcomes", "Rows",
+           "StagedDeduper", "corpus_deduper", "decide_long", "decision_rounds", "window_rows"]

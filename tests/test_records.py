@@ -8,14 +8,17 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedup.config import Config
 from dedup.corpus import GeneratorConfig, generate
 from dedup.errors import ConfigError
 from dedup.pipeline import Cleaner
-from dedup.records import FORMAT, Prepared, decode
+from dedup.records import FORMAT, KeysChunk, Prepared, PreparedKeys, decode
 from dedup.segment import BLANK
-from dedup.types import Document, Paragraph
+from dedup.staged import CorpusOutcome, Outcomes
+from dedup.types import DocCluster, Document, Paragraph
 
 
 def _prepared(n: int = 60) -> list[Document]:
@@ -78,3 +81,78 @@ def test_a_record_of_another_format_is_refused() -> None:
     assert reduced[0] is decode and reduced[1][0] == FORMAT
     with pytest.raises(ConfigError, match=f"format {FORMAT + 1}, this dedup reads {FORMAT}"):
         decode(FORMAT + 1, *reduced[1][1:])
+
+
+def _same_keys(a: PreparedKeys | None, b: PreparedKeys | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    arrays = ("sizes", "values", "keys32", "groups")
+    plain = ("content", "tokens", "longs", "order", "shorts", "hashes")
+    return all(getattr(a, f) == getattr(b, f) for f in plain) and all(
+        (getattr(a, f) is None) == (getattr(b, f) is None)
+        and (getattr(a, f) is None or (getattr(a, f).dtype == getattr(b, f).dtype
+                                       and getattr(a, f).shape == getattr(b, f).shape
+                                       and np.array_equal(getattr(a, f), getattr(b, f))))
+        for f in arrays)
+
+
+_ARRAY = st.lists(st.integers(0, 2**32 - 1), max_size=6)
+
+
+@st.composite
+def _keys(draw: st.DrawFn) -> PreparedKeys | None:
+    if draw(st.booleans()) and draw(st.booleans()):
+        return None
+    ints = st.lists(st.integers(0, 50), max_size=5).map(tuple)
+    rows = draw(st.integers(0, 4))
+    return PreparedKeys(
+        draw(ints), draw(ints), draw(ints), draw(ints),
+        np.array(draw(st.lists(st.integers(0, 9), max_size=4)), dtype=np.int64),
+        np.array(draw(_ARRAY), dtype=np.uint32),
+        None if draw(st.booleans()) else np.array(
+            draw(st.lists(st.integers(0, 2**32 - 1), min_size=3 * rows, max_size=3 * rows)),
+            dtype=np.uint64).reshape(rows, 3),
+        draw(ints), tuple(draw(st.lists(st.integers(0, 2**64 - 1), max_size=4))),
+        None if draw(st.booleans()) else np.array(draw(_ARRAY), dtype=np.uint64))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_keys(), max_size=8))
+def test_a_chunk_of_keys_through_its_codec_is_the_same_keys(keys: list[PreparedKeys | None]
+                                                            ) -> None:
+    """Documents without keys, without band keys or groups, empty arrays: equal records, with
+    read-only arrays, whatever the chunk holds."""
+    got = pickle.loads(pickle.dumps(KeysChunk(keys)))
+    assert len(got) == len(keys) and all(map(_same_keys, got, keys))
+    for k in got:
+        if k is not None and len(k.values):
+            with pytest.raises(ValueError, match="read-only"):
+                k.values[:1] = 0
+
+
+def test_keys_of_mixed_kinds_travel_as_a_plain_list() -> None:
+    """Band keys of two widths (or other dtypes) cannot be joined: each record goes whole."""
+    def one(width: int) -> PreparedKeys:
+        return PreparedKeys((0,), (5,), (0,), (0,), np.array([2], dtype=np.int64),
+                            np.array([1, 2], dtype=np.uint32),
+                            np.zeros((1, width), dtype=np.uint64), (), (), None)
+    keys = [one(2), one(3)]
+    assert KeysChunk(keys).__reduce__()[0] is list
+    assert all(map(_same_keys, pickle.loads(pickle.dumps(KeysChunk(keys))), keys))
+
+
+def test_a_chunk_of_keys_of_another_format_is_refused() -> None:
+    doc = _prepared(2)[0]
+    assert doc.corpus_keys is not None
+    func, args = KeysChunk([PreparedKeys.of(doc.corpus_keys)]).__reduce__()
+    assert args[0] == FORMAT
+    with pytest.raises(ConfigError, match=f"format {FORMAT + 1}, this dedup reads {FORMAT}"):
+        func(FORMAT + 1, *args[1:])
+
+
+def test_outcomes_through_their_codec_are_the_same_outcomes() -> None:
+    outcomes = Outcomes([None, CorpusOutcome((), DocCluster("a")),
+                         CorpusOutcome(((3, "duplicate:cross-doc", 0.9, "b", 4, "cluster b"),),
+                                       DocCluster("b", True, 0.75, 2, 40))])
+    got = pickle.loads(pickle.dumps(outcomes))
+    assert isinstance(got, Outcomes) and got == outcomes
