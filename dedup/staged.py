@@ -52,7 +52,6 @@ from .crossdoc import (
     MARKS,
     REASON,
     CorpusDeduper,
-    _doc_key,
     best_cluster,
     corpus_keys,
     group_keys,
@@ -408,6 +407,7 @@ class StagedDeduper(CorpusDeduper):
         kept_short: dict[tuple[int, int], int] = {}  # (window document, hash) -> first line
         held = self._prior_shorts(keys, rows, long, pd)
         names: dict[int, str] = {}  # the ids of the documents the window's drops point at
+        rounded: dict[float, float] = {}  # similarity -> as reported (exact copies: all 1.0)
         cluster_of: list[int] = []
         tokens_of: list[int] = []
         adds = _WindowAdds(index)
@@ -435,7 +435,10 @@ class StagedDeduper(CorpusDeduper):
                 name = names.get(d)
                 if name is None:
                     name = names[d] = index.doc_id(d) if d < base else docs[d - base].id
-                drops.append((content[k], REASON, round(hit.sim, 4), name, hit.line, detail))
+                sim = rounded.get(hit.sim)
+                if sim is None:
+                    sim = rounded[hit.sim] = round(hit.sim, 4)
+                drops.append((content[k], REASON, sim, name, hit.line, detail))
             drop_doc = duplicate and drop_mode
             if drop_doc:
                 drops.extend((ck.content[k], DOCUMENT, similarity, cl_id, 0,
@@ -536,8 +539,8 @@ class _WindowAdds:
         self.payloads: list[np.ndarray] = []
         self.band_keys: list[np.ndarray] = []  # (rows, bands) per document with kept longs
         self.band_first: list[int] = []  # the first row of each block of band_keys
-        self.exact_keys: list[int] = []
-        self.exact_rows: list[int] = []
+        self.short_hashes: list[int] = []  # the kept short lines' 64-bit key hashes
+        self.exact_rows: list[int] = []  # ... and their rows
 
     def mark(self, marks: OrderedDict[int, tuple[int, int]], ordinal: int) -> None:
         """The index's (paragraphs, documents) before the document of run ordinal
@@ -572,15 +575,13 @@ class _WindowAdds:
                                       else ck.keys32)
                 self.band_first.append(self.next_row)
                 self.next_row += len(kept)
-        shorts = [(k, h) for k, h in ck.short_hash.items() if k not in hits]
+        shorts = [k for k in ck.short_hash if k not in hits]
         if shorts:
-            hashes = np.fromiter((h for _, h in shorts), dtype=np.uint64, count=len(shorts))
-            self.payloads.append(np.stack((hashes & np.uint64(_U32), hashes >> np.uint64(32)),
-                                          axis=1).astype(np.uint32).ravel())
-            self.row_line.extend(lines[k] for k, _ in shorts)
+            short_hash = ck.short_hash
+            self.short_hashes.extend(short_hash[k] for k in shorts)
+            self.row_line.extend(lines[k] for k in shorts)
             self.row_doc.extend([ordinal] * len(shorts))
             self.sizes.extend([2] * len(shorts))
-            self.exact_keys.extend(_doc_key(h, ordinal) for _, h in shorts)
             self.exact_rows.extend(range(self.next_row, self.next_row + len(shorts)))
             self.next_row += len(shorts)
 
@@ -588,11 +589,24 @@ class _WindowAdds:
         """Everything gathered into the index: documents, rows, band and exact keys."""
         index = self.index
         index.add_documents(self.ids, self.tokens, self.clusters)
+        exact_rows = np.asarray(self.exact_rows, dtype=np.int64)
         if self.row_doc:
-            first = index.add_rows_flat(
-                np.asarray(self.row_doc, dtype=np.int64),
-                np.asarray(self.row_line, dtype=np.int64),
-                np.asarray(self.sizes, dtype=np.int64), np.concatenate(self.payloads))
+            row_doc = np.asarray(self.row_doc, dtype=np.int64)
+            sizes = np.asarray(self.sizes, dtype=np.int64)
+            ends = np.cumsum(sizes)
+            flat = np.empty(int(ends[-1]), dtype=np.uint32)
+            # a short line's payload is its 64-bit key hash as two uint32 (low, high); the
+            # long paragraphs' shingle sets fill the rest, in row order
+            short_at = (ends - sizes)[exact_rows - self.first_row]
+            hashes = np.asarray(self.short_hashes, dtype=np.uint64)
+            long_values = np.ones(len(flat), dtype=bool)
+            long_values[short_at] = long_values[short_at + 1] = False
+            if self.payloads:
+                flat[long_values] = np.concatenate(self.payloads)
+            flat[short_at] = hashes & np.uint64(_U32)
+            flat[short_at + 1] = hashes >> np.uint64(32)
+            first = index.add_rows_flat(row_doc, np.asarray(self.row_line, dtype=np.int64),
+                                        sizes, flat)
             assert first == self.first_row
         if self.band_keys:
             keys = np.concatenate(self.band_keys)
@@ -603,8 +617,10 @@ class _WindowAdds:
             rows = (starts + within).astype(np.uint64)
             index.bands.add(keys.astype(np.uint64).ravel(), np.repeat(rows, keys.shape[1]))
         if self.exact_rows:
-            index.exact.add(np.asarray(self.exact_keys, dtype=np.uint64),
-                            np.asarray(self.exact_rows, dtype=np.uint64))
+            # crossdoc._doc_key of every short line, modulo 2**64 as numpy's uint64 wraps
+            docs = row_doc[exact_rows - self.first_row].astype(np.uint64)
+            keys = (hashes ^ (docs * np.uint64(0x9E3779B97F4A7C15))) >> np.uint64(32)
+            index.exact.add(keys, exact_rows.astype(np.uint64))
 
 
 @dataclass(slots=True)
