@@ -107,9 +107,10 @@ class Stats:
         self.lines_out += sign * (lines_in - len(dropped))
         self.bytes_in += sign * utf8_len(result.doc.text)
         self.bytes_out += sign * utf8_len(result.text)
+        kinds = dict.fromkeys(dropped, 1)  # the distinct reasons, in first-seen order
         if sign > 0:  # counts only grow: nothing to prune
             self.reasons.update(dropped)
-            self.documents_by_reason.update(dict.fromkeys(dropped, 1))  # in first-seen order
+            self.documents_by_reason.update(kinds)
         else:
             counts = Counter(dropped)
             for counter, keys in ((self.reasons, counts), (self.documents_by_reason,
@@ -119,10 +120,10 @@ class Stats:
                     del counter[k]
         if result.doc.cluster is not None and result.doc.cluster.duplicate:
             self.duplicate_documents += sign
-        # every line that is not blank dropped as boilerplate (kept lines are not dropped)
-        lines = [r for r in dropped if r != "blank"]
-        if lines and len(lines) == lines_in - dropped.count("blank") and all(
-                r.startswith("boilerplate:") for r in lines):
+        # every line that is not blank dropped as boilerplate (kept lines are not dropped):
+        # every line dropped, at least one not blank, each reason blank or boilerplate
+        if len(dropped) == lines_in and any(r != "blank" for r in kinds) and all(
+                r == "blank" or r.startswith("boilerplate:") for r in kinds):
             # The classifier took every line: say so, the page may have been all template.
             self.emptied += sign
             if sign > 0 and len(self.emptied_ids) < 100:
