@@ -445,17 +445,16 @@ class StagedDeduper(CorpusDeduper):
                               f"near-duplicate of document {cl_id}")
                              for k in range(len(lines)) if k not in hits)
                 drops.sort()
-            ordinal = adds.document(doc.id, sum(tokens), cl)
+            total = sum(tokens)
+            ordinal = adds.document(doc.id, total, cl)
             if not drop_doc:
-                adds.rows(ordinal, lines, hits, ck)
-            if not drop_doc:
-                for k, h in ck.short_hash.items():
-                    if k not in hits:
-                        kept_short.setdefault((j, h), lines[k])
+                short_hash = ck.short_hash
+                for k in adds.rows(ordinal, lines, hits, ck):  # the kept short lines
+                    kept_short.setdefault((j, short_hash[k]), lines[k])
             cluster_of.append(ordinal if cl is None else cl)
-            tokens_of.append(min(sum(tokens), _U32))
+            tokens_of.append(min(total, _U32))
             out.append(CorpusOutcome(tuple(drops), DocCluster(
-                cl_id, duplicate, similarity, ordinal if cl is None else cl, sum(tokens))))
+                cl_id, duplicate, similarity, ordinal if cl is None else cl, total)))
             if drop_doc and bool((wdoc[row:] == j).any()):
                 self.restarts += 1
                 adds.write()
@@ -558,8 +557,9 @@ class _WindowAdds:
         return ordinal
 
     def rows(self, ordinal: int, lines: list[int], hits: dict[int, _Hit], ck: CorpusKeys
-             ) -> None:
-        """The kept paragraphs of document ``ordinal`` (``lines``: its content's lines)."""
+             ) -> list[int]:
+        """The kept paragraphs of document ``ordinal`` (``lines``: its content's lines);
+        returns the content positions of its kept short lines."""
         if ck.keys32 is not None and ck.longs:
             kept = [i for i, k in enumerate(ck.longs) if k not in hits]
             if kept:
@@ -584,6 +584,7 @@ class _WindowAdds:
             self.sizes.extend([2] * len(shorts))
             self.exact_rows.extend(range(self.next_row, self.next_row + len(shorts)))
             self.next_row += len(shorts)
+        return shorts
 
     def write(self) -> None:
         """Everything gathered into the index: documents, rows, band and exact keys."""
