@@ -12,6 +12,8 @@
  * fill(paragraphs, lower, max_len, table, memo, memo_chars, memo_capacity): tokens and key
  * (" ".join(tokens)) of a document's paragraphs in one call, with an optional memo of lines
  * seen before; returns the positions of the paragraphs left to the Python path.
+ * keys(texts, lower, max_len, table): the keys and token counts of a list of texts, without
+ * building their tokens (None where the Python path must give the key).
  *
  * Plain C against the Python C API: no numpy headers are needed.
  */
@@ -275,6 +277,100 @@ fail:
     return NULL;
 }
 
+/* The key (" ".join(tokens)) of a text without its tokens: a new string, Py_None when the
+ * kernel leaves the text to the Python path, NULL on an error; ``*count`` its token count. */
+static PyObject *line_key(PyObject *text, int lower, const uint16_t *table, Py_ssize_t *count) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), chars = 0, toks = 0;
+    if (PyUnicode_IS_ASCII(text)) {
+        const Py_UCS1 *s = PyUnicode_1BYTE_DATA(text);
+        for (Py_ssize_t k = 0; k < n; k++) {
+            int a = alnum[s[k]];
+            chars += a;
+            toks += a && (k == 0 || !alnum[s[k - 1]]);
+        }
+        *count = toks;
+        PyObject *out = PyUnicode_New(toks ? chars + toks - 1 : 0, 127);
+        if (out == NULL || toks == 0) return out;
+        Py_UCS1 *d = PyUnicode_1BYTE_DATA(out);
+        Py_ssize_t at = 0, seen = 0;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            Py_UCS1 c = s[k];
+            if (!alnum[c]) continue;
+            if (k > 0 && !alnum[s[k - 1]] && seen) d[at++] = ' ';
+            d[at++] = lower && c >= 'A' && c <= 'Z' ? c + 32 : c;
+            seen = 1;
+        }
+        return out;
+    }
+    int kind = PyUnicode_KIND(text);
+    if (table == NULL || kind == PyUnicode_4BYTE_KIND) Py_RETURN_NONE;
+    const void *data = PyUnicode_DATA(text);
+    Py_UCS4 maxchar = 127;
+    int prev = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        uint16_t v = table[PyUnicode_READ(kind, data, k)];
+        if (v == 0) Py_RETURN_NONE;
+        if (v != 1) {
+            chars++;
+            toks += !prev;
+            if (v > maxchar) maxchar = v;
+        }
+        prev = v != 1;
+    }
+    *count = toks;
+    PyObject *out = PyUnicode_New(toks ? chars + toks - 1 : 0, maxchar);
+    if (out == NULL || toks == 0) return out;
+    int okind = PyUnicode_KIND(out);
+    void *d = PyUnicode_DATA(out);
+    Py_ssize_t at = 0;
+    prev = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        uint16_t v = table[PyUnicode_READ(kind, data, k)];
+        if (v != 1) {
+            if (!prev && at) PyUnicode_WRITE(okind, d, at++, ' ');
+            PyUnicode_WRITE(okind, d, at++, v);
+        }
+        prev = v != 1;
+    }
+    return out;
+}
+
+static PyObject *keys(PyObject *self, PyObject *args) {
+    PyObject *texts, *table_obj;
+    int lower;
+    Py_ssize_t max_len;
+    if (!PyArg_ParseTuple(args, "O!pnO", &PyList_Type, &texts, &lower, &max_len, &table_obj))
+        return NULL;
+    Py_buffer view;
+    const uint16_t *table;
+    if (get_table(table_obj, &view, &table) < 0) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(texts);
+    PyObject *out = PyList_New(n), *counts = PyList_New(n), *result = NULL;
+    if (out == NULL || counts == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *text = PyList_GET_ITEM(texts, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_Format(PyExc_TypeError, "text %zd is %.100s, not str", i,
+                         Py_TYPE(text)->tp_name);
+            goto done;
+        }
+        Py_ssize_t count = 0;
+        PyObject *key = PyUnicode_GET_LENGTH(text) > max_len ? (Py_INCREF(Py_None), Py_None)
+                                                             : line_key(text, lower, table, &count);
+        if (key == NULL) goto done;
+        PyList_SET_ITEM(out, i, key);
+        PyObject *c = PyLong_FromSsize_t(count);
+        if (c == NULL) goto done;
+        PyList_SET_ITEM(counts, i, c);
+    }
+    result = PyTuple_Pack(2, out, counts);
+done:
+    if (view.obj != NULL) PyBuffer_Release(&view);
+    Py_XDECREF(out);
+    Py_XDECREF(counts);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"ascii_tokens", ascii_tokens, METH_VARARGS,
      "ascii_tokens(text, lower)\n\nThe runs of ASCII letters and digits of an ASCII text as a "
@@ -289,6 +385,10 @@ static PyMethodDef methods[] = {
      "longer than max_len); returns the positions of the others. memo: a dict of text -> "
      "(tokens, key) consulted and filled for texts up to memo_chars characters, emptied "
      "when it holds memo_capacity entries."},
+    {"keys", keys, METH_VARARGS,
+     "keys(texts, lower, max_len, table)\n\n(keys, counts): the key (\" \".join(tokens)) and the "
+     "token count of every text of the list, without the tokens; key None (count 0) for a "
+     "text bmp_tokens leaves to the Python path or longer than max_len."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -191,6 +191,29 @@ _normalized = lru_cache(maxsize=1 << 15)(_normalize_line)
 MEMO_CAPACITY = 1 << 15  # lines in the kernel's memo (of up to MAX_KEY_CHARS characters)
 
 
+
+def line_keys(texts: list[str], cfg: NormConfig = NormConfig(), compiled: bool = True
+              ) -> tuple[list[str], list[int]]:
+    """The key and the token count of every text, as :func:`normalize` gives a paragraph of
+    that text (``key``, ``len(tokens)``), without keeping the tokens: for a caller that needs
+    only the keys (the line counts). ``compiled``: the kernel (``dedup._tokens.keys``) builds
+    each key it takes straight from the text, and leaves the others to the Python path.
+
+    >>> line_keys(["Read “more” — now!", ""])
+    (['read more now', ''], [3, 0])
+    """
+    if compiled and _tokens is not None:
+        keys, counts = _tokens.keys(texts, cfg.casefold, LONG_LINE, kernel_table(cfg))
+    else:
+        keys, counts = [None] * len(texts), [0] * len(texts)
+    for i, key in enumerate(keys):
+        if key is None:
+            text = texts[i]
+            toks, keys[i] = (_normalized if len(text) <= MAX_KEY_CHARS
+                             else _normalize_line)(text, cfg, compiled)
+            counts[i] = len(toks)
+    return keys, counts
+
 @lru_cache(maxsize=4)
 def _kernel_memo(cfg: NormConfig) -> dict[str, tuple[tuple[str, ...], str]]:
     """The kernel's memo of lines seen before under ``cfg``: text -> (tokens, key), values that

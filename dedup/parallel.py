@@ -371,8 +371,11 @@ def count_chunk(state: State, docs: list[Document]) -> list[Any]:
     from .segment import segment
 
     counts: LineCounts = state["counts"]
+    norm = state["config"].norm
+    if not any(doc.paragraphs for doc in docs):  # the same keys from the texts alone
+        return counts.prepare_many([counts.text_keys(doc.text, norm) for doc in docs])
     return counts.prepare_many([counts.document_keys(doc)
-                                for doc in normalize(segment(docs), state["config"].norm)])
+                                for doc in normalize(segment(docs), norm)])
 
 
 def prepare_chunk(state: State, docs: list[Document]) -> tuple[list[Prepared], dict[str, float]]:

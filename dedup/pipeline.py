@@ -365,13 +365,15 @@ class Cleaner:
         docs = [_as_document(d, n) for n, d in enumerate(sample)]
         if self.parallel:
             self._count_parallel(docs)
-        else:
+        elif any(d.paragraphs for d in docs):
             # Segment and normalise copies: the sample waits in memory as raw text, not as
             # paragraphs and tokens (about ten times the size); it is segmented again when
             # its turn comes.
             self.counts.add_documents(normalize(
                 segment(d if d.paragraphs else Document(d.id, d.text) for d in docs),
                 self.config.norm))
+        else:  # the same counts from the texts' line keys alone
+            self.counts.add_texts((d.text for d in docs), self.config.norm)
         self.classifiers = self._build_classifiers()
 
     def prepare(self, docs: Iterable[Document]) -> Iterator[Document]:

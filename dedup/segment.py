@@ -78,6 +78,17 @@ def split_paragraphs(text: str, compiled: bool = True) -> list[Paragraph]:
     return out
 
 
+def line_texts(text: str, compiled: bool = True) -> list[str]:
+    """The trimmed texts of ``text``'s non-blank paragraphs, as :func:`split_paragraphs` gives
+    them, without paragraph objects (for a caller that needs only the texts).
+
+    >>> line_texts("a\r\n\n  b ")
+    ['a', 'b']
+    """
+    if compiled and _segment is not None:
+        return [t for t in _segment.lines(text)[0] if t]
+    return [p.text for p in split_paragraphs(text, compiled=False) if p.text]
+
 def segment(docs: Iterable[Document]) -> Iterator[Document]:
     """Stage: fill ``doc.paragraphs`` from ``doc.text``."""
     for doc in docs:

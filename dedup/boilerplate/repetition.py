@@ -27,6 +27,9 @@ from typing import Any
 import numpy as np
 
 from ..batching import batches
+from ..config import NormConfig
+from ..normalize import line_keys
+from ..segment import line_texts
 from ..shingle import fmix64, token_hashes
 from ..types import Document
 
@@ -245,10 +248,23 @@ class LineCounts:
         paras = [p for p in doc.paragraphs if p.text]  # not blank
         return [p.key for p in paras], [len(p.tokens) >= LONG_LINE for p in paras]
 
+    @staticmethod
+    def text_keys(text: str, cfg: NormConfig = NormConfig()) -> tuple[list[str], list[bool]]:
+        """:meth:`document_keys` of the document ``text`` once segmented and normalised under
+        ``cfg``, from its line texts straight to their keys: no paragraph objects, no tokens."""
+        keys, counts = line_keys(line_texts(text), cfg)
+        return keys, [c >= LONG_LINE for c in counts]
+
     def add_documents(self, docs: Iterable[Document]) -> None:
         """Count segmented and normalised documents (their non-blank paragraphs)."""
         self.apply_all(self.prepare_many([self.document_keys(doc) for doc in batch])
                        for batch in batches(docs))
+
+    def add_texts(self, texts: Iterable[str], cfg: NormConfig = NormConfig()) -> None:
+        """Count documents given as raw text: the same counts as :meth:`add_documents` of the
+        documents segmented and normalised under ``cfg``, at a fraction of the cost."""
+        self.apply_all(self.prepare_many([self.text_keys(text, cfg) for text in batch])
+                       for batch in batches(texts))
 
     def apply_all(self, prepared: Iterable[Sequence[tuple[np.ndarray, np.ndarray] | None]]
                   ) -> None:
