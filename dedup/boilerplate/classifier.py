@@ -98,6 +98,9 @@ def matchable(low: str) -> str:
     return low.translate(table) if table else low
 
 
+_WORDS = re.compile(r"\w+")
+
+
 class Phrases:
     """One alternation of cue phrases between word boundaries, built and compiled on first use
     (a process that never meets a cue compiles nothing): ``exact`` in ``regex`` (the reference),
@@ -121,6 +124,26 @@ class Phrases:
         if odd:  # a rule-list edit broke what matchable() relies on
             raise ValueError(f"cue phrases hold characters the engines read apart: {odd}")
         return re.compile(self.source)
+
+    @cached_property
+    def anchors(self) -> frozenset[str] | None:
+        r"""The longest ``re`` word (``\w+``) of every phrase: a phrase matches only between
+        non-word characters, so each of its words is a whole word of the :func:`matchable`
+        text it matches in; a text none of whose words is an anchor holds no match. ``None``
+        when a phrase has no word (it could match anywhere)."""
+        out = set()
+        for phrase in self.phrases:
+            found = _WORDS.findall(phrase)
+            if not found:
+                return None
+            out.add(max(found, key=len))
+        return frozenset(out)
+
+    def absent(self, words: frozenset[str] | set[str]) -> bool:
+        r"""Whether a :func:`matchable` text whose ``\w+`` words are ``words`` surely holds no
+        match (see :attr:`anchors`)."""
+        anchors = self.anchors
+        return anchors is not None and anchors.isdisjoint(words)
 
     def pattern(self, fast: bool = True) -> re.Pattern[str] | regex.Pattern[str]:
         """``quick`` (for :func:`matchable` text) when ``fast``, else ``exact``."""
@@ -231,15 +254,21 @@ def _scored(text: str, cfg: BoilerplateConfig, toks: tuple[str, ...], fast: bool
     notice recurs word for word on every one of its pages."""
     low = matchable(text.lower()) if fast else text.lower()  # once for the six patterns
     words = len(toks)
-    topic = _distinct(_TOPIC.pattern(fast).findall(low))
-    strong = _distinct(_STRONG.pattern(fast).findall(low))
-    every_button = _BUTTON.pattern(fast).findall(low)  # whole matches: they cover the line
+    # fast: a pattern none of whose anchors is a word of the line is not run (no match)
+    present = frozenset(_WORDS.findall(low)) if fast else frozenset()
+
+    def found(phrases: Phrases) -> list[str]:
+        return [] if fast and phrases.absent(present) else phrases.pattern(fast).findall(low)
+
+    topic = _distinct(found(_TOPIC))
+    strong = _distinct(found(_STRONG))
+    every_button = found(_BUTTON)  # whole matches: they cover the line
     buttons = _distinct(every_button)
     if not (topic or strong or len(buttons) >= 2):
         return CookieEvidence((), (), (), (), buttons, 0.0, (), words, 0.0)
-    agent = _distinct(_AGENT.pattern(fast).findall(low))
-    action = _distinct(_ACTION.pattern(fast).findall(low))
-    reporting = _distinct(_REPORTING.pattern(fast).findall(low))
+    agent = _distinct(found(_AGENT))
+    action = _distinct(found(_ACTION))
+    reporting = _distinct(found(_REPORTING))
     covered = sum(map(len, every_button))
     letters = sum(len(t) for t in toks) or 1
     cover = min(1.0, covered / letters)
