@@ -118,6 +118,27 @@ def test_shared_prefixes_are_the_prefixes_one_object_each(toks: list[str]) -> No
     assert len({id(p) for p in got}) == len(set(got))
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.text(st.characters(exclude_categories=["Cs"],
+                                               exclude_characters="\x00"), max_size=9),
+                         max_size=6), max_size=6))
+def test_the_bag_of_words_from_prefix_hashes_is_the_reference_bag(
+        lines: list[list[str]]) -> None:
+    """The prefixes hashed in place by the kernel make the same (line, bucket) pairs as the
+    prefix strings hashed one by one."""
+    from dedup.shingle import token_and_prefix_hashes, token_hashes
+
+    toks = [t for line in lines for t in line]
+    words = np.array([len(line) for line in lines], dtype=np.int64)
+    lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+    hashes, prefixes = token_and_prefix_hashes(toks, features.PREFIX_CHARS, lengths=lengths)
+    assert np.array_equal(hashes, token_hashes(toks)) or not toks
+    want = features._bag_of_words(hashes, words, toks, lengths)
+    got = features._bag_of_words(hashes, words, toks, lengths, prefixes)
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(want, got,
+                                                                           strict=True))
+
+
 @settings(max_examples=20, deadline=None)
 @given(PAGES)
 def test_the_corpus_model_decides_the_same_on_the_page_models_batch(

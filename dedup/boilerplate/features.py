@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..shingle import fmix64, token_hashes
+from ..shingle import fmix64, token_and_prefix_hashes, token_hashes
 from .classifier import _COOKIE_ANCHORS, cookie_evidence
 from .rules import REPORTING
 
@@ -49,6 +49,7 @@ BUCKETS = 1 << BUCKET_BITS
 _MASK = np.uint64(BUCKETS - 1)
 _BIGRAM = np.uint64(0x9E3779B97F4A7C15)
 _PREFIX_SALT = np.uint64(0xA24BAED4963EE407)
+PREFIX_CHARS = 5  # a long token's prefix in the bag of words (subscribe, subscription: "subsc")
 
 # Flags per character (bit masks).
 LETTER, UPPER, DIGIT, SPACE, PUNCT, SEPARATOR, QUOTE, TERMINAL = (1 << i for i in range(8))
@@ -297,7 +298,7 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
     words = np.fromiter(map(len, toks), dtype=np.int64, count=n)
     all_toks = list(itertools.chain.from_iterable(toks))
     tok_len = np.fromiter(map(len, all_toks), dtype=np.int64, count=len(all_toks))
-    hashes = token_hashes(all_toks)
+    hashes, prefixes = token_and_prefix_hashes(all_toks, PREFIX_CHARS, lengths=tok_len)
     owner = np.repeat(np.arange(n), words)
     tok_chars = np.bincount(owner, weights=tok_len, minlength=n)
     is_stop = _stopword_set().contains(hashes)
@@ -356,7 +357,7 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
     dense[:, col["starts_quote"]] = (first_flags & QUOTE) != 0
     dense[:, col["all_digits"]] = (digit_count == words) & (words > 0)
     eligible = ~is_stop & (tok_len >= OVERLAP_MIN_CHARS) & ~digit_tok
-    rows, buckets = _bag_of_words(hashes, words, all_toks, tok_len)
+    rows, buckets = _bag_of_words(hashes, words, all_toks, tok_len, prefixes)
     return LineFeatures(dense, long_line, owner[eligible], hashes[eligible], rows, buckets)
 
 
@@ -500,7 +501,7 @@ def _place(dense: np.ndarray, long_line: np.ndarray, bounds: np.ndarray, doc: np
     dense[:, col["long_after"]] = after
 
 
-_PREFIX = operator.itemgetter(slice(0, 5))  # t[:5]
+_PREFIX = operator.itemgetter(slice(0, PREFIX_CHARS))  # t[:5]
 _SHARED_PREFIXES = 1 << 16  # tokens in a batch above which equal prefixes share one string
 
 
@@ -511,8 +512,11 @@ def _shared_prefixes(all_toks: Sequence[str], long_tok: np.ndarray) -> list[str]
 
 
 def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str],
-                  tok_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(line, bucket)`` pairs for unigrams, in-line bigrams and 5-byte prefixes."""
+                  tok_len: np.ndarray, prefixes: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(line, bucket)`` pairs for unigrams, in-line bigrams and 5-character prefixes.
+    ``prefixes``: the prefixes' hashes (:func:`~dedup.shingle.token_and_prefix_hashes`), when
+    the caller has them; else they are hashed here from the prefix strings (the reference)."""
     n = len(words)
     owner = np.repeat(np.arange(n), words)
     uni = hashes
@@ -520,10 +524,12 @@ def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str]
     with np.errstate(over="ignore"):
         bi = fmix64(hashes[:-1] * _BIGRAM + hashes[1:])[same_line] if len(hashes) > 1 \
             else np.empty(0, dtype=np.uint64)
-    long_tok = tok_len > 5
-    prefixes = list(map(_PREFIX, itertools.compress(all_toks, long_tok.tolist()))) \
-        if len(all_toks) <= _SHARED_PREFIXES else _shared_prefixes(all_toks, long_tok)
-    pre = token_hashes(prefixes) ^ _PREFIX_SALT if prefixes else np.empty(0, dtype=np.uint64)
+    long_tok = tok_len > PREFIX_CHARS
+    if prefixes is None:
+        strings = list(map(_PREFIX, itertools.compress(all_toks, long_tok.tolist()))) \
+            if len(all_toks) <= _SHARED_PREFIXES else _shared_prefixes(all_toks, long_tok)
+        prefixes = token_hashes(strings) if strings else np.empty(0, dtype=np.uint64)
+    pre = prefixes ^ _PREFIX_SALT
     rows = np.concatenate((owner, owner[1:][same_line], owner[long_tok]))
     buckets = np.concatenate((uni, bi, pre))
     np.bitwise_and(buckets, _MASK, out=buckets)  # in place: a long line's tokens are many
