@@ -8,6 +8,8 @@
  * ``starts`` and ``ends`` their character offsets in ``text`` without the line ending, and
  * ``blanks`` the numbers of the lines whose trimmed text is empty.
  *
+ * paragraphs(text, cls, blank): the same lines as Paragraph objects, without __init__ calls.
+ *
  * Plain C against the Python C API: no numpy headers are needed.
  */
 #define PY_SSIZE_T_CLEAN
@@ -70,10 +72,56 @@ fail:
     return NULL;
 }
 
+/* paragraphs(text, cls, blank): the lines as ``cls`` objects (dedup.types.Paragraph, a slots
+ * dataclass) made without calling its __init__: index, text, start, end set, key "", tokens
+ * () and verdict None (``blank`` for a blank line), the fields __init__ would set. */
+static PyObject *str_index, *str_text, *str_start, *str_end, *str_key, *str_tokens,
+    *str_verdict, *empty_str, *empty_tuple;
+
+static PyObject *paragraphs(PyObject *self, PyObject *args) {
+    PyObject *text, *blank;
+    PyTypeObject *cls;
+    if (!PyArg_ParseTuple(args, "UO!O", &text, &PyType_Type, &cls, &blank)) return NULL;
+    PyObject *parts = lines(NULL, text);
+    if (parts == NULL) return NULL;
+    PyObject *texts = PyTuple_GET_ITEM(parts, 0), *starts = PyTuple_GET_ITEM(parts, 1);
+    PyObject *ends = PyTuple_GET_ITEM(parts, 2), *blanks = PyTuple_GET_ITEM(parts, 3);
+    Py_ssize_t n = PyList_GET_SIZE(texts), nb = PyList_GET_SIZE(blanks), b = 0;
+    PyObject *out = PyList_New(n);
+    if (out == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p = cls->tp_alloc(cls, 0);
+        if (p == NULL) goto fail;
+        PyList_SET_ITEM(out, i, p);
+        int is_blank = b < nb && PyLong_AsSsize_t(PyList_GET_ITEM(blanks, b)) == i;
+        b += is_blank;
+        PyObject *index = PyLong_FromSsize_t(i);
+        if (index == NULL) goto fail;
+        int rc = PyObject_SetAttr(p, str_index, index);
+        Py_DECREF(index);
+        if (rc < 0 || PyObject_SetAttr(p, str_text, PyList_GET_ITEM(texts, i)) < 0
+            || PyObject_SetAttr(p, str_start, PyList_GET_ITEM(starts, i)) < 0
+            || PyObject_SetAttr(p, str_end, PyList_GET_ITEM(ends, i)) < 0
+            || PyObject_SetAttr(p, str_key, empty_str) < 0
+            || PyObject_SetAttr(p, str_tokens, empty_tuple) < 0
+            || PyObject_SetAttr(p, str_verdict, is_blank ? blank : Py_None) < 0)
+            goto fail;
+    }
+    Py_DECREF(parts);
+    return out;
+fail:
+    Py_DECREF(parts);
+    Py_XDECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"lines", lines, METH_O,
      "lines(text)\n\nThe lines of text as four lists: trimmed texts, start and end offsets, "
      "and the numbers of the blank lines (see dedup.segment.split_paragraphs)."},
+    {"paragraphs", paragraphs, METH_VARARGS,
+     "paragraphs(text, cls, blank)\n\nThe lines of text as cls objects (index, text, start, "
+     "end; key '', tokens (), verdict None or blank), made without calling cls.__init__."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -81,4 +129,18 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_segment",
                                     "Document lines (see dedup.segment.split_paragraphs).", -1,
                                     methods};
 
-PyMODINIT_FUNC PyInit__segment(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__segment(void) {
+    str_index = PyUnicode_InternFromString("index");
+    str_text = PyUnicode_InternFromString("text");
+    str_start = PyUnicode_InternFromString("start");
+    str_end = PyUnicode_InternFromString("end");
+    str_key = PyUnicode_InternFromString("key");
+    str_tokens = PyUnicode_InternFromString("tokens");
+    str_verdict = PyUnicode_InternFromString("verdict");
+    empty_str = PyUnicode_New(0, 0);
+    empty_tuple = PyTuple_New(0);
+    if (!str_index || !str_text || !str_start || !str_end || !str_key || !str_tokens
+        || !str_verdict || !empty_str || !empty_tuple)
+        return NULL;
+    return PyModule_Create(&module);
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Iterator
+from dataclasses import fields
 from typing import Any
 
 import regex
@@ -23,6 +24,12 @@ except ImportError:  # pragma: no cover - a source tree without the build: the P
     _segment = None
 
 
+# The kernel makes Paragraph objects by setting these fields itself (key "", tokens (),
+# verdict None or BLANK, as __init__ would): only while they are the class's fields.
+_KERNEL_PARAGRAPHS = _segment is not None and tuple(f.name for f in fields(Paragraph)) == (
+    "index", "text", "start", "end", "key", "tokens", "verdict")
+
+
 def split_paragraphs(text: str, compiled: bool = True) -> list[Paragraph]:
     """Split ``text`` into paragraphs with character offsets; text is whitespace-trimmed.
 
@@ -33,13 +40,8 @@ def split_paragraphs(text: str, compiled: bool = True) -> list[Paragraph]:
     >>> [p.text for p in split_paragraphs("a\\r\\n  b \\rc")]
     ['a', 'b', 'c']
     """
-    if compiled and _segment is not None:
-        texts, starts, ends, blanks = _segment.lines(text)
-        # map over the columns: no Python per line but the paragraph's own __init__
-        paras = list(map(Paragraph, range(len(texts)), texts, starts, ends))
-        for i in blanks:
-            paras[i].verdict = BLANK
-        return paras
+    if compiled and _KERNEL_PARAGRAPHS:
+        return _segment.paragraphs(text, Paragraph, BLANK)  # type: ignore[no-any-return]
     if text.startswith(_BOM):
         text = text[1:]
         shift = 1

@@ -31,6 +31,7 @@ def test_the_kernel_is_built() -> None:
     """The dev install builds it: a broken build fails here instead of falling back quietly."""
     assert segment._segment is not None
     assert callable(segment._segment.lines)
+    assert segment._KERNEL_PARAGRAPHS  # the paragraphs' fields are the ones it sets
 
 
 @settings(max_examples=500, deadline=None)
@@ -63,3 +64,10 @@ def test_lines_by_hand() -> None:
 def test_bad_arguments_raise(args: tuple[object, ...]) -> None:
     with pytest.raises(TypeError):
         segment._segment.lines(*args)
+
+
+@pytest.mark.parametrize("args", [(b"a", Paragraph, BLANK), ("a", "Paragraph", BLANK),
+                                  ("a", Paragraph), ("a", tuple, BLANK)])
+def test_bad_paragraphs_arguments_raise(args: tuple[object, ...]) -> None:
+    with pytest.raises((TypeError, AttributeError)):  # tuple: no such fields to set
+        segment._segment.paragraphs(*args)
