@@ -11,6 +11,10 @@
  * prefix_hashes(buf, seed_mix, chars, out): the same hash of the first ``chars`` code points of
  * every token of ``buf`` longer than that, into ``out`` (uint64, one per such token).
  *
+ * key_columns(buf, seed_mix, chars): the tokens of normalised keys ("\n" between lines, " "
+ * between tokens) as columns: hashes, code-point lengths, str.isdigit flags, tokens per line
+ * and the prefix hashes above, in one pass and without a string per token.
+ *
  * sets32(hashes, offsets, values, bounds): the sorted distinct 32-bit folded hashes of every
  * sequence (dedup/signature.py::shingle_sets32 holds the numpy reference): ``values`` (uint32,
  * len(hashes)) receives them one sequence after another, ``bounds`` (int64, len(offsets)) where
@@ -164,6 +168,107 @@ done:
     return result;
 }
 
+/* One code point of UTF-8 at s[k] (valid UTF-8, as str.encode makes it); *len its bytes. */
+static Py_UCS4 utf8_at(const uint8_t *s, Py_ssize_t k, int *len) {
+    uint8_t c = s[k];
+    if (c < 0x80) { *len = 1; return c; }
+    if (c < 0xE0) { *len = 2; return ((Py_UCS4)(c & 0x1F) << 6) | (s[k + 1] & 0x3F); }
+    if (c < 0xF0) {
+        *len = 3;
+        return ((Py_UCS4)(c & 0x0F) << 12) | ((Py_UCS4)(s[k + 1] & 0x3F) << 6) | (s[k + 2] & 0x3F);
+    }
+    *len = 4;
+    return ((Py_UCS4)(c & 0x07) << 18) | ((Py_UCS4)(s[k + 1] & 0x3F) << 12)
+           | ((Py_UCS4)(s[k + 2] & 0x3F) << 6) | (s[k + 3] & 0x3F);
+}
+
+static PyObject *key_columns(PyObject *self, PyObject *args) {
+    Py_buffer buf;
+    unsigned long long seed_mix;
+    Py_ssize_t chars;
+    if (!PyArg_ParseTuple(args, "y*Kn", &buf, &seed_mix, &chars)) return NULL;
+    const uint8_t *s = buf.buf;
+    Py_ssize_t n = buf.len, lines = 1, tokens = 0, longer = 0, cps = 0;
+    PyObject *oh = NULL, *ol = NULL, *od = NULL, *ow = NULL, *op = NULL, *result = NULL;
+    if (chars < 0) {
+        PyErr_SetString(PyExc_ValueError, "key_columns: chars must be 0 or more");
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {  /* bytes are checked: valid UTF-8 with line breaks */
+        uint8_t c = s[k];
+        if (c == 0) {
+            PyErr_SetString(PyExc_ValueError, "key_columns: keys hold a NUL");
+            goto done;
+        }
+        if (c == '\n' || c == ' ') {
+            lines += c == '\n';
+            continue;
+        }
+        if (k == 0 || s[k - 1] == '\n' || s[k - 1] == ' ') {
+            tokens++;
+            cps = 0;
+        }
+        cps += (c & 0xC0) != 0x80;
+        if ((c & 0xC0) != 0x80 && cps == chars + 1) longer++;
+    }
+    oh = PyByteArray_FromStringAndSize(NULL, 8 * tokens);
+    ol = PyByteArray_FromStringAndSize(NULL, 8 * tokens);
+    od = PyByteArray_FromStringAndSize(NULL, tokens);
+    ow = PyByteArray_FromStringAndSize(NULL, 8 * lines);
+    op = PyByteArray_FromStringAndSize(NULL, 8 * longer);
+    if (!oh || !ol || !od || !ow || !op) goto done;
+    uint64_t *hashes = (uint64_t *)PyByteArray_AS_STRING(oh);
+    int64_t *lengths = (int64_t *)PyByteArray_AS_STRING(ol);
+    uint8_t *digits = (uint8_t *)PyByteArray_AS_STRING(od);
+    int64_t *words = (int64_t *)PyByteArray_AS_STRING(ow);
+    uint64_t *prefixes = (uint64_t *)PyByteArray_AS_STRING(op);
+    Py_ssize_t t = 0, line = 0, p = 0, k = 0;
+    int64_t in_line = 0;
+    while (k <= n) {
+        if (k == n || s[k] == '\n') {
+            words[line++] = in_line;
+            in_line = 0;
+            k++;
+            continue;
+        }
+        if (s[k] == ' ') {
+            k++;
+            continue;
+        }
+        Py_ssize_t start = k, cut = k;
+        int64_t seen = 0;
+        int all_digits = 1;
+        uint64_t raw = 0, power = 1, pre_raw = 0;
+        while (k < n && s[k] != ' ' && s[k] != '\n') {
+            int len = 1;
+            if (s[k] < 0x80) {  /* ASCII: a digit is 0-9 */
+                if (all_digits && (s[k] < '0' || s[k] > '9')) all_digits = 0;
+            } else {
+                Py_UCS4 ch = utf8_at(s, k, &len);
+                if (all_digits && !Py_UNICODE_ISDIGIT(ch)) all_digits = 0;
+            }
+            if (seen == chars) { cut = k; pre_raw = raw; }
+            for (int j = 0; j < len; j++, k++) {
+                raw += ((uint64_t)s[k] + 1) * power;
+                power *= P;
+            }
+            seen++;
+        }
+        hashes[t] = fmix64(raw + (uint64_t)(k - start) * MULT + (uint64_t)seed_mix);
+        lengths[t] = seen;
+        digits[t] = (uint8_t)all_digits;
+        t++;
+        in_line++;
+        if (seen > chars)
+            prefixes[p++] = fmix64(pre_raw + (uint64_t)(cut - start) * MULT + (uint64_t)seed_mix);
+    }
+    result = PyTuple_Pack(5, oh, ol, od, ow, op);
+done:
+    Py_XDECREF(oh); Py_XDECREF(ol); Py_XDECREF(od); Py_XDECREF(ow); Py_XDECREF(op);
+    PyBuffer_Release(&buf);
+    return result;
+}
+
 static int cmp_u32(const void *x, const void *y) {
     uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
     return (a > b) - (a < b);
@@ -282,6 +387,12 @@ static PyMethodDef methods[] = {
      "prefix_hashes(buf, seed_mix, chars, out)\n\nThe token_hashes hash of the first chars code "
      "points of every NUL-separated token of buf longer than chars code points, into out "
      "(uint64, one item per such token, in order)."},
+    {"key_columns", key_columns, METH_VARARGS,
+     "key_columns(buf, seed_mix, chars)\n\nThe tokens of keys (UTF-8, lines separated by "
+     "newlines, tokens by spaces) as five bytearrays: each token's hash (uint64, as "
+     "token_hashes), length in code points (int64) and whether str.isdigit (uint8), each "
+     "line's token count (int64), and the hashes of the chars-code-point prefixes of the "
+     "tokens longer than that (uint64)."},
     {"signatures", signatures, METH_VARARGS,
      "signatures(hashes, offsets, a, b, out)\n\nMinHash signatures of the sequences "
      "hashes[offsets[i]:offsets[i + 1]] into the rows of out (see dedup.signature)."},

@@ -14,6 +14,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 static int append_new(PyObject *list, PyObject *item) {
     if (item == NULL) return -1;
@@ -73,15 +74,38 @@ fail:
 }
 
 /* paragraphs(text, cls, blank): the lines as ``cls`` objects (dedup.types.Paragraph, a slots
- * dataclass) made without calling its __init__: index, text, start, end set, key "", tokens
- * () and verdict None (``blank`` for a blank line), the fields __init__ would set. */
+ * dataclass) made without calling its __init__: its seven slots written in place (index,
+ * text, start, end; key "", tokens () and verdict None, ``blank`` for a blank line), the
+ * values __init__ would give them. */
 static PyObject *str_index, *str_text, *str_start, *str_end, *str_key, *str_tokens,
     *str_verdict, *empty_str, *empty_tuple;
+
+/* The byte offset of ``cls``'s slot ``name`` (a writable object member, as __slots__ makes
+ * them), or -1 with TypeError set. */
+static Py_ssize_t slot_offset(PyTypeObject *cls, PyObject *name) {
+    PyObject *descr = _PyType_Lookup(cls, name);  /* borrowed */
+    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyErr_Format(PyExc_TypeError, "%.100s has no slot %U", cls->tp_name, name);
+        return -1;
+    }
+    PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+    if (m->type != T_OBJECT_EX || (m->flags & READONLY)) {
+        PyErr_Format(PyExc_TypeError, "%.100s.%U is not a writable object slot", cls->tp_name,
+                     name);
+        return -1;
+    }
+    return m->offset;
+}
 
 static PyObject *paragraphs(PyObject *self, PyObject *args) {
     PyObject *text, *blank;
     PyTypeObject *cls;
     if (!PyArg_ParseTuple(args, "UO!O", &text, &PyType_Type, &cls, &blank)) return NULL;
+    PyObject *names[7] = {str_index, str_text, str_start, str_end, str_key, str_tokens,
+                          str_verdict};
+    Py_ssize_t at[7];
+    for (int f = 0; f < 7; f++)
+        if ((at[f] = slot_offset(cls, names[f])) < 0) return NULL;
     PyObject *parts = lines(NULL, text);
     if (parts == NULL) return NULL;
     PyObject *texts = PyTuple_GET_ITEM(parts, 0), *starts = PyTuple_GET_ITEM(parts, 1);
@@ -90,22 +114,23 @@ static PyObject *paragraphs(PyObject *self, PyObject *args) {
     PyObject *out = PyList_New(n);
     if (out == NULL) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *p = cls->tp_alloc(cls, 0);
-        if (p == NULL) goto fail;
-        PyList_SET_ITEM(out, i, p);
-        int is_blank = b < nb && PyLong_AsSsize_t(PyList_GET_ITEM(blanks, b)) == i;
-        b += is_blank;
         PyObject *index = PyLong_FromSsize_t(i);
         if (index == NULL) goto fail;
-        int rc = PyObject_SetAttr(p, str_index, index);
-        Py_DECREF(index);
-        if (rc < 0 || PyObject_SetAttr(p, str_text, PyList_GET_ITEM(texts, i)) < 0
-            || PyObject_SetAttr(p, str_start, PyList_GET_ITEM(starts, i)) < 0
-            || PyObject_SetAttr(p, str_end, PyList_GET_ITEM(ends, i)) < 0
-            || PyObject_SetAttr(p, str_key, empty_str) < 0
-            || PyObject_SetAttr(p, str_tokens, empty_tuple) < 0
-            || PyObject_SetAttr(p, str_verdict, is_blank ? blank : Py_None) < 0)
+        PyObject *p = cls->tp_alloc(cls, 0);  /* zeroed: every slot empty */
+        if (p == NULL) {
+            Py_DECREF(index);
             goto fail;
+        }
+        int is_blank = b < nb && PyLong_AsSsize_t(PyList_GET_ITEM(blanks, b)) == i;
+        b += is_blank;
+        PyObject *values[7] = {index, PyList_GET_ITEM(texts, i), PyList_GET_ITEM(starts, i),
+                               PyList_GET_ITEM(ends, i), empty_str, empty_tuple,
+                               is_blank ? blank : Py_None};
+        for (int f = 0; f < 7; f++) {
+            if (f) Py_INCREF(values[f]);  /* index: its own new reference */
+            *(PyObject **)((char *)p + at[f]) = values[f];
+        }
+        PyList_SET_ITEM(out, i, p);
     }
     Py_DECREF(parts);
     return out;

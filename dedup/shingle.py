@@ -88,6 +88,33 @@ def token_and_prefix_hashes(tokens: Sequence[str], chars: int, seed: int = 1,
     _minhash.prefix_hashes(data, mix, chars, pre)
     return whole, pre
 
+
+def key_token_columns(keys: Sequence[str], chars: int, seed: int = 1, compiled: bool = True
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tokens of normalised line keys (" ".join(tokens) each, as
+    :func:`dedup.normalize.normalize` sets them) as columns, all lines' tokens one after the
+    other: each token's hash (:func:`token_hashes`), length and ``str.isdigit``, each line's
+    token count, and the hashes of the ``chars``-character prefixes of the tokens longer than
+    that (see :func:`token_and_prefix_hashes`). ``compiled``: in one pass over the keys' UTF-8
+    by the kernel (``dedup._minhash.key_columns``), no string per token; the same values.
+
+    >>> hashes, lengths, digits, words, pre = key_token_columns(["we use cookies", "", "2026"], 5)
+    >>> lengths.tolist(), digits.tolist(), words.tolist(), len(pre)
+    ([2, 3, 7, 4], [False, False, False, True], [3, 0, 1], 1)
+    """
+    if compiled and _minhash is not None and keys:
+        data = "\n".join(keys).encode("utf-8")
+        cols = _minhash.key_columns(data, (seed * _SEED_MIX) & _MASK64, chars)
+        return (np.frombuffer(cols[0], dtype=np.uint64), np.frombuffer(cols[1], dtype=np.int64),
+                np.frombuffer(cols[2], dtype=np.bool_), np.frombuffer(cols[3], dtype=np.int64),
+                np.frombuffer(cols[4], dtype=np.uint64))
+    toks = [t for k in keys if k for t in k.split(" ")]
+    lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+    hashes, prefixes = token_and_prefix_hashes(toks, chars, seed, lengths, compiled)
+    return (hashes, lengths, np.fromiter(map(str.isdigit, toks), dtype=bool, count=len(toks)),
+            np.fromiter((k.count(" ") + 1 if k else 0 for k in keys), dtype=np.int64,
+                        count=len(keys)), prefixes)
+
 HASH_CHUNK = 1 << 20  # bytes hashed at a time: bounds the prefix-sum arrays (8 bytes per byte)
 
 

@@ -123,6 +123,41 @@ def test_prefix_hashes_are_the_prefix_strings_hashes(tokens: list[str], chars: i
     assert np.array_equal(whole, ref_whole) and np.array_equal(pre, ref_pre)
 
 
+_KEY_TOKENS = st.lists(st.text(st.characters(exclude_categories=["Cs", "Z", "Cc"]),
+                               min_size=1, max_size=9), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_KEY_TOKENS, max_size=8), st.integers(0, 8), st.integers(0, 2**40))
+def test_key_columns_equal_the_per_token_reference(lines: list[list[str]], chars: int,
+                                                   seed: int) -> None:
+    """Keys of any tokens (digits of every script, "²", astral characters, empty lines):
+    the kernel's columns are the per-token Python ones, dtypes included."""
+    keys = [" ".join(t) for t in lines]
+    got = shingle.key_token_columns(keys, chars, seed)
+    want = shingle.key_token_columns(keys, chars, seed, compiled=False)
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(got, want,
+                                                                           strict=True))
+    toks = [t for line in lines for t in line]
+    assert got[2].tolist() == [t.isdigit() for t in toks]
+    assert got[3].tolist() == [len(t) for t in lines] or not keys
+    assert np.array_equal(got[0], token_hashes(toks, seed)) or not toks
+
+
+def test_key_columns_by_hand() -> None:
+    hashes, lengths, digits, words, pre = shingle.key_token_columns(
+        ["2026 ١٢٣ ²", "", "naïve cookies𝟙"], 5)
+    assert lengths.tolist() == [4, 3, 1, 5, 8] and words.tolist() == [3, 0, 2]
+    assert digits.tolist() == [True, True, True, False, False]
+    assert np.array_equal(pre, token_hashes(["cooki"])) and hashes.flags.writeable
+    with pytest.raises(ValueError, match="NUL"):
+        shingle._minhash.key_columns(b"a\x00b", 1, 5)
+    with pytest.raises(ValueError, match="0 or more"):
+        shingle._minhash.key_columns(b"ab", 1, -1)
+    with pytest.raises(TypeError):
+        shingle._minhash.key_columns("ab", 1, 5)
+
+
 def test_prefix_hashes_bad_arguments() -> None:
     with pytest.raises(ValueError, match="one item per token"):
         shingle._minhash.prefix_hashes(b"abcdef\x00ab", 1, 5, np.zeros(2, dtype=np.uint64))

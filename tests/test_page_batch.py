@@ -139,6 +139,18 @@ def test_the_bag_of_words_from_prefix_hashes_is_the_reference_bag(
                                                                            strict=True))
 
 
+@settings(max_examples=60, deadline=None)
+@given(PAGES)
+def test_line_features_from_the_paragraphs_keys_are_those_from_their_tokens(
+        pages: list[list[str]]) -> None:
+    paras = [p for doc in _docs(pages) for p in doc.paragraphs]
+    lines, toks = [p.text for p in paras], [p.tokens for p in paras]
+    a = features.line_features(lines, toks)
+    b = features.line_features(lines, toks, [p.key for p in paras])
+    for name in ("dense", "long_line", "word_lines", "word_hashes", "rows", "buckets"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
 @settings(max_examples=20, deadline=None)
 @given(PAGES)
 def test_the_corpus_model_decides_the_same_on_the_page_models_batch(

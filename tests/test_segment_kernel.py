@@ -69,5 +69,19 @@ def test_bad_arguments_raise(args: tuple[object, ...]) -> None:
 @pytest.mark.parametrize("args", [(b"a", Paragraph, BLANK), ("a", "Paragraph", BLANK),
                                   ("a", Paragraph), ("a", tuple, BLANK)])
 def test_bad_paragraphs_arguments_raise(args: tuple[object, ...]) -> None:
-    with pytest.raises((TypeError, AttributeError)):  # tuple: no such fields to set
+    with pytest.raises(TypeError):  # tuple: no such slots to set
         segment._segment.paragraphs(*args)
+
+
+def test_paragraphs_need_writable_object_slots() -> None:
+    from dataclasses import dataclass
+
+    @dataclass(slots=True)
+    class Short:  # no key, tokens or verdict
+        index: int
+        text: str
+        start: int
+        end: int
+
+    with pytest.raises(TypeError, match="no slot key"):
+        segment._segment.paragraphs("a", Short, BLANK)

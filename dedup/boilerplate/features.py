@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..shingle import fmix64, token_and_prefix_hashes, token_hashes
+from ..shingle import fmix64, key_token_columns, token_hashes
 from .classifier import _COOKIE_ANCHORS, cookie_evidence
 from .rules import REPORTING
 
@@ -274,9 +274,12 @@ def char_counts(text: str, lengths: np.ndarray, compiled: bool = True) -> np.nda
     return out
 
 
-def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFeatures:
+def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]],
+                  keys: Sequence[str] | None = None) -> LineFeatures:
     """The features of every line that do not look past it (``lines`` trimmed, ``toks`` their
-    tokens): every column but ``PLACE``, with one pass over all the code points."""
+    tokens, ``keys`` their keys, ``" ".join(tokens)`` each as the paragraphs hold them, when the
+    caller has them): every column but ``PLACE``, with one pass over all the code points and
+    one over the keys' (:func:`~dedup.shingle.key_token_columns`: no Python per token)."""
     n = len(lines)
     dense = np.zeros((n, len(DENSE)), dtype=np.float64)
     if n == 0:
@@ -295,15 +298,12 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
     first_flags, last_flags, prev_flags = chars[:, 8], chars[:, 9], chars[:, 10]
     first_char, last_char = chars[:, 11], chars[:, 12]
 
-    words = np.fromiter(map(len, toks), dtype=np.int64, count=n)
-    all_toks = list(itertools.chain.from_iterable(toks))
-    tok_len = np.fromiter(map(len, all_toks), dtype=np.int64, count=len(all_toks))
-    hashes, prefixes = token_and_prefix_hashes(all_toks, PREFIX_CHARS, lengths=tok_len)
+    hashes, tok_len, digit_tok, words, prefixes = key_token_columns(
+        [" ".join(t) for t in toks] if keys is None else keys, PREFIX_CHARS)
     owner = np.repeat(np.arange(n), words)
     tok_chars = np.bincount(owner, weights=tok_len, minlength=n)
     is_stop = _stopword_set().contains(hashes)
     stop_count = np.bincount(owner, weights=is_stop, minlength=n)
-    digit_tok = np.fromiter(map(str.isdigit, all_toks), dtype=bool, count=len(all_toks))
     digit_count = np.bincount(owner, weights=digit_tok, minlength=n)
 
     safe_words = np.maximum(words, 1)
@@ -357,7 +357,7 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> LineFe
     dense[:, col["starts_quote"]] = (first_flags & QUOTE) != 0
     dense[:, col["all_digits"]] = (digit_count == words) & (words > 0)
     eligible = ~is_stop & (tok_len >= OVERLAP_MIN_CHARS) & ~digit_tok
-    rows, buckets = _bag_of_words(hashes, words, all_toks, tok_len, prefixes)
+    rows, buckets = _bag_of_words(hashes, words, (), tok_len, prefixes)
     return LineFeatures(dense, long_line, owner[eligible], hashes[eligible], rows, buckets)
 
 

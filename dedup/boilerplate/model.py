@@ -360,7 +360,8 @@ class LineCache(BoundedCache):
                  ) -> list[tuple[bytes, bytes]]:
         """The entries of lines ``todo``: their own features, long-line flag and words'
         logits as one row of bytes, and their content words' hashes, sorted."""
-        lf = line_features([paras[i].text for i in todo], [paras[i].tokens for i in todo])
+        lf = line_features([paras[i].text for i in todo], [paras[i].tokens for i in todo],
+                           [paras[i].key for i in todo])
         n = len(todo)
         word_z = stage.word_logits(lf.rows, lf.buckets, n)
         rows = np.hstack([lf.dense, lf.long_line[:, None].astype(np.float64), word_z])
