@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - a source tree without the build: the P
 
 # The kernel makes Paragraph objects by setting these fields itself (key "", tokens (),
 # verdict None or BLANK, as __init__ would): only while they are the class's fields.
-_KERNEL_PARAGRAPHS = _segment is not None and tuple(f.name for f in fields(Paragraph)) == (
+_KERNEL_FIELDS = tuple(f.name for f in fields(Paragraph)) == (
     "index", "text", "start", "end", "key", "tokens", "verdict")
 
 
@@ -40,7 +40,7 @@ def split_paragraphs(text: str, compiled: bool = True) -> list[Paragraph]:
     >>> [p.text for p in split_paragraphs("a\\r\\n  b \\rc")]
     ['a', 'b', 'c']
     """
-    if compiled and _KERNEL_PARAGRAPHS:
+    if compiled and _segment is not None and _KERNEL_FIELDS:
         return _segment.paragraphs(text, Paragraph, BLANK)  # type: ignore[no-any-return]
     if text.startswith(_BOM):
         text = text[1:]

@@ -31,7 +31,7 @@ def test_the_kernel_is_built() -> None:
     """The dev install builds it: a broken build fails here instead of falling back quietly."""
     assert segment._segment is not None
     assert callable(segment._segment.lines)
-    assert segment._KERNEL_PARAGRAPHS  # the paragraphs' fields are the ones it sets
+    assert segment._KERNEL_FIELDS  # the paragraphs' fields are the ones it sets
 
 
 @settings(max_examples=500, deadline=None)
