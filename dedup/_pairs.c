@@ -17,6 +17,9 @@
  * a pair appearing once per key it shares (the caller's np.unique makes them one). Keys are
  * grouped in a hash table, not sorted: the reference (staged._bucket_pairs) sorts every entry.
  *
+ * doc_pairs(keys, groups): the in-document candidates, rows of one document sharing a band
+ * key (see below; the reference is lsh.candidate_pairs).
+ *
  * Plain C against the Python C API and the buffer protocol: no numpy headers are needed.
  */
 #define PY_SSIZE_T_CLEAN
@@ -201,11 +204,121 @@ done:
     return result;
 }
 
+/* doc_pairs(keys, groups): ``keys`` (uint64, rows x bands, C order) the band keys of a batch's
+ * rows, ``groups`` (int64, one per row, 0..2**31-1) each row's document; returns a bytes object
+ * of uint64 ``later << 32 | earlier``, one for every two distinct rows ``earlier < later`` of
+ * one document sharing a band key, a pair appearing once per key it shares (the caller's
+ * np.unique makes them one). Buckets are (key, document) in a hash table: the reference
+ * (lsh.candidate_pairs) sorts every key. */
+static PyObject *doc_pairs(PyObject *self, PyObject *args) {
+    PyObject *okeys, *ogroups;
+    if (!PyArg_ParseTuple(args, "OO", &okeys, &ogroups)) return NULL;
+    Py_buffer kv, gv;
+    if (PyObject_GetBuffer(okeys, &kv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
+    if (PyObject_GetBuffer(ogroups, &gv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        PyBuffer_Release(&kv);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    uint64_t *slot_key = NULL;
+    int64_t *slot_group = NULL, *grouped = NULL;
+    Py_ssize_t *count = NULL, *start = NULL, *slot_of = NULL;
+    Py_ssize_t rows = gv.len / 8;
+    if (!of_kind(&kv, 8, "QL") || !of_kind(&gv, 8, "ql") || rows == 0 || kv.len % (8 * rows)
+        || rows > 0x7FFFFFFF) {
+        if (rows == 0 && kv.len == 0 && of_kind(&gv, 8, "ql")) {
+            result = PyBytes_FromStringAndSize(NULL, 0);
+            goto done;
+        }
+        PyErr_SetString(PyExc_ValueError,
+                        "doc_pairs: keys (uint64, rows x bands) and groups (int64, one per row)");
+        goto done;
+    }
+    Py_ssize_t n = kv.len / 8, bands = n / rows;
+    const uint64_t *keys = kv.buf;
+    const int64_t *groups = gv.buf;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        if (groups[r] < 0) {
+            PyErr_SetString(PyExc_ValueError, "doc_pairs: groups must be 0 or more");
+            goto done;
+        }
+    }
+    Py_ssize_t cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    slot_key = PyMem_Malloc(sizeof(uint64_t) * (size_t)cap);
+    slot_group = PyMem_Malloc(sizeof(int64_t) * (size_t)cap);
+    count = PyMem_Calloc((size_t)cap + 1, sizeof(Py_ssize_t));
+    start = PyMem_Malloc(sizeof(Py_ssize_t) * ((size_t)cap + 1));
+    slot_of = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
+    grouped = PyMem_Malloc(sizeof(int64_t) * (size_t)(n + 1));
+    if (!slot_key || !slot_group || !count || !start || !slot_of || !grouped) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t s = 0; s < cap; s++) slot_group[s] = -1;  /* no group is negative: empty */
+    uint64_t mask = (uint64_t)cap - 1;
+    for (Py_ssize_t i = 0; i < n; i++) {  /* open addressing, linear probing */
+        uint64_t k = keys[i];
+        int64_t g = groups[i / bands];
+        uint64_t s = ((k ^ ((uint64_t)g * 0xC2B2AE3D27D4EB4Full)) * 0x9E3779B97F4A7C15ull)
+                     >> 20 & mask;
+        while (slot_group[s] >= 0 && (slot_key[s] != k || slot_group[s] != g))
+            s = (s + 1) & mask;
+        slot_key[s] = k;
+        slot_group[s] = g;
+        count[s]++;
+        slot_of[i] = (Py_ssize_t)s;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t s = 0; s < cap; s++) {
+        start[s] = at;
+        at += count[s];
+    }
+    start[cap] = at;
+    /* entries in row order, so each bucket's rows come sorted */
+    for (Py_ssize_t i = 0; i < n; i++) grouped[start[slot_of[i]]++] = i / bands;
+    for (Py_ssize_t s = cap; s > 0; s--) start[s] = start[s - 1];
+    start[0] = 0;
+    Py_ssize_t total = 0;
+    for (Py_ssize_t s = 0; s < cap; s++) {  /* distinct rows (a row may repeat a key) */
+        Py_ssize_t c = count[s];
+        if (c < 2) continue;
+        int64_t *g = grouped + start[s];
+        Py_ssize_t d = 1;
+        for (Py_ssize_t j = 1; j < c; j++)
+            if (g[j] != g[d - 1]) g[d++] = g[j];
+        count[s] = d;
+        total += d * (d - 1) / 2;
+    }
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)8 * total);
+    if (result == NULL) goto done;
+    uint64_t *p = (uint64_t *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t s = 0; s < cap; s++) {
+        Py_ssize_t c = count[s];
+        const int64_t *g = grouped + start[s];
+        for (Py_ssize_t j = 1; j < c; j++)
+            for (Py_ssize_t i = 0; i < j; i++)
+                *p++ = (uint64_t)g[j] << 32 | (uint64_t)g[i];
+    }
+done:
+    PyMem_Free(slot_key);
+    PyMem_Free(slot_group);
+    PyMem_Free(count);
+    PyMem_Free(start);
+    PyMem_Free(slot_of);
+    PyMem_Free(grouped);
+    PyBuffer_Release(&gv);
+    PyBuffer_Release(&kv);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"intersections", intersections, METH_VARARGS,
      "intersections(mine, stored, out): shared values of each pair of sorted uint32 sets."},
     {"bucket_pairs", bucket_pairs, METH_VARARGS,
      "bucket_pairs(keys, owner, crowded) -> (widest, pairs bytes or None)."},
+    {"doc_pairs", doc_pairs, METH_VARARGS,
+     "doc_pairs(keys, groups) -> pairs bytes: rows of one group sharing a band key."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -23,6 +23,7 @@ HOLDERS: tuple[tuple[str, str], ...] = (
     ("dedup.normalize", "_tokens"),
     ("dedup.shingle", "_minhash"),
     ("dedup.signature", "_minhash"),
+    ("dedup.lsh", "_pairs"),
     ("dedup.crossdoc", "_pairs"),
     ("dedup.staged", "_pairs"),
     ("dedup.boilerplate.features", "_lines"),

@@ -10,12 +10,20 @@ so an index of them is compact (no Python object per band).
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from .config import LSHConfig
 from .shingle import fmix64
+
+_pairs: Any
+try:  # the compiled candidate pairs, built by the package's own build
+    _pairs = importlib.import_module("dedup._pairs")
+except ImportError:  # pragma: no cover - a source tree without the build: numpy below
+    _pairs = None
 
 LSH_SLACK = 0.15
 LSH_WEIGHTS = (0.2, 0.8)
@@ -156,13 +164,15 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return h
 
 
-def candidate_pairs(keys: np.ndarray, groups: np.ndarray | None = None) -> dict[int, set[int]]:
+def candidate_pairs(keys: np.ndarray, groups: np.ndarray | None = None, compiled: bool = True
+                    ) -> dict[int, set[int]]:
     """For every row of ``keys`` (shape ``(n, bands)``), the earlier rows sharing a band key.
 
     ``groups`` (one non-decreasing number per row, e.g. the document of each paragraph of a
     batch) keeps pairs inside a group: the rows of several documents are paired in one sort,
     each only with its own document's. One sort of all keys finds the equal ones; only rows
-    that have candidates appear.
+    that have candidates appear. ``compiled``: the rows grouped by (key, group) in a hash table
+    (``dedup._pairs.doc_pairs``) when it is built, the same pairs without the sort.
 
     >>> k = np.array([[1, 2], [3, 4], [5, 2], [1, 9]], dtype=np.uint64)
     >>> sorted(candidate_pairs(k).items())
@@ -174,6 +184,10 @@ def candidate_pairs(keys: np.ndarray, groups: np.ndarray | None = None) -> dict[
     out: dict[int, set[int]] = {}
     if n < 2:
         return out
+    if compiled and _pairs is not None and n < 1 << 31:
+        raw = _pairs.doc_pairs(np.ascontiguousarray(keys, dtype=np.uint64), np.ascontiguousarray(
+            np.zeros(n, dtype=np.int64) if groups is None else groups, dtype=np.int64))
+        return _pair_dict(np.unique(np.frombuffer(raw, dtype=np.uint64)).astype(np.int64))
     flat = keys.ravel()
     order = np.argsort(flat, kind="stable")
     ordered = flat[order]
@@ -198,7 +212,12 @@ def candidate_pairs(keys: np.ndarray, groups: np.ndarray | None = None) -> dict[
         pairs.append((hi.astype(np.int64) << 32) | lo.astype(np.int64))
     if not pairs:
         return out
-    found = np.unique(np.concatenate(pairs))
+    return _pair_dict(np.unique(np.concatenate(pairs)))
+
+
+def _pair_dict(found: np.ndarray) -> dict[int, set[int]]:
+    """``{later: {earlier, ...}}`` of the sorted distinct pairs ``later << 32 | earlier``."""
+    out: dict[int, set[int]] = {}
     for hi, lo in zip((found >> 32).tolist(), (found & 0xFFFFFFFF).tolist(), strict=True):
         out.setdefault(hi, set()).add(lo)
     return out

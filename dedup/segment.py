@@ -84,7 +84,7 @@ def line_texts(text: str, compiled: bool = True) -> list[str]:
     """The trimmed texts of ``text``'s non-blank paragraphs, as :func:`split_paragraphs` gives
     them, without paragraph objects (for a caller that needs only the texts).
 
-    >>> line_texts("a\r\n\n  b ")
+    >>> line_texts("a\\r\\n\\n  b ")
     ['a', 'b']
     """
     if compiled and _segment is not None:

@@ -90,3 +90,36 @@ def test_bad_arguments_are_refused_before_anything_is_written() -> None:
         kernel.bucket_pairs(np.array([1, 2], dtype=np.uint64), owner, 4)
     with pytest.raises(ValueError, match="same length"):
         kernel.bucket_pairs(np.array([1], dtype=np.int32), owner, 4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.lists(st.integers(0, 6), min_size=3,
+                                                      max_size=3)), max_size=30),
+       st.booleans())
+def test_doc_pairs_equal_the_sorting_reference(rows: list[tuple[int, list[int]]],
+                                               grouped: bool) -> None:
+    """Few distinct keys, so rows share them often, a row may repeat a key in two bands, and
+    keys of any size (the high bit set too); groups non-decreasing, as batches give them."""
+    from dedup.lsh import candidate_pairs
+
+    rows = sorted(rows, key=lambda r: r[0])
+    keys = np.array([[k * 0x9E3779B97F4A7C15 % 2**64 for k in ks] for _, ks in rows],
+                    dtype=np.uint64).reshape(len(rows), 3)
+    groups = np.array([g for g, _ in rows], dtype=np.int64) if grouped else None
+    assert candidate_pairs(keys, groups) == candidate_pairs(keys, groups, compiled=False)
+
+
+def test_doc_pairs_by_hand_and_bad_arguments() -> None:
+    from dedup import lsh
+
+    keys = np.array([[1, 2], [3, 4], [5, 2], [1, 9], [1, 2]], dtype=np.uint64)
+    assert lsh.candidate_pairs(keys) == {2: {0}, 3: {0}, 4: {0, 2, 3}}
+    assert lsh.candidate_pairs(keys, np.array([0, 0, 1, 1, 1])) == {4: {2, 3}}
+    with pytest.raises(ValueError, match="0 or more"):
+        lsh._pairs.doc_pairs(keys, np.array([0, 0, -1, 1, 1]))
+    with pytest.raises(ValueError, match="one per row"):
+        lsh._pairs.doc_pairs(keys, np.array([0, 0, 1]))
+    with pytest.raises(ValueError, match="one per row"):
+        lsh._pairs.doc_pairs(keys.astype(np.int32), np.zeros(5, dtype=np.int64))
+    assert lsh._pairs.doc_pairs(np.zeros((0, 2), dtype=np.uint64),
+                                np.zeros(0, dtype=np.int64)) == b""
