@@ -177,9 +177,20 @@ def best_cluster(hits: dict[int, H], tokens: Sequence[int], cluster_of: Callable
     return best if best is not None and best[0] >= threshold else None
 
 
+_DOC_MULT = 0x9E3779B97F4A7C15
+
+
 def _doc_key(line_hash: int, doc: int) -> int:
     """The 32-bit exact-table key of a short line in one document."""
-    return ((line_hash ^ (doc * 0x9E3779B97F4A7C15)) & 0xFFFFFFFFFFFFFFFF) >> 32
+    return ((line_hash ^ (doc * _DOC_MULT)) & 0xFFFFFFFFFFFFFFFF) >> 32
+
+
+def _doc_keys(hashes: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """:func:`_doc_key` of every ``(hashes[i], docs[i])`` (uint64 and int64 arrays)."""
+    with np.errstate(over="ignore"):
+        out: np.ndarray = (hashes ^ (docs.astype(np.uint64) * np.uint64(_DOC_MULT))
+                           ) >> np.uint64(32)
+    return out
 
 
 def group_keys(sets: Sequence[np.ndarray], keys32: np.ndarray) -> np.ndarray:
@@ -470,14 +481,22 @@ class CorpusDeduper:
         """For each ``(line hash, document)``, the exact-table rows of that document under the
         line's key, in table order (one look-up for all; the 32-bit key may collide across
         documents, so each row's document is checked)."""
-        q, cand = self.index.exact.lookup(np.asarray([_doc_key(h, d) for h, d in asks],
-                                                     dtype=np.uint64))
-        row_doc = self.index.row_doc.data
         out: list[list[int]] = [[] for _ in asks]
-        for qi, row in zip(q.tolist(), cand.tolist(), strict=True):
-            if int(row_doc[row]) == asks[qi][1]:
-                out[qi].append(row)
+        if not asks:
+            return out
+        hashes = np.fromiter((h for h, _ in asks), dtype=np.uint64, count=len(asks))
+        docs = np.fromiter((d for _, d in asks), dtype=np.int64, count=len(asks))
+        q, rows = self._held_rows(hashes, docs)
+        for qi, row in zip(q.tolist(), rows.tolist(), strict=True):
+            out[qi].append(row)
         return out
+
+    def _held_rows(self, hashes: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_held` for asks given as arrays (``hashes`` uint64, ``docs`` int64): the
+        pairs ``(ask, row)``, each ask's rows in table order."""
+        q, cand = self.index.exact.lookup(_doc_keys(hashes, docs))
+        mine = self.index.row_doc.data[cand].astype(np.int64) == docs[q]
+        return q[mine], cand[mine]
 
     def _grow_runs(self, content: list[Paragraph], hits: dict[int, _Hit],
                    short_hash: dict[int, int], found: _Found | None = None) -> None:

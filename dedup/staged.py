@@ -472,19 +472,33 @@ class StagedDeduper(CorpusDeduper):
             return {}
         hit = (long.target >= 0) & (long.target < long.prior)
         # the distinct (window document, earlier document) pairs of the drops against the index
-        pairs = np.unique((rows.doc[hit] << 32) | prior_doc[long.target[hit]]).tolist()
-        asks = sorted({(h, jd & _U32) for jd in pairs
-                       for h in keys[jd >> 32].short_hash.values()})
-        if not asks:
+        pairs = np.unique((rows.doc[hit] << 32) | prior_doc[long.target[hit]])
+        mine = pairs >> 32
+        shorts = {j: np.fromiter(keys[j].short_hash.values(), dtype=np.uint64,
+                                 count=len(keys[j].short_hash))
+                  for j in np.unique(mine).tolist()}
+        sizes = np.fromiter((len(shorts[j]) for j in mine.tolist()), dtype=np.int64,
+                            count=len(mine))
+        if not sizes.sum():
             return {}
-        out: dict[tuple[int, int], int | None] = {}
-        for (h, d), found in zip(asks, self._held(asks), strict=True):
-            out[h, d] = None
-            for r in sorted(found):
-                _, line, payload = self.index.record(r)
-                if payload.tolist() == [h & _U32, h >> 32]:
-                    out[h, d] = line
-                    break
+        # every (short line hash, earlier document) asked about, once
+        hashes = np.concatenate([shorts[j] for j in mine.tolist()])
+        docs = np.repeat(pairs & _U32, sizes)
+        order = np.lexsort((docs, hashes))
+        hashes, docs = hashes[order], docs[order]
+        first = np.r_[True, (hashes[1:] != hashes[:-1]) | (docs[1:] != docs[:-1])]
+        hashes, docs = hashes[first], docs[first]
+        out: dict[tuple[int, int], int | None] = dict.fromkeys(
+            zip(hashes.tolist(), docs.tolist(), strict=True))
+        q, found = self._held_rows(hashes, docs)
+        if len(q):  # each ask's rows in row order: the first whose line is this one's
+            at = np.lexsort((found, q))
+            for qi, r in zip(q[at].tolist(), found[at].tolist(), strict=True):
+                h, d = int(hashes[qi]), int(docs[qi])
+                if out[h, d] is None:
+                    _, line, payload = self.index.record(r)
+                    if payload.tolist() == [h & _U32, h >> 32]:
+                        out[h, d] = line
         return out
 
     def _runs(self, hits: dict[int, _Hit], short_hash: dict[int, int], base: int,

@@ -274,3 +274,13 @@ def test_group_keys_equal_the_streaming_hash(sets: list[list[int]], bands: int,
         h.update(k.astype(np.uint64).tobytes())
         want.append(h.intdigest())
     assert group_keys(arrays, keys).tolist() == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**31 - 1)), max_size=20))
+def test_doc_keys_are_the_scalar_doc_keys(asks: list[tuple[int, int]]) -> None:
+    from dedup.crossdoc import _doc_key, _doc_keys
+
+    hashes = np.array([h for h, _ in asks], dtype=np.uint64)
+    docs = np.array([d for _, d in asks], dtype=np.int64)
+    assert _doc_keys(hashes, docs).tolist() == [_doc_key(h, d) for h, d in asks]
