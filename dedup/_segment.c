@@ -9,6 +9,8 @@
  * ``blanks`` the numbers of the lines whose trimmed text is empty.
  *
  * paragraphs(text, cls, blank): the same lines as Paragraph objects, without __init__ calls.
+ * instances(cls, fields, rows): records of a slots class (the verdicts of dropped lines) made
+ * the same way, from tuples of their field values.
  *
  * Plain C against the Python C API: no numpy headers are needed.
  */
@@ -140,6 +142,62 @@ fail:
     return NULL;
 }
 
+/* instances(cls, fields, rows): [cls(*row) for row in rows] for a slots class whose __slots__
+ * is ``fields`` (every slot named, so every slot is set): each object allocated and its slots
+ * written in place, without calling __init__ (a frozen dataclass's __init__ sets each field
+ * through object.__setattr__). */
+static PyObject *instances(PyObject *self, PyObject *args) {
+    PyTypeObject *cls;
+    PyObject *fields, *rows;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyType_Type, &cls, &PyTuple_Type, &fields,
+                          &PyList_Type, &rows))
+        return NULL;
+    PyObject *slots = PyObject_GetAttrString((PyObject *)cls, "__slots__");
+    if (slots == NULL) return NULL;
+    int same = PyObject_RichCompareBool(slots, fields, Py_EQ);
+    Py_DECREF(slots);
+    if (same < 0) return NULL;
+    Py_ssize_t nf = PyTuple_GET_SIZE(fields);
+    if (!same || nf > 16) {
+        PyErr_Format(PyExc_TypeError, "instances: fields must be %.100s.__slots__ (at most 16)",
+                     cls->tp_name);
+        return NULL;
+    }
+    Py_ssize_t at[16];
+    for (Py_ssize_t f = 0; f < nf; f++) {
+        PyObject *name = PyTuple_GET_ITEM(fields, f);
+        if (!PyUnicode_Check(name)) {
+            PyErr_SetString(PyExc_TypeError, "instances: field names must be str");
+            return NULL;
+        }
+        if ((at[f] = slot_offset(cls, name)) < 0) return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != nf) {
+            PyErr_Format(PyExc_TypeError, "instances: row %zd is not a tuple of %zd values", i,
+                         nf);
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *p = cls->tp_alloc(cls, 0);  /* zeroed: every slot empty */
+        if (p == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        for (Py_ssize_t f = 0; f < nf; f++) {
+            PyObject *v = PyTuple_GET_ITEM(row, f);
+            Py_INCREF(v);
+            *(PyObject **)((char *)p + at[f]) = v;
+        }
+        PyList_SET_ITEM(out, i, p);
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"lines", lines, METH_O,
      "lines(text)\n\nThe lines of text as four lists: trimmed texts, start and end offsets, "
@@ -147,6 +205,9 @@ static PyMethodDef methods[] = {
     {"paragraphs", paragraphs, METH_VARARGS,
      "paragraphs(text, cls, blank)\n\nThe lines of text as cls objects (index, text, start, "
      "end; key '', tokens (), verdict None or blank), made without calling cls.__init__."},
+    {"instances", instances, METH_VARARGS,
+     "instances(cls, fields, rows)\n\n[cls(*row) for row in rows] for a slots class whose "
+     "__slots__ is fields, made by writing the slots (no __init__ call)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -33,7 +33,7 @@ from .config import Config
 from .lsh import band_keys, candidate_pairs, crowded_groups, lsh_params
 from .shingle import jaccard, shingle_batch
 from .signature import SketchCache, signatures
-from .types import DROP, Document, Match, Paragraph, Sketch, Verdict
+from .types import DROP, Document, Match, Paragraph, Sketch, Verdict, instances
 
 # More paragraphs of one document than this sharing a band key: the document's candidates are
 # looked up among its kept paragraphs instead of formed as all pairs (see find_matches).
@@ -211,7 +211,11 @@ class _DocDeduper:
         return out
 
     def apply(self) -> None:
+        if not self.drops:
+            return
         runs = self.runs()
+        rows = []
+        doc_id = self.doc.id
         for k, d in self.drops.items():
             src = self.content[self.canonical(d.src)]
             detail = ""
@@ -220,8 +224,12 @@ class _DocDeduper:
                 a = self.content[self.drops[first].src].line
                 b = self.content[self.drops[first + length - 1].src].line
                 detail = f"in a run of {length} lines repeating lines {a}-{b}"
-            self.content[k].verdict = Verdict(DROP, d.reason, round(d.score, 4),
-                                              Match(self.doc.id, src.line), detail)
+            rows.append((d.reason, round(d.score, 4), (doc_id, src.line), detail))
+        matches = instances(Match, [r[2] for r in rows])
+        verdicts = instances(Verdict, [(DROP, r[0], r[1], m, r[3])
+                                       for r, m in zip(rows, matches, strict=True)])
+        for k, verdict in zip(self.drops, verdicts, strict=True):
+            self.content[k].verdict = verdict
 
     def relabel_boilerplate_copies(self) -> None:
         """A line the classifier dropped that copies kept content is a duplicate first.

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 # no module holds a kernel missing here.
 HOLDERS: tuple[tuple[str, str], ...] = (
     ("dedup.segment", "_segment"),
+    ("dedup.types", "_segment"),
     ("dedup.normalize", "_tokens"),
     ("dedup.shingle", "_minhash"),
     ("dedup.signature", "_minhash"),

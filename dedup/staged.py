@@ -60,7 +60,7 @@ from .crossdoc import (
 )
 from .decide import decide_rounds, exact_groups, index_ranges
 from .index import CorpusIndex
-from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict
+from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict, instances
 
 WINDOW = 256  # documents decided together (at most MARKS, so checkpoints find their marks)
 WINDOW_CHARS = 16 << 20  # ... or fewer, once their texts reach this many characters
@@ -122,9 +122,14 @@ class CorpusOutcome:
 
     def apply(self, doc: Document) -> Document:
         """Set the verdicts and the cluster on ``doc`` (the document they were decided for)."""
-        for i, reason, score, match_doc, match_line, detail in self.drops:
-            doc.paragraphs[i].verdict = Verdict(DROP, reason, score, Match(match_doc, match_line),
-                                                detail)
+        drops = self.drops
+        if drops:
+            matches = instances(Match, [(d[3], d[4]) for d in drops])
+            paras = doc.paragraphs
+            for d, verdict in zip(drops, instances(Verdict, [
+                    (DROP, d[1], d[2], m, d[5]) for d, m in zip(drops, matches, strict=True)]),
+                    strict=True):
+                paras[d[0]].verdict = verdict
         doc.cluster = self.cluster
         return doc
 

@@ -85,3 +85,34 @@ def test_paragraphs_need_writable_object_slots() -> None:
 
     with pytest.raises(TypeError, match="no slot key"):
         segment._segment.paragraphs("a", Short, BLANK)
+
+
+def test_instances_are_the_classes_own_objects() -> None:
+    """Frozen and plain slots dataclasses, fields of any value; with the kernel off the class
+    makes them."""
+    from dedup import types
+    from dedup.types import DROP, Match, Verdict, instances
+
+    rows = [(DROP, "duplicate:near", 0.9731, Match("d", 3), "detail"),
+            ("keep", "content", 0.0, None, "")]
+    made = instances(Verdict, rows)
+    assert made == [Verdict(*row) for row in rows]
+    assert all(type(v) is Verdict for v in made) and hash(made[0]) == hash(Verdict(*rows[0]))
+    with pytest.raises(AttributeError):  # still frozen
+        made[0].score = 1.0  # type: ignore[misc]
+    assert instances(Match, []) == []
+    saved, types._segment = types._segment, None
+    try:
+        assert instances(Verdict, rows) == made
+    finally:
+        types._segment = saved
+
+
+@pytest.mark.parametrize("args", [
+    ("Verdict", ("label",), []), (Paragraph, ("index",), []),  # not the class's __slots__
+    (Paragraph, Paragraph.__slots__, [(1, "a", 0, 1)]),  # a row too short
+    (Paragraph, Paragraph.__slots__, [[1, "a", 0, 1, "", (), None]]),  # not a tuple
+    (tuple, (), [])])  # no __slots__
+def test_bad_instances_arguments_raise(args: tuple[object, ...]) -> None:
+    with pytest.raises((TypeError, AttributeError)):
+        segment._segment.instances(*args)

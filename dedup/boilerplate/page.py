@@ -35,7 +35,7 @@ import numpy as np
 
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
-from ..types import DROP, Document, Verdict
+from ..types import DROP, Document, Verdict, instances
 from .classifier import add_template_lines, block_verdict, consent_block
 from .features import DENSE, doc_bounds, line_docs
 from .layout import LAYOUT, layout_features
@@ -226,21 +226,24 @@ class PageClassifier:
         guard = f"; long sentence-like line, guard {self.cfg.guard:.2f}"
         for d, doc in enumerate(docs):
             verdicts: list[Verdict | None] = [None] * len(doc.paragraphs)
+            places: list[int] = []
+            made: list[tuple[str, str, float, None, str]] = []
             for j in range(cut[d], cut[d + 1]):
-                i = rows[dropped_rows[j]] - at
+                places.append(rows[dropped_rows[j]] - at)
                 if d_rule[j]:
                     score = d_score[j]
-                    verdicts[i] = Verdict(DROP, "boilerplate:cookie", d_score4[j],
-                                          detail=f"cookie rules {score:.2f} (page model "
-                                                 f"P(boilerplate)={d_bp[j]:.2f})")
+                    made.append((DROP, "boilerplate:cookie", d_score4[j], None,
+                                 f"cookie rules {score:.2f} (page model "
+                                 f"P(boilerplate)={d_bp[j]:.2f})"))
                 else:
                     cls = CLASSES[d_cls[j]]
                     detail = (f"page model P(boilerplate)={d_bp[j]:.2f}; the words look most "
                               f"like {cls}")
                     if d_sentence[j]:
                         detail += guard
-                    verdicts[i] = Verdict(DROP, _REASONS[d_cls[j]], d_bp4[j],
-                                          detail=detail)
+                    made.append((DROP, _REASONS[d_cls[j]], d_bp4[j], None, detail))
+            for i, verdict in zip(places, instances(Verdict, made), strict=True):
+                verdicts[i] = verdict
             if extra is not None:
                 more = extra[d]
                 for i in compress(range(len(more)), map(is_not, more, repeat(None))):
