@@ -15,6 +15,10 @@
  * between tokens) as columns: hashes, code-point lengths, str.isdigit flags, tokens per line
  * and the prefix hashes above, in one pass and without a string per token.
  *
+ * band_keys(signatures, cols, bands, rows, out): the LSH key of every (signature, band), as
+ * dedup/lsh.py::band_keys computes it in numpy: h = band + 1, then h = fmix64(h * MULT + value)
+ * over the band's rows of the signature (uint32, n x cols), into out (uint64, n x bands).
+ *
  * sets32(hashes, offsets, values, bounds): the sorted distinct 32-bit folded hashes of every
  * sequence (dedup/signature.py::shingle_sets32 holds the numpy reference): ``values`` (uint32,
  * len(hashes)) receives them one sequence after another, ``bounds`` (int64, len(offsets)) where
@@ -269,6 +273,46 @@ done:
     return result;
 }
 
+static PyObject *band_keys(PyObject *self, PyObject *args) {
+    PyObject *osig, *oout;
+    Py_ssize_t cols, bands, rows;
+    if (!PyArg_ParseTuple(args, "OnnnO", &osig, &cols, &bands, &rows, &oout)) return NULL;
+    Py_buffer sig, out;
+    if (PyObject_GetBuffer(osig, &sig, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
+    if (PyObject_GetBuffer(oout, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&sig);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t n = cols > 0 ? sig.len / 4 / cols : 0;
+    if (!of_kind(&sig, 4, "IL") || !of_kind(&out, 8, "QL") || cols <= 0 || bands <= 0
+        || rows <= 0 || bands * rows > cols || sig.len != 4 * n * cols
+        || out.len != 8 * n * bands) {
+        PyErr_SetString(PyExc_ValueError,
+                        "band_keys: signatures (uint32, n x cols), bands * rows <= cols, out "
+                        "(uint64, n x bands)");
+        goto done;
+    }
+    const uint32_t *S = sig.buf;
+    uint64_t *O = out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const uint32_t *row = S + i * cols;
+        for (Py_ssize_t b = 0; b < bands; b++) {
+            uint64_t h = (uint64_t)(b + 1);
+            for (Py_ssize_t j = 0; j < rows; j++) h = fmix64(h * MULT + row[b * rows + j]);
+            O[i * bands + b] = h;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&sig);
+    return result;
+}
+
 static int cmp_u32(const void *x, const void *y) {
     uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
     return (a > b) - (a < b);
@@ -393,6 +437,9 @@ static PyMethodDef methods[] = {
      "token_hashes), length in code points (int64) and whether str.isdigit (uint8), each "
      "line's token count (int64), and the hashes of the chars-code-point prefixes of the "
      "tokens longer than that (uint64)."},
+    {"band_keys", band_keys, METH_VARARGS,
+     "band_keys(signatures, cols, bands, rows, out)\n\nThe LSH key of every (signature, band) "
+     "into out (see dedup.lsh.band_keys)."},
     {"signatures", signatures, METH_VARARGS,
      "signatures(hashes, offsets, a, b, out)\n\nMinHash signatures of the sequences "
      "hashes[offsets[i]:offsets[i + 1]] into the rows of out (see dedup.signature)."},

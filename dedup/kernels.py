@@ -25,6 +25,7 @@ HOLDERS: tuple[tuple[str, str], ...] = (
     ("dedup.shingle", "_minhash"),
     ("dedup.signature", "_minhash"),
     ("dedup.lsh", "_pairs"),
+    ("dedup.lsh", "_minhash"),
     ("dedup.crossdoc", "_pairs"),
     ("dedup.staged", "_pairs"),
     ("dedup.boilerplate.features", "_lines"),

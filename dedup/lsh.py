@@ -20,10 +20,12 @@ from .config import LSHConfig
 from .shingle import fmix64
 
 _pairs: Any
-try:  # the compiled candidate pairs, built by the package's own build
+_minhash: Any
+try:  # the compiled candidate pairs and band keys, built by the package's own build
     _pairs = importlib.import_module("dedup._pairs")
+    _minhash = importlib.import_module("dedup._minhash")
 except ImportError:  # pragma: no cover - a source tree without the build: numpy below
-    _pairs = None
+    _pairs = _minhash = None
 
 LSH_SLACK = 0.15
 LSH_WEIGHTS = (0.2, 0.8)
@@ -149,13 +151,21 @@ def lsh_params(cfg: LSHConfig) -> tuple[int, int]:
     return optimal_params(max(0.05, cfg.threshold - LSH_SLACK), cfg.num_perm, LSH_WEIGHTS)
 
 
-def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+def band_keys(signatures: np.ndarray, bands: int, rows: int, compiled: bool = True
+              ) -> np.ndarray:
     """One uint64 key per (signature, band): shape ``(n, bands)``.
 
     Each key mixes the band's ``rows`` signature values and the band number, so keys of
-    different bands never collide by construction of the same values.
+    different bands never collide by construction of the same values. ``compiled``: uint32
+    signatures by the kernel (``dedup._minhash.band_keys``), the same keys as the numpy below.
     """
     n = signatures.shape[0]
+    if (compiled and _minhash is not None and signatures.dtype == np.uint32
+            and signatures.ndim == 2 and n):
+        out = np.empty((n, bands), dtype=np.uint64)
+        _minhash.band_keys(np.ascontiguousarray(signatures), signatures.shape[1], bands, rows,
+                           out)
+        return out
     view = signatures[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
     with np.errstate(over="ignore"):
         h: np.ndarray = np.tile(np.arange(1, bands + 1, dtype=np.uint64), (n, 1))

@@ -204,3 +204,33 @@ def test_sets32_bad_arguments() -> None:
     with pytest.raises(ValueError, match="do not fit"):
         signature._minhash.sets32(hashes, np.array([0, 2], dtype=np.int64),
                                   np.zeros(3, dtype=np.uint32), np.zeros(2, dtype=np.int64))
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(np.uint32, st.tuples(st.integers(0, 12), st.integers(1, 40))),
+       st.data())
+def test_band_keys_equal_numpy(sigs: np.ndarray, data: st.DataObject) -> None:
+    from dedup.lsh import band_keys
+
+    rows = data.draw(st.integers(1, sigs.shape[1]))
+    bands = data.draw(st.integers(1, sigs.shape[1] // rows))
+    got = band_keys(sigs, bands, rows)
+    assert got.dtype == np.uint64 and got.shape == (len(sigs), bands)
+    assert np.array_equal(got, band_keys(sigs, bands, rows, compiled=False))
+    # a non-contiguous view and uint64 signatures give the same keys
+    wide = np.zeros((len(sigs), sigs.shape[1] * 2), dtype=np.uint32)
+    wide[:, ::2] = sigs
+    assert np.array_equal(band_keys(wide[:, ::2], bands, rows), got)
+    assert np.array_equal(band_keys(sigs.astype(np.uint64), bands, rows), got)
+
+
+def test_band_keys_bad_arguments() -> None:
+    from dedup import lsh
+
+    sigs = np.zeros((2, 8), dtype=np.uint32)
+    for cols, bands, rows, out in ((8, 3, 3, np.zeros((2, 3), np.uint64)),
+                                   (8, 2, 4, np.zeros((2, 3), np.uint64)),
+                                   (0, 1, 1, np.zeros((2, 1), np.uint64)),
+                                   (8, 2, 4, np.zeros((2, 2), np.int32))):
+        with pytest.raises(ValueError, match="band_keys"):
+            lsh._minhash.band_keys(sigs, cols, bands, rows, out)
