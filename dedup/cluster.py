@@ -278,9 +278,9 @@ def dedup_batch(docs: list[Document], cfg: Config, cache: SketchCache | None = N
     value is per paragraph, so batching changes nothing."""
     dedupers = [_DocDeduper(doc, cfg) for doc in docs]
     longs = [d.long_positions() for d in dedupers]
-    hashes, offsets = shingle_batch([d.content[k].tokens for d, ls in zip(dedupers, longs,
-                                                                         strict=True)
-                                     for k in ls], cfg.shingle.size, cfg.shingle.seed)
+    paras = [d.content[k] for d, ls in zip(dedupers, longs, strict=True) for k in ls]
+    hashes, offsets = shingle_batch([p.tokens for p in paras], cfg.shingle.size,
+                                    cfg.shingle.seed, [p.key for p in paras])
     if cache is None:
         sigs = signatures(hashes, offsets, cfg.lsh.num_perm, cfg.shingle.seed)
     else:

@@ -201,16 +201,23 @@ _SLICE_COPY = 1 << 16  # shingles above which a sequence's hashes are copied as 
 
 
 def shingle_batch(
-    batch: Sequence[Sequence[str]], size: int = 3, seed: int = 1
+    batch: Sequence[Sequence[str]], size: int = 3, seed: int = 1,
+    keys: Sequence[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shingle hashes of many token sequences at once.
 
     Returns ``(hashes, offsets)``: the hashes of sequence ``i`` are
     ``hashes[offsets[i]:offsets[i + 1]]`` (not de-duplicated). An empty sequence has none.
+    ``keys``: the sequences' keys (``" ".join(tokens)`` each, as paragraphs hold them), when
+    the caller has them: the token hashes are then read from the keys by the kernel
+    (:func:`key_token_columns`), with no string per token; the same values.
     """
-    lengths = np.fromiter((len(t) for t in batch), dtype=np.int64, count=len(batch))
-    joined = "\x00".join("\x00".join(toks) for toks in batch if toks)
-    flat = _hash_joined(joined, seed) if joined else np.empty(0, dtype=np.uint64)
+    if keys is not None and _minhash is not None and batch:
+        flat, _, _, lengths, _ = key_token_columns(keys, 1 << 62, seed)  # no prefixes
+    else:
+        lengths = np.fromiter((len(t) for t in batch), dtype=np.int64, count=len(batch))
+        joined = "\x00".join("\x00".join(toks) for toks in batch if toks)
+        flat = _hash_joined(joined, seed) if joined else np.empty(0, dtype=np.uint64)
     starts = np.zeros(len(batch) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
     # Window hashes over the flat array; windows that cross a boundary are discarded below.

@@ -234,3 +234,14 @@ def test_band_keys_bad_arguments() -> None:
                                    (8, 2, 4, np.zeros((2, 2), np.int32))):
         with pytest.raises(ValueError, match="band_keys"):
             lsh._minhash.band_keys(sigs, cols, bands, rows, out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_KEY_TOKENS, max_size=8), st.integers(1, 4), st.integers(0, 2**40))
+def test_shingles_from_keys_are_those_from_tokens(lines: list[list[str]], size: int,
+                                                  seed: int) -> None:
+    keys = [" ".join(t) for t in lines]
+    got = shingle_batch(lines, size, seed, keys)
+    want = shingle_batch(lines, size, seed)
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(got, want,
+                                                                           strict=True))
