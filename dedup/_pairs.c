@@ -17,6 +17,9 @@
  * a pair appearing once per key it shares (the caller's np.unique makes them one). Keys are
  * grouped in a hash table, not sorted: the reference (staged._bucket_pairs) sorts every entry.
  *
+ * pair_intersections(sets, a, b, out): the shared values of pairs of sorted distinct uint64
+ * sets given by index (the in-document candidates' verification; reference shingle.jaccard).
+ *
  * doc_pairs(keys, groups): the in-document candidates, rows of one document sharing a band
  * key (see below; the reference is lsh.candidate_pairs).
  *
@@ -312,11 +315,92 @@ done:
     return result;
 }
 
+static int64_t merge_count64(const uint64_t *a, Py_ssize_t na, const uint64_t *b, Py_ssize_t nb) {
+    int64_t shared = 0;
+    Py_ssize_t i = 0, j = 0;
+    while (i < na && j < nb) {
+        if (a[i] < b[j]) i++;
+        else if (b[j] < a[i]) j++;
+        else { shared++; i++; j++; }
+    }
+    return shared;
+}
+
+/* pair_intersections(sets, a, b, out): ``sets`` a list of sorted distinct uint64 arrays, ``a``
+ * and ``b`` (int64) indices into it, one pair each; out[i] (int64) receives how many values
+ * sets[a[i]] and sets[b[i]] share. */
+static PyObject *pair_intersections(PyObject *self, PyObject *args) {
+    PyObject *sets, *oa, *ob, *oout;
+    if (!PyArg_ParseTuple(args, "O!OOO", &PyList_Type, &sets, &oa, &ob, &oout)) return NULL;
+    Py_buffer av, bv, out;
+    Py_ssize_t ns = PyList_GET_SIZE(sets), held = 0;
+    Py_buffer *views = NULL;
+    PyObject *result = NULL;
+    if (PyObject_GetBuffer(oa, &av, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
+    if (PyObject_GetBuffer(ob, &bv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        PyBuffer_Release(&av);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(oout, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&av);
+        PyBuffer_Release(&bv);
+        return NULL;
+    }
+    Py_ssize_t n = av.len / 8;
+    if (!of_kind(&av, 8, "ql") || !of_kind(&bv, 8, "ql") || !of_kind(&out, 8, "ql")
+        || bv.len != av.len || out.len != av.len) {
+        PyErr_SetString(PyExc_ValueError,
+                        "pair_intersections: a, b and out int64 of one length");
+        goto done;
+    }
+    const int64_t *A = av.buf, *B = bv.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (A[i] < 0 || A[i] >= ns || B[i] < 0 || B[i] >= ns) {
+            PyErr_SetString(PyExc_IndexError, "pair_intersections: a set index out of range");
+            goto done;
+        }
+    }
+    views = PyMem_Malloc(sizeof(Py_buffer) * (size_t)(ns + 1));
+    if (views == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        if (PyObject_GetBuffer(PyList_GET_ITEM(sets, i), &views[i],
+                               PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "pair_intersections: every set a uint64 buffer");
+            goto done;
+        }
+        held = i + 1;
+        if (!of_kind(&views[i], 8, "QL") || views[i].ndim > 1) {
+            PyErr_SetString(PyExc_TypeError, "pair_intersections: every set a uint64 buffer");
+            goto done;
+        }
+    }
+    int64_t *O = out.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        O[i] = merge_count64(views[A[i]].buf, views[A[i]].len / 8, views[B[i]].buf,
+                             views[B[i]].len / 8);
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&bv);
+    PyBuffer_Release(&av);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"intersections", intersections, METH_VARARGS,
      "intersections(mine, stored, out): shared values of each pair of sorted uint32 sets."},
     {"bucket_pairs", bucket_pairs, METH_VARARGS,
      "bucket_pairs(keys, owner, crowded) -> (widest, pairs bytes or None)."},
+    {"pair_intersections", pair_intersections, METH_VARARGS,
+     "pair_intersections(sets, a, b, out): shared values of sets[a[i]] and sets[b[i]] "
+     "(sorted distinct uint64 arrays) into out."},
     {"doc_pairs", doc_pairs, METH_VARARGS,
      "doc_pairs(keys, groups) -> pairs bytes: rows of one group sharing a band key."},
     {NULL, NULL, 0, NULL},

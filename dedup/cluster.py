@@ -31,7 +31,7 @@ from .batching import BATCH, batches
 from .canonical import choose
 from .config import Config
 from .lsh import band_keys, candidate_pairs, crowded_groups, lsh_params
-from .shingle import jaccard, shingle_batch
+from .shingle import jaccard, pair_jaccards, pair_kernel, shingle_batch
 from .signature import SketchCache, signatures
 from .types import DROP, Document, Match, Paragraph, Sketch, Verdict, instances
 
@@ -81,7 +81,8 @@ class _DocDeduper:
 
     def find_matches(self, long_pos: list[int], hashes: np.ndarray, offsets: np.ndarray,
                      sigs: np.ndarray, pairs: dict[int, set[int]] | None, first: int = 0,
-                     keys: np.ndarray | None = None) -> None:
+                     keys: np.ndarray | None = None,
+                     sims: dict[int, dict[int, float]] | None = None) -> None:
         """Exact and near matches; the long paragraphs' shingle hashes (``offsets`` into
         ``hashes``), signatures and LSH candidates come computed for a batch of documents
         (``pairs`` by batch row; this document's long paragraphs are rows ``first`` on).
@@ -89,7 +90,9 @@ class _DocDeduper:
         With ``pairs=None`` (a crowded document, see :func:`~dedup.lsh.crowded_groups`), the
         candidates are found in a table of the kept paragraphs' band ``keys`` as it grows: the
         same candidates, since only kept paragraphs are ever a source, in time linear in the
-        paragraphs when most of them are dropped."""
+        paragraphs when most of them are dropped. ``sims``: the similarity of every pair of
+        ``pairs`` (by batch row), computed for the batch at once; else each candidate is
+        verified here."""
         cfg = self.cfg
         content = self.content
         self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
@@ -122,7 +125,11 @@ class _DocDeduper:
                 assert keys is not None
                 mine = keys[row[k]].tolist()
                 cands = sorted({c for key in mine for c in table.get(key, ())})
-            verified = ((c, jaccard(shingles(k), shingles(c))) for c in cands)
+            if sims is not None and pairs is not None:
+                known = sims.get(row[k] + first, {})
+                verified = ((c, known[row[c] + first]) for c in cands)
+            else:
+                verified = ((c, jaccard(shingles(k), shingles(c))) for c in cands)
             best = choose((c, s) for c, s in verified if s >= cfg.lsh.threshold)
             if best is not None:
                 self.near[k] = best
@@ -299,16 +306,38 @@ def dedup_batch(docs: list[Document], cfg: Config, cache: SketchCache | None = N
         first = first[~np.isin(groups[first], list(crowded))]
     found = candidate_pairs(keys[first], groups[first])
     pairs = {int(first[hi]): {int(first[lo]) for lo in los} for hi, los in found.items()}
+    sims = _pair_sims(pairs, hashes, offsets)
     at = 0
     for n, (deduper, long_pos) in enumerate(zip(dedupers, longs, strict=True)):
         end = at + len(long_pos)
         lo, hi = int(offsets[at]), int(offsets[end])
         deduper.find_matches(long_pos, hashes[lo:hi].copy(), offsets[at:end + 1] - lo,
-                             sigs[at:end], None if n in crowded else pairs, at, keys[at:end])
+                             sigs[at:end], None if n in crowded else pairs, at, keys[at:end],
+                             sims)
         deduper.decide()
         deduper.apply()
         deduper.relabel_boilerplate_copies()
         at = end
+
+
+def _pair_sims(pairs: dict[int, set[int]], hashes: np.ndarray, offsets: np.ndarray
+               ) -> dict[int, dict[int, float]] | None:
+    """The exact Jaccard similarity of every candidate pair of a batch (``pairs`` by batch row),
+    in one call (:func:`~dedup.shingle.pair_jaccards`); ``None`` without the kernel, when each
+    candidate is verified where it is met."""
+    if not pairs or not pair_kernel():
+        return None
+    his = np.fromiter((hi for hi, los in pairs.items() for _ in los), dtype=np.int64)
+    los_ = np.fromiter((lo for los in pairs.values() for lo in los), dtype=np.int64)
+    needed, at = np.unique(np.concatenate((his, los_)), return_inverse=True)
+    bounds = offsets[needed], offsets[needed + 1]
+    sets = [np.unique(hashes[a:b]) for a, b in zip(bounds[0].tolist(), bounds[1].tolist(),
+                                                    strict=True)]
+    sims: dict[int, dict[int, float]] = {}
+    for hi, lo, sim in zip(his.tolist(), los_.tolist(),
+                           pair_jaccards(sets, at[:len(his)], at[len(his):]), strict=True):
+        sims.setdefault(hi, {})[lo] = sim
+    return sims
 
 
 def dedup_within(docs: Iterable[Document], cfg: Config, cache: SketchCache | None = None

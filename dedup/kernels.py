@@ -23,6 +23,7 @@ HOLDERS: tuple[tuple[str, str], ...] = (
     ("dedup.types", "_segment"),
     ("dedup.normalize", "_tokens"),
     ("dedup.shingle", "_minhash"),
+    ("dedup.shingle", "_pairs"),
     ("dedup.signature", "_minhash"),
     ("dedup.lsh", "_pairs"),
     ("dedup.lsh", "_minhash"),

@@ -14,6 +14,12 @@ from typing import Any
 
 import numpy as np
 
+_pairs: Any
+try:  # the compiled pair verification, built by the package's own build
+    _pairs = importlib.import_module("dedup._pairs")
+except ImportError:  # pragma: no cover - a source tree without the build: numpy below
+    _pairs = None
+
 _minhash: Any
 try:  # the compiled hashing kernels, built by the package's own build
     _minhash = importlib.import_module("dedup._minhash")
@@ -251,6 +257,30 @@ def shingle_set(tokens: Sequence[str], size: int = 3, seed: int = 1) -> np.ndarr
     """Sorted unique shingle hashes of one token sequence (what verification compares)."""
     hashes, _ = shingle_batch([tokens], size, seed)
     return np.unique(hashes)
+
+
+def pair_kernel() -> bool:
+    """Whether :func:`pair_jaccards` runs in the kernel (built, and not switched off)."""
+    return _pairs is not None
+
+
+def pair_jaccards(sets: list[np.ndarray], a: np.ndarray, b: np.ndarray, compiled: bool = True
+                  ) -> list[float]:
+    """:func:`jaccard` of ``sets[a[i]]`` and ``sets[b[i]]`` for every ``i`` (sorted unique uint64
+    arrays; ``a``, ``b`` int64). ``compiled``: the shared values counted by one merge per pair
+    in the kernel (``dedup._pairs.pair_intersections``), the same similarities as
+    :func:`jaccard` pair by pair (the reference)."""
+    if not (compiled and _pairs is not None) or not len(a):
+        return [jaccard(sets[i], sets[j]) for i, j in zip(a.tolist(), b.tolist(), strict=True)]
+    shared = np.empty(len(a), dtype=np.int64)
+    _pairs.pair_intersections(sets, np.ascontiguousarray(a, dtype=np.int64),
+                              np.ascontiguousarray(b, dtype=np.int64), shared)
+    sizes = [len(x) for x in sets]
+    out = []
+    for i, j, inter in zip(a.tolist(), b.tolist(), shared.tolist(), strict=True):
+        la, lb = sizes[i], sizes[j]
+        out.append((1.0 if la == lb else 0.0) if not la or not lb else inter / (la + lb - inter))
+    return out
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

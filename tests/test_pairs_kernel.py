@@ -123,3 +123,37 @@ def test_doc_pairs_by_hand_and_bad_arguments() -> None:
         lsh._pairs.doc_pairs(keys.astype(np.int32), np.zeros(5, dtype=np.int64))
     assert lsh._pairs.doc_pairs(np.zeros((0, 2), dtype=np.uint64),
                                 np.zeros(0, dtype=np.int64)) == b""
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sets(st.integers(0, 40)), min_size=1, max_size=8), st.data())
+def test_pair_jaccards_equal_jaccard(raw: list[set[int]], data: st.DataObject) -> None:
+    """Sets sharing values often, empty ones too, values of any size (the high bit set)."""
+    from dedup.shingle import jaccard, pair_jaccards
+
+    sets = [np.array(sorted(v * 0x9E3779B97F4A7C15 % 2**64 for v in s), dtype=np.uint64)
+            for s in raw]
+    sets = [np.unique(s) for s in sets]
+    idx = st.integers(0, len(sets) - 1)
+    pairs = data.draw(st.lists(st.tuples(idx, idx), max_size=12))
+    a = np.array([p for p, _ in pairs], dtype=np.int64)
+    b = np.array([q for _, q in pairs], dtype=np.int64)
+    got = pair_jaccards(sets, a, b)
+    assert got == [jaccard(sets[p], sets[q]) for p, q in pairs]
+    assert got == pair_jaccards(sets, a, b, compiled=False)
+
+
+def test_pair_intersections_bad_arguments() -> None:
+    from dedup import shingle
+
+    sets = [np.array([1, 2], dtype=np.uint64), np.array([2], dtype=np.uint64)]
+    out = np.zeros(1, dtype=np.int64)
+    with pytest.raises(IndexError):
+        shingle._pairs.pair_intersections(sets, np.array([0]), np.array([2]), out)
+    with pytest.raises(TypeError, match="uint64"):
+        shingle._pairs.pair_intersections([sets[0], sets[1].astype(np.uint32)], np.array([0]),
+                                          np.array([1]), out)
+    with pytest.raises(ValueError, match="one length"):
+        shingle._pairs.pair_intersections(sets, np.array([0, 1]), np.array([1]), out)
+    shingle._pairs.pair_intersections(sets, np.array([0]), np.array([1]), out)
+    assert out.tolist() == [1]
