@@ -25,46 +25,75 @@ static int append_new(PyObject *list, PyObject *item) {
     return rc;
 }
 
+/* The lines of a text, one after the other (what lines() and paragraphs() read). */
+typedef struct {
+    int kind;
+    const void *data;
+    Py_ssize_t n, pos, done;
+} scan_t;
+
+static void scan_start(scan_t *sc, PyObject *text) {
+    sc->kind = PyUnicode_KIND(text);
+    sc->data = PyUnicode_DATA(text);
+    sc->n = PyUnicode_GET_LENGTH(text);
+    sc->pos = (sc->n > 0 && PyUnicode_READ(sc->kind, sc->data, 0) == 0xFEFF) ? 1 : 0;
+    sc->done = sc->pos >= sc->n;
+}
+
+/* The next line: 0 past the last; else its offsets without the line ending (*start, *end) and
+ * its trimmed part (*a, *b). */
+static int scan_next(scan_t *sc, Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t *a,
+                     Py_ssize_t *b) {
+    if (sc->done) return 0;
+    int kind = sc->kind;
+    const void *data = sc->data;
+    Py_ssize_t n = sc->n, pos = sc->pos, e = pos;
+    Py_UCS4 c = 0;
+    if (kind == PyUnicode_1BYTE_KIND) {  /* the common case: memchr-like scan */
+        const Py_UCS1 *s = (const Py_UCS1 *)data;
+        while (e < n && s[e] != '\n' && s[e] != '\r') e++;
+        if (e < n) c = s[e];
+    } else {
+        while (e < n) {
+            c = PyUnicode_READ(kind, data, e);
+            if (c == '\n' || c == '\r') break;
+            e++;
+        }
+        if (e == n) c = 0;
+    }
+    Py_ssize_t x = pos, y = e;
+    while (x < y && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, x))) x++;
+    while (y > x && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, y - 1))) y--;
+    *start = pos, *end = e, *a = x, *b = y;
+    if (e == n) {
+        sc->done = 1;
+    } else {
+        pos = e + 1;
+        if (c == '\r' && pos < n && PyUnicode_READ(kind, data, pos) == '\n') pos++;
+        sc->pos = pos;
+        sc->done = pos >= n;
+    }
+    return 1;
+}
+
 static PyObject *lines(PyObject *self, PyObject *arg) {
     if (!PyUnicode_Check(arg)) {
         PyErr_Format(PyExc_TypeError, "lines() takes a str, not %.100s", Py_TYPE(arg)->tp_name);
         return NULL;
     }
-    int kind = PyUnicode_KIND(arg);
-    const void *data = PyUnicode_DATA(arg);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
-    Py_ssize_t pos = (n > 0 && PyUnicode_READ(kind, data, 0) == 0xFEFF) ? 1 : 0;
     PyObject *texts = PyList_New(0), *starts = PyList_New(0), *ends = PyList_New(0);
     PyObject *blanks = PyList_New(0);
     if (texts == NULL || starts == NULL || ends == NULL || blanks == NULL) goto fail;
-    Py_ssize_t count = 0;
-    while (pos < n) {
-        Py_ssize_t end = pos;
-        Py_UCS4 c = 0;
-        if (kind == PyUnicode_1BYTE_KIND) {  /* the common case: memchr-like scan */
-            const Py_UCS1 *s = (const Py_UCS1 *)data;
-            while (end < n && s[end] != '\n' && s[end] != '\r') end++;
-            if (end < n) c = s[end];
-        } else {
-            while (end < n) {
-                c = PyUnicode_READ(kind, data, end);
-                if (c == '\n' || c == '\r') break;
-                end++;
-            }
-            if (end == n) c = 0;
-        }
-        Py_ssize_t a = pos, b = end;
-        while (a < b && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, a))) a++;
-        while (b > a && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, b - 1))) b--;
+    scan_t sc;
+    scan_start(&sc, arg);
+    Py_ssize_t count = 0, pos, end, a, b;
+    while (scan_next(&sc, &pos, &end, &a, &b)) {
         if (append_new(texts, PyUnicode_Substring(arg, a, b)) < 0
             || append_new(starts, PyLong_FromSsize_t(pos)) < 0
             || append_new(ends, PyLong_FromSsize_t(end)) < 0)
             goto fail;
         if (a == b && append_new(blanks, PyLong_FromSsize_t(count)) < 0) goto fail;
         count++;
-        if (end == n) break;
-        pos = end + 1;
-        if (c == '\r' && pos < n && PyUnicode_READ(kind, data, pos) == '\n') pos++;
     }
     return Py_BuildValue("(NNNN)", texts, starts, ends, blanks);
 fail:
@@ -108,38 +137,33 @@ static PyObject *paragraphs(PyObject *self, PyObject *args) {
     Py_ssize_t at[7];
     for (int f = 0; f < 7; f++)
         if ((at[f] = slot_offset(cls, names[f])) < 0) return NULL;
-    PyObject *parts = lines(NULL, text);
-    if (parts == NULL) return NULL;
-    PyObject *texts = PyTuple_GET_ITEM(parts, 0), *starts = PyTuple_GET_ITEM(parts, 1);
-    PyObject *ends = PyTuple_GET_ITEM(parts, 2), *blanks = PyTuple_GET_ITEM(parts, 3);
-    Py_ssize_t n = PyList_GET_SIZE(texts), nb = PyList_GET_SIZE(blanks), b = 0;
-    PyObject *out = PyList_New(n);
-    if (out == NULL) goto fail;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *index = PyLong_FromSsize_t(i);
-        if (index == NULL) goto fail;
-        PyObject *p = cls->tp_alloc(cls, 0);  /* zeroed: every slot empty */
-        if (p == NULL) {
-            Py_DECREF(index);
-            goto fail;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    scan_t sc;
+    scan_start(&sc, text);
+    Py_ssize_t count = 0, pos, end, a, b;
+    while (scan_next(&sc, &pos, &end, &a, &b)) {
+        PyObject *values[7] = {PyLong_FromSsize_t(count), PyUnicode_Substring(text, a, b),
+                               PyLong_FromSsize_t(pos), PyLong_FromSsize_t(end), empty_str,
+                               empty_tuple, a == b ? blank : Py_None};
+        PyObject *p = NULL;
+        if (values[0] && values[1] && values[2] && values[3]) p = cls->tp_alloc(cls, 0);
+        if (p == NULL) {  /* zeroed when made: every slot empty */
+            for (int f = 0; f < 4; f++) Py_XDECREF(values[f]);
+            Py_DECREF(out);
+            return NULL;
         }
-        int is_blank = b < nb && PyLong_AsSsize_t(PyList_GET_ITEM(blanks, b)) == i;
-        b += is_blank;
-        PyObject *values[7] = {index, PyList_GET_ITEM(texts, i), PyList_GET_ITEM(starts, i),
-                               PyList_GET_ITEM(ends, i), empty_str, empty_tuple,
-                               is_blank ? blank : Py_None};
         for (int f = 0; f < 7; f++) {
-            if (f) Py_INCREF(values[f]);  /* index: its own new reference */
+            if (f >= 4) Py_INCREF(values[f]);  /* the first four are new references */
             *(PyObject **)((char *)p + at[f]) = values[f];
         }
-        PyList_SET_ITEM(out, i, p);
+        if (append_new(out, p) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        count++;
     }
-    Py_DECREF(parts);
     return out;
-fail:
-    Py_DECREF(parts);
-    Py_XDECREF(out);
-    return NULL;
 }
 
 /* instances(cls, fields, rows): [cls(*row) for row in rows] for a slots class whose __slots__
