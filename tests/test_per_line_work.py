@@ -97,8 +97,10 @@ def test_lookup_says_when_compute_gives_the_wrong_number_of_values() -> None:
 def reference_find_matches(self: _DocDeduper, long_pos: list[int], hashes: np.ndarray,
                            offsets: np.ndarray, sigs: np.ndarray,
                            pairs: dict[int, set[int]] | None, first: int = 0,
-                           keys: np.ndarray | None = None) -> None:
-    """find_matches as first written: one loop over every content line."""
+                           keys: np.ndarray | None = None,
+                           sims: dict[int, dict[int, float]] | None = None) -> None:
+    """find_matches as first written: one loop over every content line, each candidate
+    verified here (``sims``, the batch's similarities, is not read)."""
     cfg = self.cfg
     content = self.content
     self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
