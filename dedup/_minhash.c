@@ -8,12 +8,9 @@
  * ``sum((byte + 1) * P**i)`` over its bytes, plus its length times MULT plus ``seed_mix``, through
  * MurmurHash3's 64-bit finaliser, all modulo 2**64.
  *
- * prefix_hashes(buf, seed_mix, chars, out): the same hash of the first ``chars`` code points of
- * every token of ``buf`` longer than that, into ``out`` (uint64, one per such token).
- *
  * key_columns(buf, seed_mix, chars): the tokens of normalised keys ("\n" between lines, " "
  * between tokens) as columns: hashes, code-point lengths, str.isdigit flags, tokens per line
- * and the prefix hashes above, in one pass and without a string per token.
+ * and the hashes of the first ``chars`` code points of the tokens longer than that, in one pass and without a string per token.
  *
  * band_keys(signatures, cols, bands, rows, out): the LSH key of every (signature, band), as
  * dedup/lsh.py::band_keys computes it in numpy: h = band + 1, then h = fmix64(h * MULT + value)
@@ -103,65 +100,6 @@ static PyObject *token_hashes(PyObject *self, PyObject *args) {
             raw += ((uint64_t)s[k] + 1) * power;
             power *= P;
         }
-    }
-    Py_END_ALLOW_THREADS
-    result = Py_None;
-    Py_INCREF(result);
-done:
-    PyBuffer_Release(&out);
-    PyBuffer_Release(&buf);
-    return result;
-}
-
-static PyObject *prefix_hashes(PyObject *self, PyObject *args) {
-    Py_buffer buf, out;
-    unsigned long long seed_mix;
-    Py_ssize_t chars;
-    PyObject *oout;
-    if (!PyArg_ParseTuple(args, "y*KnO", &buf, &seed_mix, &chars, &oout)) return NULL;
-    if (PyObject_GetBuffer(oout, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
-        PyBuffer_Release(&buf);
-        return NULL;
-    }
-    const uint8_t *s = buf.buf;
-    Py_ssize_t n = buf.len, longer = 0, cps = 0;
-    PyObject *result = NULL;
-    if (chars < 0) {
-        PyErr_SetString(PyExc_ValueError, "prefix_hashes: chars must be 0 or more");
-        goto done;
-    }
-    for (Py_ssize_t k = 0; k <= n; k++) {  /* tokens of more than ``chars`` code points */
-        if (k == n || s[k] == 0) {
-            longer += cps > chars;
-            cps = 0;
-        } else {
-            cps += (s[k] & 0xC0) != 0x80;
-        }
-    }
-    if (!of_kind(&out, 8, "QL") || out.len != 8 * longer) {
-        PyErr_SetString(PyExc_ValueError,
-                        "prefix_hashes: out must be uint64 with one item per token of more "
-                        "than chars code points");
-        goto done;
-    }
-    uint64_t *hashes = out.buf;
-    Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t t = 0, k = 0;
-    while (k <= n) {
-        Py_ssize_t start = k, end = k, seen = 0, cut = k;
-        while (end < n && s[end] != 0) {  /* the token's end, and where its prefix ends */
-            if ((s[end] & 0xC0) != 0x80 && seen++ == chars) cut = end;
-            end++;
-        }
-        if (seen > chars) {
-            uint64_t raw = 0, power = 1;
-            for (Py_ssize_t j = start; j < cut; j++) {
-                raw += ((uint64_t)s[j] + 1) * power;
-                power *= P;
-            }
-            hashes[t++] = fmix64(raw + (uint64_t)(cut - start) * MULT + (uint64_t)seed_mix);
-        }
-        k = end + 1;
     }
     Py_END_ALLOW_THREADS
     result = Py_None;
@@ -427,10 +365,6 @@ static PyMethodDef methods[] = {
     {"token_hashes", token_hashes, METH_VARARGS,
      "token_hashes(buf, seed_mix, out)\n\nThe 64-bit hash of every NUL-separated token of the "
      "UTF-8 bytes buf into out (uint64, buf.count(0) + 1 items; see dedup.shingle)."},
-    {"prefix_hashes", prefix_hashes, METH_VARARGS,
-     "prefix_hashes(buf, seed_mix, chars, out)\n\nThe token_hashes hash of the first chars code "
-     "points of every NUL-separated token of buf longer than chars code points, into out "
-     "(uint64, one item per such token, in order)."},
     {"key_columns", key_columns, METH_VARARGS,
      "key_columns(buf, seed_mix, chars)\n\nThe tokens of keys (UTF-8, lines separated by "
      "newlines, tokens by spaces) as five bytearrays: each token's hash (uint64, as "

@@ -65,13 +65,10 @@ def token_hashes(tokens: Sequence[str], seed: int = 1, compiled: bool = True) ->
 
 
 def token_and_prefix_hashes(tokens: Sequence[str], chars: int, seed: int = 1,
-                            lengths: np.ndarray | None = None, compiled: bool = True
-                            ) -> tuple[np.ndarray, np.ndarray]:
+                            compiled: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``token_hashes(tokens, seed)`` and the hashes of the ``chars``-character prefixes of the
     tokens longer than that, ``token_hashes([t[:chars] for t in tokens if len(t) > chars],
-    seed)``. ``lengths``: the tokens' lengths, when the caller has them. ``compiled``: both
-    from one UTF-8 buffer by the kernel (``dedup._minhash.prefix_hashes`` hashes each prefix
-    where it lies: no prefix strings), the same values.
+    seed)``: the per-token reference of :func:`key_token_columns`' prefixes.
 
     >>> whole, pre = token_and_prefix_hashes(["cookies", "ok", "consent"], 5)
     >>> bool((pre == token_hashes(["cooki", "conse"])).all())
@@ -80,19 +77,9 @@ def token_and_prefix_hashes(tokens: Sequence[str], chars: int, seed: int = 1,
     empty = np.empty(0, dtype=np.uint64)
     if not tokens:
         return empty, empty
-    if not (compiled and _minhash is not None):
-        prefixes = [t[:chars] for t in tokens if len(t) > chars]
-        return (token_hashes(tokens, seed, compiled),
-                token_hashes(prefixes, seed, compiled) if prefixes else empty)
-    if lengths is None:
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-    data = "\x00".join(tokens).encode("utf-8")
-    mix = (seed * _SEED_MIX) & _MASK64
-    whole = np.empty(len(tokens), dtype=np.uint64)
-    _minhash.token_hashes(data, mix, whole)
-    pre = np.empty(int(np.count_nonzero(lengths > chars)), dtype=np.uint64)
-    _minhash.prefix_hashes(data, mix, chars, pre)
-    return whole, pre
+    prefixes = [t[:chars] for t in tokens if len(t) > chars]
+    return (token_hashes(tokens, seed, compiled),
+            token_hashes(prefixes, seed, compiled) if prefixes else empty)
 
 
 def key_token_columns(keys: Sequence[str], chars: int, seed: int = 1, compiled: bool = True
@@ -116,7 +103,7 @@ def key_token_columns(keys: Sequence[str], chars: int, seed: int = 1, compiled: 
                 np.frombuffer(cols[4], dtype=np.uint64))
     toks = [t for k in keys if k for t in k.split(" ")]
     lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
-    hashes, prefixes = token_and_prefix_hashes(toks, chars, seed, lengths, compiled)
+    hashes, prefixes = token_and_prefix_hashes(toks, chars, seed, compiled)
     return (hashes, lengths, np.fromiter(map(str.isdigit, toks), dtype=bool, count=len(toks)),
             np.fromiter((k.count(" ") + 1 if k else 0 for k in keys), dtype=np.int64,
                         count=len(keys)), prefixes)

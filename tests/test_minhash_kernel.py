@@ -108,21 +108,6 @@ def test_token_hashes_past_the_reference_chunks(monkeypatch: pytest.MonkeyPatch)
     assert np.array_equal(token_hashes(tokens, 3), token_hashes(tokens, 3, compiled=False))
 
 
-@settings(max_examples=300, deadline=None)
-@given(_TOKENS, st.integers(0, 8), st.integers(0, 2**40))
-def test_prefix_hashes_are_the_prefix_strings_hashes(tokens: list[str], chars: int,
-                                                     seed: int) -> None:
-    """Each token longer than ``chars`` code points (non-ASCII and astral ones too) gives the
-    hash of its first ``chars`` code points, in order; the whole tokens' hashes as before."""
-    whole, pre = shingle.token_and_prefix_hashes(tokens, chars, seed)
-    assert np.array_equal(whole, token_hashes(tokens, seed, compiled=False))
-    want = [t[:chars] for t in tokens if len(t) > chars]
-    assert pre.dtype == np.uint64 and len(pre) == len(want)
-    assert np.array_equal(pre, token_hashes(want, seed, compiled=False) if want else pre)
-    ref_whole, ref_pre = shingle.token_and_prefix_hashes(tokens, chars, seed, compiled=False)
-    assert np.array_equal(whole, ref_whole) and np.array_equal(pre, ref_pre)
-
-
 _KEY_TOKENS = st.lists(st.text(st.characters(exclude_categories=["Cs", "Z", "Cc"]),
                                min_size=1, max_size=9), max_size=6)
 
@@ -156,19 +141,6 @@ def test_key_columns_by_hand() -> None:
         shingle._minhash.key_columns(b"ab", 1, -1)
     with pytest.raises(TypeError):
         shingle._minhash.key_columns("ab", 1, 5)
-
-
-def test_prefix_hashes_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="one item per token"):
-        shingle._minhash.prefix_hashes(b"abcdef\x00ab", 1, 5, np.zeros(2, dtype=np.uint64))
-    with pytest.raises(ValueError, match="0 or more"):
-        shingle._minhash.prefix_hashes(b"abc", 1, -1, np.zeros(1, dtype=np.uint64))
-    with pytest.raises(TypeError):
-        shingle._minhash.prefix_hashes("abcdef", 1, 5, np.zeros(1, dtype=np.uint64))
-    out = np.zeros(1, dtype=np.uint64)
-    mix = (3 * shingle._SEED_MIX) & shingle._MASK64  # seed 3
-    shingle._minhash.prefix_hashes("é漢字abcdef\x00ab".encode(), mix, 2, out)
-    assert out[0] == token_hashes(["é漢"], 3)[0]
 
 
 def test_token_hashes_bad_arguments() -> None:

@@ -515,7 +515,7 @@ def _bag_of_words(hashes: np.ndarray, words: np.ndarray, all_toks: Sequence[str]
                   tok_len: np.ndarray, prefixes: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray]:
     """``(line, bucket)`` pairs for unigrams, in-line bigrams and 5-character prefixes.
-    ``prefixes``: the prefixes' hashes (:func:`~dedup.shingle.token_and_prefix_hashes`), when
+    ``prefixes``: the prefixes' hashes (:func:`~dedup.shingle.key_token_columns`), when
     the caller has them; else they are hashed here from the prefix strings (the reference)."""
     n = len(words)
     owner = np.repeat(np.arange(n), words)
