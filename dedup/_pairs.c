@@ -37,6 +37,23 @@ static int of_kind(const Py_buffer *v, Py_ssize_t itemsize, const char *kinds) {
     return v->itemsize == itemsize && f[0] != '\0' && f[1] == '\0' && strchr(kinds, f[0]) != NULL;
 }
 
+/* ``item``'s buffer into ``view`` when it is one-dimensional, C-contiguous, of ``itemsize``-byte
+ * items of ``kinds``; else -1 with TypeError ``message``, and nothing held. */
+static int set_view(PyObject *item, Py_buffer *view, Py_ssize_t itemsize, const char *kinds,
+                    const char *message) {
+    if (PyObject_GetBuffer(item, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, message);
+        return -1;
+    }
+    if (!of_kind(view, itemsize, kinds) || view->ndim > 1) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, message);
+        return -1;
+    }
+    return 0;
+}
+
 static int64_t merge_count(const uint32_t *a, Py_ssize_t na, const uint32_t *b, Py_ssize_t nb) {
     int64_t shared = 0;
     Py_ssize_t j = 0;
@@ -74,16 +91,10 @@ static PyObject *intersections(PyObject *self, PyObject *args) {
     }
     for (Py_ssize_t i = 0; i < 2 * n; i++) {
         PyObject *item = PyList_GET_ITEM(i < n ? mine : stored, i < n ? i : i - n);
-        if (PyObject_GetBuffer(item, &views[i], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
-            PyErr_Clear();
-            PyErr_SetString(PyExc_TypeError, "intersections: every set must be a uint32 buffer");
+        if (set_view(item, &views[i], 4, "IL",
+                     "intersections: every set must be a uint32 buffer") < 0)
             goto done;
-        }
         held = i + 1;
-        if (!of_kind(&views[i], 4, "IL") || views[i].ndim > 1) {
-            PyErr_SetString(PyExc_TypeError, "intersections: every set must be a uint32 buffer");
-            goto done;
-        }
     }
     int64_t *shared = out.buf;
     for (Py_ssize_t i = 0; i < n; i++)
@@ -104,6 +115,37 @@ static int cmp_i64(const void *x, const void *y) {
 }
 
 #define EMPTY UINT64_MAX
+
+/* Entries grouped by hash-table slot (a counting sort): ``count[s]`` entries in slot ``s``;
+ * entry ``i`` is ``owner[i]``, or ``i / per`` without ``owner``, in entry order within a slot;
+ * ``start[s]`` where slot ``s``'s entries begin in ``grouped`` (``cap + 1`` starts). */
+static void group_slots(Py_ssize_t n, Py_ssize_t cap, const Py_ssize_t *slot_of,
+                        const Py_ssize_t *count, const int64_t *owner, Py_ssize_t per,
+                        Py_ssize_t *start, int64_t *grouped) {
+    Py_ssize_t at = 0;
+    for (Py_ssize_t s = 0; s < cap; s++) {
+        start[s] = at;
+        at += count[s];
+    }
+    start[cap] = at;
+    for (Py_ssize_t i = 0; i < n; i++)
+        grouped[start[slot_of[i]]++] = owner != NULL ? owner[i] : i / per;
+    for (Py_ssize_t s = cap; s > 0; s--) start[s] = start[s - 1];  /* back to the starts */
+    start[0] = 0;
+}
+
+/* Every two entries of a slot as ``later << 32 | earlier`` (entries distinct and ascending
+ * within a slot, ``count[s]`` of them) into ``p``. */
+static void emit_pairs(Py_ssize_t cap, const Py_ssize_t *count, const Py_ssize_t *start,
+                       const int64_t *grouped, uint64_t *p) {
+    for (Py_ssize_t s = 0; s < cap; s++) {
+        Py_ssize_t c = count[s];
+        const int64_t *g = grouped + start[s];
+        for (Py_ssize_t j = 1; j < c; j++)
+            for (Py_ssize_t i = 0; i < j; i++)
+                *p++ = (uint64_t)g[j] << 32 | (uint64_t)g[i];
+    }
+}
 
 static PyObject *bucket_pairs(PyObject *self, PyObject *args) {
     PyObject *okeys, *oowner;
@@ -155,15 +197,7 @@ static PyObject *bucket_pairs(PyObject *self, PyObject *args) {
         count[s]++;
         slot_of[i] = (Py_ssize_t)s;
     }
-    Py_ssize_t at = 0;
-    for (Py_ssize_t s = 0; s < cap; s++) {
-        start[s] = at;
-        at += count[s];
-    }
-    start[cap] = at;
-    for (Py_ssize_t i = 0; i < n; i++) grouped[start[slot_of[i]]++] = owner[i];
-    for (Py_ssize_t s = cap; s > 0; s--) start[s] = start[s - 1];  /* back to the starts */
-    start[0] = 0;
+    group_slots(n, cap, slot_of, count, owner, 1, start, grouped);
     /* each bucket's owners sorted and made distinct in place; count[s] becomes the distinct */
     Py_ssize_t widest = 0, total = 0;
     for (Py_ssize_t s = 0; s < cap; s++) {
@@ -186,14 +220,7 @@ static PyObject *bucket_pairs(PyObject *self, PyObject *args) {
     }
     pairs = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)8 * total);
     if (pairs == NULL) goto done;
-    uint64_t *p = (uint64_t *)PyBytes_AS_STRING(pairs);
-    for (Py_ssize_t s = 0; s < cap; s++) {
-        Py_ssize_t c = count[s];
-        const int64_t *g = grouped + start[s];
-        for (Py_ssize_t j = 1; j < c; j++)
-            for (Py_ssize_t i = 0; i < j; i++)
-                *p++ = (uint64_t)g[j] << 32 | (uint64_t)g[i];
-    }
+    emit_pairs(cap, count, start, grouped, (uint64_t *)PyBytes_AS_STRING(pairs));
     result = Py_BuildValue("nO", widest, pairs);
 done:
     Py_XDECREF(pairs);
@@ -272,16 +299,8 @@ static PyObject *doc_pairs(PyObject *self, PyObject *args) {
         count[s]++;
         slot_of[i] = (Py_ssize_t)s;
     }
-    Py_ssize_t at = 0;
-    for (Py_ssize_t s = 0; s < cap; s++) {
-        start[s] = at;
-        at += count[s];
-    }
-    start[cap] = at;
     /* entries in row order, so each bucket's rows come sorted */
-    for (Py_ssize_t i = 0; i < n; i++) grouped[start[slot_of[i]]++] = i / bands;
-    for (Py_ssize_t s = cap; s > 0; s--) start[s] = start[s - 1];
-    start[0] = 0;
+    group_slots(n, cap, slot_of, count, NULL, bands, start, grouped);
     Py_ssize_t total = 0;
     for (Py_ssize_t s = 0; s < cap; s++) {  /* distinct rows (a row may repeat a key) */
         Py_ssize_t c = count[s];
@@ -295,14 +314,7 @@ static PyObject *doc_pairs(PyObject *self, PyObject *args) {
     }
     result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)8 * total);
     if (result == NULL) goto done;
-    uint64_t *p = (uint64_t *)PyBytes_AS_STRING(result);
-    for (Py_ssize_t s = 0; s < cap; s++) {
-        Py_ssize_t c = count[s];
-        const int64_t *g = grouped + start[s];
-        for (Py_ssize_t j = 1; j < c; j++)
-            for (Py_ssize_t i = 0; i < j; i++)
-                *p++ = (uint64_t)g[j] << 32 | (uint64_t)g[i];
-    }
+    emit_pairs(cap, count, start, grouped, (uint64_t *)PyBytes_AS_STRING(result));
 done:
     PyMem_Free(slot_key);
     PyMem_Free(slot_group);
@@ -366,17 +378,10 @@ static PyObject *pair_intersections(PyObject *self, PyObject *args) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < ns; i++) {
-        if (PyObject_GetBuffer(PyList_GET_ITEM(sets, i), &views[i],
-                               PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
-            PyErr_Clear();
-            PyErr_SetString(PyExc_TypeError, "pair_intersections: every set a uint64 buffer");
+        if (set_view(PyList_GET_ITEM(sets, i), &views[i], 8, "QL",
+                     "pair_intersections: every set a uint64 buffer") < 0)
             goto done;
-        }
         held = i + 1;
-        if (!of_kind(&views[i], 8, "QL") || views[i].ndim > 1) {
-            PyErr_SetString(PyExc_TypeError, "pair_intersections: every set a uint64 buffer");
-            goto done;
-        }
     }
     int64_t *O = out.buf;
     for (Py_ssize_t i = 0; i < n; i++)
