@@ -29,16 +29,22 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=2500, help="generated documents")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--real-pages", help="the realpages folder (default: the generator)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs of each measurement (fresh processes); the median is shown")
     parser.add_argument("-o", "--output", required=True, help="the markdown file to write")
     args = parser.parse_args()
-    cfg = BenchConfig(docs=args.docs, seed=args.seed, real_pages=args.real_pages)
+    if args.repeats < 1:
+        parser.error("--repeats must be 1 or more")
+    cfg = BenchConfig(docs=args.docs, seed=args.seed, real_pages=args.real_pages,
+                      speed_repeats=args.repeats)
     speed = speed_section(cfg, lambda msg: print(msg, file=sys.stderr))
     if speed is None:
         parser.error("--docs must be 1 or more")
     machine = _machine()
     head = (f"Commit {commit()}; Python {machine['python']}, {machine['cpus']} CPUs "
             f"({machine['platform']}); `python benchmarks/speed_per_core.py --docs {args.docs}"
-            f"{' --real-pages DIR' if args.real_pages else ''}`.\n\n")
+            f"{' --real-pages DIR' if args.real_pages else ''}"
+            f"{f' --repeats {args.repeats}' if args.repeats > 1 else ''}`.\n\n")
     body = head + "\n".join(speed_markdown(speed)) + "\n"
     out = Path(args.output)
     for path, text in ((out, body), (out.with_suffix(".json"), json.dumps(

@@ -230,6 +230,46 @@ def test_speed_section_end_to_end_on_a_tiny_corpus() -> None:
                          lambda msg: None) is None
 
 
+def test_median_run_picks_the_middle_run_and_keeps_them_all() -> None:
+    from dedup.bench.harness import _median_run
+
+    runs = [{"system": "dedup", "cpu_s": c, "output_sha256": "a", "n": i}
+            for i, c in enumerate((2.0, 1.5, 3.1))]
+    got = _median_run(runs)
+    assert got["n"] == 0 and got["cpu_s_runs"] == [2.0, 1.5, 3.1]
+    assert got["same_output_runs"] is True
+    assert _median_run(runs[:2])["n"] == 0  # two runs: the upper middle
+    runs[2]["output_sha256"] = "b"
+    assert _median_run(runs)["same_output_runs"] is False
+    naive = _median_run([{"system": "datasketch-naive", "cpu_s": 9.0}])
+    assert naive["cpu_s_runs"] == [9.0] and "same_output_runs" not in naive
+
+
+def test_speed_section_repeats_each_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every measurement runs speed_repeats times; the table shows the median and all runs."""
+    calls: list[tuple[str, bool | None]] = []
+    cpu = iter([3.0, 1.0, 2.0] * len(SPEED_RUNS) * 2)
+
+    def fake_one(system: str, caches: bool | None, path: str, mb: float) -> dict[str, Any]:
+        calls.append((system, caches))
+        c = next(cpu)
+        row: dict[str, Any] = {"system": system, "mb": round(mb, 3), "cpu_s": c,
+                               "caches": None if caches is None else ("on" if caches else "off"),
+                               "mb_per_cpu_s": round(mb / c, 3)}
+        if system != "datasketch-naive":
+            row["output_sha256"] = "x" * 64
+        return row
+
+    monkeypatch.setattr(harness, "speed_one", fake_one)
+    speed = speed_section(BenchConfig(docs=6, isolate=False, speed_repeats=3), lambda msg: None)
+    assert speed is not None
+    assert len(calls) == 3 * 2 * len(SPEED_RUNS)
+    assert all(r["cpu_s"] == 2.0 and r["cpu_s_runs"] == [3.0, 1.0, 2.0] for r in speed["runs"])
+    table = "\n".join(speed_markdown(speed))
+    assert "all runs (CPU s)" in table and "| 3.0, 1.0, 2.0 |" in table
+    assert "median of its runs" in table
+
+
 def test_speed_section_uses_the_real_pages_when_given(tmp_path: Path) -> None:
     root = _fake_set(tmp_path / "realpages")
     speed = speed_section(BenchConfig(docs=10, isolate=False, real_pages=str(root)),
@@ -258,6 +298,11 @@ def test_bench_cli_speed_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert seen[-1].speed_docs == want
     assert seen[0].docs == 400  # --quick: a small size for the speed section too
     assert harness.speed_docs(seen[-1]) == 2000
+    assert seen[-1].speed_repeats == 1
+    res = CliRunner().invoke(main, [*base, "--speed-repeats", "3"])
+    assert res.exit_code == 0 and seen[-1].speed_repeats == 3
+    bad = CliRunner().invoke(main, [*base, "--speed-repeats", "0"])
+    assert bad.exit_code == 2 and "--speed-repeats" in bad.output
     both = CliRunner().invoke(main, [*base, "--no-speed", "--speed-docs", "5"])
     assert both.exit_code == 2 and "--no-speed cannot go with" in both.output
     bad = CliRunner().invoke(main, [*base, "--speed-docs", "-1"])

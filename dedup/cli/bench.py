@@ -41,6 +41,9 @@ from .common import fail
                    "or the generator with syndication off); whole clean, caches on and off, "
                    "and the naive datasketch loop, in MB per CPU-second (0 to skip). "
                    "[default: as --docs; --quick: 200]")
+@click.option("--speed-repeats", type=click.IntRange(1), default=1, show_default=True,
+              help="Runs of each speed-per-core measurement, each in a fresh process; the "
+                   "median run is reported with all of them.")
 @click.option("--no-speed", is_flag=True, help="Skip the speed-per-core section.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--in-process", is_flag=True,
@@ -61,7 +64,8 @@ from .common import fail
                    "to OUTPUT (results.* are left as they are).")
 def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, seed: int,
           split: str, output: str | None, parallel_docs: int | None, parallel_rounds: int | None,
-          speed_docs: int | None, no_speed: bool, no_plots: bool, in_process: bool,
+          speed_docs: int | None, speed_repeats: int, no_speed: bool, no_plots: bool,
+          in_process: bool,
           real_pages: str | None, no_real_pages: bool,
           real_pages_limit: int | None, real_pages_cv: bool | None,
           real_pages_only: bool) -> None:
@@ -82,7 +86,8 @@ def bench(quick: bool, docs: int | None, sizes: str | None, peers: str | None, s
         raise click.UsageError("--no-speed cannot go with --speed-docs N (N > 0)")
 
     cfg = BenchConfig.quick() if quick else BenchConfig()
-    changes: dict[str, object] = {"seed": seed, "split": split, "isolate": not in_process}
+    changes: dict[str, object] = {"seed": seed, "split": split, "isolate": not in_process,
+                                  "speed_repeats": speed_repeats}
     if docs is not None:
         changes["docs"] = docs
     if sizes is not None:
