@@ -54,6 +54,12 @@ static int set_view(PyObject *item, Py_buffer *view, Py_ssize_t itemsize, const 
     return 0;
 }
 
+/* Release the first ``held`` of ``views`` and free the array (NULL is fine). */
+static void release_views(Py_buffer *views, Py_ssize_t held) {
+    for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+}
+
 static int64_t merge_count(const uint32_t *a, Py_ssize_t na, const uint32_t *b, Py_ssize_t nb) {
     int64_t shared = 0;
     Py_ssize_t j = 0;
@@ -103,8 +109,7 @@ static PyObject *intersections(PyObject *self, PyObject *args) {
     result = Py_None;
     Py_INCREF(result);
 done:
-    for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
-    PyMem_Free(views);
+    release_views(views, held);
     PyBuffer_Release(&out);
     return result;
 }
@@ -390,8 +395,7 @@ static PyObject *pair_intersections(PyObject *self, PyObject *args) {
     result = Py_None;
     Py_INCREF(result);
 done:
-    for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
-    PyMem_Free(views);
+    release_views(views, held);
     PyBuffer_Release(&out);
     PyBuffer_Release(&bv);
     PyBuffer_Release(&av);

@@ -31,7 +31,7 @@ from .batching import BATCH, batches
 from .canonical import choose
 from .config import Config
 from .lsh import band_keys, candidate_pairs, crowded_groups, lsh_params
-from .shingle import jaccard, pair_jaccards, pair_kernel, shingle_batch
+from .shingle import jaccard, pair_jaccards, shingle_batch
 from .signature import SketchCache, signatures
 from .types import DROP, Document, Match, Paragraph, Sketch, Verdict, instances
 
@@ -323,9 +323,8 @@ def dedup_batch(docs: list[Document], cfg: Config, cache: SketchCache | None = N
 def _pair_sims(pairs: dict[int, set[int]], hashes: np.ndarray, offsets: np.ndarray
                ) -> dict[int, dict[int, float]] | None:
     """The exact Jaccard similarity of every candidate pair of a batch (``pairs`` by batch row),
-    in one call (:func:`~dedup.shingle.pair_jaccards`); ``None`` without the kernel, when each
-    candidate is verified where it is met."""
-    if not pairs or not pair_kernel():
+    in one call (:func:`~dedup.shingle.pair_jaccards`); ``None`` when there is no pair."""
+    if not pairs:
         return None
     his = np.fromiter((hi for hi, los in pairs.items() for _ in los), dtype=np.int64)
     los_ = np.fromiter((lo for los in pairs.values() for lo in los), dtype=np.int64)

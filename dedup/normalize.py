@@ -191,7 +191,6 @@ _normalized = lru_cache(maxsize=1 << 15)(_normalize_line)
 MEMO_CAPACITY = 1 << 15  # lines in the kernel's memo (of up to MAX_KEY_CHARS characters)
 
 
-
 def line_keys(texts: list[str], cfg: NormConfig = NormConfig(), compiled: bool = True
               ) -> tuple[list[str], list[int]]:
     """The key and the token count of every text, as :func:`normalize` gives a paragraph of
@@ -213,6 +212,7 @@ def line_keys(texts: list[str], cfg: NormConfig = NormConfig(), compiled: bool =
                              else _normalize_line)(text, cfg, compiled)
             counts[i] = len(toks)
     return keys, counts
+
 
 @lru_cache(maxsize=4)
 def _kernel_memo(cfg: NormConfig) -> dict[str, tuple[tuple[str, ...], str]]:

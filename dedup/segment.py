@@ -91,6 +91,7 @@ def line_texts(text: str, compiled: bool = True) -> list[str]:
         return [t for t in _segment.lines(text)[0] if t]
     return [p.text for p in split_paragraphs(text, compiled=False) if p.text]
 
+
 def segment(docs: Iterable[Document]) -> Iterator[Document]:
     """Stage: fill ``doc.paragraphs`` from ``doc.text``."""
     for doc in docs:

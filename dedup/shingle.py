@@ -63,7 +63,6 @@ def token_hashes(tokens: Sequence[str], seed: int = 1, compiled: bool = True) ->
     return _hash_joined("\x00".join(tokens), seed, compiled)
 
 
-
 def token_and_prefix_hashes(tokens: Sequence[str], chars: int, seed: int = 1,
                             compiled: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``token_hashes(tokens, seed)`` and the hashes of the ``chars``-character prefixes of the
@@ -107,6 +106,7 @@ def key_token_columns(keys: Sequence[str], chars: int, seed: int = 1, compiled: 
     return (hashes, lengths, np.fromiter(map(str.isdigit, toks), dtype=bool, count=len(toks)),
             np.fromiter((k.count(" ") + 1 if k else 0 for k in keys), dtype=np.int64,
                         count=len(keys)), prefixes)
+
 
 HASH_CHUNK = 1 << 20  # bytes hashed at a time: bounds the prefix-sum arrays (8 bytes per byte)
 
@@ -244,11 +244,6 @@ def shingle_set(tokens: Sequence[str], size: int = 3, seed: int = 1) -> np.ndarr
     """Sorted unique shingle hashes of one token sequence (what verification compares)."""
     hashes, _ = shingle_batch([tokens], size, seed)
     return np.unique(hashes)
-
-
-def pair_kernel() -> bool:
-    """Whether :func:`pair_jaccards` runs in the kernel (built, and not switched off)."""
-    return _pairs is not None
 
 
 def pair_jaccards(sets: list[np.ndarray], a: np.ndarray, b: np.ndarray, compiled: bool = True

@@ -123,13 +123,11 @@ class CorpusOutcome:
     def apply(self, doc: Document) -> Document:
         """Set the verdicts and the cluster on ``doc`` (the document they were decided for)."""
         drops = self.drops
-        if drops:
-            matches = instances(Match, [(d[3], d[4]) for d in drops])
-            paras = doc.paragraphs
-            for d, verdict in zip(drops, instances(Verdict, [
-                    (DROP, d[1], d[2], m, d[5]) for d, m in zip(drops, matches, strict=True)]),
-                    strict=True):
-                paras[d[0]].verdict = verdict
+        matches = instances(Match, [(d[3], d[4]) for d in drops])
+        verdicts = instances(Verdict, [(DROP, d[1], d[2], m, d[5])
+                                       for d, m in zip(drops, matches, strict=True)])
+        for d, verdict in zip(drops, verdicts, strict=True):
+            doc.paragraphs[d[0]].verdict = verdict
         doc.cluster = self.cluster
         return doc
 
