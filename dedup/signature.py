@@ -203,7 +203,9 @@ class SketchCache(BoundedCache):
         _size, seed, num_perm = config
         rows = self.lookup(self._signatures, keys, lambda todo: [
             row.copy() for row in signatures(*take_rows(hashes, offsets, todo), num_perm, seed)])
-        return np.stack(rows) if rows else np.empty((0, num_perm), dtype=np.uint32)
+        # one concatenation of the 1-D rows (np.stack expands every row in Python first)
+        return (np.concatenate(rows).reshape(len(rows), num_perm) if rows
+                else np.empty((0, num_perm), dtype=np.uint32))
 
     def sets32(self, keys: list[str], hashes: np.ndarray, offsets: np.ndarray,
                config: tuple[int, int, int]) -> list[np.ndarray]:
