@@ -13,4 +13,5 @@ setup(ext_modules=[Extension("dedup._trees", ["dedup/_trees.c"], extra_compile_a
                    Extension("dedup._tokens", ["dedup/_tokens.c"], extra_compile_args=FLAGS),
                    Extension("dedup._minhash", ["dedup/_minhash.c"], extra_compile_args=FLAGS),
                    Extension("dedup._segment", ["dedup/_segment.c"], extra_compile_args=FLAGS),
-                   Extension("dedup._pairs", ["dedup/_pairs.c"], extra_compile_args=FLAGS)])
+                   Extension("dedup._pairs", ["dedup/_pairs.c"], extra_compile_args=FLAGS),
+                   Extension("dedup._window", ["dedup/_window.c"], extra_compile_args=FLAGS)])

@@ -29,6 +29,7 @@ HOLDERS: tuple[tuple[str, str], ...] = (
     ("dedup.lsh", "_minhash"),
     ("dedup.crossdoc", "_pairs"),
     ("dedup.staged", "_pairs"),
+    ("dedup.staged", "_window"),
     ("dedup.boilerplate.features", "_lines"),
     ("dedup.boilerplate.layout", "_layout"),
     ("dedup.boilerplate.structure", "_layout"),

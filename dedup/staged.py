@@ -52,6 +52,7 @@ from .crossdoc import (
     MARKS,
     REASON,
     CorpusDeduper,
+    _doc_keys,
     best_cluster,
     corpus_keys,
     group_keys,
@@ -67,6 +68,11 @@ WINDOW_CHARS = 16 << 20  # ... or fewer, once their texts reach this many charac
 CROWDED = 64  # groups under one band key beyond which a window goes to the reference
 _U32 = 0xFFFFFFFF
 
+_window: Any
+try:  # the per-document step (see doc_steps)
+    _window = importlib.import_module("dedup._window")
+except ImportError:  # pragma: no cover - a source tree without the build: Python
+    _window = None
 _pairs: Any
 try:  # the candidate kernels, built by the package's own build (see _bucket_pairs)
     _pairs = importlib.import_module("dedup._pairs")
@@ -395,84 +401,91 @@ class StagedDeduper(CorpusDeduper):
         prior = np.asarray([self._record(r)[:2] for r in long.prior_rows.tolist()],
                            dtype=np.int64).reshape(-1, 2)
         pd, pl = prior[:, 0], prior[:, 1]
-        tdoc = np.full(len(rows), -1, dtype=np.int64)
-        tline = np.full(len(rows), -1, dtype=np.int64)
+        content = window_content(keys)
+        at_row = content.start[rows.doc] + rows.pos  # each row's content position
+        hdoc = np.full(len(content.line), -1, dtype=np.int64)
+        hline = np.full(len(content.line), -1, dtype=np.int64)
+        hsim = np.zeros(len(content.line), dtype=np.float64)
         at = (long.target >= 0) & (long.target < p)
-        tdoc[at], tline[at] = pd[long.target[at]], pl[long.target[at]]
+        hdoc[at_row[at]], hline[at_row[at]] = pd[long.target[at]], pl[long.target[at]]
         at = long.target >= p
         w = long.target[at] - p
-        tdoc[at] = base + rows.doc[w]
-        tline[at] = rows.para[w] + 1
-        tdocs, tlines, sims = tdoc.tolist(), tline.tolist(), long.sim.tolist()
-        wdoc = np.full(len(rows), -1, dtype=np.int64)  # the window document a row drops against
-        wdoc[at] = rows.doc[w]
+        hdoc[at_row[at]] = base + rows.doc[w]
+        hline[at_row[at]] = rows.para[w] + 1
+        dropped = long.target >= 0
+        hsim[at_row[dropped]] = long.sim[dropped]
+        referenced = np.zeros(len(docs), dtype=bool)  # a later row drops against the document
+        referenced[rows.doc[w]] = True
         drop_mode = cfg.corpus.documents == "drop"
-        kept_short: dict[tuple[int, int], int] = {}  # (window document, hash) -> first line
-        held = self._prior_shorts(keys, rows, long, pd)
-        names: dict[int, str] = {}  # the ids of the documents the window's drops point at
-        rounded: dict[float, float] = {}  # similarity -> as reported (exact copies: all 1.0)
-        cluster_of: list[int] = []
-        tokens_of: list[int] = []
-        adds = _WindowAdds(index)
-        row = 0
-        for j, (doc, ck) in enumerate(zip(docs, keys, strict=True)):
-            adds.mark(self.marks, doc.ordinal)
-            paras = doc.paragraphs
-            lines = ([paras[i].line for i in ck.content] if paras
-                     else [i + 1 for i in ck.content])
-            hits: dict[int, _Hit] = {}
-            for k in ck.longs if ck.keys32 is not None else ():
-                if tdocs[row] >= 0:
-                    hits[k] = _Hit(tdocs[row], tlines[row], sims[row])
-                row += 1
-            tokens = ck.tokens
-            if hits and ck.short_hash:
-                self._runs(hits, ck.short_hash, base, kept_short, held)
-            cl_id, duplicate, similarity, cl = self._doc_cluster(doc, hits, tokens, base,
-                                                                 cluster_of, tokens_of, docs)
-            detail = f"document cluster {cl_id}"
-            content = ck.content
-            drops: list[DropRow] = []
-            for k, hit in sorted(hits.items()):
-                d = hit.doc
-                name = names.get(d)
-                if name is None:
-                    name = names[d] = index.doc_id(d) if d < base else docs[d - base].id
-                sim = rounded.get(hit.sim)
-                if sim is None:
-                    sim = rounded[hit.sim] = round(hit.sim, 4)
-                drops.append((content[k], REASON, sim, name, hit.line, detail))
-            drop_doc = duplicate and drop_mode
-            if drop_doc:
-                drops.extend((ck.content[k], DOCUMENT, similarity, cl_id, 0,
-                              f"near-duplicate of document {cl_id}")
-                             for k in range(len(lines)) if k not in hits)
-                drops.sort()
-            total = sum(tokens)
-            ordinal = adds.document(doc.id, total, cl)
-            if not drop_doc:
-                short_hash = ck.short_hash
-                for k in adds.rows(ordinal, lines, hits, ck):  # the kept short lines
-                    kept_short.setdefault((j, short_hash[k]), lines[k])
-            cluster_of.append(ordinal if cl is None else cl)
-            tokens_of.append(min(total, _U32))
-            out.append(CorpusOutcome(tuple(drops), DocCluster(
-                cl_id, duplicate, similarity, ordinal if cl is None else cl, total)))
-            if drop_doc and bool((wdoc[row:] == j).any()):
-                self.restarts += 1
-                adds.write()
-                return docs[j + 1:], keys[j + 1:]
-        adds.write()
+        steps = doc_steps(content, hdoc, hline, hsim, self._prior_shorts(keys, rows, long, pd),
+                          index.doc_cluster.view(), index.doc_tokens.view(), referenced, base,
+                          cfg.corpus.document_threshold, drop_mode)
+        m = steps.decided
+        out.extend(self._outcomes(docs[:m], keys[:m], content, steps, base, drop_mode))
+        _window_adds(index, self.marks, docs[:m], keys[:m], rows, long, content, steps,
+                     drop_mode)
+        if m < len(docs):
+            self.restarts += 1
+            return docs[m:], keys[m:]
         return [], []
 
+    def _outcomes(self, docs: list[Document], keys: list[CorpusKeys], content: Content,
+                  steps: Steps, base: int, drop_mode: bool) -> list[CorpusOutcome]:
+        """The decided documents' outcomes: their drops in paragraph order, their clusters."""
+        index = self.index
+        m = len(docs)
+        names: dict[int, str] = {}  # the ids of the documents the drops and clusters point at
+
+        def name(d: int) -> str:
+            got = names.get(d)
+            if got is None:
+                got = names[d] = index.doc_id(d) if d < base else docs[d - base].id
+            return got
+
+        clusters = steps.cluster[:m].tolist()
+        sims = steps.sim[:m].tolist()
+        totals = steps.total[:m].tolist()
+        cl_ids = [doc.id if cl < 0 else name(cl) for doc, cl in zip(docs, clusters, strict=True)]
+        details = [f"document cluster {c}" for c in cl_ids]
+        end = int(content.start[m])
+        hit = np.flatnonzero(steps.hdoc[:end] >= 0)
+        hit_doc = np.searchsorted(content.start, hit, side="right") - 1
+        targets = steps.hdoc[hit].tolist()
+        # reported similarities rounded once per distinct value (exact copies: all 1.0)
+        values, inverse = np.unique(steps.hsim[hit], return_inverse=True)
+        rounded = [round(v, 4) for v in values.tolist()]
+        all_drops = list(zip(content.para[hit].tolist(), [REASON] * len(hit),
+                             [rounded[i] for i in inverse.reshape(-1).tolist()],
+                             [name(d) for d in targets], steps.hline[hit].tolist(),
+                             [details[j] for j in hit_doc.tolist()], strict=True))
+        ends = np.cumsum(np.bincount(hit_doc, minlength=m)).tolist()
+        out: list[CorpusOutcome] = []
+        first = 0
+        for j, ck in enumerate(keys):
+            drops = all_drops[first:ends[j]]
+            first = ends[j]
+            cl = clusters[j]
+            similarity = 1.0 if cl < 0 else round(sims[j], 4)
+            if drop_mode and cl >= 0:
+                lo = int(content.start[j])
+                held = steps.hdoc[lo:lo + len(ck.content)].tolist()
+                drops.extend((ck.content[k], DOCUMENT, similarity, cl_ids[j], 0,
+                              f"near-duplicate of document {cl_ids[j]}")
+                             for k, d in enumerate(held) if d < 0)
+                drops.sort()
+            out.append(CorpusOutcome(tuple(drops), DocCluster(
+                cl_ids[j], cl >= 0, similarity, base + j if cl < 0 else cl, totals[j])))
+        return out
+
     def _prior_shorts(self, keys: Sequence[CorpusKeys], rows: Rows, long: LongDecision,
-                      prior_doc: np.ndarray) -> dict[tuple[int, int], int | None]:
+                      prior_doc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For every short line of the window and every earlier-window document its document's
         long paragraphs were dropped against, the first line of that document with the same
-        text, or None: one look-up for the whole window (a run only grows into those).
-        ``prior_doc``: the document of each index row the window touched."""
+        text, or -1: one look-up for the whole window (a run only grows into those), as
+        ``(hashes, documents, lines)`` sorted by hash, then document. ``prior_doc``: the
+        document of each index row the window touched."""
         if not len(self.index.exact) or not long.prior:
-            return {}
+            return _prior_empty()
         hit = (long.target >= 0) & (long.target < long.prior)
         # the distinct (window document, earlier document) pairs of the drops against the index
         pairs = np.unique((rows.doc[hit] << 32) | prior_doc[long.target[hit]])
@@ -483,7 +496,7 @@ class StagedDeduper(CorpusDeduper):
         sizes = np.fromiter((len(shorts[j]) for j in mine.tolist()), dtype=np.int64,
                             count=len(mine))
         if not sizes.sum():
-            return {}
+            return _prior_empty()
         # every (short line hash, earlier document) asked about, once
         hashes = np.concatenate([shorts[j] for j in mine.tolist()])
         docs = np.repeat(pairs & _U32, sizes)
@@ -491,154 +504,233 @@ class StagedDeduper(CorpusDeduper):
         hashes, docs = hashes[order], docs[order]
         first = np.r_[True, (hashes[1:] != hashes[:-1]) | (docs[1:] != docs[:-1])]
         hashes, docs = hashes[first], docs[first]
-        out: dict[tuple[int, int], int | None] = dict.fromkeys(
-            zip(hashes.tolist(), docs.tolist(), strict=True))
+        lines = np.full(len(hashes), -1, dtype=np.int64)
         q, found = self._held_rows(hashes, docs)
         if len(q):  # each ask's rows in row order: the first whose line is this one's
             at = np.lexsort((found, q))
             for qi, r in zip(q[at].tolist(), found[at].tolist(), strict=True):
-                h, d = int(hashes[qi]), int(docs[qi])
-                if out[h, d] is None:
+                if lines[qi] < 0:
+                    h = int(hashes[qi])
                     _, line, payload = self.index.record(r)
                     if payload.tolist() == [h & _U32, h >> 32]:
-                        out[h, d] = line
-        return out
+                        lines[qi] = line
+        return hashes, docs.astype(np.int64), lines
 
-    def _runs(self, hits: dict[int, _Hit], short_hash: dict[int, int], base: int,
-              kept_short: dict[tuple[int, int], int],
-              held: dict[tuple[int, int], int | None]) -> None:
-        """The reference's short-line runs (see ``CorpusDeduper._grow_runs``), answering "does
-        document D hold this line?" from ``held`` (the window's look-up) for documents of
-        earlier windows and from the window's own table for its documents."""
 
-        def holds(k: int, d: int) -> _Hit | None:
+def _prior_empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """No short line asked about in earlier windows (see ``StagedDeduper._prior_shorts``)."""
+    return (np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64),
+            np.empty(0, dtype=np.int64))
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """The content paragraphs of a window's documents as flat arrays: document ``j``'s are the
+    positions ``start[j]`` to ``start[j + 1] - 1``."""
+
+    start: np.ndarray  # int64 (documents + 1)
+    para: np.ndarray  # int64: each position's paragraph (CorpusKeys.content)
+    line: np.ndarray  # int64: its line (1-based)
+    tokens: np.ndarray  # int64: its tokens
+    short: np.ndarray  # bool: a short line
+    hash: np.ndarray  # uint64: a short line's 64-bit key hash (0 for the others)
+    shorts: np.ndarray  # int64: the short lines' positions, per document in indexing order
+    short_start: np.ndarray  # int64 (documents + 1): where document j's are in ``shorts``
+
+
+def window_content(keys: Sequence[CorpusKeys]) -> Content:
+    """The window's content positions (a paragraph's line is its index plus one: a document
+    may come without its paragraphs, as the parent of a parallel run holds them)."""
+    paras: list[int] = []
+    tokens: list[int] = []
+    shorts: list[int] = []
+    hashes: list[int] = []
+    start = [0]
+    short_start = [0]
+    for ck in keys:
+        at = start[-1]
+        paras.extend(ck.content)
+        tokens.extend(ck.tokens)
+        shorts.extend([at + k for k in ck.short_hash])
+        hashes.extend(ck.short_hash.values())
+        start.append(at + len(ck.content))
+        short_start.append(len(shorts))
+    q = start[-1]
+    short_at = np.asarray(shorts, dtype=np.int64)
+    short = np.zeros(q, dtype=bool)
+    short[short_at] = True
+    hash_ = np.zeros(q, dtype=np.uint64)
+    hash_[short_at] = np.asarray(hashes, dtype=np.uint64)
+    para = np.asarray(paras, dtype=np.int64)
+    return Content(np.asarray(start, dtype=np.int64), para, para + 1,
+                   np.asarray(tokens, dtype=np.int64),
+                   short, hash_, short_at, np.asarray(short_start, dtype=np.int64))
+
+
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """What the per-document step decided for the window's first ``decided`` documents: per
+    content position its drop (``hdoc`` -1: kept; the long paragraphs' and the runs'), per
+    document its cluster (-1: none), the similarity to it (1.0 when none), its tokens."""
+
+    decided: int
+    hdoc: np.ndarray
+    hline: np.ndarray
+    hsim: np.ndarray
+    cluster: np.ndarray
+    sim: np.ndarray
+    total: np.ndarray
+
+
+def doc_steps(content: Content, hdoc: np.ndarray, hline: np.ndarray, hsim: np.ndarray,
+              held: tuple[np.ndarray, np.ndarray, np.ndarray], index_cluster: np.ndarray,
+              index_tokens: np.ndarray, referenced: np.ndarray, base: int, threshold: float,
+              drop_mode: bool, compiled: bool = True) -> Steps:
+    """Step 5 of the module doc for a window, document after document as the reference does
+    it: the short lines that continue a run of drops (:func:`~dedup.crossdoc.grow_runs`:
+    ``held`` answers for documents of earlier windows, sorted ``(hashes, documents, lines)``
+    with line -1 for "no kept copy"; the window's own documents answer from their kept short
+    lines), the document's cluster (:func:`~dedup.crossdoc.best_cluster`; ``index_cluster``
+    and ``index_tokens`` per index document below ``base``), and, unless the document is
+    dropped (``drop_mode`` and a cluster), its kept short lines, which later documents of the
+    window may run into. Stops after a dropped document that is ``referenced`` (a later row
+    of the window was dropped against it). ``hdoc``, ``hline``, ``hsim`` (the long
+    paragraphs' drops) are written in place. ``compiled``: the kernel
+    (``dedup._window.doc_steps``) when it is built; else the Python reference below."""
+    n = len(content.start) - 1
+    cluster = np.full(n, -1, dtype=np.int64)
+    sim = np.ones(n, dtype=np.float64)
+    total = np.zeros(n, dtype=np.int64)
+    icluster = np.ascontiguousarray(index_cluster[:base], dtype=np.uint32)
+    itokens = np.ascontiguousarray(index_tokens, dtype=np.uint32)
+    if compiled and _window is not None:
+        decided = _window.doc_steps(
+            content.start, content.line, content.tokens, content.short, content.hash,
+            content.short_start, content.shorts, hdoc, hline, hsim, held[0], held[1], held[2],
+            icluster, itokens, np.ascontiguousarray(referenced, dtype=bool), base, threshold,
+            drop_mode, cluster, sim, total)
+    else:
+        decided = _doc_steps(content, hdoc, hline, hsim, held, icluster, itokens, referenced,
+                             base, threshold, drop_mode, cluster, sim, total)
+    return Steps(decided, hdoc, hline, hsim, cluster, sim, total)
+
+
+def _doc_steps(content: Content, hdoc: np.ndarray, hline: np.ndarray, hsim: np.ndarray,
+               held: tuple[np.ndarray, np.ndarray, np.ndarray], icluster: np.ndarray,
+               itokens: np.ndarray, referenced: np.ndarray, base: int, threshold: float,
+               drop_mode: bool, cluster: np.ndarray, sim: np.ndarray, total: np.ndarray
+               ) -> int:
+    """The reference of :func:`doc_steps`, with the reference's own runs and clusters."""
+    held_line = dict(zip(zip(held[0].tolist(), held[1].tolist(), strict=True),
+                         held[2].tolist(), strict=True))
+    start, sstart = content.start.tolist(), content.short_start.tolist()
+    shorts, hashes = content.shorts.tolist(), content.hash.tolist()
+    lines, tokens = content.line.tolist(), content.tokens.tolist()
+    hd, hl, hs = hdoc.tolist(), hline.tolist(), hsim.tolist()
+    kept_short: dict[tuple[int, int], int] = {}  # (window document, hash) -> first line
+    cluster_of: list[int] = []
+    tokens_of: list[int] = []
+    for j in range(len(start) - 1):
+        lo, hi = start[j], start[j + 1]
+        hits = {k - lo: _Hit(hd[k], hl[k], hs[k]) for k in range(lo, hi) if hd[k] >= 0}
+        short_hash = {k - lo: hashes[k] for k in shorts[sstart[j]:sstart[j + 1]]}
+
+        def holds(k: int, d: int, short_hash: dict[int, int] = short_hash) -> _Hit | None:
             h = short_hash[k]
-            line = kept_short.get((d - base, h)) if d >= base else held.get((h, d))
-            return None if line is None else _Hit(d, line, 1.0)
+            line = (kept_short.get((d - base, h)) if d >= base else held_line.get((h, d)))
+            return None if line is None or line < 0 else _Hit(d, line, 1.0)
 
-        grow_runs(hits, short_hash, holds)
-
-    def _doc_cluster(self, doc: Document, hits: dict[int, _Hit], tokens: list[int], base: int,
-                     cluster_of: list[int], tokens_of: list[int], docs: list[Document]
-                     ) -> tuple[str, bool, float, int | None]:
-        """The reference's document cluster (``CorpusDeduper._cluster``) for a window."""
-        index = self.index
+        if hits and short_hash:
+            grow_runs(hits, short_hash, holds)
+        for k, hit in hits.items():
+            hdoc[lo + k], hline[lo + k], hsim[lo + k] = hit.doc, hit.line, hit.sim
+        mine = tokens[lo:hi]
         best = best_cluster(
-            hits, tokens,
-            lambda d: int(index.doc_cluster.data[d]) if d < base else cluster_of[d - base],
-            lambda cl: int(index.doc_tokens.data[cl]) if cl < base else tokens_of[cl - base],
-            self.cfg.corpus.document_threshold)
+            hits, mine,
+            lambda d: int(icluster[d]) if d < base else cluster_of[d - base],
+            lambda cl: int(itokens[cl]) if cl < base else tokens_of[cl - base], threshold)
+        tot = sum(mine)
+        total[j] = tot
         if best is not None:
-            cl = best[1]
-            name = index.doc_id(cl) if cl < base else docs[cl - base].id
-            return name, True, round(best[0], 4), cl
-        return doc.id, False, 1.0, None
+            sim[j], cluster[j] = best
+        cluster_of.append(base + j if best is None else best[1])
+        tokens_of.append(min(tot, _U32))
+        dropped = drop_mode and best is not None
+        if not dropped:
+            for k in shorts[sstart[j]:sstart[j + 1]]:
+                if k - lo not in hits:
+                    kept_short.setdefault((j, hashes[k]), lines[k])
+        elif referenced[j]:
+            return j + 1
+    return len(start) - 1
 
 
-class _WindowAdds:
-    """What a window's documents add to the index, written in one go once the window is
-    decided (nothing in a window reads its own documents' entries from the index: they are
-    answered from the window's tables). The same ordinals, rows, records and keys as the
-    reference's insert document after document (``CorpusDeduper._insert``): per document, its
-    kept long paragraphs, then its kept short lines."""
-
-    def __init__(self, index: CorpusIndex) -> None:
-        self.index = index
-        self.documents = index.documents  # the next document's ordinal
-        self.first_row = self.next_row = index.paragraphs
-        self.ids: list[str] = []
-        self.tokens: list[int] = []
-        self.clusters: list[int] = []
-        self.row_doc: list[int] = []
-        self.row_line: list[int] = []
-        self.sizes: list[int] = []
-        self.payloads: list[np.ndarray] = []
-        self.band_keys: list[np.ndarray] = []  # (rows, bands) per document with kept longs
-        self.band_first: list[int] = []  # the first row of each block of band_keys
-        self.short_hashes: list[int] = []  # the kept short lines' 64-bit key hashes
-        self.exact_rows: list[int] = []  # ... and their rows
-
-    def mark(self, marks: OrderedDict[int, tuple[int, int]], ordinal: int) -> None:
-        """The index's (paragraphs, documents) before the document of run ordinal
-        ``ordinal`` (``CorpusDeduper._mark``)."""
-        marks[ordinal] = (self.next_row, self.documents)
+def _window_adds(index: CorpusIndex, marks: OrderedDict[int, tuple[int, int]],
+                 docs: Sequence[Document], keys: Sequence[CorpusKeys], rows: Rows,
+                 long: LongDecision, content: Content, steps: Steps, drop_mode: bool) -> None:
+    """What the decided documents add to the index, written in one go (nothing in a window
+    reads its own documents' entries from the index: they are answered from the window's
+    tables), and the checkpoint marks before each of them (``CorpusDeduper._mark``). The same
+    ordinals, rows, records and keys as the reference's insert document after document
+    (``CorpusDeduper._insert``): per document not dropped, its kept long paragraphs, then its
+    kept short lines."""
+    m = len(docs)
+    base, first_row = index.documents, index.paragraphs
+    adds = ~(drop_mode & (steps.cluster[:m] >= 0))  # documents that add their rows
+    # kept long rows, then kept short lines, per document
+    long_rows = np.flatnonzero((long.target < 0) & (rows.doc < m))
+    long_rows = long_rows[adds[rows.doc[long_rows]]]
+    n_short = int(content.short_start[m])
+    short_doc = np.repeat(np.arange(m), np.diff(content.short_start[:m + 1]))
+    kept = steps.hdoc[content.shorts[:n_short]] < 0
+    short_items = np.flatnonzero(kept & adds[short_doc])
+    entry_doc = np.concatenate((rows.doc[long_rows], short_doc[short_items]))
+    entry_kind = np.concatenate((np.zeros(len(long_rows), dtype=np.int64),
+                                 np.ones(len(short_items), dtype=np.int64)))
+    entry_item = np.concatenate((long_rows, short_items))
+    order = np.lexsort((entry_item, entry_kind, entry_doc))
+    entry_doc, entry_kind, entry_item = entry_doc[order], entry_kind[order], entry_item[order]
+    is_short = entry_kind == 1
+    longs = ~is_short
+    position = np.empty(len(entry_item), dtype=np.int64)  # each entry's content position
+    position[is_short] = content.shorts[entry_item[is_short]]
+    position[longs] = content.start[entry_doc[longs]] + rows.pos[entry_item[longs]]
+    per_doc = np.bincount(entry_doc, minlength=m)
+    before = (first_row + np.cumsum(per_doc) - per_doc).tolist()
+    for j, doc in enumerate(docs):
+        marks[doc.ordinal] = (before[j], base + j)
         while len(marks) > MARKS:
             marks.popitem(last=False)
-
-    def document(self, doc_id: str, tokens: int, cluster: int | None) -> int:
-        ordinal = self.documents
-        self.documents += 1
-        self.ids.append(doc_id)
-        self.tokens.append(tokens)
-        self.clusters.append(ordinal if cluster is None else cluster)
-        return ordinal
-
-    def rows(self, ordinal: int, lines: list[int], hits: dict[int, _Hit], ck: CorpusKeys
-             ) -> list[int]:
-        """The kept paragraphs of document ``ordinal`` (``lines``: its content's lines);
-        returns the content positions of its kept short lines."""
-        if ck.keys32 is not None and ck.longs:
-            kept = [i for i, k in enumerate(ck.longs) if k not in hits]
-            if kept:
-                sets = ck.sets
-                for i in kept:
-                    k = ck.longs[i]
-                    payload = sets[k]
-                    self.row_line.append(lines[k])
-                    self.sizes.append(len(payload))
-                    self.payloads.append(payload)
-                self.row_doc.extend([ordinal] * len(kept))
-                self.band_keys.append(ck.keys32[kept] if len(kept) < len(ck.longs)
-                                      else ck.keys32)
-                self.band_first.append(self.next_row)
-                self.next_row += len(kept)
-        shorts = [k for k in ck.short_hash if k not in hits]
-        if shorts:
-            short_hash = ck.short_hash
-            self.short_hashes.extend(short_hash[k] for k in shorts)
-            self.row_line.extend(lines[k] for k in shorts)
-            self.row_doc.extend([ordinal] * len(shorts))
-            self.sizes.extend([2] * len(shorts))
-            self.exact_rows.extend(range(self.next_row, self.next_row + len(shorts)))
-            self.next_row += len(shorts)
-        return shorts
-
-    def write(self) -> None:
-        """Everything gathered into the index: documents, rows, band and exact keys."""
-        index = self.index
-        index.add_documents(self.ids, self.tokens, self.clusters)
-        exact_rows = np.asarray(self.exact_rows, dtype=np.int64)
-        if self.row_doc:
-            row_doc = np.asarray(self.row_doc, dtype=np.int64)
-            sizes = np.asarray(self.sizes, dtype=np.int64)
-            ends = np.cumsum(sizes)
-            flat = np.empty(int(ends[-1]), dtype=np.uint32)
-            # a short line's payload is its 64-bit key hash as two uint32 (low, high); the
-            # long paragraphs' shingle sets fill the rest, in row order
-            short_at = (ends - sizes)[exact_rows - self.first_row]
-            hashes = np.asarray(self.short_hashes, dtype=np.uint64)
-            long_values = np.ones(len(flat), dtype=bool)
-            long_values[short_at] = long_values[short_at + 1] = False
-            if self.payloads:
-                flat[long_values] = np.concatenate(self.payloads)
-            flat[short_at] = hashes & np.uint64(_U32)
-            flat[short_at + 1] = hashes >> np.uint64(32)
-            first = index.add_rows_flat(row_doc, np.asarray(self.row_line, dtype=np.int64),
-                                        sizes, flat)
-            assert first == self.first_row
-        if self.band_keys:
-            keys = np.concatenate(self.band_keys)
-            counts = np.fromiter((len(b) for b in self.band_keys), dtype=np.int64,
-                                 count=len(self.band_keys))
-            starts = np.repeat(np.asarray(self.band_first, dtype=np.int64), counts)
-            within = np.arange(len(keys)) - np.repeat(np.cumsum(counts) - counts, counts)
-            rows = (starts + within).astype(np.uint64)
-            index.bands.add(keys.astype(np.uint64).ravel(), np.repeat(rows, keys.shape[1]))
-        if self.exact_rows:
-            # crossdoc._doc_key of every short line, modulo 2**64 as numpy's uint64 wraps
-            docs = row_doc[exact_rows - self.first_row].astype(np.uint64)
-            keys = (hashes ^ (docs * np.uint64(0x9E3779B97F4A7C15))) >> np.uint64(32)
-            index.exact.add(keys, exact_rows.astype(np.uint64))
+    totals = steps.total[:m]
+    clusters = np.where(steps.cluster[:m] >= 0, steps.cluster[:m], base + np.arange(m))
+    index.add_documents([doc.id for doc in docs], totals.tolist(), clusters.tolist())
+    if not len(entry_doc):
+        return
+    row_ids = first_row + np.arange(len(entry_doc))
+    row_doc = base + entry_doc
+    sizes = np.full(len(entry_doc), 2, dtype=np.int64)
+    sizes[longs] = [len(rows.sets[r]) for r in entry_item[longs].tolist()]
+    ends = np.cumsum(sizes)
+    flat = np.empty(int(ends[-1]), dtype=np.uint32)
+    # a short line's payload is its 64-bit key hash as two uint32 (low, high); the long
+    # paragraphs' shingle sets fill the rest, in row order
+    short_at = (ends - sizes)[is_short]
+    hashes = content.hash[position[is_short]]
+    long_values = np.ones(len(flat), dtype=bool)
+    long_values[short_at] = long_values[short_at + 1] = False
+    if longs.any():
+        flat[long_values] = np.concatenate([rows.sets[r] for r in entry_item[longs].tolist()])
+    flat[short_at] = hashes & np.uint64(_U32)
+    flat[short_at + 1] = hashes >> np.uint64(32)
+    got = index.add_rows_flat(row_doc, content.line[position], sizes, flat)
+    assert got == first_row
+    if longs.any():
+        band = rows.keys[entry_item[longs]]
+        index.bands.add(band.astype(np.uint64).ravel(),
+                        np.repeat(row_ids[longs].astype(np.uint64), band.shape[1]))
+    if is_short.any():
+        index.exact.add(_doc_keys(hashes, row_doc[is_short]),
+                        row_ids[is_short].astype(np.uint64))
 
 
 @dataclass(slots=True)
