@@ -1,5 +1,12 @@
-/* The corpus window's per-document step (dedup/staged.py holds the Python reference,
- * ``doc_steps(..., compiled=False)``, which this must equal).
+/* The first-come rule's sequential kernels: the corpus window's per-document step
+ * (dedup/staged.py holds the Python reference, ``doc_steps(..., compiled=False)``, which this
+ * must equal) and the rule itself over an edge list (``decide.decide_sequential``'s loop).
+ *
+ * first_come(src, dst, sim, target, tsim): rows 0 .. n-1 (n the length of ``target``), edges
+ * ``(src, dst, sim)`` (int64, int64, float64; 0 <= dst < src < n); each row in order is
+ * dropped against its most similar kept earlier neighbour, ties to the earliest, else kept:
+ * target[r] (int64) that row or -1, tsim[r] (float64) the similarity or NaN. The edges are
+ * bucketed by ``src`` (a counting sort), so they may come in any order.
  *
  * doc_steps(cstart, line, tokens, short, hash, sstart, shorts, hdoc, hline, hsim,
  *           held_hash, held_doc, held_line, icluster, itokens, referenced,
@@ -345,7 +352,83 @@ done:
     return result;
 }
 
+static PyObject *first_come(PyObject *self, PyObject *args) {
+    PyObject *os, *od, *ow, *ot, *otsim;
+    if (!PyArg_ParseTuple(args, "OOOOO", &os, &od, &ow, &ot, &otsim)) return NULL;
+    PyObject *objs[5] = {os, od, ow, ot, otsim};
+    static const char *kinds[5] = {"ql", "ql", "d", "ql", "d"};
+    static const char *names[5] = {"src", "dst", "sim", "target", "tsim"};
+    Py_buffer v[5];
+    int held = 0;
+    PyObject *result = NULL;
+    int64_t *start = NULL, *order = NULL;
+    uint8_t *kept = NULL;
+    for (int i = 0; i < 5; i++) {
+        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (i >= 3 ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(objs[i], &v[i], flags) != 0) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "first_come: %s must be a contiguous%s buffer",
+                         names[i], i >= 3 ? " writable" : "");
+            goto done;
+        }
+        held = i + 1;
+        if (!of_kind(&v[i], 8, kinds[i]) || v[i].ndim > 1) {
+            PyErr_Format(PyExc_TypeError, "first_come: %s has the wrong item type", names[i]);
+            goto done;
+        }
+    }
+    const Py_ssize_t m = v[0].len / 8, n = v[3].len / 8;
+    if (v[1].len != v[0].len || v[2].len != v[0].len || v[4].len != v[3].len) {
+        PyErr_SetString(PyExc_ValueError, "first_come: arrays of inconsistent lengths");
+        goto done;
+    }
+    const int64_t *src = v[0].buf, *dst = v[1].buf;
+    const double *sim = v[2].buf;
+    for (Py_ssize_t e = 0; e < m; e++) {
+        if (dst[e] < 0 || dst[e] >= src[e] || src[e] >= n) {
+            PyErr_SetString(PyExc_ValueError, "first_come: an edge not 0 <= dst < src < n");
+            goto done;
+        }
+    }
+    start = PyMem_Calloc((size_t)n + 2, sizeof(int64_t));
+    order = PyMem_Malloc(sizeof(int64_t) * ((size_t)m + 1));
+    kept = PyMem_Malloc((size_t)n + 1);
+    if (!start || !order || !kept) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t e = 0; e < m; e++) start[src[e] + 2]++;
+    for (Py_ssize_t r = 0; r < n; r++) start[r + 2] += start[r + 1];
+    for (Py_ssize_t e = 0; e < m; e++) order[start[src[e] + 1]++] = e;
+    int64_t *target = v[3].buf;
+    double *tsim = v[4].buf;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        int64_t best = -1;
+        double best_sim = 0.0;
+        for (int64_t i = start[r]; i < start[r + 1]; i++) {
+            int64_t e = order[i], d = dst[e];
+            if (!kept[d]) continue;
+            if (best < 0 || sim[e] > best_sim || (sim[e] == best_sim && d < best)) {
+                best = d;
+                best_sim = sim[e];
+            }
+        }
+        kept[r] = best < 0;
+        target[r] = best;
+        tsim[r] = best < 0 ? Py_NAN : best_sim;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < held; i++) PyBuffer_Release(&v[i]);
+    PyMem_Free(start);
+    PyMem_Free(order);
+    PyMem_Free(kept);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"first_come", first_come, METH_VARARGS,
+     "first_come(src, dst, sim, target, tsim): the first-come rule over an edge list."},
     {"doc_steps", doc_steps, METH_VARARGS,
      "doc_steps(cstart, line, tokens, short, hash, sstart, shorts, hdoc, hline, hsim, "
      "held_hash, held_doc, held_line, icluster, itokens, referenced, base, threshold, "

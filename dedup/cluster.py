@@ -30,7 +30,8 @@ import numpy as np
 from .batching import BATCH, batches
 from .canonical import choose
 from .config import Config
-from .lsh import band_keys, candidate_pairs, crowded_groups, lsh_params
+from .decide import decide_sequential
+from .lsh import band_keys, candidate_pair_arrays, crowded_groups, lsh_params
 from .shingle import jaccard, pair_jaccards, shingle_batch
 from .signature import SketchCache, signatures
 from .types import DROP, Document, Match, Paragraph, Sketch, Verdict, instances
@@ -80,64 +81,61 @@ class _DocDeduper:
                 if len(p.tokens) >= self.cfg.shingle.min_words]
 
     def find_matches(self, long_pos: list[int], hashes: np.ndarray, offsets: np.ndarray,
-                     sigs: np.ndarray, pairs: dict[int, set[int]] | None, first: int = 0,
-                     keys: np.ndarray | None = None,
-                     sims: dict[int, dict[int, float]] | None = None) -> None:
+                     sigs: np.ndarray, decided: tuple[np.ndarray, np.ndarray] | None,
+                     keys: np.ndarray | None = None) -> None:
         """Exact and near matches; the long paragraphs' shingle hashes (``offsets`` into
-        ``hashes``), signatures and LSH candidates come computed for a batch of documents
-        (``pairs`` by batch row; this document's long paragraphs are rows ``first`` on).
+        ``hashes``), signatures and band ``keys`` come computed for a batch of documents.
 
-        With ``pairs=None`` (a crowded document, see :func:`~dedup.lsh.crowded_groups`), the
-        candidates are found in a table of the kept paragraphs' band ``keys`` as it grows: the
-        same candidates, since only kept paragraphs are ever a source, in time linear in the
-        paragraphs when most of them are dropped. ``sims``: the similarity of every pair of
-        ``pairs`` (by batch row), computed for the batch at once; else each candidate is
-        verified here."""
-        cfg = self.cfg
+        ``decided``: the first-come rule over this document's verified LSH candidates, decided
+        for the whole batch (:func:`dedup_batch`): per long paragraph, the long paragraph it is
+        dropped against (its row among ``long_pos``) or -1, and the similarity. With
+        ``decided=None`` (a crowded document, see :func:`~dedup.lsh.crowded_groups`), the
+        candidates are found here in a table of the kept paragraphs' band ``keys`` as it
+        grows: the same candidates, since only kept paragraphs are ever a source, in time
+        linear in the paragraphs when most of them are dropped."""
         content = self.content
         self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
                                  hashes, offsets, sigs)
-        row = {k: i for i, k in enumerate(long_pos)}
-        sets: dict[int, np.ndarray] = {}
-
-        def shingles(k: int) -> np.ndarray:  # only candidates ever need their exact set
-            if k not in sets:
-                i = row[k]
-                sets[k] = np.unique(hashes[offsets[i]:offsets[i + 1]])
-            return sets[k]
-
-        indexed: set[int] = set()  # long paragraphs kept so far: the only valid sources
-        table: dict[int, list[int]] = {}  # band key -> kept paragraphs (crowded documents)
         # every repeated text's first position (a dict built from the end keeps the first)
         texts = self.texts
         first_of = {t: k for k, t in zip(range(len(texts) - 1, -1, -1), reversed(texts),
                                          strict=True)}
         self.exact = {k: f for k, f in enumerate(map(first_of.__getitem__, texts)) if f != k}
+        if decided is not None:
+            target, sim = decided
+            dropped = np.flatnonzero(target >= 0)
+            self.near = {long_pos[r]: (long_pos[t], s) for r, t, s in zip(
+                dropped.tolist(), target[dropped].tolist(), sim[dropped].tolist(), strict=True)}
+            return
+        assert keys is not None
+        self._find_crowded(long_pos, hashes, offsets, keys)
+
+    def _find_crowded(self, long_pos: list[int], hashes: np.ndarray, offsets: np.ndarray,
+                      keys: np.ndarray) -> None:
+        """The near matches of a crowded document: each long paragraph in order against the
+        kept ones sharing a band key (a table that grows with the kept paragraphs)."""
+        sets: dict[int, np.ndarray] = {}
+
+        def shingles(i: int) -> np.ndarray:  # only candidates ever need their exact set
+            if i not in sets:
+                sets[i] = np.unique(hashes[offsets[i]:offsets[i + 1]])
+            return sets[i]
+
+        table: dict[int, list[int]] = {}  # band key -> kept long paragraphs (rows)
         exact = self.exact
-        for k in long_pos:  # in content order, as the sources are indexed
+        threshold = self.cfg.lsh.threshold
+        for i, k in enumerate(long_pos):  # in content order, as the sources are indexed
             if k in exact:
                 continue
-            mine: list[int] = []
-            if pairs is not None:
-                cands = [c for c in (long_pos[j - first] for j in pairs.get(row[k] + first, ()))
-                         if c in indexed]
-            else:
-                assert keys is not None
-                mine = keys[row[k]].tolist()
-                cands = sorted({c for key in mine for c in table.get(key, ())})
-            if sims is not None and pairs is not None:
-                known = sims.get(row[k] + first, {})
-                verified = ((c, known[row[c] + first]) for c in cands)
-            else:
-                verified = ((c, jaccard(shingles(k), shingles(c))) for c in cands)
-            best = choose((c, s) for c, s in verified if s >= cfg.lsh.threshold)
+            mine = keys[i].tolist()
+            cands = sorted({c for key in mine for c in table.get(key, ())})
+            verified = ((long_pos[c], jaccard(shingles(i), shingles(c))) for c in cands)
+            best = choose((c, s) for c, s in verified if s >= threshold)
             if best is not None:
                 self.near[k] = best
             else:
-                indexed.add(k)
-                if pairs is None:
-                    for key in mine:
-                        table.setdefault(key, []).append(k)
+                for key in mine:
+                    table.setdefault(key, []).append(i)
 
     def decide(self) -> None:
         cfg = self.cfg
@@ -304,39 +302,38 @@ def dedup_batch(docs: list[Document], cfg: Config, cache: SketchCache | None = N
     crowded = set(crowded_groups(keys[first], groups[first], CROWDED).tolist())
     if crowded:
         first = first[~np.isin(groups[first], list(crowded))]
-    found = candidate_pairs(keys[first], groups[first])
-    pairs = {int(first[hi]): {int(first[lo]) for lo in los} for hi, los in found.items()}
-    sims = _pair_sims(pairs, hashes, offsets)
+    hi, lo = candidate_pair_arrays(keys[first], groups[first])
+    hi, lo = first[hi], first[lo]  # rows of the batch, pairs inside one document
+    sims = _pair_sims(hi, lo, hashes, offsets)
+    near = sims >= cfg.lsh.threshold
+    # the first-come rule over every document's verified pairs at once (they never cross)
+    decision = decide_sequential(len(keys), hi[near], lo[near], sims[near])
     at = 0
     for n, (deduper, long_pos) in enumerate(zip(dedupers, longs, strict=True)):
         end = at + len(long_pos)
-        lo, hi = int(offsets[at]), int(offsets[end])
-        deduper.find_matches(long_pos, hashes[lo:hi].copy(), offsets[at:end + 1] - lo,
-                             sigs[at:end], None if n in crowded else pairs, at, keys[at:end],
-                             sims)
+        lo_, hi_ = int(offsets[at]), int(offsets[end])
+        decided = None if n in crowded else (decision.target[at:end] - at,
+                                             decision.sim[at:end])
+        deduper.find_matches(long_pos, hashes[lo_:hi_].copy(), offsets[at:end + 1] - lo_,
+                             sigs[at:end], decided, keys[at:end])
         deduper.decide()
         deduper.apply()
         deduper.relabel_boilerplate_copies()
         at = end
 
 
-def _pair_sims(pairs: dict[int, set[int]], hashes: np.ndarray, offsets: np.ndarray
-               ) -> dict[int, dict[int, float]] | None:
-    """The exact Jaccard similarity of every candidate pair of a batch (``pairs`` by batch row),
-    in one call (:func:`~dedup.shingle.pair_jaccards`); ``None`` when there is no pair."""
-    if not pairs:
-        return None
-    his = np.fromiter((hi for hi, los in pairs.items() for _ in los), dtype=np.int64)
-    los_ = np.fromiter((lo for los in pairs.values() for lo in los), dtype=np.int64)
-    needed, at = np.unique(np.concatenate((his, los_)), return_inverse=True)
+def _pair_sims(hi: np.ndarray, lo: np.ndarray, hashes: np.ndarray, offsets: np.ndarray
+               ) -> np.ndarray:
+    """The exact Jaccard similarity of every candidate pair ``(hi[i], lo[i])`` of a batch (rows
+    of ``offsets`` into ``hashes``), in one call (:func:`~dedup.shingle.pair_jaccards`)."""
+    if not len(hi):
+        return np.empty(0, dtype=np.float64)
+    needed, at = np.unique(np.concatenate((hi, lo)), return_inverse=True)
     bounds = offsets[needed], offsets[needed + 1]
     sets = [np.unique(hashes[a:b]) for a, b in zip(bounds[0].tolist(), bounds[1].tolist(),
                                                     strict=True)]
-    sims: dict[int, dict[int, float]] = {}
-    for hi, lo, sim in zip(his.tolist(), los_.tolist(),
-                           pair_jaccards(sets, at[:len(his)], at[len(his):]), strict=True):
-        sims.setdefault(hi, {})[lo] = sim
-    return sims
+    at = at.reshape(-1)
+    return pair_jaccards(sets, at[:len(hi)], at[len(hi):])
 
 
 def dedup_within(docs: Iterable[Document], cfg: Config, cache: SketchCache | None = None

@@ -67,7 +67,9 @@ decision on groups back to every row exactly as the sequential rule over all row
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +78,12 @@ from .errors import InputError
 
 UNDECIDED, KEPT, DROPPED = 0, 1, 2  # row states (int8)
 MAX_ROUNDS = 64  # rounds before the undecided remainder is finished in one process
+
+_window: Any
+try:  # the sequential rule's loop in C (see decide_sequential)
+    _window = importlib.import_module("dedup._window")
+except ImportError:  # pragma: no cover - a source tree without the build: Python
+    _window = None
 
 __all__ = ["Decision", "ExactGroups", "Rounds", "decide_rounds", "decide_sequential",
            "exact_groups", "expand", "index_ranges"]
@@ -151,10 +159,19 @@ def _dense_rank(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def decide_sequential(n: int, src: np.ndarray, dst: np.ndarray, sim: np.ndarray) -> Decision:
+def decide_sequential(n: int, src: np.ndarray, dst: np.ndarray, sim: np.ndarray,
+                      compiled: bool = True) -> Decision:
     """The reference: rows in order, each dropped against its most similar kept earlier
-    neighbour (ties: the earliest, :func:`.canonical.choose`), else kept. A loop per edge."""
+    neighbour (ties: the earliest, :func:`.canonical.choose`), else kept. A loop per edge:
+    ``compiled``, in the kernel (``dedup._window.first_come``) when it is built; else in
+    Python, below."""
     s, d, w = _edges(n, src, dst, sim)
+    if compiled and _window is not None:
+        target = np.empty(n, dtype=np.int64)
+        tsim = np.empty(n, dtype=np.float64)
+        _window.first_come(np.ascontiguousarray(s), np.ascontiguousarray(d),
+                           np.ascontiguousarray(w), target, tsim)
+        return Decision(target, tsim)
     order = np.argsort(s, kind="stable")
     bounds = np.searchsorted(s[order], np.arange(n + 1)).tolist()
     dl, wl = d[order].tolist(), w[order].tolist()

@@ -30,6 +30,7 @@ HOLDERS: tuple[tuple[str, str], ...] = (
     ("dedup.crossdoc", "_pairs"),
     ("dedup.staged", "_pairs"),
     ("dedup.staged", "_window"),
+    ("dedup.decide", "_window"),
     ("dedup.boilerplate.features", "_lines"),
     ("dedup.boilerplate.layout", "_layout"),
     ("dedup.boilerplate.structure", "_layout"),

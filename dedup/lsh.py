@@ -190,14 +190,32 @@ def candidate_pairs(keys: np.ndarray, groups: np.ndarray | None = None, compiled
     >>> sorted(candidate_pairs(k, np.array([0, 0, 1, 1])).items())
     []
     """
+    return _pair_dict(_packed_pairs(keys, groups, compiled))
+
+
+def candidate_pair_arrays(keys: np.ndarray, groups: np.ndarray | None = None,
+                          compiled: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`candidate_pairs` as two int64 arrays ``(later, earlier)``, one entry per pair,
+    sorted by ``later`` then ``earlier``.
+
+    >>> k = np.array([[1, 2], [3, 4], [5, 2], [1, 9]], dtype=np.uint64)
+    >>> [a.tolist() for a in candidate_pair_arrays(k)]
+    [[2, 3], [0, 0]]
+    """
+    found = _packed_pairs(keys, groups, compiled)
+    return found >> 32, found & 0xFFFFFFFF
+
+
+def _packed_pairs(keys: np.ndarray, groups: np.ndarray | None, compiled: bool) -> np.ndarray:
+    """The distinct candidate pairs ``later << 32 | earlier`` (int64), sorted."""
     n, bands = keys.shape
-    out: dict[int, set[int]] = {}
     if n < 2:
-        return out
+        return np.empty(0, dtype=np.int64)
     if compiled and _pairs is not None and n < 1 << 31:
         raw = _pairs.doc_pairs(np.ascontiguousarray(keys, dtype=np.uint64), np.ascontiguousarray(
             np.zeros(n, dtype=np.int64) if groups is None else groups, dtype=np.int64))
-        return _pair_dict(np.unique(np.frombuffer(raw, dtype=np.uint64)).astype(np.int64))
+        packed: np.ndarray = np.unique(np.frombuffer(raw, dtype=np.uint64)).astype(np.int64)
+        return packed
     flat = keys.ravel()
     order = np.argsort(flat, kind="stable")
     ordered = flat[order]
@@ -221,8 +239,9 @@ def candidate_pairs(keys: np.ndarray, groups: np.ndarray | None = None, compiled
         lo, hi = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
         pairs.append((hi.astype(np.int64) << 32) | lo.astype(np.int64))
     if not pairs:
-        return out
-    return _pair_dict(np.unique(np.concatenate(pairs)))
+        return np.empty(0, dtype=np.int64)
+    packed = np.unique(np.concatenate(pairs))
+    return packed
 
 
 def _pair_dict(found: np.ndarray) -> dict[int, set[int]]:

@@ -247,21 +247,26 @@ def shingle_set(tokens: Sequence[str], size: int = 3, seed: int = 1) -> np.ndarr
 
 
 def pair_jaccards(sets: list[np.ndarray], a: np.ndarray, b: np.ndarray, compiled: bool = True
-                  ) -> list[float]:
+                  ) -> np.ndarray:
     """:func:`jaccard` of ``sets[a[i]]`` and ``sets[b[i]]`` for every ``i`` (sorted unique uint64
-    arrays; ``a``, ``b`` int64). ``compiled``: the shared values counted by one merge per pair
-    in the kernel (``dedup._pairs.pair_intersections``), the same similarities as
-    :func:`jaccard` pair by pair (the reference)."""
+    arrays; ``a``, ``b`` int64), as float64. ``compiled``: the shared values counted by one
+    merge per pair in the kernel (``dedup._pairs.pair_intersections``) and divided as
+    :func:`jaccard` divides (int64 counts, one correctly rounded division each), the same
+    similarities as :func:`jaccard` pair by pair (the reference)."""
     if not (compiled and _pairs is not None) or not len(a):
-        return [jaccard(sets[i], sets[j]) for i, j in zip(a.tolist(), b.tolist(), strict=True)]
+        return np.array([jaccard(sets[i], sets[j]) for i, j in zip(a.tolist(), b.tolist(),
+                                                                   strict=True)],
+                        dtype=np.float64)
     shared = np.empty(len(a), dtype=np.int64)
-    _pairs.pair_intersections(sets, np.ascontiguousarray(a, dtype=np.int64),
-                              np.ascontiguousarray(b, dtype=np.int64), shared)
-    sizes = [len(x) for x in sets]
-    out = []
-    for i, j, inter in zip(a.tolist(), b.tolist(), shared.tolist(), strict=True):
-        la, lb = sizes[i], sizes[j]
-        out.append((1.0 if la == lb else 0.0) if not la or not lb else inter / (la + lb - inter))
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    b = np.ascontiguousarray(b, dtype=np.int64)
+    _pairs.pair_intersections(sets, a, b, shared)
+    sizes = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
+    la, lb = sizes[a], sizes[b]
+    union = la + lb - shared
+    out: np.ndarray = shared / np.maximum(union, 1)
+    empty = (la == 0) | (lb == 0)  # jaccard: 1.0 for two empty sets, 0.0 for one
+    out[empty] = (la[empty] == lb[empty]).astype(np.float64)
     return out
 
 

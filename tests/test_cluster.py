@@ -146,13 +146,14 @@ def _pairing_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     import dedup.cluster as cluster
 
     seen: list[int] = []
-    real = cluster.candidate_pairs
+    from dedup.lsh import candidate_pair_arrays as real
 
-    def counting(keys: np.ndarray, groups: np.ndarray | None = None) -> dict[int, set[int]]:
+    def counting(keys: np.ndarray, groups: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
         seen.append(len(keys))
         return real(keys, groups)
 
-    monkeypatch.setattr(cluster, "candidate_pairs", counting)
+    monkeypatch.setattr(cluster, "candidate_pair_arrays", counting)
     return seen
 
 

@@ -16,6 +16,7 @@ from dedup import Cleaner, Config
 from dedup.cache import MAX_KEY_CHARS, BoundedCache
 from dedup.canonical import choose
 from dedup.cluster import _DocDeduper, dedup_batch
+from dedup.lsh import candidate_pairs
 from dedup.normalize import normalize
 from dedup.segment import segment
 from dedup.shingle import jaccard
@@ -96,12 +97,16 @@ def test_lookup_says_when_compute_gives_the_wrong_number_of_values() -> None:
 
 def reference_find_matches(self: _DocDeduper, long_pos: list[int], hashes: np.ndarray,
                            offsets: np.ndarray, sigs: np.ndarray,
-                           pairs: dict[int, set[int]] | None, first: int = 0,
-                           keys: np.ndarray | None = None,
-                           sims: dict[int, dict[int, float]] | None = None) -> None:
-    """find_matches as first written: one loop over every content line, each candidate
-    verified here (``sims``, the batch's similarities, is not read)."""
+                           decided: tuple[np.ndarray, np.ndarray] | None,
+                           keys: np.ndarray | None = None) -> None:
+    """find_matches as first written: one loop over every content line, its own LSH
+    candidates (the sorting reference of candidate_pairs over all the document's long
+    paragraphs), each candidate verified here (``decided``, the batch's decision, is only read
+    for whether the document is crowded)."""
     cfg = self.cfg
+    assert keys is not None
+    first = 0
+    pairs = None if decided is None else candidate_pairs(keys, compiled=False)
     content = self.content
     self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
                              hashes, offsets, sigs)

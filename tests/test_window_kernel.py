@@ -168,3 +168,45 @@ def test_bad_arguments_are_refused_before_anything_is_written() -> None:
             call(**change)
         assert out.tolist() == [99]
     assert call().tolist() == [-1]
+
+
+@st.composite
+def _graphs(draw: st.DrawFn) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    n = draw(st.integers(0, 25))
+    edges = draw(st.lists(st.tuples(st.integers(1, max(n - 1, 1)), st.floats(0, 1),
+                                    st.sampled_from([0.5, 0.75, 0.8, 1.0])),
+                          max_size=60)) if n > 1 else []
+    src = np.array([s for s, _, _ in edges], dtype=np.int64)
+    dst = np.array([int(f * s) if f < 1 else s - 1 for s, f, _ in edges], dtype=np.int64)
+    sim = np.array([w for _, _, w in edges], dtype=np.float64)
+    return n, src, dst, sim
+
+
+@settings(max_examples=400, deadline=None)
+@given(_graphs())
+def test_first_come_equals_the_python_loop(graph: tuple[int, np.ndarray, np.ndarray, np.ndarray]
+                                           ) -> None:
+    """decide_sequential's kernel: edges in any order, repeated pairs, ties of similarity."""
+    from dedup.decide import decide_sequential
+
+    n, src, dst, sim = graph
+    got = decide_sequential(n, src, dst, sim)
+    want = decide_sequential(n, src, dst, sim, compiled=False)
+    assert got.target.tobytes() == want.target.tobytes()
+    assert np.array_equal(got.sim, want.sim, equal_nan=True)
+
+
+def test_first_come_refuses_bad_edges_before_writing() -> None:
+    target = np.full(3, 7, dtype=np.int64)
+    tsim = np.zeros(3)
+    for src, dst in (([1], [1]), ([3], [0]), ([1], [-1])):
+        with pytest.raises(ValueError):
+            staged._window.first_come(np.array(src), np.array(dst), np.array([0.5]), target,
+                                      tsim)
+    with pytest.raises(TypeError):
+        staged._window.first_come(np.array([1]), np.array([0], dtype=np.int32),
+                                  np.array([0.5]), target, tsim)
+    assert target.tolist() == [7, 7, 7]
+    staged._window.first_come(np.array([2, 1]), np.array([0, 0]), np.array([0.5, 0.9]),
+                              target, tsim)
+    assert target.tolist() == [-1, 0, 0] and tsim[1:].tolist() == [0.9, 0.5]  # 0 is kept
