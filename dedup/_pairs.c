@@ -23,6 +23,12 @@
  * doc_pairs(keys, groups): the in-document candidates, rows of one document sharing a band
  * key (see below; the reference is lsh.candidate_pairs).
  *
+ * group_keys(sets, keys, out): one 64-bit key per row, equal for rows with equal shingle sets
+ * and band keys (the corpus stage's exact groups; reference crossdoc.group_keys(...,
+ * compiled=False)): h = fmix64(size * K ^ bands), then h = fmix64((h ^ v) + K) for each value
+ * of the row's uint32 set, then of its uint64 band keys; ``keys`` C-contiguous uint64 of
+ * len(sets) rows, ``out`` uint64.
+ *
  * Plain C against the Python C API and the buffer protocol: no numpy headers are needed.
  */
 #define PY_SSIZE_T_CLEAN
@@ -402,7 +408,68 @@ done:
     return result;
 }
 
+#define GROUP_K 0x9E3779B97F4A7C15ULL
+
+static uint64_t gfmix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static PyObject *group_keys(PyObject *self, PyObject *args) {
+    PyObject *sets, *okeys, *oout;
+    if (!PyArg_ParseTuple(args, "O!OO", &PyList_Type, &sets, &okeys, &oout)) return NULL;
+    Py_buffer kv, out;
+    Py_ssize_t ns = PyList_GET_SIZE(sets), held = 0;
+    Py_buffer *views = NULL;
+    PyObject *result = NULL;
+    if (PyObject_GetBuffer(okeys, &kv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
+    if (PyObject_GetBuffer(oout, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&kv);
+        return NULL;
+    }
+    if (!of_kind(&kv, 8, "QL") || !of_kind(&out, 8, "QL") || out.len != ns * 8
+        || (ns && kv.len % (ns * 8) != 0) || (!ns && kv.len != 0)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "group_keys: keys uint64 with one row per set, out uint64 per set");
+        goto done;
+    }
+    views = PyMem_Malloc(sizeof(Py_buffer) * (size_t)(ns + 1));
+    if (views == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        if (set_view(PyList_GET_ITEM(sets, i), &views[i], 4, "IL",
+                     "group_keys: every set a uint32 buffer") < 0)
+            goto done;
+        held = i + 1;
+    }
+    const Py_ssize_t bands = ns ? kv.len / 8 / ns : 0;
+    const uint64_t *K = kv.buf;
+    uint64_t *O = out.buf;
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        const uint32_t *v = views[i].buf;
+        const Py_ssize_t n = views[i].len / 4;
+        uint64_t h = gfmix64((uint64_t)n * GROUP_K ^ (uint64_t)bands);
+        for (Py_ssize_t j = 0; j < n; j++) h = gfmix64((h ^ v[j]) + GROUP_K);
+        for (Py_ssize_t j = 0; j < bands; j++) h = gfmix64((h ^ K[i * bands + j]) + GROUP_K);
+        O[i] = h;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_views(views, held);
+    PyBuffer_Release(&kv);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"group_keys", group_keys, METH_VARARGS,
+     "group_keys(sets, keys, out): one 64-bit key per row of sets and band keys."},
     {"intersections", intersections, METH_VARARGS,
      "intersections(mine, stored, out): shared values of each pair of sorted uint32 sets."},
     {"bucket_pairs", bucket_pairs, METH_VARARGS,

@@ -35,14 +35,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
-import xxhash
 
 from .batching import BATCH, batches
 from .canonical import choose
 from .config import Config
 from .index import CorpusIndex
 from .lsh import band_keys
-from .shingle import _hash_joined
+from .shingle import _hash_joined, fmix64
 from .signature import SketchCache, shingle_sets32, take_rows
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict
 
@@ -193,16 +192,40 @@ def _doc_keys(hashes: np.ndarray, docs: np.ndarray) -> np.ndarray:
     return out
 
 
-def group_keys(sets: Sequence[np.ndarray], keys32: np.ndarray) -> np.ndarray:
-    """One 64-bit key per row (XXH3 of its shingle set and band keys): rows with the same key
-    have the same similarity to every other row and the same candidates."""
+_GROUP_K = np.uint64(0x9E3779B97F4A7C15)
+
+
+def group_keys(sets: Sequence[np.ndarray], keys32: np.ndarray, compiled: bool = True
+               ) -> np.ndarray:
+    """One 64-bit key per row, equal for rows with equal shingle sets (uint32) and band keys:
+    rows with the same key have the same similarity to every other row and the same
+    candidates. A chain of MurmurHash3's finaliser over the row's sizes, set values and band
+    keys (``h = fmix64((h ^ value) + K)``); 64 bits, so two different rows of a window share a
+    key with odds of about ``rows**2 / 2**65``. ``compiled``: the chain in C
+    (``dedup._pairs.group_keys``) when it is built; else numpy, all rows a value at a time."""
     if len(sets) != len(keys32):
         raise ValueError(f"group_keys: {len(sets)} sets but {len(keys32)} rows of band keys")
-    digest = xxhash.xxh3_64_intdigest  # of the concatenation: as the streaming hash's updates
-    keys = np.ascontiguousarray(keys32, dtype=np.uint64)
-    return np.fromiter(
-        (digest(np.ascontiguousarray(s, dtype=np.uint32).tobytes() + b"\x00" + k.tobytes())
-         for s, k in zip(sets, keys, strict=True)), dtype=np.uint64, count=len(sets))
+    n = len(sets)
+    if not n:
+        return np.empty(0, dtype=np.uint64)
+    keys = np.ascontiguousarray(keys32, dtype=np.uint64).reshape(n, -1)
+    rows = [np.ascontiguousarray(s, dtype=np.uint32) for s in sets]
+    out = np.empty(n, dtype=np.uint64)
+    if compiled and _pairs is not None:
+        _pairs.group_keys(rows, keys, out)
+        return out
+    sizes = np.fromiter(map(len, rows), dtype=np.int64, count=n)
+    flat = np.concatenate(rows) if n else np.empty(0, dtype=np.uint32)
+    starts = np.cumsum(sizes) - sizes
+    with np.errstate(over="ignore"):
+        h = fmix64(sizes.astype(np.uint64) * _GROUP_K ^ np.uint64(keys.shape[1]))
+        for j in range(int(sizes.max(initial=0))):
+            at = np.flatnonzero(sizes > j)
+            h[at] = fmix64((h[at] ^ flat[starts[at] + j].astype(np.uint64)) + _GROUP_K)
+        for j in range(keys.shape[1]):
+            h = fmix64((h ^ keys[:, j]) + _GROUP_K)
+    out[:] = h
+    return out
 
 
 def corpus_keys(doc: Document, cfg: Config) -> CorpusKeys:

@@ -33,7 +33,7 @@ from .errors import ConfigError
 from .segment import BLANK
 from .types import CorpusKeys, Document, Match, Paragraph, Verdict
 
-FORMAT = 2  # the version of the record's encoding; bump on any change of its fields
+FORMAT = 3  # the version of the record's encoding; bump on any change of its fields
 
 VerdictRow = tuple[int, str, str, float, "tuple[str, int] | None", str]
 
