@@ -23,6 +23,11 @@
  * doc_pairs(keys, groups): the in-document candidates, rows of one document sharing a band
  * key (see below; the reference is lsh.candidate_pairs).
  *
+ * row_jaccards(hashes, offsets, a, b, out): the in-document verification from the batch's
+ * unsorted shingle hashes (rows ``offsets[r] .. offsets[r + 1]``): each row named by a pair
+ * sorted and made distinct once, then out[i] (float64) = Jaccard of rows a[i] and b[i] as
+ * shingle.jaccard computes it (reference: cluster._pair_sims(..., compiled=False)).
+ *
  * group_keys(sets, keys, out): one 64-bit key per row, equal for rows with equal shingle sets
  * and band keys (the corpus stage's exact groups; reference crossdoc.group_keys(...,
  * compiled=False)): h = fmix64(size * K ^ bands), then h = fmix64((h ^ v) + K) for each value
@@ -408,6 +413,102 @@ done:
     return result;
 }
 
+static int cmp_u64(const void *x, const void *y) {
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+static PyObject *row_jaccards(PyObject *self, PyObject *args) {
+    PyObject *objs[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4]))
+        return NULL;
+    static const char *kinds[5] = {"QL", "ql", "ql", "ql", "d"};
+    Py_buffer v[5];
+    int held = 0;
+    PyObject *result = NULL;
+    int64_t *slot = NULL, *start = NULL, *size = NULL;
+    uint64_t *sorted = NULL;
+    for (int i = 0; i < 5; i++) {
+        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (i == 4 ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(objs[i], &v[i], flags) != 0) goto done;
+        held = i + 1;
+        if (!of_kind(&v[i], 8, kinds[i]) || v[i].ndim > 1) {
+            PyErr_SetString(PyExc_TypeError, "row_jaccards: hashes uint64, offsets, a and b "
+                            "int64, out float64");
+            goto done;
+        }
+    }
+    const uint64_t *H = v[0].buf;
+    const int64_t *off = v[1].buf, *A = v[2].buf, *B = v[3].buf;
+    double *O = v[4].buf;
+    const Py_ssize_t rows = v[1].len / 8 - 1, n = v[2].len / 8, nh = v[0].len / 8;
+    if (rows < 0 || v[3].len != v[2].len || v[4].len != v[2].len) {
+        PyErr_SetString(PyExc_ValueError, "row_jaccards: a, b and out of one length");
+        goto done;
+    }
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        if (off[r] < 0 || off[r] > off[r + 1] || off[r + 1] > nh) {
+            PyErr_SetString(PyExc_ValueError, "row_jaccards: offsets out of order");
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (A[i] < 0 || A[i] >= rows || B[i] < 0 || B[i] >= rows) {
+            PyErr_SetString(PyExc_IndexError, "row_jaccards: a row out of range");
+            goto done;
+        }
+    }
+    slot = PyMem_Malloc(sizeof(int64_t) * ((size_t)rows + 1));
+    start = PyMem_Malloc(sizeof(int64_t) * ((size_t)rows + 1));
+    size = PyMem_Malloc(sizeof(int64_t) * ((size_t)rows + 1));
+    if (!slot || !start || !size) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t total = 0;
+    for (Py_ssize_t r = 0; r < rows; r++) slot[r] = -1;
+    for (Py_ssize_t i = 0; i < 2 * n; i++) {
+        int64_t r = i < n ? A[i] : B[i - n];
+        if (slot[r] < 0) {
+            slot[r] = total;
+            total += off[r + 1] - off[r];
+        }
+    }
+    sorted = PyMem_Malloc(sizeof(uint64_t) * ((size_t)total + 1));
+    if (!sorted) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        if (slot[r] < 0) continue;
+        uint64_t *t = sorted + slot[r];
+        int64_t m = off[r + 1] - off[r], u = 0;
+        memcpy(t, H + off[r], sizeof(uint64_t) * (size_t)m);
+        qsort(t, (size_t)m, sizeof(uint64_t), cmp_u64);
+        for (int64_t i = 0; i < m; i++)
+            if (!u || t[u - 1] != t[i]) t[u++] = t[i];
+        start[r] = slot[r];
+        size[r] = u;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t la = size[A[i]], lb = size[B[i]];
+        if (!la || !lb) {
+            O[i] = la == lb ? 1.0 : 0.0;
+            continue;
+        }
+        int64_t inter = merge_count64(sorted + start[A[i]], la, sorted + start[B[i]], lb);
+        O[i] = (double)inter / (double)(la + lb - inter);
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < held; i++) PyBuffer_Release(&v[i]);
+    PyMem_Free(slot);
+    PyMem_Free(start);
+    PyMem_Free(size);
+    PyMem_Free(sorted);
+    return result;
+}
+
 #define GROUP_K 0x9E3779B97F4A7C15ULL
 
 static uint64_t gfmix64(uint64_t h) {
@@ -468,6 +569,8 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"row_jaccards", row_jaccards, METH_VARARGS,
+     "row_jaccards(hashes, offsets, a, b, out): Jaccard of rows a[i] and b[i] of a batch."},
     {"group_keys", group_keys, METH_VARARGS,
      "group_keys(sets, keys, out): one 64-bit key per row of sets and band keys."},
     {"intersections", intersections, METH_VARARGS,

@@ -20,10 +20,12 @@ Drop reasons: ``duplicate:exact``, ``duplicate:near``, ``duplicate:run``, ``dupl
 from __future__ import annotations
 
 import bisect
+import importlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +37,12 @@ from .lsh import band_keys, candidate_pair_arrays, crowded_groups, lsh_params
 from .shingle import jaccard, pair_jaccards, shingle_batch
 from .signature import SketchCache, signatures
 from .types import DROP, Document, Match, Paragraph, Sketch, Verdict, instances
+
+_pairs: Any
+try:  # the batch's verification in C (see _pair_sims)
+    _pairs = importlib.import_module("dedup._pairs")
+except ImportError:  # pragma: no cover - a source tree without the build: numpy
+    _pairs = None
 
 # More paragraphs of one document than this sharing a band key: the document's candidates are
 # looked up among its kept paragraphs instead of formed as all pairs (see find_matches).
@@ -322,12 +330,20 @@ def dedup_batch(docs: list[Document], cfg: Config, cache: SketchCache | None = N
         at = end
 
 
-def _pair_sims(hi: np.ndarray, lo: np.ndarray, hashes: np.ndarray, offsets: np.ndarray
-               ) -> np.ndarray:
+def _pair_sims(hi: np.ndarray, lo: np.ndarray, hashes: np.ndarray, offsets: np.ndarray,
+               compiled: bool = True) -> np.ndarray:
     """The exact Jaccard similarity of every candidate pair ``(hi[i], lo[i])`` of a batch (rows
-    of ``offsets`` into ``hashes``), in one call (:func:`~dedup.shingle.pair_jaccards`)."""
+    of ``offsets`` into ``hashes``, not de-duplicated): ``compiled``, each row named sorted once
+    and every pair merged in C (``dedup._pairs.row_jaccards``) when it is built; else each row
+    made a set by ``np.unique`` and the pairs given to :func:`~dedup.shingle.pair_jaccards`."""
     if not len(hi):
         return np.empty(0, dtype=np.float64)
+    if compiled and _pairs is not None and hashes.dtype == np.uint64:
+        out = np.empty(len(hi), dtype=np.float64)
+        _pairs.row_jaccards(np.ascontiguousarray(hashes), np.ascontiguousarray(
+            offsets, dtype=np.int64), np.ascontiguousarray(hi, dtype=np.int64),
+            np.ascontiguousarray(lo, dtype=np.int64), out)
+        return out
     needed, at = np.unique(np.concatenate((hi, lo)), return_inverse=True)
     bounds = offsets[needed], offsets[needed + 1]
     sets = [np.unique(hashes[a:b]) for a, b in zip(bounds[0].tolist(), bounds[1].tolist(),

@@ -24,6 +24,7 @@ HOLDERS: tuple[tuple[str, str], ...] = (
     ("dedup.normalize", "_tokens"),
     ("dedup.shingle", "_minhash"),
     ("dedup.shingle", "_pairs"),
+    ("dedup.cluster", "_pairs"),
     ("dedup.signature", "_minhash"),
     ("dedup.lsh", "_pairs"),
     ("dedup.lsh", "_minhash"),

@@ -158,3 +158,43 @@ def test_pair_intersections_bad_arguments() -> None:
         shingle._pairs.pair_intersections(sets, np.array([0, 1]), np.array([1]), out)
     shingle._pairs.pair_intersections(sets, np.array([0]), np.array([1]), out)
     assert out.tolist() == [1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 12), max_size=15), min_size=1, max_size=8), st.data())
+def test_row_jaccards_equal_the_numpy_reference(rows: list[list[int]], data: st.DataObject
+                                                ) -> None:
+    """Unsorted rows with repeated hashes and empty rows, any pairs (a row with itself too):
+    the kernel's sort-once-and-merge equals np.unique per row and pair_jaccards, bit for bit."""
+    from dedup.cluster import _pair_sims
+
+    values = [np.array([v * 0x9E3779B97F4A7C15 % 2**64 for v in r], dtype=np.uint64)
+              for r in rows]
+    hashes = np.concatenate(values)
+    offsets = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
+    idx = st.integers(0, len(rows) - 1)
+    pairs = data.draw(st.lists(st.tuples(idx, idx), max_size=12))
+    hi = np.array([p for p, _ in pairs], dtype=np.int64)
+    lo = np.array([q for _, q in pairs], dtype=np.int64)
+    got = _pair_sims(hi, lo, hashes, offsets)
+    want = _pair_sims(hi, lo, hashes, offsets, compiled=False)
+    assert got.dtype == want.dtype == np.float64 and got.tobytes() == want.tobytes()
+
+
+def test_row_jaccards_bad_arguments() -> None:
+    hashes = np.array([1, 2, 3], dtype=np.uint64)
+    offsets = np.array([0, 2, 3], dtype=np.int64)
+    out = np.full(1, 7.0)
+    for args in ((np.array([2]), np.array([0])),  # a row out of range
+                 (np.array([1, 0]), np.array([0]))):  # lengths differ
+        with pytest.raises((IndexError, ValueError)):
+            crossdoc._pairs.row_jaccards(hashes, offsets, *args, out)
+    with pytest.raises(ValueError):
+        crossdoc._pairs.row_jaccards(hashes, np.array([0, 4, 3]), np.array([1]), np.array([0]),
+                                     out)
+    with pytest.raises(TypeError):
+        crossdoc._pairs.row_jaccards(hashes.astype(np.int32), offsets, np.array([1]),
+                                     np.array([0]), out)
+    assert out.tolist() == [7.0]
+    crossdoc._pairs.row_jaccards(hashes, offsets, np.array([1]), np.array([0]), out)
+    assert out.tolist() == [0.0]
