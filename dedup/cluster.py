@@ -34,8 +34,8 @@ from .canonical import choose
 from .config import Config
 from .decide import decide_sequential
 from .lsh import band_keys, candidate_pair_arrays, crowded_groups, lsh_params
-from .shingle import jaccard, pair_jaccards, shingle_batch
-from .signature import SketchCache, signatures
+from .shingle import jaccard, pair_jaccards
+from .signature import Shingles, SketchCache, signatures
 from .types import DROP, Document, Match, Paragraph, Sketch, Verdict, instances
 
 _pairs: Any
@@ -88,11 +88,12 @@ class _DocDeduper:
         return [k for k, p in enumerate(self.content)
                 if len(p.tokens) >= self.cfg.shingle.min_words]
 
-    def find_matches(self, long_pos: list[int], hashes: np.ndarray, offsets: np.ndarray,
-                     sigs: np.ndarray, decided: tuple[np.ndarray, np.ndarray] | None,
-                     keys: np.ndarray | None = None) -> None:
-        """Exact and near matches; the long paragraphs' shingle hashes (``offsets`` into
-        ``hashes``), signatures and band ``keys`` come computed for a batch of documents.
+    def find_matches(self, long_pos: list[int], sigs: np.ndarray,
+                     decided: tuple[np.ndarray, np.ndarray] | None, keys: np.ndarray,
+                     shingles: Shingles, first: int) -> None:
+        """Exact and near matches; the long paragraphs' signatures and band ``keys`` come
+        computed for a batch of documents (this document's long paragraphs are its rows
+        ``first`` on; ``shingles``: the batch's shingle hashes, by row).
 
         ``decided``: the first-come rule over this document's verified LSH candidates, decided
         for the whole batch (:func:`dedup_batch`): per long paragraph, the long paragraph it is
@@ -103,7 +104,7 @@ class _DocDeduper:
         linear in the paragraphs when most of them are dropped."""
         content = self.content
         self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
-                                 hashes, offsets, sigs)
+                                 sigs)
         # every repeated text's first position (a dict built from the end keeps the first)
         texts = self.texts
         first_of = {t: k for k, t in zip(range(len(texts) - 1, -1, -1), reversed(texts),
@@ -115,18 +116,17 @@ class _DocDeduper:
             self.near = {long_pos[r]: (long_pos[t], s) for r, t, s in zip(
                 dropped.tolist(), target[dropped].tolist(), sim[dropped].tolist(), strict=True)}
             return
-        assert keys is not None
-        self._find_crowded(long_pos, hashes, offsets, keys)
+        self._find_crowded(long_pos, keys, shingles, first)
 
-    def _find_crowded(self, long_pos: list[int], hashes: np.ndarray, offsets: np.ndarray,
-                      keys: np.ndarray) -> None:
+    def _find_crowded(self, long_pos: list[int], keys: np.ndarray, shingles: Shingles,
+                      first: int) -> None:
         """The near matches of a crowded document: each long paragraph in order against the
         kept ones sharing a band key (a table that grows with the kept paragraphs)."""
         sets: dict[int, np.ndarray] = {}
 
-        def shingles(i: int) -> np.ndarray:  # only candidates ever need their exact set
+        def shingle_set(i: int) -> np.ndarray:  # only candidates ever need their exact set
             if i not in sets:
-                sets[i] = np.unique(hashes[offsets[i]:offsets[i + 1]])
+                sets[i] = np.unique(shingles.rows([first + i])[0])
             return sets[i]
 
         table: dict[int, list[int]] = {}  # band key -> kept long paragraphs (rows)
@@ -137,7 +137,7 @@ class _DocDeduper:
                 continue
             mine = keys[i].tolist()
             cands = sorted({c for key in mine for c in table.get(key, ())})
-            verified = ((long_pos[c], jaccard(shingles(i), shingles(c))) for c in cands)
+            verified = ((long_pos[c], jaccard(shingle_set(i), shingle_set(c))) for c in cands)
             best = choose((c, s) for c, s in verified if s >= threshold)
             if best is not None:
                 self.near[k] = best
@@ -292,13 +292,14 @@ def dedup_batch(docs: list[Document], cfg: Config, cache: SketchCache | None = N
     dedupers = [_DocDeduper(doc, cfg) for doc in docs]
     longs = [d.long_positions() for d in dedupers]
     paras = [d.content[k] for d, ls in zip(dedupers, longs, strict=True) for k in ls]
-    hashes, offsets = shingle_batch([p.tokens for p in paras], cfg.shingle.size,
-                                    cfg.shingle.seed, [p.key for p in paras])
+    keyed = [p.key for p in paras]
+    # the shingles of a row are hashed only when asked for: a row whose signature is cached
+    # and that no candidate pair names never is
+    shingles = Shingles([p.tokens for p in paras], cfg.shingle.size, cfg.shingle.seed, keyed)
     if cache is None:
-        sigs = signatures(hashes, offsets, cfg.lsh.num_perm, cfg.shingle.seed)
+        sigs = signatures(*shingles.rows(range(len(paras))), cfg.lsh.num_perm, cfg.shingle.seed)
     else:
-        sigs = cache.signatures([d.content[k].key for d, ls in zip(dedupers, longs, strict=True)
-                                 for k in ls], hashes, offsets,
+        sigs = cache.signatures(keyed, shingles,
                                 (cfg.shingle.size, cfg.shingle.seed, cfg.lsh.num_perm))
     bands, rows = lsh_params(cfg.lsh)
     keys = band_keys(sigs, bands, rows)
@@ -312,43 +313,41 @@ def dedup_batch(docs: list[Document], cfg: Config, cache: SketchCache | None = N
         first = first[~np.isin(groups[first], list(crowded))]
     hi, lo = candidate_pair_arrays(keys[first], groups[first])
     hi, lo = first[hi], first[lo]  # rows of the batch, pairs inside one document
-    sims = _pair_sims(hi, lo, hashes, offsets)
+    sims = _pair_sims(hi, lo, shingles)
     near = sims >= cfg.lsh.threshold
     # the first-come rule over every document's verified pairs at once (they never cross)
     decision = decide_sequential(len(keys), hi[near], lo[near], sims[near])
     at = 0
     for n, (deduper, long_pos) in enumerate(zip(dedupers, longs, strict=True)):
         end = at + len(long_pos)
-        lo_, hi_ = int(offsets[at]), int(offsets[end])
         decided = None if n in crowded else (decision.target[at:end] - at,
                                              decision.sim[at:end])
-        deduper.find_matches(long_pos, hashes[lo_:hi_].copy(), offsets[at:end + 1] - lo_,
-                             sigs[at:end], decided, keys[at:end])
+        deduper.find_matches(long_pos, sigs[at:end], decided, keys[at:end], shingles, at)
         deduper.decide()
         deduper.apply()
         deduper.relabel_boilerplate_copies()
         at = end
 
 
-def _pair_sims(hi: np.ndarray, lo: np.ndarray, hashes: np.ndarray, offsets: np.ndarray,
-               compiled: bool = True) -> np.ndarray:
+def _pair_sims(hi: np.ndarray, lo: np.ndarray, shingles: Shingles, compiled: bool = True
+               ) -> np.ndarray:
     """The exact Jaccard similarity of every candidate pair ``(hi[i], lo[i])`` of a batch (rows
-    of ``offsets`` into ``hashes``, not de-duplicated): ``compiled``, each row named sorted once
-    and every pair merged in C (``dedup._pairs.row_jaccards``) when it is built; else each row
-    made a set by ``np.unique`` and the pairs given to :func:`~dedup.shingle.pair_jaccards`."""
+    of ``shingles``, whose hashes are not de-duplicated): ``compiled``, each row named sorted
+    once and every pair merged in C (``dedup._pairs.row_jaccards``) when it is built; else each
+    row made a set by ``np.unique`` and the pairs given to
+    :func:`~dedup.shingle.pair_jaccards`."""
     if not len(hi):
         return np.empty(0, dtype=np.float64)
+    needed, at = np.unique(np.concatenate((hi, lo)), return_inverse=True)
+    at = at.reshape(-1).astype(np.int64)
+    hashes, offsets = shingles.rows(needed.tolist())
     if compiled and _pairs is not None and hashes.dtype == np.uint64:
         out = np.empty(len(hi), dtype=np.float64)
-        _pairs.row_jaccards(np.ascontiguousarray(hashes), np.ascontiguousarray(
-            offsets, dtype=np.int64), np.ascontiguousarray(hi, dtype=np.int64),
-            np.ascontiguousarray(lo, dtype=np.int64), out)
+        _pairs.row_jaccards(np.ascontiguousarray(hashes), offsets, at[:len(hi)], at[len(hi):],
+                            out)
         return out
-    needed, at = np.unique(np.concatenate((hi, lo)), return_inverse=True)
-    bounds = offsets[needed], offsets[needed + 1]
-    sets = [np.unique(hashes[a:b]) for a, b in zip(bounds[0].tolist(), bounds[1].tolist(),
+    sets = [np.unique(hashes[a:b]) for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(),
                                                     strict=True)]
-    at = at.reshape(-1)
     return pair_jaccards(sets, at[:len(hi)], at[len(hi):])
 
 

@@ -42,7 +42,7 @@ from .config import Config
 from .index import CorpusIndex
 from .lsh import band_keys
 from .shingle import _hash_joined, fmix64
-from .signature import SketchCache, shingle_sets32, take_rows
+from .signature import Shingles, SketchCache, shingle_sets32
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict
 
 MARKS = 4096  # recent documents whose index watermark is kept (more than ever in flight)
@@ -242,8 +242,8 @@ def corpus_keys_batch(docs: Sequence[Document], cfg: Config, cache: SketchCache 
                 for doc in docs]
     longs: list[list[int]] = []
     rows: list[int] = []  # the batch row of every long content paragraph, document after document
-    row_keys: list[str] = []
-    hashes, sizes, sigs = [], [], []
+    paras: list[Paragraph] = []  # ... and the paragraph
+    sigs = []
     base = 0
     for doc, content in zip(docs, contents, strict=True):
         sk = doc.sketch
@@ -254,20 +254,18 @@ def corpus_keys_batch(docs: Sequence[Document], cfg: Config, cache: SketchCache 
         mine = [k for k, p in enumerate(content) if p.index in row_of]
         longs.append(mine)
         rows.extend(row_of[content[k].index] for k in mine)
-        row_keys.extend(content[k].key for k in mine)
-        hashes.append(sk.hashes)
-        sizes.append(np.diff(sk.offsets))
+        paras.extend(content[k] for k in mine)
         sigs.append(sk.signatures)
         base += len(sk.index)
     row_sets: list[np.ndarray] = []
     keys32 = None
     if rows:
-        offsets = np.zeros(base + 1, dtype=np.int64)
-        np.cumsum(np.concatenate(sizes), out=offsets[1:])
-        all_hashes = np.concatenate(hashes)
-        mine_hashes = take_rows(all_hashes, offsets, rows)
-        row_sets = (shingle_sets32(*mine_hashes) if cache is None else cache.sets32(
-            row_keys, *mine_hashes, (cfg.shingle.size, cfg.shingle.seed, cfg.lsh.num_perm)))
+        # a row's shingles are hashed only when its set is not cached
+        keyed = [p.key for p in paras]
+        shingles = Shingles([p.tokens for p in paras], cfg.shingle.size, cfg.shingle.seed, keyed)
+        row_sets = (shingle_sets32(*shingles.rows(range(len(paras)))) if cache is None
+                    else cache.sets32(keyed, shingles,
+                                      (cfg.shingle.size, cfg.shingle.seed, cfg.lsh.num_perm)))
         bands, nrows = cfg.corpus_bands()
         keys32 = band_keys(np.concatenate(sigs)[rows], bands, nrows) >> _HI
     shorts = []

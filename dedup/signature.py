@@ -12,12 +12,14 @@ about half a second of every process's start-up).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from .cache import BoundedCache
+from .shingle import shingle_batch
 
 SCHEME = "affine32"
 _F1 = np.uint32(0x85EBCA6B)
@@ -155,6 +157,65 @@ def take_rows(hashes: np.ndarray, offsets: np.ndarray, at: list[int]
     return hashes[take], sub
 
 
+class Shingles:
+    """The shingle hashes of a batch of token sequences, rows asked for by position: hashed
+    when a row is first asked for and kept (a paragraph whose signature and set come from
+    :class:`SketchCache` never needs its shingles), or read from arrays computed already
+    (:meth:`computed`). Either way a row's hashes are what :func:`.shingle.shingle_batch` gives
+    it: every value is per sequence.
+
+    >>> s = Shingles([("a", "b", "c", "d"), ("e", "f")])
+    >>> h, off = s.rows([1, 1])
+    >>> off.tolist(), bool((h[:1] == shingle_batch([("e", "f")])[0]).all()), s.hashed
+    ([0, 1, 2], True, 1)
+    """
+
+    def __init__(self, tokens: Sequence[Sequence[str]], size: int = 3, seed: int = 1,
+                 keys: Sequence[str] | None = None) -> None:
+        self._tokens = tokens
+        self._keys = keys
+        self._size, self._seed = size, seed
+        self._done: dict[int, np.ndarray] = {}
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self.hashed = 0  # rows hashed here so far
+
+    @classmethod
+    def computed(cls, hashes: np.ndarray, offsets: np.ndarray) -> Shingles:
+        """Rows read from ``hashes``/``offsets`` as :func:`.shingle.shingle_batch` returns them."""
+        out = cls([()] * (len(offsets) - 1))
+        out._arrays = (hashes, offsets)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def rows(self, at: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The hashes and offsets of rows ``at``, in that order (as :func:`take_rows`)."""
+        if self._arrays is not None:
+            return take_rows(*self._arrays, list(at))
+        done = self._done
+        n = len(self._tokens)
+        if not done and len(at) == n and list(at) == list(range(n)):
+            # every row in order (no cache): hashed in one go, then read as arrays
+            self._arrays = shingle_batch(self._tokens, self._size, self._seed, self._keys)
+            self.hashed = n
+            return self._arrays
+        todo = sorted({i for i in at if i not in done})
+        if todo:
+            tokens, keys = self._tokens, self._keys
+            hashes, offsets = shingle_batch([tokens[i] for i in todo], self._size, self._seed,
+                                            None if keys is None else [keys[i] for i in todo])
+            bounds = offsets.tolist()
+            for j, i in enumerate(todo):
+                done[i] = hashes[bounds[j]:bounds[j + 1]]
+            self.hashed += len(todo)
+        parts = [done[i] for i in at]
+        sizes = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+        out_offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=out_offsets[1:])
+        return (np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)), out_offsets
+
+
 CACHE_ROWS = 1 << 14  # up to about 20 MB of signatures, sets and keys
 
 
@@ -169,13 +230,13 @@ class SketchCache(BoundedCache):
     result. Each kind holds at most ``capacity`` rows and starts afresh when full.
 
     >>> import numpy as np
-    >>> from dedup.shingle import shingle_batch
     >>> toks = [("a", "b", "c", "d"), ("e", "f", "g"), ("a", "b", "c", "d")]
     >>> hashes, offsets = shingle_batch(toks)
     >>> cache = SketchCache()
-    >>> got = cache.signatures([" ".join(t) for t in toks], hashes, offsets, (3, 1, 128))
-    >>> bool((got == signatures(hashes, offsets)).all()), len(cache)
-    (True, 2)
+    >>> rows = Shingles(toks)
+    >>> got = cache.signatures([" ".join(t) for t in toks], rows, (3, 1, 128))
+    >>> bool((got == signatures(hashes, offsets)).all()), len(cache), rows.hashed
+    (True, 2, 2)
     """
 
     def __init__(self, capacity: int = CACHE_ROWS) -> None:
@@ -194,23 +255,23 @@ class SketchCache(BoundedCache):
             self.clear()
             self._config = config
 
-    def signatures(self, keys: list[str], hashes: np.ndarray, offsets: np.ndarray,
-                   config: tuple[int, int, int]) -> np.ndarray:
-        """:func:`signatures` of the sequences ``keys`` name (their shingle ``hashes`` and
-        ``offsets`` as :func:`.shingle.shingle_batch` gives them); ``config`` is
-        ``(shingle size, seed, num_perm)``. Only keys not seen recently are computed."""
+    def signatures(self, keys: list[str], shingles: Shingles, config: tuple[int, int, int]
+                   ) -> np.ndarray:
+        """:func:`signatures` of the sequences ``keys`` name (their ``shingles``, row for
+        row); ``config`` is ``(shingle size, seed, num_perm)``. Only keys not seen recently
+        are computed, and only their rows of ``shingles`` are asked for."""
         self._check(config)
         _size, seed, num_perm = config
         rows = self.lookup(self._signatures, keys, lambda todo: [
-            row.copy() for row in signatures(*take_rows(hashes, offsets, todo), num_perm, seed)])
+            row.copy() for row in signatures(*shingles.rows(todo), num_perm, seed)])
         # one concatenation of the 1-D rows (np.stack expands every row in Python first)
         return (np.concatenate(rows).reshape(len(rows), num_perm) if rows
                 else np.empty((0, num_perm), dtype=np.uint32))
 
-    def sets32(self, keys: list[str], hashes: np.ndarray, offsets: np.ndarray,
-               config: tuple[int, int, int]) -> list[np.ndarray]:
+    def sets32(self, keys: list[str], shingles: Shingles, config: tuple[int, int, int]
+               ) -> list[np.ndarray]:
         """:func:`shingle_sets32` of the sequences ``keys`` name, computed for the keys not
-        seen recently only."""
+        seen recently only (from their rows of ``shingles``)."""
         self._check(config)
         return self.lookup(self._sets, keys, lambda todo: [
-            value.copy() for value in shingle_sets32(*take_rows(hashes, offsets, todo))])
+            value.copy() for value in shingle_sets32(*shingles.rows(todo))])

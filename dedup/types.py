@@ -92,15 +92,10 @@ class Paragraph:
 
 @dataclass(slots=True)
 class Sketch:
-    """The shingle hashes and MinHash signatures of a document's long paragraphs, computed once
-    by the in-document stage and reused by the corpus stage.
-
-    Row ``i`` is paragraph ``index[i]``: its hashes are ``hashes[offsets[i]:offsets[i + 1]]``.
-    """
+    """The MinHash signatures of a document's long paragraphs, computed once by the
+    in-document stage and reused by the corpus stage: row ``i`` is paragraph ``index[i]``."""
 
     index: np.ndarray
-    hashes: np.ndarray
-    offsets: np.ndarray
     signatures: np.ndarray
 
 

@@ -14,7 +14,7 @@ from dedup.corpus import GeneratorConfig, generate
 from dedup.lsh import band_keys
 from dedup.normalize import normalize
 from dedup.segment import segment
-from dedup.shingle import fmix64, token_hashes
+from dedup.shingle import fmix64, shingle_batch, token_hashes
 from dedup.signature import SketchCache, to32
 from dedup.types import CorpusKeys
 
@@ -182,8 +182,8 @@ def test_in_document_dedup_of_a_batch_equals_one_document_at_a_time() -> None:
         assert a.sketch is not None and b.sketch is not None and c.sketch is not None
         assert np.array_equal(a.sketch.signatures, b.sketch.signatures)
         assert np.array_equal(a.sketch.signatures, c.sketch.signatures)
-        assert np.array_equal(a.sketch.hashes, b.sketch.hashes)
-        assert np.array_equal(a.sketch.offsets, b.sketch.offsets)
+        assert np.array_equal(a.sketch.index, b.sketch.index)
+        assert np.array_equal(a.sketch.index, c.sketch.index)
 
 
 def _corpus_keys_one(doc: Document, cfg: Config) -> CorpusKeys:
@@ -194,8 +194,8 @@ def _corpus_keys_one(doc: Document, cfg: Config) -> CorpusKeys:
     assert sk is not None
     row_of = {int(ix): i for i, ix in enumerate(sk.index.tolist())}
     longs = [k for k, p in enumerate(content) if p.index in row_of]
-    sets = {k: np.unique(to32(sk.hashes[sk.offsets[row_of[content[k].index]]:
-                                        sk.offsets[row_of[content[k].index] + 1]]))
+    sets = {k: np.unique(to32(shingle_batch([content[k].tokens], cfg.shingle.size,
+                                            cfg.shingle.seed)[0]))
             for k in longs}
     keys32 = None
     if longs:

@@ -117,16 +117,21 @@ def test_cached_signatures_equal_computed_ones(batches: list[list[list[str]]], c
                                                config: tuple[int, int, int]) -> None:
     """Repeats inside a batch and across batches, empty sequences, a cache small enough to
     start afresh mid-stream, and a config change: every row is the computed one."""
-    from dedup.signature import SketchCache
+    from dedup.signature import Shingles, SketchCache
 
     size, seed, num_perm = config
     cache = SketchCache(capacity)
-    cache.signatures(["a b c"], *shingle_batch([("a", "b", "c")], 3, 1), (3, 1, 8))  # other config
+    cache.signatures(["a b c"], Shingles([("a", "b", "c")], 3, 1), (3, 1, 8))  # other config
     for batch in batches:
         hashes, offsets = shingle_batch(batch, size, seed)
-        got = cache.signatures([" ".join(t) for t in batch], hashes, offsets, config)
+        keys = [" ".join(t) for t in batch]
+        rows = Shingles(batch, size, seed, keys)
+        got = cache.signatures(keys, rows, config)
         assert np.array_equal(got, signatures(hashes, offsets, num_perm, seed))
         assert len(cache) <= capacity
+        assert rows.hashed <= len(set(keys))  # only rows the cache did not hold were hashed
+        read = cache.signatures(keys, Shingles.computed(hashes, offsets), config)
+        assert np.array_equal(read, got)
 
 
 def test_a_pickled_cache_starts_empty() -> None:
@@ -134,15 +139,16 @@ def test_a_pickled_cache_starts_empty() -> None:
     import pickle
 
     from dedup.boilerplate.model import LineCache
-    from dedup.signature import SketchCache
+    from dedup.signature import Shingles, SketchCache
 
     sketches = SketchCache(capacity=5)
     hashes, offsets = shingle_batch([("a", "b", "c")], 3, 1)
-    sketches.signatures(["a b c"], hashes, offsets, (3, 1, 8))
+    rows = Shingles.computed(hashes, offsets)
+    sketches.signatures(["a b c"], rows, (3, 1, 8))
     assert len(sketches) == 1
     copy = pickle.loads(pickle.dumps(sketches))
     assert len(copy) == 0 and copy.capacity == 5
-    assert np.array_equal(copy.signatures(["a b c"], hashes, offsets, (3, 1, 8)),
+    assert np.array_equal(copy.signatures(["a b c"], rows, (3, 1, 8)),
                           signatures(hashes, offsets, 8, 1))
     lines = pickle.loads(pickle.dumps(LineCache(capacity=7)))
     assert len(lines) == 0 and lines.capacity == 7
@@ -152,12 +158,34 @@ def test_long_keys_are_computed_not_cached() -> None:
     """The bound on entries is a bound on memory only if keys are short: a line longer than
     MAX_KEY_CHARS is computed each time."""
     from dedup.cache import MAX_KEY_CHARS
-    from dedup.signature import SketchCache
+    from dedup.signature import Shingles, SketchCache
 
     long = tuple(f"w{i}" for i in range(MAX_KEY_CHARS // 2))
     short = ("a", "b", "c")
     hashes, offsets = shingle_batch([long, short], 3, 1)
     cache = SketchCache()
-    got = cache.signatures([" ".join(long), " ".join(short)], hashes, offsets, (3, 1, 8))
+    got = cache.signatures([" ".join(long), " ".join(short)], Shingles.computed(hashes, offsets),
+                           (3, 1, 8))
     assert np.array_equal(got, signatures(hashes, offsets, 8, 1))
     assert len(cache) == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from("abcdef"), max_size=6), min_size=1, max_size=8),
+       st.lists(st.lists(st.integers(0, 7), max_size=6), max_size=4))
+def test_shingles_hash_the_rows_asked_for_as_the_batch_does(batch: list[list[str]],
+                                                            asks: list[list[int]]) -> None:
+    """Rows asked for in any order, repeated, several times, or all at once: each is what
+    shingle_batch gives it in the whole batch, and each is hashed once."""
+    from dedup.signature import Shingles, take_rows
+
+    hashes, offsets = shingle_batch(batch, 3, 1)
+    rows = Shingles(batch, 3, 1, [" ".join(t) for t in batch])
+    asked: set[int] = set()
+    for ask in [*asks, list(range(len(batch)))]:
+        at = [i % len(batch) for i in ask]
+        got = rows.rows(at)
+        want = take_rows(hashes, offsets, at)
+        assert got[0].tobytes() == want[0].tobytes() and got[1].tolist() == want[1].tolist()
+        asked |= set(at)
+        assert rows.hashed == len(asked)

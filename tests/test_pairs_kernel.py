@@ -167,6 +167,7 @@ def test_row_jaccards_equal_the_numpy_reference(rows: list[list[int]], data: st.
     """Unsorted rows with repeated hashes and empty rows, any pairs (a row with itself too):
     the kernel's sort-once-and-merge equals np.unique per row and pair_jaccards, bit for bit."""
     from dedup.cluster import _pair_sims
+    from dedup.signature import Shingles
 
     values = [np.array([v * 0x9E3779B97F4A7C15 % 2**64 for v in r], dtype=np.uint64)
               for r in rows]
@@ -176,8 +177,9 @@ def test_row_jaccards_equal_the_numpy_reference(rows: list[list[int]], data: st.
     pairs = data.draw(st.lists(st.tuples(idx, idx), max_size=12))
     hi = np.array([p for p, _ in pairs], dtype=np.int64)
     lo = np.array([q for _, q in pairs], dtype=np.int64)
-    got = _pair_sims(hi, lo, hashes, offsets)
-    want = _pair_sims(hi, lo, hashes, offsets, compiled=False)
+    rows = Shingles.computed(hashes, offsets)
+    got = _pair_sims(hi, lo, rows)
+    want = _pair_sims(hi, lo, rows, compiled=False)
     assert got.dtype == want.dtype == np.float64 and got.tobytes() == want.tobytes()
 
 

@@ -19,7 +19,8 @@ from dedup.cluster import _DocDeduper, dedup_batch
 from dedup.lsh import candidate_pairs
 from dedup.normalize import normalize
 from dedup.segment import segment
-from dedup.shingle import jaccard
+from dedup.shingle import jaccard, shingle_batch
+from dedup.signature import Shingles
 from dedup.types import DROP, Document, Match, Sketch, Verdict
 
 # --- BoundedCache.lookup ------------------------------------------------------------------
@@ -95,25 +96,26 @@ def test_lookup_says_when_compute_gives_the_wrong_number_of_values() -> None:
 # --- in-document dedup: exact copies and boilerplate lines relabelled as copies -------------
 
 
-def reference_find_matches(self: _DocDeduper, long_pos: list[int], hashes: np.ndarray,
-                           offsets: np.ndarray, sigs: np.ndarray,
-                           decided: tuple[np.ndarray, np.ndarray] | None,
-                           keys: np.ndarray | None = None) -> None:
+def reference_find_matches(self: _DocDeduper, long_pos: list[int], sigs: np.ndarray,
+                           decided: tuple[np.ndarray, np.ndarray] | None, keys: np.ndarray,
+                           shingles: Shingles, at: int) -> None:
     """find_matches as first written: one loop over every content line, its own LSH
     candidates (the sorting reference of candidate_pairs over all the document's long
     paragraphs), each candidate verified here (``decided``, the batch's decision, is only read
     for whether the document is crowded)."""
     cfg = self.cfg
-    assert keys is not None
     first = 0
     pairs = None if decided is None else candidate_pairs(keys, compiled=False)
+    # this document's rows hashed afresh, from their tokens (the reference ignores the batch's)
     content = self.content
+    hashes, offsets = shingle_batch([content[k].tokens for k in long_pos], cfg.shingle.size,
+                                    cfg.shingle.seed)
     self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
-                             hashes, offsets, sigs)
+                             sigs)
     row = {k: i for i, k in enumerate(long_pos)}
     sets: dict[int, np.ndarray] = {}
 
-    def shingles(k: int) -> np.ndarray:
+    def shingle_set(k: int) -> np.ndarray:
         if k not in sets:
             i = row[k]
             sets[k] = np.unique(hashes[offsets[i]:offsets[i + 1]])
@@ -136,7 +138,7 @@ def reference_find_matches(self: _DocDeduper, long_pos: list[int], hashes: np.nd
             assert keys is not None
             mine = keys[row[k]].tolist()
             cands = sorted({c for key in mine for c in table.get(key, ())})
-        verified = ((c, jaccard(shingles(k), shingles(c))) for c in cands)
+        verified = ((c, jaccard(shingle_set(k), shingle_set(c))) for c in cands)
         best = choose((c, s) for c, s in verified if s >= cfg.lsh.threshold)
         if best is not None:
             self.near[k] = best
