@@ -160,11 +160,12 @@ def take_rows(hashes: np.ndarray, offsets: np.ndarray, at: list[int]
 class Shingles:
     """The shingle hashes of a batch of token sequences, rows asked for by position: hashed
     when a row is first asked for and kept (a paragraph whose signature and set come from
-    :class:`SketchCache` never needs its shingles), or read from arrays computed already
-    (:meth:`computed`). Either way a row's hashes are what :func:`.shingle.shingle_batch` gives
-    it: every value is per sequence.
+    :class:`SketchCache` never needs its shingles; when a first request names half the rows or
+    more, every row is hashed at once), or read from arrays computed already (:meth:`computed`).
+    Either way a row's hashes are what :func:`.shingle.shingle_batch` gives it: every value is
+    per sequence.
 
-    >>> s = Shingles([("a", "b", "c", "d"), ("e", "f")])
+    >>> s = Shingles([("a", "b", "c", "d"), ("e", "f"), ("g",)])
     >>> h, off = s.rows([1, 1])
     >>> off.tolist(), bool((h[:1] == shingle_batch([("e", "f")])[0]).all()), s.hashed
     ([0, 1, 2], True, 1)
@@ -195,12 +196,13 @@ class Shingles:
             return take_rows(*self._arrays, list(at))
         done = self._done
         n = len(self._tokens)
-        if not done and len(at) == n and list(at) == list(range(n)):
-            # every row in order (no cache): hashed in one go, then read as arrays
+        todo = sorted({i for i in at if i not in done})
+        if not done and 2 * len(todo) >= n:
+            # most rows (no cache, or few repeats): every row hashed in one go, then read as
+            # arrays (cheaper than keeping rows one by one)
             self._arrays = shingle_batch(self._tokens, self._size, self._seed, self._keys)
             self.hashed = n
-            return self._arrays
-        todo = sorted({i for i in at if i not in done})
+            return take_rows(*self._arrays, list(at))
         if todo:
             tokens, keys = self._tokens, self._keys
             hashes, offsets = shingle_batch([tokens[i] for i in todo], self._size, self._seed,
@@ -236,7 +238,7 @@ class SketchCache(BoundedCache):
     >>> rows = Shingles(toks)
     >>> got = cache.signatures([" ".join(t) for t in toks], rows, (3, 1, 128))
     >>> bool((got == signatures(hashes, offsets)).all()), len(cache), rows.hashed
-    (True, 2, 2)
+    (True, 2, 3)
     """
 
     def __init__(self, capacity: int = CACHE_ROWS) -> None:

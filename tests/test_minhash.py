@@ -129,7 +129,8 @@ def test_cached_signatures_equal_computed_ones(batches: list[list[list[str]]], c
         got = cache.signatures(keys, rows, config)
         assert np.array_equal(got, signatures(hashes, offsets, num_perm, seed))
         assert len(cache) <= capacity
-        assert rows.hashed <= len(set(keys))  # only rows the cache did not hold were hashed
+        # only rows the cache did not hold were hashed, or all at once when most were new
+        assert rows.hashed <= len(set(keys)) or rows.hashed == len(batch)
         read = cache.signatures(keys, Shingles.computed(hashes, offsets), config)
         assert np.array_equal(read, got)
 
@@ -176,7 +177,8 @@ def test_long_keys_are_computed_not_cached() -> None:
 def test_shingles_hash_the_rows_asked_for_as_the_batch_does(batch: list[list[str]],
                                                             asks: list[list[int]]) -> None:
     """Rows asked for in any order, repeated, several times, or all at once: each is what
-    shingle_batch gives it in the whole batch, and each is hashed once."""
+    shingle_batch gives it in the whole batch, and each is hashed once (only the rows asked
+    for, unless a first request names half of them or more: then all)."""
     from dedup.signature import Shingles, take_rows
 
     hashes, offsets = shingle_batch(batch, 3, 1)
@@ -188,4 +190,4 @@ def test_shingles_hash_the_rows_asked_for_as_the_batch_does(batch: list[list[str
         want = take_rows(hashes, offsets, at)
         assert got[0].tobytes() == want[0].tobytes() and got[1].tolist() == want[1].tolist()
         asked |= set(at)
-        assert rows.hashed == len(asked)
+        assert rows.hashed in (len(asked), len(batch))
