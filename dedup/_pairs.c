@@ -71,6 +71,25 @@ static void release_views(Py_buffer *views, Py_ssize_t held) {
     PyMem_Free(views);
 }
 
+/* A view of every item of list ``sets`` (see set_view) in a new array, or NULL with the error
+ * set and nothing held; release it with release_views(views, len(sets)). */
+static Py_buffer *list_views(PyObject *sets, Py_ssize_t itemsize, const char *kinds,
+                             const char *message) {
+    Py_ssize_t ns = PyList_GET_SIZE(sets);
+    Py_buffer *views = PyMem_Malloc(sizeof(Py_buffer) * (size_t)(ns + 1));
+    if (views == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        if (set_view(PyList_GET_ITEM(sets, i), &views[i], itemsize, kinds, message) < 0) {
+            release_views(views, i);
+            return NULL;
+        }
+    }
+    return views;
+}
+
 static int64_t merge_count(const uint32_t *a, Py_ssize_t na, const uint32_t *b, Py_ssize_t nb) {
     int64_t shared = 0;
     Py_ssize_t j = 0;
@@ -388,17 +407,9 @@ static PyObject *pair_intersections(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    views = PyMem_Malloc(sizeof(Py_buffer) * (size_t)(ns + 1));
-    if (views == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < ns; i++) {
-        if (set_view(PyList_GET_ITEM(sets, i), &views[i], 8, "QL",
-                     "pair_intersections: every set a uint64 buffer") < 0)
-            goto done;
-        held = i + 1;
-    }
+    views = list_views(sets, 8, "QL", "pair_intersections: every set a uint64 buffer");
+    if (views == NULL) goto done;
+    held = ns;
     int64_t *O = out.buf;
     for (Py_ssize_t i = 0; i < n; i++)
         O[i] = merge_count64(views[A[i]].buf, views[A[i]].len / 8, views[B[i]].buf,
@@ -538,17 +549,9 @@ static PyObject *group_keys(PyObject *self, PyObject *args) {
                         "group_keys: keys uint64 with one row per set, out uint64 per set");
         goto done;
     }
-    views = PyMem_Malloc(sizeof(Py_buffer) * (size_t)(ns + 1));
-    if (views == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < ns; i++) {
-        if (set_view(PyList_GET_ITEM(sets, i), &views[i], 4, "IL",
-                     "group_keys: every set a uint32 buffer") < 0)
-            goto done;
-        held = i + 1;
-    }
+    views = list_views(sets, 4, "IL", "group_keys: every set a uint32 buffer");
+    if (views == NULL) goto done;
+    held = ns;
     const Py_ssize_t bands = ns ? kv.len / 8 / ns : 0;
     const uint64_t *K = kv.buf;
     uint64_t *O = out.buf;
