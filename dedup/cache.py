@@ -30,6 +30,9 @@ _MISSING: Any = object()  # not in a table (a cached value may be anything, even
 MAX_KEY_CHARS = 1000  # longer lines are computed each time: they rarely recur, and the bound
 # on entries is then also a bound on memory (a cache holds its keys' text)
 
+PROBE_KEYS = 4096  # keys a table is asked for before its hit rate is judged
+SIT_OUT_KEYS = 1 << 16  # keys computed directly while a table with too few hits sits out
+
 # On unless inside caches_off(); a context variable, so the switch is scoped to the code (and
 # the thread) that set it, never left on for the rest of a process.
 _CACHING: contextvars.ContextVar[bool] = contextvars.ContextVar("dedup_caching", default=True)
@@ -65,7 +68,15 @@ def caches_off() -> Iterator[None]:
 
 class BoundedCache:
     """The shared part of the caches: look up or compute, the capacity, the overflow rule and
-    pickling. Subclasses hold the tables (:meth:`clear` makes them)."""
+    pickling. Subclasses hold the tables (:meth:`clear` makes them).
+
+    ``min_hit_rate``: a table whose share of keys found falls below it over ``PROBE_KEYS``
+    look-ups sits out the next ``SIT_OUT_KEYS`` keys (they are computed directly, at every
+    position, as with the caches off), then is probed again: on input that hardly repeats, the
+    look-ups and copies cost more than the few hits save. 0 (the default): never. The values
+    are the same either way; only the speed changes."""
+
+    min_hit_rate = 0.0
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -107,9 +118,20 @@ class BoundedCache:
         """
         if not self.capacity or not _CACHING.get():  # switched off: compute every position
             return list(compute(list(range(len(keys)))))
+        # per table: keys asked and found since the last judgement, keys left to sit out
+        stats = self.__dict__.setdefault("_hit_stats", {}).setdefault(id(table), [0, 0, 0])
+        if stats[2] > 0:
+            stats[2] -= len(keys)
+            return list(compute(list(range(len(keys)))))
         get = table.get
         out: list[Any] = [get(key, _MISSING) for key in keys]
         missing = [i for i, value in enumerate(out) if value is _MISSING]
+        stats[0] += len(keys)
+        stats[1] += len(keys) - len(missing)
+        if stats[0] >= PROBE_KEYS:
+            if stats[1] < self.min_hit_rate * stats[0]:
+                stats[2] = SIT_OUT_KEYS
+            stats[0] = stats[1] = 0
         if missing:
             first: dict[K, int] = {}  # each missing key's first position, in key order
             for i in missing:

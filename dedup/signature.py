@@ -241,6 +241,9 @@ class SketchCache(BoundedCache):
     (True, 2, 3)
     """
 
+    # below a quarter of the rows found, computing is cheaper than looking up and copying
+    min_hit_rate = 0.25
+
     def __init__(self, capacity: int = CACHE_ROWS) -> None:
         super().__init__(capacity)
 

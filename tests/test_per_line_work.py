@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import Cleaner, Config
+from dedup import cache as cache_module
 from dedup.cache import MAX_KEY_CHARS, BoundedCache
 from dedup.canonical import choose
 from dedup.cluster import _DocDeduper, dedup_batch
@@ -85,6 +86,46 @@ def test_lookup_equals_the_reference_values_tables_and_computed_keys(
         assert asked[0] == asked[1]
         assert list(fast.rows.items()) == list(slow.rows.items())
         assert len(fast.rows) <= capacity
+
+
+class _Picky(_Rows):
+    min_hit_rate = 0.5
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from("abcdefghij"), max_size=12), max_size=12),
+       st.integers(1, 10), st.integers(1, 10))
+def test_a_table_with_few_hits_sits_out_and_comes_back(calls: list[list[str]], probe: int,
+                                                       sit_out: int) -> None:
+    """Whatever the hit rate and however short the probes: every value is the computed one;
+    a table judged after ``probe`` keys to have found fewer than half of them is left alone
+    (keys computed at every position) for ``sit_out`` keys, then used again."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cache_module, "PROBE_KEYS", probe)
+        mp.setattr(cache_module, "SIT_OUT_KEYS", sit_out)
+        cache = _Picky(8)
+        for n, keys in enumerate(calls):
+            before = dict(cache.rows)
+            sitting = cache.__dict__.get("_hit_stats", {}).get(id(cache.rows), [0, 0, 0])[2] > 0
+            asked: list[list[int]] = []
+            got = cache.lookup(cache.rows, keys,
+                               lambda at, keys=keys, n=n, asked=asked: asked.append(list(at))
+                               or [(keys[i], n) for i in at])
+            assert all(value[0] == key for key, value in zip(keys, got, strict=True))
+            if sitting:  # computed at every position, the table untouched
+                assert asked == [list(range(len(keys)))] and cache.rows == before
+
+
+def test_a_table_of_distinct_keys_sits_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "PROBE_KEYS", 4)
+    monkeypatch.setattr(cache_module, "SIT_OUT_KEYS", 6)
+    cache = _Picky(100)
+    cache.lookup(cache.rows, ["a", "b", "c", "d"], lambda at: [1] * len(at))  # 0 of 4 found
+    cache.lookup(cache.rows, ["a", "b", "e"], lambda at: [2] * len(at))  # sits out: computed
+    assert sorted(cache.rows) == ["a", "b", "c", "d"]
+    cache.lookup(cache.rows, ["f", "g", "h"], lambda at: [3] * len(at))  # 6 keys sat out
+    cache.lookup(cache.rows, ["a", "i"], lambda at: [4] * len(at))  # probed again: kept
+    assert "i" in cache.rows and cache.rows["a"] == 1
 
 
 def test_lookup_says_when_compute_gives_the_wrong_number_of_values() -> None:
