@@ -764,5 +764,6 @@ def corpus_deduper(cfg: Config, index: CorpusIndex, canonical: frozenset[int] = 
     return StagedDeduper(cfg, index, window=WINDOW)
 
 
-__all__ = ["CROWDED", "WINDOW", "CorpusOutcome", "Crowded", "LongDecision", "Outcomes", "Rows",
-           "StagedDeduper", "corpus_deduper", "decide_long", "decision_rounds", "window_rows"]
+__all__ = ["CROWDED", "WINDOW", "Content", "CorpusOutcome", "Crowded", "LongDecision", "Outcomes",
+           "Rows", "StagedDeduper", "Steps", "corpus_deduper", "decide_long", "decision_rounds",
+           "doc_steps", "window_content", "window_rows"]
