@@ -104,7 +104,7 @@ class _DocDeduper:
         linear in the paragraphs when most of them are dropped."""
         content = self.content
         self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
-                                 sigs)
+                                 sigs, shingles, first)
         # every repeated text's first position (a dict built from the end keeps the first)
         texts = self.texts
         first_of = {t: k for k, t in zip(range(len(texts) - 1, -1, -1), reversed(texts),

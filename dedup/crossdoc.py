@@ -42,7 +42,7 @@ from .config import Config
 from .index import CorpusIndex
 from .lsh import band_keys
 from .shingle import _hash_joined, fmix64
-from .signature import Shingles, SketchCache, shingle_sets32
+from .signature import RowsOf, Shingles, SketchCache, shingle_sets32
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict
 
 MARKS = 4096  # recent documents whose index watermark is kept (more than ever in flight)
@@ -243,6 +243,8 @@ def corpus_keys_batch(docs: Sequence[Document], cfg: Config, cache: SketchCache 
     longs: list[list[int]] = []
     rows: list[int] = []  # the batch row of every long content paragraph, document after document
     paras: list[Paragraph] = []  # ... and the paragraph
+    sources: list[Shingles] = []  # ... and where its shingle hashes are (the batch's, by row)
+    source_rows: list[int] = []
     sigs = []
     base = 0
     for doc, content in zip(docs, contents, strict=True):
@@ -255,16 +257,17 @@ def corpus_keys_batch(docs: Sequence[Document], cfg: Config, cache: SketchCache 
         longs.append(mine)
         rows.extend(row_of[content[k].index] for k in mine)
         paras.extend(content[k] for k in mine)
+        sources.extend([sk.shingles] * len(mine))
+        source_rows.extend(sk.first + row_of[content[k].index] - base for k in mine)
         sigs.append(sk.signatures)
         base += len(sk.index)
     row_sets: list[np.ndarray] = []
     keys32 = None
     if rows:
-        # a row's shingles are hashed only when its set is not cached
-        keyed = [p.key for p in paras]
-        shingles = Shingles([p.tokens for p in paras], cfg.shingle.size, cfg.shingle.seed, keyed)
+        # a row's shingles are read from the in-document stage's (hashed there only if needed)
+        shingles = RowsOf(sources, source_rows)
         row_sets = (shingle_sets32(*shingles.rows(range(len(paras)))) if cache is None
-                    else cache.sets32(keyed, shingles,
+                    else cache.sets32([p.key for p in paras], shingles,
                                       (cfg.shingle.size, cfg.shingle.seed, cfg.lsh.num_perm)))
         bands, nrows = cfg.corpus_bands()
         keys32 = band_keys(np.concatenate(sigs)[rows], bands, nrows) >> _HI

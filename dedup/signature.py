@@ -218,6 +218,43 @@ class Shingles:
         return (np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)), out_offsets
 
 
+class RowsOf:
+    """Rows gathered from the :class:`Shingles` of one or more batches: row ``i`` is row
+    ``rows[i]`` of ``sources[i]`` (the corpus stage asks for the rows the in-document stage
+    may have hashed already). Each source is asked once per request.
+
+    >>> a, b = Shingles([("a", "b", "c")]), Shingles([("d", "e"), ("f", "g", "h")])
+    >>> h, off = RowsOf([b, a], [1, 0]).rows([0, 1])
+    >>> off.tolist(), bool((h == shingle_batch([("f", "g", "h"), ("a", "b", "c")])[0]).all())
+    ([0, 1, 2], True)
+    """
+
+    def __init__(self, sources: Sequence[Shingles], rows: Sequence[int]) -> None:
+        self._sources = sources
+        self._rows = rows
+
+    def rows(self, at: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The hashes and offsets of rows ``at``, in that order (as :meth:`Shingles.rows`)."""
+        srcs = [self._sources[i] for i in at]
+        rows = [self._rows[i] for i in at]
+        if srcs and all(src is srcs[0] for src in srcs):  # one batch: the common case
+            return srcs[0].rows(rows)
+        asked: dict[int, tuple[Shingles, list[int]]] = {}
+        for src, r in zip(srcs, rows, strict=True):
+            asked.setdefault(id(src), (src, []))[1].append(r)
+        got: dict[tuple[int, int], np.ndarray] = {}
+        for key, (src, mine) in asked.items():
+            hashes, offsets = src.rows(mine)
+            bounds = offsets.tolist()
+            for j, r in enumerate(mine):
+                got[key, r] = hashes[bounds[j]:bounds[j + 1]]
+        parts = [got[id(src), r] for src, r in zip(srcs, rows, strict=True)]
+        sizes = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+        out_offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=out_offsets[1:])
+        return (np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)), out_offsets
+
+
 CACHE_ROWS = 1 << 14  # up to about 20 MB of signatures, sets and keys
 
 
@@ -273,7 +310,7 @@ class SketchCache(BoundedCache):
         return (np.concatenate(rows).reshape(len(rows), num_perm) if rows
                 else np.empty((0, num_perm), dtype=np.uint32))
 
-    def sets32(self, keys: list[str], shingles: Shingles, config: tuple[int, int, int]
+    def sets32(self, keys: list[str], shingles: Shingles | RowsOf, config: tuple[int, int, int]
                ) -> list[np.ndarray]:
         """:func:`shingle_sets32` of the sequences ``keys`` name, computed for the keys not
         seen recently only (from their rows of ``shingles``)."""

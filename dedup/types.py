@@ -93,10 +93,14 @@ class Paragraph:
 @dataclass(slots=True)
 class Sketch:
     """The MinHash signatures of a document's long paragraphs, computed once by the
-    in-document stage and reused by the corpus stage: row ``i`` is paragraph ``index[i]``."""
+    in-document stage and reused by the corpus stage: row ``i`` is paragraph ``index[i]``. Its
+    shingle hashes are rows ``first + i`` of ``shingles`` (the batch's
+    :class:`~dedup.signature.Shingles`), so a row hashed once is not hashed again."""
 
     index: np.ndarray
     signatures: np.ndarray
+    shingles: Any
+    first: int
 
 
 @dataclass(slots=True)

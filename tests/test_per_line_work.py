@@ -152,7 +152,7 @@ def reference_find_matches(self: _DocDeduper, long_pos: list[int], sigs: np.ndar
     hashes, offsets = shingle_batch([content[k].tokens for k in long_pos], cfg.shingle.size,
                                     cfg.shingle.seed)
     self.doc.sketch = Sketch(np.asarray([content[k].index for k in long_pos], dtype=np.int64),
-                             sigs)
+                             sigs, shingles, at)
     row = {k: i for i, k in enumerate(long_pos)}
     sets: dict[int, np.ndarray] = {}
 
