@@ -117,14 +117,98 @@ DropRow = tuple[int, str, float, str, int, str]
 
 
 @dataclass(frozen=True, slots=True)
+class DropColumns:
+    """The corpus stage's drops of a run of documents as columns, one entry a dropped
+    paragraph (documents in order, each in paragraph order): ``para`` its paragraph,
+    ``sim`` its similarity (not rounded), ``target`` the position in ``names`` of the
+    document it is dropped against, ``line`` the matched line. A window's outcomes point
+    into its columns; their tuples are made only where the drops are applied (on the worker
+    that finishes the documents, in a parallel run)."""
+
+    para: np.ndarray  # int64
+    sim: np.ndarray  # float64
+    target: np.ndarray  # int64
+    line: np.ndarray  # int64
+    names: tuple[str, ...]
+
+    def rows(self, lo: int, hi: int, detail: str) -> tuple[DropRow, ...]:
+        """Entries ``lo:hi`` as drop rows, the similarity rounded to 4 places."""
+        if lo == hi:
+            return ()
+        n, names = hi - lo, self.names
+        return tuple(zip(self.para[lo:hi].tolist(), [REASON] * n,
+                         [round(v, 4) for v in self.sim[lo:hi].tolist()],
+                         [names[t] for t in self.target[lo:hi].tolist()],
+                         self.line[lo:hi].tolist(), [detail] * n, strict=True))
+
+    @staticmethod
+    def join(parts: Sequence[tuple[DropColumns, int, int]]) -> DropColumns:
+        """Ranges ``(columns, lo, hi)`` of one or more columns end to end."""
+        if len(parts) == 1 and parts[0][1] == 0 and parts[0][2] == len(parts[0][0].para):
+            return parts[0][0]
+        names: list[str] = []
+        targets = []
+        for c, lo, hi in parts:
+            targets.append(c.target[lo:hi] + len(names))
+            names.extend(c.names)
+        cat = np.concatenate
+        return DropColumns(cat([c.para[lo:hi] for c, lo, hi in parts]),
+                           cat([c.sim[lo:hi] for c, lo, hi in parts]),
+                           cat(targets), cat([c.line[lo:hi] for c, lo, hi in parts]),
+                           tuple(names))
+
+
+_NO_DROPS = DropColumns(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64),
+                        np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), ())
+
+
 class CorpusOutcome:
     """What the corpus stage decided about one document, as plain values: ``drops`` holds
     ``(paragraph, reason, score, matched document, matched line, detail)`` for every content
-    paragraph it dropped, in paragraph order; ``cluster`` the document's cluster. It pickles as
-    tuples, so a window's outcomes can travel to where the documents are."""
+    paragraph it dropped, in paragraph order; ``cluster`` the document's cluster.
 
-    drops: tuple[DropRow, ...]
-    cluster: DocCluster
+    Made from the rows themselves, or (:meth:`of_columns`, a decided window) from a range of
+    the window's :class:`DropColumns`, whose rows are made when ``drops`` is first read: a
+    parallel run's parent passes the columns on (:class:`Outcomes`) and the worker that
+    finishes the documents makes the rows. Immutable; equal when the drops and clusters are."""
+
+    __slots__ = ("_cols", "_drops", "_hi", "_lo", "cluster")
+
+    def __init__(self, drops: Iterable[DropRow], cluster: DocCluster) -> None:
+        self._drops: tuple[DropRow, ...] | None = tuple(drops)
+        self._cols, self._lo, self._hi = _NO_DROPS, 0, 0
+        self.cluster = cluster
+
+    @classmethod
+    def of_columns(cls, cols: DropColumns, lo: int, hi: int, cluster: DocCluster
+                   ) -> CorpusOutcome:
+        """The outcome whose drops are ``cols`` entries ``lo:hi`` (detail: the cluster)."""
+        out = cls.__new__(cls)
+        out._drops = None
+        out._cols, out._lo, out._hi = cols, lo, hi
+        out.cluster = cluster
+        return out
+
+    @property
+    def drops(self) -> tuple[DropRow, ...]:
+        if self._drops is None:
+            self._drops = self._cols.rows(self._lo, self._hi,
+                                          f"document cluster {self.cluster.id}")
+        return self._drops
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CorpusOutcome):
+            return NotImplemented
+        return self.drops == other.drops and self.cluster == other.cluster
+
+    def __hash__(self) -> int:
+        return hash((self.drops, self.cluster))
+
+    def __repr__(self) -> str:
+        return f"CorpusOutcome(drops={self.drops!r}, cluster={self.cluster!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return CorpusOutcome, (self.drops, self.cluster)
 
     def apply(self, doc: Document) -> Document:
         """Set the verdicts and the cluster on ``doc`` (the document they were decided for)."""
@@ -139,19 +223,43 @@ class CorpusOutcome:
 
 
 class Outcomes(tuple[CorpusOutcome | None, ...]):
-    """A chunk's outcomes on their way to the worker that finishes it: pickled as plain tuples
-    in one go (a slotted dataclass pickles field by field in Python, two per document), and
-    made outcomes again on arrival."""
+    """A chunk's outcomes on their way to the worker that finishes it: the drops of the
+    outcomes made from columns travel as the chunk's columns (a few arrays and the names they
+    point at), the others as tuples, each cluster as a tuple; made outcomes again on arrival,
+    their rows made there."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_outcomes, ([None if o is None else
-                             (o.drops, o.cluster.id, o.cluster.duplicate, o.cluster.similarity,
-                              o.cluster.first, o.cluster.tokens) for o in self],))
+        parts: list[tuple[DropColumns, int, int]] = []
+        rows: list[tuple[Any, ...] | None] = []
+        at = 0
+        for o in self:
+            if o is None:
+                rows.append(None)
+                continue
+            c = o.cluster
+            cluster = (c.id, c.duplicate, c.similarity, c.first, c.tokens)
+            if o._drops is not None:
+                rows.append((o._drops, cluster))
+                continue
+            n = o._hi - o._lo
+            if parts and parts[-1][0] is o._cols and parts[-1][2] == o._lo:
+                parts[-1] = (o._cols, parts[-1][1], o._hi)
+            elif n:
+                parts.append((o._cols, o._lo, o._hi))
+            rows.append((at, at + n, cluster))
+            at += n
+        cols = DropColumns.join(parts) if parts else _NO_DROPS
+        return (_outcomes, (rows, cols.para, cols.sim, cols.target, cols.line, cols.names))
 
 
-def _outcomes(rows: list[tuple[Any, ...] | None]) -> Outcomes:
-    return Outcomes(None if r is None else CorpusOutcome(r[0], DocCluster(*r[1:]))
-                    for r in rows)
+def _outcomes(rows: list[tuple[Any, ...] | None], para: np.ndarray, sim: np.ndarray,
+              target: np.ndarray, line: np.ndarray, names: tuple[str, ...]) -> Outcomes:
+    cols = DropColumns(para, sim, target, line, names)
+    return Outcomes(
+        None if r is None else
+        CorpusOutcome(r[0], DocCluster(*r[1])) if len(r) == 2 else
+        CorpusOutcome.of_columns(cols, r[0], r[1], DocCluster(*r[2]))
+        for r in rows)
 
 
 class Crowded(Exception):
@@ -446,35 +554,35 @@ class StagedDeduper(CorpusDeduper):
         sims = steps.sim[:m].tolist()
         totals = steps.total[:m].tolist()
         cl_ids = [doc.id if cl < 0 else name(cl) for doc, cl in zip(docs, clusters, strict=True)]
-        details = [f"document cluster {c}" for c in cl_ids]
         end = int(content.start[m])
         hit = np.flatnonzero(steps.hdoc[:end] >= 0)
         hit_doc = np.searchsorted(content.start, hit, side="right") - 1
-        targets = steps.hdoc[hit].tolist()
-        # reported similarities rounded once per distinct value (exact copies: all 1.0)
-        values, inverse = np.unique(steps.hsim[hit], return_inverse=True)
-        rounded = [round(v, 4) for v in values.tolist()]
-        all_drops = list(zip(content.para[hit].tolist(), [REASON] * len(hit),
-                             [rounded[i] for i in inverse.reshape(-1).tolist()],
-                             [name(d) for d in targets], steps.hline[hit].tolist(),
-                             [details[j] for j in hit_doc.tolist()], strict=True))
+        # the documents dropped against, each named once; the rows are made where applied
+        targets, target = np.unique(steps.hdoc[hit], return_inverse=True)
+        cols = DropColumns(content.para[hit].astype(np.int64), steps.hsim[hit],
+                           target.reshape(-1).astype(np.int64),
+                           steps.hline[hit].astype(np.int64),
+                           tuple(name(d) for d in targets.tolist()))
         ends = np.cumsum(np.bincount(hit_doc, minlength=m)).tolist()
         out: list[CorpusOutcome] = []
         first = 0
         for j, ck in enumerate(keys):
-            drops = all_drops[first:ends[j]]
-            first = ends[j]
+            lo, first = first, ends[j]
             cl = clusters[j]
             similarity = 1.0 if cl < 0 else round(sims[j], 4)
+            cluster = DocCluster(cl_ids[j], cl >= 0, similarity, base + j if cl < 0 else cl,
+                                 totals[j])
             if drop_mode and cl >= 0:
-                lo = int(content.start[j])
-                held = steps.hdoc[lo:lo + len(ck.content)].tolist()
+                at = int(content.start[j])
+                held = steps.hdoc[at:at + len(ck.content)].tolist()
+                drops = list(cols.rows(lo, first, f"document cluster {cl_ids[j]}"))
                 drops.extend((ck.content[k], DOCUMENT, similarity, cl_ids[j], 0,
                               f"near-duplicate of document {cl_ids[j]}")
                              for k, d in enumerate(held) if d < 0)
                 drops.sort()
-            out.append(CorpusOutcome(tuple(drops), DocCluster(
-                cl_ids[j], cl >= 0, similarity, base + j if cl < 0 else cl, totals[j])))
+                out.append(CorpusOutcome(drops, cluster))
+            else:
+                out.append(CorpusOutcome.of_columns(cols, lo, first, cluster))
         return out
 
     def _prior_shorts(self, keys: Sequence[CorpusKeys], rows: Rows, long: LongDecision,
@@ -764,6 +872,6 @@ def corpus_deduper(cfg: Config, index: CorpusIndex, canonical: frozenset[int] = 
     return StagedDeduper(cfg, index, window=WINDOW)
 
 
-__all__ = ["CROWDED", "WINDOW", "Content", "CorpusOutcome", "Crowded", "LongDecision", "Outcomes",
-           "Rows", "StagedDeduper", "Steps", "corpus_deduper", "decide_long", "decision_rounds",
-           "doc_steps", "window_content", "window_rows"]
+__all__ = ["CROWDED", "WINDOW", "Content", "CorpusOutcome", "Crowded", "DropColumns",
+           "LongDecision", "Outcomes", "Rows", "StagedDeduper", "Steps", "corpus_deduper",
+           "decide_long", "decision_rounds", "doc_steps", "window_content", "window_rows"]

@@ -17,7 +17,7 @@ from dedup.errors import ConfigError
 from dedup.pipeline import Cleaner
 from dedup.records import FORMAT, KeysChunk, Prepared, PreparedKeys, decode
 from dedup.segment import BLANK
-from dedup.staged import CorpusOutcome, Outcomes
+from dedup.staged import CorpusOutcome, DropColumns, Outcomes
 from dedup.types import DocCluster, Document, Paragraph
 
 
@@ -156,3 +156,44 @@ def test_outcomes_through_their_codec_are_the_same_outcomes() -> None:
                                        DocCluster("b", True, 0.75, 2, 40))])
     got = pickle.loads(pickle.dumps(outcomes))
     assert isinstance(got, Outcomes) and got == outcomes
+
+
+def _columns(rng: np.random.Generator, n: int, names: int) -> DropColumns:
+    return DropColumns(rng.integers(0, 50, n), rng.random(n).round(rng.integers(1, 8)),
+                       rng.integers(0, names, n), rng.integers(1, 60, n),
+                       tuple(f"doc-{rng.integers(1 << 30)}" for _ in range(names)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.lists(st.integers(0, 4), min_size=1, max_size=12),
+       st.lists(st.integers(0, 4), max_size=12))
+def test_outcomes_made_from_columns_travel_as_columns_and_make_the_same_rows(
+        seed: int, first: list[int], second: list[int]) -> None:
+    """A chunk whose documents come from two windows' columns (and a document without a
+    corpus outcome, and one with rows of its own): through the codec each outcome makes the
+    rows it made before, the similarity rounded to 4 places and the detail its cluster's."""
+    rng = np.random.default_rng(seed)
+    outcomes: list[CorpusOutcome | None] = [None]
+    expected: list[CorpusOutcome | None] = [None]
+    for sizes in (first, second):
+        cols = _columns(rng, sum(sizes), 3)
+        lo = 0
+        for k, n in enumerate(sizes):
+            cluster = DocCluster(f"c{k}", bool(k % 2), 0.5 + k / 10, k, 10 * k)
+            outcomes.append(CorpusOutcome.of_columns(cols, lo, lo + n, cluster))
+            expected.append(CorpusOutcome(
+                [(int(cols.para[i]), "duplicate:cross-doc", round(float(cols.sim[i]), 4),
+                  cols.names[int(cols.target[i])], int(cols.line[i]), f"document cluster c{k}")
+                 for i in range(lo, lo + n)], cluster))
+            lo += n
+    own = CorpusOutcome(((1, "duplicate:document", 0.9, "x", 0, "near-duplicate of x"),),
+                        DocCluster("x", True, 0.9, 3, 7))
+    outcomes.append(own)
+    expected.append(own)
+    got = pickle.loads(pickle.dumps(Outcomes(outcomes)))
+    assert isinstance(got, Outcomes) and len(got) == len(expected)
+    assert [None if o is None else (o.drops, o.cluster) for o in got] == \
+        [None if o is None else (o.drops, o.cluster) for o in expected]
+    assert [o.drops for o in outcomes if o is not None] == \
+        [o.drops for o in expected if o is not None]
+    assert got == Outcomes(expected)
