@@ -33,7 +33,9 @@ from .errors import ConfigError
 from .segment import BLANK
 from .types import CorpusKeys, Document, Match, Paragraph, Verdict
 
-FORMAT = 3  # the version of the record's encoding; bump on any change of its fields
+FORMAT = 4  # the version of the record's encoding; bump on any change of its fields
+
+_U32_MAX = 0xFFFFFFFF
 
 VerdictRow = tuple[int, str, str, float, "tuple[str, int] | None", str]
 
@@ -101,8 +103,9 @@ def _keys(content: Any, tokens: Any, longs: Any, order: Any, sizes: np.ndarray,
 class KeysChunk(list[PreparedKeys | None]):
     """A chunk's keys (one :class:`PreparedKeys` or None per document) on their way to the
     parent: pickled as one set of columns for the whole chunk (each array concatenated over the
-    documents, the short tuples as they are) instead of four numpy arrays per document, which
-    cost the parent more to unpickle than the arrays' bytes. Decoded into equal records whose
+    documents, the short tuples as they are; the band keys in 32 bits when they fit, as they do
+    when made by :func:`~dedup.crossdoc.corpus_keys`) instead of four numpy arrays per document,
+    which cost the parent more to unpickle than the arrays' bytes. Decoded into equal records whose
     arrays are read-only views of the chunk's columns; refused when another version of dedup
     encoded it. A chunk whose arrays are not all of one kind travels as a plain list."""
 
@@ -117,10 +120,13 @@ class KeysChunk(list[PreparedKeys | None]):
         values = [k.values for k in present]
         keys32 = [k.keys32 for k in present if k.keys32 is not None]
         groups = [k.groups for k in present if k.groups is not None]
+        bands = _joined(keys32, np.uint64, 2)
+        if bands.size and int(bands.max()) <= _U32_MAX:  # 32-bit keys: half the bytes
+            bands = bands.astype(np.uint32)
         return (_keys_chunk, (FORMAT, kinds, small,
                               _lengths(sizes), _joined(sizes, np.int64),
                               _lengths(values), _joined(values, np.uint32),
-                              _lengths(keys32), _joined(keys32, np.uint64, 2),
+                              _lengths(keys32), bands,
                               _lengths(groups), _joined(groups, np.uint64)))
 
 
@@ -160,6 +166,8 @@ def _keys_chunk(version: int, kinds: bytes, small: list[tuple[Any, ...]],
     if version != FORMAT:
         raise ConfigError(f"prepared keys of format {version}, this dedup reads {FORMAT}",
                           hint="run the same dedup version on the workers and the client")
+    if keys32.dtype != np.uint64:  # sent as 32 bits (see KeysChunk.__reduce__)
+        keys32 = keys32.astype(np.uint64)
     size_cuts = iter(_cuts(sizes, size_lengths))
     value_cuts = iter(_cuts(values, value_lengths))
     key_cuts = iter(_cuts(keys32, key_lengths))
