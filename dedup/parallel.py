@@ -52,7 +52,7 @@ from .batching import BATCH
 from .errors import ConfigError
 from .records import Finished, KeysChunk, Prepared, PreparedKeys
 from .segment import BLANK
-from .types import DROP, Document, joined_lines
+from .types import DROP, Document, joined_lines, utf8_len
 
 _BLANK_ROW = (BLANK.reason, BLANK.score, None, BLANK.detail)
 
@@ -461,8 +461,9 @@ def finish_record(doc_id: str, text: str, record: Prepared, outcome: Any, config
         rendered = removed_json(removed_rows(
             doc_id, cluster, drops_document(cluster, config),
             [(i + 1, *drops[i], lines[i]) for i in dropped]))
-    return Finished(joined_lines(kept), len(lines),
-                    tuple(drops[i][0] for i in dropped), rendered)
+    clean = joined_lines(kept)
+    return Finished(clean, len(lines), tuple(drops[i][0] for i in dropped), rendered,
+                    utf8_len(text), utf8_len(clean))
 
 
 def finish_documents(docs: list[Document], outcomes: Iterable[Any], config: Any,
@@ -478,5 +479,6 @@ def finish_documents(docs: list[Document], outcomes: Iterable[Any], config: Any,
         result = clean_result(doc, config)
         lines, dropped = result.line_counts()
         out.append(Finished(result.text, lines, tuple(dropped),
-                            removed_lines(result) if removed else None))
+                            removed_lines(result) if removed else None,
+                            utf8_len(doc.text), utf8_len(result.text)))
     return out

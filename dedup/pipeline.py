@@ -42,7 +42,7 @@ from .records import Finished
 from .segment import segment
 from .signature import SketchCache
 from .staged import CorpusOutcome, Outcomes, StagedDeduper, corpus_deduper
-from .types import DROP, DocCluster, Document, Paragraph, Verdict
+from .types import DROP, DocCluster, Document, Paragraph, Verdict, utf8_len
 
 Stage = Callable[[Iterable[Document]], Iterator[Document]]
 T = TypeVar("T")
@@ -76,12 +76,6 @@ class CleanResult:
         return len(self.verdicts), [v.reason for v in self.verdicts if v.label == DROP]
 
 
-def utf8_len(text: str) -> int:
-    """The length of ``text`` in UTF-8 (lone surrogates as ``surrogatepass`` writes them),
-    without encoding an ASCII text (``str.isascii`` is a flag of the string, not a scan)."""
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-
-
 @dataclass(slots=True)
 class Stats:
     """What a run did: counts per reason, documents, lines, bytes and seconds per stage."""
@@ -101,16 +95,23 @@ class Stats:
     def add(self, result: CleanResult, sign: int = 1) -> None:
         """Count ``result`` in (``sign=-1``: take it back out, for a checkpoint that ends
         before it)."""
-        lines_in, dropped = result.line_counts()
+        fin = result.finished
+        dropped: Sequence[str]
+        if fin is not None:  # a worker measured the texts (see records.Finished)
+            lines_in, dropped = fin.lines, fin.dropped
+            bytes_in, bytes_out = fin.bytes_in, fin.bytes_out
+        else:
+            (lines_in, dropped), bytes_in, bytes_out = (
+                result.line_counts(), utf8_len(result.doc.text), utf8_len(result.text))
         self.documents += sign
         self.lines_in += sign * lines_in
         self.lines_out += sign * (lines_in - len(dropped))
-        self.bytes_in += sign * utf8_len(result.doc.text)
-        self.bytes_out += sign * utf8_len(result.text)
+        self.bytes_in += sign * bytes_in
+        self.bytes_out += sign * bytes_out
         kinds = dict.fromkeys(dropped, 1)  # the distinct reasons, in first-seen order
         if sign > 0:  # counts only grow: nothing to prune
             self.reasons.update(dropped)
-            self.documents_by_reason.update(kinds)
+            self.documents_by_reason.update(kinds.keys())  # an iterable: counted in C
         else:
             counts = Counter(dropped)
             for counter, keys in ((self.reasons, counts), (self.documents_by_reason,

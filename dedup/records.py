@@ -273,13 +273,17 @@ def decode(version: int, *fields: Any) -> Prepared:
 class Finished:
     """A document finished where its paragraphs are (a worker of a parallel run), so they never
     travel to the parent: the clean text, the number of input lines, the reason of every
-    dropped line in order (for the statistics), and the ``--removed`` records as JSON lines
-    (``None`` when the run writes none)."""
+    dropped line in order (for the statistics), the ``--removed`` records as JSON lines
+    (``None`` when the run writes none), and the UTF-8 lengths of the input and clean texts
+    (for the statistics, so the parent encodes neither)."""
 
     text: str
     lines: int
     dropped: tuple[str, ...]
     removed: str | None
+    bytes_in: int
+    bytes_out: int
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Finished, (self.text, self.lines, self.dropped, self.removed))
+        return (Finished, (self.text, self.lines, self.dropped, self.removed, self.bytes_in,
+                           self.bytes_out))

@@ -161,6 +161,12 @@ class Document:
                              if p.text and (p.verdict is None or p.verdict.label != DROP)])
 
 
+def utf8_len(text: str) -> int:
+    """The length of ``text`` in UTF-8 (lone surrogates as ``surrogatepass`` writes them),
+    without encoding an ASCII text (``str.isascii`` is a flag of the string, not a scan)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
 def joined_lines(kept: list[str]) -> str:
     """Kept lines as a clean text: one per line, with a final newline when there are any."""
     return "\n".join(kept) + "\n" if kept else ""

@@ -39,6 +39,7 @@ def _summary(result: CleanResult) -> tuple[object, ...]:
 @pytest.mark.parametrize("documents", ["tag", "drop"])
 def test_finished_on_workers_equal_one_process(documents: str) -> None:
     texts = _texts(150)
+    texts[7] += "\nUn café à Zürich: 12 € la tasse, 東京 ✓ and a lone \udc80 surrogate.\n"
     cfg = Config().replace(corpus={"documents": documents})
     one = Cleaner(cfg)
     serial = list(one.clean_documents(texts))
@@ -47,6 +48,10 @@ def test_finished_on_workers_equal_one_process(documents: str) -> None:
     assert [_summary(r) for r in got] == [_summary(r) for r in serial]
     assert [r.finished.removed for r in got if r.finished] == [removed_lines(r) for r in serial]
     assert all(r.finished is not None and r.verdicts == [] for r in got)
+    utf8 = [(len(r.doc.text.encode("utf-8", "surrogatepass")),
+             len(r.text.encode("utf-8", "surrogatepass"))) for r in got]
+    assert [(r.finished.bytes_in, r.finished.bytes_out) for r in got if r.finished] == utf8
+    assert any(a != len(r.doc.text) for (a, _), r in zip(utf8, got, strict=True))
     assert sum(r.dropped_document for r in got) == sum(r.dropped_document for r in serial)
     # the planted copies were found, and the statistics count the same lines
     assert one.stats.reasons["duplicate:cross-doc"] > 100
