@@ -35,6 +35,31 @@ def test_similarities_equal_the_reference(pairs: list[tuple[np.ndarray, np.ndarr
     assert got.tolist() == pytest.approx(brute)
 
 
+@st.composite
+def _overlapping(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """Two long sets from one small universe (blocks of four that share values, equal block
+    maxima, one set ending mid-block), or a set and an edited copy of it."""
+    universe = draw(st.integers(1, 400))
+    a = draw(st.lists(st.integers(0, universe), max_size=160, unique=True))
+    if draw(st.booleans()):
+        b = draw(st.lists(st.integers(0, universe), max_size=160, unique=True))
+    else:
+        cut = draw(st.sets(st.sampled_from(a))) if a else set()
+        b = [v for v in a if v not in cut] + draw(st.lists(st.integers(0, universe), max_size=20))
+    return (np.array(sorted(set(a)), dtype=np.uint32), np.array(sorted(set(b)), dtype=np.uint32))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_overlapping(), min_size=1, max_size=8))
+def test_long_overlapping_sets_count_every_shared_value_once(
+        pairs: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """The kernel compares four values of each set at a time (SSE2) before the last few one
+    by one: every shared value counted once, whatever the sizes and overlaps."""
+    out = np.zeros(len(pairs), dtype=np.int64)
+    crossdoc._pairs.intersections([a for a, _ in pairs], [b for _, b in pairs], out)
+    assert out.tolist() == [len(set(a.tolist()) & set(b.tolist())) for a, b in pairs]
+
+
 def test_sets_that_are_not_uint32_take_the_reference() -> None:
     """A set of another type (a store read back as int64, say) is not misread."""
     mine = [np.array([1, 2, 3], dtype=np.int64), np.array([5], dtype=np.uint32)]
