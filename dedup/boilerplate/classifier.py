@@ -139,11 +139,29 @@ class Phrases:
             out.add(max(found, key=len))
         return frozenset(out)
 
+    @cached_property
+    def word_sets(self) -> dict[str, tuple[frozenset[str], ...]] | None:
+        r"""The ``re`` words (``\w+``) of every phrase, by the phrase's anchor (its longest
+        word, see :attr:`anchors`): a phrase matches only where each of its words is a whole
+        word of the text. ``None`` when a phrase has no word."""
+        out: dict[str, list[frozenset[str]]] = {}
+        for phrase in self.phrases:
+            found = _WORDS.findall(phrase)
+            if not found:
+                return None
+            out.setdefault(max(found, key=len), []).append(frozenset(found))
+        return {anchor: tuple(sets) for anchor, sets in out.items()}
+
     def absent(self, words: frozenset[str] | set[str]) -> bool:
         r"""Whether a :func:`matchable` text whose ``\w+`` words are ``words`` surely holds no
-        match (see :attr:`anchors`)."""
-        anchors = self.anchors
-        return anchors is not None and anchors.isdisjoint(words)
+        match: no phrase has all its words among them (see :attr:`word_sets`; a text with an
+        anchor but not the rest of its phrase, "using" without "this website", runs no
+        pattern)."""
+        sets = self.word_sets
+        if sets is None:
+            return False
+        return not any(phrase <= words for anchor in sets.keys() & words
+                       for phrase in sets[anchor])
 
     def pattern(self, fast: bool = True) -> re.Pattern[str] | regex.Pattern[str]:
         """``quick`` (for :func:`matchable` text) when ``fast``, else ``exact``."""
