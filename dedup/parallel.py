@@ -39,7 +39,6 @@ import importlib
 import itertools
 import multiprocessing
 import multiprocessing.pool
-import operator
 import os
 import pickle
 import sys
@@ -244,8 +243,10 @@ class DaskExecutor:
 
     name = "dask"
     # Documents per task: every task costs the scheduler and the client's event loop a few
-    # milliseconds (with chunks of 32, 14 of a 20,000-page run's 23 client CPU seconds)
-    chunk = 4 * BATCH
+    # milliseconds (with chunks of 32, 14 of a 20,000-page run's 23 client CPU seconds; with
+    # 128, 10.3 of 45 client and worker CPU seconds from a JSONL file, 8.6 with 256). A chunk
+    # of 256 generated pages is about a third of a second of a worker's time.
+    chunk = 8 * BATCH
 
     def __init__(self, jobs: int = 2, scheduler: str | None = None) -> None:
         try:
@@ -297,18 +298,18 @@ class DaskExecutor:
     def map_held(self, func: Task, items: Iterable[Any],
                  local: Callable[[Any], Any] | None = None) -> Iterator[Any]:
         """:meth:`map` of a ``func`` returning ``(small, big, seconds)``: ``big`` stays on the
-        worker that made it, and comes back as a future, which a later task can take as an
-        argument (Dask moves it between workers if it must, never through the client)."""
+        worker that made it. It comes back as a future of the whole result, which a later task
+        takes as an argument (Dask moves it between workers if it must, never through the
+        client; :func:`held` picks ``big`` out of it there): two tasks per item, not three."""
         client, state = self.client, self._state
 
         def submit(item: Any) -> tuple[Any, Any]:
             whole = client.submit(_dask_call, func, state, item, pure=False)
-            return (client.submit(_ends, whole, pure=False),
-                    client.submit(operator.itemgetter(1), whole, pure=False))
+            return client.submit(_ends, whole, pure=False), whole
 
         def result(futures: tuple[Any, Any]) -> Any:
-            (small, seconds), big = futures[0].result(), futures[1]
-            return small, big, seconds
+            (small, seconds), whole = futures[0].result(), futures[1]
+            return small, whole, seconds
 
         return _ordered(submit, result, items, 2 * self.jobs)
 
@@ -414,13 +415,19 @@ def prepare_to_finish(state: State, docs: list[Document]
     return keys, path, cleaner.take_stage_seconds()
 
 
-def finish_chunk(state: State, item: tuple[bytes | str, tuple[Any, ...]]
+def held(big: Any) -> Any:
+    """The ``big`` part of a :meth:`DaskExecutor.map_held` result as a later task receives it:
+    the whole ``(small, big, seconds)`` result there; anything else is the part itself."""
+    return big[1] if isinstance(big, tuple) else big
+
+
+def finish_chunk(state: State, item: tuple[Any, tuple[Any, ...]]
                  ) -> tuple[list[Finished], dict[str, float]]:
     """A chunk of :func:`prepare_to_finish` finished: its blob and the corpus stage's outcome
     of every document (``None`` without a corpus stage) in; each document's :class:`Finished`
     record (``state["removed"]``: with its ``--removed`` records) and the seconds out."""
     t0 = time.perf_counter()
-    blob, outcomes = item
+    blob, outcomes = held(item[0]), item[1]
     if isinstance(blob, str):  # a chunk file (see prepare_to_finish): read once, then removed
         with open(blob, "rb") as fh:
             data = fh.read()
