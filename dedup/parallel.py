@@ -243,10 +243,11 @@ class DaskExecutor:
 
     name = "dask"
     # Documents per task: every task costs the scheduler and the client's event loop a few
-    # milliseconds (with chunks of 32, 14 of a 20,000-page run's 23 client CPU seconds; with
-    # 128, 10.3 of 45 client and worker CPU seconds from a JSONL file, 8.6 with 256). A chunk
-    # of 256 generated pages is about a third of a second of a worker's time.
-    chunk = 8 * BATCH
+    # milliseconds (with chunks of 32, 14 of a 20,000-page run's 23 client CPU seconds; from a
+    # JSONL file, with 128: 10.3 of 45 client and worker CPU seconds, with 256: 8.4-8.9 of
+    # 41-48, with 512: 6.9-8.6 of 38-50). A chunk of 512 generated pages is about 0.7 s of a
+    # worker's time, well above what a task costs Dask.
+    chunk = 16 * BATCH
 
     def __init__(self, jobs: int = 2, scheduler: str | None = None) -> None:
         try:

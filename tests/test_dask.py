@@ -15,7 +15,10 @@ from dedup.corpus import GeneratorConfig, write_corpus
 from dedup.errors import ConfigError
 
 
-def test_dask_local_cluster_matches_the_local_engine(tmp_path: Path) -> None:
+def test_dask_local_cluster_matches_the_local_engine(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # five chunks, not one: held results, finishing tasks and corpus windows across chunks
+    monkeypatch.setattr(parallel.DaskExecutor, "chunk", 32)
     write_corpus(GeneratorConfig(docs=150, seed=4, split="test"), tmp_path / "c")
     docs = str(tmp_path / "c" / "docs.jsonl")
     out = {}
