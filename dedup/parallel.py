@@ -288,12 +288,23 @@ class DaskExecutor:
         # One copy of the model and counts per worker, not one per task.
         self._state = self.client.scatter(state, broadcast=True)
 
+    def _scattered(self, item: Any) -> Any:
+        """A chunk of documents sent to a worker ahead of its task, as a future: its texts go
+        from the client to a worker (straight, on a LocalCluster of ours) instead of inside
+        the task's description through the scheduler; not hashed (each chunk is sent once).
+        Any other item (a finishing task's held result and outcomes) is passed as it is."""
+        if not isinstance(item, Chunk):
+            return item
+        return self.client.scatter([item], hash=False,
+                                   direct=True if self._cluster is not None else None)[0]
+
     def map(self, func: Task, items: Iterable[Any],
             local: Callable[[Any], Any] | None = None) -> Iterator[Any]:
         """Results of ``func(state, item)`` in input order (``local`` is not used: the client
         does not take tasks)."""
         client, state = self.client, self._state
-        return _ordered(lambda item: client.submit(_dask_call, func, state, item, pure=False),
+        return _ordered(lambda item: client.submit(_dask_call, func, state,
+                                                   self._scattered(item), pure=False),
                         lambda fut: fut.result(), items, 2 * self.jobs)
 
     def map_held(self, func: Task, items: Iterable[Any],
@@ -305,7 +316,7 @@ class DaskExecutor:
         client, state = self.client, self._state
 
         def submit(item: Any) -> tuple[Any, Any]:
-            whole = client.submit(_dask_call, func, state, item, pure=False)
+            whole = client.submit(_dask_call, func, state, self._scattered(item), pure=False)
             return client.submit(_ends, whole, pure=False), whole
 
         def result(futures: tuple[Any, Any]) -> Any:

@@ -19,6 +19,16 @@ def test_dask_local_cluster_matches_the_local_engine(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # five chunks, not one: held results, finishing tasks and corpus windows across chunks
     monkeypatch.setattr(parallel.DaskExecutor, "chunk", 32)
+    sent: list[object] = []  # what went to the workers ahead of its task
+    scattered = parallel.DaskExecutor._scattered
+
+    def spy(self: parallel.DaskExecutor, item: object) -> object:
+        out = scattered(self, item)
+        if out is not item:
+            sent.append(item)
+        return out
+
+    monkeypatch.setattr(parallel.DaskExecutor, "_scattered", spy)
     write_corpus(GeneratorConfig(docs=150, seed=4, split="test"), tmp_path / "c")
     docs = str(tmp_path / "c" / "docs.jsonl")
     out = {}
@@ -35,6 +45,8 @@ def test_dask_local_cluster_matches_the_local_engine(tmp_path: Path,
             assert outcome.stats["peak_rss_mb"]["largest_worker"] > 10  # read from the workers
             assert outcome.stats["decision_rounds"]["engine"] == "rounds"
     assert out["dask"] == out["local"]
+    # every chunk of texts, and only those, was scattered: 5 to prepare (and the sample's)
+    assert len(sent) >= 5 and all(isinstance(c, parallel.Chunk) for c in sent)
 
 
 def test_cli_dask_engine_prints_the_dashboard(tmp_path: Path) -> None:
