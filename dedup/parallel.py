@@ -289,14 +289,17 @@ class DaskExecutor:
         self._state = self.client.scatter(state, broadcast=True)
 
     def _scattered(self, item: Any) -> Any:
-        """A chunk of documents sent to a worker ahead of its task, as a future: its texts go
-        from the client to a worker (straight, on a LocalCluster of ours) instead of inside
-        the task's description through the scheduler; not hashed (each chunk is sent once).
-        Any other item (a finishing task's held result and outcomes) is passed as it is."""
-        if not isinstance(item, Chunk):
+        """On a LocalCluster of ours, a chunk of documents sent straight to a worker ahead of
+        its task, as a future, instead of inside the task's description through the scheduler
+        (in this process); not hashed (each chunk is sent once). Scattered data has no
+        lineage: if its worker is lost, the tasks needing it fail instead of being run again.
+        So on a cluster given by ``--scheduler`` (its scheduler a process of its own, where a
+        lost worker is to be expected on a long run) a chunk travels inside its task, which
+        Dask can run again elsewhere; so does any other item (a finishing task's held result
+        and outcomes)."""
+        if self._cluster is None or not isinstance(item, Chunk):
             return item
-        return self.client.scatter([item], hash=False,
-                                   direct=True if self._cluster is not None else None)[0]
+        return self.client.scatter([item], hash=False, direct=True)[0]
 
     def map(self, func: Task, items: Iterable[Any],
             local: Callable[[Any], Any] | None = None) -> Iterator[Any]:

@@ -49,6 +49,34 @@ def test_dask_local_cluster_matches_the_local_engine(tmp_path: Path,
     assert len(sent) >= 5 and all(isinstance(c, parallel.Chunk) for c in sent)
 
 
+def test_a_cluster_given_by_its_scheduler_gets_the_chunks_inside_their_tasks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--scheduler``: nothing is scattered (a lost worker's tasks can be run again) and the
+    output is the local engine's."""
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(parallel.DaskExecutor, "chunk", 32)
+    scattered = parallel.DaskExecutor._scattered
+    passed: list[object] = []  # the chunks of documents, each sent inside its task
+
+    def spy(self: parallel.DaskExecutor, item: object) -> object:
+        out = scattered(self, item)
+        assert out is item, "a chunk was scattered"
+        if isinstance(item, parallel.Chunk):
+            passed.append(item)
+        return out
+
+    monkeypatch.setattr(parallel.DaskExecutor, "_scattered", spy)
+    write_corpus(GeneratorConfig(docs=100, seed=5, split="test"), tmp_path / "c")
+    docs = str(tmp_path / "c" / "docs.jsonl")
+    run_clean([docs], str(tmp_path / "local.jsonl"), Config(), engine="local", jobs=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        run_clean([docs], str(tmp_path / "remote.jsonl"), Config(), engine="dask",
+                  scheduler=cluster.scheduler_address)
+    assert len(passed) >= 4  # 100 documents in chunks of 32 (and the sample's)
+    assert (tmp_path / "remote.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+
+
 def test_cli_dask_engine_prints_the_dashboard(tmp_path: Path) -> None:
     src = tmp_path / "in.txt"
     line = "The harbour bridge reopened on Monday after eighteen months of repairs."
