@@ -172,12 +172,12 @@ class CorpusOutcome:
     parallel run's parent passes the columns on (:class:`Outcomes`) and the worker that
     finishes the documents makes the rows. Immutable; equal when the drops and clusters are."""
 
-    __slots__ = ("_cols", "_drops", "_hi", "_lo", "cluster")
+    __slots__ = ("_cluster", "_cols", "_drops", "_hi", "_lo")
 
     def __init__(self, drops: Iterable[DropRow], cluster: DocCluster) -> None:
         self._drops: tuple[DropRow, ...] | None = tuple(drops)
         self._cols, self._lo, self._hi = _NO_DROPS, 0, 0
-        self.cluster = cluster
+        self._cluster = cluster
 
     @classmethod
     def of_columns(cls, cols: DropColumns, lo: int, hi: int, cluster: DocCluster
@@ -186,8 +186,12 @@ class CorpusOutcome:
         out = cls.__new__(cls)
         out._drops = None
         out._cols, out._lo, out._hi = cols, lo, hi
-        out.cluster = cluster
+        out._cluster = cluster
         return out
+
+    @property
+    def cluster(self) -> DocCluster:
+        return self._cluster
 
     @property
     def drops(self) -> tuple[DropRow, ...]:

@@ -199,3 +199,5 @@ def test_outcomes_made_from_columns_travel_as_columns_and_make_the_same_rows(
     assert [o.drops for o in outcomes if o is not None] == \
         [o.drops for o in expected if o is not None]
     assert got == Outcomes(expected)
+    with pytest.raises(AttributeError):  # immutable
+        got[-1].cluster = DocCluster("other")  # type: ignore[misc, union-attr]
