@@ -131,13 +131,8 @@ class Phrases:
         non-word characters, so each of its words is a whole word of the :func:`matchable`
         text it matches in; a text none of whose words is an anchor holds no match. ``None``
         when a phrase has no word (it could match anywhere)."""
-        out = set()
-        for phrase in self.phrases:
-            found = _WORDS.findall(phrase)
-            if not found:
-                return None
-            out.add(max(found, key=len))
-        return frozenset(out)
+        sets = self.word_sets
+        return None if sets is None else frozenset(sets)
 
     @cached_property
     def word_sets(self) -> dict[str, tuple[frozenset[str], ...]] | None:
