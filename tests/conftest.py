@@ -6,10 +6,19 @@ from pathlib import Path
 import pytest
 
 from dedup.corpus import GeneratorConfig, generate
+from dedup.parallel import LocalExecutor
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "seed" / "000_07834c4afbc45afc.txt"
 SEED_EXPECTED = ROOT / "corpus" / "seed" / "000_07834c4afbc45afc.expected.txt"
+
+
+@pytest.fixture(autouse=True)
+def _small_local_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local parallel runs in tests send chunks of 8 documents: the tests' corpora are small,
+    and every chunk boundary (a chunk prepared here, the next by a worker) should be crossed
+    many times. The chunk size changes no output, only how the work is cut."""
+    monkeypatch.setattr(LocalExecutor, "chunk", 8)
 
 
 @pytest.fixture
