@@ -38,11 +38,11 @@ from .parallel import (
     prepare_chunk,
     prepare_to_finish,
 )
-from .records import Finished
+from .records import Finished, KeyColumns, KeyRef
 from .segment import segment
 from .signature import SketchCache
 from .staged import CorpusOutcome, Outcomes, StagedDeduper, corpus_deduper
-from .types import DROP, DocCluster, Document, Paragraph, Verdict, utf8_len
+from .types import DROP, CorpusKeys, DocCluster, Document, Paragraph, Verdict, utf8_len
 
 Stage = Callable[[Iterable[Document]], Iterator[Document]]
 T = TypeVar("T")
@@ -565,17 +565,25 @@ class Cleaner:
                 pass
             return None, None, worker.take_stage_seconds()
 
-        def keyed() -> Iterator[Document]:
+        def keyed() -> Iterator[tuple[Document, CorpusKeys | KeyRef | None]]:
+            """Each document with its keys: a chunk's columns (whole records) are read in
+            place, other records are made into keys; a chunk prepared here has its own."""
             for keys, blob, stage_seconds in ex.map_held(prepare_to_finish, send(), local=here):
                 add(stage_seconds)
                 t0 = time.perf_counter()
                 chunk = sent.popleft()
-                if keys is not None:
-                    for doc, k in zip(chunk, keys, strict=True):
-                        doc.corpus_keys = None if k is None else k.corpus_keys()
+                refs: Iterable[CorpusKeys | KeyRef | None]
+                if keys is None:
+                    refs = [doc.corpus_keys for doc in chunk]
+                    for doc in chunk:
+                        doc.corpus_keys = None
+                elif isinstance(keys, KeyColumns):
+                    refs = map(KeyRef, itertools.repeat(keys), range(len(chunk)))
+                else:
+                    refs = [None if k is None else k.corpus_keys() for k in keys]
                 prepared.append((chunk, blob))
                 seconds["transfer"] = seconds.get("transfer", 0.0) + time.perf_counter() - t0
-                yield from chunk
+                yield from zip(chunk, refs, strict=True)
 
         timer = _Timer()
 
@@ -584,8 +592,8 @@ class Cleaner:
             prepared here is finished here, straight away."""
             upstream = timer.wrap("upstream", keyed())
             pairs: Iterator[tuple[Document, CorpusOutcome | None]] = (
-                timer.wrap("corpus", corpus.outcomes(upstream)) if corpus is not None
-                else ((d, None) for d in upstream))
+                timer.wrap("corpus", corpus.keyed_outcomes(upstream)) if corpus is not None
+                else ((d, None) for d, _ in upstream))
             outcomes: list[CorpusOutcome | None] = []
             for doc, outcome in pairs:
                 if outcome is not None:

@@ -39,6 +39,7 @@ decided again without them (see :meth:`StagedDeduper._decide`).
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -55,12 +56,12 @@ from .crossdoc import (
     _doc_keys,
     best_cluster,
     corpus_keys,
-    group_keys,
     grow_runs,
     similarities,
 )
 from .decide import decide_rounds, exact_groups, index_ranges
 from .index import CorpusIndex
+from .records import KeyColumns, KeyRef
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict, instances
 
 WINDOW = 256  # documents decided together (at most MARKS, so checkpoints find their marks)
@@ -270,33 +271,49 @@ class Crowded(Exception):
     """A window whose candidate pairs would be quadratic (see the module doc)."""
 
 
-def window_rows(keys: Sequence[CorpusKeys]) -> Rows:
-    """The rows of a window from its documents' corpus keys."""
-    doc: list[int] = []
-    pos: list[int] = []
-    para: list[int] = []
-    start: list[int] = []
-    sets: list[np.ndarray] = []
-    band_rows: list[np.ndarray] = []
-    groups: list[np.ndarray] = []
-    for j, ck in enumerate(keys):
-        if not ck.longs or ck.keys32 is None:
+def window_columns(keys: Sequence[CorpusKeys | KeyRef | None]) -> KeyColumns:
+    """The columns of a window's documents: a run of documents whose keys are consecutive
+    documents of one chunk's columns is a slice of them (no per-document work), any other
+    document's keys are made into columns (``None``: a document without keys)."""
+    parts: list[KeyColumns] = []
+    plain: list[CorpusKeys | None] = []
+    i, n = 0, len(keys)
+    while i < n:
+        k = keys[i]
+        if not isinstance(k, KeyRef):
+            plain.append(k)
+            i += 1
             continue
-        first = len(doc)
-        mine = [ck.sets[k] for k in ck.longs]
-        doc.extend([j] * len(mine))
-        pos.extend(ck.longs)
-        para.extend(ck.content[k] for k in ck.longs)
-        start.extend([first] * len(mine))
-        sets.extend(mine)
-        band = np.asarray(ck.keys32, dtype=np.uint64).reshape(len(ck.longs), -1)
-        band_rows.append(band)
-        groups.append(ck.groups if ck.groups is not None else group_keys(mine, band))
-    keys_arr = (np.concatenate(band_rows) if band_rows else np.empty((0, 0), dtype=np.uint64))
-    return Rows(np.asarray(doc, dtype=np.int64), np.asarray(pos, dtype=np.int64),
-                np.asarray(para, dtype=np.int64), np.asarray(start, dtype=np.int64),
-                tuple(sets), keys_arr,
-                np.concatenate(groups) if groups else np.empty(0, dtype=np.uint64))
+        if plain:
+            parts.append(KeyColumns.of_keys(plain))
+            plain = []
+        cols, lo = k.columns, k.j
+        end = i + 1
+        while end < n:
+            nxt = keys[end]
+            if not (isinstance(nxt, KeyRef) and nxt.columns is cols
+                    and nxt.j == lo + end - i):
+                break
+            end += 1
+        parts.append(cols.slice(lo, lo + end - i))
+        i = end
+    if plain or not parts:
+        parts.append(KeyColumns.of_keys(plain))
+    return KeyColumns.join(parts)
+
+
+def window_rows(cols: KeyColumns) -> Rows:
+    """The rows of a window from its documents' key columns."""
+    n_rows = np.diff(cols.row_start)
+    doc = np.repeat(np.arange(len(n_rows), dtype=np.int64), n_rows)
+    start = cols.row_start[:-1][doc]
+    para = cols.para[cols.content_start[:-1][doc] + cols.long_pos]
+    bounds = cols.set_start.tolist()
+    values = cols.values
+    sets = tuple(values[a:b] for a, b in itertools.pairwise(bounds))
+    return Rows(doc, np.asarray(cols.long_pos, dtype=np.int64),
+                para.astype(np.int64, copy=False), start.astype(np.int64, copy=False), sets,
+                np.asarray(cols.keys, dtype=np.uint64), np.asarray(cols.groups, dtype=np.uint64))
 
 
 def _bucket_pairs(keys: np.ndarray, owner: np.ndarray, crowded: int, compiled: bool = True
@@ -440,30 +457,41 @@ class StagedDeduper(CorpusDeduper):
         documents are not changed (their ``corpus_keys`` are used up). A document may come
         without its paragraphs (the parent of a parallel run holds only the keys): nothing here
         reads them."""
+        return self.keyed_outcomes(_taken_keys(docs))
+
+    def keyed_outcomes(self, keyed: Iterable[tuple[Document, CorpusKeys | KeyRef | None]]
+                       ) -> Iterator[tuple[Document, CorpusOutcome]]:
+        """:meth:`outcomes` of documents given with their keys (a :class:`KeyRef` into a
+        chunk's columns, as the parent of a parallel run receives them; ``None``: made here
+        from the document)."""
         window: deque[Document] = deque()
+        keys: list[CorpusKeys | KeyRef | None] = []
         chars = 0
-        for doc in docs:
+        for doc, k in keyed:
             window.append(doc)
+            keys.append(k)
             chars += len(doc.text)
             if len(window) >= self.window or chars >= WINDOW_CHARS:
-                yield from self._decided(window)
+                yield from self._decided(window, keys)
+                keys = []
                 chars = 0
-        yield from self._decided(window)
+        yield from self._decided(window, keys)
 
-    def _decided(self, window: deque[Document]) -> Iterator[tuple[Document, CorpusOutcome]]:
+    def _decided(self, window: deque[Document], keys: list[CorpusKeys | KeyRef | None]
+                 ) -> Iterator[tuple[Document, CorpusOutcome]]:
         """The window's documents decided, then handed on one by one (and let go of)."""
-        outcomes = deque(self._window(list(window))) if window else deque()
+        outcomes = deque(self._window(list(window), keys)) if window else deque()
         while window:
             yield window.popleft(), outcomes.popleft()
 
-    def _window(self, docs: list[Document]) -> list[CorpusOutcome]:
-        keys = [d.corpus_keys if d.corpus_keys is not None else corpus_keys(d, self.cfg)
-                for d in docs]
-        for doc in docs:
-            doc.corpus_keys = None
+    def _window(self, docs: list[Document], given: list[CorpusKeys | KeyRef | None]
+                ) -> list[CorpusOutcome]:
+        keys = [k if k is not None else corpus_keys(d, self.cfg)
+                for d, k in zip(docs, given, strict=True)]
+        cols = window_columns(keys)
         out: list[CorpusOutcome] = []
         while docs:
-            docs, keys = self._decide(docs, keys, out)
+            docs, keys, cols = self._decide(docs, keys, cols, out)
         return out
 
     def _reference(self, doc: Document, ck: CorpusKeys) -> CorpusOutcome:
@@ -486,8 +514,9 @@ class StagedDeduper(CorpusDeduper):
         assert doc.cluster is not None
         return CorpusOutcome(tuple(drops), doc.cluster)
 
-    def _decide(self, docs: list[Document], keys: list[CorpusKeys], out: list[CorpusOutcome]
-                ) -> tuple[list[Document], list[CorpusKeys]]:
+    def _decide(self, docs: list[Document], keys: list[CorpusKeys | KeyRef],
+                cols: KeyColumns, out: list[CorpusOutcome]
+                ) -> tuple[list[Document], list[CorpusKeys | KeyRef], KeyColumns]:
         """Decide a window (module doc); returns the documents left to decide again (none,
         unless a document was dropped). With ``corpus.documents = "drop"`` a document that
         joins a cluster adds nothing to the index: when a later row of the window was dropped
@@ -496,15 +525,16 @@ class StagedDeduper(CorpusDeduper):
         candidates, and every other drop's target is still there and still the best).
         Appends each decided document's outcome to ``out``."""
         cfg, index = self.cfg, self.index
-        rows = window_rows(keys)
+        rows = window_rows(cols)
         try:
             long = decide_long(rows, index, cfg, self._record, self.crowded)
         except Crowded:
             self.crowded_windows += 1
             for doc, ck in zip(docs, keys, strict=True):
                 self._mark(doc)
-                out.append(self._reference(doc, ck))
-            return [], []
+                plain = ck.corpus_keys() if isinstance(ck, KeyRef) else ck
+                out.append(self._reference(doc, plain or corpus_keys(doc, cfg)))
+            return [], [], cols
         self.rounds.append(long.rounds)
         self.remainder += long.remainder
         p = long.prior
@@ -513,7 +543,7 @@ class StagedDeduper(CorpusDeduper):
         prior = np.asarray([self._record(r)[:2] for r in long.prior_rows.tolist()],
                            dtype=np.int64).reshape(-1, 2)
         pd, pl = prior[:, 0], prior[:, 1]
-        content = window_content(keys)
+        content = window_content(cols)
         at_row = content.start[rows.doc] + rows.pos  # each row's content position
         hdoc = np.full(len(content.line), -1, dtype=np.int64)
         hline = np.full(len(content.line), -1, dtype=np.int64)
@@ -529,20 +559,19 @@ class StagedDeduper(CorpusDeduper):
         referenced = np.zeros(len(docs), dtype=bool)  # a later row drops against the document
         referenced[rows.doc[w]] = True
         drop_mode = cfg.corpus.documents == "drop"
-        steps = doc_steps(content, hdoc, hline, hsim, self._prior_shorts(keys, rows, long, pd),
+        steps = doc_steps(content, hdoc, hline, hsim, self._prior_shorts(cols, rows, long, pd),
                           index.doc_cluster.view(), index.doc_tokens.view(), referenced, base,
                           cfg.corpus.document_threshold, drop_mode)
         m = steps.decided
-        out.extend(self._outcomes(docs[:m], keys[:m], content, steps, base, drop_mode))
-        _window_adds(index, self.marks, docs[:m], keys[:m], rows, long, content, steps,
-                     drop_mode)
+        out.extend(self._outcomes(docs[:m], content, steps, base, drop_mode))
+        _window_adds(index, self.marks, docs[:m], rows, long, content, steps, drop_mode)
         if m < len(docs):
             self.restarts += 1
-            return docs[m:], keys[m:]
-        return [], []
+            return docs[m:], keys[m:], cols.slice(m, len(docs))
+        return [], [], cols
 
-    def _outcomes(self, docs: list[Document], keys: list[CorpusKeys], content: Content,
-                  steps: Steps, base: int, drop_mode: bool) -> list[CorpusOutcome]:
+    def _outcomes(self, docs: list[Document], content: Content, steps: Steps, base: int,
+                  drop_mode: bool) -> list[CorpusOutcome]:
         """The decided documents' outcomes: their drops in paragraph order, their clusters."""
         index = self.index
         m = len(docs)
@@ -570,17 +599,19 @@ class StagedDeduper(CorpusDeduper):
         ends = np.cumsum(np.bincount(hit_doc, minlength=m)).tolist()
         out: list[CorpusOutcome] = []
         first = 0
-        for j, ck in enumerate(keys):
+        starts = content.start.tolist()
+        for j in range(m):
             lo, first = first, ends[j]
             cl = clusters[j]
             similarity = 1.0 if cl < 0 else round(sims[j], 4)
             cluster = DocCluster(cl_ids[j], cl >= 0, similarity, base + j if cl < 0 else cl,
                                  totals[j])
             if drop_mode and cl >= 0:
-                at = int(content.start[j])
-                held = steps.hdoc[at:at + len(ck.content)].tolist()
+                at, to = starts[j], starts[j + 1]
+                held = steps.hdoc[at:to].tolist()
+                paras = content.para[at:to].tolist()
                 drops = list(cols.rows(lo, first, f"document cluster {cl_ids[j]}"))
-                drops.extend((ck.content[k], DOCUMENT, similarity, cl_ids[j], 0,
+                drops.extend((paras[k], DOCUMENT, similarity, cl_ids[j], 0,
                               f"near-duplicate of document {cl_ids[j]}")
                              for k, d in enumerate(held) if d < 0)
                 drops.sort()
@@ -589,7 +620,7 @@ class StagedDeduper(CorpusDeduper):
                 out.append(CorpusOutcome.of_columns(cols, lo, first, cluster))
         return out
 
-    def _prior_shorts(self, keys: Sequence[CorpusKeys], rows: Rows, long: LongDecision,
+    def _prior_shorts(self, cols: KeyColumns, rows: Rows, long: LongDecision,
                       prior_doc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For every short line of the window and every earlier-window document its document's
         long paragraphs were dropped against, the first line of that document with the same
@@ -601,16 +632,13 @@ class StagedDeduper(CorpusDeduper):
         hit = (long.target >= 0) & (long.target < long.prior)
         # the distinct (window document, earlier document) pairs of the drops against the index
         pairs = np.unique((rows.doc[hit] << 32) | prior_doc[long.target[hit]])
-        mine = pairs >> 32
-        shorts = {j: np.fromiter(keys[j].short_hash.values(), dtype=np.uint64,
-                                 count=len(keys[j].short_hash))
-                  for j in np.unique(mine).tolist()}
-        sizes = np.fromiter((len(shorts[j]) for j in mine.tolist()), dtype=np.int64,
-                            count=len(mine))
+        mine = (pairs >> 32).astype(np.int64)
+        lo, hi = cols.short_start[mine], cols.short_start[mine + 1]
+        sizes = hi - lo
         if not sizes.sum():
             return _prior_empty()
         # every (short line hash, earlier document) asked about, once
-        hashes = np.concatenate([shorts[j] for j in mine.tolist()])
+        hashes = np.asarray(cols.short_hash, dtype=np.uint64)[index_ranges(lo, hi)]
         docs = np.repeat(pairs & _U32, sizes)
         order = np.lexsort((docs, hashes))
         hashes, docs = hashes[order], docs[order]
@@ -650,33 +678,21 @@ class Content:
     short_start: np.ndarray  # int64 (documents + 1): where document j's are in ``shorts``
 
 
-def window_content(keys: Sequence[CorpusKeys]) -> Content:
+def window_content(cols: KeyColumns) -> Content:
     """The window's content positions (a paragraph's line is its index plus one: a document
     may come without its paragraphs, as the parent of a parallel run holds them)."""
-    paras: list[int] = []
-    tokens: list[int] = []
-    shorts: list[int] = []
-    hashes: list[int] = []
-    start = [0]
-    short_start = [0]
-    for ck in keys:
-        at = start[-1]
-        paras.extend(ck.content)
-        tokens.extend(ck.tokens)
-        shorts.extend([at + k for k in ck.short_hash])
-        hashes.extend(ck.short_hash.values())
-        start.append(at + len(ck.content))
-        short_start.append(len(shorts))
-    q = start[-1]
-    short_at = np.asarray(shorts, dtype=np.int64)
+    start = np.asarray(cols.content_start, dtype=np.int64)
+    q = int(start[-1])
+    n_short = np.diff(cols.short_start)
+    short_at = start[:-1][np.repeat(np.arange(len(n_short)), n_short)] + cols.short_pos
     short = np.zeros(q, dtype=bool)
     short[short_at] = True
     hash_ = np.zeros(q, dtype=np.uint64)
-    hash_[short_at] = np.asarray(hashes, dtype=np.uint64)
-    para = np.asarray(paras, dtype=np.int64)
-    return Content(np.asarray(start, dtype=np.int64), para, para + 1,
-                   np.asarray(tokens, dtype=np.int64),
-                   short, hash_, short_at, np.asarray(short_start, dtype=np.int64))
+    hash_[short_at] = cols.short_hash
+    para = np.asarray(cols.para, dtype=np.int64)
+    return Content(start, para, para + 1, np.asarray(cols.tokens, dtype=np.int64), short, hash_,
+                   short_at.astype(np.int64, copy=False),
+                   np.asarray(cols.short_start, dtype=np.int64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -778,8 +794,8 @@ def _doc_steps(content: Content, hdoc: np.ndarray, hline: np.ndarray, hsim: np.n
 
 
 def _window_adds(index: CorpusIndex, marks: OrderedDict[int, tuple[int, int]],
-                 docs: Sequence[Document], keys: Sequence[CorpusKeys], rows: Rows,
-                 long: LongDecision, content: Content, steps: Steps, drop_mode: bool) -> None:
+                 docs: Sequence[Document], rows: Rows, long: LongDecision, content: Content,
+                 steps: Steps, drop_mode: bool) -> None:
     """What the decided documents add to the index, written in one go (nothing in a window
     reads its own documents' entries from the index: they are answered from the window's
     tables), and the checkpoint marks before each of them (``CorpusDeduper._mark``). The same
@@ -879,3 +895,10 @@ def corpus_deduper(cfg: Config, index: CorpusIndex, canonical: frozenset[int] = 
 __all__ = ["CROWDED", "WINDOW", "Content", "CorpusOutcome", "Crowded", "DropColumns",
            "LongDecision", "Outcomes", "Rows", "StagedDeduper", "Steps", "corpus_deduper",
            "decide_long", "decision_rounds", "doc_steps", "window_content", "window_rows"]
+
+
+def _taken_keys(docs: Iterable[Document]) -> Iterator[tuple[Document, CorpusKeys | None]]:
+    """Each document with its keys, which it lets go of (they are used once)."""
+    for doc in docs:
+        keys, doc.corpus_keys = doc.corpus_keys, None
+        yield doc, keys

@@ -4,6 +4,7 @@ immutable, and its codec refuses another format version."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import pickle
 
 import numpy as np
@@ -15,7 +16,7 @@ from dedup.config import Config
 from dedup.corpus import GeneratorConfig, generate
 from dedup.errors import ConfigError
 from dedup.pipeline import Cleaner
-from dedup.records import FORMAT, KeysChunk, Prepared, PreparedKeys, decode
+from dedup.records import FORMAT, KeyColumns, KeysChunk, Prepared, PreparedKeys, decode
 from dedup.segment import BLANK
 from dedup.staged import CorpusOutcome, DropColumns, Outcomes
 from dedup.types import DocCluster, Document, Paragraph
@@ -201,3 +202,69 @@ def test_outcomes_made_from_columns_travel_as_columns_and_make_the_same_rows(
     assert got == Outcomes(expected)
     with pytest.raises(AttributeError):  # immutable
         got[-1].cluster = DocCluster("other")  # type: ignore[misc, union-attr]
+
+
+@st.composite
+def _whole_keys(draw: st.DrawFn) -> PreparedKeys | None:
+    """A record as the corpus keys make it: one set, band-key row and group per long
+    paragraph (none without), a hash per short line."""
+    if draw(st.integers(0, 4)) == 0:
+        return None
+    content = tuple(draw(st.lists(st.integers(0, 80), max_size=6)))
+    longs = tuple(sorted(draw(st.sets(st.integers(0, max(len(content) - 1, 0)), max_size=3))
+                         if content else ()))
+    sets = [draw(st.lists(st.integers(0, 2**32 - 1), max_size=5)) for _ in longs]
+    top = draw(st.sampled_from([2**32 - 1, 2**64 - 1]))
+    shorts = tuple(k for k in range(len(content)) if k not in longs)
+    return PreparedKeys(
+        content, tuple(draw(st.lists(st.integers(0, 500), min_size=len(content),
+                                     max_size=len(content)))),
+        longs, longs, np.array([len(s) for s in sets], dtype=np.int64),
+        np.array([v for s in sets for v in s], dtype=np.uint32),
+        np.array(draw(st.lists(st.integers(0, top), min_size=2 * len(longs),
+                               max_size=2 * len(longs))), dtype=np.uint64).reshape(-1, 2)
+        if longs else None,
+        shorts, tuple(draw(st.lists(st.integers(0, 2**64 - 1), min_size=len(shorts),
+                                    max_size=len(shorts)))),
+        np.array(draw(st.lists(st.integers(0, 2**64 - 1), min_size=len(longs),
+                               max_size=len(longs))), dtype=np.uint64) if longs else None)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_whole_keys(), max_size=8), st.data())
+def test_whole_records_travel_as_columns_and_slice_and_join_back(
+        keys: list[PreparedKeys | None], data: st.DataObject) -> None:
+    """Whole records come back as columns: equal records, read-only; any slice of the columns
+    holds its documents' records, and the slices joined are the whole again."""
+    got = pickle.loads(pickle.dumps(KeysChunk(keys)))
+    assert isinstance(got, KeyColumns)
+    assert len(got) == len(keys) and all(map(_same_keys, got, keys))
+    for name in KeyColumns.__slots__:
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(got, name)[:1] = 0
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(keys)), max_size=3)))
+    bounds = [0, *cuts, len(keys)]
+    parts = [got.slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
+    for part, lo, hi in zip(parts, bounds[:-1], bounds[1:], strict=True):
+        assert all(map(_same_keys, part, keys[lo:hi]))
+    joined = KeyColumns.join(parts)
+    assert all(np.array_equal(getattr(joined, n), getattr(got, n)) for n in KeyColumns.__slots__)
+    # pieces that travelled as chunks of their own (one may hold no band keys at all)
+    pieces = [pickle.loads(pickle.dumps(KeysChunk(keys[lo:hi])))
+              for lo, hi in itertools.pairwise(bounds) if hi > lo]
+    if pieces:
+        rejoined = KeyColumns.join(pieces)
+        assert len(rejoined) == len(keys) and all(map(_same_keys, rejoined, keys))
+    assert KeyColumns.of_records(keys) is not None
+    plain = [None if k is None else k.corpus_keys() for k in keys]
+    made = KeyColumns.of_keys(plain)
+    assert all(np.array_equal(getattr(made, n), getattr(got, n)) for n in KeyColumns.__slots__)
+
+
+def test_the_stages_keys_travel_as_columns() -> None:
+    """The keys the per-document stages make are whole: a chunk of them travels as columns."""
+    docs = _prepared(20)
+    chunk = KeysChunk(None if d.corpus_keys is None else PreparedKeys.of(d.corpus_keys)
+                      for d in docs)
+    got = pickle.loads(pickle.dumps(chunk))
+    assert isinstance(got, KeyColumns) and all(map(_same_keys, got, chunk))

@@ -4,6 +4,7 @@ on the generated corpus, the seed, and random corpora full of planted copies and
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 import random
@@ -21,14 +22,16 @@ from dedup.corpus import GeneratorConfig, generate
 from dedup.crossdoc import MARKS, CorpusDeduper, similarities
 from dedup.index import CorpusIndex
 from dedup.pipeline import Cleaner
+from dedup.records import KeyColumns, KeyRef, KeysChunk, PreparedKeys
 from dedup.staged import (
     CROWDED,
     CorpusOutcome,
     StagedDeduper,
     corpus_deduper,
     decision_rounds,
+    window_columns,
 )
-from dedup.types import DocCluster, Document, Verdict
+from dedup.types import CorpusKeys, DocCluster, Document, Verdict
 
 CFG = Config().replace(boilerplate={"enabled": False})
 WORDS = [
@@ -301,3 +304,68 @@ def test_an_outcome_travels_as_plain_values_and_applies_to_its_document() -> Non
     applied = outcome.apply(fresh[1])
     assert [p.verdict for p in applied.paragraphs] == [p.verdict for p in docs[1].paragraphs]
     assert applied.cluster == docs[1].cluster and applied.cluster.duplicate
+
+
+def _keyed_by_chunks(blob: bytes, cuts: list[int]) -> list[tuple[Document, KeyRef | None]]:
+    """The documents with their keys as a parallel run's parent gets them: each chunk's records
+    through the codec as columns, each document a reference into its chunk's."""
+    docs = pickle.loads(blob)
+    out: list[tuple[Document, KeyRef | None]] = []
+    bounds = [0, *sorted(set(cuts)), len(docs)]
+    for lo, hi in itertools.pairwise(bounds):
+        chunk = docs[lo:hi]
+        if not chunk:
+            continue
+        cols = pickle.loads(pickle.dumps(KeysChunk(
+            PreparedKeys.of(d.corpus_keys) if d.corpus_keys is not None else None
+            for d in chunk)))
+        assert isinstance(cols, KeyColumns)
+        for j, doc in enumerate(chunk):
+            doc.corpus_keys = None
+            out.append((doc, KeyRef(cols, j)))
+    return out
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 240), max_size=6), st.sampled_from([7, 64, MARKS]),
+       st.booleans())
+def test_keys_given_as_chunk_columns_decide_as_the_documents_own(
+        generated: bytes, cuts: list[int], window: int, drop: bool) -> None:
+    """The parent of a parallel run gives the corpus stage each document's keys as a reference
+    into its chunk's columns, windows spanning chunks anywhere: the same outcomes, and the same
+    index, as the documents' own keys."""
+    cfg = Config().replace(corpus={"documents": "drop"}) if drop else Config()
+    own_index, col_index = CorpusIndex(cfg), CorpusIndex(cfg)
+    own = list(StagedDeduper(cfg, own_index, window=window).outcomes(pickle.loads(generated)))
+    got = list(StagedDeduper(cfg, col_index, window=window).keyed_outcomes(
+        _keyed_by_chunks(generated, cuts)))
+    assert [o for _, o in got] == [o for _, o in own]
+    assert col_index.bands.compact().tobytes() == own_index.bands.compact().tobytes()
+    assert col_index.exact.compact().tobytes() == own_index.exact.compact().tobytes()
+    assert col_index.row_doc.view().tobytes() == own_index.row_doc.view().tobytes()
+    own_index.close()
+    col_index.close()
+
+
+def test_window_columns_join_chunk_slices_and_plain_keys_alike(generated: bytes) -> None:
+    """A window mixing references into two chunks' columns and documents' own keys (a chunk
+    prepared in the parent) has the columns of all of them made from their own keys."""
+    docs = pickle.loads(generated)[:40]
+    plain = [d.corpus_keys for d in docs]
+    keyed = _keyed_by_chunks(pickle.dumps(docs), [13, 27])
+    mixed: list[CorpusKeys | KeyRef | None] = [k for _, k in keyed]
+    mixed[20:25] = plain[20:25]
+    want = KeyColumns.of_keys(plain)
+    got = window_columns(mixed)
+    for name in KeyColumns.__slots__:
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    for j, own in enumerate(plain):  # and each document's keys read back are its own
+        back = got.corpus_keys(j)
+        assert (back is None) == (own is None)
+        if back is None or own is None:
+            continue
+        assert (back.content, back.tokens, back.longs, back.short_hash) == \
+            (own.content, own.tokens, own.longs, own.short_hash)
+        assert all(np.array_equal(back.sets[k], own.sets[k]) for k in own.longs)
+        assert (back.keys32 is None) == (own.keys32 is None)
+        assert own.keys32 is None or np.array_equal(back.keys32, own.keys32)
