@@ -39,7 +39,6 @@ decided again without them (see :meth:`StagedDeduper._decide`).
 from __future__ import annotations
 
 import importlib
-import itertools
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -89,12 +88,19 @@ class Rows:
     pos: np.ndarray  # int64: its position in the document's content
     para: np.ndarray  # int64: its paragraph (0-based line) in the document
     start: np.ndarray  # int64: the first row of its document
-    sets: tuple[np.ndarray, ...]  # its sorted unique 32-bit shingle set
+    set_start: np.ndarray  # int64 (rows + 1): its sorted unique 32-bit shingle set in ``values``
+    values: np.ndarray  # uint32: the sets, row after row
     keys: np.ndarray  # uint64 (rows, bands): its 32-bit band keys
     groups: np.ndarray  # uint64: its exact-group key (crossdoc.group_keys)
 
     def __len__(self) -> int:
         return len(self.doc)
+
+    def sets(self, rows: np.ndarray) -> list[np.ndarray]:
+        """The shingle sets of ``rows`` (views of ``values``)."""
+        bounds, values = self.set_start, self.values
+        return [values[a:b] for a, b in zip(bounds[rows].tolist(), bounds[rows + 1].tolist(),
+                                            strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,11 +314,9 @@ def window_rows(cols: KeyColumns) -> Rows:
     doc = np.repeat(np.arange(len(n_rows), dtype=np.int64), n_rows)
     start = cols.row_start[:-1][doc]
     para = cols.para[cols.content_start[:-1][doc] + cols.long_pos]
-    bounds = cols.set_start.tolist()
-    values = cols.values
-    sets = tuple(values[a:b] for a, b in itertools.pairwise(bounds))
     return Rows(doc, np.asarray(cols.long_pos, dtype=np.int64),
-                para.astype(np.int64, copy=False), start.astype(np.int64, copy=False), sets,
+                para.astype(np.int64, copy=False), start.astype(np.int64, copy=False),
+                np.asarray(cols.set_start, dtype=np.int64), cols.values,
                 np.asarray(cols.keys, dtype=np.uint64), np.asarray(cols.groups, dtype=np.uint64))
 
 
@@ -361,8 +365,7 @@ def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
     rep_keys = rows.keys[rep] if n else rows.keys
     # candidates among the window's groups (all pairs of representatives, any documents)
     ws, wd = _bucket_pairs(rep_keys.ravel(), np.repeat(np.arange(g), bands), crowded)
-    wsim = similarities([rows.sets[i] for i in rep[ws].tolist()],
-                        [rows.sets[i] for i in rep[wd].tolist()])
+    wsim = similarities(rows.sets(rep[ws]), rows.sets(rep[wd]))
     keep = wsim >= threshold
     ws, wd, wsim = ws[keep], wd[keep], wsim[keep]
     # candidates among the index's kept rows
@@ -373,7 +376,7 @@ def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
         if len(q):
             pairs = np.unique(((q // bands).astype(np.int64) << 32) | found.astype(np.int64))
             ps, pr = pairs >> 32, pairs & _U32
-            psim = similarities([rows.sets[i] for i in rep[ps].tolist()],
+            psim = similarities(rows.sets(rep[ps]),
                                 [record(r)[2] for r in pr.tolist()])
             keep = psim >= threshold
             ps, pr, psim = ps[keep], pr[keep], psim[keep]
@@ -837,7 +840,8 @@ def _window_adds(index: CorpusIndex, marks: OrderedDict[int, tuple[int, int]],
     row_ids = first_row + np.arange(len(entry_doc))
     row_doc = base + entry_doc
     sizes = np.full(len(entry_doc), 2, dtype=np.int64)
-    sizes[longs] = [len(rows.sets[r]) for r in entry_item[longs].tolist()]
+    long_items = entry_item[longs]
+    sizes[longs] = rows.set_start[long_items + 1] - rows.set_start[long_items]
     ends = np.cumsum(sizes)
     flat = np.empty(int(ends[-1]), dtype=np.uint32)
     # a short line's payload is its 64-bit key hash as two uint32 (low, high); the long
@@ -847,7 +851,8 @@ def _window_adds(index: CorpusIndex, marks: OrderedDict[int, tuple[int, int]],
     long_values = np.ones(len(flat), dtype=bool)
     long_values[short_at] = long_values[short_at + 1] = False
     if longs.any():
-        flat[long_values] = np.concatenate([rows.sets[r] for r in entry_item[longs].tolist()])
+        flat[long_values] = rows.values[index_ranges(rows.set_start[long_items],
+                                                     rows.set_start[long_items + 1])]
     flat[short_at] = hashes & np.uint64(_U32)
     flat[short_at + 1] = hashes >> np.uint64(32)
     got = index.add_rows_flat(row_doc, content.line[position], sizes, flat)
