@@ -34,6 +34,9 @@
  * of the row's uint32 set, then of its uint64 band keys; ``keys`` C-contiguous uint64 of
  * len(sets) rows, ``out`` uint64.
  *
+ * level_lookup(level, queries): the corpus index's band-key look-up in one sorted level
+ * (reference: index.KeyTable.lookup(..., compiled=False)); see below.
+ *
  * Plain C against the Python C API and the buffer protocol: no numpy headers are needed.
  */
 #define PY_SSIZE_T_CLEAN
@@ -608,6 +611,86 @@ done:
     return result;
 }
 
+/* The first position from ``lo`` on whose value is at least ``t`` in the sorted ``a``: a
+ * galloping search (steps doubling from ``lo``, then a binary search in the last step), so
+ * sorted targets cost log of the distance between them, not of the array. */
+static Py_ssize_t lower_from(const uint64_t *a, Py_ssize_t n, Py_ssize_t lo, uint64_t t) {
+    if (lo >= n || a[lo] >= t) return lo;
+    Py_ssize_t step = 1, hi = lo + 1;
+    while (hi < n && a[hi] < t) {  /* a[lo] < t throughout */
+        lo = hi;
+        step <<= 1;
+        hi = lo + step;
+    }
+    if (hi > n) hi = n;
+    lo++;
+    while (lo < hi) {  /* the first of lo..hi-1 at least t, else hi */
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < t) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* level_lookup(level, queries): ``level`` (uint64, sorted) holds entries ``key << 32 | row``,
+ * ``queries`` (uint64, sorted) ``key << 32 | position``; returns a bytes object of uint64
+ * ``position << 32 | row``, one for every entry of ``level`` whose key is a query's, in
+ * query order then level order (the caller sorts them into position order). Each query's
+ * first entry is found by galloping on from the last one's. ValueError when the queries are
+ * not sorted. */
+static PyObject *level_lookup(PyObject *self, PyObject *args) {
+    PyObject *olevel, *oqueries;
+    if (!PyArg_ParseTuple(args, "OO", &olevel, &oqueries)) return NULL;
+    Py_buffer lv, qv;
+    if (PyObject_GetBuffer(olevel, &lv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
+    if (PyObject_GetBuffer(oqueries, &qv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        PyBuffer_Release(&lv);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    uint64_t *out = NULL;
+    if (!of_kind(&lv, 8, "QL") || !of_kind(&qv, 8, "QL")) {
+        PyErr_SetString(PyExc_ValueError, "level_lookup: level and queries uint64");
+        goto done;
+    }
+    const uint64_t *level = lv.buf, *queries = qv.buf;
+    const Py_ssize_t n = lv.len / 8, nq = qv.len / 8;
+    for (Py_ssize_t j = 1; j < nq; j++) {
+        if (queries[j] < queries[j - 1]) {
+            PyErr_SetString(PyExc_ValueError, "level_lookup: queries must be sorted");
+            goto done;
+        }
+    }
+    Py_ssize_t cap = 1024, used = 0, at = 0;
+    out = PyMem_Malloc(sizeof(uint64_t) * (size_t)cap);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < nq && at < n; j++) {
+        const uint64_t key = queries[j] >> 32, position = queries[j] & 0xFFFFFFFFull;
+        at = lower_from(level, n, at, key << 32);
+        for (Py_ssize_t k = at; k < n && (level[k] >> 32) == key; k++) {
+            if (used == cap) {
+                uint64_t *grown = PyMem_Realloc(out, sizeof(uint64_t) * (size_t)(2 * cap));
+                if (grown == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                out = grown;
+                cap *= 2;
+            }
+            out[used++] = position << 32 | (level[k] & 0xFFFFFFFFull);
+        }
+    }
+    result = PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)8 * used);
+done:
+    PyMem_Free(out);
+    PyBuffer_Release(&qv);
+    PyBuffer_Release(&lv);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"row_jaccards", row_jaccards, METH_VARARGS,
      "row_jaccards(hashes, offsets, a, b, out): Jaccard of rows a[i] and b[i] of a batch."},
@@ -620,6 +703,8 @@ static PyMethodDef methods[] = {
     {"pair_intersections", pair_intersections, METH_VARARGS,
      "pair_intersections(sets, a, b, out): shared values of sets[a[i]] and sets[b[i]] "
      "(sorted distinct uint64 arrays) into out."},
+    {"level_lookup", level_lookup, METH_VARARGS,
+     "level_lookup(level, queries) -> bytes of position << 32 | row for every matching entry."},
     {"doc_pairs", doc_pairs, METH_VARARGS,
      "doc_pairs(keys, groups) -> pairs bytes: rows of one group sharing a band key."},
     {NULL, NULL, 0, NULL},

@@ -23,6 +23,7 @@ lookup is one ``searchsorted`` per level (``O(log n)`` levels).
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from collections.abc import Sequence
@@ -55,6 +56,12 @@ _ARRAYS = ("bands", "exact", "row_offsets", "row_doc", "doc_tokens", "doc_cluste
 ROW_BITS = np.uint64(32)
 ROW_MASK = np.uint64(0xFFFFFFFF)
 _U32 = np.dtype("<u4")
+
+_pairs: Any
+try:  # the look-up kernel, built by the package's own build (see KeyTable.lookup)
+    _pairs = importlib.import_module("dedup._pairs")
+except ImportError:  # pragma: no cover - a source tree without the build: numpy
+    _pairs = None
 
 
 def _inconsistent(arrays: dict[str, np.ndarray], rows_bytes: int, ids_bytes: int) -> str:
@@ -120,10 +127,23 @@ class KeyTable:
             merged.sort(kind="stable")
             self.levels.append(merged)
 
-    def lookup(self, keys32: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def lookup(self, keys32: np.ndarray, compiled: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Every stored pair whose key is in ``keys32``: ``(query positions, rows)``, by level,
-        then query position, then row."""
+        then query position, then row. ``compiled``: each level searched by the C kernel
+        (``dedup._pairs.level_lookup``: the sorted queries gallop through the level) when it is
+        built, below 2**32 queries; else the numpy reference below."""
         q = keys32.astype(np.uint64) << ROW_BITS
+        if compiled and _pairs is not None and len(q) <= int(ROW_MASK):
+            queries = np.sort(q | np.arange(len(q), dtype=np.uint64))
+            found: list[np.ndarray] = []
+            for level in self.levels:
+                raw = _pairs.level_lookup(level, queries)
+                if raw:
+                    found.append(np.sort(np.frombuffer(raw, dtype=np.uint64)))
+            if not found:
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
+            packed = np.concatenate(found) if len(found) > 1 else found[0]
+            return (packed >> ROW_BITS).astype(np.int64), packed & ROW_MASK
         # Binary searches for sorted keys are several times faster (each starts where the last
         # one ended, in memory already cached): search in key order, then put the answers back
         # in query order. The key order: a plain sort of each key with its position in the low

@@ -39,6 +39,31 @@ def test_key_table_finds_exactly_the_stored_pairs(batches: list[list[int]],
     assert all(4 * b < a for a, b in itertools.pairwise(sizes))
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from([0, 1, 7, 40, 0xFFFFFFFF]),
+                                   st.sampled_from([0, 3, 9, 0xFFFFFFFF])), max_size=40),
+                max_size=8),
+       st.lists(st.sampled_from([0, 1, 2, 7, 40, 41, 0xFFFFFFFF]), max_size=30))
+def test_key_table_look_up_kernel_equals_the_numpy_reference(
+        batches: list[list[tuple[int, int]]], queries: list[int]) -> None:
+    """The galloping kernel gives the reference's answer array for array, in its order (by
+    level, query position, row), with repeated keys, repeated pairs and full 32-bit values."""
+    table = KeyTable()
+    for batch in batches:
+        table.add(np.asarray([k for k, _ in batch], dtype=np.uint64),
+                  np.asarray([r for _, r in batch], dtype=np.uint64))
+    keys = np.asarray(queries, dtype=np.uint64)
+    (q, rows), (ref_q, ref_rows) = table.lookup(keys), table.lookup(keys, compiled=False)
+    assert q.dtype == ref_q.dtype and rows.dtype == ref_rows.dtype
+    assert q.tolist() == ref_q.tolist() and rows.tolist() == ref_rows.tolist()
+
+
+def test_the_look_up_kernel_refuses_unsorted_queries() -> None:
+    pairs = pytest.importorskip("dedup._pairs")
+    with pytest.raises(ValueError, match="sorted"):
+        pairs.level_lookup(np.zeros(3, dtype=np.uint64), np.array([2, 1], dtype=np.uint64))
+
+
 def test_key_table_handles_full_32_bit_keys_and_rows() -> None:
     table = KeyTable()
     keys = np.array([0xFFFFFFFF, 0, 0xFFFFFFFF], dtype=np.uint64)
