@@ -24,6 +24,7 @@ lookup is one ``searchsorted`` per level (``O(log n)`` levels).
 from __future__ import annotations
 
 import importlib
+import mmap
 import os
 import re
 from collections.abc import Sequence
@@ -281,6 +282,27 @@ class _Stream:
             self.fh.flush()
             self._dirty = False
         return os.pread(self.fh.fileno(), end - start, start)
+
+    def gather(self, starts: np.ndarray, size: int) -> np.ndarray:
+        """``size`` bytes at each of ``starts`` (each piece within the stream), as a copy of
+        shape ``(len(starts), size)``: one gather over the memory or a read-only map of the
+        file, instead of a read per piece."""
+        at = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(size, dtype=np.int64)
+        if not len(at) or not size:
+            return np.zeros(at.shape, dtype=np.uint8)
+        if self.memory is not None:
+            view = np.frombuffer(self.memory, dtype=np.uint8)
+            out: np.ndarray = view[at]  # a copy: the memory may grow again once view is gone
+            del view
+            return out
+        if self._dirty:
+            self.fh.flush()
+            self._dirty = False
+        with mmap.mmap(self.fh.fileno(), self.end, access=mmap.ACCESS_READ) as mapped:
+            view = np.frombuffer(mapped, dtype=np.uint8)
+            out = view[at]
+            del view  # the map closes only without views
+        return out
 
     def sync(self) -> None:
         if self.fh is not None:
@@ -659,6 +681,25 @@ class CorpusIndex:
         self.row_offsets.append(base + 4 * starts)
         self.row_doc.append(np.asarray(docs, dtype=_U32))
         return first
+
+    def records_of_size(self, rows: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The records of ``rows`` that hold exactly ``size`` values (document, line and a
+        payload of ``size - 2``), as ``(values, whole)``: ``values`` uint32 of shape
+        ``(len(rows), size)`` (zeros for the other rows), ``whole`` which rows they are. The
+        same values :meth:`record` reads, for many rows at once."""
+        rows = np.asarray(rows, dtype=np.int64)
+        offsets = self.row_offsets.view()
+        starts = offsets[rows].astype(np.int64)
+        after = rows + 1
+        ends = np.full(len(rows), self.store.rows.end, dtype=np.int64)
+        inside = after < len(offsets)
+        ends[inside] = offsets[after[inside]].astype(np.int64)
+        whole = ends - starts == 4 * size
+        values = np.zeros((len(rows), size), dtype=_U32)
+        if whole.any():
+            raw = self.store.rows.gather(starts[whole], 4 * size)
+            values[whole] = raw.view(_U32).reshape(-1, size)
+        return values, whole
 
     def record(self, row: int) -> tuple[int, int, np.ndarray]:
         """``(document ordinal, line, hashes)`` of a row, read from the store."""

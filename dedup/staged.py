@@ -651,12 +651,16 @@ class StagedDeduper(CorpusDeduper):
         q, found = self._held_rows(hashes, docs)
         if len(q):  # each ask's rows in row order: the first whose line is this one's
             at = np.lexsort((found, q))
-            for qi, r in zip(q[at].tolist(), found[at].tolist(), strict=True):
-                if lines[qi] < 0:
-                    h = int(hashes[qi])
-                    _, line, payload = self.index.record(r)
-                    if payload.tolist() == [h & _U32, h >> 32]:
-                        lines[qi] = line
+            q, found = q[at], found[at]
+            # a short line's record: document, line, its key hash as (low, high)
+            values, whole = self.index.records_of_size(found.astype(np.int64), 4)
+            h = hashes[q]
+            same = (whole & (values[:, 2] == (h & np.uint64(_U32)))
+                    & (values[:, 3] == (h >> np.uint64(32))))
+            match = np.flatnonzero(same)
+            asked = q[match]
+            earliest = match[np.r_[True, asked[1:] != asked[:-1]]] if len(match) else match
+            lines[q[earliest]] = values[earliest, 1]
         return hashes, docs.astype(np.int64), lines
 
 

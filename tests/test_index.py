@@ -106,6 +106,37 @@ def test_memory_store_spills_to_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
     store.close()
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=30), st.sampled_from(["memory", "spilled",
+                                                                          "directory"]),
+       st.data())
+def test_records_of_a_size_are_the_records_read_one_by_one(
+        payloads: list[int], where: str, data: st.DataObject) -> None:
+    """Many rows' records read at once, from memory, a spilled store or an index directory,
+    are the records read row by row; rows of another size are marked so, never read past."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        if where == "spilled":
+            mp.setattr("dedup.index.SPILL_BYTES", 16)
+        index = CorpusIndex(Config(), Path(tmp) / "ix" if where == "directory" else None)
+        try:
+            d = index.add_document("doc", 10, None)
+            for n, size in enumerate(payloads):
+                index.add_row(d, n + 1, np.arange(size, dtype=np.uint32) + 7 * n)
+            rows = np.asarray(data.draw(st.lists(st.integers(0, len(payloads) - 1),
+                                                 max_size=12)), dtype=np.int64)
+            for size in (2, 4, 5):
+                values, whole = index.records_of_size(rows, size)
+                assert values.shape == (len(rows), size) and values.dtype == np.uint32
+                for r, got, ok in zip(rows.tolist(), values.tolist(), whole.tolist(),
+                                      strict=True):
+                    doc, line, payload = index.record(r)
+                    assert ok == (len(payload) + 2 == size)
+                    assert got == ([doc, line, *payload.tolist()] if ok else [0] * size)
+        finally:
+            index.close()
+
+
 def _fill(index: CorpusIndex) -> None:
     d = index.add_document("doc-a", 40, None)
     r = index.add_row(d, 3, np.array([1, 5, 9], dtype=np.uint32))
