@@ -421,6 +421,9 @@ class CorpusIndex:
         self.root = Path(root) if root is not None else None
         self.bands = KeyTable()
         self.exact = KeyTable()
+        # the exact-group key (low 32 bits) of every long row the corpus stage's windows added
+        # in this process, a short cut to a paragraph's copy; not saved (see copies_of)
+        self.copies = KeyTable()
         self.row_offsets = Column(np.uint64)  # row -> start of its record; end = next start
         self.row_doc = Column(np.uint32)  # row -> document ordinal
         self.doc_tokens = Column(np.uint32)
@@ -604,7 +607,8 @@ class CorpusIndex:
     @property
     def nbytes(self) -> int:
         """Bytes held in memory by the index's arrays."""
-        return (self.bands.nbytes + self.exact.nbytes + self.row_offsets.nbytes
+        return (self.bands.nbytes + self.exact.nbytes + self.copies.nbytes
+                + self.row_offsets.nbytes
                 + self.row_doc.nbytes
                 + self.doc_tokens.nbytes + self.doc_cluster.nbytes + self.doc_id_offsets.nbytes)
 

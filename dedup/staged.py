@@ -368,18 +368,26 @@ def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
     wsim = similarities(rows.sets(rep[ws]), rows.sets(rep[wd]))
     keep = wsim >= threshold
     ws, wd, wsim = ws[keep], wd[keep], wsim[keep]
-    # candidates among the index's kept rows
-    ps, pr, psim = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
-                    np.empty(0, dtype=np.float64))
-    if g and len(index.bands):
-        q, found = index.bands.lookup(rep_keys.ravel())
+    # candidates among the index's kept rows: a group with a copy there is dropped against it
+    # (module doc), every other group looks its band keys up
+    copy_group, copy_row = _copies(rows, rep, index, record)
+    todo = np.ones(g, dtype=bool)
+    todo[copy_group] = False
+    ps, pr, psim = copy_group, copy_row, np.ones(len(copy_group))
+    if todo.any() and len(index.bands):
+        asked = np.flatnonzero(todo)
+        q, found = index.bands.lookup(rep_keys[asked].ravel())
         if len(q):
-            pairs = np.unique(((q // bands).astype(np.int64) << 32) | found.astype(np.int64))
-            ps, pr = pairs >> 32, pairs & _U32
-            psim = similarities(rows.sets(rep[ps]),
-                                [record(r)[2] for r in pr.tolist()])
-            keep = psim >= threshold
-            ps, pr, psim = ps[keep], pr[keep], psim[keep]
+            pairs = np.unique((asked[q // bands].astype(np.int64) << 32)
+                              | found.astype(np.int64))
+            ls, lr = pairs >> 32, pairs & _U32
+            lsim = similarities(rows.sets(rep[ls]), [record(r)[2] for r in lr.tolist()])
+            keep = lsim >= threshold
+            ps, pr, psim = (np.concatenate((ps, ls[keep])), np.concatenate((pr, lr[keep])),
+                            np.concatenate((psim, lsim[keep])))
+            if len(copy_group):  # in (group, row) order, as the look-up gives them
+                order = np.lexsort((pr, ps))
+                ps, pr, psim = ps[order], pr[order], psim[order]
     prior_rows, prior_node = np.unique(pr, return_inverse=True)
     p = len(prior_rows)
     # the decision over the representatives (nodes p..p+g-1) and the index rows (0..p-1)
@@ -429,6 +437,28 @@ def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
         tsim[members[ok]] = csim[pick]
     return LongDecision(target, tsim, prior_rows.astype(np.int64), rounds.count,
                         rounds.remainder)
+
+
+def _copies(rows: Rows, rep: np.ndarray, index: CorpusIndex,
+            record: Callable[[int], tuple[int, int, np.ndarray]]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The window's groups that have a copy among the index's kept rows, and that row:
+    ``(groups, rows)``, ascending. A row's copy has its shingle set, so its band keys, and is
+    the one earlier kept row at similarity 1: the group is dropped against it in the first
+    round and every member takes it, whatever the group's other candidates in the index. The
+    copies are found by exact-group key (``index.copies``, the kept rows this process's
+    windows added) and verified set for set; a group with none found (a copy that came with
+    a loaded index, or indexed by the reference) looks its band keys up as any other."""
+    none = np.empty(0, dtype=np.int64)
+    if not len(rep) or not len(index.copies):
+        return none, none
+    q, found = index.copies.lookup(rows.groups[rep] & np.uint64(_U32))
+    if not len(q):
+        return none, none
+    same = similarities(rows.sets(rep[q]), [record(r)[2] for r in found.tolist()]) == 1.0
+    q, found = q[same], found[same].astype(np.int64)
+    single = np.bincount(q, minlength=len(rep))[q] == 1  # two copies cannot both be kept
+    return q[single], found[single]
 
 
 class StagedDeduper(CorpusDeduper):
@@ -865,6 +895,8 @@ def _window_adds(index: CorpusIndex, marks: OrderedDict[int, tuple[int, int]],
         band = rows.keys[entry_item[longs]]
         index.bands.add(band.astype(np.uint64).ravel(),
                         np.repeat(row_ids[longs].astype(np.uint64), band.shape[1]))
+        index.copies.add(rows.groups[entry_item[longs]] & np.uint64(_U32),
+                         row_ids[longs].astype(np.uint64))
     if is_short.any():
         index.exact.add(_doc_keys(hashes, row_doc[is_short]),
                         row_ids[is_short].astype(np.uint64))
