@@ -607,8 +607,9 @@ class CorpusIndex:
     @property
     def nbytes(self) -> int:
         """Bytes held in memory by the index's arrays."""
-        return (self.bands.nbytes + self.exact.nbytes + self.copies.nbytes
-                + self.row_offsets.nbytes
+        # (not ``copies``: a cache of this process, which a resumed run starts without, and
+        # the report says the same of a run whether or not it was resumed)
+        return (self.bands.nbytes + self.exact.nbytes + self.row_offsets.nbytes
                 + self.row_doc.nbytes
                 + self.doc_tokens.nbytes + self.doc_cluster.nbytes + self.doc_id_offsets.nbytes)
 

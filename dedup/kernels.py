@@ -30,6 +30,7 @@ HOLDERS: tuple[tuple[str, str], ...] = (
     ("dedup.lsh", "_minhash"),
     ("dedup.crossdoc", "_pairs"),
     ("dedup.staged", "_pairs"),
+    ("dedup.index", "_pairs"),
     ("dedup.staged", "_window"),
     ("dedup.decide", "_window"),
     ("dedup.boilerplate.features", "_lines"),
