@@ -384,8 +384,9 @@ def _plain_chunk(ids: list[str], texts: list[str], sources: list[str], ordinals:
 
 # -- worker functions (module level, so they pickle by name) ---------------------------------
 
-def count_chunk(state: State, docs: list[Document]) -> list[Any]:
-    """Segment, normalise and hash a chunk for the line counts (see LineCounts.prepare)."""
+def count_chunk(state: State, docs: list[Document]) -> Any:
+    """Segment, normalise and hash a chunk for the line counts (a PackedCounts, see
+    LineCounts.prepare_packed)."""
     from .boilerplate.repetition import LineCounts
     from .normalize import normalize
     from .segment import segment
@@ -393,9 +394,9 @@ def count_chunk(state: State, docs: list[Document]) -> list[Any]:
     counts: LineCounts = state["counts"]
     norm = state["config"].norm
     if not any(doc.paragraphs for doc in docs):  # the same keys from the texts alone
-        return counts.prepare_many([counts.text_keys(doc.text, norm) for doc in docs])
-    return counts.prepare_many([counts.document_keys(doc)
-                                for doc in normalize(segment(docs), norm)])
+        return counts.prepare_packed([counts.text_keys(doc.text, norm) for doc in docs])
+    return counts.prepare_packed([counts.document_keys(doc)
+                                  for doc in normalize(segment(docs), norm)])
 
 
 def prepare_chunk(state: State, docs: list[Document]) -> tuple[list[Prepared], dict[str, float]]:

@@ -332,8 +332,9 @@ class Cleaner:
         state = {"counts": self.counts, "config": self.config}
         ex, own = self._start(state)
         try:
-            self.counts.apply_all(ex.map(count_chunk, map(Chunk, batches(docs, ex.chunk)),
-                                         local=lambda chunk: count_chunk(state, chunk)))
+            for packed in ex.map(count_chunk, map(Chunk, batches(docs, ex.chunk)),
+                                 local=lambda chunk: count_chunk(state, chunk)):
+                self.counts.apply_packed(packed)
         finally:
             if own:
                 ex.close()

@@ -69,6 +69,37 @@ def test_the_kernel_counts_documents_as_the_numpy_reference(
     _assert_equal(kernel, numpy)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from(_KEYS), st.booleans()), max_size=14),
+                min_size=1, max_size=30),
+       st.lists(st.integers(1, 12), max_size=8), st.sampled_from([1 << 2, 1 << 8]),
+       st.sampled_from([1 << 3, 1 << 10]), st.integers(1, 6))
+def test_packed_chunks_count_as_their_documents_one_by_one(
+        docs: list[list[tuple[str, bool]]], cuts: list[int], width: int, bloom_bits: int,
+        depth: int) -> None:
+    """A parallel run's workers send each chunk's hashing packed (a few arrays, not two per
+    document): counted by the kernel or by the reference, chunk after chunk, the sketch is
+    the one of the documents prepared and counted one after the other."""
+    packed_k = LineCounts(width=width, depth=depth, bloom_bits=bloom_bits)
+    packed_n = LineCounts(width=width, depth=depth, bloom_bits=bloom_bits)
+    one_by_one = LineCounts(width=width, depth=depth, bloom_bits=bloom_bits)
+    documents = [([k for k, _ in d], [f for _, f in d]) for d in docs]
+    at = 0
+    for cut in [*cuts, len(documents)]:
+        chunk = documents[at:at + cut]
+        if not chunk:
+            break
+        packed = packed_k.prepare_packed(chunk)
+        assert len(packed) == len(chunk)
+        packed_k.apply_packed(packed)
+        packed_n.apply_packed(packed, compiled=False)
+        at += cut
+    for keys, flags in documents:
+        one_by_one.apply(one_by_one.prepare(keys, flags))
+    _assert_equal(packed_k, one_by_one)
+    _assert_equal(packed_n, one_by_one)
+
+
 @st.composite
 def _synthetic(draw: st.DrawFn, width: int, bloom_bits: int, depth: int) -> Prepared:
     """A prepared document of any shape, contexts-free and line-free ones included, with bits

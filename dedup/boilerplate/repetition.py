@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,37 @@ def _increment(table: np.ndarray, cells: np.ndarray) -> None:
         flat = (cells + (np.arange(depth, dtype=np.int64) * width)[:, None]).ravel()
         unique, counts = np.unique(flat, return_counts=True)
         table.reshape(-1)[unique] += counts.astype(table.dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class PackedCounts:
+    """The hashing half of counting several documents (:meth:`LineCounts.prepare_packed`):
+    their counter cells (``depth`` rows, each document's distinct lines one after the
+    other), the Bloom bits of their (line, context) pairs (3 rows, line-major per document),
+    and per document its number of distinct lines and of contexts (0 and 0: no line)."""
+
+    cells: np.ndarray
+    bits: np.ndarray
+    lines: np.ndarray
+    contexts: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def items(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """Each document's ``(cells, bits)`` as :meth:`LineCounts.prepare` gives them (views),
+        ``None`` for a document without lines."""
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        u_at = p_at = 0
+        for n, k in zip(self.lines.tolist(), self.contexts.tolist(), strict=True):
+            if not n:
+                out.append(None)
+                continue
+            out.append((self.cells[:, u_at:u_at + n],
+                        self.bits[:, p_at:p_at + n * k].reshape(3, n, k)))
+            u_at += n
+            p_at += n * k
+        return out
 
 
 class LineCounts:
@@ -116,10 +148,18 @@ class LineCounts:
         has no long line). A document without lines gives ``None``. The bits are uint32 when
         the Bloom filter has at most 2**32 bits (half the bytes to send from a worker), else
         int64."""
+        return self.prepare_packed(documents).items()
+
+    def prepare_packed(self, documents: Sequence[tuple[Sequence[str], Sequence[bool]]]
+                       ) -> PackedCounts:
+        """:meth:`prepare_many` as one :class:`PackedCounts` (a parallel run's workers send
+        this: a few arrays per chunk instead of two per document)."""
         sizes = np.fromiter((len(k) for k, _ in documents), dtype=np.int64,
                             count=len(documents))
         if not sizes.sum():
-            return [None] * len(documents)
+            none = np.zeros(len(documents), dtype=np.int64)
+            return PackedCounts(np.zeros((self.depth, 0), dtype=np.int64),
+                                np.zeros((3, 0), dtype=np.uint32), none, none)
         keys = [k for ks, _ in documents for k in ks]
         long = np.fromiter((bool(f) for _, fs in documents for f in fs), dtype=bool,
                            count=len(keys))
@@ -157,18 +197,7 @@ class LineCounts:
         bit_type = np.uint32 if bloom_bits <= 1 << 32 else np.int64
         bits = np.stack([(fmix64(pair ^ np.uint64(s)) & np.uint64(bloom_bits - 1)
                           ).astype(bit_type) for s in _SALTS[:3]])
-        out: list[tuple[np.ndarray, np.ndarray] | None] = []
-        u_at = p_at = 0
-        for d in range(len(documents)):
-            n, kd = int(n_u[d]), int(k[d])
-            if not sizes[d]:
-                out.append(None)
-                continue
-            out.append((cells[:, u_at:u_at + n],
-                        bits[:, p_at:p_at + n * kd].reshape(3, n, kd)))
-            u_at += n
-            p_at += n * kd
-        return out
+        return PackedCounts(cells, bits, n_u.astype(np.int64), k.astype(np.int64))
 
     def apply(self, prepared: tuple[np.ndarray, np.ndarray] | None) -> None:
         """Count one document from :meth:`prepare`'s output (``None``: a document without
@@ -265,6 +294,21 @@ class LineCounts:
         documents segmented and normalised under ``cfg``, at a fraction of the cost."""
         self.apply_all(self.prepare_many([self.text_keys(text, cfg) for text in batch])
                        for batch in batches(texts))
+
+    def apply_packed(self, packed: PackedCounts, compiled: bool = True) -> None:
+        """Count the documents of a :meth:`prepare_packed` output, in order: the same counts
+        as :meth:`apply_many` of its :meth:`PackedCounts.items`, which is the reference (and
+        the path without the kernel)."""
+        if compiled and _counts is not None:
+            bits = packed.bits
+            if bits.dtype != np.uint32:  # the kernel reads uint32 or int64 bits
+                bits = bits.astype(np.int64, copy=False)
+            _counts.apply_counts(self.table, self.pairs, self.bloom,
+                                 packed.cells.astype(np.int64, copy=False), bits,
+                                 packed.lines, packed.contexts)
+            self.documents += len(packed)
+        else:
+            self.apply_many(packed.items(), compiled=False)
 
     def apply_all(self, prepared: Iterable[Sequence[tuple[np.ndarray, np.ndarray] | None]]
                   ) -> None:
