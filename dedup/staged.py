@@ -12,7 +12,12 @@ decides the long paragraphs of a whole window of documents at once, as data:
    times is one row with members, never a clique of pairs;
 3. **candidates**: each group's band keys looked up among the index's kept rows (earlier
    windows and runs: all kept) and, by one sort of ``(key, group)``, among the window's other
-   groups; every pair verified by exact Jaccard (:func:`.crossdoc.similarities`);
+   groups; every pair verified by exact Jaccard (:func:`.crossdoc.similarities`). A group that
+   is a copy of a kept row (found by its exact-group key among the rows this process's windows
+   indexed, verified set for set) skips the index look-up: two identical rows are never both
+   kept, so that row is the group's one kept candidate at similarity 1, preferred to every
+   other, and the group and all its members are dropped against it whatever else it touches
+   (:func:`_copies`);
 4. **the decision** in rounds (:func:`.decide.decide_rounds`) over the groups' representatives
    and the kept index rows they touch, with the edges between representatives of different
    documents; then every other member of a group from its group's candidates (below);
@@ -369,7 +374,7 @@ def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
     keep = wsim >= threshold
     ws, wd, wsim = ws[keep], wd[keep], wsim[keep]
     # candidates among the index's kept rows: a group with a copy there is dropped against it
-    # (module doc), every other group looks its band keys up
+    # (module doc, step 3), every other group looks its band keys up
     copy_group, copy_row = _copies(rows, rep, index, record)
     todo = np.ones(g, dtype=bool)
     todo[copy_group] = False
