@@ -422,7 +422,7 @@ class CorpusIndex:
         self.bands = KeyTable()
         self.exact = KeyTable()
         # the exact-group key (low 32 bits) of every long row the corpus stage's windows added
-        # in this process, a short cut to a paragraph's copy; not saved (see copies_of)
+        # in this process, a short cut to a paragraph's copy; not saved (see staged._copies)
         self.copies = KeyTable()
         self.row_offsets = Column(np.uint64)  # row -> start of its record; end = next start
         self.row_doc = Column(np.uint32)  # row -> document ordinal

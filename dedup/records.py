@@ -104,91 +104,23 @@ def _keys(content: Any, tokens: Any, longs: Any, order: Any, sizes: np.ndarray,
 class KeysChunk(list[PreparedKeys | None]):
     """A chunk's keys (one :class:`PreparedKeys` or None per document) on their way to the
     parent. When every record is whole (as :func:`~dedup.crossdoc.corpus_keys` makes them) they
-    travel as :class:`KeyColumns` and are decoded as such: a sequence of equal records, which
-    the corpus stage reads as columns without making a record per document. Otherwise they are
-    pickled as one set of columns for the whole chunk (each array concatenated over the
-    documents, the short tuples as they are) and decoded into equal records whose arrays are
-    read-only views of the chunk's columns; either way the band keys travel in 32 bits when
-    they fit, and a chunk encoded by another version of dedup is refused. A chunk whose arrays
-    are not all of one kind travels as a plain list."""
+    travel as :class:`KeyColumns` (a few arrays for the whole chunk, the band keys in 32 bits
+    when they fit) and are decoded as such: a sequence of equal records, which the corpus stage
+    reads as columns without making a record per document; a chunk encoded by another version
+    of dedup is refused. Otherwise the chunk travels as a plain list of records, each through
+    its own codec (read-only arrays too)."""
 
     def __reduce__(self) -> tuple[Any, ...]:
         columns = KeyColumns.of_records(self)
-        if columns is not None:  # every record whole: decoded as columns, not records
-            return columns.__reduce__()
-        present = [k for k in self if k is not None]
-        if not _uniform(present):
+        if columns is None:
             return (list, (list(self),))
-        kinds = bytes(0 if k is None else 1 + 2 * (k.keys32 is None) + 4 * (k.groups is None)
-                      for k in self)
-        small = [(k.content, k.tokens, k.longs, k.order, k.shorts, k.hashes) for k in present]
-        sizes = [k.sizes for k in present]
-        values = [k.values for k in present]
-        keys32 = [k.keys32 for k in present if k.keys32 is not None]
-        groups = [k.groups for k in present if k.groups is not None]
-        bands = _joined(keys32, np.uint64, 2)
-        if bands.size and int(bands.max()) <= _U32_MAX:  # 32-bit keys: half the bytes
-            bands = bands.astype(np.uint32)
-        return (_keys_chunk, (FORMAT, kinds, small,
-                              _lengths(sizes), _joined(sizes, np.int64),
-                              _lengths(values), _joined(values, np.uint32),
-                              _lengths(keys32), bands,
-                              _lengths(groups), _joined(groups, np.uint64)))
-
-
-def _uniform(keys: list[PreparedKeys]) -> bool:
-    """Whether every record's arrays have the dtypes and shapes :class:`KeysChunk` joins."""
-    width = {k.keys32.shape[1] for k in keys if k.keys32 is not None and k.keys32.ndim == 2}
-    return len(width) <= 1 and all(
-        k.sizes.dtype == np.int64 and k.sizes.ndim == 1
-        and k.values.dtype == np.uint32 and k.values.ndim == 1
-        and (k.keys32 is None or (k.keys32.dtype == np.uint64 and k.keys32.ndim == 2))
-        and (k.groups is None or (k.groups.dtype == np.uint64 and k.groups.ndim == 1))
-        for k in keys)
-
-
-def _lengths(arrays: list[np.ndarray]) -> np.ndarray:
-    return np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+        return columns.__reduce__()
 
 
 def _joined(arrays: list[np.ndarray], dtype: Any, ndim: int = 1) -> np.ndarray:
     if arrays:
         return np.concatenate(arrays)
     return np.empty((0,) * ndim, dtype=dtype)
-
-
-def _cuts(array: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
-    """``array`` cut into consecutive read-only pieces of ``lengths`` (along its first axis)."""
-    frozen = _frozen(array)
-    ends = np.cumsum(lengths).tolist()
-    return [frozen[e - n:e] for n, e in zip(lengths.tolist(), ends, strict=True)]
-
-
-def _keys_chunk(version: int, kinds: bytes, small: list[tuple[Any, ...]],
-                size_lengths: np.ndarray, sizes: np.ndarray,
-                value_lengths: np.ndarray, values: np.ndarray,
-                key_lengths: np.ndarray, keys32: np.ndarray,
-                group_lengths: np.ndarray, groups: np.ndarray) -> list[PreparedKeys | None]:
-    if version != FORMAT:
-        raise ConfigError(f"prepared keys of format {version}, this dedup reads {FORMAT}",
-                          hint="run the same dedup version on the workers and the client")
-    if keys32.dtype != np.uint64:  # sent as 32 bits (see KeysChunk.__reduce__)
-        keys32 = keys32.astype(np.uint64)
-    size_cuts = iter(_cuts(sizes, size_lengths))
-    value_cuts = iter(_cuts(values, value_lengths))
-    key_cuts = iter(_cuts(keys32, key_lengths))
-    group_cuts = iter(_cuts(groups, group_lengths))
-    fields = iter(small)
-    out: list[PreparedKeys | None] = []
-    for kind in kinds:
-        if kind == 0:
-            out.append(None)
-            continue
-        content, tokens, longs, order, shorts, hashes = next(fields)
-        out.append(PreparedKeys(content, tokens, longs, order, next(size_cuts), next(value_cuts),
-                                None if kind & 2 else next(key_cuts), shorts, hashes,
-                                None if kind & 4 else next(group_cuts)))
-    return out
 
 
 @dataclass(frozen=True, slots=True)
