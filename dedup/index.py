@@ -304,6 +304,31 @@ class _Stream:
             del view  # the map closes only without views
         return out
 
+    def gather_u32(self, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """The uint32 words ``starts[i]`` to ``starts[i] + counts[i]`` (word positions in a
+        stream of whole words) of every range, concatenated: a copy, from one gather over the
+        memory or a read-only map of the file (the same values :meth:`read` gives range by
+        range)."""
+        starts = np.asarray(starts, dtype=np.int64)
+        counts = np.asarray(counts, dtype=np.int64)
+        total = int(counts.sum())
+        if not total:
+            return np.empty(0, dtype=np.uint32)
+        at = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+        if self.memory is not None:
+            view = np.frombuffer(self.memory, dtype=np.uint32, count=self.end // 4)
+            out: np.ndarray = view[at]  # a copy: the memory may grow again once view is gone
+            del view
+            return out
+        if self._dirty:
+            self.fh.flush()
+            self._dirty = False
+        with mmap.mmap(self.fh.fileno(), self.end, access=mmap.ACCESS_READ) as mapped:
+            view = np.frombuffer(mapped, dtype=np.uint32, count=self.end // 4)
+            out = view[at]
+            del view  # the map closes only without views
+        return out
+
     def sync(self) -> None:
         if self.fh is not None:
             self.fh.flush()
@@ -692,6 +717,16 @@ class CorpusIndex:
         payload of ``size - 2``), as ``(values, whole)``: ``values`` uint32 of shape
         ``(len(rows), size)`` (zeros for the other rows), ``whole`` which rows they are. The
         same values :meth:`record` reads, for many rows at once."""
+        starts, ends = self._spans(rows)
+        whole = ends - starts == 4 * size
+        values = np.zeros((len(rows), size), dtype=_U32)
+        if whole.any():
+            raw = self.store.rows.gather(starts[whole], 4 * size)
+            values[whole] = raw.view(_U32).reshape(-1, size)
+        return values, whole
+
+    def _spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The byte range of each of ``rows``' records in the store: ``(starts, ends)``."""
         rows = np.asarray(rows, dtype=np.int64)
         offsets = self.row_offsets.view()
         starts = offsets[rows].astype(np.int64)
@@ -699,12 +734,24 @@ class CorpusIndex:
         ends = np.full(len(rows), self.store.rows.end, dtype=np.int64)
         inside = after < len(offsets)
         ends[inside] = offsets[after[inside]].astype(np.int64)
-        whole = ends - starts == 4 * size
-        values = np.zeros((len(rows), size), dtype=_U32)
-        if whole.any():
-            raw = self.store.rows.gather(starts[whole], 4 * size)
-            values[whole] = raw.view(_U32).reshape(-1, size)
-        return values, whole
+        return starts, ends
+
+    def heads(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The document ordinal and line of each of ``rows`` (int64 arrays): what
+        :meth:`record` reads first, for many rows at once."""
+        starts, _ = self._spans(rows)
+        head = self.store.rows.gather_u32(starts // 4, np.full(len(starts), 2)).astype(np.int64)
+        return head[0::2], head[1::2]
+
+    def payloads(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The shingle sets of ``rows`` as ``(bounds, values)``: row ``i``'s set is ``values``
+        from ``bounds[i]`` to ``bounds[i + 1]`` (uint32), the sets :meth:`record` reads, for
+        many rows at once."""
+        starts, ends = self._spans(rows)
+        sizes = (ends - starts) // 4 - 2
+        bounds = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=bounds[1:])
+        return bounds, self.store.rows.gather_u32(starts // 4 + 2, sizes)
 
     def record(self, row: int) -> tuple[int, int, np.ndarray]:
         """``(document ordinal, line, hashes)`` of a row, read from the store."""

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import importlib
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -358,9 +358,9 @@ def _bucket_pairs(keys: np.ndarray, owner: np.ndarray, crowded: int, compiled: b
 
 
 def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
-                record: Callable[[int], tuple[int, int, np.ndarray]],
                 crowded: int = CROWDED) -> LongDecision:
-    """Steps 2-4 of the module doc for one window (``record``: a row's record, cached)."""
+    """Steps 2-4 of the module doc for one window (the index rows' sets read at once,
+    :meth:`CorpusIndex.payloads`)."""
     n = len(rows)
     threshold = cfg.lsh.threshold
     groups = exact_groups(rows.groups)
@@ -375,7 +375,7 @@ def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
     ws, wd, wsim = ws[keep], wd[keep], wsim[keep]
     # candidates among the index's kept rows: a group with a copy there is dropped against it
     # (module doc, step 3), every other group looks its band keys up
-    copy_group, copy_row = _copies(rows, rep, index, record)
+    copy_group, copy_row = _copies(rows, rep, index)
     todo = np.ones(g, dtype=bool)
     todo[copy_group] = False
     ps, pr, psim = copy_group, copy_row, np.ones(len(copy_group))
@@ -386,7 +386,7 @@ def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
             pairs = np.unique((asked[q // bands].astype(np.int64) << 32)
                               | found.astype(np.int64))
             ls, lr = pairs >> 32, pairs & _U32
-            lsim = similarities(rows.sets(rep[ls]), [record(r)[2] for r in lr.tolist()])
+            lsim = similarities(rows.sets(rep[ls]), _split(*index.payloads(lr)))
             keep = lsim >= threshold
             ps, pr, psim = (np.concatenate((ps, ls[keep])), np.concatenate((pr, lr[keep])),
                             np.concatenate((psim, lsim[keep])))
@@ -444,24 +444,40 @@ def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
                         rounds.remainder)
 
 
-def _copies(rows: Rows, rep: np.ndarray, index: CorpusIndex,
-            record: Callable[[int], tuple[int, int, np.ndarray]]
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _split(bounds: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
+    """The pieces ``values[bounds[i]:bounds[i + 1]]`` (views)."""
+    return [values[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(),
+                                        strict=True)]
+
+
+def _copies(rows: Rows, rep: np.ndarray, index: CorpusIndex) -> tuple[np.ndarray, np.ndarray]:
     """The window's groups that have a copy among the index's kept rows, and that row:
     ``(groups, rows)``, ascending. A row's copy has its shingle set, so its band keys, and is
     the one earlier kept row at similarity 1: the group is dropped against it in the first
     round and every member takes it, whatever the group's other candidates in the index. The
     copies are found by exact-group key (``index.copies``, the kept rows this process's
-    windows added) and verified set for set; a group with none found (a copy that came with
-    a loaded index, or indexed by the reference) looks its band keys up as any other."""
+    windows added) and verified set for set (all at once: equal sizes, then equal values,
+    sorted sets being equal exactly when their similarity is 1); a group with none found (a
+    copy that came with a loaded index, or indexed by the reference) looks its band keys up
+    as any other."""
     none = np.empty(0, dtype=np.int64)
     if not len(rep) or not len(index.copies):
         return none, none
     q, found = index.copies.lookup(rows.groups[rep] & np.uint64(_U32))
     if not len(q):
         return none, none
-    same = similarities(rows.sets(rep[q]), [record(r)[2] for r in found.tolist()]) == 1.0
-    q, found = q[same], found[same].astype(np.int64)
+    found = found.astype(np.int64)
+    bounds, stored = index.payloads(found)
+    lo, hi = rows.set_start[rep[q]], rows.set_start[rep[q] + 1]
+    size = hi - lo
+    same = size == np.diff(bounds)
+    if same.any():  # the values of the same-sized pairs, side by side
+        at = np.flatnonzero(same)
+        mine = rows.values[index_ranges(lo[at], hi[at])]
+        theirs = stored[index_ranges(bounds[at], bounds[at + 1])]
+        differs = np.repeat(np.arange(len(at)), size[at])[mine != theirs]
+        same[at[differs]] = False
+    q, found = q[same], found[same]
     single = np.bincount(q, minlength=len(rep))[q] == 1  # two copies cannot both be kept
     return q[single], found[single]
 
@@ -565,7 +581,7 @@ class StagedDeduper(CorpusDeduper):
         cfg, index = self.cfg, self.index
         rows = window_rows(cols)
         try:
-            long = decide_long(rows, index, cfg, self._record, self.crowded)
+            long = decide_long(rows, index, cfg, self.crowded)
         except Crowded:
             self.crowded_windows += 1
             for doc, ck in zip(docs, keys, strict=True):
@@ -578,9 +594,7 @@ class StagedDeduper(CorpusDeduper):
         p = long.prior
         base = index.documents  # the window's documents are indexed from here, in order
         # every row's target as (document ordinal, line), or (-1, -1) when it is kept
-        prior = np.asarray([self._record(r)[:2] for r in long.prior_rows.tolist()],
-                           dtype=np.int64).reshape(-1, 2)
-        pd, pl = prior[:, 0], prior[:, 1]
+        pd, pl = index.heads(long.prior_rows)
         content = window_content(cols)
         at_row = content.start[rows.doc] + rows.pos  # each row's content position
         hdoc = np.full(len(content.line), -1, dtype=np.int64)

@@ -113,7 +113,8 @@ def test_memory_store_spills_to_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_records_of_a_size_are_the_records_read_one_by_one(
         payloads: list[int], where: str, data: st.DataObject) -> None:
     """Many rows' records read at once, from memory, a spilled store or an index directory,
-    are the records read row by row; rows of another size are marked so, never read past."""
+    are the records read row by row; rows of another size are marked so, never read past;
+    and so are many rows' sets and (document, line) heads of any sizes."""
     import tempfile
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
         if where == "spilled":
@@ -133,6 +134,15 @@ def test_records_of_a_size_are_the_records_read_one_by_one(
                     doc, line, payload = index.record(r)
                     assert ok == (len(payload) + 2 == size)
                     assert got == ([doc, line, *payload.tolist()] if ok else [0] * size)
+            # any rows' sets and heads at once, in the order asked, repeats included
+            bounds, values = index.payloads(rows)
+            docs, lines = index.heads(rows)
+            assert bounds.tolist()[0] == 0 and len(bounds) == len(rows) + 1
+            assert values.dtype == np.uint32 and len(values) == bounds[-1]
+            for i, r in enumerate(rows.tolist()):
+                doc, line, payload = index.record(r)
+                assert values[bounds[i]:bounds[i + 1]].tolist() == payload.tolist()
+                assert (int(docs[i]), int(lines[i])) == (doc, line)
         finally:
             index.close()
 

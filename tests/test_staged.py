@@ -397,3 +397,46 @@ def test_copies_in_the_index_are_found_by_group_and_decide_as_the_band_look_up(
     without = [o for _, o in StagedDeduper(Config(), CorpusIndex(Config()), window=16)
                .outcomes(pickle.loads(generated))]
     assert with_copies == without
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 40), min_size=1, max_size=8, unique=True),
+                min_size=1, max_size=6),
+       st.data())
+def test_a_copy_is_a_kept_row_with_the_same_set_whatever_its_group_key(
+        stored: list[list[int]], data: st.DataObject) -> None:
+    """The copies short cut takes a group only when an index row under its 32-bit group key
+    holds the same set (similarity 1): not a row of another size, not a row of the same size
+    with another value (keys collide), and only when one row qualifies."""
+    import dedup.staged as staged
+
+    index = CorpusIndex(Config())
+    try:
+        d = index.add_document("kept", 10, None)
+        sets = [np.array(sorted(s), dtype=np.uint32) for s in stored]
+        for n, s in enumerate(sets):
+            index.add_row(d, n + 1, s)
+        # every stored row under one of a few keys: rows of any set may share a key
+        keys = [data.draw(st.integers(0, 2)) for _ in sets]
+        index.copies.add(np.array(keys, dtype=np.uint64), np.arange(len(sets), dtype=np.uint64))
+        mine = data.draw(st.lists(st.tuples(st.integers(0, 2), st.one_of(
+            st.sampled_from(stored), st.lists(st.integers(0, 40), min_size=1, max_size=8,
+                                              unique=True))), min_size=1, max_size=6))
+        groups = [np.array(sorted(s), dtype=np.uint32) for _, s in mine]
+        bounds = np.zeros(len(groups) + 1, dtype=np.int64)
+        np.cumsum([len(s) for s in groups], out=bounds[1:])
+        n = len(groups)
+        rows = staged.Rows(np.arange(n), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+                           np.arange(n), bounds, np.concatenate(groups),
+                           np.zeros((n, 1), dtype=np.uint64),
+                           np.array([k for k, _ in mine], dtype=np.uint64))
+        got_groups, got_rows = staged._copies(rows, np.arange(n), index)
+        expect = []
+        for g, (k, s) in enumerate(mine):
+            same = [r for r, (kr, sr) in enumerate(zip(keys, stored, strict=True))
+                    if kr == k and sorted(sr) == sorted(s)]
+            if len(same) == 1:
+                expect.append((g, same[0]))
+        assert list(zip(got_groups.tolist(), got_rows.tolist(), strict=True)) == expect
+    finally:
+        index.close()
