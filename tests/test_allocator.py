@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -98,3 +99,40 @@ def test_tune_gc_raises_only_the_first_threshold_and_never_lowers_it() -> None:
 def test_other_c_libraries_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(allocator.sys, "platform", "darwin")
     assert allocator.tune_allocator() is False
+
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_small_pages_turns_numpy_huge_pages_off_inside_and_restores_the_setting(
+        before: bool) -> None:
+    """Inside, numpy allocates without asking for huge pages (the repetition sketch's arrays
+    are made so); after, whether the body returned or raised, numpy's setting is what it was."""
+    import numpy as np
+    from numpy._core import multiarray
+
+    from dedup.allocator import small_pages
+    from dedup.boilerplate.repetition import LineCounts
+
+    switch = multiarray._set_madvise_hugepage
+    old = switch(before)
+    try:
+        seen: list[bool] = []
+        zeros = np.zeros
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            state = switch(False)  # read numpy's setting as the array is made
+            switch(state)
+            seen.append(state)
+            return zeros(*args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(np, "zeros", recording)
+            LineCounts(width=1 << 10, bloom_bits=1 << 12)
+        assert len(seen) == 3 and not any(seen)  # table, pairs and bloom
+        assert switch(before) == before  # restored
+        with pytest.raises(RuntimeError), small_pages():
+            assert switch(False) is False
+            raise RuntimeError("boom")
+        assert switch(before) == before
+    finally:
+        switch(old)

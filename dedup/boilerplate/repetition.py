@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..allocator import small_pages
 from ..batching import batches
 from ..config import NormConfig
 from ..normalize import line_keys
@@ -112,9 +113,10 @@ class LineCounts:
             raise ValueError("width and bloom_bits must be powers of two, depth in 1..6")
         self.width = width
         self.depth = depth
-        self.table = np.zeros((depth, width), dtype=np.uint32)
-        self.pairs = np.zeros((depth, width), dtype=np.uint32)
-        self.bloom = np.zeros(bloom_bits // 8, dtype=np.uint8)
+        with small_pages():  # touched at random, first in one go (see dedup.allocator)
+            self.table = np.zeros((depth, width), dtype=np.uint32)
+            self.pairs = np.zeros((depth, width), dtype=np.uint32)
+            self.bloom = np.zeros(bloom_bits // 8, dtype=np.uint8)
         self.documents = 0
 
     def _cells(self, hashes: np.ndarray) -> np.ndarray:
