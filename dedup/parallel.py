@@ -44,7 +44,7 @@ import pickle
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .batching import BATCH
@@ -104,16 +104,23 @@ class LocalExecutor:
         self.helping = helping
         self._pool: Any = None
 
+    # Workers are forked (Linux): they inherit this process's memory as it is at start, so a
+    # chunk of documents it held then may go to them as a range (see Chunk), not as text.
+    forks = sys.platform.startswith("linux")
+
     def start(self, state: State) -> None:
+        """Start the workers with ``state``. Its ``INHERITED`` documents (with forked workers)
+        stay with the workers only: the parent lets go of them once they have started."""
         self.close()
         _set_state(state)  # inherited as is by forked workers
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        ctx = multiprocessing.get_context(method)
-        if method == "fork":
-            self._pool = _Pool(self.workers, context=ctx)
+        if self.forks:
+            self._pool = _Pool(self.workers, context=multiprocessing.get_context("fork"))
             _widen_pipes(self._pool)
+            _STATE.pop(INHERITED, None)
         else:  # pragma: no cover - non-Linux
-            self._pool = ctx.Pool(self.workers, initializer=_set_state, initargs=(state,))
+            state = {k: v for k, v in state.items() if k != INHERITED}
+            self._pool = multiprocessing.get_context("spawn").Pool(
+                self.workers, initializer=_set_state, initargs=(state,))
 
     def map(self, func: Task, items: Iterable[Any],
             local: Callable[[Any], Any] | None = None) -> Iterator[Any]:
@@ -352,13 +359,28 @@ class DaskExecutor:
 Executor = LocalExecutor | DaskExecutor
 
 
+INHERITED = "inherited"  # a state's documents held when the local workers were forked
+
+
 class Chunk(list[Document]):
     """Documents sent to the workers: a list, pickled without each document's ``meta`` (the
     other fields of its input record). No worker stage reads them and the parent keeps its own
     documents; and a record nested a few hundred levels deep, which JSON reads, exceeds
-    pickle's recursion limit, which used to stop the whole run."""
+    pickle's recursion limit, which used to stop the whole run.
+
+    With ``span`` (``(start, stop)``): the documents are ``start:stop`` of the state's
+    ``INHERITED`` documents, which forked local workers hold already (the parent held them
+    when it started them: the repetition sample, see :func:`inherited_spans`), so only the
+    range travels; the worker makes the same documents from its copy."""
+
+    def __init__(self, docs: Iterable[Document] = (), span: tuple[int, int] | None = None
+                 ) -> None:
+        super().__init__(docs)
+        self.span = span
 
     def __reduce__(self) -> tuple[Any, ...]:
+        if self.span is not None:
+            return _inherited_chunk, self.span
         if all(map(_plain, self)):  # as read: four columns instead of a dataclass per document
             return _plain_chunk, ([d.id for d in self], [d.text for d in self],
                                   [d.source for d in self], [d.ordinal for d in self])
@@ -380,6 +402,33 @@ def _plain_chunk(ids: list[str], texts: list[str], sources: list[str], ordinals:
                  ) -> list[Document]:
     return [Document(i, t, source=s, ordinal=o)
             for i, t, s, o in zip(ids, texts, sources, ordinals, strict=True)]
+
+
+def _inherited_chunk(start: int, stop: int) -> list[Document]:
+    """The documents a :class:`Chunk` with ``span=(start, stop)`` stands for, made in a forked
+    worker from its copy of them: as a plain chunk brings them (every one is plain, see
+    :func:`inherited_spans`)."""
+    return [Document(d.id, d.text, source=d.source, ordinal=d.ordinal)
+            for d in _STATE[INHERITED][start:stop]]
+
+
+def inherited_spans(held: Sequence[Document], chunks: Iterable[list[Document]]
+                    ) -> Iterator[Chunk]:
+    """``chunks`` (consecutive, from the start of a stream) as :class:`Chunk` s, each with its
+    span when its documents are the next ones of ``held`` (the very objects, each as a reader
+    made it: the workers, forked while this process held them, have the same documents); a
+    chunk past them, or not made of them, travels whole. ``held`` is let go of once passed."""
+    at = 0
+    for chunk in chunks:
+        stop = at + len(chunk)
+        span = None
+        if held and stop <= len(held) and all(
+                a is b and _plain(a) for a, b in zip(chunk, held[at:stop], strict=True)):
+            span = (at, stop)
+        if span is None or stop == len(held):
+            held = ()
+        yield Chunk(chunk, span)
+        at = stop
 
 
 # -- worker functions (module level, so they pickle by name) ---------------------------------

@@ -28,6 +28,7 @@ from .errors import ConfigError
 from .index import CorpusIndex
 from .normalize import normalize
 from .parallel import (
+    INHERITED,
     Chunk,
     DaskExecutor,
     Executor,
@@ -35,6 +36,7 @@ from .parallel import (
     count_chunk,
     finish_chunk,
     finish_documents,
+    inherited_spans,
     prepare_chunk,
     prepare_to_finish,
 )
@@ -248,6 +250,9 @@ class Cleaner:
         self._index = index
         self.stats = Stats()
         self.classifiers: list[Classifier] = self._build_classifiers()
+        # the repetition sample's documents, until the parallel run that starts with them
+        # has started its workers (see _clean_parallel)
+        self._held: Sequence[Document] = ()
 
     def _build_classifiers(self) -> list[Classifier]:
         bp = self.config.boilerplate
@@ -326,13 +331,25 @@ class Cleaner:
         ex.start(state)
         return ex, True
 
-    def _count_parallel(self, docs: Iterable[Document]) -> None:
-        """The line counts with the hashing on the workers, updated here in order."""
+    def _forks(self) -> bool:
+        """Whether this run's workers are forked from this process (see Chunk)."""
+        if self.executor is None:
+            return LocalExecutor.forks
+        return isinstance(self.executor, LocalExecutor) and self.executor.forks
+
+    def _count_parallel(self, docs: Iterable[Document], held: Sequence[Document] = ()) -> None:
+        """The line counts with the hashing on the workers, updated here in order. ``held``:
+        the documents ``docs`` starts with, if this process holds them (forked workers then
+        read them from their copy, see :func:`~dedup.parallel.inherited_spans`)."""
         assert self.counts is not None
-        state = {"counts": self.counts, "config": self.config}
+        state: dict[str, Any] = {"counts": self.counts, "config": self.config}
+        held = held if self._forks() else ()
+        if held:
+            state[INHERITED] = held
         ex, own = self._start(state)
+        state.pop(INHERITED, None)
         try:
-            for packed in ex.map(count_chunk, map(Chunk, batches(docs, ex.chunk)),
+            for packed in ex.map(count_chunk, inherited_spans(held, batches(docs, ex.chunk)),
                                  local=lambda chunk: count_chunk(state, chunk)):
                 self.counts.apply_packed(packed)
         finally:
@@ -366,7 +383,8 @@ class Cleaner:
                                  bloom_bits=min(width * 16, 1 << 27))
         docs = [_as_document(d, n) for n, d in enumerate(sample)]
         if self.parallel:
-            self._count_parallel(docs)
+            self._count_parallel(docs, docs)
+            self._held = docs  # the run's workers, forked next, may read them as their own
         elif any(d.paragraphs for d in docs):
             # Segment and normalise copies: the sample waits in memory as raw text, not as
             # paragraphs and tokens (about ten times the size); it is segmented again when
@@ -466,6 +484,9 @@ class Cleaner:
                   if self.config.corpus.enabled else None)
         self.corpus_deduper = corpus
         state: dict[str, Any] = {"cleaner": worker, "removed": removed}
+        held, self._held = (self._held if self._forks() else ()), ()
+        if held:
+            state[INHERITED] = held
         if finished and (corpus is None or isinstance(corpus, StagedDeduper)):
             # Local workers share this machine's disk: a prepared chunk waits for its corpus
             # decisions in a file there, not in this process (a Dask cluster's wait on the
@@ -474,14 +495,16 @@ class Cleaner:
             spill = tempfile.mkdtemp(prefix="dedup-chunks-") if local else None
             state["spill"] = spill
             ex, own = self._start(state)
+            state.pop(INHERITED, None)
             try:
-                yield from self._finish_parallel(stream, ex, state, corpus)
+                yield from self._finish_parallel(stream, ex, state, corpus, held)
             finally:
                 if own:
                     ex.close()
                 if spill is not None:
                     shutil.rmtree(spill, ignore_errors=True)
             return
+        state.pop(INHERITED, None)  # this path sends every chunk whole
         ex, own = self._start(state)
         seconds = self.stats.stage_seconds
         documents = (_as_document(d, n) for n, d in enumerate(stream))
@@ -525,7 +548,8 @@ class Cleaner:
                 ex.close()
 
     def _finish_parallel(self, docs: Iterator[Document | str], ex: Executor, state: dict[str, Any],
-                         corpus: StagedDeduper | None) -> Iterator[CleanResult]:
+                         corpus: StagedDeduper | None, held: Sequence[Document] = ()
+                         ) -> Iterator[CleanResult]:
         """The parallel run of :meth:`clean_documents` with ``finished``: this process reads,
         decides the corpus stage and counts; the workers do everything else.
 
@@ -555,9 +579,9 @@ class Cleaner:
                 seconds[name] = seconds.get(name, 0.0) + secs
 
         def send() -> Iterator[list[Document]]:
-            for chunk in batches(documents, ex.chunk):
+            for chunk in inherited_spans(held, batches(documents, ex.chunk)):
                 sent.append(chunk)
-                yield Chunk(chunk)
+                yield chunk
 
         def here(chunk: list[Document]) -> tuple[None, None, dict[str, float]]:
             """A chunk prepared in this process, in place: it is finished here too, from the

@@ -224,3 +224,67 @@ def test_a_chunk_reaches_the_worker_as_it_was_without_its_records(rows: list) ->
     assert pickle.loads(data) == [dataclasses.replace(d, meta={}) for d in docs]
     plain = not any(with_paragraphs or failed for *_, with_paragraphs, failed in rows)
     assert (b"_plain_chunk" in data) == plain
+
+
+def test_held_documents_travel_as_ranges_and_come_out_as_a_plain_chunk(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chunks made of the documents this process held when it forked its workers (the
+    repetition sample) travel as ranges; a worker's copy of the documents gives the same chunk
+    a plain chunk brings (no record fields). A chunk of other objects (a copy, a document not
+    as read) travels whole, and every chunk after it."""
+    from dedup import parallel
+
+    held = [Document(str(i), f"text {i}", meta={"id": str(i), "deep": [[i]]}, source="a.jsonl",
+                     ordinal=i) for i in range(20)]
+    chunks = list(parallel.inherited_spans(held, [held[0:8], held[8:16], held[16:20]]))
+    assert [c.span for c in chunks] == [(0, 8), (8, 16), (16, 20)]
+    assert all(list(c) == held[c.span[0]:c.span[1]] for c in chunks if c.span)
+    blob = pickle.dumps(chunks[1])
+    assert len(blob) < 200  # a range, not the texts
+    monkeypatch.setitem(parallel._STATE, parallel.INHERITED, pickle.loads(pickle.dumps(held)))
+    assert pickle.loads(blob) == pickle.loads(pickle.dumps(Chunk(held[8:16])))
+    assert all(not d.meta for d in pickle.loads(blob))
+    # not the same objects, or past them: whole, and so is everything after
+    copy = pickle.loads(pickle.dumps(held[8:16]))
+    spans = [c.span for c in parallel.inherited_spans(held, [held[0:8], copy, held[16:20]])]
+    assert spans == [(0, 8), None, None]
+    failed = dataclasses.replace(held[0], error="bad record")
+    spans = [c.span for c in parallel.inherited_spans([*held[:1], failed], [[held[0], failed]])]
+    assert spans == [None]
+    spans = [c.span for c in parallel.inherited_spans(held[:10], [held[0:8], held[8:16]])]
+    assert spans == [(0, 8), None]
+
+
+def test_a_parallel_run_sends_its_sample_as_ranges_with_the_same_results(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked run's repetition sample reaches the workers as ranges, for the counts and for
+    the cleaning (every sample chunk read by a worker from its copy), and the results are the
+    one-process results."""
+    from dedup import parallel
+
+    log = tmp_path / "spans.txt"
+    real = parallel._inherited_chunk
+
+    def spy(start: int, stop: int) -> list[Document]:
+        with log.open("a") as fh:  # written by the worker processes
+            fh.write(f"{start} {stop}\n")
+        return real(start, stop)
+
+    spy.__module__, spy.__qualname__ = real.__module__, real.__qualname__  # pickled by name
+    monkeypatch.setattr(parallel, "_inherited_chunk", spy)
+    texts = _pages(120)
+    config = Config().replace(boilerplate={"repetition_sample": 64})
+    one = Cleaner(config)
+    serial = [(r.text, r.line_counts()) for r in one.clean_documents(texts)]
+    one.close()
+    executor = parallel.LocalExecutor(3, helping=False)  # every chunk to a worker
+    many = Cleaner(config, executor=executor)
+    try:
+        assert [(r.text, r.line_counts())
+                for r in many.clean_documents(texts, finished=True)] == serial
+    finally:
+        executor.close()
+        many.close()
+    spans = sorted(tuple(map(int, line.split())) for line in log.read_text().splitlines())
+    # chunks of 8 (tests): each of the sample's 8 chunks once counted and once cleaned
+    assert spans == sorted(2 * [(a, a + 8) for a in range(0, 64, 8)])
