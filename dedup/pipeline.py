@@ -98,35 +98,37 @@ class Stats:
         """Count ``result`` in (``sign=-1``: take it back out, for a checkpoint that ends
         before it)."""
         fin = result.finished
-        dropped: Sequence[str]
-        if fin is not None:  # a worker measured the texts (see records.Finished)
-            lines_in, dropped = fin.lines, fin.dropped
+        tally: tuple[tuple[str, int], ...] | None
+        if fin is not None:  # a worker measured the texts and counted the reasons
+            lines_in, n_dropped, tally = fin.lines, len(fin.dropped), fin.tally
             bytes_in, bytes_out = fin.bytes_in, fin.bytes_out
         else:
             (lines_in, dropped), bytes_in, bytes_out = (
                 result.line_counts(), utf8_len(result.doc.text), utf8_len(result.text))
+            n_dropped, tally = len(dropped), tuple(Counter(dropped).items())
+        assert tally is not None  # (Finished counts its reasons when made)
         self.documents += sign
         self.lines_in += sign * lines_in
-        self.lines_out += sign * (lines_in - len(dropped))
+        self.lines_out += sign * (lines_in - n_dropped)
         self.bytes_in += sign * bytes_in
         self.bytes_out += sign * bytes_out
-        kinds = dict.fromkeys(dropped, 1)  # the distinct reasons, in first-seen order
+        # each distinct reason with its count, in first-seen order
+        reasons, by_doc = self.reasons, self.documents_by_reason
         if sign > 0:  # counts only grow: nothing to prune
-            self.reasons.update(dropped)
-            self.documents_by_reason.update(kinds.keys())  # an iterable: counted in C
+            for r, n in tally:
+                reasons[r] += n
+                by_doc[r] += 1
         else:
-            counts = Counter(dropped)
-            for counter, keys in ((self.reasons, counts), (self.documents_by_reason,
-                                                           Counter(counts.keys()))):
-                counter.subtract(keys)
-                for k in [k for k, n in counter.items() if n <= 0]:
-                    del counter[k]
+            for r, n in tally:
+                for counter, k in ((reasons, n), (by_doc, 1)):
+                    counter[r] -= k
+                    if counter[r] <= 0:
+                        del counter[r]
         if result.doc.cluster is not None and result.doc.cluster.duplicate:
             self.duplicate_documents += sign
         # every line that is not blank dropped as boilerplate (kept lines are not dropped):
         # every line dropped, at least one not blank, each reason blank or boilerplate
-        if len(dropped) == lines_in and any(r != "blank" for r in kinds) and all(
-                r == "blank" or r.startswith("boilerplate:") for r in kinds):
+        if n_dropped == lines_in and _boilerplate_only(tally):
             # The classifier took every line: say so, the page may have been all template.
             self.emptied += sign
             if sign > 0 and len(self.emptied_ids) < 100:
@@ -181,6 +183,17 @@ class Stats:
             "emptied_by_boilerplate_ids": self.emptied_ids,
             "stage_seconds": {k: round(v, 6) for k, v in self.stage_seconds.items()},
         }
+
+
+def _boilerplate_only(tally: tuple[tuple[str, int], ...]) -> bool:
+    """Whether ``tally``'s reasons are blank or boilerplate, at least one boilerplate."""
+    found = False
+    for r, _ in tally:
+        if r != "blank":
+            if not r.startswith("boilerplate:"):
+                return False
+            found = True
+    return found
 
 
 class _Timer:

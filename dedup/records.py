@@ -24,6 +24,7 @@ dedup versions refuse each other's records instead of misreading them.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -211,9 +212,10 @@ def decode(version: int, *fields: Any) -> Prepared:
 class Finished:
     """A document finished where its paragraphs are (a worker of a parallel run), so they never
     travel to the parent: the clean text, the number of input lines, the reason of every
-    dropped line in order (for the statistics), the ``--removed`` records as JSON lines
-    (``None`` when the run writes none), and the UTF-8 lengths of the input and clean texts
-    (for the statistics, so the parent encodes neither)."""
+    dropped line in order, the ``--removed`` records as JSON lines (``None`` when the run
+    writes none), the UTF-8 lengths of the input and clean texts, and ``tally``, each distinct
+    reason of ``dropped`` with its count, in first-seen order (made where the record is:
+    the statistics add a few counts a document, not a reason a line, and encode nothing)."""
 
     text: str
     lines: int
@@ -221,10 +223,15 @@ class Finished:
     removed: str | None
     bytes_in: int
     bytes_out: int
+    tally: tuple[tuple[str, int], ...] | None = None  # None: counted from ``dropped``
+
+    def __post_init__(self) -> None:
+        if self.tally is None:
+            object.__setattr__(self, "tally", tuple(Counter(self.dropped).items()))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Finished, (self.text, self.lines, self.dropped, self.removed, self.bytes_in,
-                           self.bytes_out))
+                           self.bytes_out, self.tally))
 
 
 def _offsets(lengths: Any) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""A run's statistics (Stats.add): counted against a plain recount of random results, and
-taken back exactly (a checkpoint that ends before a result takes it out with sign -1)."""
+"""A run's statistics (Stats.add): counted against a plain recount of random results (some
+finished on a worker, their reasons counted there), and taken back exactly (a checkpoint that
+ends before a result takes it out with sign -1)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.pipeline import CleanResult, Stats, utf8_len
+from dedup.records import Finished
 from dedup.segment import BLANK
 from dedup.types import DROP, KEEP, DocCluster, Document, Verdict
 
@@ -24,7 +26,12 @@ def results(draw: st.DrawFn) -> CleanResult:
     vs = draw(verdicts)
     doc = Document(id=f"d{draw(st.integers(0, 99))}", text=draw(st.text(max_size=30)))
     doc.cluster = DocCluster(doc.id, draw(st.booleans()))
-    return CleanResult(doc, draw(st.text(max_size=20)), vs)
+    text = draw(st.text(max_size=20))
+    finished = None
+    if draw(st.booleans()):  # as a worker finishes it: the reasons counted there
+        finished = Finished(text, len(vs), tuple(v.reason for v in vs if v.dropped), None,
+                            utf8_len(doc.text), utf8_len(text))
+    return CleanResult(doc, text, vs, finished=finished)
 
 
 def recount(rs: list[CleanResult]) -> dict[str, object]:
