@@ -44,7 +44,16 @@ from .records import Finished, KeyColumns, KeyRef
 from .segment import segment
 from .signature import SketchCache
 from .staged import CorpusOutcome, Outcomes, StagedDeduper, corpus_deduper
-from .types import DROP, CorpusKeys, DocCluster, Document, Paragraph, Verdict, utf8_len
+from .types import (
+    DROP,
+    CorpusKeys,
+    DocCluster,
+    Document,
+    Paragraph,
+    Verdict,
+    instances,
+    utf8_len,
+)
 
 Stage = Callable[[Iterable[Document]], Iterator[Document]]
 T = TypeVar("T")
@@ -616,7 +625,7 @@ class Cleaner:
                     for doc in chunk:
                         doc.corpus_keys = None
                 elif isinstance(keys, KeyColumns):
-                    refs = map(KeyRef, itertools.repeat(keys), range(len(chunk)))
+                    refs = instances(KeyRef, list(zip(itertools.repeat(keys), range(len(chunk)))))
                 else:
                     refs = [None if k is None else k.corpus_keys() for k in keys]
                 prepared.append((chunk, blob))
@@ -652,9 +661,13 @@ class Cleaner:
                     outcomes = []
 
         def results(chunk: list[Document], done: list[Finished]) -> Iterator[CleanResult]:
-            for doc, fin in zip(chunk, done, strict=True):
-                result = CleanResult(doc, fin.text, [], dropped_document(doc, config), fin)
-                self.stats.add(result)
+            drop = config.corpus.documents == "drop"
+            made = instances(CleanResult, [
+                (doc, fin.text, [], drop and dropped_document(doc, config), fin)
+                for doc, fin in zip(chunk, done, strict=True)])
+            add = self.stats.add
+            for result in made:
+                add(result)
                 yield result
 
         def finished_here() -> Iterator[CleanResult]:

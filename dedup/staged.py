@@ -44,6 +44,7 @@ decided again without them (see :meth:`StagedDeduper._decide`).
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -200,6 +201,16 @@ class CorpusOutcome:
         out._cols, out._lo, out._hi = cols, lo, hi
         out._cluster = cluster
         return out
+
+    @classmethod
+    def of_ranges(cls, cols: DropColumns, los: list[int], his: list[int],
+                  clusters: Sequence[DocCluster]) -> Sequence[CorpusOutcome]:
+        """:meth:`of_columns` of each range ``los[j]:his[j]`` with ``clusters[j]``, made at
+        once (:func:`~dedup.types.instances`: the slots written in place)."""
+        rows = list(zip(clusters, itertools.repeat(cols), itertools.repeat(None), his, los,
+                        strict=False))
+        return instances(cls, rows,
+                         lambda c, cols, _, hi, lo: cls.of_columns(cols, lo, hi, c))
 
     @property
     def cluster(self) -> DocCluster:
@@ -635,10 +646,16 @@ class StagedDeduper(CorpusDeduper):
                 got = names[d] = index.doc_id(d) if d < base else docs[d - base].id
             return got
 
-        clusters = steps.cluster[:m].tolist()
-        sims = steps.sim[:m].tolist()
-        totals = steps.total[:m].tolist()
-        cl_ids = [doc.id if cl < 0 else name(cl) for doc, cl in zip(docs, clusters, strict=True)]
+        cl = steps.cluster[:m]
+        clusters = cl.tolist()
+        duplicate = (cl >= 0).tolist()
+        # (a document of its own cluster: similarity 1; a rounded similarity as Python rounds)
+        sims = [1.0 if c < 0 else round(s, 4)
+                for c, s in zip(clusters, steps.sim[:m].tolist(), strict=True)]
+        firsts = np.where(cl < 0, base + np.arange(m), cl).tolist()
+        cl_ids = [doc.id if c < 0 else name(c) for doc, c in zip(docs, clusters, strict=True)]
+        made = instances(DocCluster, list(zip(cl_ids, duplicate, sims, firsts,
+                                              steps.total[:m].tolist(), strict=True)))
         end = int(content.start[m])
         hit = np.flatnonzero(steps.hdoc[:end] >= 0)
         hit_doc = np.searchsorted(content.start, hit, side="right") - 1
@@ -648,28 +665,22 @@ class StagedDeduper(CorpusDeduper):
                            target.reshape(-1).astype(np.int64),
                            steps.hline[hit].astype(np.int64),
                            tuple(name(d) for d in targets.tolist()))
-        ends = np.cumsum(np.bincount(hit_doc, minlength=m)).tolist()
-        out: list[CorpusOutcome] = []
-        first = 0
-        starts = content.start.tolist()
-        for j in range(m):
-            lo, first = first, ends[j]
-            cl = clusters[j]
-            similarity = 1.0 if cl < 0 else round(sims[j], 4)
-            cluster = DocCluster(cl_ids[j], cl >= 0, similarity, base + j if cl < 0 else cl,
-                                 totals[j])
-            if drop_mode and cl >= 0:
+        bounds = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.bincount(hit_doc, minlength=m), out=bounds[1:])
+        his, los = bounds[1:].tolist(), bounds[:-1].tolist()
+        out = list(CorpusOutcome.of_ranges(cols, los, his, made))
+        if drop_mode:  # a near-duplicate document's drops are rows of its own, every line
+            starts = content.start.tolist()
+            for j in np.flatnonzero(cl >= 0).tolist():
                 at, to = starts[j], starts[j + 1]
                 held = steps.hdoc[at:to].tolist()
                 paras = content.para[at:to].tolist()
-                drops = list(cols.rows(lo, first, f"document cluster {cl_ids[j]}"))
-                drops.extend((paras[k], DOCUMENT, similarity, cl_ids[j], 0,
+                drops = list(cols.rows(los[j], his[j], f"document cluster {cl_ids[j]}"))
+                drops.extend((paras[k], DOCUMENT, sims[j], cl_ids[j], 0,
                               f"near-duplicate of document {cl_ids[j]}")
                              for k, d in enumerate(held) if d < 0)
                 drops.sort()
-                out.append(CorpusOutcome(drops, cluster))
-            else:
-                out.append(CorpusOutcome.of_columns(cols, lo, first, cluster))
+                out[j] = CorpusOutcome(drops, made[j])
         return out
 
     def _prior_shorts(self, cols: KeyColumns, rows: Rows, long: LongDecision,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,15 +18,18 @@ except ImportError:  # pragma: no cover - a source tree without the build: the c
 R = TypeVar("R")
 
 
-def instances(cls: type[R], rows: list[tuple[Any, ...]]) -> Sequence[R]:
+def instances(cls: type[R], rows: list[tuple[Any, ...]],
+              make: Callable[..., R] | None = None) -> Sequence[R]:
     """``[cls(*row) for row in rows]`` for a slots dataclass, each row holding every field:
     by the kernel (``dedup._segment.instances``, the slots written in place) when it is built,
     else by the class itself. The same objects; several times faster for a frozen dataclass,
-    whose ``__init__`` sets each field through ``object.__setattr__``."""
+    whose ``__init__`` sets each field through ``object.__setattr__``. ``make``: what makes an
+    object from its row without the kernel, for a class whose constructor takes other
+    arguments than its slots in order."""
     if _segment is not None:
         made: Sequence[R] = _segment.instances(cls, cls.__slots__, rows)  # type: ignore[attr-defined]
         return made
-    return [cls(*row) for row in rows]
+    return [(make or cls)(*row) for row in rows]
 
 KEEP = "keep"
 DROP = "drop"

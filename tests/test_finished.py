@@ -204,3 +204,25 @@ def test_a_chunk_waits_in_its_file_until_finished(tmp_path: Path) -> None:
     done, _ = finish_chunk(state, (path, (None,) * len(docs)))
     assert not Path(path).exists()  # read once, then removed
     assert [f.text for f in done] == [r.text for r in Cleaner(cfg).clean_documents(docs)]
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_finished_records_travel_as_rows_and_come_back_equal(kernels: bool) -> None:
+    """A chunk's finished records reach the parent as rows and are made there at once (or by
+    the class without the kernel): equal records, their reason counts as the worker made
+    them."""
+    import contextlib
+
+    from dedup.kernels import kernels_off
+    from dedup.parallel import FinishedList
+
+    records = FinishedList([
+        Finished("a\n", 3, ("boilerplate:nav", "duplicate:exact", "boilerplate:nav"), None,
+                 12, 2),
+        Finished("", 0, (), '{"line": 1}\n', 0, 0),
+        Finished("é\n", 1, (), None, 3, 3)])
+    assert records[0].tally == (("boilerplate:nav", 2), ("duplicate:exact", 1))
+    with kernels_off() if not kernels else contextlib.nullcontext():
+        back = pickle.loads(pickle.dumps(records))
+    assert back == list(records) and all(type(f) is Finished for f in back)
+    assert [f.tally for f in back] == [f.tally for f in records]

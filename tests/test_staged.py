@@ -4,6 +4,7 @@ on the generated corpus, the seed, and random corpora full of planted copies and
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import pickle
@@ -440,3 +441,27 @@ def test_a_copy_is_a_kept_row_with_the_same_set_whatever_its_group_key(
         assert list(zip(got_groups.tolist(), got_rows.tolist(), strict=True)) == expect
     finally:
         index.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=8), st.booleans())
+def test_outcomes_made_at_once_are_the_outcomes_made_one_by_one(
+        sizes: list[int], kernels: bool) -> None:
+    """A window's outcomes made at once from its drop columns (the slots written in place, or
+    by the class without the kernel) equal each made by itself: drops, clusters, pickles."""
+    from dedup.kernels import kernels_off
+    from dedup.staged import DropColumns
+
+    total = sum(sizes)
+    cols = DropColumns(np.arange(total, dtype=np.int64), np.linspace(0.5, 1.0, total),
+                       np.arange(total, dtype=np.int64) % 2, np.arange(total, dtype=np.int64) + 3,
+                       ("doc-a", "doc-b"))
+    bounds = np.concatenate(([0], np.cumsum(sizes))).tolist()
+    clusters = [DocCluster(f"c{j}", j % 2 == 1, 0.9, j, 10 * j) for j in range(len(sizes))]
+    one = [CorpusOutcome.of_columns(cols, lo, hi, c)
+           for lo, hi, c in zip(bounds[:-1], bounds[1:], clusters, strict=True)]
+    with kernels_off() if not kernels else contextlib.nullcontext():
+        made = list(CorpusOutcome.of_ranges(cols, bounds[:-1], bounds[1:], clusters))
+    assert made == one and all(type(o) is CorpusOutcome for o in made)
+    assert [o.drops for o in made] == [o.drops for o in one]
+    assert [pickle.loads(pickle.dumps(o)) for o in made] == one
