@@ -14,10 +14,11 @@ decides the long paragraphs of a whole window of documents at once, as data:
    windows and runs: all kept) and, by one sort of ``(key, group)``, among the window's other
    groups; every pair verified by exact Jaccard (:func:`.crossdoc.similarities`). A group that
    is a copy of a kept row (found by its exact-group key among the rows this process's windows
-   indexed, verified set for set) skips the index look-up: two identical rows are never both
-   kept, so that row is the group's one kept candidate at similarity 1, preferred to every
-   other, and the group and all its members are dropped against it whatever else it touches
-   (:func:`_copies`);
+   indexed, verified set for set) skips the index look-up and the window's pairs: two
+   identical rows are never both kept, so that row is the group's one kept candidate at
+   similarity 1, preferred to every other, and the group and all its members are dropped
+   against it whatever else it touches (:func:`_copies`); never kept, it is no other group's
+   candidate either;
 4. **the decision** in rounds (:func:`.decide.decide_rounds`) over the groups' representatives
    and the kept index rows they touch, with the edges between representatives of different
    documents; then every other member of a group from its group's candidates (below);
@@ -379,16 +380,21 @@ def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
     g = len(rep)
     bands = rows.keys.shape[1] if n else 0
     rep_keys = rows.keys[rep] if n else rows.keys
-    # candidates among the window's groups (all pairs of representatives, any documents)
-    ws, wd = _bucket_pairs(rep_keys.ravel(), np.repeat(np.arange(g), bands), crowded)
-    wsim = similarities(rows.sets(rep[ws]), rows.sets(rep[wd]))
-    keep = wsim >= threshold
-    ws, wd, wsim = ws[keep], wd[keep], wsim[keep]
-    # candidates among the index's kept rows: a group with a copy there is dropped against it
-    # (module doc, step 3), every other group looks its band keys up
+    # a group with a copy among the index's kept rows is dropped against it (module doc, step
+    # 3), so it is never kept: no other group takes it as a candidate, and its own candidates
+    # in the window could not beat that copy (similarity 1, and earlier than any of them)
     copy_group, copy_row = _copies(rows, rep, index)
     todo = np.ones(g, dtype=bool)
     todo[copy_group] = False
+    live = np.flatnonzero(todo)
+    # candidates among the window's other groups (all pairs of them, any documents)
+    ws, wd = _bucket_pairs(rep_keys[live].ravel(), np.repeat(np.arange(len(live)), bands),
+                           crowded)
+    ws, wd = live[ws], live[wd]
+    wsim = similarities(rows.sets(rep[ws]), rows.sets(rep[wd]))
+    keep = wsim >= threshold
+    ws, wd, wsim = ws[keep], wd[keep], wsim[keep]
+    # every other group looks its band keys up among the index's kept rows
     ps, pr, psim = copy_group, copy_row, np.ones(len(copy_group))
     if todo.any() and len(index.bands):
         asked = np.flatnonzero(todo)
