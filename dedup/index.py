@@ -290,19 +290,7 @@ class _Stream:
         at = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(size, dtype=np.int64)
         if not len(at) or not size:
             return np.zeros(at.shape, dtype=np.uint8)
-        if self.memory is not None:
-            view = np.frombuffer(self.memory, dtype=np.uint8)
-            out: np.ndarray = view[at]  # a copy: the memory may grow again once view is gone
-            del view
-            return out
-        if self._dirty:
-            self.fh.flush()
-            self._dirty = False
-        with mmap.mmap(self.fh.fileno(), self.end, access=mmap.ACCESS_READ) as mapped:
-            view = np.frombuffer(mapped, dtype=np.uint8)
-            out = view[at]
-            del view  # the map closes only without views
-        return out
+        return self._take(at, np.uint8)
 
     def gather_u32(self, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """The uint32 words ``starts[i]`` to ``starts[i] + counts[i]`` (word positions in a
@@ -314,17 +302,23 @@ class _Stream:
         total = int(counts.sum())
         if not total:
             return np.empty(0, dtype=np.uint32)
-        at = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+        return self._take(np.repeat(starts - (np.cumsum(counts) - counts), counts)
+                          + np.arange(total), np.uint32)
+
+    def _take(self, at: np.ndarray, dtype: Any) -> np.ndarray:
+        """The stream's items of ``dtype`` at positions ``at``, as a copy (the memory may grow
+        again, and the file's map closes, once the view is gone)."""
+        count = self.end // np.dtype(dtype).itemsize
         if self.memory is not None:
-            view = np.frombuffer(self.memory, dtype=np.uint32, count=self.end // 4)
-            out: np.ndarray = view[at]  # a copy: the memory may grow again once view is gone
+            view = np.frombuffer(self.memory, dtype=dtype, count=count)
+            out: np.ndarray = view[at]
             del view
             return out
         if self._dirty:
             self.fh.flush()
             self._dirty = False
         with mmap.mmap(self.fh.fileno(), self.end, access=mmap.ACCESS_READ) as mapped:
-            view = np.frombuffer(mapped, dtype=np.uint32, count=self.end // 4)
+            view = np.frombuffer(mapped, dtype=dtype, count=count)
             out = view[at]
             del view  # the map closes only without views
         return out
