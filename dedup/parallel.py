@@ -413,8 +413,12 @@ def _inherited_chunk(start: int, stop: int) -> list[Document]:
     """The documents a :class:`Chunk` with ``span=(start, stop)`` stands for, made in a forked
     worker from its copy of them: as a plain chunk brings them (every one is plain, see
     :func:`inherited_spans`)."""
+    held = _STATE.get(INHERITED)
+    if held is None:  # a worker the pool started again later (after one died) has no copy
+        raise RuntimeError("a chunk of the repetition sample reached a worker that was not "
+                           "forked while the parent held it; run again")
     return [Document(d.id, d.text, source=d.source, ordinal=d.ordinal)
-            for d in _STATE[INHERITED][start:stop]]
+            for d in held[start:stop]]
 
 
 def inherited_spans(held: Sequence[Document], chunks: Iterable[list[Document]]

@@ -241,6 +241,9 @@ def test_held_documents_travel_as_ranges_and_come_out_as_a_plain_chunk(
     assert all(list(c) == held[c.span[0]:c.span[1]] for c in chunks if c.span)
     blob = pickle.dumps(chunks[1])
     assert len(blob) < 200  # a range, not the texts
+    monkeypatch.delitem(parallel._STATE, parallel.INHERITED, raising=False)
+    with pytest.raises(RuntimeError, match="not forked while the parent held it"):
+        pickle.loads(blob)  # a worker started later has no copy: said, not a KeyError
     monkeypatch.setitem(parallel._STATE, parallel.INHERITED, pickle.loads(pickle.dumps(held)))
     assert pickle.loads(blob) == pickle.loads(pickle.dumps(Chunk(held[8:16])))
     assert all(not d.meta for d in pickle.loads(blob))
