@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from .crossdoc import CorpusDeduper
 from .errors import AlreadyFinished, InputError, OutputError
 from .index import CorpusIndex
 from .io.paths import check_write_paths, run_targets
-from .io.readers import Source, discover, is_glob, read_all
+from .io.readers import RawReading, Source, discover, is_glob, read_all
 from .io.writers import (
     TEMP_SUFFIX,
     CombinedWriter,
@@ -196,18 +197,20 @@ def run_clean(
         counter = InputCounter(read_progress, total,
                                total - (input_bytes(remaining) or 0) if total else 0)
 
-        def read(on_read: Callable[[int], None] | None = None) -> Iterator[Document]:
+        def read(on_read: Callable[[int], None] | None = None, raw: bool = False
+                 ) -> Iterator[Document]:
             docs = read_all(remaining, opts.text_field, opts.encoding_errors, opts.limits,
-                            id_field=opts.id_field, on_read=on_read)
+                            id_field=opts.id_field, on_read=on_read, raw_jsonl=raw)
             for n, doc in enumerate(docs, start=first):
                 doc.ordinal = n
                 yield doc
 
-        def read_counted() -> Iterator[Document]:
+        def read_counted(raw: bool = False) -> Iterator[Document]:
             """The cleaning pass (the one whose bytes are counted): the first passes of
-            ``--keep longest`` and ``repetition = 'full'`` read the inputs too."""
+            ``--keep longest`` and ``repetition = 'full'`` read the inputs too. ``raw``: JSONL
+            records left for the workers to parse (``Document.raw``)."""
             counter.start()
-            return read(counter)
+            return read(counter, raw)
 
         resuming = _Resuming(state, ckpt, opts, sources, corpus_index) if state else None
         if opts.engine == "dask":
@@ -376,7 +379,8 @@ class _Resuming:
         self._save(Checkpoint(
             cleaner.config.fingerprint(), self.inputs, done, d,
             removed.tell() if removed is not None else 0,
-            [m for o, m in failures if o < d], [m for o, m in skipped if o < d]),
+            [m for o, m in _in_order(failures) if o < d],
+            [m for o, m in _in_order(skipped) if o < d]),
             cleaner, writer, stats, marks)
         self.last = time.monotonic()
 
@@ -392,7 +396,8 @@ class _Resuming:
         self._save(Checkpoint(
             cleaner.config.fingerprint(), self.inputs, len(self.rels), cleaner.stats.documents,
             removed.tell() if removed is not None else 0,
-            [m for _, m in failures], [m for _, m in skipped], phase="finishing"),
+            [m for _, m in _in_order(failures)], [m for _, m in _in_order(skipped)],
+            phase="finishing"),
             cleaner, writer, cleaner.stats, marks)
         crash_point("run:finishing-committed")
 
@@ -435,7 +440,8 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
          read: Callable[[], Iterator[Document]], clock: _Clock, *,
          progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None,
          executor: DaskExecutor | None, resuming: _Resuming | None,
-         read_counted: Callable[[], Iterator[Document]], counter: InputCounter) -> RunReport:
+         read_counted: Callable[[bool], Iterator[Document]], counter: InputCounter
+         ) -> RunReport:
     ckpt = resuming.ckpt if resuming is not None else None
     jobs, strict, removed, report = options.jobs, options.strict, options.removed, options.report
     longest = _keeps_longest(config)
@@ -463,15 +469,29 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
     failures: list[tuple[int, str]] = [(-1, m) for m in (ckpt.failures if ckpt else [])]
     skipped: list[tuple[int, str]] = [(-1, m) for m in (ckpt.skipped if ckpt else [])]
 
+    def note(doc: Document) -> None:
+        """A record that could not be read, or was left out on purpose, noted."""
+        if doc.skipped:
+            skipped.append((doc.ordinal, doc.error or doc.id))
+        elif doc.error:
+            if strict:  # raised inside the write loop below: every output is aborted
+                raise InputError(doc.error, hint=STRICT_HINT)
+            failures.append((doc.ordinal, doc.error))
+
+    # A parallel run's workers parse the JSONL records (the parent reads their lines): a
+    # record's error is then known when its chunk comes back, and noted then. Not with
+    # --strict, whose first bad record in input order must stop the run before any later one.
+    raw = cleaner.parallel and not strict and not longest
+    if raw:
+        cleaner.reading = RawReading({s.rel: s.path for s in sources}, options.text_field,
+                                     options.encoding_errors, options.limits,
+                                     options.id_field)
+        cleaner.on_parsed = note
+
     def documents() -> Iterator[Document]:
-        for doc in read_counted():
+        for doc in read_counted(raw):
             counter.mark(doc.ordinal)
-            if doc.skipped:
-                skipped.append((doc.ordinal, doc.error or doc.id))
-            elif doc.error:
-                if strict:  # raised inside the write loop below: every output is aborted
-                    raise InputError(doc.error, hint=STRICT_HINT)
-                failures.append((doc.ordinal, doc.error))
+            note(doc)
             yield doc
 
     removed_writer = None
@@ -509,9 +529,10 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
         stats["cpu_seconds"] = clock.cpu(executor)
         stats["peak_rss_mb"] = clock.peak_rss_mb(executor)
         stats["decision_rounds"] = decision_rounds(cleaner.corpus_deduper)
-        outcome = RunReport(stats, [m for _, m in failures], writer.written + writer.pending,
-                            clock.seconds(), config.fingerprint(),
-                            [m for _, m in skipped], counter.bytes)
+        outcome = RunReport(stats, [m for _, m in _in_order(failures)],
+                            writer.written + writer.pending, clock.seconds(),
+                            config.fingerprint(), [m for _, m in _in_order(skipped)],
+                            counter.bytes)
         if report:
             report_file = JsonFile(report, outcome.to_dict())
         # The index is saved before the outputs are published: the likelier failure (a full
@@ -544,6 +565,13 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
         resuming.state.finish()
         crash_point("run:finished")
     return outcome
+
+
+def _in_order(messages: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """``(ordinal, message)`` pairs in input order (a record parsed on a worker is noted when
+    its chunk comes back, after the reader noted later ones); stable, so equal ordinals keep
+    their order."""
+    return sorted(messages, key=itemgetter(0))
 
 
 def _save_index(index: CorpusIndex) -> None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import itertools
+import json
 import multiprocessing
 import multiprocessing.pool
 import operator
@@ -50,11 +51,15 @@ from typing import Any
 
 from .batching import BATCH
 from .errors import ConfigError
+from .io.readers import parse_raw
 from .records import Finished, KeysChunk, Prepared, PreparedKeys
 from .segment import BLANK
 from .types import DROP, Document, instances, joined_lines, utf8_len
 
 _BLANK_ROW = (BLANK.reason, BLANK.score, None, BLANK.detail)
+# a raw record's other fields on their way back to the parent (see parse_chunk): exact for
+# every value JSON read (strings with lone surrogates escaped, floats by their shortest repr)
+_FIELDS_JSON = json.JSONEncoder(allow_nan=False)
 
 HELPING_WINDOW = 4  # tasks queued per worker while this process runs one itself
 _DONE = object()
@@ -382,13 +387,16 @@ class Chunk(list[Document]):
     def __reduce__(self) -> tuple[Any, ...]:
         if self.span is not None:
             return _inherited_chunk, self.span
-        if all(map(_plain, self)):  # as read: four columns instead of a dataclass per document
+        if all(map(_plain, self)):  # as read: a few columns instead of a dataclass a document
+            raws = [d.raw for d in self]
             return _plain_chunk, ([d.id for d in self], [d.text for d in self],
-                                  [d.source for d in self], [d.ordinal for d in self])
+                                  [d.source for d in self], [d.ordinal for d in self],
+                                  *([raws] if any(r is not None for r in raws) else []))
         return list, ([dataclasses.replace(d, meta={}) if d.meta else d for d in self],)
 
 
-_COLUMNS = ("id", "text", "source", "ordinal", "meta")  # what a plain chunk sends (meta: not)
+# what a plain chunk sends (meta: not)
+_COLUMNS = ("id", "text", "source", "ordinal", "meta", "raw")
 _DEFAULTS = tuple(
     (f.name, f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
     for f in dataclasses.fields(Document) if f.name not in _COLUMNS)
@@ -403,10 +411,11 @@ def _plain(doc: Document) -> bool:
     return bool(_DEFAULT_FIELDS(doc) == _DEFAULT_VALUES)
 
 
-def _plain_chunk(ids: list[str], texts: list[str], sources: list[str], ordinals: list[int]
-                 ) -> list[Document]:
-    return [Document(i, t, source=s, ordinal=o)
-            for i, t, s, o in zip(ids, texts, sources, ordinals, strict=True)]
+def _plain_chunk(ids: list[str], texts: list[str], sources: list[str], ordinals: list[int],
+                 raws: list[bytes | None] | None = None) -> list[Document]:
+    return [Document(i, t, source=s, ordinal=o, raw=r)
+            for i, t, s, o, r in zip(ids, texts, sources, ordinals, raws or [None] * len(ids),
+                                     strict=True)]
 
 
 def _inherited_chunk(start: int, stop: int) -> list[Document]:
@@ -417,7 +426,7 @@ def _inherited_chunk(start: int, stop: int) -> list[Document]:
     if held is None:  # a worker the pool started again later (after one died) has no copy
         raise RuntimeError("a chunk of the repetition sample reached a worker that was not "
                            "forked while the parent held it; run again")
-    return [Document(d.id, d.text, source=d.source, ordinal=d.ordinal)
+    return [Document(d.id, d.text, source=d.source, ordinal=d.ordinal, raw=d.raw)
             for d in held[start:stop]]
 
 
@@ -451,6 +460,9 @@ def count_chunk(state: State, docs: list[Document]) -> Any:
 
     counts: LineCounts = state["counts"]
     norm = state["config"].norm
+    reading = state.get("reading")
+    if reading is not None and any(doc.raw is not None for doc in docs):
+        docs = [parsed_copy(doc, reading) for doc in docs]  # the caller's stay as they are
     if not any(doc.paragraphs for doc in docs):  # the same keys from the texts alone
         return counts.prepare_packed([counts.text_keys(doc.text, norm) for doc in docs])
     return counts.prepare_packed([counts.document_keys(doc)
@@ -479,8 +491,11 @@ def prepare_to_finish(state: State, docs: list[Document]
     :meth:`DaskExecutor.map_held`).
     Returns those and the seconds per stage."""
     cleaner = state["cleaner"]
+    parsed = parse_chunk(docs, state.get("reading"))
     prepared = [Prepared.of(doc) for doc in cleaner.prepare_timed(docs)]
-    keys = KeysChunk(p.keys for p in prepared)
+    keys: Any = KeysChunk(p.keys for p in prepared)
+    if parsed is not None:
+        keys = (keys, parsed)
     rest = [dataclasses.replace(p, keys=None) for p in prepared]
     blob = pickle.dumps(([d.id for d in docs], [d.text for d in docs], rest),
                         protocol=pickle.HIGHEST_PROTOCOL)
@@ -491,6 +506,51 @@ def prepare_to_finish(state: State, docs: list[Document]
     with open(path, "wb") as fh:
         fh.write(blob)
     return keys, path, cleaner.take_stage_seconds()
+
+
+def parsed_copy(doc: Document, reading: Any) -> Document:
+    """``doc`` itself, or a copy with its raw record parsed (see :func:`parse_chunk`)."""
+    if doc.raw is None:
+        return doc
+    copy = dataclasses.replace(doc)
+    parse_raw(copy, reading)
+    return copy
+
+
+Parsed = tuple[str, str | None, str | None, bool, int]  # see parse_chunk
+
+
+def parse_chunk(docs: list[Document], reading: Any) -> list[Parsed | None] | None:
+    """Parse the raw records of ``docs`` in place (``reading``: a
+    :class:`~dedup.io.readers.RawReading`) and say what the parent needs of each, which holds
+    only their bytes: ``(id, record fields as JSON without the text, error, skipped, length of
+    the text)``, or None for a document that was not raw; None for a chunk without any. The
+    fields travel as JSON (the text field kept in its place as ``null``): a record nested
+    deeply enough, which JSON reads, would not pickle."""
+    if reading is None or not any(doc.raw is not None for doc in docs):
+        return None
+    out: list[Parsed | None] = []
+    field = reading.text_field
+    for doc in docs:
+        if doc.raw is None:
+            out.append(None)
+            continue
+        parse_raw(doc, reading)
+        meta = None
+        if doc.meta:
+            fields = {k: (None if k == field else v) for k, v in doc.meta.items()}
+            meta = _FIELDS_JSON.encode(fields)
+        out.append((doc.id, meta, doc.error, doc.skipped, len(doc.text)))
+    return out
+
+
+def apply_parsed(doc: Document, parsed: Parsed) -> int:
+    """What :func:`parse_chunk` said of a document, set on the parent's (raw) copy of it;
+    returns the length of its text (which stays on the worker)."""
+    doc.id, meta, doc.error, doc.skipped, chars = parsed
+    doc.meta = json.loads(meta) if meta is not None else {}
+    doc.raw = None
+    return chars
 
 
 def held(big: Any) -> Any:

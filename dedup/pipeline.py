@@ -26,6 +26,7 @@ from .config import Config
 from .crossdoc import CorpusDeduper, add_corpus_keys
 from .errors import ConfigError
 from .index import CorpusIndex
+from .io.readers import RawReading, parse_raw
 from .normalize import normalize
 from .parallel import (
     INHERITED,
@@ -33,10 +34,12 @@ from .parallel import (
     DaskExecutor,
     Executor,
     LocalExecutor,
+    apply_parsed,
     count_chunk,
     finish_chunk,
     finish_documents,
     inherited_spans,
+    parsed_copy,
     prepare_chunk,
     prepare_to_finish,
 )
@@ -275,6 +278,11 @@ class Cleaner:
         # the repetition sample's documents, until the parallel run that starts with them
         # has started its workers (see _clean_parallel)
         self._held: Sequence[Document] = ()
+        # Set by a caller whose reader leaves JSONL records raw (``Document.raw``, see
+        # dedup.io.readers.parse_raw): how to parse them, and what to tell once one is parsed
+        # (its error, if any, known only then). Parallel runs parse them on the workers.
+        self.reading: RawReading | None = None
+        self.on_parsed: Callable[[Document], None] | None = None
 
     def _build_classifiers(self) -> list[Classifier]:
         bp = self.config.boilerplate
@@ -353,6 +361,17 @@ class Cleaner:
         ex.start(state)
         return ex, True
 
+    def _parse(self, doc: Document) -> Document:
+        """``doc`` with its raw record parsed here (in place), the caller told."""
+        if doc.raw is not None:
+            if self.reading is None:
+                raise ValueError(f"document {doc.id} is a raw record, and no reading is set "
+                                 "to parse it (Cleaner.reading)")
+            parse_raw(doc, self.reading)
+            if self.on_parsed is not None:
+                self.on_parsed(doc)
+        return doc
+
     def _forks(self) -> bool:
         """Whether this run's workers are forked from this process (see Chunk)."""
         if self.executor is None:
@@ -364,7 +383,8 @@ class Cleaner:
         the documents ``docs`` starts with, if this process holds them (forked workers then
         read them from their copy, see :func:`~dedup.parallel.inherited_spans`)."""
         assert self.counts is not None
-        state: dict[str, Any] = {"counts": self.counts, "config": self.config}
+        state: dict[str, Any] = {"counts": self.counts, "config": self.config,
+                                 "reading": self.reading}
         held = held if self._forks() else ()
         if held:
             state[INHERITED] = held
@@ -407,7 +427,11 @@ class Cleaner:
         if self.parallel:
             self._count_parallel(docs, docs)
             self._held = docs  # the run's workers, forked next, may read them as their own
-        elif any(d.paragraphs for d in docs):
+            self.classifiers = self._build_classifiers()
+            return
+        if self.reading is not None:  # raw records counted from parsed copies
+            docs = [parsed_copy(d, self.reading) for d in docs]
+        if any(d.paragraphs for d in docs):
             # Segment and normalise copies: the sample waits in memory as raw text, not as
             # paragraphs and tokens (about ten times the size); it is segmented again when
             # its turn comes.
@@ -476,7 +500,7 @@ class Cleaner:
             yield from self._clean_parallel(docs, finished, removed)
             return
         stream: Iterator[Document] = timer.wrap(
-            "read", (_as_document(d, n) for n, d in enumerate(docs)))
+            "read", (self._parse(_as_document(d, n)) for n, d in enumerate(docs)))
         for name, stage in self.stages():
             stream = timer.wrap(name, stage(stream))
         try:
@@ -505,7 +529,7 @@ class Cleaner:
         corpus = (corpus_deduper(self.config, self.index, self.canonical)
                   if self.config.corpus.enabled else None)
         self.corpus_deduper = corpus
-        state: dict[str, Any] = {"cleaner": worker, "removed": removed}
+        state: dict[str, Any] = {"cleaner": worker, "removed": removed, "reading": self.reading}
         held, self._held = (self._held if self._forks() else ()), ()
         if held:
             state[INHERITED] = held
@@ -529,7 +553,8 @@ class Cleaner:
         state.pop(INHERITED, None)  # this path sends every chunk whole
         ex, own = self._start(state)
         seconds = self.stats.stage_seconds
-        documents = (_as_document(d, n) for n, d in enumerate(stream))
+        # (this path's workers send the documents back whole: raw records are parsed here)
+        documents = (self._parse(_as_document(d, n)) for n, d in enumerate(stream))
         sent: deque[list[Document]] = deque()  # the chunks on the workers, in input order
 
         def send() -> Iterator[list[Document]]:
@@ -608,9 +633,16 @@ class Cleaner:
         def here(chunk: list[Document]) -> tuple[None, None, dict[str, float]]:
             """A chunk prepared in this process, in place: it is finished here too, from the
             documents themselves (no record, no blob)."""
+            for doc in chunk:
+                self._parse(doc)
             for _ in worker.prepare_timed(chunk):
                 pass
             return None, None, worker.take_stage_seconds()
+
+        elsewhere: dict[int, int] = {}  # text lengths of documents whose text is on a worker
+
+        def length(doc: Document) -> int:
+            return elsewhere.pop(id(doc), None) or len(doc.text)
 
         def keyed() -> Iterator[tuple[Document, CorpusKeys | KeyRef | None]]:
             """Each document with its keys: a chunk's columns (whole records) are read in
@@ -619,6 +651,13 @@ class Cleaner:
                 add(stage_seconds)
                 t0 = time.perf_counter()
                 chunk = sent.popleft()
+                if isinstance(keys, tuple):  # the chunk's raw records, parsed on the worker
+                    keys, parsed = keys
+                    for doc, info in zip(chunk, parsed, strict=True):
+                        if info is not None:
+                            elsewhere[id(doc)] = apply_parsed(doc, info)
+                            if self.on_parsed is not None:
+                                self.on_parsed(doc)
                 refs: Iterable[CorpusKeys | KeyRef | None]
                 if keys is None:
                     refs = [doc.corpus_keys for doc in chunk]
@@ -639,7 +678,8 @@ class Cleaner:
             prepared here is finished here, straight away."""
             upstream = timer.wrap("upstream", keyed())
             pairs: Iterator[tuple[Document, CorpusOutcome | None]] = (
-                timer.wrap("corpus", corpus.keyed_outcomes(upstream)) if corpus is not None
+                timer.wrap("corpus", corpus.keyed_outcomes(upstream, length))
+                if corpus is not None
                 else ((d, None) for d, _ in upstream))
             outcomes: list[CorpusOutcome | None] = []
             for doc, outcome in pairs:

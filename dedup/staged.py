@@ -47,7 +47,7 @@ from __future__ import annotations
 import importlib
 import itertools
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -290,6 +290,10 @@ def _outcomes(rows: list[tuple[Any, ...] | None], para: np.ndarray, sim: np.ndar
         for r in rows)
 
 
+def _text_length(doc: Document) -> int:
+    return len(doc.text)
+
+
 class Crowded(Exception):
     """A window whose candidate pairs would be quadratic (see the module doc)."""
 
@@ -530,18 +534,20 @@ class StagedDeduper(CorpusDeduper):
         reads them."""
         return self.keyed_outcomes(_taken_keys(docs))
 
-    def keyed_outcomes(self, keyed: Iterable[tuple[Document, CorpusKeys | KeyRef | None]]
+    def keyed_outcomes(self, keyed: Iterable[tuple[Document, CorpusKeys | KeyRef | None]],
+                       length: Callable[[Document], int] = _text_length
                        ) -> Iterator[tuple[Document, CorpusOutcome]]:
         """:meth:`outcomes` of documents given with their keys (a :class:`KeyRef` into a
         chunk's columns, as the parent of a parallel run receives them; ``None``: made here
-        from the document)."""
+        from the document). ``length``: a document's text length, for the window's bound (the
+        parent of a parallel run may hold a record's bytes, its text on a worker)."""
         window: deque[Document] = deque()
         keys: list[CorpusKeys | KeyRef | None] = []
         chars = 0
         for doc, k in keyed:
             window.append(doc)
             keys.append(k)
-            chars += len(doc.text)
+            chars += length(doc)
             if len(window) >= self.window or chars >= WINDOW_CHARS:
                 yield from self._decided(window, keys)
                 keys = []

@@ -153,6 +153,10 @@ class Document:
     corpus_keys: CorpusKeys | None = None
     cluster: DocCluster | None = None
     ordinal: int = -1  # position in the run's input stream (set by the batch runner)
+    # A JSONL record's bytes until the worker that prepares it parses it (a parallel run's
+    # reader, see dedup.io.readers.parse_raw): until then ``text`` and ``meta`` are empty and
+    # ``id`` is the record's ``file:line``.
+    raw: bytes | None = None
 
     def verdicts(self) -> list[Verdict]:
         """The verdict of every paragraph, in order (kept when no stage decided)."""

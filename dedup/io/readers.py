@@ -638,13 +638,43 @@ def _broken(source: Source, exc: BaseException, where: str) -> str:
     return f"{source.path}: read failed {where} ({detail})"
 
 
+@dataclass(frozen=True)
+class RawReading:
+    """What parsing a JSONL record needs where its bytes are sent (:func:`parse_raw`): the
+    path of each source by its name, and the reading options."""
+
+    paths: dict[str, str]
+    text_field: str = "text"
+    encoding_errors: str = "strict"
+    limits: Limits = Limits()
+    id_field: str | None = None
+
+
+def parse_raw(doc: Document, reading: RawReading) -> None:
+    """Parse ``doc``'s JSONL record (``doc.raw``, see :func:`read_source`) in place: the id,
+    text, record fields and error :func:`read_source` gives when it parses the line itself.
+    Nothing happens to a document that is not raw."""
+    raw = doc.raw
+    if raw is None:
+        return
+    rel = doc.source
+    parsed = _jsonl_record(Source(reading.paths[rel], "jsonl", rel), raw,
+                           int(doc.id.rpartition(":")[2]), reading.text_field,
+                           reading.encoding_errors, reading.limits, reading.id_field)
+    doc.id, doc.text, doc.meta = parsed.id, parsed.text, parsed.meta
+    doc.error, doc.skipped, doc.raw = parsed.error, parsed.skipped, None
+
+
 def read_source(source: Source, text_field: str = "text", encoding_errors: str = "strict",
                 limits: Limits = Limits(), *, id_field: str | None = None,
-                on_read: Callable[[int], None] | None = None) -> Iterator[Document]:
+                on_read: Callable[[int], None] | None = None,
+                raw_jsonl: bool = False) -> Iterator[Document]:
     """Documents of one source; unreadable records come back with ``error`` set, and so do
     records over ``limits`` (see :class:`Limits`) and, with ``id_field``, records without a
     usable id. ``on_read`` is told the bytes of the file consumed, a chunk at a time (see
-    :mod:`dedup.progress`)."""
+    :mod:`dedup.progress`). ``raw_jsonl``: a JSONL record that passes the checks of its line
+    (its size, binary data) comes as its bytes (``Document.raw``), to be parsed by
+    :func:`parse_raw` where it is prepared (a parallel run's workers)."""
     if source.kind == "parquet" and not source.problem:
         yield from _read_parquet(source, text_field, encoding_errors, limits, id_field, on_read)
         return
@@ -686,7 +716,11 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
                 yield _oversized_record(source, line, lineno, limits)
                 if line.binary:
                     return
-            elif line.strip():
+            elif not line.strip():
+                continue
+            elif raw_jsonl:
+                yield Document(id=f"{source.rel}:{lineno}", text="", source=source.rel, raw=line)
+            else:
                 yield _jsonl_record(source, line, lineno, text_field, encoding_errors, limits,
                                     id_field)
 
@@ -1058,14 +1092,15 @@ def _parquet_row(source: Source, row: dict[str, Any], rowno: int, text_field: st
 def read_all(sources: Sequence[Source], text_field: str = "text",
              encoding_errors: str = "strict", limits: Limits = Limits(), *,
              id_field: str | None = None,
-             on_read: Callable[[int], None] | None = None) -> Iterator[Document]:
-    """Documents of every source, in order (see :func:`read_source`). ``on_read`` is told
-    the bytes consumed, and at the end of each input the rest of its size, so its counts add
-    up to the inputs' sizes (:func:`dedup.progress.input_bytes`)."""
+             on_read: Callable[[int], None] | None = None,
+             raw_jsonl: bool = False) -> Iterator[Document]:
+    """Documents of every source, in order (see :func:`read_source`, and ``raw_jsonl``
+    there). ``on_read`` is told the bytes consumed, and at the end of each input the rest of
+    its size, so its counts add up to the inputs' sizes (:func:`dedup.progress.input_bytes`)."""
     for source in sources:
         if on_read is None:
             yield from read_source(source, text_field, encoding_errors, limits,
-                                   id_field=id_field)
+                                   id_field=id_field, raw_jsonl=raw_jsonl)
             continue
         seen = 0
 
@@ -1075,7 +1110,7 @@ def read_all(sources: Sequence[Source], text_field: str = "text",
             on_read(nbytes)
 
         yield from read_source(source, text_field, encoding_errors, limits, id_field=id_field,
-                               on_read=tally)
+                               on_read=tally, raw_jsonl=raw_jsonl)
         size = source_size(source)
         if size is not None and size > seen:
             on_read(size - seen)
