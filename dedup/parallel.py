@@ -491,13 +491,17 @@ def prepare_to_finish(state: State, docs: list[Document]
     :meth:`DaskExecutor.map_held`).
     Returns those and the seconds per stage."""
     cleaner = state["cleaner"]
-    parsed = parse_chunk(docs, state.get("reading"))
+    render = state.get("render")
+    parsed = parse_chunk(docs, state.get("reading"), render is not None)
     prepared = [Prepared.of(doc) for doc in cleaner.prepare_timed(docs)]
     keys: Any = KeysChunk(p.keys for p in prepared)
+    fields: list[str | None] | None = None
     if parsed is not None:
-        keys = (keys, parsed)
+        keys = (keys, parsed[0])
+        if render is not None:
+            fields = parsed[1]
     rest = [dataclasses.replace(p, keys=None) for p in prepared]
-    blob = pickle.dumps(([d.id for d in docs], [d.text for d in docs], rest),
+    blob = pickle.dumps(([d.id for d in docs], [d.text for d in docs], rest, fields),
                         protocol=pickle.HIGHEST_PROTOCOL)
     spill = state.get("spill")
     if spill is None:
@@ -520,28 +524,34 @@ def parsed_copy(doc: Document, reading: Any) -> Document:
 Parsed = tuple[str, str | None, str | None, bool, int]  # see parse_chunk
 
 
-def parse_chunk(docs: list[Document], reading: Any) -> list[Parsed | None] | None:
+def parse_chunk(docs: list[Document], reading: Any, render: bool = False
+                ) -> tuple[list[Parsed | None], list[str | None]] | None:
     """Parse the raw records of ``docs`` in place (``reading``: a
     :class:`~dedup.io.readers.RawReading`) and say what the parent needs of each, which holds
     only their bytes: ``(id, record fields as JSON without the text, error, skipped, length of
-    the text)``, or None for a document that was not raw; None for a chunk without any. The
-    fields travel as JSON (the text field kept in its place as ``null``): a record nested
-    deeply enough, which JSON reads, would not pickle."""
+    the text)``, or None for a document that was not raw; and each record's fields as JSON
+    (None where there are none). None for a chunk without a raw record. The fields travel as
+    JSON (the text field kept in its place as ``null``): a record nested deeply enough, which
+    JSON reads, would not pickle. ``render``: the worker that finishes the documents writes
+    their output records (:func:`finish_record`), so the fields stay on the worker."""
     if reading is None or not any(doc.raw is not None for doc in docs):
         return None
     out: list[Parsed | None] = []
+    kept: list[str | None] = []
     field = reading.text_field
     for doc in docs:
         if doc.raw is None:
             out.append(None)
+            kept.append(None)
             continue
         parse_raw(doc, reading)
         meta = None
         if doc.meta:
             fields = {k: (None if k == field else v) for k, v in doc.meta.items()}
             meta = _FIELDS_JSON.encode(fields)
-        out.append((doc.id, meta, doc.error, doc.skipped, len(doc.text)))
-    return out
+        kept.append(meta)
+        out.append((doc.id, None if render else meta, doc.error, doc.skipped, len(doc.text)))
+    return out, kept
 
 
 def apply_parsed(doc: Document, parsed: Parsed) -> int:
@@ -571,10 +581,11 @@ def finish_chunk(state: State, item: tuple[Any, tuple[Any, ...]]
             data = fh.read()
         os.unlink(blob)
         blob = data
-    ids, texts, records = pickle.loads(blob)
-    config, removed = state["cleaner"].config, state["removed"]
-    out = FinishedList(finish_record(i, t, r, o, config, removed)
-                       for i, t, r, o in zip(ids, texts, records, outcomes, strict=True))
+    ids, texts, records, fields = pickle.loads(blob)
+    config, removed, render = state["cleaner"].config, state["removed"], state.get("render")
+    out = FinishedList(finish_record(i, t, r, o, config, removed, f, render)
+                       for i, t, r, o, f in zip(ids, texts, records, outcomes,
+                                                fields or [None] * len(ids), strict=True))
     return out, {"finish": time.perf_counter() - t0}
 
 
@@ -585,7 +596,7 @@ class FinishedList(list[Finished]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _finished, ([(f.text, f.lines, f.dropped, f.removed, f.bytes_in, f.bytes_out,
-                             f.tally) for f in self],)
+                             f.tally, f.line) for f in self],)
 
 
 def _finished(rows: list[tuple[Any, ...]]) -> list[Finished]:
@@ -593,11 +604,14 @@ def _finished(rows: list[tuple[Any, ...]]) -> list[Finished]:
 
 
 def finish_record(doc_id: str, text: str, record: Prepared, outcome: Any, config: Any,
-                  removed: bool) -> Finished:
+                  removed: bool, fields: str | None = None, render: str | None = None
+                  ) -> Finished:
     """:func:`finish_documents` of one document from its prepared record and corpus outcome,
     without building its paragraphs and verdicts: the same clean text, counts and removed
-    records (``tests/test_finished.py`` holds the two to each other)."""
-    from .io.writers import removed_json, removed_rows
+    records (``tests/test_finished.py`` holds the two to each other). ``render`` (the text
+    field) and ``fields`` (its JSONL record's other fields, see :func:`parse_chunk`): its
+    output record too, as the JSONL writer writes it."""
+    from .io.writers import CLUSTER_FIELD, record_json, removed_json, removed_rows
     from .pipeline import drops_document
 
     lines = record.line_texts(text)
@@ -621,8 +635,15 @@ def finish_record(doc_id: str, text: str, record: Prepared, outcome: Any, config
             doc_id, cluster, drops_document(cluster, config),
             [(i + 1, *drops[i], lines[i]) for i in dropped]))
     clean = joined_lines(kept)
+    line = None
+    if render is not None and fields is not None:  # as writers._JsonlSink writes it
+        output = json.loads(fields)
+        output[render] = clean
+        if cluster is not None and cluster.duplicate:
+            output[CLUSTER_FIELD] = cluster.id
+        line = record_json(output) + "\n"
     return Finished(clean, len(lines), tuple(drops[i][0] for i in dropped), rendered,
-                    utf8_len(text), utf8_len(clean))
+                    utf8_len(text), utf8_len(clean), None, line)
 
 
 def finish_documents(docs: list[Document], outcomes: Iterable[Any], config: Any,

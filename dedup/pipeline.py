@@ -283,6 +283,10 @@ class Cleaner:
         # (its error, if any, known only then). Parallel runs parse them on the workers.
         self.reading: RawReading | None = None
         self.on_parsed: Callable[[Document], None] | None = None
+        # Set by a caller that writes every raw record as JSONL (the text field's name): the
+        # workers that parse the records render their output lines (Finished.line), and the
+        # parent holds none of their fields.
+        self.render: str | None = None
 
     def _build_classifiers(self) -> list[Classifier]:
         bp = self.config.boilerplate
@@ -529,7 +533,8 @@ class Cleaner:
         corpus = (corpus_deduper(self.config, self.index, self.canonical)
                   if self.config.corpus.enabled else None)
         self.corpus_deduper = corpus
-        state: dict[str, Any] = {"cleaner": worker, "removed": removed, "reading": self.reading}
+        state: dict[str, Any] = {"cleaner": worker, "removed": removed, "reading": self.reading,
+                                 "render": self.render if self.reading is not None else None}
         held, self._held = (self._held if self._forks() else ()), ()
         if held:
             state[INHERITED] = held

@@ -224,6 +224,9 @@ class Finished:
     bytes_in: int
     bytes_out: int
     tally: tuple[tuple[str, int], ...] | None = None  # None: counted from ``dropped``
+    # the document's JSONL output record, when the worker that parsed its record renders it
+    # (the parent then holds none of its fields; see parallel.parse_chunk)
+    line: str | None = None
 
     def __post_init__(self) -> None:
         if self.tally is None:
@@ -231,7 +234,7 @@ class Finished:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Finished, (self.text, self.lines, self.dropped, self.removed, self.bytes_in,
-                           self.bytes_out, self.tally))
+                           self.bytes_out, self.tally, self.line))
 
 
 def _offsets(lengths: Any) -> np.ndarray:

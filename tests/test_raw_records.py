@@ -72,8 +72,14 @@ def test_a_record_parsed_later_is_the_record_read_at_once(
     assert here == direct
     # on a worker: parsed there, what the parent needs sent back (the fields without the text)
     worker = [dataclasses.replace(d) for d in raw]
-    parsed = parse_chunk(worker, reading)
-    assert parsed is not None and worker == direct
+    reply = parse_chunk(worker, reading)
+    assert reply is not None and worker == direct
+    parsed, kept = reply
+    assert [None if f is None else json.loads(f) for f in kept] == [
+        {k: (None if k == "text" else v) for k, v in d.meta.items()} or None for d in direct]
+    rendering = parse_chunk([dataclasses.replace(d) for d in raw], reading, render=True)
+    assert rendering is not None and rendering[1] == kept  # the fields stay on the worker
+    assert [p[1] for p in rendering[0] if p] == [None] * len(raw)
     parent = [dataclasses.replace(d) for d in raw]
     lengths = [apply_parsed(doc, info) for doc, info in zip(parent, parsed, strict=True)]
     assert lengths == [len(d.text) for d in direct]
@@ -139,3 +145,17 @@ def test_raw_records_reach_a_one_process_cleaner_parsed(tmp_path: Path) -> None:
     assert told == [None, results[1].doc.error]
     with pytest.raises(ValueError, match="raw record"):
         list(Cleaner().clean_documents(list(read_source(source, raw_jsonl=True))))
+
+
+def test_records_written_to_parquet_keep_their_fields_from_the_workers(tmp_path: Path) -> None:
+    """A JSONL input written as Parquet: the workers parse, the parent makes each row from the
+    fields they send back (no rendered line), the same table as one process writes."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    src = _corpus(tmp_path)
+    tables = []
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}.parquet"
+        run_clean([str(src)], str(out), jobs=jobs, limits=Limits(doc_bytes=8000))
+        tables.append(pq.read_table(out))
+    assert tables[0].num_rows > 50 and "site" in tables[0].column_names
+    assert tables[0].equals(tables[1])

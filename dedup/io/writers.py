@@ -348,12 +348,19 @@ class _JsonlSink(_TextSink):
     def add(self, result: CleanResult) -> None:
         if result.doc.error or result.dropped_document:
             return
-        record = output_record(result, self.text_field)
-        try:
-            line = _RECORD_JSON.encode(record)
-        except ValueError:  # a NaN or infinite float (a Parquet cell): JSON has no such number
-            line = _RECORD_JSON.encode(_finite(record))
-        self.fh.write(line + "\n")
+        fin = result.finished
+        if fin is not None and fin.line is not None:  # rendered where its record was parsed
+            self.fh.write(fin.line)
+            return
+        self.fh.write(record_json(output_record(result, self.text_field)) + "\n")
+
+
+def record_json(record: dict[str, Any]) -> str:
+    """An output record as its JSONL line (without the newline)."""
+    try:
+        return _RECORD_JSON.encode(record)
+    except ValueError:  # a NaN or infinite float (a Parquet cell): JSON has no such number
+        return _RECORD_JSON.encode(_finite(record))
 
 
 def _finite(value: Any) -> Any:
