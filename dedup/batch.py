@@ -39,7 +39,6 @@ from .io.writers import (
     RemovedWriter,
     ShardedWriter,
     combined_output,
-    output_format,
     output_is_dir,
     plan_outputs,
     write_error,
@@ -488,7 +487,7 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
                                      options.encoding_errors, options.limits,
                                      options.id_field)
         cleaner.on_parsed = note
-        if _jsonl_only(writer):  # every record written as JSONL: rendered on the workers too
+        if writer.records_as_jsonl():  # every record written as JSONL: rendered on the workers
             cleaner.render = options.text_field
 
     def documents() -> Iterator[Document]:
@@ -568,15 +567,6 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
         resuming.state.finish()
         crash_point("run:finished")
     return outcome
-
-
-def _jsonl_only(writer: OutputWriter | ShardedWriter) -> bool:
-    """Whether ``writer`` writes every record of a JSONL input as a JSONL line (not into a
-    Parquet file, whose columns the parent makes from the record's fields)."""
-    if isinstance(writer, OutputWriter):
-        return all(output_format(kind, writer.plan[rel]) != "parquet"
-                   for rel, kind in writer.kinds.items())
-    return bool(writer.fmt == "jsonl")
 
 
 def _in_order(messages: list[tuple[int, str]]) -> list[tuple[int, str]]:

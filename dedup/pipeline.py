@@ -357,13 +357,13 @@ class Cleaner:
         return self.executor is not None or self.jobs > 1
 
     def _start(self, state: dict[str, Any]) -> tuple[Executor, bool]:
-        """The executor started with ``state``, and whether it is ours to close."""
-        if self.executor is not None:
-            self.executor.start(state)
-            return self.executor, False
-        ex = LocalExecutor(self.jobs)
+        """The executor started with ``state``, and whether it is ours to close. ``state``'s
+        ``INHERITED`` documents are let go of once the workers hold them."""
+        ex, own = (self.executor, False) if self.executor is not None else (
+            LocalExecutor(self.jobs), True)
         ex.start(state)
-        return ex, True
+        state.pop(INHERITED, None)
+        return ex, own
 
     def _parse(self, doc: Document) -> Document:
         """``doc`` with its raw record parsed here (in place), the caller told."""
@@ -393,7 +393,6 @@ class Cleaner:
         if held:
             state[INHERITED] = held
         ex, own = self._start(state)
-        state.pop(INHERITED, None)
         try:
             for packed in ex.map(count_chunk, inherited_spans(held, batches(docs, ex.chunk)),
                                  local=lambda chunk: count_chunk(state, chunk)):
@@ -546,7 +545,6 @@ class Cleaner:
             spill = tempfile.mkdtemp(prefix="dedup-chunks-") if local else None
             state["spill"] = spill
             ex, own = self._start(state)
-            state.pop(INHERITED, None)
             try:
                 yield from self._finish_parallel(stream, ex, state, corpus, held)
             finally:
@@ -660,7 +658,9 @@ class Cleaner:
                     keys, parsed = keys
                     for doc, info in zip(chunk, parsed, strict=True):
                         if info is not None:
-                            elsewhere[id(doc)] = apply_parsed(doc, info)
+                            chars = apply_parsed(doc, info)
+                            if corpus is not None:  # (read by the corpus stage's windows)
+                                elsewhere[id(doc)] = chars
                             if self.on_parsed is not None:
                                 self.on_parsed(doc)
                 refs: Iterable[CorpusKeys | KeyRef | None]

@@ -639,6 +639,12 @@ class OutputWriter(_PublishedAtEnd):
         self.current: str | None = None
         self.opened: set[str] = set()
 
+    def records_as_jsonl(self) -> bool:
+        """Whether every record of a records input (JSONL, Parquet) is written as a JSONL line,
+        none into a Parquet file (whose columns are made from the record's fields)."""
+        return all(output_format(kind, self.plan[rel]) != "parquet"
+                   for rel, kind in self.kinds.items())
+
     def _switch(self, rel: str) -> _Sink:
         if self.current == rel and self.sink is not None:
             return self.sink
@@ -750,6 +756,10 @@ class ShardedWriter(_PublishedAtEnd):
         self.text_field = text_field
         self.fmt = "parquet" if suffix == ".parquet" else "jsonl"
         self.count = 0  # documents in the open shard
+
+    def records_as_jsonl(self) -> bool:
+        """Whether every record is written as a JSONL line (see OutputWriter's)."""
+        return self.fmt == "jsonl"
 
     def shard_path(self, n: int) -> str:
         return str(self.out_dir / f"part-{n:05d}{self.suffix}")
