@@ -85,6 +85,8 @@ def test_joint_stage_keeps_the_words_models_sums_exactly() -> None:
     stage = load_model().stage1
     lex = _lexical()
     joint = lex.joint(stage)
+    assert joint.word_rows is not None and stage.word_rows is not None
+    assert np.array_equal(joint.word_rows, np.union1d(stage.word_rows, lex.rows))
     texts = [*INTRO, *CARDS, "Accept all cookies", "Share on Facebook"]
     lf = line_features(texts, [t.split() for t in texts])
     own = stage.word_logits(lf.rows, lf.buckets, len(texts))

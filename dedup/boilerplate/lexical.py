@@ -57,7 +57,12 @@ class Lexical:
         ``stage``'s (the added buckets add 0.0 to them)."""
         if stage.word_rows is None or stage.word_weights is None:
             raise ValueError("the words model has no word weights")
-        rows = np.union1d(stage.word_rows, self.rows)
+        # the union of two sets of buckets, sorted: a mask over the buckets (np.union1d sorts
+        # or hashes 290,000 values, 0.09-0.13 s of every process's start; this takes 2 ms)
+        seen = np.zeros(BUCKETS, dtype=bool)
+        seen[stage.word_rows] = True
+        seen[self.rows] = True
+        rows = np.flatnonzero(seen).astype(np.result_type(stage.word_rows, self.rows))
         k = len(stage.bias)
         weights = np.zeros((len(rows), k + 1), dtype=stage.word_weights.dtype)
         weights[np.searchsorted(rows, stage.word_rows), :k] = stage.word_weights
