@@ -37,6 +37,9 @@
  * level_lookup(level, queries): the corpus index's band-key look-up in one sorted level
  * (reference: index.KeyTable.lookup(..., compiled=False)); see below.
  *
+ * first_groups(keys, rep, group): a window's rows grouped by exact key in first-seen order
+ * (reference: decide.exact_groups(..., compiled=False)); see below.
+ *
  * Plain C against the Python C API and the buffer protocol: no numpy headers are needed.
  */
 #define PY_SSIZE_T_CLEAN
@@ -691,6 +694,71 @@ done:
     return result;
 }
 
+/* first_groups(keys, rep, group) -> count: the rows (``keys`` uint64, in order) collapsed by
+ * equal key into groups numbered by first appearance: ``group[i]`` the group of row ``i``,
+ * ``rep[g]`` the first row of group ``g`` (the first ``count`` entries are set). One pass with
+ * an open-addressing table; decide.exact_groups' numpy path (a stable sort) is the reference. */
+static PyObject *first_groups(PyObject *self, PyObject *args) {
+    PyObject *okeys, *orep, *ogroup;
+    if (!PyArg_ParseTuple(args, "OOO", &okeys, &orep, &ogroup)) return NULL;
+    Py_buffer kv, rv, gv;
+    if (PyObject_GetBuffer(okeys, &kv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) return NULL;
+    if (PyObject_GetBuffer(orep, &rv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&kv);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(ogroup, &gv, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE)
+        != 0) {
+        PyBuffer_Release(&rv);
+        PyBuffer_Release(&kv);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    int64_t *slot = NULL;
+    const Py_ssize_t n = kv.len / 8;
+    if (!of_kind(&kv, 8, "QL") || !of_kind(&rv, 8, "ql") || !of_kind(&gv, 8, "ql")
+        || rv.len != kv.len || gv.len != kv.len) {
+        PyErr_SetString(PyExc_ValueError,
+                        "first_groups: keys uint64, rep and group int64 of the keys' length");
+        goto done;
+    }
+    size_t cap = 16;
+    while (cap < (size_t)n * 2) cap <<= 1;
+    slot = PyMem_Malloc(sizeof(int64_t) * cap);  /* a group number + 1, 0: empty */
+    if (slot == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(slot, 0, sizeof(int64_t) * cap);
+    const uint64_t *K = kv.buf;
+    int64_t *R = rv.buf, *G = gv.buf;
+    int64_t count = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        size_t h = (size_t)gfmix64(K[i]) & (cap - 1);
+        for (;;) {
+            int64_t g = slot[h] - 1;
+            if (g < 0) {  /* a new key: a new group, this row its first */
+                slot[h] = count + 1;
+                R[count] = (int64_t)i;
+                G[i] = count++;
+                break;
+            }
+            if (K[R[g]] == K[i]) {
+                G[i] = g;
+                break;
+            }
+            h = (h + 1) & (cap - 1);
+        }
+    }
+    result = PyLong_FromLongLong(count);
+done:
+    PyMem_Free(slot);
+    PyBuffer_Release(&gv);
+    PyBuffer_Release(&rv);
+    PyBuffer_Release(&kv);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"row_jaccards", row_jaccards, METH_VARARGS,
      "row_jaccards(hashes, offsets, a, b, out): Jaccard of rows a[i] and b[i] of a batch."},
@@ -705,6 +773,8 @@ static PyMethodDef methods[] = {
      "(sorted distinct uint64 arrays) into out."},
     {"level_lookup", level_lookup, METH_VARARGS,
      "level_lookup(level, queries) -> bytes of position << 32 | row for every matching entry."},
+    {"first_groups", first_groups, METH_VARARGS,
+     "first_groups(keys, rep, group) -> count: rows grouped by equal key, first-seen order."},
     {"doc_pairs", doc_pairs, METH_VARARGS,
      "doc_pairs(keys, groups) -> pairs bytes: rows of one group sharing a band key."},
     {NULL, NULL, 0, NULL},

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import unique_ints
 from .batching import BATCH, batches
 from .canonical import choose
 from .config import Config
@@ -126,7 +127,7 @@ class _DocDeduper:
 
         def shingle_set(i: int) -> np.ndarray:  # only candidates ever need their exact set
             if i not in sets:
-                sets[i] = np.unique(shingles.rows([first + i])[0])
+                sets[i] = unique_ints(shingles.rows([first + i])[0])
             return sets[i]
 
         table: dict[int, list[int]] = {}  # band key -> kept long paragraphs (rows)

@@ -36,6 +36,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
+from .arrays import unique_ints
 from .batching import BATCH, batches
 from .canonical import choose
 from .config import Config
@@ -402,7 +403,7 @@ class CorpusDeduper:
         usually finds the same rows."""
         bands = self.cfg.corpus_bands()[0]
         para = np.asarray(keys.longs, dtype=np.int64)[q // bands]
-        pairs = np.unique((para << 32) | cand.astype(np.int64))
+        pairs = unique_ints((para << 32) | cand.astype(np.int64))
         return (pairs >> 32).tolist(), (pairs & 0xFFFFFFFF).tolist()
 
     def _verify(self, keys: list[CorpusKeys], pairs: list[tuple[list[int], list[int]]]

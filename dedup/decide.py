@@ -73,6 +73,7 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import unique_ints
 from .canonical import choose
 from .errors import InputError
 
@@ -80,10 +81,12 @@ UNDECIDED, KEPT, DROPPED = 0, 1, 2  # row states (int8)
 MAX_ROUNDS = 64  # rounds before the undecided remainder is finished in one process
 
 _window: Any
-try:  # the sequential rule's loop in C (see decide_sequential)
+_pairs: Any
+try:  # the sequential rule's loop in C (see decide_sequential), the exact groups' table
     _window = importlib.import_module("dedup._window")
+    _pairs = importlib.import_module("dedup._pairs")
 except ImportError:  # pragma: no cover - a source tree without the build: Python
-    _window = None
+    _window = _pairs = None
 
 __all__ = ["Decision", "ExactGroups", "Rounds", "decide_rounds", "decide_sequential",
            "exact_groups", "expand", "index_ranges"]
@@ -228,7 +231,7 @@ def decide_rounds(n: int, src: np.ndarray, dst: np.ndarray, sim: np.ndarray, *,
             rows = s[j[head[s[j]] == j]]
         else:  # rows whose last undecided neighbour was decided
             np.subtract.at(pending, s[j], 1)
-            rows = np.unique(s[j])
+            rows = unique_ints(s[j])
             rows = rows[pending[rows] == 0]
         at = _advance(head[rows], end[rows], d, state)
         head[rows] = at
@@ -295,9 +298,11 @@ def _finish(state: np.ndarray, target: np.ndarray, tsim: np.ndarray, s: np.ndarr
     state[:] = st  # every row left undecided has an edge left, so the loop decided it
 
 
-def exact_groups(keys: np.ndarray) -> ExactGroups:
+def exact_groups(keys: np.ndarray, compiled: bool = True) -> ExactGroups:
     """Collapse rows with the same exact key (uint64 hashes of the normalised text, rows in
-    first-come order) into groups: no pair of members is ever formed.
+    first-come order) into groups: no pair of members is ever formed. ``compiled``: one pass
+    over a hash table (``dedup._pairs.first_groups``) for uint64 keys when it is built; the
+    numpy below (a sort) is the reference.
 
     >>> g = exact_groups(np.array([7, 5, 7, 9, 5], dtype=np.uint64))
     >>> g.rep.tolist(), g.group.tolist()
@@ -307,6 +312,11 @@ def exact_groups(keys: np.ndarray) -> ExactGroups:
     if k.ndim != 1 or (len(k) and not np.issubdtype(k.dtype, np.integer)):
         raise InputError(f"exact keys must be a 1-D integer array, got {k.dtype} {k.shape}",
                          "pass one uint64 hash of the normalised text per row")
+    if compiled and _pairs is not None and k.dtype == np.uint64:
+        rep = np.empty(len(k), dtype=np.int64)
+        group = np.empty(len(k), dtype=np.int64)
+        count = _pairs.first_groups(np.ascontiguousarray(k), rep, group)
+        return ExactGroups(rep[:count], group)
     _, first, inverse = np.unique(k, return_index=True, return_inverse=True)
     by_first = np.argsort(first, kind="stable")
     renumber = np.empty_like(by_first)

@@ -33,6 +33,7 @@ HOLDERS: tuple[tuple[str, str], ...] = (
     ("dedup.index", "_pairs"),
     ("dedup.staged", "_window"),
     ("dedup.decide", "_window"),
+    ("dedup.decide", "_pairs"),
     ("dedup.boilerplate.features", "_lines"),
     ("dedup.boilerplate.layout", "_layout"),
     ("dedup.boilerplate.structure", "_layout"),

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import unique_ints
 from .config import LSHConfig
 from .shingle import fmix64
 
@@ -214,7 +215,7 @@ def _packed_pairs(keys: np.ndarray, groups: np.ndarray | None, compiled: bool) -
     if compiled and _pairs is not None and n < 1 << 31:
         raw = _pairs.doc_pairs(np.ascontiguousarray(keys, dtype=np.uint64), np.ascontiguousarray(
             np.zeros(n, dtype=np.int64) if groups is None else groups, dtype=np.int64))
-        packed: np.ndarray = np.unique(np.frombuffer(raw, dtype=np.uint64)).astype(np.int64)
+        packed: np.ndarray = unique_ints(np.frombuffer(raw, dtype=np.uint64)).astype(np.int64)
         return packed
     flat = keys.ravel()
     order = np.argsort(flat, kind="stable")
@@ -280,4 +281,4 @@ def crowded_groups(keys: np.ndarray, groups: np.ndarray, limit: int) -> np.ndarr
     new = np.r_[True, (f[1:] != f[:-1]) | (o[1:] != o[:-1])]
     starts = np.flatnonzero(new)
     sizes = np.diff(np.r_[starts, len(f)])
-    return np.unique(o[starts[sizes > limit]])
+    return unique_ints(o[starts[sizes > limit]])

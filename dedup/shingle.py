@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import unique_ints
+
 _pairs: Any
 try:  # the compiled pair verification, built by the package's own build
     _pairs = importlib.import_module("dedup._pairs")
@@ -243,7 +245,7 @@ def shingle_batch(
 def shingle_set(tokens: Sequence[str], size: int = 3, seed: int = 1) -> np.ndarray:
     """Sorted unique shingle hashes of one token sequence (what verification compares)."""
     hashes, _ = shingle_batch([tokens], size, seed)
-    return np.unique(hashes)
+    return unique_ints(hashes)
 
 
 def pair_jaccards(sets: list[np.ndarray], a: np.ndarray, b: np.ndarray, compiled: bool = True

@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import unique_ints
 from .config import Config
 from .crossdoc import (
     DOCUMENT,
@@ -356,7 +357,7 @@ def _bucket_pairs(keys: np.ndarray, owner: np.ndarray, crowded: int, compiled: b
                                           np.ascontiguousarray(owner, dtype=np.int64), crowded)
         if raw is None:
             raise Crowded(widest)
-        found = np.unique(np.frombuffer(raw, dtype=np.uint64)).astype(np.int64)
+        found = unique_ints(np.frombuffer(raw, dtype=np.uint64)).astype(np.int64)
         return found >> 32, found & _U32
     packed = np.unique((keys.astype(np.uint64) << np.uint64(32)) | owner.astype(np.uint64))
     k = packed >> np.uint64(32)
@@ -404,7 +405,7 @@ def decide_long(rows: Rows, index: CorpusIndex, cfg: Config,
         asked = np.flatnonzero(todo)
         q, found = index.bands.lookup(rep_keys[asked].ravel())
         if len(q):
-            pairs = np.unique((asked[q // bands].astype(np.int64) << 32)
+            pairs = unique_ints((asked[q // bands].astype(np.int64) << 32)
                               | found.astype(np.int64))
             ls, lr = pairs >> 32, pairs & _U32
             lsim = similarities(rows.sets(rep[ls]), _split(*index.payloads(lr)))
@@ -706,7 +707,7 @@ class StagedDeduper(CorpusDeduper):
             return _prior_empty()
         hit = (long.target >= 0) & (long.target < long.prior)
         # the distinct (window document, earlier document) pairs of the drops against the index
-        pairs = np.unique((rows.doc[hit] << 32) | prior_doc[long.target[hit]])
+        pairs = unique_ints((rows.doc[hit] << 32) | prior_doc[long.target[hit]])
         mine = (pairs >> 32).astype(np.int64)
         lo, hi = cols.short_start[mine], cols.short_start[mine + 1]
         sizes = hi - lo

@@ -119,6 +119,20 @@ def _expanded(group: np.ndarray, src: np.ndarray, dst: np.ndarray, sim: np.ndarr
     return out
 
 
+@given(st.lists(st.sampled_from([0, 1, 7, 2**32 + 7, 2**63, 2**64 - 1, 12345]), max_size=60)
+       | st.lists(st.integers(0, 2**64 - 1), max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_exact_groups_kernel_equals_the_sorting_reference(values: list[int]) -> None:
+    """The compiled table (one pass, first-seen numbering) against the numpy reference, with
+    few distinct keys (long groups, keys whose low bits agree) and with many."""
+    keys = np.array(values, dtype=np.uint64)
+    got, want = exact_groups(keys), exact_groups(keys, compiled=False)
+    assert got.rep.dtype == want.rep.dtype == np.int64
+    assert np.array_equal(got.rep, want.rep) and np.array_equal(got.group, want.group)
+    other = exact_groups(keys.astype(np.int64))  # another integer type: the reference
+    assert np.array_equal(other.rep, want.rep) and np.array_equal(other.group, want.group)
+
+
 @given(grouped())
 @settings(max_examples=400, deadline=None)
 def test_exact_groups_expand_to_the_sequential_rule_over_all_rows(

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import unique_ints
 from ..shingle import fmix64, key_token_columns, token_hashes
 from .classifier import _COOKIE_ANCHORS, cookie_evidence
 from .rules import REPORTING
@@ -131,7 +132,7 @@ def stopword_hashes() -> np.ndarray:
     from ..normalize import tokens
 
     toks = sorted({t for w in words for t in tokens(w)})
-    return np.unique(token_hashes(toks))
+    return unique_ints(token_hashes(toks))
 
 
 _REPORTING_WORDS = frozenset(w for lang in REPORTING.values() for p in lang for w in p.split()
@@ -161,7 +162,7 @@ def _line_hits(pattern: re.Pattern[str], text: str, starts: np.ndarray, ends: np
     hits = np.zeros(len(starts), dtype=np.float64)
     positions = [m.start() for m in _ANCHORS[pattern].finditer(text)]
     if positions:
-        lines = np.unique(np.searchsorted(starts, np.asarray(positions), side="right") - 1)
+        lines = unique_ints(np.searchsorted(starts, np.asarray(positions), side="right") - 1)
         for i in lines.tolist():
             if pattern.search(text, int(starts[i]), int(ends[i])):
                 hits[i] = 1.0
@@ -370,7 +371,7 @@ class _HashSet:
     __slots__ = ("ambiguous", "mask", "members", "table")
 
     def __init__(self, members: np.ndarray) -> None:
-        self.members = np.unique(members)  # sorted
+        self.members = unique_ints(members)  # sorted
         bits = max(10, (16 * len(self.members)).bit_length())
         self.mask = np.uint64((1 << bits) - 1)
         slot = (self.members & self.mask).astype(np.intp)
@@ -403,7 +404,7 @@ def _cue_set(words: frozenset[str]) -> _HashSet:
 @lru_cache(maxsize=4)
 def _cue_hashes(words: frozenset[str]) -> np.ndarray:
     """Sorted token hashes of ``words``."""
-    return np.unique(token_hashes(sorted(words)))
+    return unique_ints(token_hashes(sorted(words)))
 
 
 def _lines_with(hashes: np.ndarray, owner: np.ndarray, n: int, words: frozenset[str]
@@ -414,7 +415,7 @@ def _lines_with(hashes: np.ndarray, owner: np.ndarray, n: int, words: frozenset[
     cues = _cue_set(words)
     if not len(hashes) or not len(cues.members):
         return []
-    found: list[int] = np.unique(owner[cues.contains(hashes)]).tolist()
+    found: list[int] = unique_ints(owner[cues.contains(hashes)]).tolist()
     return found
 
 
