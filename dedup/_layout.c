@@ -1,6 +1,7 @@
 /* Kernels of the layout and page-structure features: the page title's word counts, in one
  * pass per document (dedup/boilerplate/layout.py::_title holds the Python reference these must
- * equal), and the window means (dedup/boilerplate/structure.py::Segmented.window_mean).
+ * equal), the window means and the main blocks (dedup/boilerplate/structure.py::Segmented's
+ * window_mean and main_block).
  *
  * title_words(texts, bounds, heading, best, sizes, shared): ``texts`` are the non-blank lines
  * of a batch, document ``d`` being lines ``bounds[d]:bounds[d + 1]`` (int64, from 0 to
@@ -412,11 +413,118 @@ done:
     return result;
 }
 
+/* numpy's sum of a contiguous float64 array, in its order: pairwise, with eight running sums
+ * in blocks of at most 128 (numpy's pairwise_sum), added to 0.0. The kernel's share below must
+ * equal np.clip(g, 0, None).sum() bit for bit. */
+static double pairwise_sum(const double *a, Py_ssize_t n) {
+    if (n < 8) {
+        double res = 0.0;
+        for (Py_ssize_t i = 0; i < n; i++) res += a[i];
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        Py_ssize_t i;
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += a[i];
+        return res;
+    }
+    Py_ssize_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
+}
+
+/* main_block(gain, bounds, inside, dist, share): per document (rows bounds[d]:bounds[d + 1]) the
+ * run of rows with the largest sum of ``gain`` (Kadane, as structure.Segmented.main_block's
+ * numpy: prefix sums in order, the first best end, the last start at the running minimum):
+ * inside (one byte a row), the signed distance in rows to the run, and the run's sum over the
+ * document's positive gain. Finite float64 gain (ValueError otherwise: the caller takes the
+ * numpy), int64 bounds from 0 to len(gain), non-decreasing; outputs of len(gain). */
+static PyObject *main_block(PyObject *self, PyObject *args) {
+    PyObject *objs[5];
+    if (!PyArg_ParseTuple(args, "OOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4]))
+        return NULL;
+    Py_buffer views[5];
+    int got = 0;
+    for (; got < 5; got++)
+        if (get_buffer(objs[got], &views[got], got >= 2) != 0) break;
+    PyObject *result = NULL;
+    double *prefix = NULL, *clipped = NULL;
+    if (got < 5) goto done;
+    Py_ssize_t n = views[0].len / 8, docs = views[1].len / 8 - 1;
+    const double *gain = views[0].buf;
+    const int64_t *bounds = views[1].buf;
+    uint8_t *inside = views[2].buf;
+    double *dist = views[3].buf, *share = views[4].buf;
+    int ok = floats(&views[0], n) && docs >= 0 && int64s(&views[1], docs + 1) &&
+             bounds[0] == 0 && bounds[docs] == n && bytes(&views[2], n) &&
+             floats(&views[3], n) && floats(&views[4], n);
+    for (Py_ssize_t d = 0; ok && d < docs; d++) ok = bounds[d] <= bounds[d + 1];
+    for (Py_ssize_t i = 0; ok && i < n; i++) ok = isfinite(gain[i]);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "main_block: gain, bounds or outputs do not fit");
+        goto done;
+    }
+    prefix = malloc(sizeof(double) * (size_t)(n + 1));
+    clipped = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    if (prefix == NULL || clipped == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t d = 0; d < docs; d++) {
+        Py_ssize_t a = (Py_ssize_t)bounds[d], b = (Py_ssize_t)bounds[d + 1], m = b - a;
+        if (m == 0) continue;
+        const double *g = gain + a;
+        double *c = prefix;  /* c[k]: the sum of g[0:k], added in order */
+        c[0] = 0.0;
+        for (Py_ssize_t k = 0; k < m; k++) c[k + 1] = c[k] + g[k];
+        double low = c[0], best_sum = 0.0, best_low = 0.0;
+        Py_ssize_t end = 0;
+        for (Py_ssize_t k = 0; k < m; k++) {  /* low: min of c[0..k]; best: c[k+1] - low */
+            if (c[k] < low) low = c[k];
+            double here = c[k + 1] - low;
+            if (k == 0 || here > best_sum) {
+                best_sum = here;
+                best_low = low;
+                end = k;
+            }
+        }
+        Py_ssize_t start = 0;
+        for (Py_ssize_t k = end; k >= 0; k--)
+            if (c[k] == best_low) {
+                start = k;
+                break;
+            }
+        for (Py_ssize_t k = 0; k < m; k++) {
+            clipped[k] = g[k] < 0 ? 0.0 : g[k];
+            inside[a + k] = k >= start && k <= end;
+            dist[a + k] = k < start ? (double)(k - start) : k > end ? (double)(k - end) : 0.0;
+        }
+        double pos = pairwise_sum(clipped, m);
+        double sh = pos > 0 ? best_sum / pos : 0.0;
+        for (Py_ssize_t k = 0; k < m; k++) share[a + k] = sh;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    free(prefix);
+    free(clipped);
+    for (int k = 0; k < got; k++) PyBuffer_Release(&views[k]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"window_mean", window_mean, METH_VARARGS,
      "window_mean(values, bounds, before, after, self_too, out)\n\nPer row: the mean of the "
      "non-NaN values from before rows above to after rows below it within its document "
      "(itself only with self_too), into out (left as it is where there is none)."},
+    {"main_block", main_block, METH_VARARGS,
+     "main_block(gain, bounds, inside, dist, share)\n\nPer document: the run of rows with "
+     "the largest sum of gain; per row whether it is inside, its signed distance in rows to "
+     "the run and the run's share of the document's positive gain."},
     {"title_words", title_words, METH_VARARGS,
      "title_words(texts, bounds, heading, best, sizes, shared)\n\nPer document of the batch "
      "(lines bounds[d]:bounds[d + 1]): the title line among its heading lines (best, -1 for "

@@ -244,3 +244,36 @@ def test_the_valid_window_arguments_are_valid() -> None:
     args = _window_args()
     layout._layout.window_mean(*args.values())
     assert args["out"].tolist() == [0.5, 0.5, 2.5, 3.0, 3.5]
+
+
+_GAINS = st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.sampled_from(
+    [0.0, -0.0, 1.0, -1.0, 0.1, -0.35, 3.5, 1e-300, -1e-300]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 150), max_size=6), st.data())
+def test_main_blocks_equal_the_numpy_reference(sizes: list[int], data: st.DataObject) -> None:
+    """Documents of any size (past numpy's pairwise blocks of 128 for the positive sum),
+    ties between runs (few distinct gains), all-negative and all-zero documents."""
+    n = sum(sizes)
+    few = data.draw(st.booleans())
+    gains = data.draw(st.lists(st.sampled_from([-1.0, 0.0, 1.0, 2.0]) if few else _GAINS,
+                               min_size=n, max_size=n))
+    seg = Segmented(doc_bounds(sizes))
+    kernel = seg.main_block(np.array(gains, dtype=np.float64))
+    reference = seg.main_block(np.array(gains, dtype=np.float64), compiled=False)
+    for k, r in zip(kernel, reference, strict=True):
+        assert k.dtype == r.dtype and k.tobytes() == r.tobytes()
+
+
+def test_a_main_block_by_hand_and_a_gain_the_kernel_leaves_to_numpy() -> None:
+    seg = Segmented(doc_bounds([5, 2]))
+    gain = np.array([-1.0, 2.0, -0.5, 3.0, -4.0, -1.0, -2.0])
+    for compiled in (True, False):
+        inside, dist, share = seg.main_block(gain, compiled=compiled)
+        assert inside.tolist() == [False, True, True, True, False, True, False]
+        assert dist.tolist() == [-1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0]
+        assert share.tolist() == [0.9] * 5 + [0.0, 0.0]  # 4.5 of 5.0; nothing positive
+    with pytest.raises(ValueError, match="do not fit"):  # not finite: the numpy path's
+        layout._layout.main_block(np.array([1.0, np.inf]), np.array([0, 2], np.int64),
+                                  np.zeros(2, np.uint8), np.zeros(2), np.zeros(2))

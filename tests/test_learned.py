@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import Cleaner, Config, Document
-from dedup.boilerplate.model import CLASSES, LearnedClassifier, Model
+from dedup.boilerplate.features import doc_bounds
+from dedup.boilerplate.model import CLASSES, LearnedClassifier, Model, _long_median
 from dedup.boilerplate.repetition import LineCounts
 from dedup.cli import main
 from dedup.corpus import GeneratorConfig, generate
@@ -261,3 +262,18 @@ def test_a_lines_own_features_do_not_depend_on_the_lines_beside_it(lines: list[s
     for i, line in enumerate(lines):
         alone = line_features([line], [toks[i]]).dense[0]
         assert together[i].tobytes() == alone.tobytes(), line
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=6), st.data())
+def test_long_line_medians_at_once_equal_numpy_median_per_document(
+        sizes: list[int], data: st.DataObject) -> None:
+    """Odd and even counts of long lines, documents without one, ties, values below 1."""
+    n = sum(sizes)
+    df = np.array(data.draw(st.lists(st.floats(0.01, 1e6) | st.sampled_from([1.0, 2.0, 3.0]),
+                                     min_size=n, max_size=n)), dtype=np.float64)
+    is_long = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    bounds = doc_bounds(sizes)
+    got = _long_median(df, is_long, bounds)
+    want = _long_median(df, is_long, bounds, loop=True)
+    assert got.tobytes() == want.tobytes()

@@ -205,6 +205,34 @@ def context_features(p1: np.ndarray, bounds: np.ndarray | None = None) -> np.nda
     return out
 
 
+def _long_median(df: np.ndarray, is_long: np.ndarray, bounds: np.ndarray,
+                 loop: bool = False) -> np.ndarray:
+    """Per row: the median of ``df`` over its document's long lines (at least 1.0), 1.0 in a
+    document without one. All documents at once: each one's long values sorted, the mean of
+    its two middle ones (one twice for an odd count), as ``np.median`` takes it; ``loop``:
+    ``np.median`` document by document, the reference."""
+    ref = np.ones(len(df), dtype=np.float64)
+    if loop:
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            long_df = df[a:b][is_long[a:b]]
+            if len(long_df):
+                ref[a:b] = max(float(np.median(long_df)), 1.0)
+        return ref
+    docs = len(bounds) - 1
+    doc = np.repeat(np.arange(docs), np.diff(bounds))
+    owner, values = doc[is_long], df[is_long]
+    ordered = values[np.lexsort((values, owner))]
+    size = np.bincount(owner, minlength=docs)
+    start = np.cumsum(size) - size
+    has = size > 0
+    lo = start[has] + (size[has] - 1) // 2
+    hi = start[has] + size[has] // 2
+    median = np.full(docs, 1.0)
+    median[has] = np.maximum((ordered[lo] + ordered[hi]) / 2.0, 1.0)
+    ref[:] = median[doc]
+    return ref
+
+
 def repetition_features(keys: Sequence[str], words: np.ndarray,
                         counts: LineCounts | None, bounds: np.ndarray | None = None
                         ) -> np.ndarray:
@@ -221,12 +249,7 @@ def repetition_features(keys: Sequence[str], words: np.ndarray,
     df = np.maximum(raw_df, 1).astype(np.float64)
     div = np.maximum(raw_div, 1).astype(np.float64)
     # The document's typical long-line frequency: its median over the document's long lines.
-    ref = np.ones(n, dtype=np.float64)
-    is_long = words >= LONG_LINE
-    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        long_df = df[a:b][is_long[a:b]]
-        if len(long_df):
-            ref[a:b] = max(float(np.median(long_df)), 1.0)
+    ref = _long_median(df, words >= LONG_LINE, bounds)
     out[:, 0] = np.log(df)
     out[:, 1] = np.log(df / ref)
     out[:, 2] = np.log(div)

@@ -101,14 +101,23 @@ class Segmented:
         place = np.where(mask, (self.idx - starts[run]) / np.maximum(sizes[run] - 1, 1), np.nan)
         return length, place
 
-    def main_block(self, gain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def main_block(self, gain: np.ndarray, compiled: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The document's run of rows with the largest sum of ``gain`` (Kadane's maximum
         subarray): whether each row is in it, and its signed distance in rows to the run
         (negative before, positive after, 0 inside) and the run's share of the document's
-        positive gain."""
+        positive gain. ``compiled``: every document in one call of the kernel
+        (``dedup._layout``) when it is built and the gains are finite, which gives the same
+        values bit for bit (its positive gain summed as numpy sums); the loop below, a few
+        numpy calls a document, is the reference."""
         inside = np.zeros(self.n, dtype=bool)
         dist = np.zeros(self.n, dtype=np.float64)
         share = np.zeros(self.n, dtype=np.float64)
+        g = np.ascontiguousarray(gain, dtype=np.float64)
+        if compiled and _layout is not None and np.isfinite(g).all():
+            _layout.main_block(g, np.ascontiguousarray(self.bounds, dtype=np.int64),
+                               inside.view(np.uint8), dist, share)
+            return inside, dist, share
         for d in range(len(self.bounds) - 1):
             a, b = int(self.bounds[d]), int(self.bounds[d + 1])
             if a == b:
