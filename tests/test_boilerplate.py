@@ -271,3 +271,18 @@ def test_template_line_fast_path_equals_every_test_run(text: str) -> None:
 
     toks = tokens(text)
     assert template_line(text, toks) == _template_line_reference(text, toks)
+
+
+def test_a_template_line_seen_again_is_answered_from_the_memo_with_the_same_verdict() -> None:
+    from dedup.boilerplate.classifier import _template_line, template_line
+    from dedup.normalize import tokens
+
+    line = "Home | World | Business | Sport | Culture | Travel"
+    toks = tokens(line)
+    first = template_line(line, list(toks))
+    before = _template_line.cache_info().hits
+    assert template_line(line, tuple(toks)) == first == _template_line_reference(line, tuple(toks))
+    assert _template_line.cache_info().hits == before + 1  # a list or a tuple: one entry
+    assert first is not None and first[0] == "boilerplate:nav"
+    other = "Home | World | Business | Sport | Culture | Travel 2025"  # a digit: not a menu
+    assert template_line(other, tokens(other)) is None

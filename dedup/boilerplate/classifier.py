@@ -551,6 +551,14 @@ def template_line(text: str, toks: Sequence[str], fast: bool = True) -> tuple[st
     """
     if not toks:
         return None
+    return _template_line(text, tuple(toks), fast)
+
+
+@lru_cache(maxsize=1 << 14)
+def _template_line(text: str, toks: tuple[str, ...], fast: bool) -> tuple[str, str] | None:
+    """:func:`template_line` of a line with tokens. Cached: a site's menu and footer lines
+    recur word for word on its pages (on 2,500 generated pages 55,518 calls for 5,840
+    distinct lines)."""
     first = text[:1]
     if first.isspace():
         first = text.lstrip()[:1]
