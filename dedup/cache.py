@@ -10,8 +10,8 @@ The caches can be switched off, to measure what they are worth (``dedup bench`` 
 the caches on and off): a cache of ``capacity`` 0, or any cache used inside
 :func:`caches_off`, computes every key at every position and keeps nothing. The output is the
 same either way. Not switched by this: the small ``functools.lru_cache`` memos of single
-functions (normalising a line, the consent-dialog and template-line checks), which :func:`caching` lets them
-consult.
+functions (normalising a line, the consent-dialog and template-line checks), which
+:func:`caching` lets them consult.
 """
 
 from __future__ import annotations

@@ -286,3 +286,31 @@ def test_a_template_line_seen_again_is_answered_from_the_memo_with_the_same_verd
     assert first is not None and first[0] == "boilerplate:nav"
     other = "Home | World | Business | Sport | Culture | Travel 2025"  # a digit: not a menu
     assert template_line(other, tokens(other)) is None
+
+
+def test_the_line_memos_keep_no_line_longer_than_a_cache_key() -> None:
+    """The cookie, dialog and template memos hold their lines' text: a line longer than
+    MAX_KEY_CHARS is judged afresh each time (the same verdict) without asking the memo; a
+    short line asks it."""
+    from dedup.boilerplate import classifier as c
+    from dedup.cache import MAX_KEY_CHARS
+    from dedup.normalize import tokens
+
+    memos = (c._scored, c._dialog_role, c._template_line)
+
+    def asked() -> list[int]:
+        return [m.cache_info().hits + m.cache_info().misses for m in memos]
+
+    def judge(line: str) -> tuple[object, ...]:
+        toks = tokens(line)
+        return (c.cookie_evidence(line, toks=toks), c.dialog_role(line, toks),
+                c.template_line(line, toks))
+
+    long = "We use cookies. Accept all | Settings | " + "x" * MAX_KEY_CHARS
+    before = asked()
+    first, again = judge(long), judge(long)
+    assert first == again and first[0].score > 0  # type: ignore[attr-defined]
+    assert asked() == before
+    short = "We use cookies. Accept all | Settings | " + "y" * 20
+    judge(short)
+    assert all(now > then for now, then in zip(asked(), before, strict=True))

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import regex
 
 from ..batching import BATCH, batches
+from ..cache import MAX_KEY_CHARS
 from ..config import BoilerplateConfig
 from ..normalize import tokens
 from ..types import DROP, Document, Paragraph, Verdict
@@ -257,7 +258,9 @@ def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig(),
     toks = tokens(text) if toks is None else toks
     if _COOKIE_ANCHORS.isdisjoint(toks):
         return _NOTHING
-    return _scored(text, cfg, tuple(toks), fast)
+    # (memoised up to MAX_KEY_CHARS characters: the memo's entries hold their text)
+    scored = _scored if len(text) <= MAX_KEY_CHARS else _scored.__wrapped__
+    return scored(text, cfg, tuple(toks), fast)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -337,7 +340,8 @@ def dialog_role(text: str, toks: Sequence[str], fast: bool = True) -> str | None
     or ``None``.
     Lines with reporting cues ("said", "according to") are never part of a dialog.
     ``fast``: as in :func:`cookie_evidence`."""
-    return _dialog_role(text, tuple(toks), fast)
+    role = _dialog_role if len(text) <= MAX_KEY_CHARS else _dialog_role.__wrapped__
+    return role(text, tuple(toks), fast)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -551,14 +555,15 @@ def template_line(text: str, toks: Sequence[str], fast: bool = True) -> tuple[st
     """
     if not toks:
         return None
-    return _template_line(text, tuple(toks), fast)
+    found = _template_line if len(text) <= MAX_KEY_CHARS else _template_line.__wrapped__
+    return found(text, tuple(toks), fast)
 
 
 @lru_cache(maxsize=1 << 14)
 def _template_line(text: str, toks: tuple[str, ...], fast: bool) -> tuple[str, str] | None:
-    """:func:`template_line` of a line with tokens. Cached: a site's menu and footer lines
-    recur word for word on its pages (on 2,500 generated pages 55,518 calls for 5,840
-    distinct lines)."""
+    """:func:`template_line` of a line with tokens. Cached for lines up to ``MAX_KEY_CHARS``
+    characters (an entry holds its text): a site's menu and footer lines recur word for word
+    on its pages (on 2,500 generated pages 55,518 calls for 5,840 distinct lines)."""
     first = text[:1]
     if first.isspace():
         first = text.lstrip()[:1]
