@@ -262,9 +262,12 @@ class DaskExecutor:
     # Documents per task: every task costs the scheduler and the client's event loop a few
     # milliseconds (with chunks of 32, 14 of a 20,000-page run's 23 client CPU seconds; from a
     # JSONL file, with 128: 10.3 of 45 client and worker CPU seconds, with 256: 8.4-8.9 of
-    # 41-48, with 512: 6.9-8.6 of 38-50). A chunk of 512 generated pages is about 0.7 s of a
-    # worker's time, well above what a task costs Dask.
-    chunk = 16 * BATCH
+    # 41-48, with 512: 6.9-8.6 of 38-50; later, five alternated runs of that file with two
+    # workers, 512: client 2.68-3.36 CPU-s, median 3.21, 1,024: 2.36-2.86, median 2.63, the
+    # same run time and output, the largest worker's peak RSS 293-301 -> 336-356 MB). A chunk
+    # of 1,024 generated pages is about 1.4 s of a worker's time, well above what a task costs
+    # Dask, and 20 of them still balance two workers on 20,000 pages.
+    chunk = 32 * BATCH
 
     def __init__(self, jobs: int = 2, scheduler: str | None = None) -> None:
         try:
