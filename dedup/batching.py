@@ -5,7 +5,7 @@ classifier, in-document dedup, the corpus look-ups, the line counts, parallel ch
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 BATCH = 32  # large enough to amortise numpy and pickling overhead, small enough to stream
@@ -21,4 +21,26 @@ def batches(items: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
     """
     it = iter(items)
     while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def bounded_batches(items: Iterable[T], size: int, chars: int,
+                    length: Callable[[T], int]) -> Iterator[list[T]]:
+    """``items`` as consecutive lists of at most ``size``, each closed as soon as its items'
+    ``length`` reaches ``chars`` (so a list holds at least one item).
+
+    >>> list(bounded_batches(["ab", "c", "defg", "h", "i"], 3, 4, len))
+    [['ab', 'c', 'defg'], ['h', 'i']]
+    >>> list(bounded_batches(["abcdef", "g"], 3, 4, len))
+    [['abcdef'], ['g']]
+    """
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        batch.append(item)
+        total += length(item)
+        if len(batch) >= size or total >= chars:
+            yield batch
+            batch, total = [], 0
+    if batch:
         yield batch

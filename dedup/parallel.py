@@ -49,7 +49,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from .batching import BATCH
+from .batching import BATCH, batches, bounded_batches
 from .errors import ConfigError
 from .io.readers import parse_raw
 from .records import Finished, KeysChunk, Prepared, PreparedKeys
@@ -101,6 +101,10 @@ class LocalExecutor:
     # against 32 cut the coordinating client's CPU from 2.85-2.98 to 2.55-2.57 s and ran
     # --jobs 2 in 12.7-13.1 s against 14.3-16.3; 256 measured no better than 128.
     chunk = 4 * BATCH
+
+    def chunks(self, docs: Iterable[Document]) -> Iterator[list[Document]]:
+        """``docs`` in the chunks that go to the workers: ``chunk`` documents each."""
+        return batches(docs, self.chunk)
 
     def __init__(self, jobs: int, helping: bool = True) -> None:
         self.jobs = jobs
@@ -241,6 +245,11 @@ def _process_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _doc_chars(doc: Document) -> int:
+    """A document's size for the chunk bound: its raw record's bytes, else its text."""
+    return len(doc.raw) if doc.raw is not None else len(doc.text)
+
+
 def _dask_call(func: Task, state: State, item: Any) -> Any:
     return func(state, item)
 
@@ -266,8 +275,16 @@ class DaskExecutor:
     # workers, 512: client 2.68-3.36 CPU-s, median 3.21, 1,024: 2.36-2.86, median 2.63, the
     # same run time and output, the largest worker's peak RSS 293-301 -> 336-356 MB). A chunk
     # of 1,024 generated pages is about 1.4 s of a worker's time, well above what a task costs
-    # Dask, and 20 of them still balance two workers on 20,000 pages.
+    # Dask, and 20 of them still balance two workers on 20,000 pages. A chunk also closes at
+    # CHUNK_CHARS characters: the 1,252 real pages (10 KB each) in chunks of 1,024 were two
+    # tasks for two workers, 11.0-11.7 s against 7.6-8.1 s in chunks of 512.
     chunk = 32 * BATCH
+    chunk_chars = 4 << 20
+
+    def chunks(self, docs: Iterable[Document]) -> Iterator[list[Document]]:
+        """``docs`` in the chunks that become tasks: ``chunk`` documents each, or fewer once
+        their texts (a raw record's bytes) reach ``chunk_chars`` characters."""
+        return bounded_batches(docs, self.chunk, self.chunk_chars, _doc_chars)
 
     def __init__(self, jobs: int = 2, scheduler: str | None = None) -> None:
         try:

@@ -394,7 +394,7 @@ class Cleaner:
             state[INHERITED] = held
         ex, own = self._start(state)
         try:
-            for packed in ex.map(count_chunk, inherited_spans(held, batches(docs, ex.chunk)),
+            for packed in ex.map(count_chunk, inherited_spans(held, ex.chunks(docs)),
                                  local=lambda chunk: count_chunk(state, chunk)):
                 self.counts.apply_packed(packed)
         finally:
@@ -561,7 +561,7 @@ class Cleaner:
         sent: deque[list[Document]] = deque()  # the chunks on the workers, in input order
 
         def send() -> Iterator[list[Document]]:
-            for chunk in batches(documents, ex.chunk):
+            for chunk in ex.chunks(documents):
                 sent.append(chunk)
                 yield Chunk(chunk)  # the same documents, pickled without their records
 
@@ -629,7 +629,7 @@ class Cleaner:
                 seconds[name] = seconds.get(name, 0.0) + secs
 
         def send() -> Iterator[list[Document]]:
-            for chunk in inherited_spans(held, batches(documents, ex.chunk)):
+            for chunk in inherited_spans(held, ex.chunks(documents)):
                 sent.append(chunk)
                 yield chunk
 

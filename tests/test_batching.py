@@ -266,3 +266,37 @@ def test_cached_line_features_score_exactly_as_computed_ones(
         at += c
         if at >= len(docs):
             break
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 50), max_size=60), st.integers(1, 8), st.integers(1, 120))
+def test_bounded_batches_close_at_the_count_or_the_characters(
+        lengths: list[int], size: int, chars: int) -> None:
+    from dedup.batching import bounded_batches
+
+    items = [(i, n) for i, n in enumerate(lengths)]
+    got = list(bounded_batches(items, size, chars, lambda item: item[1]))
+    assert [item for batch in got for item in batch] == items  # every item, in order
+    for k, batch in enumerate(got):
+        assert 1 <= len(batch) <= size
+        total = sum(n for _, n in batch)
+        # closed exactly when the count or the characters were reached, not before
+        assert sum(n for _, n in batch[:-1]) < chars and len(batch[:-1]) < size
+        if k < len(got) - 1:
+            assert len(batch) == size or total >= chars
+
+
+def test_dask_chunks_close_at_their_characters() -> None:
+    from dedup import parallel
+    from dedup.batching import batches
+
+    ex = parallel.DaskExecutor.__new__(parallel.DaskExecutor)  # no cluster: only its chunks
+    docs = [Document(str(i), "x" * 10) for i in range(10)]
+    docs[4].raw = b"y" * 50  # a raw record counts its bytes
+    ex.chunk, ex.chunk_chars = 4, 30
+    assert [len(c) for c in ex.chunks(docs)] == [3, 2, 3, 2]  # 30 chars; 50 bytes; 30; the rest
+    ex.chunk_chars = 1 << 30
+    assert [len(c) for c in ex.chunks(docs)] == [4, 4, 2]
+    local = parallel.LocalExecutor(2)  # counts documents only (its chunk is 8 in the tests)
+    assert [len(c) for c in local.chunks(docs)] == [len(c) for c in
+                                                    batches(docs, parallel.LocalExecutor.chunk)]
