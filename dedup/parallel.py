@@ -102,10 +102,6 @@ class LocalExecutor:
     # --jobs 2 in 12.7-13.1 s against 14.3-16.3; 256 measured no better than 128.
     chunk = 4 * BATCH
 
-    def chunks(self, docs: Iterable[Document]) -> Iterator[list[Document]]:
-        """``docs`` in the chunks that go to the workers: ``chunk`` documents each."""
-        return batches(docs, self.chunk)
-
     def __init__(self, jobs: int, helping: bool = True) -> None:
         self.jobs = jobs
         self.workers = max(jobs - 1, 1)
@@ -113,6 +109,10 @@ class LocalExecutor:
         # the coordinator's share of a run so)
         self.helping = helping
         self._pool: Any = None
+
+    def chunks(self, docs: Iterable[Document]) -> Iterator[list[Document]]:
+        """``docs`` in the chunks that go to the workers: ``chunk`` documents each."""
+        return batches(docs, self.chunk)
 
     # Workers are forked (Linux): they inherit this process's memory as it is at start, so a
     # chunk of documents it held then may go to them as a range (see Chunk), not as text.
@@ -269,15 +269,13 @@ class DaskExecutor:
 
     name = "dask"
     # Documents per task: every task costs the scheduler and the client's event loop a few
-    # milliseconds (with chunks of 32, 14 of a 20,000-page run's 23 client CPU seconds; from a
-    # JSONL file, with 128: 10.3 of 45 client and worker CPU seconds, with 256: 8.4-8.9 of
-    # 41-48, with 512: 6.9-8.6 of 38-50; later, five alternated runs of that file with two
-    # workers, 512: client 2.68-3.36 CPU-s, median 3.21, 1,024: 2.36-2.86, median 2.63, the
-    # same run time and output, the largest worker's peak RSS 293-301 -> 336-356 MB). A chunk
-    # of 1,024 generated pages is about 1.4 s of a worker's time, well above what a task costs
-    # Dask, and 20 of them still balance two workers on 20,000 pages. A chunk also closes at
-    # CHUNK_CHARS characters: the 1,252 real pages (10 KB each) in chunks of 1,024 were two
-    # tasks for two workers, 11.0-11.7 s against 7.6-8.1 s in chunks of 512.
+    # milliseconds (20,000 generated pages from a JSONL file, two workers, five alternated
+    # runs: client 2.68-3.36 CPU-s with chunks of 512, 2.36-2.86 with 1,024, the same run time
+    # and output, the largest worker's peak RSS 293-301 -> 336-356 MB; fewer than 512 cost
+    # more still). A chunk of 1,024 generated pages is about 1.4 s of a worker's time. It also
+    # closes at ``chunk_chars`` characters, so a small input of large pages still makes enough
+    # tasks to share: the 1,252 real pages (10 KB each) in chunks of 1,024 were two tasks for
+    # two workers, 11.0-11.7 s against 7.6-8.1 s in chunks of 512.
     chunk = 32 * BATCH
     chunk_chars = 4 << 20
 

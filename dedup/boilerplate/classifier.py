@@ -12,11 +12,11 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import _lru_cache_wrapper, cached_property, lru_cache
 from operator import and_, attrgetter, is_, not_
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import regex
 
@@ -258,9 +258,17 @@ def cookie_evidence(text: str, cfg: BoilerplateConfig = BoilerplateConfig(),
     toks = tokens(text) if toks is None else toks
     if _COOKIE_ANCHORS.isdisjoint(toks):
         return _NOTHING
-    # (memoised up to MAX_KEY_CHARS characters: the memo's entries hold their text)
-    scored = _scored if len(text) <= MAX_KEY_CHARS else _scored.__wrapped__
-    return scored(text, cfg, tuple(toks), fast)
+    return _memo(_scored, text)(text, cfg, tuple(toks), fast)
+
+
+T = TypeVar("T")
+
+
+def _memo(memo: _lru_cache_wrapper[T], text: str) -> Callable[..., T]:
+    """The line memo ``memo`` for a line of ``text`` up to ``MAX_KEY_CHARS`` characters, else
+    the function it wraps: a memo's entries hold their line's text, so a long line (which
+    rarely recurs) is judged afresh rather than kept."""
+    return memo if len(text) <= MAX_KEY_CHARS else memo.__wrapped__
 
 
 @lru_cache(maxsize=1 << 14)
@@ -340,8 +348,7 @@ def dialog_role(text: str, toks: Sequence[str], fast: bool = True) -> str | None
     or ``None``.
     Lines with reporting cues ("said", "according to") are never part of a dialog.
     ``fast``: as in :func:`cookie_evidence`."""
-    role = _dialog_role if len(text) <= MAX_KEY_CHARS else _dialog_role.__wrapped__
-    return role(text, tuple(toks), fast)
+    return _memo(_dialog_role, text)(text, tuple(toks), fast)
 
 
 @lru_cache(maxsize=1 << 14)
@@ -555,8 +562,7 @@ def template_line(text: str, toks: Sequence[str], fast: bool = True) -> tuple[st
     """
     if not toks:
         return None
-    found = _template_line if len(text) <= MAX_KEY_CHARS else _template_line.__wrapped__
-    return found(text, tuple(toks), fast)
+    return _memo(_template_line, text)(text, tuple(toks), fast)
 
 
 @lru_cache(maxsize=1 << 14)
