@@ -373,7 +373,8 @@ class _Resuming:
         d = result.doc.ordinal
         writer.finish_sources(self.rels[:done])
         stats = copy.deepcopy(cleaner.stats)
-        stats.add(result, -1)  # counted when it was yielded, before this checkpoint
+        for counted in reversed(cleaner.counted_from(result)):  # counted when it was yielded
+            stats.add(counted, -1)  # (or its chunk's first was), before this checkpoint
         deduper = cleaner.corpus_deduper
         marks = deduper.marks[d] if deduper is not None and d in deduper.marks else (0, 0)
         self._save(Checkpoint(

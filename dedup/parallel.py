@@ -604,21 +604,36 @@ def finish_chunk(state: State, item: tuple[Any, tuple[Any, ...]]
     out = FinishedList(finish_record(i, t, r, o, config, removed, f, render)
                        for i, t, r, o, f in zip(ids, texts, records, outcomes,
                                                 fields or [None] * len(ids), strict=True))
+    out.stats = chunk_stats(out, ids, outcomes)
     return out, {"finish": time.perf_counter() - t0}
+
+
+def chunk_stats(done: Sequence[Finished], ids: Sequence[str], outcomes: Sequence[Any]) -> Any:
+    """The run statistics of a chunk's finished documents (a
+    :class:`~dedup.pipeline.Stats`), counted where the chunk is finished: the parent adds
+    them a chunk at once."""
+    from .pipeline import Stats
+
+    return Stats.of_finished(done, ids, [None if o is None else o.cluster for o in outcomes])
 
 
 class FinishedList(list[Finished]):
     """A chunk's :class:`Finished` records on their way to the parent: their fields as rows,
     made into records there at once (:func:`~dedup.types.instances`, the slots written in
-    place: a frozen dataclass's ``__init__`` is several times slower)."""
+    place: a frozen dataclass's ``__init__`` is several times slower), and ``stats``, the
+    chunk's statistics (:func:`chunk_stats`)."""
+
+    stats: Any = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _finished, ([(f.text, f.lines, f.dropped, f.removed, f.bytes_in, f.bytes_out,
-                             f.tally, f.line) for f in self],)
+                             f.tally, f.line) for f in self], self.stats)
 
 
-def _finished(rows: list[tuple[Any, ...]]) -> list[Finished]:
-    return list(instances(Finished, rows))
+def _finished(rows: list[tuple[Any, ...]], stats: Any = None) -> FinishedList:
+    out = FinishedList(instances(Finished, rows))
+    out.stats = stats
+    return out
 
 
 def finish_record(doc_id: str, text: str, record: Prepared, outcome: Any, config: Any,
@@ -664,13 +679,14 @@ def finish_record(doc_id: str, text: str, record: Prepared, outcome: Any, config
                     utf8_len(text), utf8_len(clean), None, line)
 
 
-def finish_documents(docs: list[Document], outcomes: Iterable[Any], config: Any,
-                     removed: bool) -> list[Finished]:
-    """Each document with its corpus outcome applied, as a :class:`Finished` record."""
+def finish_documents(docs: list[Document], outcomes: Sequence[Any], config: Any,
+                     removed: bool) -> FinishedList:
+    """Each document with its corpus outcome applied, as a :class:`Finished` record (and the
+    chunk's statistics, as :func:`finish_chunk` gives them)."""
     from .io.writers import removed_lines  # the writers import the pipeline, which imports this
     from .pipeline import clean_result
 
-    out = []
+    out = FinishedList()
     for doc, outcome in zip(docs, outcomes, strict=True):
         if outcome is not None:
             outcome.apply(doc)
@@ -679,4 +695,5 @@ def finish_documents(docs: list[Document], outcomes: Iterable[Any], config: Any,
         out.append(Finished(result.text, lines, tuple(dropped),
                             removed_lines(result) if removed else None,
                             utf8_len(doc.text), utf8_len(result.text)))
+    out.stats = chunk_stats(out, [doc.id for doc in docs], outcomes)
     return out

@@ -33,6 +33,7 @@ from .parallel import (
     Chunk,
     DaskExecutor,
     Executor,
+    FinishedList,
     LocalExecutor,
     apply_parsed,
     count_chunk,
@@ -90,6 +91,9 @@ class CleanResult:
         return len(self.verdicts), [v.reason for v in self.verdicts if v.label == DROP]
 
 
+EMPTIED_IDS = 100  # the ids of documents emptied by boilerplate a report lists
+
+
 @dataclass(slots=True)
 class Stats:
     """What a run did: counts per reason, documents, lines, bytes and seconds per stage."""
@@ -110,21 +114,26 @@ class Stats:
         """Count ``result`` in (``sign=-1``: take it back out, for a checkpoint that ends
         before it)."""
         fin = result.finished
-        tally: tuple[tuple[str, int], ...] | None
         if fin is not None:  # a worker measured the texts and counted the reasons
-            lines_in, n_dropped, tally = fin.lines, len(fin.dropped), fin.tally
-            bytes_in, bytes_out = fin.bytes_in, fin.bytes_out
-        else:
-            (lines_in, dropped), bytes_in, bytes_out = (
-                result.line_counts(), utf8_len(result.doc.text), utf8_len(result.text))
-            n_dropped, tally = len(dropped), tuple(Counter(dropped).items())
-        assert tally is not None  # (Finished counts its reasons when made)
+            assert fin.tally is not None  # (Finished counts its reasons when made)
+            self.count(fin.lines, len(fin.dropped), fin.tally, fin.bytes_in, fin.bytes_out,
+                       result.doc.cluster, result.doc.id, sign)
+            return
+        lines_in, dropped = result.line_counts()
+        self.count(lines_in, len(dropped), tuple(Counter(dropped).items()),
+                   utf8_len(result.doc.text), utf8_len(result.text), result.doc.cluster,
+                   result.doc.id, sign)
+
+    def count(self, lines_in: int, n_dropped: int, tally: tuple[tuple[str, int], ...],
+              bytes_in: int, bytes_out: int, cluster: DocCluster | None, doc_id: str,
+              sign: int = 1) -> None:
+        """Count one document in (``sign=-1``: out): its lines, dropped lines, each distinct
+        reason with its count (first-seen order), bytes in and out, cluster and id."""
         self.documents += sign
         self.lines_in += sign * lines_in
         self.lines_out += sign * (lines_in - n_dropped)
         self.bytes_in += sign * bytes_in
         self.bytes_out += sign * bytes_out
-        # each distinct reason with its count, in first-seen order
         reasons, by_doc = self.reasons, self.documents_by_reason
         if sign > 0:  # counts only grow: nothing to prune
             for r, n in tally:
@@ -136,17 +145,47 @@ class Stats:
                     counter[r] -= k
                     if counter[r] <= 0:
                         del counter[r]
-        if result.doc.cluster is not None and result.doc.cluster.duplicate:
+        if cluster is not None and cluster.duplicate:
             self.duplicate_documents += sign
         # every line that is not blank dropped as boilerplate (kept lines are not dropped):
         # every line dropped, at least one not blank, each reason blank or boilerplate
         if n_dropped == lines_in and _boilerplate_only(tally):
             # The classifier took every line: say so, the page may have been all template.
             self.emptied += sign
-            if sign > 0 and len(self.emptied_ids) < 100:
-                self.emptied_ids.append(result.doc.id)
-            elif sign < 0 and self.emptied_ids and self.emptied_ids[-1] == result.doc.id:
+            if sign > 0 and len(self.emptied_ids) < EMPTIED_IDS:
+                self.emptied_ids.append(doc_id)
+            elif sign < 0 and self.emptied_ids and self.emptied_ids[-1] == doc_id:
                 self.emptied_ids.pop()
+
+    @classmethod
+    def of_finished(cls, done: Sequence[Finished], ids: Sequence[str],
+                    clusters: Sequence[DocCluster | None]) -> Stats:
+        """The statistics of a chunk's finished documents (with their ids and clusters), as
+        :meth:`add` of each one's result counts them: made where the chunk is finished (a
+        worker), so the parent adds a chunk at once (:meth:`merge`)."""
+        stats = cls()
+        count = stats.count
+        for fin, doc_id, cluster in zip(done, ids, clusters, strict=True):
+            assert fin.tally is not None
+            count(fin.lines, len(fin.dropped), fin.tally, fin.bytes_in, fin.bytes_out,
+                  cluster, doc_id)
+        return stats
+
+    def merge(self, other: Stats) -> None:
+        """Count in every document ``other`` counted (after those counted here): the same
+        statistics as adding its documents one by one; stage seconds are not merged."""
+        self.documents += other.documents
+        self.lines_in += other.lines_in
+        self.lines_out += other.lines_out
+        self.bytes_in += other.bytes_in
+        self.bytes_out += other.bytes_out
+        self.reasons.update(other.reasons)
+        self.documents_by_reason.update(other.documents_by_reason)
+        self.duplicate_documents += other.duplicate_documents
+        self.emptied += other.emptied
+        room = EMPTIED_IDS - len(self.emptied_ids)
+        if room > 0:
+            self.emptied_ids.extend(other.emptied_ids[:room])
 
     def to_state(self) -> dict[str, Any]:
         """Every field, exactly, as JSON values (a checkpoint; :meth:`from_state` reads it)."""
@@ -287,6 +326,9 @@ class Cleaner:
         # workers that parse the records render their output lines (Finished.line), and the
         # parent holds none of their fields.
         self.render: str | None = None
+        # the results of the chunk being handed out, from the one handed out last: a parallel
+        # run counts a chunk's statistics when its first result is handed out
+        self._ahead: deque[CleanResult] = deque()
 
     def _build_classifiers(self) -> list[Classifier]:
         bp = self.config.boilerplate
@@ -513,6 +555,16 @@ class Cleaner:
             for name, secs in timer.exclusive().items():
                 self.stats.stage_seconds[name] = self.stats.stage_seconds.get(name, 0.0) + secs
 
+    def counted_from(self, result: CleanResult) -> list[CleanResult]:
+        """The results :attr:`stats` counts from ``result`` (the last one handed out by
+        :meth:`clean_documents`) on, in order: ``result`` alone, or in a parallel run also the
+        rest of its chunk, whose statistics were counted at once. A checkpoint that ends before
+        ``result`` takes these back out."""
+        ahead = self._ahead
+        if ahead and ahead[0] is result:
+            return list(ahead)
+        return [result]
+
     def _result(self, doc: Document) -> CleanResult:
         result = clean_result(doc, self.config)
         self.stats.add(result)
@@ -621,7 +673,7 @@ class Cleaner:
         # chunks back from the workers (with their blob) or prepared here (None), not decided
         prepared: deque[tuple[list[Document], Any]] = deque()  # blob: bytes, path or future
         # decided chunks in input order, with their records once finished
-        order: deque[tuple[list[Document], list[Finished] | None]] = deque()
+        order: deque[tuple[list[Document], FinishedList | None]] = deque()
         removed = bool(state["removed"])
 
         def add(stage_seconds: dict[str, float]) -> None:
@@ -705,21 +757,27 @@ class Cleaner:
                         yield blob, Outcomes(outcomes)
                     outcomes = []
 
-        def results(chunk: list[Document], done: list[Finished]) -> Iterator[CleanResult]:
+        def results(chunk: list[Document], done: FinishedList) -> Iterator[CleanResult]:
+            """The chunk's results, its statistics (counted where it was finished) counted
+            when the first is handed out (see :meth:`counted_from`)."""
             drop = config.corpus.documents == "drop"
             made = instances(CleanResult, [
                 (doc, fin.text, [], drop and dropped_document(doc, config), fin)
                 for doc, fin in zip(chunk, done, strict=True)])
-            add = self.stats.add
-            for result in made:
-                add(result)
-                yield result
+            ahead = self._ahead
+            ahead.clear()
+            ahead.extend(made)
+            self.stats.merge(done.stats)
+            while ahead:
+                yield ahead[0]
+                ahead.popleft()
 
         def finished_here() -> Iterator[CleanResult]:
             """The chunks at the head of ``order`` that were finished here."""
             while order and order[0][1] is not None:
                 chunk, done = order.popleft()
-                yield from results(chunk, done or [])
+                assert done is not None
+                yield from results(chunk, done)
 
         try:
             for done, stage_seconds in ex.map(finish_chunk, decided(),

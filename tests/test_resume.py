@@ -47,8 +47,8 @@ def test_resume_gives_the_result_of_one_uninterrupted_run(tmp_path: Path, jobs: 
     src = _inputs(tmp_path)
     cfg = Config()  # the learned classifier (150 documents give counts) and cross-doc dedup
     whole = tmp_path / "whole"
-    run_clean([str(src)], str(whole), cfg, removed=str(tmp_path / "whole.removed.jsonl"),
-              jobs=jobs)
+    first = run_clean([str(src)], str(whole), cfg,
+                      removed=str(tmp_path / "whole.removed.jsonl"), jobs=jobs)
     out = tmp_path / "out"
     removed = str(tmp_path / "out.removed.jsonl")
     with pytest.raises(Stop):
@@ -68,6 +68,12 @@ def test_resume_gives_the_result_of_one_uninterrupted_run(tmp_path: Path, jobs: 
     assert _tree(out) == _tree(whole)  # and the state directory is gone
     assert Path(removed).read_bytes() == (tmp_path / "whole.removed.jsonl").read_bytes()
     assert report.stats["documents"] == 150
+    # every count as one run's, also where a checkpoint fell inside a chunk whose statistics
+    # a parallel run counted at once (chunks of 128 documents, inputs of 25)
+    counts = ("documents", "lines_in", "lines_out", "bytes_in", "bytes_out", "removed",
+              "documents_by_reason", "duplicate_documents", "emptied_by_boilerplate",
+              "emptied_by_boilerplate_ids")
+    assert {k: report.stats[k] for k in counts} == {k: first.stats[k] for k in counts}
     assert len(report.outputs) == 6
 
 
