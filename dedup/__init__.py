@@ -9,7 +9,8 @@
 from .config import BoilerplateConfig, Config, LSHConfig, NormConfig, ShingleConfig
 from .errors import ConfigError, DedupError, InputError, OutputError
 from .options import RunOptions
-from .pipeline import Cleaner, CleanResult, Stats, clean_text
+from .pipeline import Cleaner, CleanResult, clean_text
+from .stats import Stats
 from .types import Document, Match, Paragraph, Verdict
 
 __version__ = "0.1.0"

@@ -44,11 +44,12 @@ from .io.writers import (
     write_error,
 )
 from .options import RunOptions
-from .parallel import DaskExecutor, process_cpu
-from .pipeline import Cleaner, CleanResult, Stats
+from .parallel import DaskExecutor, Part, process_cpu
+from .pipeline import Cleaner, CleanResult
 from .progress import InputCounter, ReadProgress, input_bytes
 from .resume import RESUME_HINT, Checkpoint, RunState, inputs_signature
 from .staged import decision_rounds
+from .stats import Stats
 from .types import Document
 
 STRICT_HINT = ("--strict stops at the first record that cannot be read and writes nothing; "
@@ -88,13 +89,17 @@ class RunReport:
         }
 
 
+# the hook that wraps a run's stream of results (see run_clean)
+Progress = Callable[[Iterator[CleanResult | Part], int], Iterator[CleanResult | Part]]
+
+
 def run_clean(
     inputs: Sequence[str],
     out: str,
     config: Config | None = None,
     options: RunOptions | None = None,
     *,
-    progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None = None,
+    progress: Progress | None = None,
     on_start: Callable[[str], None] | None = None,
     read_progress: ReadProgress | None = None,
     **overrides: Any,
@@ -111,7 +116,10 @@ def run_clean(
     any exception, no partial output stays.
 
     Hooks, not options (they are behaviour, not data, and never cross a process boundary):
-    ``progress`` wraps the stream of results (and is told the number of inputs); ``on_start``
+    ``progress`` wraps the stream of results (and is told the number of inputs): a
+    :class:`~dedup.pipeline.CleanResult` per document, or, in a parallel run of JSONL inputs
+    written as JSONL, a :class:`~dedup.parallel.Part` per run of documents of one input that
+    were finished together (``part.documents`` of them); ``on_start``
     is called with the Dask dashboard's address when ``engine="dask"``; ``read_progress`` is
     told the bytes of the inputs as the documents they hold are written (see
     :mod:`dedup.progress`; a resumed run counts the inputs it picks up after as done).
@@ -361,20 +369,24 @@ class _Resuming:
         self.index_generation = (ckpt.index_generation if ckpt is not None
                                  else index.generation if index is not None else 0)
 
-    def before(self, result: CleanResult, cleaner: Cleaner, writer: OutputWriter,
+    def before(self, result: CleanResult | Part, cleaner: Cleaner, writer: OutputWriter,
                removed: RemovedWriter | None, failures: list[tuple[int, str]],
                skipped: list[tuple[int, str]]) -> None:
-        """Called before ``result`` is written: checkpoint if an input just ended."""
-        source = result.doc.source
+        """Called before ``result`` (a document's, or a part's) is written: checkpoint if an
+        input just ended."""
+        part = isinstance(result, Part)
+        source = result.source if isinstance(result, Part) else result.doc.source
         previous, self.current = self.current, source
         if previous is None or source == previous or time.monotonic() - self.last < self.every:
             return
         done = self.position[source]  # every input before this one is finished
-        d = result.doc.ordinal
+        d = result.first if isinstance(result, Part) else result.doc.ordinal
         writer.finish_sources(self.rels[:done])
         stats = copy.deepcopy(cleaner.stats)
-        for counted in reversed(cleaner.counted_from(result)):  # counted when it was yielded
-            stats.add(counted, -1)  # (or its chunk's first was), before this checkpoint
+        if not part:  # (a part is counted once written)
+            assert isinstance(result, CleanResult)
+            for counted in reversed(cleaner.counted_from(result)):  # counted when yielded
+                stats.add(counted, -1)  # (or its chunk's first was), before this checkpoint
         deduper = cleaner.corpus_deduper
         marks = deduper.marks[d] if deduper is not None and d in deduper.marks else (0, 0)
         self._save(Checkpoint(
@@ -439,7 +451,7 @@ def _longest(read: Callable[[], Iterator[Document]], cleaner: Cleaner) -> frozen
 def _run(config: Config, options: RunOptions, sources: Sequence[Source],
          writer: OutputWriter | ShardedWriter, corpus_index: CorpusIndex | None,
          read: Callable[[], Iterator[Document]], clock: _Clock, *,
-         progress: Callable[[Iterator[CleanResult], int], Iterator[CleanResult]] | None,
+         progress: Progress | None,
          executor: DaskExecutor | None, resuming: _Resuming | None,
          read_counted: Callable[[bool], Iterator[Document]], counter: InputCounter
          ) -> RunReport:
@@ -500,7 +512,12 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
     removed_writer = None
     report_file: JsonFile | None = None
     # Results finished on the workers in parallel runs: the paragraphs never come back here.
-    results = cleaner.clean_documents(documents(), finished=True, removed=bool(removed))
+    # JSONL records written as JSONL come back as parts, many documents at once.
+    results: Iterator[CleanResult | Part]
+    if raw and cleaner.render is not None and all(s.kind == "jsonl" for s in sources):
+        results = cleaner.clean_parts(documents(), removed=bool(removed))
+    else:
+        results = cleaner.clean_documents(documents(), finished=True, removed=bool(removed))
     if progress is not None:
         results = progress(results, len(sources))
     try:
@@ -510,6 +527,12 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
         for result in results:
             if resuming is not None and isinstance(writer, OutputWriter):
                 resuming.before(result, cleaner, writer, removed_writer, failures, skipped)
+            if isinstance(result, Part):
+                writer.write_part(result)
+                if removed_writer:
+                    removed_writer.write_part(result)
+                counter.done(result.last)
+                continue
             writer.write(result)
             if removed_writer:
                 removed_writer.write(result)

@@ -47,6 +47,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .batching import BATCH, batches, bounded_batches
@@ -519,7 +520,10 @@ def prepare_to_finish(state: State, docs: list[Document]
         if render is not None:
             fields = parsed[1]
     rest = [dataclasses.replace(p, keys=None) for p in prepared]
-    blob = pickle.dumps(([d.id for d in docs], [d.text for d in docs], rest, fields),
+    # where each document goes (its input, ordinal, whether it was read), for parts
+    where = (([d.source for d in docs], [d.ordinal for d in docs],
+              [bool(d.error) for d in docs]) if state.get("parts") else None)
+    blob = pickle.dumps(([d.id for d in docs], [d.text for d in docs], rest, fields, where),
                         protocol=pickle.HIGHEST_PROTOCOL)
     spill = state.get("spill")
     if spill is None:
@@ -588,7 +592,7 @@ def held(big: Any) -> Any:
 
 
 def finish_chunk(state: State, item: tuple[Any, tuple[Any, ...]]
-                 ) -> tuple[list[Finished], dict[str, float]]:
+                 ) -> tuple[list[Finished] | list[Part], dict[str, float]]:
     """A chunk of :func:`prepare_to_finish` finished: its blob and the corpus stage's outcome
     of every document (``None`` without a corpus stage) in; each document's :class:`Finished`
     record (``state["removed"]``: with its ``--removed`` records) and the seconds out."""
@@ -599,20 +603,78 @@ def finish_chunk(state: State, item: tuple[Any, tuple[Any, ...]]
             data = fh.read()
         os.unlink(blob)
         blob = data
-    ids, texts, records, fields = pickle.loads(blob)
+    ids, texts, records, fields, where = pickle.loads(blob)
     config, removed, render = state["cleaner"].config, state["removed"], state.get("render")
     out = FinishedList(finish_record(i, t, r, o, config, removed, f, render)
                        for i, t, r, o, f in zip(ids, texts, records, outcomes,
                                                 fields or [None] * len(ids), strict=True))
+    if where is not None:  # the chunk as parts (see Part): the parent writes them at once
+        sources, ordinals, unread = where
+        parts = make_parts(out, ids, sources, ordinals, unread,
+                           [None if o is None else o.cluster for o in outcomes], config,
+                           [f.line for f in out])
+        return parts, {"finish": time.perf_counter() - t0}
     out.stats = chunk_stats(out, ids, outcomes)
     return out, {"finish": time.perf_counter() - t0}
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Consecutive documents of one input, finished together: a chunk of a parallel run, or
+    the documents of one input in it. What the writers need of them, at once: ``records``,
+    the output records of the ``written`` documents as JSONL lines (a document that could not
+    be read, or is dropped whole as a near-duplicate document, is not written); ``removed``,
+    their ``--removed`` records (None when the run writes none); ``stats``, their statistics
+    (a :class:`~dedup.stats.Stats`); ``first`` and ``last``, the ordinals of the first and
+    last document, and ``documents``, how many."""
+
+    source: str
+    first: int
+    last: int
+    documents: int
+    written: int
+    records: str
+    removed: str | None
+    stats: Any
+
+
+def make_parts(done: Sequence[Finished], ids: Sequence[str], sources: Sequence[str],
+               ordinals: Sequence[int], unread: Sequence[bool], clusters: Sequence[Any],
+               config: Any, lines: Sequence[str | None]) -> list[Part]:
+    """A chunk's finished documents as :class:`Part` s, one per run of documents from one
+    input: ``lines``, each document's output record (``None``: none); ``unread``, whether it
+    could not be read; ``clusters``, its document cluster (a document dropped whole is not
+    written)."""
+    from .pipeline import drops_document
+    from .stats import Stats
+
+    parts: list[Part] = []
+    n = len(done)
+    lo = 0
+    while lo < n:
+        source = sources[lo]
+        hi = lo + 1
+        while hi < n and sources[hi] == source:
+            hi += 1
+        written = [line for line, bad, cluster in zip(lines[lo:hi], unread[lo:hi],
+                                                      clusters[lo:hi], strict=True)
+                   if not bad and not drops_document(cluster, config)]
+        if any(line is None for line in written):
+            raise ValueError("a document to write came without its output record")
+        removed = [f.removed for f in done[lo:hi]]
+        parts.append(Part(source, ordinals[lo], ordinals[hi - 1], hi - lo, len(written),
+                          "".join(written),  # type: ignore[arg-type]
+                          None if removed[0] is None else "".join(removed),  # type: ignore[arg-type]
+                          Stats.of_finished(done[lo:hi], ids[lo:hi], clusters[lo:hi])))
+        lo = hi
+    return parts
 
 
 def chunk_stats(done: Sequence[Finished], ids: Sequence[str], outcomes: Sequence[Any]) -> Any:
     """The run statistics of a chunk's finished documents (a
     :class:`~dedup.pipeline.Stats`), counted where the chunk is finished: the parent adds
     them a chunk at once."""
-    from .pipeline import Stats
+    from .stats import Stats
 
     return Stats.of_finished(done, ids, [None if o is None else o.cluster for o in outcomes])
 

@@ -10,9 +10,9 @@ import itertools
 import shutil
 import tempfile
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .batching import batches
@@ -35,11 +35,13 @@ from .parallel import (
     Executor,
     FinishedList,
     LocalExecutor,
+    Part,
     apply_parsed,
     count_chunk,
     finish_chunk,
     finish_documents,
     inherited_spans,
+    make_parts,
     parsed_copy,
     prepare_chunk,
     prepare_to_finish,
@@ -48,6 +50,7 @@ from .records import Finished, KeyColumns, KeyRef
 from .segment import segment
 from .signature import SketchCache
 from .staged import CorpusOutcome, Outcomes, StagedDeduper, corpus_deduper
+from .stats import Stats
 from .types import (
     DROP,
     CorpusKeys,
@@ -56,7 +59,6 @@ from .types import (
     Paragraph,
     Verdict,
     instances,
-    utf8_len,
 )
 
 Stage = Callable[[Iterable[Document]], Iterator[Document]]
@@ -89,162 +91,6 @@ class CleanResult:
         if self.finished is not None:
             return self.finished.lines, list(self.finished.dropped)
         return len(self.verdicts), [v.reason for v in self.verdicts if v.label == DROP]
-
-
-EMPTIED_IDS = 100  # the ids of documents emptied by boilerplate a report lists
-
-
-@dataclass(slots=True)
-class Stats:
-    """What a run did: counts per reason, documents, lines, bytes and seconds per stage."""
-
-    documents: int = 0
-    lines_in: int = 0
-    lines_out: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    emptied: int = 0
-    emptied_ids: list[str] = field(default_factory=list)
-    documents_by_reason: Counter[str] = field(default_factory=Counter)
-    duplicate_documents: int = 0
-
-    def add(self, result: CleanResult, sign: int = 1) -> None:
-        """Count ``result`` in (``sign=-1``: take it back out, for a checkpoint that ends
-        before it)."""
-        fin = result.finished
-        if fin is not None:  # a worker measured the texts and counted the reasons
-            assert fin.tally is not None  # (Finished counts its reasons when made)
-            self.count(fin.lines, len(fin.dropped), fin.tally, fin.bytes_in, fin.bytes_out,
-                       result.doc.cluster, result.doc.id, sign)
-            return
-        lines_in, dropped = result.line_counts()
-        self.count(lines_in, len(dropped), tuple(Counter(dropped).items()),
-                   utf8_len(result.doc.text), utf8_len(result.text), result.doc.cluster,
-                   result.doc.id, sign)
-
-    def count(self, lines_in: int, n_dropped: int, tally: tuple[tuple[str, int], ...],
-              bytes_in: int, bytes_out: int, cluster: DocCluster | None, doc_id: str,
-              sign: int = 1) -> None:
-        """Count one document in (``sign=-1``: out): its lines, dropped lines, each distinct
-        reason with its count (first-seen order), bytes in and out, cluster and id."""
-        self.documents += sign
-        self.lines_in += sign * lines_in
-        self.lines_out += sign * (lines_in - n_dropped)
-        self.bytes_in += sign * bytes_in
-        self.bytes_out += sign * bytes_out
-        reasons, by_doc = self.reasons, self.documents_by_reason
-        if sign > 0:  # counts only grow: nothing to prune
-            for r, n in tally:
-                reasons[r] += n
-                by_doc[r] += 1
-        else:
-            for r, n in tally:
-                for counter, k in ((reasons, n), (by_doc, 1)):
-                    counter[r] -= k
-                    if counter[r] <= 0:
-                        del counter[r]
-        if cluster is not None and cluster.duplicate:
-            self.duplicate_documents += sign
-        # every line that is not blank dropped as boilerplate (kept lines are not dropped):
-        # every line dropped, at least one not blank, each reason blank or boilerplate
-        if n_dropped == lines_in and _boilerplate_only(tally):
-            # The classifier took every line: say so, the page may have been all template.
-            self.emptied += sign
-            if sign > 0 and len(self.emptied_ids) < EMPTIED_IDS:
-                self.emptied_ids.append(doc_id)
-            elif sign < 0 and self.emptied_ids and self.emptied_ids[-1] == doc_id:
-                self.emptied_ids.pop()
-
-    @classmethod
-    def of_finished(cls, done: Sequence[Finished], ids: Sequence[str],
-                    clusters: Sequence[DocCluster | None]) -> Stats:
-        """The statistics of a chunk's finished documents (with their ids and clusters), as
-        :meth:`add` of each one's result counts them: made where the chunk is finished (a
-        worker), so the parent adds a chunk at once (:meth:`merge`)."""
-        stats = cls()
-        count = stats.count
-        for fin, doc_id, cluster in zip(done, ids, clusters, strict=True):
-            assert fin.tally is not None
-            count(fin.lines, len(fin.dropped), fin.tally, fin.bytes_in, fin.bytes_out,
-                  cluster, doc_id)
-        return stats
-
-    def merge(self, other: Stats) -> None:
-        """Count in every document ``other`` counted (after those counted here): the same
-        statistics as adding its documents one by one; stage seconds are not merged."""
-        self.documents += other.documents
-        self.lines_in += other.lines_in
-        self.lines_out += other.lines_out
-        self.bytes_in += other.bytes_in
-        self.bytes_out += other.bytes_out
-        self.reasons.update(other.reasons)
-        self.documents_by_reason.update(other.documents_by_reason)
-        self.duplicate_documents += other.duplicate_documents
-        self.emptied += other.emptied
-        room = EMPTIED_IDS - len(self.emptied_ids)
-        if room > 0:
-            self.emptied_ids.extend(other.emptied_ids[:room])
-
-    def to_state(self) -> dict[str, Any]:
-        """Every field, exactly, as JSON values (a checkpoint; :meth:`from_state` reads it)."""
-        return {"documents": self.documents, "lines_in": self.lines_in,
-                "lines_out": self.lines_out, "bytes_in": self.bytes_in,
-                "bytes_out": self.bytes_out, "reasons": dict(self.reasons),
-                "stage_seconds": dict(self.stage_seconds), "emptied": self.emptied,
-                "emptied_ids": list(self.emptied_ids),
-                "documents_by_reason": dict(self.documents_by_reason),
-                "duplicate_documents": self.duplicate_documents}
-
-    @classmethod
-    def from_state(cls, data: Any) -> Stats:
-        """The statistics :meth:`to_state` wrote; ValueError when ``data`` is not that."""
-        ints = ("documents", "lines_in", "lines_out", "bytes_in", "bytes_out", "emptied",
-                "duplicate_documents")
-        if not isinstance(data, dict) or set(data) != set(cls().to_state()):
-            raise ValueError("not the statistics of a run")
-        if not all(type(data[k]) is int for k in ints):
-            raise ValueError("a count is not an integer")
-        for k in ("reasons", "documents_by_reason", "stage_seconds"):
-            if not isinstance(data[k], dict) or not all(
-                    isinstance(n, str) and type(v) in (int, float)
-                    for n, v in data[k].items()):
-                raise ValueError(f"{k} is not a table of numbers")
-        if not isinstance(data["emptied_ids"], list) or not all(
-                isinstance(i, str) for i in data["emptied_ids"]):
-            raise ValueError("emptied_ids is not a list of strings")
-        return cls(**{k: data[k] for k in ints}, reasons=Counter(data["reasons"]),
-                   stage_seconds=dict(data["stage_seconds"]),
-                   emptied_ids=list(data["emptied_ids"]),
-                   documents_by_reason=Counter(data["documents_by_reason"]))
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "documents": self.documents,
-            "lines_in": self.lines_in,
-            "lines_out": self.lines_out,
-            "bytes_in": self.bytes_in,
-            "bytes_out": self.bytes_out,
-            "removed": dict(sorted(self.reasons.items())),
-            "documents_by_reason": dict(sorted(self.documents_by_reason.items())),
-            "duplicate_documents": self.duplicate_documents,
-            "document_clusters": self.documents - self.duplicate_documents,
-            "emptied_by_boilerplate": self.emptied,
-            "emptied_by_boilerplate_ids": self.emptied_ids,
-            "stage_seconds": {k: round(v, 6) for k, v in self.stage_seconds.items()},
-        }
-
-
-def _boilerplate_only(tally: tuple[tuple[str, int], ...]) -> bool:
-    """Whether ``tally``'s reasons are blank or boilerplate, at least one boilerplate."""
-    found = False
-    for r, _ in tally:
-        if r != "blank":
-            if not r.startswith("boilerplate:"):
-                return False
-            found = True
-    return found
 
 
 class _Timer:
@@ -531,16 +377,7 @@ class Cleaner:
         :class:`~dedup.records.Finished` summary (with the ``--removed`` records as JSON lines
         when ``removed``), and no verdicts (see :meth:`_finish_parallel`)."""
         timer = _Timer()
-        if self.uses_repetition and self.counts is None:
-            if self.config.boilerplate.repetition == "full":
-                if isinstance(docs, Iterator):
-                    raise ConfigError(
-                        "boilerplate.repetition = 'full' needs two passes over the input",
-                        hint="call Cleaner.count_lines(docs) first, pass a list, or use "
-                             "repetition = 'sample'")
-                self.count_lines(docs)
-            else:
-                docs = self._with_sample_counts(docs)
+        docs = self._counting(docs)
         if self.parallel:
             yield from self._clean_parallel(docs, finished, removed)
             return
@@ -554,6 +391,36 @@ class Cleaner:
         finally:
             for name, secs in timer.exclusive().items():
                 self.stats.stage_seconds[name] = self.stats.stage_seconds.get(name, 0.0) + secs
+
+    def _counting(self, docs: Iterable[Document | str]) -> Iterable[Document | str]:
+        """``docs``, the line counts made first when the classifier needs them and has none:
+        over all of them (``repetition = 'full'``) or over the sample they start with."""
+        if not self.uses_repetition or self.counts is not None:
+            return docs
+        if self.config.boilerplate.repetition == "full":
+            if isinstance(docs, Iterator):
+                raise ConfigError(
+                    "boilerplate.repetition = 'full' needs two passes over the input",
+                    hint="call Cleaner.count_lines(docs) first, pass a list, or use "
+                         "repetition = 'sample'")
+            self.count_lines(docs)
+            return docs
+        return self._with_sample_counts(docs)
+
+    def clean_parts(self, docs: Iterable[Document], removed: bool = False) -> Iterator[Part]:
+        """:meth:`clean_documents` with ``finished`` for a parallel run that reads JSONL records
+        raw and writes them as JSONL (:attr:`reading` and :attr:`render` set): the documents
+        come back as :class:`~dedup.parallel.Part` s, runs of consecutive documents of one
+        input with their output records, ``--removed`` records (``removed``) and statistics,
+        all made on the workers; nothing is made here a document. :attr:`stats` counts a part
+        when the caller asks for the next one (so a checkpoint taken before writing a part
+        does not count it)."""
+        if not self.parallel or self.reading is None or self.render is None or \
+                self.canonical:
+            raise ValueError("Cleaner.clean_parts is for parallel runs of raw JSONL records "
+                             "written as JSONL (jobs > 1 or an executor, reading and render "
+                             "set, keep policy not 'longest')")
+        yield from self._clean_parallel(self._counting(docs), True, removed, parts=True)
 
     def counted_from(self, result: CleanResult) -> list[CleanResult]:
         """The results :attr:`stats` counts from ``result`` (the last one handed out by
@@ -571,7 +438,7 @@ class Cleaner:
         return result
 
     def _clean_parallel(self, docs: Iterable[Document | str], finished: bool = False,
-                        removed: bool = False) -> Iterator[CleanResult]:
+                        removed: bool = False, parts: bool = False) -> Iterator[Any]:
         """:meth:`clean_documents` with the per-document stages on the workers (see
         :mod:`dedup.parallel`); the corpus stage runs here, in input order."""
         stream = iter(docs)
@@ -589,6 +456,8 @@ class Cleaner:
         held, self._held = (self._held if self._forks() else ()), ()
         if held:
             state[INHERITED] = held
+        if parts:
+            state["parts"] = True
         if finished and (corpus is None or isinstance(corpus, StagedDeduper)):
             # Local workers share this machine's disk: a prepared chunk waits for its corpus
             # decisions in a file there, not in this process (a Dask cluster's wait on the
@@ -598,7 +467,7 @@ class Cleaner:
             state["spill"] = spill
             ex, own = self._start(state)
             try:
-                yield from self._finish_parallel(stream, ex, state, corpus, held)
+                yield from self._finish_parallel(stream, ex, state, corpus, held, parts)
             finally:
                 if own:
                     ex.close()
@@ -650,8 +519,8 @@ class Cleaner:
                 ex.close()
 
     def _finish_parallel(self, docs: Iterator[Document | str], ex: Executor, state: dict[str, Any],
-                         corpus: StagedDeduper | None, held: Sequence[Document] = ()
-                         ) -> Iterator[CleanResult]:
+                         corpus: StagedDeduper | None, held: Sequence[Document] = (),
+                         parts: bool = False) -> Iterator[Any]:
         """The parallel run of :meth:`clean_documents` with ``finished``: this process reads,
         decides the corpus stage and counts; the workers do everything else.
 
@@ -664,7 +533,8 @@ class Cleaner:
            the outcomes and returns each document's clean text and summary.
 
         The results are those of the other path byte for byte: the same functions decide and
-        finish, only in other processes."""
+        finish, only in other processes. With ``parts`` (see :meth:`clean_parts`) a chunk comes
+        back as :class:`~dedup.parallel.Part` s and they are handed on as they are."""
         seconds = self.stats.stage_seconds
         config = self.config
         worker: Cleaner = state["cleaner"]
@@ -772,12 +642,36 @@ class Cleaner:
                 yield ahead[0]
                 ahead.popleft()
 
-        def finished_here() -> Iterator[CleanResult]:
+        def parts_here(chunk: list[Document], done: FinishedList) -> list[Part]:
+            """A chunk finished here as parts: its output records rendered here, as the
+            JSONL writer renders them."""
+            from .io.writers import output_record, record_json  # (they import this module)
+
+            field = self.render
+            assert field is not None
+            drop = config.corpus.documents == "drop"
+            lines = [record_json(output_record(CleanResult(
+                doc, fin.text, [], drop and dropped_document(doc, config)), field)) + "\n"
+                for doc, fin in zip(chunk, done, strict=True)]
+            return make_parts(done, [d.id for d in chunk], [d.source for d in chunk],
+                              [d.ordinal for d in chunk], [bool(d.error) for d in chunk],
+                              [d.cluster for d in chunk], config, lines)
+
+        def handed(chunk: list[Document], done: Any) -> Iterator[Any]:
+            """A chunk's results, or its parts (each counted once the caller comes back)."""
+            if not parts:
+                yield from results(chunk, done)
+                return
+            for part in done if not isinstance(done, FinishedList) else parts_here(chunk, done):
+                yield part
+                self.stats.merge(part.stats)
+
+        def finished_here() -> Iterator[Any]:
             """The chunks at the head of ``order`` that were finished here."""
             while order and order[0][1] is not None:
                 chunk, done = order.popleft()
                 assert done is not None
-                yield from results(chunk, done)
+                yield from handed(chunk, done)
 
         try:
             for done, stage_seconds in ex.map(finish_chunk, decided(),
@@ -786,7 +680,7 @@ class Cleaner:
                 yield from finished_here()  # the chunks before this one
                 chunk, pending = order.popleft()
                 assert pending is None  # this one: the first chunk a worker prepared
-                yield from results(chunk, done)
+                yield from handed(chunk, done)
             yield from finished_here()
         finally:
             if corpus is not None:

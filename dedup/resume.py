@@ -50,7 +50,7 @@ from .config import Config
 from .errors import InputError
 from .index import CorpusIndex, Snapshot
 from .io.readers import Limits, Source
-from .pipeline import Stats
+from .stats import Stats
 
 STATE = ".dedup-run"
 MANIFEST = "checkpoint.json"

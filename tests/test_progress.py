@@ -31,6 +31,7 @@ from dedup.batch import RunReport, run_clean
 from dedup.cli import main
 from dedup.config import BoilerplateConfig, Config
 from dedup.io import readers
+from dedup.parallel import Part
 from dedup.pipeline import CleanResult
 
 from .conftest import generated_jsonl
@@ -100,9 +101,10 @@ class Recorder:
         self.reads.append(nbytes)
         self.docs_at_read.append(self.docs)
 
-    def documents(self, results: Iterator[CleanResult], _: int) -> Iterator[CleanResult]:
-        for result in results:
-            self.docs += 1
+    def documents(self, results: Iterator[CleanResult | Part], _: int
+                  ) -> Iterator[CleanResult | Part]:
+        for result in results:  # (a parallel run of JSONL inputs hands over parts)
+            self.docs += result.documents if isinstance(result, Part) else 1
             yield result
 
 

@@ -14,6 +14,7 @@ from dedup.cli import main
 from dedup.config import Config
 from dedup.errors import InputError
 from dedup.io.readers import Limits
+from dedup.parallel import Part
 from dedup.pipeline import CleanResult
 from dedup.resume import STATE
 
@@ -29,10 +30,15 @@ class Stop(Exception):
 
 
 def _stop_after(n: int):  # type: ignore[no-untyped-def]
-    def progress(results: Iterator[CleanResult], _: int) -> Iterator[CleanResult]:
-        for i, result in enumerate(results):
-            if i == n:
+    """A progress hook that stops the run once ``n`` documents were handed to the writers
+    (a parallel run of JSONL inputs hands them over as parts, many at once)."""
+    def progress(results: Iterator[CleanResult | Part], _: int
+                 ) -> Iterator[CleanResult | Part]:
+        seen = 0
+        for result in results:
+            if seen >= n:
                 raise Stop
+            seen += result.documents if isinstance(result, Part) else 1
             yield result
     return progress
 

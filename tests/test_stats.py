@@ -10,10 +10,11 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.pipeline import EMPTIED_IDS, CleanResult, Stats, utf8_len
+from dedup.pipeline import CleanResult
 from dedup.records import Finished
 from dedup.segment import BLANK
-from dedup.types import DROP, KEEP, DocCluster, Document, Verdict
+from dedup.stats import EMPTIED_IDS, Stats
+from dedup.types import DROP, KEEP, DocCluster, Document, Verdict, utf8_len
 
 REASONS = ["boilerplate:cookie", "boilerplate:nav", "duplicate:exact", "duplicate:cross-doc"]
 

@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import IO, Any
 
 from ..batch import RunReport
+from ..parallel import Part
 from ..pipeline import CleanResult
 
 TOP_REASONS = 3  # removal reasons named in the closing line; the rest are counted
@@ -75,7 +76,8 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.update(nbytes)
 
-    def documents(self, results: Iterator[CleanResult], _inputs: int) -> Iterator[CleanResult]:
+    def documents(self, results: Iterator[CleanResult | Part], _inputs: int
+                  ) -> Iterator[CleanResult | Part]:
         """``results`` as they come, counted (the ``progress`` hook of
         :func:`dedup.batch.run_clean`); the count is redrawn at most every ``refresh`` seconds
         when no bytes are read (a parallel run's last chunks)."""
@@ -84,7 +86,7 @@ class ProgressBar:
             return
         last = time.monotonic()
         for result in results:
-            self._docs += 1
+            self._docs += result.documents if isinstance(result, Part) else 1
             bar = self._bar
             if bar is not None:
                 bar.docs = self._docs

@@ -22,7 +22,8 @@ import xxhash
 from ..boilerplate.repetition import LineCounts
 from ..config import Config
 from ..errors import ConfigError, InputError
-from ..pipeline import Cleaner, Stats
+from ..pipeline import Cleaner
+from ..stats import Stats
 from ..types import Document
 from . import ConfigLike, load_config
 

@@ -30,6 +30,7 @@ import zstandard
 
 from ..commit import crash_point, fsync_dir
 from ..errors import ConfigError, OutputError
+from ..parallel import Part
 from ..pipeline import CleanResult
 from ..types import DocCluster
 from .readers import (
@@ -354,6 +355,12 @@ class _JsonlSink(_TextSink):
             return
         self.fh.write(record_json(output_record(result, self.text_field)) + "\n")
 
+    def add_records(self, records: str) -> None:
+        """Output records rendered as :meth:`add` renders them (a part's, see
+        :class:`~dedup.parallel.Part`), one JSONL line each."""
+        if records:
+            self.fh.write(records)
+
 
 def record_json(record: dict[str, Any]) -> str:
     """An output record as its JSONL line (without the newline)."""
@@ -675,6 +682,12 @@ class OutputWriter(_PublishedAtEnd):
             return  # an unreadable or dropped text file gets no output file
         self._switch(doc.source).add(result)
 
+    def write_part(self, part: Part) -> None:
+        """A part's documents (of a JSONL input written as JSONL), as :meth:`write` of each."""
+        sink = self._switch(part.source)
+        assert isinstance(sink, _JsonlSink), "parts are of JSONL inputs written as JSONL"
+        sink.add_records(part.records)
+
     def finish_sources(self, finished: Sequence[str] = ()) -> None:
         """Finish the outputs of the inputs ``finished`` (a checkpoint of a resumable run): a
         file of records that had none gets its empty output now."""
@@ -777,6 +790,31 @@ class ShardedWriter(_PublishedAtEnd):
         self.count += 1
         if self.count >= self.shard_docs:
             self._finish()
+
+    def write_part(self, part: Part) -> None:
+        """A part's documents, as :meth:`write` of each: its records cut where a shard fills."""
+        records, left = part.records, part.written
+        while left:
+            if self.sink is None:
+                self.sink = open_sink(self.shard_path(len(self.done)), self.fmt,
+                                      self.text_field)
+            sink = self.sink
+            assert isinstance(sink, _JsonlSink), "parts are written as JSONL"
+            room = self.shard_docs - self.count
+            if left <= room:
+                sink.add_records(records)
+                self.count += left
+                left = 0
+            else:
+                cut = -1
+                for _ in range(room):  # past the room-th record's newline
+                    cut = records.index("\n", cut + 1)
+                sink.add_records(records[:cut + 1])
+                records = records[cut + 1:]
+                self.count += room
+                left -= room
+            if self.count >= self.shard_docs:
+                self._finish()
 
     def _finish(self) -> None:
         if self.sink is not None:
@@ -915,6 +953,16 @@ class RemovedWriter:
             raise ValueError("a result finished without its removed records")
         else:
             lines = result.finished.removed
+        self.write_lines(lines)
+
+    def write_part(self, part: Part) -> None:
+        """A part's ``--removed`` records, as :meth:`write` of each of its documents."""
+        if part.removed is None:
+            raise ValueError("a part finished without its removed records")
+        self.write_lines(part.removed)
+
+    def write_lines(self, lines: str) -> None:
+        """``--removed`` records as their JSON lines."""
         if not lines:
             return
         if self.journal is not None:
