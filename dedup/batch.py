@@ -15,7 +15,7 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from pathlib import Path
@@ -30,7 +30,7 @@ from .crossdoc import CorpusDeduper
 from .errors import AlreadyFinished, InputError, OutputError
 from .index import CorpusIndex
 from .io.paths import check_write_paths, run_targets
-from .io.readers import RawReading, Source, discover, is_glob, read_all
+from .io.readers import RawBlock, RawReading, Source, discover, is_glob, read_all, read_blocks
 from .io.writers import (
     TEMP_SUFFIX,
     CombinedWriter,
@@ -44,7 +44,7 @@ from .io.writers import (
     write_error,
 )
 from .options import RunOptions
-from .parallel import DaskExecutor, Part, process_cpu
+from .parallel import DaskExecutor, LocalExecutor, Part, process_cpu
 from .pipeline import Cleaner, CleanResult
 from .progress import InputCounter, ReadProgress, input_bytes
 from .resume import RESUME_HINT, Checkpoint, RunState, inputs_signature
@@ -213,12 +213,18 @@ def run_clean(
                 doc.ordinal = n
                 yield doc
 
-        def read_counted(raw: bool = False) -> Iterator[Document]:
+        def read_counted(raw: bool = False, blocks: int = 0) -> Iterator[Document | RawBlock]:
             """The cleaning pass (the one whose bytes are counted): the first passes of
             ``--keep longest`` and ``repetition = 'full'`` read the inputs too. ``raw``: JSONL
-            records left for the workers to parse (``Document.raw``)."""
+            records left for the workers to parse (``Document.raw``); ``blocks``: an
+            uncompressed JSONL file read in blocks of about that many bytes of lines
+            (:func:`~dedup.io.readers.read_blocks`), numbered as their documents."""
             counter.start()
-            return read(counter, raw)
+            if not blocks:
+                return read(counter, raw)
+            return _numbered(read_blocks(remaining, opts.text_field, opts.encoding_errors,
+                                         opts.limits, id_field=opts.id_field, on_read=counter,
+                                         raw_jsonl=raw, blocks=blocks), first)
 
         resuming = _Resuming(state, ckpt, opts, sources, corpus_index) if state else None
         if opts.engine == "dask":
@@ -453,7 +459,8 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
          read: Callable[[], Iterator[Document]], clock: _Clock, *,
          progress: Progress | None,
          executor: DaskExecutor | None, resuming: _Resuming | None,
-         read_counted: Callable[[bool], Iterator[Document]], counter: InputCounter
+         read_counted: Callable[[bool, int], Iterator[Document | RawBlock]],
+         counter: InputCounter
          ) -> RunReport:
     ckpt = resuming.ckpt if resuming is not None else None
     jobs, strict, removed, report = options.jobs, options.strict, options.removed, options.report
@@ -503,11 +510,19 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
         if writer.records_as_jsonl():  # every record written as JSONL: rendered on the workers
             cleaner.render = options.text_field
 
-    def documents() -> Iterator[Document]:
-        for doc in read_counted(raw):
-            counter.mark(doc.ordinal)
-            note(doc)
-            yield doc
+    # and read an uncompressed JSONL file in blocks of lines, which the workers make into
+    # documents (the parent finds line ends and counts records only)
+    blocks = (executor.block_bytes if executor is not None else LocalExecutor.block_bytes) \
+        if raw else 0
+
+    def documents() -> Iterator[Document | RawBlock]:
+        for item in read_counted(raw, blocks):
+            if isinstance(item, RawBlock):  # its records' errors are noted once parsed
+                counter.mark(item.ordinal + item.records - 1)
+            else:
+                counter.mark(item.ordinal)
+                note(item)
+            yield item
 
     removed_writer = None
     report_file: JsonFile | None = None
@@ -591,6 +606,22 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
         resuming.state.finish()
         crash_point("run:finished")
     return outcome
+
+
+def _numbered(items: Iterable[Document | RawBlock], first: int) -> Iterator[Document | RawBlock]:
+    """``items`` with their run ordinals from ``first`` on (a block: its first document's,
+    the next item's after its records); a block of blank lines only is left out."""
+    n = first
+    for item in items:
+        if isinstance(item, RawBlock):
+            if not item.records:
+                continue
+            item.ordinal = n
+            n += item.records
+        else:
+            item.ordinal = n
+            n += 1
+        yield item
 
 
 def _in_order(messages: list[tuple[int, str]]) -> list[tuple[int, str]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 BATCH = 32  # large enough to amortise numpy and pickling overhead, small enough to stream
 
@@ -44,3 +44,28 @@ def bounded_batches(items: Iterable[T], size: int, chars: int,
             batch, total = [], 0
     if batch:
         yield batch
+
+
+def apart(items: Iterable[Any], alone: type, group: Callable[[Iterable[Any]], Iterator[Any]]
+          ) -> Iterator[Any]:
+    """``items`` with every run of items that are not ``alone`` put through ``group`` (as it
+    streams: a run is not held), and each ``alone`` item by itself, in order.
+
+    >>> list(apart([1, 2, "a", 3, 4, 5, "b"], str, lambda run: batches(run, 2)))
+    [[1, 2], 'a', [3, 4], [5], 'b']
+    """
+    it = iter(items)
+    ended: list[Any] = []  # the alone item that ended a run
+
+    def run() -> Iterator[Any]:
+        for item in it:
+            if isinstance(item, alone):
+                ended.append(item)
+                return
+            yield item
+
+    while True:
+        yield from group(run())
+        if not ended:
+            return
+        yield ended.pop()

@@ -50,9 +50,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .batching import BATCH, batches, bounded_batches
+from .batching import BATCH, apart, batches, bounded_batches
 from .errors import ConfigError
-from .io.readers import parse_raw
+from .io.readers import RawBlock, block_documents, parse_raw
 from .records import Finished, KeysChunk, Prepared, PreparedKeys
 from .segment import BLANK
 from .types import DROP, Document, instances, joined_lines, utf8_len
@@ -111,9 +111,14 @@ class LocalExecutor:
         self.helping = helping
         self._pool: Any = None
 
-    def chunks(self, docs: Iterable[Document]) -> Iterator[list[Document]]:
-        """``docs`` in the chunks that go to the workers: ``chunk`` documents each."""
-        return batches(docs, self.chunk)
+    # Bytes of JSONL lines read at a time as a block (see dedup.io.readers.read_blocks): one
+    # chunk, about 140 of the generated pages, as a chunk of documents.
+    block_bytes = 1 << 19
+
+    def chunks(self, docs: Iterable[Document | RawBlock]) -> Iterator[list[Document] | RawBlock]:
+        """``docs`` in the chunks that go to the workers: ``chunk`` documents each, a block of
+        raw lines by itself."""
+        return apart(docs, RawBlock, lambda run: batches(run, self.chunk))
 
     # Workers are forked (Linux): they inherit this process's memory as it is at start, so a
     # chunk of documents it held then may go to them as a range (see Chunk), not as text.
@@ -279,11 +284,14 @@ class DaskExecutor:
     # two workers, 11.0-11.7 s against 7.6-8.1 s in chunks of 512.
     chunk = 32 * BATCH
     chunk_chars = 4 << 20
+    block_bytes = chunk_chars  # a block of raw JSONL lines: one task
 
-    def chunks(self, docs: Iterable[Document]) -> Iterator[list[Document]]:
+    def chunks(self, docs: Iterable[Document | RawBlock]) -> Iterator[list[Document] | RawBlock]:
         """``docs`` in the chunks that become tasks: ``chunk`` documents each, or fewer once
-        their texts (a raw record's bytes) reach ``chunk_chars`` characters."""
-        return bounded_batches(docs, self.chunk, self.chunk_chars, _doc_chars)
+        their texts (a raw record's bytes) reach ``chunk_chars`` characters; a block of raw
+        lines by itself."""
+        return apart(docs, RawBlock,
+                     lambda run: bounded_batches(run, self.chunk, self.chunk_chars, _doc_chars))
 
     def __init__(self, jobs: int = 2, scheduler: str | None = None) -> None:
         try:
@@ -333,7 +341,7 @@ class DaskExecutor:
         lost worker is to be expected on a long run) a chunk travels inside its task, which
         Dask can run again elsewhere; so does any other item (a finishing task's held result
         and outcomes)."""
-        if self._cluster is None or not isinstance(item, Chunk):
+        if self._cluster is None or not isinstance(item, Chunk | RawBlock):
             return item
         return self.client.scatter([item], hash=False, direct=True)[0]
 
@@ -446,21 +454,31 @@ def _inherited_chunk(start: int, stop: int) -> list[Document]:
         raise RuntimeError("a chunk of the repetition sample reached a worker that was not "
                            "forked while the parent held it; run again")
     return [Document(d.id, d.text, source=d.source, ordinal=d.ordinal, raw=d.raw)
-            for d in held[start:stop]]
+            for d in held[start:stop] if isinstance(d, Document)]
 
 
-def inherited_spans(held: Sequence[Document], chunks: Iterable[list[Document]]
-                    ) -> Iterator[Chunk]:
+def inherited_spans(held: Sequence[Document | RawBlock],
+                    chunks: Iterable[list[Document] | RawBlock]
+                    ) -> Iterator[Chunk | RawBlock | HeldBlock]:
     """``chunks`` (consecutive, from the start of a stream) as :class:`Chunk` s, each with its
     span when its documents are the next ones of ``held`` (the very objects, each as a reader
-    made it: the workers, forked while this process held them, have the same documents); a
-    chunk past them, or not made of them, travels whole. ``held`` is let go of once passed."""
+    made it: the workers, forked while this process held them, have the same documents), and
+    a block of raw lines that is the next one of ``held`` as a :class:`HeldBlock`; a chunk
+    past them, or not made of them, travels whole. ``held`` is let go of once passed."""
     at = 0
     for chunk in chunks:
+        if isinstance(chunk, RawBlock):
+            mine = bool(held) and at < len(held) and held[at] is chunk
+            at += 1
+            if not mine or at == len(held):
+                held = ()
+            yield HeldBlock(at - 1, chunk) if mine else chunk
+            continue
         stop = at + len(chunk)
         span = None
         if held and stop <= len(held) and all(
-                a is b and _plain(a) for a, b in zip(chunk, held[at:stop], strict=True)):
+                a is b and isinstance(b, Document) and _plain(b)
+                for a, b in zip(chunk, held[at:stop], strict=True)):
             span = (at, stop)
         if span is None or stop == len(held):
             held = ()
@@ -468,11 +486,46 @@ def inherited_spans(held: Sequence[Document], chunks: Iterable[list[Document]]
         at = stop
 
 
+class HeldBlock:
+    """A block of raw lines (:class:`~dedup.io.readers.RawBlock`, ``block``) that forked
+    local workers hold already (the state's ``INHERITED`` items, number ``at``): only the
+    number travels."""
+
+    __slots__ = ("at", "block")
+
+    def __init__(self, at: int, block: RawBlock) -> None:
+        self.at = at
+        self.block = block
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _inherited_block, (self.at,)
+
+
+def _inherited_block(at: int) -> RawBlock:
+    held = _STATE.get(INHERITED)
+    if held is None:  # a worker the pool started again later (after one died) has no copy
+        raise RuntimeError("a block of the repetition sample reached a worker that was not "
+                           "forked while the parent held it; run again")
+    block = held[at]
+    assert isinstance(block, RawBlock)
+    return block
+
+
+def unit_documents(unit: list[Document] | RawBlock | HeldBlock, reading: Any
+                   ) -> list[Document]:
+    """A chunk's documents: a block of raw lines made into its documents (parsed)."""
+    if isinstance(unit, HeldBlock):
+        unit = unit.block
+    if isinstance(unit, RawBlock):
+        return block_documents(unit, reading)
+    return unit
+
+
 # -- worker functions (module level, so they pickle by name) ---------------------------------
 
-def count_chunk(state: State, docs: list[Document]) -> Any:
-    """Segment, normalise and hash a chunk for the line counts (a PackedCounts, see
-    LineCounts.prepare_packed)."""
+def count_chunk(state: State, unit: list[Document] | RawBlock | HeldBlock) -> Any:
+    """Segment, normalise and hash a chunk (its documents, or a block of raw lines) for the
+    line counts (a PackedCounts, see LineCounts.prepare_packed)."""
     from .boilerplate.repetition import LineCounts
     from .normalize import normalize
     from .segment import segment
@@ -480,6 +533,7 @@ def count_chunk(state: State, docs: list[Document]) -> Any:
     counts: LineCounts = state["counts"]
     norm = state["config"].norm
     reading = state.get("reading")
+    docs = unit_documents(unit, reading)
     if reading is not None and any(doc.raw is not None for doc in docs):
         docs = [parsed_copy(doc, reading) for doc in docs]  # the caller's stay as they are
     if not any(doc.paragraphs for doc in docs):  # the same keys from the texts alone
@@ -499,7 +553,7 @@ def prepare_chunk(state: State, docs: list[Document]) -> tuple[list[Prepared], d
 _SPILLED = itertools.count()  # chunk files written by this process
 
 
-def prepare_to_finish(state: State, docs: list[Document]
+def prepare_to_finish(state: State, unit: list[Document] | RawBlock
                       ) -> tuple[list[PreparedKeys | None], bytes | str, dict[str, float]]:
     """Every per-document stage on a chunk whose documents the workers will finish (see
     :func:`finish_chunk`): each document's corpus keys, for the corpus stage in the parent, and
@@ -508,10 +562,18 @@ def prepare_to_finish(state: State, docs: list[Document]
     directory every worker can read: local workers) the blob waits in a file there and the
     parent gets its path; otherwise the blob is returned (a Dask worker keeps it, see
     :meth:`DaskExecutor.map_held`).
-    Returns those and the seconds per stage."""
+    A block of raw lines (:class:`~dedup.io.readers.RawBlock`) is made into its documents
+    here, and what the parent needs of each comes back as for a raw record (see
+    :func:`parse_chunk`). Returns those and the seconds per stage."""
     cleaner = state["cleaner"]
     render = state.get("render")
-    parsed = parse_chunk(docs, state.get("reading"), render is not None)
+    parsed: tuple[list[Parsed | None], list[str | None]] | None
+    if isinstance(unit, RawBlock):
+        docs = block_documents(unit, state["reading"])
+        parsed = parsed_info(docs, state["reading"], render is not None)
+    else:
+        docs = unit
+        parsed = parse_chunk(docs, state.get("reading"), render is not None)
     prepared = [Prepared.of(doc) for doc in cleaner.prepare_timed(docs)]
     keys: Any = KeysChunk(p.keys for p in prepared)
     fields: list[str | None] | None = None
@@ -558,15 +620,26 @@ def parse_chunk(docs: list[Document], reading: Any, render: bool = False
     their output records (:func:`finish_record`), so the fields stay on the worker."""
     if reading is None or not any(doc.raw is not None for doc in docs):
         return None
+    raw = [doc.raw is not None for doc in docs]
+    for doc, was_raw in zip(docs, raw, strict=True):
+        if was_raw:
+            parse_raw(doc, reading)
+    return parsed_info(docs, reading, render, raw)
+
+
+def parsed_info(docs: list[Document], reading: Any, render: bool = False,
+                which: list[bool] | None = None
+                ) -> tuple[list[Parsed | None], list[str | None]]:
+    """What :func:`parse_chunk` says of parsed documents (``which``: of those only, None for
+    the others; all by default)."""
     out: list[Parsed | None] = []
     kept: list[str | None] = []
     field = reading.text_field
-    for doc in docs:
-        if doc.raw is None:
+    for j, doc in enumerate(docs):
+        if which is not None and not which[j]:
             out.append(None)
             kept.append(None)
             continue
-        parse_raw(doc, reading)
         meta = None
         if doc.meta:
             fields = {k: (None if k == field else v) for k, v in doc.meta.items()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import sys
 import tempfile
 import time
 from collections import deque
@@ -26,7 +27,7 @@ from .config import Config
 from .crossdoc import CorpusDeduper, add_corpus_keys
 from .errors import ConfigError
 from .index import CorpusIndex
-from .io.readers import RawReading, parse_raw
+from .io.readers import RawBlock, RawReading, block_documents, parse_raw
 from .normalize import normalize
 from .parallel import (
     INHERITED,
@@ -34,6 +35,7 @@ from .parallel import (
     DaskExecutor,
     Executor,
     FinishedList,
+    HeldBlock,
     LocalExecutor,
     Part,
     apply_parsed,
@@ -45,6 +47,7 @@ from .parallel import (
     parsed_copy,
     prepare_chunk,
     prepare_to_finish,
+    unit_documents,
 )
 from .records import Finished, KeyColumns, KeyRef
 from .segment import segment
@@ -127,6 +130,19 @@ def _as_document(item: Document | str, n: int) -> Document:
     return item if isinstance(item, Document) else Document(id=str(n), text=item)
 
 
+def _records(item: Document | RawBlock) -> int:
+    """The documents an item of a stream holds: one, or a block's records."""
+    return item.records if isinstance(item, RawBlock) else 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Here:
+    """The documents of a block of raw lines prepared in this process (see
+    ``Cleaner._finish_parallel``)."""
+
+    docs: list[Document]
+
+
 class Cleaner:
     """Cleans documents: boilerplate out, near-duplicate paragraphs out, one canonical copy kept.
 
@@ -162,7 +178,7 @@ class Cleaner:
         self.classifiers: list[Classifier] = self._build_classifiers()
         # the repetition sample's documents, until the parallel run that starts with them
         # has started its workers (see _clean_parallel)
-        self._held: Sequence[Document] = ()
+        self._held: Sequence[Document | RawBlock] = ()
         # Set by a caller whose reader leaves JSONL records raw (``Document.raw``, see
         # dedup.io.readers.parse_raw): how to parse them, and what to tell once one is parsed
         # (its error, if any, known only then). Parallel runs parse them on the workers.
@@ -270,10 +286,13 @@ class Cleaner:
             return LocalExecutor.forks
         return isinstance(self.executor, LocalExecutor) and self.executor.forks
 
-    def _count_parallel(self, docs: Iterable[Document], held: Sequence[Document] = ()) -> None:
+    def _count_parallel(self, docs: Iterable[Document | RawBlock],
+                        held: Sequence[Document | RawBlock] = (),
+                        quota: int = sys.maxsize) -> None:
         """The line counts with the hashing on the workers, updated here in order. ``held``:
         the documents ``docs`` starts with, if this process holds them (forked workers then
-        read them from their copy, see :func:`~dedup.parallel.inherited_spans`)."""
+        read them from their copy, see :func:`~dedup.parallel.inherited_spans`). ``quota``:
+        how many of their documents to count (a block of raw lines may end past it)."""
         assert self.counts is not None
         state: dict[str, Any] = {"counts": self.counts, "config": self.config,
                                  "reading": self.reading}
@@ -281,19 +300,35 @@ class Cleaner:
         if held:
             state[INHERITED] = held
         ex, own = self._start(state)
+        left = quota  # documents still to count (the last block may hold more)
         try:
             for packed in ex.map(count_chunk, inherited_spans(held, ex.chunks(docs)),
                                  local=lambda chunk: count_chunk(state, chunk)):
+                if left <= 0:
+                    continue
+                if len(packed) > left:
+                    packed = packed.head(left)
                 self.counts.apply_packed(packed)
+                left -= len(packed)
         finally:
             if own:
                 ex.close()
 
-    def _with_sample_counts(self, docs: Iterable[Document | str]) -> Iterator[Document | str]:
-        """Count lines over the first ``repetition_sample`` documents, then stream them all."""
+    def _with_sample_counts(self, docs: Iterable[Document | str | RawBlock]
+                            ) -> Iterator[Document | str | RawBlock]:
+        """Count lines over the first ``repetition_sample`` documents, then stream them all
+        (a block of raw lines holds several: the sample takes it whole, counts its first)."""
         stream = iter(docs)
-        sample = [_as_document(d, n) for n, d in
-                  enumerate(itertools.islice(stream, self.config.boilerplate.repetition_sample))]
+        quota = self.config.boilerplate.repetition_sample
+        sample: list[Document | RawBlock] = []
+        n = 0
+        while n < quota:
+            item = next(stream, None)
+            if item is None:
+                break
+            item = item if isinstance(item, RawBlock) else _as_document(item, n)
+            sample.append(item)
+            n += _records(item)
         self.count_sample(sample)
         pending = deque(sample)  # let go of each document once it is yielded
         del sample
@@ -301,25 +336,30 @@ class Cleaner:
             yield pending.popleft()
         yield from stream
 
-    def count_sample(self, sample: Sequence[Document | str]) -> None:
+    def count_sample(self, sample: Sequence[Document | str | RawBlock]) -> None:
         """Count lines over ``sample`` as a run counts its first ``repetition_sample`` documents
-        (nothing when there are fewer than ``repetition_min_docs``), for the classifier.
+        (nothing when there are fewer than ``repetition_min_docs``), for the classifier; a
+        block of raw lines (``RawBlock``, read with :attr:`reading` set) counts as its
+        documents, and those past ``repetition_sample`` are not counted.
 
         A caller that streams a corpus in several :meth:`clean_documents` calls (one batch at a
         time) gives the corpus's first documents here, so every batch is classified as one
         stream would be."""
         bp = self.config.boilerplate
-        if len(sample) < bp.repetition_min_docs:
+        items = [d if isinstance(d, RawBlock) else _as_document(d, n)
+                 for n, d in enumerate(sample)]
+        size = min(sum(map(_records, items)), bp.repetition_sample)
+        if size < bp.repetition_min_docs:
             return
-        width = 1 << max(16, (4 * 40 * len(sample)).bit_length())
+        width = 1 << max(16, (4 * 40 * size).bit_length())
         self.counts = LineCounts(width=min(width, 1 << 22),
                                  bloom_bits=min(width * 16, 1 << 27))
-        docs = [_as_document(d, n) for n, d in enumerate(sample)]
         if self.parallel:
-            self._count_parallel(docs, docs)
-            self._held = docs  # the run's workers, forked next, may read them as their own
+            self._count_parallel(items, items, size)
+            self._held = items  # the run's workers, forked next, may read them as their own
             self.classifiers = self._build_classifiers()
             return
+        docs = self._expanded(items)[:size]
         if self.reading is not None:  # raw records counted from parsed copies
             docs = [parsed_copy(d, self.reading) for d in docs]
         if any(d.paragraphs for d in docs):
@@ -368,9 +408,12 @@ class Cleaner:
               if cfg.corpus.enabled else []),
         ]
 
-    def clean_documents(self, docs: Iterable[Document | str], *, finished: bool = False,
-                        removed: bool = False) -> Iterator[CleanResult]:
-        """Stream :class:`CleanResult` for every document, in input order.
+    def clean_documents(self, docs: Iterable[Document | str | RawBlock], *,
+                        finished: bool = False, removed: bool = False
+                        ) -> Iterator[CleanResult]:
+        """Stream :class:`CleanResult` for every document, in input order. A block of raw
+        JSONL lines (:func:`~dedup.io.readers.read_blocks`) stands for its documents (parsed
+        as :attr:`reading` says, on the workers of a parallel run).
 
         ``finished``: a parallel run may finish each document on a worker, so its paragraphs
         never travel back to this process: the result then has the clean text and a
@@ -382,7 +425,8 @@ class Cleaner:
             yield from self._clean_parallel(docs, finished, removed)
             return
         stream: Iterator[Document] = timer.wrap(
-            "read", (self._parse(_as_document(d, n)) for n, d in enumerate(docs)))
+            "read", (self._parse(_as_document(d, n))
+                     for n, d in enumerate(self._unblocked(docs))))
         for name, stage in self.stages():
             stream = timer.wrap(name, stage(stream))
         try:
@@ -392,7 +436,8 @@ class Cleaner:
             for name, secs in timer.exclusive().items():
                 self.stats.stage_seconds[name] = self.stats.stage_seconds.get(name, 0.0) + secs
 
-    def _counting(self, docs: Iterable[Document | str]) -> Iterable[Document | str]:
+    def _counting(self, docs: Iterable[Document | str | RawBlock]
+                  ) -> Iterable[Document | str | RawBlock]:
         """``docs``, the line counts made first when the classifier needs them and has none:
         over all of them (``repetition = 'full'``) or over the sample they start with."""
         if not self.uses_repetition or self.counts is not None:
@@ -403,11 +448,33 @@ class Cleaner:
                     "boilerplate.repetition = 'full' needs two passes over the input",
                     hint="call Cleaner.count_lines(docs) first, pass a list, or use "
                          "repetition = 'sample'")
-            self.count_lines(docs)
+            self.count_lines(self._unblocked(docs))
             return docs
         return self._with_sample_counts(docs)
 
-    def clean_parts(self, docs: Iterable[Document], removed: bool = False) -> Iterator[Part]:
+    def _expanded(self, items: Iterable[Document | RawBlock]) -> list[Document]:
+        """``items`` with every block of raw lines made into its documents (parsed here)."""
+        out: list[Document] = []
+        for item in items:
+            if isinstance(item, RawBlock):
+                if self.reading is None:
+                    raise ValueError(f"a block of {item.path} came, and no reading is set to "
+                                     "parse it (Cleaner.reading)")
+                out.extend(block_documents(item, self.reading))
+            else:
+                out.append(item)
+        return out
+
+    def _unblocked(self, items: Iterable[Document | str | RawBlock]) -> Iterator[Document | str]:
+        """``items`` as documents (a block of raw lines made into its documents here)."""
+        for item in items:
+            if isinstance(item, RawBlock):
+                yield from self._expanded([item])
+            else:
+                yield item
+
+    def clean_parts(self, docs: Iterable[Document | RawBlock], removed: bool = False
+                    ) -> Iterator[Part]:
         """:meth:`clean_documents` with ``finished`` for a parallel run that reads JSONL records
         raw and writes them as JSONL (:attr:`reading` and :attr:`render` set): the documents
         come back as :class:`~dedup.parallel.Part` s, runs of consecutive documents of one
@@ -437,7 +504,7 @@ class Cleaner:
         self.stats.add(result)
         return result
 
-    def _clean_parallel(self, docs: Iterable[Document | str], finished: bool = False,
+    def _clean_parallel(self, docs: Iterable[Document | str | RawBlock], finished: bool = False,
                         removed: bool = False, parts: bool = False) -> Iterator[Any]:
         """:meth:`clean_documents` with the per-document stages on the workers (see
         :mod:`dedup.parallel`); the corpus stage runs here, in input order."""
@@ -478,11 +545,13 @@ class Cleaner:
         ex, own = self._start(state)
         seconds = self.stats.stage_seconds
         # (this path's workers send the documents back whole: raw records are parsed here)
-        documents = (self._parse(_as_document(d, n)) for n, d in enumerate(stream))
+        documents = (self._parse(_as_document(d, n))
+                     for n, d in enumerate(self._unblocked(stream)))
         sent: deque[list[Document]] = deque()  # the chunks on the workers, in input order
 
         def send() -> Iterator[list[Document]]:
             for chunk in ex.chunks(documents):
+                assert not isinstance(chunk, RawBlock)  # (blocks are made into documents)
                 sent.append(chunk)
                 yield Chunk(chunk)  # the same documents, pickled without their records
 
@@ -518,8 +587,9 @@ class Cleaner:
             if own:
                 ex.close()
 
-    def _finish_parallel(self, docs: Iterator[Document | str], ex: Executor, state: dict[str, Any],
-                         corpus: StagedDeduper | None, held: Sequence[Document] = (),
+    def _finish_parallel(self, docs: Iterator[Document | str | RawBlock], ex: Executor,
+                         state: dict[str, Any], corpus: StagedDeduper | None,
+                         held: Sequence[Document | RawBlock] = (),
                          parts: bool = False) -> Iterator[Any]:
         """The parallel run of :meth:`clean_documents` with ``finished``: this process reads,
         decides the corpus stage and counts; the workers do everything else.
@@ -538,8 +608,10 @@ class Cleaner:
         seconds = self.stats.stage_seconds
         config = self.config
         worker: Cleaner = state["cleaner"]
-        documents = (_as_document(d, n) for n, d in enumerate(docs))
-        sent: deque[list[Document]] = deque()  # chunks on the workers, in input order
+        documents = (d if isinstance(d, RawBlock) else _as_document(d, n)
+                     for n, d in enumerate(docs))
+        # chunks on the workers, in input order: documents or a block of raw lines
+        sent: deque[list[Document] | RawBlock] = deque()
         # chunks back from the workers (with their blob) or prepared here (None), not decided
         prepared: deque[tuple[list[Document], Any]] = deque()  # blob: bytes, path or future
         # decided chunks in input order, with their records once finished
@@ -550,19 +622,29 @@ class Cleaner:
             for name, secs in stage_seconds.items():
                 seconds[name] = seconds.get(name, 0.0) + secs
 
-        def send() -> Iterator[list[Document]]:
-            for chunk in inherited_spans(held, ex.chunks(documents)):
-                sent.append(chunk)
-                yield chunk
+        def send() -> Iterator[Chunk | RawBlock | HeldBlock]:
+            def noted() -> Iterator[list[Document] | RawBlock]:
+                for unit in ex.chunks(documents):
+                    sent.append(unit)
+                    yield unit
+            return inherited_spans(held, noted())
 
-        def here(chunk: list[Document]) -> tuple[None, None, dict[str, float]]:
+        def here(chunk: Chunk | RawBlock | HeldBlock
+                 ) -> tuple[_Here | None, None, dict[str, float]]:
             """A chunk prepared in this process, in place: it is finished here too, from the
-            documents themselves (no record, no blob)."""
-            for doc in chunk:
-                self._parse(doc)
-            for _ in worker.prepare_timed(chunk):
+            documents themselves (no record, no blob). A block of raw lines is made into its
+            documents here, and they come back (``_Here``)."""
+            if isinstance(chunk, Chunk):
+                docs: list[Document] = chunk
+                for doc in docs:
+                    self._parse(doc)
+            else:
+                assert self.reading is not None
+                docs = unit_documents(chunk, self.reading)
+            for _ in worker.prepare_timed(docs):
                 pass
-            return None, None, worker.take_stage_seconds()
+            made = None if isinstance(chunk, Chunk) else _Here(docs)
+            return made, None, worker.take_stage_seconds()
 
         elsewhere: dict[int, int] = {}  # text lengths of documents whose text is on a worker
 
@@ -575,7 +657,18 @@ class Cleaner:
             for keys, blob, stage_seconds in ex.map_held(prepare_to_finish, send(), local=here):
                 add(stage_seconds)
                 t0 = time.perf_counter()
-                chunk = sent.popleft()
+                unit = sent.popleft()
+                if isinstance(keys, _Here):  # a block made into documents here
+                    chunk = keys.docs
+                    keys = None
+                    if self.on_parsed is not None:
+                        for doc in chunk:
+                            self.on_parsed(doc)
+                elif isinstance(unit, RawBlock):  # a block's documents, made on the worker
+                    chunk = [Document("", "", source=unit.source, ordinal=unit.ordinal + j,
+                                      raw=b"") for j in range(unit.records)]
+                else:
+                    chunk = unit
                 if isinstance(keys, tuple):  # the chunk's raw records, parsed on the worker
                     keys, parsed = keys
                     for doc, info in zip(chunk, parsed, strict=True):

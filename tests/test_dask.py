@@ -18,7 +18,9 @@ from dedup.errors import ConfigError
 def test_dask_local_cluster_matches_the_local_engine(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # five chunks, not one: held results, finishing tasks and corpus windows across chunks
+    # (the JSONL file is read in blocks of lines, each one chunk)
     monkeypatch.setattr(parallel.DaskExecutor, "chunk", 32)
+    monkeypatch.setattr(parallel.DaskExecutor, "block_bytes", 1 << 16)
     sent: list[object] = []  # what went to the workers ahead of its task
     scattered = parallel.DaskExecutor._scattered
 
@@ -46,7 +48,7 @@ def test_dask_local_cluster_matches_the_local_engine(tmp_path: Path,
             assert outcome.stats["decision_rounds"]["engine"] == "rounds"
     assert out["dask"] == out["local"]
     # every chunk of texts, and only those, was scattered: 5 to prepare (and the sample's)
-    assert len(sent) >= 5 and all(isinstance(c, parallel.Chunk) for c in sent)
+    assert len(sent) >= 5 and all(isinstance(c, parallel.RawBlock) for c in sent)
 
 
 def test_a_cluster_given_by_its_scheduler_gets_the_chunks_inside_their_tasks(
@@ -55,13 +57,14 @@ def test_a_cluster_given_by_its_scheduler_gets_the_chunks_inside_their_tasks(
     output is the local engine's."""
     distributed = pytest.importorskip("distributed")
     monkeypatch.setattr(parallel.DaskExecutor, "chunk", 32)
+    monkeypatch.setattr(parallel.DaskExecutor, "block_bytes", 1 << 16)
     scattered = parallel.DaskExecutor._scattered
     passed: list[object] = []  # the chunks of documents, each sent inside its task
 
     def spy(self: parallel.DaskExecutor, item: object) -> object:
         out = scattered(self, item)
         assert out is item, "a chunk was scattered"
-        if isinstance(item, parallel.Chunk):
+        if isinstance(item, parallel.Chunk | parallel.RawBlock):
             passed.append(item)
         return out
 
@@ -73,7 +76,7 @@ def test_a_cluster_given_by_its_scheduler_gets_the_chunks_inside_their_tasks(
                                   host="127.0.0.1", dashboard_address=None) as cluster:
         run_clean([docs], str(tmp_path / "remote.jsonl"), Config(), engine="dask",
                   scheduler=cluster.scheduler_address)
-    assert len(passed) >= 4  # 100 documents in chunks of 32 (and the sample's)
+    assert len(passed) >= 4  # 100 documents in blocks of 64 KB (and the sample's)
     assert (tmp_path / "remote.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
 
 

@@ -31,7 +31,7 @@ from dedup.batch import RunReport, run_clean
 from dedup.cli import main
 from dedup.config import BoilerplateConfig, Config
 from dedup.io import readers
-from dedup.parallel import Part
+from dedup.parallel import LocalExecutor, Part
 from dedup.pipeline import CleanResult
 
 from .conftest import generated_jsonl
@@ -143,6 +143,8 @@ def test_one_big_jsonl_file_moves_the_progress_while_its_documents_are_cleaned(
 def test_parallel_run_tells_every_byte_once(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_library(), "READ_CHUNK", 4096)
+    # read in blocks of lines (see dedup.io.readers.read_blocks): many blocks in a small file
+    monkeypatch.setattr(LocalExecutor, "block_bytes", 8192)
     big = _jsonl(tmp_path / "big.jsonl", _pages(300))
     rec, report = _run([big], tmp_path / "out.jsonl", jobs=2)
     _told_in_full(rec, big.stat().st_size)

@@ -79,6 +79,14 @@ class PackedCounts:
     def __len__(self) -> int:
         return len(self.lines)
 
+    def head(self, n: int) -> PackedCounts:
+        """The first ``n`` documents' counts."""
+        lines, contexts = self.lines[:n], self.contexts[:n]
+        u = int(lines.sum())
+        p = int((lines * contexts).sum())
+        return PackedCounts(np.ascontiguousarray(self.cells[:, :u]),
+                            np.ascontiguousarray(self.bits[:, :p]), lines, contexts)
+
     def items(self) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Each document's ``(cells, bits)`` as :meth:`LineCounts.prepare` gives them (views),
         ``None`` for a document without lines."""

@@ -56,7 +56,7 @@ import re
 import stat
 import sys
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -675,6 +675,17 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
     :mod:`dedup.progress`). ``raw_jsonl``: a JSONL record that passes the checks of its line
     (its size, binary data) comes as its bytes (``Document.raw``), to be parsed by
     :func:`parse_raw` where it is prepared (a parallel run's workers)."""
+    for item in _source_items(source, text_field, encoding_errors, limits, id_field, on_read,
+                              raw_jsonl, 0):
+        assert isinstance(item, Document)
+        yield item
+
+
+def _source_items(source: Source, text_field: str, encoding_errors: str, limits: Limits,
+                  id_field: str | None, on_read: Callable[[int], None] | None,
+                  raw_jsonl: bool, blocks: int) -> Iterator[Document | RawBlock]:
+    """:func:`read_source`; with ``blocks`` (bytes, and ``raw_jsonl``) an uncompressed JSONL
+    file comes as :class:`RawBlock` s (see :func:`read_blocks`)."""
     if source.kind == "parquet" and not source.problem:
         yield from _read_parquet(source, text_field, encoding_errors, limits, id_field, on_read)
         return
@@ -695,34 +706,212 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
         if source.kind == "txt":
             yield _read_text(source, fh, encoding_errors, limits)
             return
-        lines = _bounded_lines(fh, limits.doc_bytes, source.path)
-        lineno = 0
-        while True:
-            try:
-                line = next(lines, None)
-            except _STREAM_ERRORS as exc:
-                where = f"after line {lineno} (the lines before it were read)" if lineno \
-                    else "at the start"
-                yield Document(id=f"{source.rel}:{lineno + 1}", text="", source=source.rel,
-                               error=_broken(source, exc, where))
-                return
-            if line is None:
-                return
-            lineno += 1
-            if isinstance(line, _Binary):
-                yield Document(id=source.rel, text="", source=source.rel, error=line.error)
-                return
-            if isinstance(line, _Oversized):
-                yield _oversized_record(source, line, lineno, limits)
-                if line.binary:
+        if blocks and raw_jsonl and source.kind == "jsonl" and not source.compression \
+                and not source.is_stdin:
+            yield from _read_blocks(source, fh, limits, blocks)
+            return
+        yield from _jsonl_documents(source, _bounded_lines(fh, limits.doc_bytes, source.path),
+                                    0, text_field, encoding_errors, limits, id_field,
+                                    raw_jsonl)
+
+
+def _jsonl_documents(source: Source, lines: Iterator[bytes | _Oversized | _Binary],
+                     lineno: int, text_field: str, encoding_errors: str, limits: Limits,
+                     id_field: str | None, raw_jsonl: bool
+                     ) -> Generator[Document, None, bool]:
+    """The documents of a JSONL file's ``lines`` (from :func:`_bounded_lines`), the first of
+    them line ``lineno + 1``: blank lines left out, a record over the size limit or binary data
+    a document with its error. Returns whether the file ends there though lines may follow
+    (binary data: the rest is not read)."""
+    while True:
+        try:
+            line = next(lines, None)
+        except _STREAM_ERRORS as exc:
+            where = f"after line {lineno} (the lines before it were read)" if lineno \
+                else "at the start"
+            yield Document(id=f"{source.rel}:{lineno + 1}", text="", source=source.rel,
+                           error=_broken(source, exc, where))
+            return True
+        if line is None:
+            return False
+        lineno += 1
+        if isinstance(line, _Binary):
+            yield Document(id=source.rel, text="", source=source.rel, error=line.error)
+            return True
+        if isinstance(line, _Oversized):
+            yield _oversized_record(source, line, lineno, limits)
+            if line.binary:
+                return True
+        elif not line.strip():
+            continue
+        elif raw_jsonl:
+            yield Document(id=f"{source.rel}:{lineno}", text="", source=source.rel, raw=line)
+        else:
+            yield _jsonl_record(source, line, lineno, text_field, encoding_errors, limits,
+                                id_field)
+
+
+@dataclass(slots=True)
+class RawBlock:
+    """Whole lines of an uncompressed JSONL file as read (:func:`read_source` with
+    ``blocks``), every one within the size limit: ``lineno`` lines of the file come before
+    them, ``first`` says they start it; ``records`` is how many documents they hold (their
+    lines that are not blank) and ``ordinal`` the run's number of the first (set by the
+    caller, as a document's). Made into documents where they are prepared
+    (:func:`block_documents`): the same documents :func:`read_source` reads from those lines."""
+
+    source: str  # the source's name (its ``rel``)
+    path: str
+    lineno: int
+    data: bytes
+    records: int
+    first: bool = False
+    ordinal: int = -1
+
+
+_BLANK_START = frozenset(b" \t\r\x0b\x0c\n")  # bytes.strip()'s whitespace
+
+
+def _records(data: bytes) -> int:
+    """The lines of ``data`` (whole lines) that are not blank (``bytes.strip`` keeps some)."""
+    n = 0
+    at = 0
+    end = len(data)
+    find = data.find
+    blank_start = _BLANK_START
+    while at < end:
+        nl = find(b"\n", at)
+        stop = end if nl < 0 else nl
+        if stop > at and (data[at] not in blank_start or data[at:stop].strip()):
+            n += 1
+        at = stop + 1
+    return n
+
+
+def _read_blocks(source: Source, fh: BinaryIO, limits: Limits, size: int
+                 ) -> Iterator[RawBlock | Document]:
+    """An uncompressed JSONL file as :class:`RawBlock` s of about ``size`` bytes, read here
+    only as far as finding line ends: what :func:`_bounded_lines` says of a line over the
+    limit (read no further than the limit, then skipped to its newline) and of binary data at
+    the start or in an oversized line (the rest of the file is not read) comes as the same
+    documents :func:`read_source` gives."""
+    limit = limits.doc_bytes
+    probe_bytes = min(limit + 1, BINARY_PROBE)  # of an oversized line, looked at for a NUL
+    lineno = 0
+    first = True
+    carry = b""  # the start of a line whose newline is not read yet
+    start = True
+    while True:
+        try:
+            data = fh.read(max(size, probe_bytes) if start else size)
+        except _STREAM_ERRORS as exc:  # (an uncompressed file: an I/O error)
+            where = f"after line {lineno} (the lines before it were read)" if lineno \
+                else "at the start"
+            yield Document(id=f"{source.rel}:{lineno + 1}", text="", source=source.rel,
+                           error=_broken(source, exc, where))
+            return
+        if start:
+            start = False
+            probe = data[:probe_bytes]
+            if len(probe) == BINARY_PROBE <= limit and _NEWLINE not in probe:
+                binary = _binary(probe, source.path)
+                if binary is not None:  # as _bounded_lines: the file is not read further
+                    yield Document(id=source.rel, text="", source=source.rel, error=binary)
                     return
-            elif not line.strip():
-                continue
-            elif raw_jsonl:
-                yield Document(id=f"{source.rel}:{lineno}", text="", source=source.rel, raw=line)
-            else:
-                yield _jsonl_record(source, line, lineno, text_field, encoding_errors, limits,
-                                    id_field)
+        buf = carry + data if carry else data
+        end = len(buf) if not data else buf.rfind(_NEWLINE) + 1
+        if end:
+            whole = buf[:end]
+            oversized = _first_oversized(whole, limit)
+            while oversized is not None:  # a line over the limit within the block
+                at, stop = oversized
+                if at:
+                    yield _block(source, lineno, whole[:at], first)
+                    lineno += whole.count(_NEWLINE, 0, at)
+                    first = False
+                lineno += 1
+                line = whole[at:stop]
+                nul = b"\x00" in line[:probe_bytes]  # what _bounded_lines has read of it
+                yield _oversized_record(source, _Oversized(
+                    limit + 1 if nul else len(line) - line.endswith(_NEWLINE), nul),
+                    lineno, limits)
+                if nul:
+                    return
+                first = False
+                whole = whole[stop:]
+                oversized = _first_oversized(whole, limit)
+            if whole:
+                yield _block(source, lineno, whole, first)
+                lineno += whole.count(_NEWLINE) + (not whole.endswith(_NEWLINE))
+                first = False
+        carry = buf[end:]
+        if not data:
+            return
+        if len(carry) > limit:  # a line over the limit, its newline not read yet
+            lineno += 1
+            nul = b"\x00" in carry[:probe_bytes]
+            if nul:
+                yield _oversized_record(source, _Oversized(limit + 1, True), lineno, limits)
+                return
+            skipped = len(carry)
+            carry = b""
+            while True:  # skip to its newline, holding no more of it
+                try:
+                    data = fh.read(size)
+                except _STREAM_ERRORS as exc:
+                    yield Document(id=f"{source.rel}:{lineno}", text="", source=source.rel,
+                                   error=_broken(source, exc, f"after line {lineno - 1} (the "
+                                                 "lines before it were read)"))
+                    return
+                nl = data.find(_NEWLINE)
+                if nl >= 0 or not data:
+                    skipped += nl if nl >= 0 else 0
+                    carry = data[nl + 1:] if nl >= 0 else b""
+                    break
+                skipped += len(data)
+            yield _oversized_record(source, _Oversized(skipped, False), lineno, limits)
+            first = False
+            if not data:
+                return
+
+
+def _first_oversized(whole: bytes, limit: int) -> tuple[int, int] | None:
+    """Where the first line over ``limit`` bytes (newline not counted) of ``whole`` (whole
+    lines) starts and ends (after its newline), or None."""
+    if len(whole) <= limit + 1:
+        return None
+    at = 0
+    end = len(whole)
+    while at < end:
+        nl = whole.find(_NEWLINE, at)
+        stop = end if nl < 0 else nl + 1
+        if (nl if nl >= 0 else end) - at > limit:
+            return at, stop
+        at = stop
+    return None
+
+
+def _block(source: Source, lineno: int, data: bytes, first: bool) -> RawBlock:
+    return RawBlock(source.rel, source.path, lineno, data, _records(data), first)
+
+
+def block_documents(block: RawBlock, reading: RawReading) -> list[Document]:
+    """The documents of ``block`` (see :class:`RawBlock`), parsed: the same ids, texts,
+    fields and errors :func:`read_source` gives for its lines, numbered from
+    ``block.ordinal``."""
+    source = Source(block.path, "jsonl", block.source)
+    limits = reading.limits
+    docs = list(_jsonl_documents(
+        source, _bounded_lines(io.BytesIO(block.data), limits.doc_bytes, block.path,
+                               first=block.first),
+        block.lineno, reading.text_field, reading.encoding_errors, limits, reading.id_field,
+        False))
+    if len(docs) != block.records:
+        raise ValueError(f"{block.path}: a block of {block.records} records read as "
+                         f"{len(docs)} documents")
+    for j, doc in enumerate(docs):
+        doc.ordinal = block.ordinal + j
+    return docs
 
 
 @dataclass(frozen=True, slots=True)
@@ -743,13 +932,14 @@ class _Binary:
     error: str
 
 
-def _bounded_lines(fh: BinaryIO, limit: int, where: str) -> Iterator[bytes | _Oversized | _Binary]:
+def _bounded_lines(fh: BinaryIO, limit: int, where: str, first: bool = True
+                   ) -> Iterator[bytes | _Oversized | _Binary]:
     """The lines of ``fh`` (newline included), a line longer than ``limit`` bytes (newline
     not counted) as :class:`_Oversized`: read ``READ_CHUNK`` bytes at a time up to its newline
     and let go, so no more than ``limit`` bytes are ever held. A file that starts with binary
     data (a NUL byte and no newline in its first ``BINARY_PROBE`` bytes) is :class:`_Binary`
-    and read no further, and so is an oversized line that starts with binary data."""
-    first = True
+    and read no further, and so is an oversized line that starts with binary data.
+    ``first``: ``fh`` is at the file's start (the check for binary data at the start)."""
     while True:
         line = fh.readline(min(limit + 1, BINARY_PROBE))
         if not line:
@@ -1097,10 +1287,28 @@ def read_all(sources: Sequence[Source], text_field: str = "text",
     """Documents of every source, in order (see :func:`read_source`, and ``raw_jsonl``
     there). ``on_read`` is told the bytes consumed, and at the end of each input the rest of
     its size, so its counts add up to the inputs' sizes (:func:`dedup.progress.input_bytes`)."""
+    for item in read_blocks(sources, text_field, encoding_errors, limits, id_field=id_field,
+                            on_read=on_read, raw_jsonl=raw_jsonl, blocks=0):
+        assert isinstance(item, Document)
+        yield item
+
+
+def read_blocks(sources: Sequence[Source], text_field: str = "text",
+                encoding_errors: str = "strict", limits: Limits = Limits(), *,
+                id_field: str | None = None, on_read: Callable[[int], None] | None = None,
+                raw_jsonl: bool = True, blocks: int = 1 << 19
+                ) -> Iterator[Document | RawBlock]:
+    """:func:`read_all`, an uncompressed JSONL file (not stdin) as :class:`RawBlock` s of
+    about ``blocks`` bytes of whole lines (with ``raw_jsonl``; 0: none), made into documents
+    where they are prepared (:func:`block_documents`, a parallel run's workers). What the
+    reader says of a line over ``limits.doc_bytes`` and of a file that starts with binary
+    data comes as the documents :func:`read_source` gives, read here. Lines are found here
+    and not blank ones counted (``RawBlock.records``), so a run numbers its documents as it
+    reads; nothing else of a record is read here."""
     for source in sources:
         if on_read is None:
-            yield from read_source(source, text_field, encoding_errors, limits,
-                                   id_field=id_field, raw_jsonl=raw_jsonl)
+            yield from _source_items(source, text_field, encoding_errors, limits, id_field,
+                                     None, raw_jsonl, blocks)
             continue
         seen = 0
 
@@ -1109,8 +1317,8 @@ def read_all(sources: Sequence[Source], text_field: str = "text",
             seen += nbytes
             on_read(nbytes)
 
-        yield from read_source(source, text_field, encoding_errors, limits, id_field=id_field,
-                               on_read=tally, raw_jsonl=raw_jsonl)
+        yield from _source_items(source, text_field, encoding_errors, limits, id_field,
+                                 tally, raw_jsonl, blocks)
         size = source_size(source)
         if size is not None and size > seen:
             on_read(size - seen)
