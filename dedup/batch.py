@@ -44,7 +44,7 @@ from .io.writers import (
     write_error,
 )
 from .options import RunOptions
-from .parallel import DaskExecutor, LocalExecutor, Part, process_cpu
+from .parallel import DaskExecutor, Executor, LocalExecutor, Part, process_cpu
 from .pipeline import Cleaner, CleanResult
 from .progress import InputCounter, ReadProgress, input_bytes
 from .resume import RESUME_HINT, Checkpoint, RunState, inputs_signature
@@ -102,6 +102,7 @@ def run_clean(
     progress: Progress | None = None,
     on_start: Callable[[str], None] | None = None,
     read_progress: ReadProgress | None = None,
+    executor: Executor | None = None,
     **overrides: Any,
 ) -> RunReport:
     """Clean ``inputs`` into ``out`` (``-`` for stdout) under ``config`` and the run's
@@ -122,7 +123,10 @@ def run_clean(
     were finished together (``part.documents`` of them); ``on_start``
     is called with the Dask dashboard's address when ``engine="dask"``; ``read_progress`` is
     told the bytes of the inputs as the documents they hold are written (see
-    :mod:`dedup.progress`; a resumed run counts the inputs it picks up after as done).
+    :mod:`dedup.progress`; a resumed run counts the inputs it picks up after as done);
+    ``executor`` (a :class:`~dedup.parallel.LocalExecutor` or
+    :class:`~dedup.parallel.DaskExecutor` of the caller's, which the caller closes) runs the
+    per-document work instead of the one ``jobs`` and ``engine`` would make.
 
     A run into an output directory is resumable (see :mod:`dedup.resume`): it checkpoints at
     most every ``checkpoint_seconds`` and ``resume`` continues an interrupted run from its last
@@ -155,7 +159,7 @@ def run_clean(
         raise InputError(f"--resume is not possible: {why_not}")
     out_lock = _lock_output(out) if (not why_not or sharded) and out != "-" else None
     corpus_index = None
-    executor: DaskExecutor | None = None
+    given = executor
     try:
         state = None if why_not else RunState(out, config, sources, opts.index, opts.limits)
         ckpt = state.load() if state is not None and opts.resume else None
@@ -227,7 +231,7 @@ def run_clean(
                                          raw_jsonl=raw, blocks=blocks), first)
 
         resuming = _Resuming(state, ckpt, opts, sources, corpus_index) if state else None
-        if opts.engine == "dask":
+        if given is None and opts.engine == "dask":
             executor = DaskExecutor(opts.jobs, opts.scheduler)
             if on_start is not None:
                 on_start(executor.dashboard)
@@ -239,7 +243,7 @@ def run_clean(
     finally:
         if corpus_index is not None:
             _close_index(corpus_index, failing=sys.exc_info()[1] is not None)
-        if executor is not None:
+        if executor is not None and executor is not given:
             executor.close()
         if out_lock is not None:
             out_lock.release()
@@ -271,7 +275,7 @@ class _Clock:
     def seconds(self) -> float:
         return time.perf_counter() - self.t0
 
-    def cpu(self, executor: DaskExecutor | None) -> dict[str, float]:
+    def cpu(self, executor: Executor | None) -> dict[str, float]:
         """User plus system seconds of the client and of all workers since the start."""
         workers = process_cpu(children=True) - self.children0
         if executor is not None:
@@ -279,7 +283,7 @@ class _Clock:
         return {"client": round(process_cpu() - self.client0, 3), "workers": round(workers, 3)}
 
     @staticmethod
-    def peak_rss_mb(executor: DaskExecutor | None) -> dict[str, float]:
+    def peak_rss_mb(executor: Executor | None) -> dict[str, float]:
         """Peak resident memory of this process and of its largest worker, in MB (each over
         the process's life: for a library caller, since that process started)."""
         workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
@@ -458,7 +462,7 @@ def _run(config: Config, options: RunOptions, sources: Sequence[Source],
          writer: OutputWriter | ShardedWriter, corpus_index: CorpusIndex | None,
          read: Callable[[], Iterator[Document]], clock: _Clock, *,
          progress: Progress | None,
-         executor: DaskExecutor | None, resuming: _Resuming | None,
+         executor: Executor | None, resuming: _Resuming | None,
          read_counted: Callable[[bool, int], Iterator[Document | RawBlock]],
          counter: InputCounter
          ) -> RunReport:

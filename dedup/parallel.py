@@ -184,6 +184,37 @@ class LocalExecutor:
         (:func:`prepare_to_finish`), so this is :meth:`map`."""
         return self.map(func, items, local)
 
+    def _pids(self) -> list[int]:
+        pool = self._pool
+        return [p.pid for p in getattr(pool, "_pool", ()) if p.pid] if pool is not None else []
+
+    def cpu_seconds(self) -> float:
+        """User plus system seconds the running workers have used so far (Linux: read from
+        ``/proc``; workers that ended are counted among this process's children)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self._pids():
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as fh:
+                    fields = fh.read().rpartition(b")")[2].split()
+            except OSError:  # pragma: no cover - a worker that just ended
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / tick
+
+    def peak_rss_mb(self) -> float:
+        """The largest peak resident memory of the running workers, in MB (Linux)."""
+        peak = 0
+        for pid in self._pids():
+            try:
+                with open(f"/proc/{pid}/status", "rb") as fh:
+                    for line in fh:
+                        if line.startswith(b"VmHWM:"):
+                            peak = max(peak, int(line.split()[1]))
+            except OSError:  # pragma: no cover - a worker that just ended
+                continue
+        return peak / 1024.0
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.terminate()

@@ -86,6 +86,19 @@ def test_the_coordinator_share_counts_both_sides() -> None:
     assert row["workers_cpu_s"] > row["client_cpu_s"]
     assert row["client_share"] == pytest.approx(
         row["client_cpu_s"] / (row["client_cpu_s"] + row["workers_cpu_s"]), abs=1e-3)
+    # the same pages through the library, texts in memory: counted the same way
+    assert row["library_workers_cpu_s"] > row["library_client_cpu_s"] > 0
+    assert row["library_client_share"] == pytest.approx(
+        row["library_client_cpu_s"]
+        / (row["library_client_cpu_s"] + row["library_workers_cpu_s"]), abs=1e-3)
+
+
+def test_amdahl() -> None:
+    from dedup.bench.harness import amdahl
+
+    assert amdahl(0.0, 32) == pytest.approx(32.0)
+    assert amdahl(1.0, 32) == pytest.approx(1.0)
+    assert amdahl(0.03, 32) == pytest.approx(1 / (0.03 + 0.97 / 32))
 
 
 def test_a_coordinating_executor_never_runs_a_task_itself() -> None:

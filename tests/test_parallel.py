@@ -291,3 +291,25 @@ def test_a_parallel_run_sends_its_sample_as_ranges_with_the_same_results(
     spans = sorted(tuple(map(int, line.split())) for line in log.read_text().splitlines())
     # chunks of 8 (tests): each of the sample's 8 chunks once counted and once cleaned
     assert spans == sorted(2 * [(a, a + 8) for a in range(0, 64, 8)])
+
+
+def test_a_callers_executor_runs_the_work_and_stays_open(tmp_path: Path) -> None:
+    """run_clean(executor=...): the caller's executor (here one whose parent only coordinates,
+    as a Dask client) does the per-document work; the output is one process's, the report
+    counts its running workers' CPU (read from /proc), and run_clean leaves it open."""
+    from dedup.batch import run_clean
+    from dedup.parallel import LocalExecutor
+
+    write_corpus(GeneratorConfig(docs=120, seed=6, split="test"), tmp_path / "c")
+    src = str(tmp_path / "c" / "docs.jsonl")
+    run_clean([src], str(tmp_path / "one.jsonl"), Config(), jobs=1)
+    ex = LocalExecutor(3, helping=False)
+    try:
+        report = run_clean([src], str(tmp_path / "given.jsonl"), Config(), executor=ex)
+        assert ex._pool is not None  # still open: the caller closes it
+        live = ex.cpu_seconds()  # the open pool's workers, idle since the run ended
+        assert live > 0 and report.stats["cpu_seconds"]["workers"] >= live - 0.02
+        assert report.stats["peak_rss_mb"]["largest_worker"] >= ex.peak_rss_mb() > 10
+    finally:
+        ex.close()
+    assert (tmp_path / "given.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()

@@ -255,29 +255,60 @@ def parallel_one(jobs: int, size: int, seed: int, split: str) -> dict[str, Any]:
             "worker_peak_rss_mb": round(workers, 1) if jobs > 1 else None}
 
 
+def amdahl(share: float, workers: int) -> float:
+    """The speed-up over one process of ``workers`` workers when ``share`` of the work is
+    serial (Amdahl's law)."""
+    return 1.0 / (share + (1.0 - share) / workers)
+
+
 def coordinator_one(size: int, seed: int, split: str) -> dict[str, Any]:
     """The serial share of a parallel run: two local workers and this process only
     coordinating (reading, the corpus stage, writing; it prepares no chunk itself, as a Dask
-    client), on ``size`` generated documents. CPU seconds (user plus system) of this process
-    and of the workers during the clean, and the coordinator's share of their sum: by Amdahl,
-    at most ``1 / share`` times one process however many workers."""
+    client), on ``size`` generated documents, as ``dedup clean`` runs it: a JSONL file in,
+    JSONL out (:func:`~dedup.batch.run_clean` with the executor given). CPU seconds (user
+    plus system) of this process and of the workers during the clean, and the coordinator's
+    share of their sum: by Amdahl, at most ``1 / share`` times one process however many
+    workers. Also (``library_*``) the same with the texts in memory through
+    :meth:`Cleaner.clean_documents`, each document's result made here."""
+    from ..batch import run_clean
     from ..parallel import LocalExecutor, process_cpu
 
     texts, mb = _generated(size, seed, split)
-    ex = LocalExecutor(3, helping=False)
-    cleaner = Cleaner(Config(), executor=ex)
-    self_before, children_before = process_cpu(), process_cpu(children=True)
-    t0 = time.perf_counter()
-    for _ in cleaner.clean_documents(texts, finished=True):
-        pass
-    seconds = time.perf_counter() - t0
-    client = process_cpu() - self_before
-    ex.close()  # the workers are waited for: their CPU is counted among the children's
-    cleaner.close()
-    workers = process_cpu(children=True) - children_before
+
+    def shares(run: Callable[[LocalExecutor], None]) -> tuple[float, float, float]:
+        ex = LocalExecutor(3, helping=False)
+        self_before, children_before = process_cpu(), process_cpu(children=True)
+        t0 = time.perf_counter()
+        try:
+            run(ex)
+        finally:
+            seconds = time.perf_counter() - t0
+            client = process_cpu() - self_before
+            ex.close()  # the workers are waited for: their CPU is counted among the children's
+        return seconds, client, process_cpu(children=True) - children_before
+
+    def library(ex: LocalExecutor) -> None:
+        cleaner = Cleaner(Config(), executor=ex)
+        for _ in cleaner.clean_documents(texts, finished=True):
+            pass
+        cleaner.close()
+
+    with tempfile.TemporaryDirectory(prefix="dedup-bench-") as tmp:
+        src, out = Path(tmp) / "docs.jsonl", Path(tmp) / "clean.jsonl"
+        with open(src, "w", encoding="utf-8") as fh:
+            for n, text in enumerate(texts):
+                fh.write(json.dumps({"id": f"doc-{n}", "text": text}) + "\n")
+        def cli(ex: LocalExecutor) -> None:
+            run_clean([str(src)], str(out), Config(), executor=ex)
+
+        seconds, client, workers = shares(cli)
+    _, lib_client, lib_workers = shares(library)
     return {"docs": size, "mb": round(mb, 3), "seconds": round(seconds, 3),
             "client_cpu_s": round(client, 3), "workers_cpu_s": round(workers, 3),
-            "client_share": round(client / max(client + workers, 1e-9), 4)}
+            "client_share": round(client / max(client + workers, 1e-9), 4),
+            "library_client_cpu_s": round(lib_client, 3),
+            "library_workers_cpu_s": round(lib_workers, 3),
+            "library_client_share": round(lib_client / max(lib_client + lib_workers, 1e-9), 4)}
 
 
 def halves_one(size: int, seed: int, split: str) -> dict[str, Any]:
@@ -795,10 +826,19 @@ def markdown(results: dict[str, Any]) -> str:
         runs = results["client_share"]
         median = _median_low(r["client_share"] for r in runs)
         lines += ["", f"Two workers and a client only coordinating (reading, the corpus stage, "
-                  f"writing): the client's share of the run's CPU {100 * median:.1f}% "
-                  f"(median of {len(runs)}; at most {1 / max(median, 1e-9):.1f}x one process "
-                  "by Amdahl); per round client / workers CPU s: " + ", ".join(
-                      f"{r['client_cpu_s']} / {r['workers_cpu_s']}" for r in runs)]
+                  f"writing; `dedup clean` of a JSONL file): the client's share of the run's "
+                  f"CPU {100 * median:.1f}% (median of {len(runs)}; at most "
+                  f"{1 / max(median, 1e-9):.1f}x one process by Amdahl, "
+                  f"{amdahl(median, 32):.1f}x on 32 workers); per round client / workers "
+                  "CPU s: " + ", ".join(f"{r['client_cpu_s']} / {r['workers_cpu_s']}"
+                                        for r in runs)]
+        if all("library_client_share" in r for r in runs):
+            lib = _median_low(r["library_client_share"] for r in runs)
+            lines += [f"The same pages as texts in memory through `Cleaner.clean_documents` "
+                      f"(a result made here a document): {100 * lib:.1f}%; per round "
+                      "client / workers CPU s: " + ", ".join(
+                          f"{r['library_client_cpu_s']} / {r['library_workers_cpu_s']}"
+                          for r in runs)]
     stages = q[DEDUP]["stage_seconds"]
     if stages:
         total = sum(stages.values()) or 1.0
