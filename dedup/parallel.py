@@ -50,8 +50,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import xxhash
+
 from .batching import BATCH, apart, batches, bounded_batches
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 from .io.readers import RawBlock, block_documents, parse_raw
 from .records import Finished, KeysChunk, Prepared, PreparedKeys
 from .segment import BLANK
@@ -123,6 +125,12 @@ class LocalExecutor:
     # Workers are forked (Linux): they inherit this process's memory as it is at start, so a
     # chunk of documents it held then may go to them as a range (see Chunk), not as text.
     forks = sys.platform.startswith("linux")
+
+    @staticmethod
+    def outgoing(item: Any) -> Any:
+        """``item`` as it goes to a worker: a block of raw lines as where it is in its file
+        (the workers are on this machine, see :class:`BlockRange`)."""
+        return BlockRange(item) if isinstance(item, RawBlock) and item.offset >= 0 else item
 
     def start(self, state: State) -> None:
         """Start the workers with ``state``. Its ``INHERITED`` documents (with forked workers)
@@ -352,6 +360,11 @@ class DaskExecutor:
         self.jobs = max(workers, 1)
         self._state: Any = None
 
+    @staticmethod
+    def outgoing(item: Any) -> Any:
+        """``item`` as it goes to a worker: as it is (a worker may be on another machine)."""
+        return item
+
     @property
     def dashboard(self) -> str:
         return str(self.client.dashboard_link)
@@ -517,6 +530,39 @@ def inherited_spans(held: Sequence[Document | RawBlock],
         at = stop
 
 
+class BlockRange:
+    """A block of raw lines (:class:`~dedup.io.readers.RawBlock`, ``block``) of a file the
+    workers can read (local workers, on this machine): where it is travels, with a digest of
+    its bytes, and the worker reads them (:func:`_block_at`), so the parent never sends the
+    input's text. A file changed while it was read is an error, not other documents."""
+
+    __slots__ = ("block",)
+
+    def __init__(self, block: RawBlock) -> None:
+        self.block = block
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        b = self.block
+        return _block_at, (b.source, b.path, b.lineno, b.records, b.first, b.ordinal, b.offset,
+                           len(b.data), xxhash.xxh3_64_intdigest(b.data))
+
+
+def _block_at(source: str, path: str, lineno: int, records: int, first: bool, ordinal: int,
+              offset: int, size: int, digest: int) -> RawBlock:
+    """The block a :class:`BlockRange` stands for, read from its file."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(size)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it again ({exc.strerror})") from exc
+    if len(data) != size or xxhash.xxh3_64_intdigest(data) != digest:
+        raise InputError(f"{path} changed while it was being cleaned (bytes {offset} to "
+                         f"{offset + size} are not what was read)",
+                         hint="clean a copy that stays as it is")
+    return RawBlock(source, path, lineno, data, records, first, ordinal, offset)
+
+
 class HeldBlock:
     """A block of raw lines (:class:`~dedup.io.readers.RawBlock`, ``block``) that forked
     local workers hold already (the state's ``INHERITED`` items, number ``at``): only the
@@ -542,10 +588,10 @@ def _inherited_block(at: int) -> RawBlock:
     return block
 
 
-def unit_documents(unit: list[Document] | RawBlock | HeldBlock, reading: Any
+def unit_documents(unit: list[Document] | RawBlock | HeldBlock | BlockRange, reading: Any
                    ) -> list[Document]:
     """A chunk's documents: a block of raw lines made into its documents (parsed)."""
-    if isinstance(unit, HeldBlock):
+    if isinstance(unit, HeldBlock | BlockRange):
         unit = unit.block
     if isinstance(unit, RawBlock):
         return block_documents(unit, reading)
@@ -554,7 +600,7 @@ def unit_documents(unit: list[Document] | RawBlock | HeldBlock, reading: Any
 
 # -- worker functions (module level, so they pickle by name) ---------------------------------
 
-def count_chunk(state: State, unit: list[Document] | RawBlock | HeldBlock) -> Any:
+def count_chunk(state: State, unit: list[Document] | RawBlock | HeldBlock | BlockRange) -> Any:
     """Segment, normalise and hash a chunk (its documents, or a block of raw lines) for the
     line counts (a PackedCounts, see LineCounts.prepare_packed)."""
     from .boilerplate.repetition import LineCounts

@@ -31,6 +31,7 @@ from .io.readers import RawBlock, RawReading, block_documents, parse_raw
 from .normalize import normalize
 from .parallel import (
     INHERITED,
+    BlockRange,
     Chunk,
     DaskExecutor,
     Executor,
@@ -302,7 +303,8 @@ class Cleaner:
         ex, own = self._start(state)
         left = quota  # documents still to count (the last block may hold more)
         try:
-            for packed in ex.map(count_chunk, inherited_spans(held, ex.chunks(docs)),
+            for packed in ex.map(count_chunk,
+                                 map(ex.outgoing, inherited_spans(held, ex.chunks(docs))),
                                  local=lambda chunk: count_chunk(state, chunk)):
                 if left <= 0:
                     continue
@@ -622,14 +624,14 @@ class Cleaner:
             for name, secs in stage_seconds.items():
                 seconds[name] = seconds.get(name, 0.0) + secs
 
-        def send() -> Iterator[Chunk | RawBlock | HeldBlock]:
+        def send() -> Iterator[Chunk | RawBlock | HeldBlock | BlockRange]:
             def noted() -> Iterator[list[Document] | RawBlock]:
                 for unit in ex.chunks(documents):
                     sent.append(unit)
                     yield unit
-            return inherited_spans(held, noted())
+            return map(ex.outgoing, inherited_spans(held, noted()))
 
-        def here(chunk: Chunk | RawBlock | HeldBlock
+        def here(chunk: Chunk | RawBlock | HeldBlock | BlockRange
                  ) -> tuple[_Here | None, None, dict[str, float]]:
             """A chunk prepared in this process, in place: it is finished here too, from the
             documents themselves (no record, no blob). A block of raw lines is made into its

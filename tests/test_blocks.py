@@ -54,6 +54,9 @@ def _by_blocks(source: Source, limits: Limits, size: int, errors: str = "strict"
     for item in read_blocks([source], "text", errors, limits, blocks=size):
         if isinstance(item, RawBlock):
             assert item.records > 0 or not item.data.strip()
+            with open(source.path, "rb") as fh:  # where it says it is in the file
+                fh.seek(item.offset)
+                assert fh.read(len(item.data)) == item.data
             item.ordinal = ordinal
             docs = block_documents(item, reading)
             assert [d.ordinal for d in docs] == list(range(ordinal, ordinal + item.records))
@@ -162,3 +165,32 @@ def test_a_sample_that_ends_inside_a_block_counts_what_one_process_counts(
         report = run_clean([str(src)], str(out), config, jobs=j, removed=str(removed))
         outs.append((out.read_bytes(), removed.read_bytes(), report.stats["removed"]))
     assert outs[0] == outs[1]
+
+
+def test_local_workers_read_a_block_from_its_file_and_refuse_a_changed_file(
+        tmp_path: Path) -> None:
+    """Local workers get a block as where it is in its file (BlockRange: a few numbers, not
+    its bytes) and read it; a file changed since the parent read it is an error, not other
+    documents."""
+    import pickle
+
+    from dedup.errors import InputError
+    from dedup.parallel import BlockRange, LocalExecutor
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"".join(b'{"text": "record %d of a file"}\n' % i for i in range(400)))
+    source = Source(str(path), "jsonl", "in.jsonl")
+    blocks = [b for b in read_blocks([source], blocks=1000) if isinstance(b, RawBlock)]
+    assert len(blocks) > 5 and sum(b.records for b in blocks) == 400
+    sent = [pickle.dumps(LocalExecutor.outgoing(b)) for b in blocks]
+    assert all(len(s) < 300 for s in sent)  # where, not what
+    back = [pickle.loads(s) for s in sent]
+    assert [(b.data, b.lineno, b.records, b.first) for b in back] == \
+        [(b.data, b.lineno, b.records, b.first) for b in blocks]
+    assert isinstance(LocalExecutor.outgoing(blocks[0]), BlockRange)
+    data = bytearray(path.read_bytes())
+    data[blocks[3].offset + 12] ^= 1  # one byte of the fourth block
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="changed while it was being cleaned"):
+        pickle.loads(sent[3])
+    assert pickle.loads(sent[2]).data == blocks[2].data

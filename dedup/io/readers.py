@@ -767,14 +767,17 @@ class RawBlock:
     records: int
     first: bool = False
     ordinal: int = -1
+    offset: int = -1  # where ``data`` is in the file (-1: not known)
+    lines: int = 0  # its lines, blank ones too
 
 
 _BLANK_START = frozenset(b" \t\r\x0b\x0c\n")  # bytes.strip()'s whitespace
 
 
-def _records(data: bytes) -> int:
-    """The lines of ``data`` (whole lines) that are not blank (``bytes.strip`` keeps some)."""
-    n = 0
+def _records(data: bytes) -> tuple[int, int]:
+    """The lines of ``data`` (whole lines, the last may lack its newline) that are not blank
+    (``bytes.strip`` keeps some), and all its lines."""
+    n = lines = 0
     at = 0
     end = len(data)
     find = data.find
@@ -782,10 +785,11 @@ def _records(data: bytes) -> int:
     while at < end:
         nl = find(b"\n", at)
         stop = end if nl < 0 else nl
+        lines += 1
         if stop > at and (data[at] not in blank_start or data[at:stop].strip()):
             n += 1
         at = stop + 1
-    return n
+    return n, lines
 
 
 def _read_blocks(source: Source, fh: BinaryIO, limits: Limits, size: int
@@ -794,22 +798,32 @@ def _read_blocks(source: Source, fh: BinaryIO, limits: Limits, size: int
     only as far as finding line ends: what :func:`_bounded_lines` says of a line over the
     limit (read no further than the limit, then skipped to its newline) and of binary data at
     the start or in an oversized line (the rest of the file is not read) comes as the same
-    documents :func:`read_source` gives."""
+    documents :func:`read_source` gives. Every byte is copied once into its block."""
     limit = limits.doc_bytes
     probe_bytes = min(limit + 1, BINARY_PROBE)  # of an oversized line, looked at for a NUL
     lineno = 0
     first = True
-    carry = b""  # the start of a line whose newline is not read yet
+    parts: list[bytes] = []  # the start of a line whose newline is not read yet
+    held = 0  # their length
+    pos = 0  # the file offset of ``parts``
+    pending = b""  # bytes read, not looked at yet (what followed a skipped line)
     start = True
+
+    def broken(exc: BaseException) -> Document:
+        where = f"after line {lineno} (the lines before it were read)" if lineno \
+            else "at the start"
+        return Document(id=f"{source.rel}:{lineno + 1}", text="", source=source.rel,
+                        error=_broken(source, exc, where))
+
     while True:
-        try:
-            data = fh.read(max(size, probe_bytes) if start else size)
-        except _STREAM_ERRORS as exc:  # (an uncompressed file: an I/O error)
-            where = f"after line {lineno} (the lines before it were read)" if lineno \
-                else "at the start"
-            yield Document(id=f"{source.rel}:{lineno + 1}", text="", source=source.rel,
-                           error=_broken(source, exc, where))
-            return
+        if pending:
+            data, pending = pending, b""
+        else:
+            try:
+                data = fh.read(max(size, probe_bytes) if start else size)
+            except _STREAM_ERRORS as exc:  # (an uncompressed file: an I/O error)
+                yield broken(exc)
+                return
         if start:
             start = False
             probe = data[:probe_bytes]
@@ -818,16 +832,25 @@ def _read_blocks(source: Source, fh: BinaryIO, limits: Limits, size: int
                 if binary is not None:  # as _bounded_lines: the file is not read further
                     yield Document(id=source.rel, text="", source=source.rel, error=binary)
                     return
-        buf = carry + data if carry else data
-        end = len(buf) if not data else buf.rfind(_NEWLINE) + 1
-        if end:
-            whole = buf[:end]
+        if not data:  # the end: the last line, without its newline
+            if held:
+                yield _block(source, lineno, b"".join(parts), first, pos)
+            return
+        cut = data.rfind(_NEWLINE) + 1  # after the last newline read (0: none)
+        if cut:
+            whole = (b"".join([*parts, memoryview(data)[:cut]]) if parts
+                     else data if cut == len(data) else data[:cut])
+            at_file = pos  # the file offset of ``whole``
+            pos += held + cut
+            parts = [data[cut:]] if cut < len(data) else []
+            held = len(data) - cut
             oversized = _first_oversized(whole, limit)
             while oversized is not None:  # a line over the limit within the block
                 at, stop = oversized
                 if at:
-                    yield _block(source, lineno, whole[:at], first)
-                    lineno += whole.count(_NEWLINE, 0, at)
+                    block = _block(source, lineno, whole[:at], first, at_file)
+                    yield block
+                    lineno += block.lines
                     first = False
                 lineno += 1
                 line = whole[at:stop]
@@ -839,36 +862,39 @@ def _read_blocks(source: Source, fh: BinaryIO, limits: Limits, size: int
                     return
                 first = False
                 whole = whole[stop:]
+                at_file += stop
                 oversized = _first_oversized(whole, limit)
             if whole:
-                yield _block(source, lineno, whole, first)
-                lineno += whole.count(_NEWLINE) + (not whole.endswith(_NEWLINE))
+                block = _block(source, lineno, whole, first, at_file)
+                yield block
+                lineno += block.lines
                 first = False
-        carry = buf[end:]
-        if not data:
-            return
-        if len(carry) > limit:  # a line over the limit, its newline not read yet
+        else:
+            parts.append(data)
+            held += len(data)
+        if held > limit:  # a line over the limit, its newline not read yet
             lineno += 1
-            nul = b"\x00" in carry[:probe_bytes]
-            if nul:
+            head = b"".join(parts)[:probe_bytes]
+            if b"\x00" in head:
                 yield _oversized_record(source, _Oversized(limit + 1, True), lineno, limits)
                 return
-            skipped = len(carry)
-            carry = b""
+            skipped, pos = held, pos + held
+            parts, held = [], 0
             while True:  # skip to its newline, holding no more of it
                 try:
                     data = fh.read(size)
                 except _STREAM_ERRORS as exc:
-                    yield Document(id=f"{source.rel}:{lineno}", text="", source=source.rel,
-                                   error=_broken(source, exc, f"after line {lineno - 1} (the "
-                                                 "lines before it were read)"))
+                    lineno -= 1
+                    yield broken(exc)
                     return
                 nl = data.find(_NEWLINE)
                 if nl >= 0 or not data:
                     skipped += nl if nl >= 0 else 0
-                    carry = data[nl + 1:] if nl >= 0 else b""
+                    pending = data[nl + 1:] if nl >= 0 else b""
+                    pos += nl + 1 if nl >= 0 else 0
                     break
                 skipped += len(data)
+                pos += len(data)
             yield _oversized_record(source, _Oversized(skipped, False), lineno, limits)
             first = False
             if not data:
@@ -891,8 +917,9 @@ def _first_oversized(whole: bytes, limit: int) -> tuple[int, int] | None:
     return None
 
 
-def _block(source: Source, lineno: int, data: bytes, first: bool) -> RawBlock:
-    return RawBlock(source.rel, source.path, lineno, data, _records(data), first)
+def _block(source: Source, lineno: int, data: bytes, first: bool, offset: int) -> RawBlock:
+    records, lines = _records(data)
+    return RawBlock(source.rel, source.path, lineno, data, records, first, -1, offset, lines)
 
 
 def block_documents(block: RawBlock, reading: RawReading) -> list[Document]:
