@@ -648,14 +648,11 @@ class Cleaner:
             made = None if isinstance(chunk, Chunk) else _Here(docs)
             return made, None, worker.take_stage_seconds()
 
-        elsewhere: dict[int, int] = {}  # text lengths of documents whose text is on a worker
-
-        def length(doc: Document) -> int:
-            return elsewhere.pop(id(doc), None) or len(doc.text)
-
-        def keyed() -> Iterator[tuple[Document, CorpusKeys | KeyRef | None]]:
-            """Each document with its keys: a chunk's columns (whole records) are read in
-            place, other records are made into keys; a chunk prepared here has its own."""
+        def keyed() -> Iterator[tuple[list[Document], Sequence[CorpusKeys | KeyRef | None],
+                                      list[int]]]:
+            """Each chunk with its documents' keys and text lengths: a chunk's columns (whole
+            records) are read in place, other records are made into keys; a chunk prepared
+            here has its own."""
             for keys, blob, stage_seconds in ex.map_held(prepare_to_finish, send(), local=here):
                 add(stage_seconds)
                 t0 = time.perf_counter()
@@ -671,16 +668,21 @@ class Cleaner:
                                       raw=b"") for j in range(unit.records)]
                 else:
                     chunk = unit
+                lengths: list[int] | None = None
                 if isinstance(keys, tuple):  # the chunk's raw records, parsed on the worker
                     keys, parsed = keys
+                    lengths = []
+                    on_parsed = self.on_parsed
                     for doc, info in zip(chunk, parsed, strict=True):
-                        if info is not None:
-                            chars = apply_parsed(doc, info)
-                            if corpus is not None:  # (read by the corpus stage's windows)
-                                elsewhere[id(doc)] = chars
-                            if self.on_parsed is not None:
-                                self.on_parsed(doc)
-                refs: Iterable[CorpusKeys | KeyRef | None]
+                        if info is None:
+                            lengths.append(len(doc.text))
+                            continue
+                        lengths.append(apply_parsed(doc, info))  # (its text is on the worker)
+                        if on_parsed is not None:
+                            on_parsed(doc)
+                if lengths is None:
+                    lengths = [len(doc.text) for doc in chunk]
+                refs: Sequence[CorpusKeys | KeyRef | None]
                 if keys is None:
                     refs = [doc.corpus_keys for doc in chunk]
                     for doc in chunk:
@@ -691,7 +693,7 @@ class Cleaner:
                     refs = [None if k is None else k.corpus_keys() for k in keys]
                 prepared.append((chunk, blob))
                 seconds["transfer"] = seconds.get("transfer", 0.0) + time.perf_counter() - t0
-                yield from zip(chunk, refs, strict=True)
+                yield chunk, refs, lengths
 
         timer = _Timer()
 
@@ -699,28 +701,26 @@ class Cleaner:
             """The blob and outcomes of every chunk a worker prepared, once decided; a chunk
             prepared here is finished here, straight away."""
             upstream = timer.wrap("upstream", keyed())
-            pairs: Iterator[tuple[Document, CorpusOutcome | None]] = (
-                timer.wrap("corpus", corpus.keyed_outcomes(upstream, length))
+            chunks: Iterator[tuple[list[Document], Sequence[CorpusOutcome | None]]] = (
+                timer.wrap("corpus", corpus.keyed_chunks(upstream))
                 if corpus is not None
-                else ((d, None) for d, _ in upstream))
-            outcomes: list[CorpusOutcome | None] = []
-            for doc, outcome in pairs:
-                if outcome is not None:
-                    doc.cluster = outcome.cluster
-                outcomes.append(outcome)
-                chunk, blob = prepared[0]
-                if len(outcomes) == len(chunk):
-                    prepared.popleft()
-                    if blob is None:
-                        t0 = time.perf_counter()
-                        order.append((chunk, finish_documents(chunk, outcomes, config, removed)))
-                        for d in chunk:
-                            d.paragraphs = []  # as a worker's documents: let go of them
-                        add({"finish": time.perf_counter() - t0})
-                    else:
-                        order.append((chunk, None))
-                        yield blob, Outcomes(outcomes)
-                    outcomes = []
+                else ((c, [None] * len(c)) for c, _, _ in upstream))
+            for chunk, outcomes in chunks:
+                if not parts:  # (read by the results here: a dropped document)
+                    for doc, outcome in zip(chunk, outcomes, strict=True):
+                        if outcome is not None:
+                            doc.cluster = outcome.cluster
+                done, blob = prepared.popleft()
+                assert done is chunk
+                if blob is None:
+                    t0 = time.perf_counter()
+                    order.append((chunk, finish_documents(chunk, outcomes, config, removed)))
+                    for d in chunk:
+                        d.paragraphs = []  # as a worker's documents: let go of them
+                    add({"finish": time.perf_counter() - t0})
+                else:
+                    order.append((chunk, None))
+                    yield blob, Outcomes(outcomes)
 
         def results(chunk: list[Document], done: FinishedList) -> Iterator[CleanResult]:
             """The chunk's results, its statistics (counted where it was finished) counted

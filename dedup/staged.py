@@ -44,6 +44,7 @@ decided again without them (see :meth:`StagedDeduper._decide`).
 
 from __future__ import annotations
 
+import bisect
 import importlib
 import itertools
 from collections import OrderedDict, deque
@@ -289,6 +290,17 @@ def _outcomes(rows: list[tuple[Any, ...] | None], para: np.ndarray, sim: np.ndar
         CorpusOutcome(r[0], DocCluster(*r[1])) if len(r) == 2 else
         CorpusOutcome.of_columns(cols, r[0], r[1], DocCluster(*r[2]))
         for r in rows)
+
+
+def _handed(waiting: deque[list[Document]], made: list[CorpusOutcome]
+            ) -> Iterator[tuple[list[Document], list[CorpusOutcome]]]:
+    """The chunks at the head of ``waiting`` whose documents all have their outcome in
+    ``made`` (in order), each with its outcomes (taken out of ``made``)."""
+    while waiting and len(made) >= len(waiting[0]):
+        chunk = waiting.popleft()
+        n = len(chunk)
+        yield chunk, made[:n]
+        del made[:n]
 
 
 def _text_length(doc: Document) -> int:
@@ -554,6 +566,44 @@ class StagedDeduper(CorpusDeduper):
                 keys = []
                 chars = 0
         yield from self._decided(window, keys)
+
+    def keyed_chunks(self, chunks: Iterable[tuple[list[Document],
+                                                  Sequence[CorpusKeys | KeyRef | None],
+                                                  Sequence[int]]]
+                     ) -> Iterator[tuple[list[Document], list[CorpusOutcome]]]:
+        """:meth:`keyed_outcomes` a chunk at a time: each chunk's documents with their keys
+        and text lengths in, each chunk with its documents' outcomes out once all of them are
+        decided. The same windows (``window`` documents, or fewer once their texts reach
+        ``WINDOW_CHARS`` characters, spanning chunks), so the same outcomes and rounds."""
+        docs: list[Document] = []  # not decided yet
+        keys: list[CorpusKeys | KeyRef | None] = []
+        lengths: list[int] = []
+        waiting: deque[list[Document]] = deque()  # chunks not handed out yet
+        made: list[CorpusOutcome] = []  # their outcomes so far, in order
+        for chunk, ks, ls in chunks:
+            waiting.append(chunk)
+            docs += chunk
+            keys += ks
+            lengths += ls
+            while (k := self._full(lengths)) is not None:
+                made += self._window(docs[:k], keys[:k])
+                del docs[:k], keys[:k], lengths[:k]
+                yield from _handed(waiting, made)
+        if docs:
+            made += self._window(docs, keys)
+        yield from _handed(waiting, made)
+
+    def _full(self, lengths: list[int]) -> int | None:
+        """How many of the documents of ``lengths`` (their text lengths) make the next window,
+        when they make a whole one (as :meth:`keyed_outcomes` closes it)."""
+        last = min(self.window, len(lengths)) - 1
+        if last < 0:
+            return None
+        by_chars = bisect.bisect_left(list(itertools.accumulate(lengths[:last + 1])),
+                                      WINDOW_CHARS)
+        if by_chars <= last:
+            return by_chars + 1
+        return last + 1 if last + 1 >= self.window else None
 
     def _decided(self, window: deque[Document], keys: list[CorpusKeys | KeyRef | None]
                  ) -> Iterator[tuple[Document, CorpusOutcome]]:

@@ -348,6 +348,46 @@ def test_keys_given_as_chunk_columns_decide_as_the_documents_own(
     col_index.close()
 
 
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 240), max_size=6), st.sampled_from([7, 64, MARKS]),
+       st.sampled_from([1 << 30, 9000, 25000]), st.booleans())
+def test_chunks_decide_as_documents_one_by_one(
+        generated: bytes, cuts: list[int], window: int, chars: int, drop: bool) -> None:
+    """keyed_chunks (a parallel run's parent: a chunk of documents with their keys and text
+    lengths at a time) closes the same windows as keyed_outcomes, by count and by characters
+    (WINDOW_CHARS made small), and hands each chunk its documents' outcomes: the same
+    outcomes, rounds and index."""
+    import dedup.staged as staged
+
+    cfg = Config().replace(corpus={"documents": "drop"}) if drop else Config()
+    one_index, chunk_index = CorpusIndex(cfg), CorpusIndex(cfg)
+    keyed = _keyed_by_chunks(generated, cuts)
+    docs = pickle.loads(generated)
+    lengths = {d.id: len(d.text) for d in docs}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(staged, "WINDOW_CHARS", chars)
+        one = StagedDeduper(cfg, one_index, window=window)
+        want = [o for _, o in one.keyed_outcomes(
+            _keyed_by_chunks(generated, cuts), lambda d: lengths[d.id])]
+        chunks = []
+        for _, group in itertools.groupby(keyed, key=lambda p: id(p[1].columns)):
+            pairs = list(group)
+            chunks.append(([d for d, _ in pairs], [k for _, k in pairs],
+                           [lengths[d.id] for d, _ in pairs]))
+        by_chunks = StagedDeduper(cfg, chunk_index, window=window)
+        got = []
+        for (chunk, _, _), (handed, outcomes) in zip(
+                chunks, by_chunks.keyed_chunks(iter(chunks)), strict=True):
+            assert handed is chunk and len(outcomes) == len(chunk)
+            got += outcomes
+    assert got == want
+    assert by_chunks.rounds == one.rounds and len(one.rounds) > 1
+    assert chunk_index.bands.compact().tobytes() == one_index.bands.compact().tobytes()
+    assert chunk_index.row_doc.view().tobytes() == one_index.row_doc.view().tobytes()
+    one_index.close()
+    chunk_index.close()
+
+
 def test_window_columns_join_chunk_slices_and_plain_keys_alike(generated: bytes) -> None:
     """A window mixing references into two chunks' columns and documents' own keys (a chunk
     prepared in the parent) has the columns of all of them made from their own keys."""
