@@ -362,9 +362,15 @@ class Store:
 
     def append_ids(self, doc_ids: Sequence[str]) -> np.ndarray:
         """:meth:`append_id` of several ids in one write; returns their byte offsets."""
-        lines = [_id_line(i) for i in doc_ids]
-        sizes = np.fromiter(map(len, lines), dtype=np.uint64, count=len(lines))
-        base = self.ids.append(b"".join(lines))
+        text = "\n".join(doc_ids) + "\n"
+        if text.isascii() and text.count("\n") == len(doc_ids):  # one byte a character
+            sizes = np.fromiter(map(len, doc_ids), dtype=np.uint64, count=len(doc_ids)) + 1
+            data = text.encode("ascii")
+        else:
+            lines = [_id_line(i) for i in doc_ids]
+            sizes = np.fromiter(map(len, lines), dtype=np.uint64, count=len(lines))
+            data = b"".join(lines)
+        base = self.ids.append(data)
         offsets: np.ndarray = np.uint64(base) + np.cumsum(sizes) - sizes
         return offsets
 
