@@ -72,11 +72,12 @@ from .index import CorpusIndex
 from .records import KeyColumns, KeyRef
 from .types import DROP, CorpusKeys, DocCluster, Document, Match, Paragraph, Verdict, instances
 
-# Documents decided together (at most MARKS, so checkpoints find their marks). 512: on
-# 20,000 generated pages the corpus stage took 0.21-0.24 CPU-s against 0.26-0.31 with 256
-# (a window's numpy calls cost the same whatever its size), no window crowded on them or on
-# the real pages; a larger window makes a crowded one (decided by the reference) likelier.
-WINDOW = 512
+# Documents decided together (at most MARKS, so checkpoints find their marks). Windows of 512
+# cost the parent less (20,000 generated pages: 0.21-0.24 against 0.26-0.31 CPU-s, a window's
+# numpy calls costing about the same whatever its size) but made --jobs 2 slower (10.1-11.7
+# against 8.9-9.6 s, alternated runs): a window waits for twice as many chunks before any of
+# them can be finished, and the parent, which prepares chunks itself, waits with it.
+WINDOW = 256
 WINDOW_CHARS = 16 << 20  # ... or fewer, once their texts reach this many characters
 CROWDED = 64  # groups under one band key beyond which a window goes to the reference
 _U32 = 0xFFFFFFFF
