@@ -360,9 +360,12 @@ class DaskExecutor:
         self.jobs = max(workers, 1)
         self._state: Any = None
 
-    @staticmethod
-    def outgoing(item: Any) -> Any:
-        """``item`` as it goes to a worker: as it is (a worker may be on another machine)."""
+    def outgoing(self, item: Any) -> Any:
+        """``item`` as it goes to a worker: a block of raw lines as where it is in its file
+        when the workers are a LocalCluster of ours (on this machine, see
+        :class:`BlockRange`), else as it is (a worker may be on another machine)."""
+        if self._cluster is not None and isinstance(item, RawBlock) and item.offset >= 0:
+            return BlockRange(item)
         return item
 
     @property
