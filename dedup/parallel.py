@@ -546,15 +546,17 @@ class BlockRange:
 
     def __reduce__(self) -> tuple[Any, ...]:
         b = self.block
-        return _block_at, (b.source, b.path, b.lineno, b.records, b.first, b.ordinal, b.offset,
-                           len(b.data), xxhash.xxh3_64_intdigest(b.data))
+        return _block_at, (b.source, b.path, os.path.abspath(b.path), b.lineno, b.records,
+                           b.first, b.ordinal, b.offset, len(b.data),
+                           xxhash.xxh3_64_intdigest(b.data))
 
 
-def _block_at(source: str, path: str, lineno: int, records: int, first: bool, ordinal: int,
-              offset: int, size: int, digest: int) -> RawBlock:
-    """The block a :class:`BlockRange` stands for, read from its file."""
+def _block_at(source: str, path: str, where: str, lineno: int, records: int, first: bool,
+              ordinal: int, offset: int, size: int, digest: int) -> RawBlock:
+    """The block a :class:`BlockRange` stands for, read from its file (``where``: its
+    absolute path, for a worker whose working directory is another)."""
     try:
-        with open(path, "rb") as fh:
+        with open(where, "rb") as fh:
             fh.seek(offset)
             data = fh.read(size)
     except OSError as exc:

@@ -194,3 +194,23 @@ def test_local_workers_read_a_block_from_its_file_and_refuse_a_changed_file(
     with pytest.raises(InputError, match="changed while it was being cleaned"):
         pickle.loads(sent[3])
     assert pickle.loads(sent[2]).data == blocks[2].data
+
+
+def test_a_block_of_a_relative_path_is_found_from_another_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker whose working directory is another (a Dask worker's may be) still reads the
+    block: its file travels as an absolute path too."""
+    import pickle
+
+    from dedup.parallel import LocalExecutor
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text('{"text": "one"}\n{"text": "two"}\n',
+                                            encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    block = next(b for b in read_blocks([Source("in/a.jsonl", "jsonl", "a.jsonl")])
+                 if isinstance(b, RawBlock))
+    sent = pickle.dumps(LocalExecutor.outgoing(block))
+    monkeypatch.chdir(tmp_path / "in")
+    back = pickle.loads(sent)
+    assert back.data == block.data and back.path == "in/a.jsonl"
