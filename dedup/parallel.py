@@ -34,6 +34,7 @@ flight each way, whatever the input size.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import itertools
@@ -44,6 +45,7 @@ import operator
 import os
 import pickle
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -225,9 +227,32 @@ class LocalExecutor:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            threading.Thread(target=_end_results, args=(pool,), daemon=True).start()
+            pool.terminate()
+            pool.join()
+
+
+def _end_results(pool: Any, patience: float = 30.0) -> None:
+    """Once every worker of a terminated ``pool`` has exited, close this process's end of
+    the pool's result pipe, so that its result handler reads the end of the pipe instead of
+    waiting for ever: a worker killed while it wrote a result leaves part of a message there,
+    which CPython's handler, draining the pipe as it stops, waits to read whole (a run
+    stopped early hung so in ``Pool.terminate``)."""
+    deadline = time.monotonic() + patience
+    workers = list(getattr(pool, "_pool", ()))
+    while any(p.exitcode is None for p in workers):
+        if time.monotonic() > deadline:  # pragma: no cover - a worker that will not die
+            return
+        time.sleep(0.01)
+    time.sleep(0.05)  # the handler's sentinel was written before the workers were killed
+    handler = getattr(pool, "_result_handler", None)
+    writer = getattr(getattr(pool, "_outqueue", None), "_writer", None)
+    if handler is not None and writer is not None:
+        handler.join(0.5)
+        if handler.is_alive():
+            with contextlib.suppress(OSError):
+                writer.close()
 
 
 class _Pool(multiprocessing.pool.Pool):
@@ -460,7 +485,7 @@ class Chunk(list[Document]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self.span is not None:
-            return _inherited_chunk, self.span
+            return _Deferred, (_inherited_chunk, self.span)
         if all(map(_plain, self)):  # as read: a few columns instead of a dataclass a document
             raws = [d.raw for d in self]
             return _plain_chunk, ([d.id for d in self], [d.text for d in self],
@@ -546,9 +571,9 @@ class BlockRange:
 
     def __reduce__(self) -> tuple[Any, ...]:
         b = self.block
-        return _block_at, (b.source, b.path, os.path.abspath(b.path), b.lineno, b.records,
-                           b.first, b.ordinal, b.offset, len(b.data),
-                           xxhash.xxh3_64_intdigest(b.data))
+        return _Deferred, (_block_at, (b.source, b.path, os.path.abspath(b.path), b.lineno,
+                                       b.records, b.first, b.ordinal, b.offset, len(b.data),
+                                       xxhash.xxh3_64_intdigest(b.data)))
 
 
 def _block_at(source: str, path: str, where: str, lineno: int, records: int, first: bool,
@@ -580,7 +605,7 @@ class HeldBlock:
         self.block = block
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _inherited_block, (self.at,)
+        return _Deferred, (_inherited_block, (self.at,))
 
 
 def _inherited_block(at: int) -> RawBlock:
@@ -593,14 +618,37 @@ def _inherited_block(at: int) -> RawBlock:
     return block
 
 
-def unit_documents(unit: list[Document] | RawBlock | HeldBlock | BlockRange, reading: Any
-                   ) -> list[Document]:
+class _Deferred:
+    """What a task's item arrives as on a worker when making it may fail (a block read from
+    its file, a chunk of the sample from the worker's copy): it is made when the task runs
+    (:func:`resolved`), so a failure is the task's, which the parent gets as its error.
+    Raised while the item was unpickled, it would kill the pool's worker and leave the task
+    waiting for ever."""
+
+    __slots__ = ("args", "make")
+
+    def __init__(self, make: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.make = make
+        self.args = args
+
+    def get(self) -> Any:
+        return self.make(*self.args)
+
+
+def resolved(unit: Any) -> Any:
+    """A task's item as made (see :class:`_Deferred`)."""
+    return unit.get() if isinstance(unit, _Deferred) else unit
+
+
+def unit_documents(unit: Any, reading: Any) -> list[Document]:
     """A chunk's documents: a block of raw lines made into its documents (parsed)."""
+    unit = resolved(unit)
     if isinstance(unit, HeldBlock | BlockRange):
         unit = unit.block
     if isinstance(unit, RawBlock):
         return block_documents(unit, reading)
-    return unit
+    docs: list[Document] = unit
+    return docs
 
 
 # -- worker functions (module level, so they pickle by name) ---------------------------------
@@ -650,6 +698,7 @@ def prepare_to_finish(state: State, unit: list[Document] | RawBlock
     cleaner = state["cleaner"]
     render = state.get("render")
     parsed: tuple[list[Parsed | None], list[str | None]] | None
+    unit = resolved(unit)
     if isinstance(unit, RawBlock):
         docs = block_documents(unit, state["reading"])
         parsed = parsed_info(docs, state["reading"], render is not None)

@@ -175,7 +175,7 @@ def test_local_workers_read_a_block_from_its_file_and_refuse_a_changed_file(
     import pickle
 
     from dedup.errors import InputError
-    from dedup.parallel import BlockRange, LocalExecutor
+    from dedup.parallel import BlockRange, LocalExecutor, resolved
 
     path = tmp_path / "in.jsonl"
     path.write_bytes(b"".join(b'{"text": "record %d of a file"}\n' % i for i in range(400)))
@@ -184,16 +184,17 @@ def test_local_workers_read_a_block_from_its_file_and_refuse_a_changed_file(
     assert len(blocks) > 5 and sum(b.records for b in blocks) == 400
     sent = [pickle.dumps(LocalExecutor.outgoing(b)) for b in blocks]
     assert all(len(s) < 300 for s in sent)  # where, not what
-    back = [pickle.loads(s) for s in sent]
+    back = [resolved(pickle.loads(s)) for s in sent]
     assert [(b.data, b.lineno, b.records, b.first) for b in back] == \
         [(b.data, b.lineno, b.records, b.first) for b in blocks]
     assert isinstance(LocalExecutor.outgoing(blocks[0]), BlockRange)
     data = bytearray(path.read_bytes())
     data[blocks[3].offset + 12] ^= 1  # one byte of the fourth block
     path.write_bytes(bytes(data))
+    arrived = pickle.loads(sent[3])  # read when its task runs: an error then is the task's
     with pytest.raises(InputError, match="changed while it was being cleaned"):
-        pickle.loads(sent[3])
-    assert pickle.loads(sent[2]).data == blocks[2].data
+        resolved(arrived)
+    assert resolved(pickle.loads(sent[2])).data == blocks[2].data
 
 
 def test_a_block_of_a_relative_path_is_found_from_another_directory(
@@ -202,7 +203,7 @@ def test_a_block_of_a_relative_path_is_found_from_another_directory(
     block: its file travels as an absolute path too."""
     import pickle
 
-    from dedup.parallel import LocalExecutor
+    from dedup.parallel import LocalExecutor, resolved
 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.jsonl").write_text('{"text": "one"}\n{"text": "two"}\n',
@@ -212,5 +213,50 @@ def test_a_block_of_a_relative_path_is_found_from_another_directory(
                  if isinstance(b, RawBlock))
     sent = pickle.dumps(LocalExecutor.outgoing(block))
     monkeypatch.chdir(tmp_path / "in")
-    back = pickle.loads(sent)
+    back = resolved(pickle.loads(sent))
     assert back.data == block.data and back.path == "in/a.jsonl"
+
+
+
+def test_a_block_that_cannot_be_read_again_fails_the_run_not_hangs_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that finds a block changed fails its task, and the run stops with the error
+    (exit 1, nothing written): the block is read when the task runs, not while the pool
+    unpickles it (a worker dying there leaves the task waiting for ever)."""
+    import os
+    import signal
+
+    from click.testing import CliRunner
+
+    from dedup import parallel
+    from dedup.cli import main
+    from dedup.corpus.generate import GeneratorConfig, generate
+
+    docs = [d for d, _ in generate(GeneratorConfig(docs=120, seed=4, split="test"))]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"text": d["text"]}) + "\n" for d in docs),
+                   encoding="utf-8")
+    monkeypatch.setattr(parallel.LocalExecutor, "block_bytes", 16 << 10)
+    real = parallel.BlockRange.__reduce__
+
+    def wrong(self: parallel.BlockRange) -> tuple[object, ...]:  # as if the file changed
+        make, (read, args) = real(self)
+        return make, (read, (*args[:-1], args[-1] ^ 1))
+
+    monkeypatch.setattr(parallel.BlockRange, "__reduce__", wrong)
+    config = tmp_path / "c.toml"
+    config.write_text("[boilerplate]\nrepetition_sample = 50\n", encoding="utf-8")
+    def hung(*_: object) -> None:
+        raise TimeoutError("the run hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)  # a hang fails this test, not the suite
+    signal.alarm(int(os.environ.get("DEDUP_HANG_SECONDS", "240")))
+    try:
+        res = CliRunner().invoke(main, ["clean", str(src), "-o", str(tmp_path / "out.jsonl"),
+                                        "--jobs", "3", "--config", str(config)])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert res.exit_code == 1, res.output
+    assert "changed while it was being cleaned" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out.jsonl").exists()

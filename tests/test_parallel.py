@@ -242,11 +242,13 @@ def test_held_documents_travel_as_ranges_and_come_out_as_a_plain_chunk(
     blob = pickle.dumps(chunks[1])
     assert len(blob) < 200  # a range, not the texts
     monkeypatch.delitem(parallel._STATE, parallel.INHERITED, raising=False)
+    arrived = pickle.loads(blob)  # made when its task runs (an error then is the task's)
     with pytest.raises(RuntimeError, match="not forked while the parent held it"):
-        pickle.loads(blob)  # a worker started later has no copy: said, not a KeyError
+        parallel.resolved(arrived)  # a worker started later has no copy: said, not a KeyError
     monkeypatch.setitem(parallel._STATE, parallel.INHERITED, pickle.loads(pickle.dumps(held)))
-    assert pickle.loads(blob) == pickle.loads(pickle.dumps(Chunk(held[8:16])))
-    assert all(not d.meta for d in pickle.loads(blob))
+    made = parallel.resolved(pickle.loads(blob))
+    assert made == pickle.loads(pickle.dumps(Chunk(held[8:16])))
+    assert all(not d.meta for d in made)
     # not the same objects, or past them: whole, and so is everything after
     copy = pickle.loads(pickle.dumps(held[8:16]))
     spans = [c.span for c in parallel.inherited_spans(held, [held[0:8], copy, held[16:20]])]
@@ -313,3 +315,34 @@ def test_a_callers_executor_runs_the_work_and_stays_open(tmp_path: Path) -> None
     finally:
         ex.close()
     assert (tmp_path / "given.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
+
+
+def test_a_pool_stops_even_with_part_of_a_result_in_its_pipe() -> None:
+    """A worker killed while it wrote a result leaves part of a message in the result pipe;
+    CPython's result handler, draining the pipe as the pool stops, would wait for the rest for
+    ever. The executor closes its end of the pipe once the workers are gone, so closing
+    returns."""
+    import os
+    import signal
+    import struct
+
+    from dedup.parallel import LocalExecutor
+
+    ex = LocalExecutor(3)
+    ex.start({})
+    pool = ex._pool
+    assert pool is not None
+    # a message that says 1,000 bytes and stops after 10, as a killed worker's would
+    os.write(pool._outqueue._writer.fileno(), struct.pack("!i", 1000) + b"x" * 10)
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("closing the pool hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        ex.close()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert ex._pool is None and not pool._result_handler.is_alive()
