@@ -675,10 +675,9 @@ def read_source(source: Source, text_field: str = "text", encoding_errors: str =
     :mod:`dedup.progress`). ``raw_jsonl``: a JSONL record that passes the checks of its line
     (its size, binary data) comes as its bytes (``Document.raw``), to be parsed by
     :func:`parse_raw` where it is prepared (a parallel run's workers)."""
-    for item in _source_items(source, text_field, encoding_errors, limits, id_field, on_read,
-                              raw_jsonl, 0):
-        assert isinstance(item, Document)
-        yield item
+    # (without blocks every item is a document)
+    return cast(Iterator[Document], _source_items(source, text_field, encoding_errors, limits,
+                                                  id_field, on_read, raw_jsonl, 0))
 
 
 def _source_items(source: Source, text_field: str, encoding_errors: str, limits: Limits,
@@ -1314,10 +1313,10 @@ def read_all(sources: Sequence[Source], text_field: str = "text",
     """Documents of every source, in order (see :func:`read_source`, and ``raw_jsonl``
     there). ``on_read`` is told the bytes consumed, and at the end of each input the rest of
     its size, so its counts add up to the inputs' sizes (:func:`dedup.progress.input_bytes`)."""
-    for item in read_blocks(sources, text_field, encoding_errors, limits, id_field=id_field,
-                            on_read=on_read, raw_jsonl=raw_jsonl, blocks=0):
-        assert isinstance(item, Document)
-        yield item
+    # (without blocks every item is a document)
+    return cast(Iterator[Document], read_blocks(
+        sources, text_field, encoding_errors, limits, id_field=id_field, on_read=on_read,
+        raw_jsonl=raw_jsonl, blocks=0))
 
 
 def read_blocks(sources: Sequence[Source], text_field: str = "text",
