@@ -789,6 +789,19 @@ def apply_parsed(doc: Document, parsed: Parsed) -> int:
     return chars
 
 
+def block_stubs(block: RawBlock, parsed: Sequence[Parsed]) -> list[Document]:
+    """The parent's documents of a block of raw lines a worker made into documents: what
+    :func:`parse_chunk` said of each (:func:`apply_parsed` on a raw copy, made at once; their
+    texts stay on the worker)."""
+    loads = json.loads
+    rows: list[tuple[Any, ...]] = [
+        (doc_id, "", {} if meta is None else loads(meta), block.source, [], error, skipped,
+         False, None, None, None, ordinal, None)
+        for (doc_id, meta, error, skipped, _), ordinal
+        in zip(parsed, range(block.ordinal, block.ordinal + block.records), strict=True)]
+    return list(instances(Document, rows))
+
+
 def held(big: Any) -> Any:
     """The ``big`` part of a :meth:`DaskExecutor.map_held` result as a later task receives it:
     the whole ``(small, big, seconds)`` result there; anything else is the part itself."""
@@ -801,7 +814,7 @@ def finish_chunk(state: State, item: tuple[Any, tuple[Any, ...]]
     of every document (``None`` without a corpus stage) in; each document's :class:`Finished`
     record (``state["removed"]``: with its ``--removed`` records) and the seconds out."""
     t0 = time.perf_counter()
-    blob, outcomes = held(item[0]), item[1]
+    blob, outcomes = held(item[0]), list(item[1])  # (outcome columns: each made once, here)
     if isinstance(blob, str):  # a chunk file (see prepare_to_finish): read once, then removed
         with open(blob, "rb") as fh:
             data = fh.read()
@@ -952,6 +965,7 @@ def finish_documents(docs: list[Document], outcomes: Sequence[Any], config: Any,
     from .io.writers import removed_lines  # the writers import the pipeline, which imports this
     from .pipeline import clean_result
 
+    outcomes = list(outcomes)  # (outcome columns: each made once)
     out = FinishedList()
     for doc, outcome in zip(docs, outcomes, strict=True):
         if outcome is not None:

@@ -40,6 +40,7 @@ from .parallel import (
     LocalExecutor,
     Part,
     apply_parsed,
+    block_stubs,
     count_chunk,
     finish_chunk,
     finish_documents,
@@ -53,7 +54,7 @@ from .parallel import (
 from .records import Finished, KeyColumns, KeyRef
 from .segment import segment
 from .signature import SketchCache
-from .staged import CorpusOutcome, Outcomes, StagedDeduper, corpus_deduper
+from .staged import CorpusOutcome, OutcomeColumns, Outcomes, StagedDeduper, corpus_deduper
 from .stats import Stats
 from .types import (
     DROP,
@@ -176,7 +177,9 @@ class Cleaner:
         self.counts = counts
         self._index = index
         self.stats = Stats()
-        self.classifiers: list[Classifier] = self._build_classifiers()
+        # built on first use (see classifiers): a run with a repetition sample builds them
+        # once, after counting it
+        self._classifiers: list[Classifier] | None = None
         # the repetition sample's documents, until the parallel run that starts with them
         # has started its workers (see _clean_parallel)
         self._held: Sequence[Document | RawBlock] = ()
@@ -192,6 +195,18 @@ class Cleaner:
         # the results of the chunk being handed out, from the one handed out last: a parallel
         # run counts a chunk's statistics when its first result is handed out
         self._ahead: deque[CleanResult] = deque()
+
+    @property
+    def classifiers(self) -> list[Classifier]:
+        """The boilerplate stage's classifiers: those given, or built from the configuration
+        (with the repetition sample's counts, once they are counted) when first used."""
+        if self._classifiers is None:
+            self._classifiers = self._build_classifiers()
+        return self._classifiers
+
+    @classifiers.setter
+    def classifiers(self, classifiers: list[Classifier]) -> None:
+        self._classifiers = classifiers
 
     def _build_classifiers(self) -> list[Classifier]:
         bp = self.config.boilerplate
@@ -254,7 +269,7 @@ class Cleaner:
             self._count_parallel(stream)
         else:
             self.counts.add_documents(normalize(segment(stream), self.config.norm))
-        self.classifiers = self._build_classifiers()
+        self._classifiers = None  # built again, with the counts, when first used
         return self.counts
 
     @property
@@ -359,7 +374,7 @@ class Cleaner:
         if self.parallel:
             self._count_parallel(items, items, size)
             self._held = items  # the run's workers, forked next, may read them as their own
-            self.classifiers = self._build_classifiers()
+            self._classifiers = None  # built again, with the counts, when first used
             return
         docs = self._expanded(items)[:size]
         if self.reading is not None:  # raw records counted from parsed copies
@@ -373,7 +388,7 @@ class Cleaner:
                 self.config.norm))
         else:  # the same counts from the texts' line keys alone
             self.counts.add_texts((d.text for d in docs), self.config.norm)
-        self.classifiers = self._build_classifiers()
+        self._classifiers = None  # built again, with the counts, when first used
 
     def prepare(self, docs: Iterable[Document]) -> Iterator[Document]:
         """Every stage before the corpus stage: documents ready to be matched or indexed."""
@@ -657,19 +672,23 @@ class Cleaner:
                 add(stage_seconds)
                 t0 = time.perf_counter()
                 unit = sent.popleft()
+                lengths: list[int]
                 if isinstance(keys, _Here):  # a block made into documents here
                     chunk = keys.docs
                     keys = None
                     if self.on_parsed is not None:
                         for doc in chunk:
                             self.on_parsed(doc)
+                    lengths = [len(doc.text) for doc in chunk]
                 elif isinstance(unit, RawBlock):  # a block's documents, made on the worker
-                    chunk = [Document("", "", source=unit.source, ordinal=unit.ordinal + j,
-                                      raw=b"") for j in range(unit.records)]
-                else:
+                    keys, parsed = keys
+                    chunk = block_stubs(unit, parsed)  # (what the worker said of each)
+                    if self.on_parsed is not None:
+                        for doc in chunk:
+                            self.on_parsed(doc)
+                    lengths = [info[4] for info in parsed]  # (the texts are on the worker)
+                elif isinstance(keys, tuple):  # the chunk's raw records, parsed on the worker
                     chunk = unit
-                lengths: list[int] | None = None
-                if isinstance(keys, tuple):  # the chunk's raw records, parsed on the worker
                     keys, parsed = keys
                     lengths = []
                     on_parsed = self.on_parsed
@@ -680,7 +699,8 @@ class Cleaner:
                         lengths.append(apply_parsed(doc, info))  # (its text is on the worker)
                         if on_parsed is not None:
                             on_parsed(doc)
-                if lengths is None:
+                else:
+                    chunk = unit
                     lengths = [len(doc.text) for doc in chunk]
                 refs: Sequence[CorpusKeys | KeyRef | None]
                 if keys is None:
@@ -697,7 +717,7 @@ class Cleaner:
 
         timer = _Timer()
 
-        def decided() -> Iterator[tuple[Any, tuple[CorpusOutcome | None, ...]]]:
+        def decided() -> Iterator[tuple[Any, Sequence[CorpusOutcome | None]]]:
             """The blob and outcomes of every chunk a worker prepared, once decided; a chunk
             prepared here is finished here, straight away."""
             upstream = timer.wrap("upstream", keyed())
@@ -720,7 +740,8 @@ class Cleaner:
                     add({"finish": time.perf_counter() - t0})
                 else:
                     order.append((chunk, None))
-                    yield blob, Outcomes(outcomes)
+                    yield blob, (outcomes if isinstance(outcomes, OutcomeColumns)
+                                 else Outcomes(outcomes))
 
         def results(chunk: list[Document], done: FinishedList) -> Iterator[CleanResult]:
             """The chunk's results, its statistics (counted where it was finished) counted

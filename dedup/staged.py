@@ -50,7 +50,7 @@ import itertools
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -287,6 +287,138 @@ class Outcomes(tuple[CorpusOutcome | None, ...]):
         return (_outcomes, (rows, cols.para, cols.sim, cols.target, cols.line, cols.names))
 
 
+class OutcomeColumns(Sequence[CorpusOutcome]):
+    """The outcomes of consecutive decided documents as columns: what a window decides, and
+    how a chunk's outcomes reach the worker that finishes it. Nothing here is per document in
+    Python until an outcome is read: ``outcomes[j]`` makes document ``j``'s
+    :class:`CorpusOutcome` (equal to the one the window would have made), so the parent of a
+    parallel run, which only passes them on, makes none.
+
+    Document ``j``'s cluster (:class:`~dedup.types.DocCluster`): its id is
+    ``names[name[j]]``, or ``own[j]`` (the document's own id) when
+    ``name[j] < 0`` (a document of its own cluster, similarity 1.0); ``sim`` unrounded
+    (rounded to 4 places as Python rounds, where an outcome is made); ``first``, ``total``.
+    Its drops: ``drops`` entries ``lo[j]:hi[j]``. ``explicit``: documents whose outcome was
+    made whole (a crowded window's reference, a dropped document's own rows), by position."""
+
+    __slots__ = ("drops", "explicit", "first", "hi", "lo", "name", "names", "own", "sim",
+                 "total")
+
+    def __init__(self, own: list[str], name: np.ndarray, names: tuple[str, ...],
+                 sim: np.ndarray, first: np.ndarray, total: np.ndarray, lo: np.ndarray,
+                 hi: np.ndarray, drops: DropColumns,
+                 explicit: dict[int, CorpusOutcome] | None = None) -> None:
+        self.own, self.name, self.names = own, name, names
+        self.sim, self.first, self.total = sim, first, total
+        self.lo, self.hi, self.drops = lo, hi, drops
+        self.explicit: dict[int, CorpusOutcome] = explicit or {}
+
+    @classmethod
+    def of_outcomes(cls, outcomes: Sequence[CorpusOutcome]) -> OutcomeColumns:
+        """Outcomes made whole, as columns (every one explicit)."""
+        n = len(outcomes)
+        zeros = np.zeros(n, dtype=np.int64)
+        return cls([""] * n, np.full(n, -1, dtype=np.int64), (), np.ones(n), zeros, zeros,
+                   zeros, zeros, _NO_DROPS, dict(enumerate(outcomes)))
+
+    def __len__(self) -> int:
+        return len(self.own)
+
+    @overload
+    def __getitem__(self, j: int) -> CorpusOutcome: ...
+
+    @overload
+    def __getitem__(self, j: slice) -> OutcomeColumns: ...
+
+    def __getitem__(self, j: int | slice) -> CorpusOutcome | OutcomeColumns:
+        if isinstance(j, slice):
+            lo, hi, step = j.indices(len(self))
+            if step != 1:
+                raise ValueError("outcome columns slice with step 1 only")
+            return self.slice(lo, hi)
+        n = len(self)
+        if not -n <= j < n:
+            raise IndexError(j)
+        j %= n
+        made = self.explicit.get(j)
+        if made is not None:
+            return made
+        k = int(self.name[j])
+        cluster = DocCluster(self.own[j] if k < 0 else self.names[k], k >= 0,
+                             1.0 if k < 0 else round(float(self.sim[j]), 4),
+                             int(self.first[j]), int(self.total[j]))
+        return CorpusOutcome.of_columns(self.drops, int(self.lo[j]), int(self.hi[j]), cluster)
+
+    def __iter__(self) -> Iterator[CorpusOutcome]:
+        return map(self.__getitem__, range(len(self)))
+
+    def slice(self, lo: int, hi: int) -> OutcomeColumns:
+        """Documents ``lo`` to ``hi - 1`` (their drops point into the same columns)."""
+        return OutcomeColumns(self.own[lo:hi], self.name[lo:hi], self.names, self.sim[lo:hi],
+                              self.first[lo:hi], self.total[lo:hi], self.lo[lo:hi],
+                              self.hi[lo:hi], self.drops,
+                              {j - lo: o for j, o in self.explicit.items() if lo <= j < hi})
+
+    @staticmethod
+    def join(parts: Sequence[OutcomeColumns]) -> OutcomeColumns:
+        """``parts`` end to end, as one (their drops and names joined, only those in use)."""
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return OutcomeColumns.of_outcomes(())
+        own: list[str] = []
+        names: list[str] = []
+        name, ranges, los, his = [], [], [], []
+        explicit: dict[int, CorpusOutcome] = {}
+        at = 0  # drops entries so far
+        for p in parts:
+            name.append(np.where(p.name >= 0, p.name + len(names), -1))
+            names.extend(p.names)
+            d0 = int(p.lo.min()) if len(p) else 0
+            d1 = int(p.hi.max()) if len(p) else 0
+            ranges.append((p.drops, d0, max(d0, d1)))
+            los.append(p.lo - d0 + at)
+            his.append(p.hi - d0 + at)
+            at += max(d1 - d0, 0)
+            explicit.update((j + len(own), o) for j, o in p.explicit.items())
+            own.extend(p.own)
+        cat = np.concatenate
+        return OutcomeColumns(own, cat(name), tuple(names), cat([p.sim for p in parts]),
+                              cat([p.first for p in parts]), cat([p.total for p in parts]),
+                              cat(los), cat(his), DropColumns.join(ranges), explicit)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"OutcomeColumns({list(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        d = self.drops
+        explicit = {j: (o.drops, astuple_cluster(o.cluster)) for j, o in self.explicit.items()}
+        return (_outcome_columns, (self.own, self.name, self.names, self.sim, self.first,
+                                   self.total, self.lo, self.hi, d.para, d.sim, d.target,
+                                   d.line, d.names, explicit))
+
+
+def astuple_cluster(c: DocCluster) -> tuple[Any, ...]:
+    return (c.id, c.duplicate, c.similarity, c.first, c.tokens)
+
+
+def _outcome_columns(own: list[str], name: np.ndarray, names: tuple[str, ...], sim: np.ndarray,
+                     first: np.ndarray, total: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                     para: np.ndarray, dsim: np.ndarray, target: np.ndarray, line: np.ndarray,
+                     dnames: tuple[str, ...], explicit: dict[int, tuple[Any, ...]]
+                     ) -> OutcomeColumns:
+    return OutcomeColumns(own, name, names, sim, first, total, lo, hi,
+                          DropColumns(para, dsim, target, line, dnames),
+                          {j: CorpusOutcome(d, DocCluster(*c)) for j, (d, c) in explicit.items()})
+
+
 def _outcomes(rows: list[tuple[Any, ...] | None], para: np.ndarray, sim: np.ndarray,
               target: np.ndarray, line: np.ndarray, names: tuple[str, ...]) -> Outcomes:
     cols = DropColumns(para, sim, target, line, names)
@@ -297,15 +429,26 @@ def _outcomes(rows: list[tuple[Any, ...] | None], para: np.ndarray, sim: np.ndar
         for r in rows)
 
 
-def _handed(waiting: deque[list[Document]], made: list[CorpusOutcome]
-            ) -> Iterator[tuple[list[Document], list[CorpusOutcome]]]:
+def _handed(waiting: deque[list[Document]], made: deque[OutcomeColumns]
+            ) -> Iterator[tuple[list[Document], OutcomeColumns]]:
     """The chunks at the head of ``waiting`` whose documents all have their outcome in
-    ``made`` (in order), each with its outcomes (taken out of ``made``)."""
-    while waiting and len(made) >= len(waiting[0]):
+    ``made`` (windows' outcomes, in order), each with its outcomes (taken out of ``made``)."""
+    have = sum(map(len, made))
+    while waiting and have >= len(waiting[0]):
         chunk = waiting.popleft()
-        n = len(chunk)
-        yield chunk, made[:n]
-        del made[:n]
+        need = len(chunk)
+        have -= need
+        pieces = []
+        while need:
+            head = made[0]
+            if len(head) <= need:
+                pieces.append(made.popleft())
+                need -= len(head)
+            else:
+                pieces.append(head.slice(0, need))
+                made[0] = head.slice(need, len(head))
+                need = 0
+        yield chunk, OutcomeColumns.join(pieces)
 
 
 def _text_length(doc: Document) -> int:
@@ -575,7 +718,7 @@ class StagedDeduper(CorpusDeduper):
     def keyed_chunks(self, chunks: Iterable[tuple[list[Document],
                                                   Sequence[CorpusKeys | KeyRef | None],
                                                   Sequence[int]]]
-                     ) -> Iterator[tuple[list[Document], list[CorpusOutcome]]]:
+                     ) -> Iterator[tuple[list[Document], OutcomeColumns]]:
         """:meth:`keyed_outcomes` a chunk at a time: each chunk's documents with their keys
         and text lengths in, each chunk with its documents' outcomes out once all of them are
         decided. The same windows (``window`` documents, or fewer once their texts reach
@@ -584,18 +727,18 @@ class StagedDeduper(CorpusDeduper):
         keys: list[CorpusKeys | KeyRef | None] = []
         lengths: list[int] = []
         waiting: deque[list[Document]] = deque()  # chunks not handed out yet
-        made: list[CorpusOutcome] = []  # their outcomes so far, in order
+        made: deque[OutcomeColumns] = deque()  # their outcomes so far, in order
         for chunk, ks, ls in chunks:
             waiting.append(chunk)
             docs += chunk
             keys += ks
             lengths += ls
             while (k := self._full(lengths)) is not None:
-                made += self._window(docs[:k], keys[:k])
+                made.append(self._window(docs[:k], keys[:k]))
                 del docs[:k], keys[:k], lengths[:k]
                 yield from _handed(waiting, made)
         if docs:
-            made += self._window(docs, keys)
+            made.append(self._window(docs, keys))
         yield from _handed(waiting, made)
 
     def _full(self, lengths: list[int]) -> int | None:
@@ -618,14 +761,14 @@ class StagedDeduper(CorpusDeduper):
             yield window.popleft(), outcomes.popleft()
 
     def _window(self, docs: list[Document], given: list[CorpusKeys | KeyRef | None]
-                ) -> list[CorpusOutcome]:
+                ) -> OutcomeColumns:
         keys = [k if k is not None else corpus_keys(d, self.cfg)
                 for d, k in zip(docs, given, strict=True)]
         cols = window_columns(keys)
-        out: list[CorpusOutcome] = []
+        out: list[OutcomeColumns] = []
         while docs:
             docs, keys, cols = self._decide(docs, keys, cols, out)
-        return out
+        return OutcomeColumns.join(out)
 
     def _reference(self, doc: Document, ck: CorpusKeys) -> CorpusOutcome:
         """The reference's decision for one document (a crowded window), as an outcome. A
@@ -648,7 +791,7 @@ class StagedDeduper(CorpusDeduper):
         return CorpusOutcome(tuple(drops), doc.cluster)
 
     def _decide(self, docs: list[Document], keys: list[CorpusKeys | KeyRef],
-                cols: KeyColumns, out: list[CorpusOutcome]
+                cols: KeyColumns, out: list[OutcomeColumns]
                 ) -> tuple[list[Document], list[CorpusKeys | KeyRef], KeyColumns]:
         """Decide a window (module doc); returns the documents left to decide again (none,
         unless a document was dropped). With ``corpus.documents = "drop"`` a document that
@@ -656,17 +799,19 @@ class StagedDeduper(CorpusDeduper):
         against one of its rows, the rest of the window is decided again without them (no
         other decision of the window can change: a row kept stays kept with fewer
         candidates, and every other drop's target is still there and still the best).
-        Appends each decided document's outcome to ``out``."""
+        Appends the decided documents' outcomes to ``out``."""
         cfg, index = self.cfg, self.index
         rows = window_rows(cols)
         try:
             long = decide_long(rows, index, cfg, self.crowded)
         except Crowded:
             self.crowded_windows += 1
+            made = []
             for doc, ck in zip(docs, keys, strict=True):
                 self._mark(doc)
                 plain = ck.corpus_keys() if isinstance(ck, KeyRef) else ck
-                out.append(self._reference(doc, plain or corpus_keys(doc, cfg)))
+                made.append(self._reference(doc, plain or corpus_keys(doc, cfg)))
+            out.append(OutcomeColumns.of_outcomes(made))
             return [], [], cols
         self.rounds.append(long.rounds)
         self.remainder += long.remainder
@@ -694,7 +839,7 @@ class StagedDeduper(CorpusDeduper):
                           index.doc_cluster.view(), index.doc_tokens.view(), referenced, base,
                           cfg.corpus.document_threshold, drop_mode)
         m = steps.decided
-        out.extend(self._outcomes(docs[:m], content, steps, base, drop_mode))
+        out.append(self._outcomes(docs[:m], content, steps, base, drop_mode))
         _window_adds(index, self.marks, docs[:m], rows, long, content, steps, drop_mode)
         if m < len(docs):
             self.restarts += 1
@@ -702,53 +847,50 @@ class StagedDeduper(CorpusDeduper):
         return [], [], cols
 
     def _outcomes(self, docs: list[Document], content: Content, steps: Steps, base: int,
-                  drop_mode: bool) -> list[CorpusOutcome]:
-        """The decided documents' outcomes: their drops in paragraph order, their clusters."""
+                  drop_mode: bool) -> OutcomeColumns:
+        """The decided documents' outcomes, as columns: their drops in paragraph order, their
+        clusters; each document an id or two named once (the documents their clusters and
+        drops point at), nothing made per document."""
         index = self.index
         m = len(docs)
-        names: dict[int, str] = {}  # the ids of the documents the drops and clusters point at
 
-        def name(d: int) -> str:
-            got = names.get(d)
-            if got is None:
-                got = names[d] = index.doc_id(d) if d < base else docs[d - base].id
-            return got
+        def names(ds: np.ndarray) -> tuple[str, ...]:
+            """The ids of index documents ``ds`` (earlier windows', or this one's)."""
+            return tuple(index.doc_id(d) if d < base else docs[d - base].id for d in ds.tolist())
 
         cl = steps.cluster[:m]
-        clusters = cl.tolist()
-        duplicate = (cl >= 0).tolist()
-        # (a document of its own cluster: similarity 1; a rounded similarity as Python rounds)
-        sims = [1.0 if c < 0 else round(s, 4)
-                for c, s in zip(clusters, steps.sim[:m].tolist(), strict=True)]
-        firsts = np.where(cl < 0, base + np.arange(m), cl).tolist()
-        cl_ids = [doc.id if c < 0 else name(c) for doc, c in zip(docs, clusters, strict=True)]
-        made = instances(DocCluster, list(zip(cl_ids, duplicate, sims, firsts,
-                                              steps.total[:m].tolist(), strict=True)))
+        joined = cl >= 0
+        cl_docs = unique_ints(cl[joined])
+        name = np.full(m, -1, dtype=np.int64)
+        name[joined] = np.searchsorted(cl_docs, cl[joined])
+        first = np.where(joined, cl, base + np.arange(m))
         end = int(content.start[m])
         hit = np.flatnonzero(steps.hdoc[:end] >= 0)
         hit_doc = np.searchsorted(content.start, hit, side="right") - 1
         # the documents dropped against, each named once; the rows are made where applied
-        targets, target = np.unique(steps.hdoc[hit], return_inverse=True)
+        held = steps.hdoc[hit]
+        targets = unique_ints(held)
         cols = DropColumns(content.para[hit].astype(np.int64), steps.hsim[hit],
-                           target.reshape(-1).astype(np.int64),
-                           steps.hline[hit].astype(np.int64),
-                           tuple(name(d) for d in targets.tolist()))
+                           np.searchsorted(targets, held).astype(np.int64),
+                           steps.hline[hit].astype(np.int64), names(targets))
         bounds = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(np.bincount(hit_doc, minlength=m), out=bounds[1:])
-        his, los = bounds[1:].tolist(), bounds[:-1].tolist()
-        out = list(CorpusOutcome.of_ranges(cols, los, his, made))
+        out = OutcomeColumns([doc.id for doc in docs], name, names(cl_docs),
+                             steps.sim[:m].copy(), first, steps.total[:m].copy(), bounds[:-1],
+                             bounds[1:], cols)
         if drop_mode:  # a near-duplicate document's drops are rows of its own, every line
             starts = content.start.tolist()
-            for j in np.flatnonzero(cl >= 0).tolist():
+            for j in np.flatnonzero(joined).tolist():
+                made = out[j]
                 at, to = starts[j], starts[j + 1]
-                held = steps.hdoc[at:to].tolist()
-                paras = content.para[at:to].tolist()
-                drops = list(cols.rows(los[j], his[j], f"document cluster {cl_ids[j]}"))
-                drops.extend((paras[k], DOCUMENT, sims[j], cl_ids[j], 0,
-                              f"near-duplicate of document {cl_ids[j]}")
-                             for k, d in enumerate(held) if d < 0)
+                cl_id, sim = made.cluster.id, made.cluster.similarity
+                drops = list(made.drops)
+                drops.extend((p, DOCUMENT, sim, cl_id, 0, f"near-duplicate of document {cl_id}")
+                             for p, d in zip(content.para[at:to].tolist(),
+                                             steps.hdoc[at:to].tolist(), strict=True)
+                             if d < 0)
                 drops.sort()
-                out[j] = CorpusOutcome(drops, made[j])
+                out.explicit[j] = CorpusOutcome(drops, made.cluster)
         return out
 
     def _prior_shorts(self, cols: KeyColumns, rows: Rows, long: LongDecision,
@@ -960,10 +1102,11 @@ def _window_adds(index: CorpusIndex, marks: OrderedDict[int, tuple[int, int]],
     position[longs] = content.start[entry_doc[longs]] + rows.pos[entry_item[longs]]
     per_doc = np.bincount(entry_doc, minlength=m)
     before = (first_row + np.cumsum(per_doc) - per_doc).tolist()
-    for j, doc in enumerate(docs):
-        marks[doc.ordinal] = (before[j], base + j)
-        while len(marks) > MARKS:
-            marks.popitem(last=False)
+    marks.update(zip([doc.ordinal for doc in docs],
+                     zip(before, range(base, base + m), strict=True), strict=True))
+    pop = marks.popitem
+    for _ in range(len(marks) - MARKS):
+        pop(last=False)
     totals = steps.total[:m]
     clusters = np.where(steps.cluster[:m] >= 0, steps.cluster[:m], base + np.arange(m))
     index.add_documents([doc.id for doc in docs], totals.tolist(), clusters.tolist())

@@ -85,6 +85,39 @@ def test_blocks_make_the_documents_the_line_reader_makes(
     assert [_fields(d) for d in _by_blocks(source, limits, size, errors)] == want
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(LINES, max_size=14), st.integers(1, 300), st.booleans(),
+       st.sampled_from(["strict", "replace", "skip"]))
+def test_a_blocks_stubs_are_the_raw_documents_with_what_the_worker_said(
+        tmp_path_factory: pytest.TempPathFactory, lines: list[str], size: int, render: bool,
+        errors: str) -> None:
+    """The parent's documents of a block a worker made into documents (block_stubs, made at
+    once) equal raw copies with apply_parsed: ids, fields, errors, sources, ordinals."""
+    from dedup.parallel import apply_parsed, block_stubs, parsed_info
+
+    path = tmp_path_factory.mktemp("stubs") / "in.jsonl"
+    path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass") + b"\n")
+    source = Source(str(path), "jsonl", "in.jsonl")
+    limits = Limits(line_bytes=1 << 20, doc_bytes=60)
+    reading = RawReading({source.rel: source.path}, "text", errors, limits)
+    ordinal = 5
+    for item in read_blocks([source], "text", errors, limits, blocks=size):
+        if not isinstance(item, RawBlock):
+            continue
+        item.ordinal = ordinal
+        parsed, _ = parsed_info(block_documents(item, reading), reading, render)
+        expected = []
+        for j, info in enumerate(parsed):
+            assert info is not None
+            doc = Document("", "", source=item.source, ordinal=item.ordinal + j, raw=b"")
+            apply_parsed(doc, info)
+            expected.append(doc)
+        stubs = block_stubs(item, [p for p in parsed if p is not None])
+        assert stubs == expected
+        assert len({id(d.meta) for d in stubs}) == len(stubs)  # a dict of its own each
+        ordinal += item.records
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 40), st.booleans(), st.integers(1, 200))
 def test_binary_data_at_the_start_is_refused_as_the_line_reader_refuses_it(

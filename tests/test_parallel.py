@@ -311,7 +311,8 @@ def test_a_callers_executor_runs_the_work_and_stays_open(tmp_path: Path) -> None
         assert ex._pool is not None  # still open: the caller closes it
         live = ex.cpu_seconds()  # the open pool's workers, idle since the run ended
         assert live > 0 and report.stats["cpu_seconds"]["workers"] >= live - 0.02
-        assert report.stats["peak_rss_mb"]["largest_worker"] >= ex.peak_rss_mb() > 10
+        # (the report rounds to 0.1 MB)
+        assert report.stats["peak_rss_mb"]["largest_worker"] >= ex.peak_rss_mb() - 0.05 > 10
     finally:
         ex.close()
     assert (tmp_path / "given.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()

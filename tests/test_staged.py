@@ -27,6 +27,7 @@ from dedup.records import KeyColumns, KeyRef, KeysChunk, PreparedKeys
 from dedup.staged import (
     CROWDED,
     CorpusOutcome,
+    OutcomeColumns,
     StagedDeduper,
     corpus_deduper,
     decision_rounds,
@@ -376,11 +377,19 @@ def test_chunks_decide_as_documents_one_by_one(
                            [lengths[d.id] for d, _ in pairs]))
         by_chunks = StagedDeduper(cfg, chunk_index, window=window)
         got = []
+        parts: list[OutcomeColumns] = []
         for (chunk, _, _), (handed, outcomes) in zip(
                 chunks, by_chunks.keyed_chunks(iter(chunks)), strict=True):
             assert handed is chunk and len(outcomes) == len(chunk)
+            assert isinstance(outcomes, OutcomeColumns)  # (made into outcomes where read)
+            assert pickle.loads(pickle.dumps(outcomes)) == list(outcomes)  # as to a worker
+            parts.append(outcomes)
             got += outcomes
     assert got == want
+    joined = OutcomeColumns.join(parts)  # slices of windows, joined again: the same outcomes
+    assert joined == want and len(joined) == len(want)
+    for a, b in ((0, len(want)), (len(want) // 3, len(want) // 2), (5, 5)):
+        assert list(joined[a:b]) == want[a:b]
     assert by_chunks.rounds == one.rounds
     assert chunk_index.bands.compact().tobytes() == one_index.bands.compact().tobytes()
     assert chunk_index.row_doc.view().tobytes() == one_index.row_doc.view().tobytes()
