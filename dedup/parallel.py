@@ -228,31 +228,67 @@ class LocalExecutor:
     def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
+            _stop_feeding(pool)
             threading.Thread(target=_end_results, args=(pool,), daemon=True).start()
             pool.terminate()
             pool.join()
 
 
+def _stop_feeding(pool: Any, patience: float = 10.0) -> None:
+    """Let ``pool``'s task handler end before its workers are killed: it sends no more tasks,
+    puts the result handler's and the workers' sentinels in the pipes, and ends.
+
+    CPython's ``Pool.terminate`` kills the workers once the worker handler has ended and only
+    then waits for the task handler, whose last act is to put the result handler's sentinel
+    in the result pipe under the pipe's write lock, which the workers share: a worker killed
+    while it held that lock, or once woken to take it (the lock free, the wake-up lost with
+    the worker), leaves the task handler and ``terminate`` waiting for ever (runs whose
+    worker task failed hung so under load, in ``task_handler.join()``). Waiting here (at
+    most ``patience`` seconds: the workers are alive and read the task pipe, so the sentinels
+    find room) takes that step before any worker is killed."""
+    worker_handler = getattr(pool, "_worker_handler", None)
+    task_handler = getattr(pool, "_task_handler", None)
+    notifier = getattr(pool, "_change_notifier", None)
+    if worker_handler is None or task_handler is None or notifier is None:  # pragma: no cover
+        return
+    # as Pool._terminate_pool begins: the worker handler ends and sends the task handler its
+    # sentinel; the task handler stops at the next task
+    worker_handler._state = multiprocessing.pool.TERMINATE
+    task_handler._state = multiprocessing.pool.TERMINATE
+    notifier.put(None)
+    task_handler.join(patience)
+
+
 def _end_results(pool: Any, patience: float = 30.0) -> None:
     """Once every worker of a terminated ``pool`` has exited, close this process's end of
-    the pool's result pipe, so that its result handler reads the end of the pipe instead of
-    waiting for ever: a worker killed while it wrote a result leaves part of a message there,
-    which CPython's handler, draining the pipe as it stops, waits to read whole (a run
-    stopped early hung so in ``Pool.terminate``)."""
+    the pool's result pipe (/dev/null put in its place), so that its result handler reads the
+    end of the pipe instead of waiting for ever: a worker killed while it wrote a result
+    leaves part of a message there, which CPython's handler, draining the pipe as it stops,
+    waits to read whole (a run stopped early hung so in ``Pool.terminate``)."""
     deadline = time.monotonic() + patience
     workers = list(getattr(pool, "_pool", ()))
-    while any(p.exitcode is None for p in workers):
+    handler = getattr(pool, "_result_handler", None)
+    # and terminate() past its check that a handler which ended left no task waiting (the
+    # workers may end before it, on the sentinels of _stop_feeding)
+    while any(p.exitcode is None for p in workers) or \
+            getattr(handler, "_state", None) != multiprocessing.pool.TERMINATE:
         if time.monotonic() > deadline:  # pragma: no cover - a worker that will not die
             return
         time.sleep(0.01)
     time.sleep(0.05)  # the handler's sentinel was written before the workers were killed
-    handler = getattr(pool, "_result_handler", None)
     writer = getattr(getattr(pool, "_outqueue", None), "_writer", None)
     if handler is not None and writer is not None:
         handler.join(0.5)
         if handler.is_alive():
+            # the pipe's write end replaced by /dev/null rather than closed: the handler reads
+            # the end of the pipe all the same, and a sentinel terminate() has still to put
+            # there goes nowhere instead of raising (the workers may end before it is put)
             with contextlib.suppress(OSError):
-                writer.close()
+                null = os.open(os.devnull, os.O_WRONLY)
+                try:
+                    os.dup2(null, writer.fileno())
+                finally:
+                    os.close(null)
 
 
 class _Pool(multiprocessing.pool.Pool):

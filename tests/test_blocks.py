@@ -250,3 +250,46 @@ def test_a_block_of_a_relative_path_is_found_from_another_directory(
     assert back.data == block.data and back.path == "in/a.jsonl"
 
 
+
+def test_a_block_that_cannot_be_read_again_fails_the_run_not_hangs_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that finds a block changed fails its task, and the run stops with the error
+    (exit 1, nothing written): the block is read when the task runs, not while the pool
+    unpickles it (a worker dying there leaves the task waiting for ever)."""
+    import os
+    import signal
+
+    from click.testing import CliRunner
+
+    from dedup import parallel
+    from dedup.cli import main
+    from dedup.corpus.generate import GeneratorConfig, generate
+
+    docs = [d for d, _ in generate(GeneratorConfig(docs=120, seed=4, split="test"))]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"text": d["text"]}) + "\n" for d in docs),
+                   encoding="utf-8")
+    monkeypatch.setattr(parallel.LocalExecutor, "block_bytes", 16 << 10)
+    real = parallel.BlockRange.__reduce__
+
+    def wrong(self: parallel.BlockRange) -> tuple[object, ...]:  # as if the file changed
+        make, (read, args) = real(self)
+        return make, (read, (*args[:-1], args[-1] ^ 1))
+
+    monkeypatch.setattr(parallel.BlockRange, "__reduce__", wrong)
+    config = tmp_path / "c.toml"
+    config.write_text("[boilerplate]\nrepetition_sample = 50\n", encoding="utf-8")
+    def hung(*_: object) -> None:
+        raise TimeoutError("the run hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)  # a hang fails this test, not the suite
+    signal.alarm(int(os.environ.get("DEDUP_HANG_SECONDS", "240")))
+    try:
+        res = CliRunner().invoke(main, ["clean", str(src), "-o", str(tmp_path / "out.jsonl"),
+                                        "--jobs", "3", "--config", str(config)])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert res.exit_code == 1, res.output
+    assert "changed while it was being cleaned" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "out.jsonl").exists()

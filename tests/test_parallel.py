@@ -347,3 +347,48 @@ def test_a_pool_stops_even_with_part_of_a_result_in_its_pipe() -> None:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert ex._pool is None and not pool._result_handler.is_alive()
+
+
+def _nap(_: dict[str, object], seconds: float) -> float:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def test_a_pool_stops_feeding_its_workers_before_they_are_killed() -> None:
+    """Closing a pool whose workers are busy, with tasks queued: the task handler has put its
+    sentinels in the pipes and ended before any worker is killed (CPython's terminate kills
+    the workers first, and a task handler still to write its sentinel under the result pipe's
+    lock, which the workers share, waited for ever under load)."""
+    import signal
+
+    from dedup.parallel import LocalExecutor
+
+    ex = LocalExecutor(3)
+    ex.start({})
+    pool = ex._pool
+    assert pool is not None
+    results = ex.map(_nap, [0.3] * 8)
+    assert next(results) == 0.3  # the others running or queued
+    seen: list[bool] = []
+    terminate = pool.terminate
+
+    def watched() -> None:
+        seen.append(pool._task_handler.is_alive())
+        terminate()
+
+    pool.terminate = watched
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("closing the pool hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        ex.close()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert seen == [False] and ex._pool is None
+    assert all(p.exitcode is not None for p in pool._pool)
