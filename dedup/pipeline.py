@@ -42,6 +42,7 @@ from .parallel import (
     apply_parsed,
     block_stubs,
     count_chunk,
+    fewer_collections,
     finish_chunk,
     finish_documents,
     inherited_spans,
@@ -524,7 +525,13 @@ class Cleaner:
     def _clean_parallel(self, docs: Iterable[Document | str | RawBlock], finished: bool = False,
                         removed: bool = False, parts: bool = False) -> Iterator[Any]:
         """:meth:`clean_documents` with the per-document stages on the workers (see
-        :mod:`dedup.parallel`); the corpus stage runs here, in input order."""
+        :mod:`dedup.parallel`); the corpus stage runs here, in input order. The collector
+        runs less often meanwhile (:func:`~dedup.parallel.fewer_collections`)."""
+        with fewer_collections():
+            yield from self._parallel(docs, finished, removed, parts)
+
+    def _parallel(self, docs: Iterable[Document | str | RawBlock], finished: bool,
+                  removed: bool, parts: bool) -> Iterator[Any]:
         stream = iter(docs)
         # The counts must exist before the workers start: read the sample now (the sample
         # generator counts when its first document is pulled).

@@ -392,3 +392,38 @@ def test_a_pool_stops_feeding_its_workers_before_they_are_killed() -> None:
         signal.signal(signal.SIGALRM, previous)
     assert seen == [False] and ex._pool is None
     assert all(p.exitcode is not None for p in pool._pool)
+
+
+def test_a_parallel_run_collects_less_often_and_puts_the_threshold_back() -> None:
+    """While a parallel run lasts the collector's youngest threshold is raised (never
+    lowered), nested or interleaved runs put it back only when the last one ends, and a run
+    that fails puts it back too."""
+    import gc
+
+    from dedup.parallel import YOUNG_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(500, 7, 9)
+        with fewer_collections():
+            assert gc.get_threshold() == (YOUNG_THRESHOLD, 7, 9)
+            with fewer_collections():
+                pass
+            assert gc.get_threshold() == (YOUNG_THRESHOLD, 7, 9)  # the outer run goes on
+        assert gc.get_threshold() == (500, 7, 9)
+        gc.set_threshold(10 * YOUNG_THRESHOLD, 7, 9)
+        with fewer_collections():
+            assert gc.get_threshold()[0] == 10 * YOUNG_THRESHOLD  # never lowered
+        gc.set_threshold(500, 7, 9)
+        seen = []
+        cleaner = Cleaner(Config(), jobs=2)
+        docs = [f"page {n}\nthe same line on every page of this site\n" for n in range(30)]
+        for _ in cleaner.clean_documents(docs):
+            seen.append(gc.get_threshold()[0])
+        assert seen and set(seen) == {YOUNG_THRESHOLD}
+        assert gc.get_threshold() == (500, 7, 9)
+        with pytest.raises(RuntimeError), fewer_collections():
+            raise RuntimeError("a failed run")
+        assert gc.get_threshold() == (500, 7, 9)
+    finally:
+        gc.set_threshold(*before)
