@@ -318,13 +318,28 @@ def test_a_callers_executor_runs_the_work_and_stays_open(tmp_path: Path) -> None
     assert (tmp_path / "given.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
 
 
+def _close_within(ex: object, seconds: int) -> None:
+    """Close an executor, failing the test (not hanging the suite) if it takes longer."""
+    import signal
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("closing the pool hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        ex.close()  # type: ignore[attr-defined]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_a_pool_stops_even_with_part_of_a_result_in_its_pipe() -> None:
     """A worker killed while it wrote a result leaves part of a message in the result pipe;
     CPython's result handler, draining the pipe as the pool stops, would wait for the rest for
     ever. The executor closes its end of the pipe once the workers are gone, so closing
     returns."""
     import os
-    import signal
     import struct
 
     from dedup.parallel import LocalExecutor
@@ -336,16 +351,7 @@ def test_a_pool_stops_even_with_part_of_a_result_in_its_pipe() -> None:
     # a message that says 1,000 bytes and stops after 10, as a killed worker's would
     os.write(pool._outqueue._writer.fileno(), struct.pack("!i", 1000) + b"x" * 10)
 
-    def hung(*_: object) -> None:
-        raise TimeoutError("closing the pool hung")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(60)
-    try:
-        ex.close()
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    _close_within(ex, 60)
     assert ex._pool is None and not pool._result_handler.is_alive()
 
 
@@ -361,7 +367,6 @@ def test_a_pool_stops_feeding_its_workers_before_they_are_killed() -> None:
     sentinels in the pipes and ended before any worker is killed (CPython's terminate kills
     the workers first, and a task handler still to write its sentinel under the result pipe's
     lock, which the workers share, waited for ever under load)."""
-    import signal
 
     from dedup.parallel import LocalExecutor
 
@@ -380,16 +385,7 @@ def test_a_pool_stops_feeding_its_workers_before_they_are_killed() -> None:
 
     pool.terminate = watched
 
-    def hung(*_: object) -> None:
-        raise TimeoutError("closing the pool hung")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(60)
-    try:
-        ex.close()
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    _close_within(ex, 60)
     assert seen == [False] and ex._pool is None
     assert all(p.exitcode is not None for p in pool._pool)
 
