@@ -190,7 +190,7 @@ class CorpusOutcome:
 
     Made from the rows themselves, or (:meth:`of_columns`, a decided window) from a range of
     the window's :class:`DropColumns`, whose rows are made when ``drops`` is first read: a
-    parallel run's parent passes the columns on (:class:`Outcomes`) and the worker that
+    parallel run's parent passes the columns on (:class:`OutcomeColumns`) and the worker that
     finishes the documents makes the rows. Immutable; equal when the drops and clusters are."""
 
     __slots__ = ("_cluster", "_cols", "_drops", "_hi", "_lo")
@@ -209,16 +209,6 @@ class CorpusOutcome:
         out._cols, out._lo, out._hi = cols, lo, hi
         out._cluster = cluster
         return out
-
-    @classmethod
-    def of_ranges(cls, cols: DropColumns, los: list[int], his: list[int],
-                  clusters: Sequence[DocCluster]) -> Sequence[CorpusOutcome]:
-        """:meth:`of_columns` of each range ``los[j]:his[j]`` with ``clusters[j]``, made at
-        once (:func:`~dedup.types.instances`: the slots written in place)."""
-        rows = list(zip(clusters, itertools.repeat(cols), itertools.repeat(None), his, los,
-                        strict=False))
-        return instances(cls, rows,
-                         lambda c, cols, _, hi, lo: cls.of_columns(cols, lo, hi, c))
 
     @property
     def cluster(self) -> DocCluster:
@@ -271,8 +261,7 @@ class Outcomes(tuple[CorpusOutcome | None, ...]):
             if o is None:
                 rows.append(None)
                 continue
-            c = o.cluster
-            cluster = (c.id, c.duplicate, c.similarity, c.first, c.tokens)
+            cluster = _cluster_row(o.cluster)
             if o._drops is not None:
                 rows.append((o._drops, cluster))
                 continue
@@ -399,13 +388,14 @@ class OutcomeColumns(Sequence[CorpusOutcome]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         d = self.drops
-        explicit = {j: (o.drops, astuple_cluster(o.cluster)) for j, o in self.explicit.items()}
+        explicit = {j: (o.drops, _cluster_row(o.cluster)) for j, o in self.explicit.items()}
         return (_outcome_columns, (self.own, self.name, self.names, self.sim, self.first,
                                    self.total, self.lo, self.hi, d.para, d.sim, d.target,
                                    d.line, d.names, explicit))
 
 
-def astuple_cluster(c: DocCluster) -> tuple[Any, ...]:
+def _cluster_row(c: DocCluster) -> tuple[Any, ...]:
+    """A cluster as the tuple it travels as (made again with ``DocCluster(*row)``)."""
     return (c.id, c.duplicate, c.similarity, c.first, c.tokens)
 
 

@@ -4,7 +4,6 @@ on the generated corpus, the seed, and random corpora full of planted copies and
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import pickle
@@ -493,24 +492,32 @@ def test_a_copy_is_a_kept_row_with_the_same_set_whatever_its_group_key(
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(0, 4), min_size=1, max_size=8), st.booleans())
-def test_outcomes_made_at_once_are_the_outcomes_made_one_by_one(
-        sizes: list[int], kernels: bool) -> None:
-    """A window's outcomes made at once from its drop columns (the slots written in place, or
-    by the class without the kernel) equal each made by itself: drops, clusters, pickles."""
-    from dedup.kernels import kernels_off
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=8))
+def test_outcomes_read_from_columns_are_the_outcomes_made_one_by_one(sizes: list[int]) -> None:
+    """A window's outcomes read from its columns (OutcomeColumns: clusters as names or the
+    document's own id, drops as ranges of the drop columns) equal each made by itself: drops,
+    clusters, pickles, the columns' own pickle."""
     from dedup.staged import DropColumns
 
     total = sum(sizes)
     cols = DropColumns(np.arange(total, dtype=np.int64), np.linspace(0.5, 1.0, total),
                        np.arange(total, dtype=np.int64) % 2, np.arange(total, dtype=np.int64) + 3,
                        ("doc-a", "doc-b"))
-    bounds = np.concatenate(([0], np.cumsum(sizes))).tolist()
-    clusters = [DocCluster(f"c{j}", j % 2 == 1, 0.9, j, 10 * j) for j in range(len(sizes))]
+    bounds = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    n = len(sizes)
+    joined = [j % 2 == 1 for j in range(n)]  # odd documents join an earlier one's cluster
+    clusters = [DocCluster(f"c{j}", True, 0.9, j, 10 * j) if joined[j]
+                else DocCluster(f"own{j}", False, 1.0, j, 10 * j) for j in range(n)]
     one = [CorpusOutcome.of_columns(cols, lo, hi, c)
-           for lo, hi, c in zip(bounds[:-1], bounds[1:], clusters, strict=True)]
-    with kernels_off() if not kernels else contextlib.nullcontext():
-        made = list(CorpusOutcome.of_ranges(cols, bounds[:-1], bounds[1:], clusters))
+           for lo, hi, c in zip(bounds[:-1].tolist(), bounds[1:].tolist(), clusters, strict=True)]
+    names = tuple(f"c{j}" for j in range(n) if joined[j])
+    name = np.cumsum(joined) - 1
+    columns = OutcomeColumns([f"own{j}" for j in range(n)],
+                             np.where(joined, name, -1).astype(np.int64), names,
+                             np.full(n, 0.9), np.arange(n, dtype=np.int64),
+                             10 * np.arange(n, dtype=np.int64), bounds[:-1], bounds[1:], cols)
+    made = list(columns)
     assert made == one and all(type(o) is CorpusOutcome for o in made)
     assert [o.drops for o in made] == [o.drops for o in one]
     assert [pickle.loads(pickle.dumps(o)) for o in made] == one
+    assert list(pickle.loads(pickle.dumps(columns))) == one
