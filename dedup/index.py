@@ -297,13 +297,25 @@ class _Stream:
         stream of whole words) of every range, concatenated: a copy, from one gather over the
         memory or a read-only map of the file (the same values :meth:`read` gives range by
         range)."""
+        return self._ranges(starts, counts, np.uint32)
+
+    def gather_bytes(self, starts: np.ndarray, ends: np.ndarray) -> bytes:
+        """The bytes ``starts[i]`` to ``ends[i]`` of every range, concatenated: one gather
+        (the same bytes :meth:`read` gives range by range)."""
+        starts = np.asarray(starts, dtype=np.int64)
+        return self._ranges(starts, np.asarray(ends, dtype=np.int64) - starts,
+                            np.uint8).tobytes()
+
+    def _ranges(self, starts: np.ndarray, counts: np.ndarray, dtype: Any) -> np.ndarray:
+        """The items of ``dtype`` from ``starts[i]`` (item positions) to ``starts[i] +
+        counts[i]`` of every range, concatenated."""
         starts = np.asarray(starts, dtype=np.int64)
         counts = np.asarray(counts, dtype=np.int64)
         total = int(counts.sum())
         if not total:
-            return np.empty(0, dtype=np.uint32)
+            return np.empty(0, dtype=dtype)
         return self._take(np.repeat(starts - (np.cumsum(counts) - counts), counts)
-                          + np.arange(total), np.uint32)
+                          + np.arange(total), dtype)
 
     def _take(self, at: np.ndarray, dtype: Any) -> np.ndarray:
         """The stream's items of ``dtype`` at positions ``at``, as a copy (the memory may grow
@@ -766,3 +778,18 @@ class CorpusIndex:
         end = (int(self.doc_id_offsets.data[ordinal + 1])
                if ordinal + 1 < len(self.doc_id_offsets) else self.store.ids.end)
         return self.store.read_id(start, end)
+
+    def doc_ids(self, ordinals: np.ndarray) -> list[str]:
+        """The ids of documents ``ordinals`` (:meth:`doc_id` of each), read in one gather
+        and decoded at once: each is a whole line of the id store."""
+        ordinals = np.asarray(ordinals, dtype=np.int64)
+        if not len(ordinals):
+            return []
+        offsets = self.doc_id_offsets.view()
+        starts = offsets[ordinals].astype(np.int64)
+        after = ordinals + 1
+        ends = np.full(len(ordinals), self.store.ids.end, dtype=np.int64)
+        inside = after < len(offsets)
+        ends[inside] = offsets[after[inside]].astype(np.int64)
+        text = self.store.ids.gather_bytes(starts, ends).decode("utf-8", "surrogatepass")
+        return text.split("\n")[:-1]

@@ -732,9 +732,60 @@ def count_chunk(state: State, unit: list[Document] | RawBlock | HeldBlock | Bloc
     if reading is not None and any(doc.raw is not None for doc in docs):
         docs = [parsed_copy(doc, reading) for doc in docs]  # the caller's stay as they are
     if not any(doc.paragraphs for doc in docs):  # the same keys from the texts alone
-        return counts.prepare_packed([counts.text_keys(doc.text, norm) for doc in docs])
-    return counts.prepare_packed([counts.document_keys(doc)
-                                  for doc in normalize(segment(docs), norm)])
+        packed = counts.prepare_packed([counts.text_keys(doc.text, norm) for doc in docs])
+    else:
+        packed = counts.prepare_packed([counts.document_keys(doc)
+                                        for doc in normalize(segment(docs), norm)])
+    spill = state.get(COUNT_SPILL)
+    if spill is None:
+        return packed
+    path = os.path.join(spill, f"{os.getpid()}-{next(_SPILLED)}.counts")
+    with open(path, "wb") as fh:
+        pickle.dump(packed, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return SpilledCounts(path, len(packed))
+
+
+COUNT_SPILL = "count_spill"  # the state's directory for hashed chunks (local workers)
+
+
+@dataclass(frozen=True, slots=True)
+class SpilledCounts:
+    """A chunk's hashed counts (:class:`~dedup.boilerplate.repetition.PackedCounts`) waiting in
+    a file of the run's counting directory: what the parent gets instead of the arrays."""
+
+    path: str
+    documents: int
+
+    def __len__(self) -> int:
+        return self.documents
+
+
+@dataclass(frozen=True, slots=True)
+class CountsUpdate:
+    """The sketch's update, for one worker: each spilled chunk's first ``take`` documents, in
+    order, then the sketch written to ``out``."""
+
+    chunks: tuple[tuple[str, int], ...]
+    out: str
+
+
+def apply_spilled(state: State, update: CountsUpdate) -> int:
+    """Apply ``update``'s chunks to this worker's copy of the run's counts in order (the same
+    counts as the parent applying them, see :meth:`LineCounts.apply_packed`), write the sketch
+    to ``update.out`` (:meth:`LineCounts.dump_arrays`), and return how many documents were
+    counted. The sequential update runs here, not in the coordinating process, and the
+    chunks' arrays never travel to it."""
+    counts = state["counts"]
+    documents = 0
+    for path, take in update.chunks:
+        with open(path, "rb") as fh:
+            packed = pickle.load(fh)
+        if take < len(packed):
+            packed = packed.head(take)
+        counts.apply_packed(packed)
+        documents += len(packed)
+    counts.dump_arrays(update.out)
+    return documents
 
 
 def prepare_chunk(state: State, docs: list[Document]) -> tuple[list[Prepared], dict[str, float]]:

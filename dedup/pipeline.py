@@ -7,6 +7,7 @@ Every stage is a generator over documents; :class:`Cleaner` chains them and time
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import sys
 import tempfile
@@ -30,16 +31,20 @@ from .index import CorpusIndex
 from .io.readers import RawBlock, RawReading, block_documents, parse_raw
 from .normalize import normalize
 from .parallel import (
+    COUNT_SPILL,
     INHERITED,
     BlockRange,
     Chunk,
+    CountsUpdate,
     DaskExecutor,
     Executor,
     FinishedList,
     HeldBlock,
     LocalExecutor,
     Part,
+    SpilledCounts,
     apply_parsed,
+    apply_spilled,
     block_stubs,
     count_chunk,
     fewer_collections,
@@ -306,31 +311,53 @@ class Cleaner:
     def _count_parallel(self, docs: Iterable[Document | RawBlock],
                         held: Sequence[Document | RawBlock] = (),
                         quota: int = sys.maxsize) -> None:
-        """The line counts with the hashing on the workers, updated here in order. ``held``:
-        the documents ``docs`` starts with, if this process holds them (forked workers then
-        read them from their copy, see :func:`~dedup.parallel.inherited_spans`). ``quota``:
-        how many of their documents to count (a block of raw lines may end past it)."""
+        """The line counts with the hashing on the workers, updated in order. ``held``: the
+        documents ``docs`` starts with, if this process holds them (forked workers then read
+        them from their copy, see :func:`~dedup.parallel.inherited_spans`). ``quota``: how
+        many of their documents to count (a block of raw lines may end past it).
+
+        Forked workers leave their hashed chunks in files, and one of them then updates its
+        copy of the counts with them all, in order, into a file this process maps
+        (:func:`~dedup.parallel.apply_spilled`): the counts come here as pages, not as
+        arrays to receive and apply. Other workers send the arrays, applied here."""
         assert self.counts is not None
         state: dict[str, Any] = {"counts": self.counts, "config": self.config,
                                  "reading": self.reading}
-        held = held if self._forks() else ()
+        forks = self._forks()
+        held = held if forks else ()
         if held:
             state[INHERITED] = held
-        ex, own = self._start(state)
+        spill = tempfile.mkdtemp(prefix="dedup-counts-") if forks else None
+        state[COUNT_SPILL] = spill
+        chunks: list[tuple[str, int]] = []
         left = quota  # documents still to count (the last block may hold more)
         try:
-            for packed in ex.map(count_chunk,
-                                 map(ex.outgoing, inherited_spans(held, ex.chunks(docs))),
-                                 local=lambda chunk: count_chunk(state, chunk)):
-                if left <= 0:
-                    continue
-                if len(packed) > left:
-                    packed = packed.head(left)
-                self.counts.apply_packed(packed)
-                left -= len(packed)
+            ex, own = self._start(state)
+            try:
+                for packed in ex.map(count_chunk,
+                                     map(ex.outgoing, inherited_spans(held, ex.chunks(docs))),
+                                     local=lambda chunk: count_chunk(state, chunk)):
+                    take = min(len(packed), left)
+                    if take <= 0:
+                        continue
+                    if isinstance(packed, SpilledCounts):
+                        chunks.append((packed.path, take))
+                    else:
+                        self.counts.apply_packed(packed.head(take) if take < len(packed)
+                                                 else packed)
+                    left -= take
+                if spill is not None:
+                    out = os.path.join(spill, "sketch")
+                    update = CountsUpdate(tuple(chunks), out)
+                    [counted] = list(ex.map(apply_spilled, [update]))
+                    self.counts.map_arrays(out)
+                    self.counts.documents += counted
+            finally:
+                if own:
+                    ex.close()
         finally:
-            if own:
-                ex.close()
+            if spill is not None:
+                shutil.rmtree(spill, ignore_errors=True)
 
     def _with_sample_counts(self, docs: Iterable[Document | str | RawBlock]
                             ) -> Iterator[Document | str | RawBlock]:
@@ -537,8 +564,10 @@ class Cleaner:
         # generator counts when its first document is pulled).
         first = list(itertools.islice(stream, 1))
         stream = itertools.chain(first, stream)
+        # The workers' Cleaner builds its classifiers where it first classifies (each worker
+        # once, from the same configuration and counts), not here: this process only
+        # coordinates, and a Dask client scatters no model.
         worker = Cleaner(self.config, self._given, self.counts)
-        worker.classifiers = self.classifiers
         corpus = (corpus_deduper(self.config, self.index, self.canonical)
                   if self.config.corpus.enabled else None)
         self.corpus_deduper = corpus

@@ -846,7 +846,8 @@ class StagedDeduper(CorpusDeduper):
 
         def names(ds: np.ndarray) -> tuple[str, ...]:
             """The ids of index documents ``ds`` (earlier windows', or this one's)."""
-            return tuple(index.doc_id(d) if d < base else docs[d - base].id for d in ds.tolist())
+            cut = int(np.searchsorted(ds, base))  # ds ascending: earlier windows' first
+            return (*index.doc_ids(ds[:cut]), *(docs[d - base].id for d in ds[cut:].tolist()))
 
         cl = steps.cluster[:m]
         joined = cl >= 0

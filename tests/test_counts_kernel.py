@@ -239,3 +239,31 @@ def test_a_read_only_sketch_is_refused() -> None:
     with pytest.raises(ValueError, match="read-only"):  # numpy's refusal of a writable buffer
         repetition._counts.apply_counts(*args.values())
     assert not args["table"].any()
+
+
+def test_a_sketch_written_and_mapped_is_the_same_counts(tmp_path) -> None:
+    """dump_arrays / map_arrays carry a sketch to another process: the same table, pairs and
+    Bloom filter, writable here (privately: the file is not changed), and the file may go."""
+    counts = LineCounts(width=1 << 10, depth=3, bloom_bits=1 << 12)
+    counts.add_keys(["home news sport", "an article"], [False, True])
+    counts.add_keys(["home news sport", "another article"], [False, True])
+    path = tmp_path / "sketch"
+    counts.dump_arrays(str(path))
+    mapped = LineCounts(width=1 << 10, depth=3, bloom_bits=1 << 12)
+    mapped.map_arrays(str(path))
+    path.unlink()
+    assert (mapped.table == counts.table).all() and (mapped.pairs == counts.pairs).all()
+    assert (mapped.bloom == counts.bloom).all()
+    mapped.add_keys(["home news sport", "an article"], [False, True])
+    counts.add_keys(["home news sport", "an article"], [False, True])
+    assert (mapped.table == counts.table).all() and (mapped.bloom == counts.bloom).all()
+    assert mapped.lookup(["home news sport"]).tolist() == [3]
+
+
+def test_a_sketch_of_another_shape_is_refused(tmp_path) -> None:
+    counts = LineCounts(width=1 << 10, depth=3, bloom_bits=1 << 12)
+    counts.dump_arrays(str(tmp_path / "sketch"))
+    other = LineCounts(width=1 << 11, depth=3, bloom_bits=1 << 12)
+    with pytest.raises(ValueError, match="not the"):
+        other.map_arrays(str(tmp_path / "sketch"))
+    assert not other.table.any()

@@ -60,6 +60,37 @@ def test_parallel_line_counts_equal_serial_counts() -> None:
     assert (parallel.bloom == serial.bloom).all()
 
 
+@pytest.mark.parametrize("forks", [True, False])
+def test_the_counts_are_applied_on_a_worker_when_it_forks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: bool) -> None:
+    """Forked workers leave their hashed chunks in files and one of them applies them all, in
+    order: this process maps the sketch and applies nothing, and the files are gone after.
+    Workers that do not fork send the arrays, applied here. The same counts either way."""
+    import os
+    import tempfile
+
+    texts = _pages(80)
+    serial = Cleaner(Config()).count_lines(texts)
+    here: list[int] = []
+    apply = LineCounts.apply_packed
+
+    def recorded(self: LineCounts, packed: object, compiled: bool = True) -> None:
+        here.append(os.getpid())
+        apply(self, packed, compiled)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LineCounts, "apply_packed", recorded)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(Cleaner, "_forks", lambda self: forks)
+    cleaner = Cleaner(Config(), jobs=2)
+    cleaner.count_lines(texts[:30])
+    parallel = cleaner.count_lines(texts[30:])  # on top of the first call's counts
+    assert parallel.documents == serial.documents == 80
+    assert (parallel.table == serial.table).all() and (parallel.pairs == serial.pairs).all()
+    assert (parallel.bloom == serial.bloom).all()
+    assert bool(here) is not forks  # applied here only when the workers do not fork
+    assert not list(tmp_path.iterdir())
+
+
 def test_jobs_with_keep_longest_and_full_counts(tmp_path: Path) -> None:
     write_corpus(GeneratorConfig(docs=120, seed=9, split="test"), tmp_path / "c")
     cfg = Config.from_mapping({**Config().to_dict(), "keep": "longest"}).replace(

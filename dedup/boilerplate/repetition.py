@@ -122,10 +122,36 @@ class LineCounts:
         self.width = width
         self.depth = depth
         with small_pages():  # touched at random, first in one go (see dedup.allocator)
-            self.table = np.zeros((depth, width), dtype=np.uint32)
-            self.pairs = np.zeros((depth, width), dtype=np.uint32)
-            self.bloom = np.zeros(bloom_bits // 8, dtype=np.uint8)
+            self.table: np.ndarray = np.zeros((depth, width), dtype=np.uint32)
+            self.pairs: np.ndarray = np.zeros((depth, width), dtype=np.uint32)
+            self.bloom: np.ndarray = np.zeros(bloom_bits // 8, dtype=np.uint8)
         self.documents = 0
+
+    def dump_arrays(self, path: str) -> None:
+        """Write the sketch (``table``, ``pairs``, ``bloom``, raw, in that order) to ``path``,
+        for :meth:`map_arrays` of counts of the same shape in another process."""
+        with open(path, "wb") as fh:
+            for a in (self.table, self.pairs, self.bloom):
+                fh.write(np.ascontiguousarray(a).data)
+
+    def map_arrays(self, path: str) -> None:
+        """Take the sketch :meth:`dump_arrays` wrote to ``path`` (counts of the same shape) as
+        a private map of the file: nothing is copied or read until touched, writes stay in
+        this process, and the file may be removed once mapped."""
+        import mmap
+        import os
+
+        cells = self.depth * self.width
+        size = 2 * 4 * cells + len(self.bloom)
+        if os.path.getsize(path) != size:
+            raise ValueError(f"{path} holds {os.path.getsize(path)} bytes, not the {size} of "
+                             "these counts' sketch")
+        with open(path, "rb") as fh:
+            mapped = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
+        shape = (self.depth, self.width)
+        self.table = np.frombuffer(mapped, np.uint32, cells).reshape(shape)
+        self.pairs = np.frombuffer(mapped, np.uint32, cells, 4 * cells).reshape(shape)
+        self.bloom = np.frombuffer(mapped, np.uint8, len(self.bloom), 8 * cells)
 
     def _cells(self, hashes: np.ndarray) -> np.ndarray:
         mask = np.uint64(self.width - 1)
