@@ -107,6 +107,31 @@ def test_memory_store_spills_to_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(st.characters(exclude_categories=()) | st.sampled_from("\n\r\x85é"),
+                        max_size=6), min_size=1, max_size=20),
+       st.sampled_from(["memory", "spilled", "directory"]), st.data())
+def test_many_ids_read_at_once_are_the_ids_read_one_by_one(
+        ids: list[str], where: str, data: st.DataObject) -> None:
+    """doc_ids of any documents, in any order and repeated, from memory, a spilled store or an
+    index directory: each document's doc_id (newlines, other line breaks, non-ASCII and lone
+    surrogates in the ids included)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as mp:
+        if where == "spilled":
+            mp.setattr("dedup.index.SPILL_BYTES", 16)
+        index = CorpusIndex(Config(), Path(tmp) / "ix" if where == "directory" else None)
+        try:
+            for doc_id in ids:
+                index.add_document(doc_id, 10, None)
+            picked = data.draw(st.lists(st.integers(0, len(ids) - 1), max_size=12))
+            assert index.doc_ids(np.asarray(picked, dtype=np.int64)) == \
+                [index.doc_id(d) for d in picked]
+            assert index.doc_ids(np.arange(len(ids))) == [i.replace("\n", " ") for i in ids]
+        finally:
+            index.close()
+
+
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(0, 4), min_size=1, max_size=30), st.sampled_from(["memory", "spilled",
                                                                           "directory"]),
        st.data())

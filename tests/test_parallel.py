@@ -91,6 +91,39 @@ def test_the_counts_are_applied_on_a_worker_when_it_forks(
     assert not list(tmp_path.iterdir())
 
 
+def test_a_coordinating_parent_builds_no_classifiers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers build the classifiers where they first classify (with the sample's counts,
+    as one process would: the same output); a parent that only coordinates builds none."""
+    import os
+
+    from dedup.batch import run_clean
+    from dedup.parallel import LocalExecutor
+
+    src = generated_jsonl(tmp_path / "in", 1, 120)
+    built: list[int] = []
+    build = Cleaner._build_classifiers
+
+    def recorded(self: Cleaner) -> list[object]:
+        built.append(os.getpid())
+        return build(self)  # type: ignore[return-value]
+
+    outs = []
+    for executor in (None, LocalExecutor(3, helping=False)):
+        out = tmp_path / f"out{executor is None}.jsonl"
+        with monkeypatch.context() as mp:
+            mp.setattr(Cleaner, "_build_classifiers", recorded)
+            run_clean([str(src / "part0.jsonl")], str(out), Config(), executor=executor)
+        outs.append(out.read_bytes())
+        if executor is not None:
+            executor.close()
+            assert not built  # the workers' builds are in their processes only
+        else:
+            assert built == [os.getpid()]  # one process: built once, after the sample
+            built.clear()
+    assert outs[0] == outs[1]
+
+
 def test_jobs_with_keep_longest_and_full_counts(tmp_path: Path) -> None:
     write_corpus(GeneratorConfig(docs=120, seed=9, split="test"), tmp_path / "c")
     cfg = Config.from_mapping({**Config().to_dict(), "keep": "longest"}).replace(
