@@ -739,14 +739,7 @@ class CorpusIndex:
 
     def _spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The byte range of each of ``rows``' records in the store: ``(starts, ends)``."""
-        rows = np.asarray(rows, dtype=np.int64)
-        offsets = self.row_offsets.view()
-        starts = offsets[rows].astype(np.int64)
-        after = rows + 1
-        ends = np.full(len(rows), self.store.rows.end, dtype=np.int64)
-        inside = after < len(offsets)
-        ends[inside] = offsets[after[inside]].astype(np.int64)
-        return starts, ends
+        return _spans(self.row_offsets.view(), rows, self.store.rows.end)
 
     def heads(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The document ordinal and line of each of ``rows`` (int64 arrays): what
@@ -782,14 +775,20 @@ class CorpusIndex:
     def doc_ids(self, ordinals: np.ndarray) -> list[str]:
         """The ids of documents ``ordinals`` (:meth:`doc_id` of each), read in one gather
         and decoded at once: each is a whole line of the id store."""
-        ordinals = np.asarray(ordinals, dtype=np.int64)
         if not len(ordinals):
             return []
-        offsets = self.doc_id_offsets.view()
-        starts = offsets[ordinals].astype(np.int64)
-        after = ordinals + 1
-        ends = np.full(len(ordinals), self.store.ids.end, dtype=np.int64)
-        inside = after < len(offsets)
-        ends[inside] = offsets[after[inside]].astype(np.int64)
+        starts, ends = _spans(self.doc_id_offsets.view(), ordinals, self.store.ids.end)
         text = self.store.ids.gather_bytes(starts, ends).decode("utf-8", "surrogatepass")
         return text.split("\n")[:-1]
+
+
+def _spans(offsets: np.ndarray, items: np.ndarray, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """The byte range of each of ``items`` in a stream of ``end`` bytes where item ``i`` starts
+    at ``offsets[i]`` and runs to the next item's start: ``(starts, ends)``, int64."""
+    items = np.asarray(items, dtype=np.int64)
+    starts = offsets[items].astype(np.int64)
+    after = items + 1
+    ends = np.full(len(items), end, dtype=np.int64)
+    inside = after < len(offsets)
+    ends[inside] = offsets[after[inside]].astype(np.int64)
+    return starts, ends
