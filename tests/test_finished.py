@@ -173,7 +173,9 @@ def test_finishing_from_the_record_equals_finishing_the_document(
 def test_local_workers_pass_chunks_through_files_removed_after_the_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Local workers leave a prepared chunk in a file of a private directory until its
-    decisions come; the directory is gone after the run, and after a run stopped early."""
+    decisions come (and the repetition sample's hashed chunks in another, until one worker
+    has applied them); the directories are gone after the run, and after a run stopped
+    early."""
     import tempfile
 
     made: list[str] = []
@@ -188,11 +190,17 @@ def test_local_workers_pass_chunks_through_files_removed_after_the_run(
     serial = [_summary(r) for r in Cleaner(Config()).clean_documents(texts)]
     got = [_summary(r) for r in Cleaner(Config(), jobs=3).clean_documents(texts, finished=True)]
     assert got == serial
-    assert len(made) == 1 and not Path(made[0]).exists()
+
+    def chunks() -> list[str]:
+        return [m for m in made if Path(m).name.startswith("dedup-chunks-")]
+
+    assert len(chunks()) == 1 and len(made) == 2  # the chunks', the sample's counts'
+    assert not any(Path(m).exists() for m in made)
     stopped = Cleaner(Config(), jobs=2).clean_documents(texts, finished=True)
     next(stopped)
     stopped.close()
-    assert len(made) == 2 and not Path(made[1]).exists()
+    assert len(chunks()) == 2 and len(made) == 4
+    assert not any(Path(m).exists() for m in made)
 
 
 def test_a_chunk_waits_in_its_file_until_finished(tmp_path: Path) -> None:
