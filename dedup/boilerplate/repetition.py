@@ -21,6 +21,8 @@ by nature (the Bloom filter's answers depend on document order), runs in a small
 from __future__ import annotations
 
 import importlib
+import mmap
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -138,9 +140,6 @@ class LineCounts:
         """Take the sketch :meth:`dump_arrays` wrote to ``path`` (counts of the same shape) as
         a private map of the file: nothing is copied or read until touched, writes stay in
         this process, and the file may be removed once mapped."""
-        import mmap
-        import os
-
         cells = self.depth * self.width
         size = 2 * 4 * cells + len(self.bloom)
         if os.path.getsize(path) != size:
