@@ -116,22 +116,12 @@ class BoundedCache:
         >>> asked, sorted(c.rows)
         ([[1]], ['a', 'bb', 'ccc'])
         """
-        if not self.capacity or not _CACHING.get():  # switched off: compute every position
-            return list(compute(list(range(len(keys)))))
-        # per table: keys asked and found since the last judgement, keys left to sit out
-        stats = self.__dict__.setdefault("_hit_stats", {}).setdefault(id(table), [0, 0, 0])
-        if stats[2] > 0:
-            stats[2] -= len(keys)
+        if not self.consulted(id(table), len(keys)):
             return list(compute(list(range(len(keys)))))
         get = table.get
         out: list[Any] = [get(key, _MISSING) for key in keys]
         missing = [i for i, value in enumerate(out) if value is _MISSING]
-        stats[0] += len(keys)
-        stats[1] += len(keys) - len(missing)
-        if stats[0] >= PROBE_KEYS:
-            if stats[1] < self.min_hit_rate * stats[0]:
-                stats[2] = SIT_OUT_KEYS
-            stats[0] = stats[1] = 0
+        self.tally(id(table), len(keys), len(keys) - len(missing))
         if missing:
             first: dict[K, int] = {}  # each missing key's first position, in key order
             for i in missing:
@@ -145,6 +135,33 @@ class BoundedCache:
             self._put(table, {key: value for key, value in values.items()
                               if fits(key) <= MAX_KEY_CHARS})
         return out
+
+    def consulted(self, table: Hashable, asked: int) -> bool:
+        """Whether ``asked`` keys of ``table`` (any name for it) are to be looked up: not
+        when the caches are off or the table sits out (it then counts them off its turn)."""
+        if not self.capacity or not _CACHING.get():  # switched off: compute every position
+            return False
+        stats = self._stats(table)
+        if stats[2] > 0:
+            stats[2] -= asked
+            return False
+        return True
+
+    def tally(self, table: Hashable, asked: int, found: int) -> None:
+        """Count ``found`` of ``asked`` keys of ``table`` found; every ``PROBE_KEYS`` keys, a
+        table below ``min_hit_rate`` is made to sit out the next ``SIT_OUT_KEYS``."""
+        stats = self._stats(table)
+        stats[0] += asked
+        stats[1] += found
+        if stats[0] >= PROBE_KEYS:
+            if stats[1] < self.min_hit_rate * stats[0]:
+                stats[2] = SIT_OUT_KEYS
+            stats[0] = stats[1] = 0
+
+    def _stats(self, table: Hashable) -> list[int]:
+        """Per table: keys asked and found since the last judgement, keys left to sit out."""
+        got: list[int] = self.__dict__.setdefault("_hit_stats", {}).setdefault(table, [0, 0, 0])
+        return got
 
     def _put(self, table: dict[K, V], new: dict[K, V]) -> None:
         """Add ``new`` to ``table``; a table that would overflow starts afresh, and what does

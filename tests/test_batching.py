@@ -250,7 +250,8 @@ def test_cached_line_features_score_exactly_as_computed_ones(
         cuts: list[int], capacity: int, with_counts: bool) -> None:
     """The line cache (small enough to start afresh, or large) under random batch cuts: every
     probability equals the one computed from the page's own features, bit for bit."""
-    from dedup.boilerplate.model import LineCache
+    from dedup.boilerplate.classifier import topic_lines
+    from dedup.boilerplate.model import LineCache, line_batch
 
     docs = _docs()
     clf = LearnedClassifier(Config().boilerplate, counts=_COUNTS if with_counts else None)
@@ -259,9 +260,13 @@ def test_cached_line_features_score_exactly_as_computed_ones(
     for c in [*cuts, len(docs)]:
         batch = docs[at:at + c]
         probs, _, _, bounds = clf._batch_probabilities(batch)
+        lines = line_batch(batch, clf.lines, clf.cache_stage)  # the cache's other columns
         for d, doc in enumerate(batch):
             want = clf.probabilities(doc)[0]
             assert np.array_equal(probs[bounds[d]:bounds[d + 1]], want)
+            assert lines.topical[d] == topic_lines(doc.paragraphs)
+            assert lines.words[bounds[d]:bounds[d + 1]].tolist() == [
+                len(p.tokens) for p in doc.paragraphs]
         assert len(clf.lines) <= capacity
         at += c
         if at >= len(docs):

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import BoundedCache
+from ..cache import MAX_KEY_CHARS, BoundedCache
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
 from ..types import DROP, Document, Paragraph, Verdict
@@ -349,58 +349,170 @@ def threshold_for(cfg: BoilerplateConfig) -> float:
 LINE_CACHE = 1 << 15  # lines whose own features are kept (up to about 50 MB)
 
 
+@dataclass(frozen=True, slots=True)
+class CachedLines:
+    """What :meth:`LineCache.features` gives of a batch: the documents' features (the place
+    columns filled, no bag of words), the words' logits under the cache's stage, each line's
+    token count and whether it holds a word naming the consent topic (:func:`topic_lines`)."""
+
+    feats: DocFeatures
+    word_z: np.ndarray
+    words: np.ndarray
+    topic: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """Lines' own values as arrays: ``rows`` (one float64 row a line: the dense columns, the
+    long-line flag, the token count, the topic flag, the words' logits) and each line's
+    content-word hashes (sorted), line ``j``'s being ``hashes[offsets[j]:offsets[j + 1]]``."""
+
+    rows: np.ndarray
+    offsets: np.ndarray
+    hashes: np.ndarray
+
+
+def _spread(src: np.ndarray, starts: np.ndarray, sizes: np.ndarray, out: np.ndarray,
+            at: np.ndarray) -> None:
+    """Copy ``src[starts[j]:starts[j] + sizes[j]]`` to ``out[at[j]:at[j] + sizes[j]]`` for
+    every ``j`` (numpy, no loop)."""
+    total = int(sizes.sum())
+    if total:
+        base = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        step = np.arange(total, dtype=np.int64) - base
+        out[np.repeat(at, sizes) + step] = src[np.repeat(starts, sizes) + step]
+
+
 class LineCache(BoundedCache):
     """The features of recently seen lines that do not depend on their page (every column but
-    the place ones, the long-line flag, the content words) and their words' stage-1 logits, by
-    text and key. Template lines and copied paragraphs recur across a dump, and those features
-    are a function of the line alone, so a cached line scores exactly as a computed one: the
-    place features and everything after stage 1 are still computed for every page. It holds
-    at most ``capacity`` lines and starts afresh when full.
+    the place ones, the long-line flag, the token count, the topic flag and the content words)
+    and their words' stage-1 logits, by text and key. Template lines and copied paragraphs
+    recur across a dump, and those values are a function of the line alone, so a cached line
+    scores exactly as a computed one: the place features and everything after stage 1 are
+    still computed for every page. It holds at most ``capacity`` lines and starts afresh when
+    full.
 
-    An entry is two byte strings: one row of float64 (the dense columns, the long-line flag,
-    the words' logits) and the line's content-word hashes (uint64, sorted), so a batch is put
-    together by joining bytes rather than stacking one small array per line. The last batch's
-    result is kept too: the page model and its corpus-evidence model ask for the same batch
-    one after the other."""
+    The entries live in arrays, not an object a line: a table from ``(text, key)`` to a slot,
+    one float64 row a slot and the slots' content-word hashes (uint64, sorted) in one buffer
+    with each slot's start and size. A batch is gathered by fancy indexing, from the slots of
+    the lines found and the rows computed for the others (each distinct line once). The last
+    batch's result is kept too: the page model and its corpus-evidence model ask for the same
+    batch one after the other."""
 
     def __init__(self, capacity: int = LINE_CACHE) -> None:
         super().__init__(capacity)
 
     def clear(self) -> None:
-        self._rows: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+        self._slots: dict[tuple[str, str], int] = {}
+        self._rows = np.empty((0, 0), dtype=np.float64)
+        self._starts = np.empty(0, dtype=np.int64)
+        self._sizes = np.empty(0, dtype=np.int64)
+        self._hashes = np.empty(0, dtype=np.uint64)
+        self._filled = 0  # of ``_hashes``
         self._stage: LinearStage | None = None
-        self._last: tuple[list[tuple[str, str]], np.ndarray,
-                          tuple[DocFeatures, np.ndarray]] | None = None
+        self._last: tuple[list[tuple[str, str]], np.ndarray, CachedLines] | None = None
 
     def __len__(self) -> int:
-        return len(self._rows)
-
-    def key_chars(self, key: tuple[str, str]) -> int:
-        return len(key[0])
+        return len(self._slots)
 
     @staticmethod
-    def _compute(paras: Sequence[Paragraph], todo: list[int], stage: LinearStage
-                 ) -> list[tuple[bytes, bytes]]:
-        """The entries of lines ``todo``: their own features, long-line flag and words'
-        logits as one row of bytes, and their content words' hashes, sorted."""
-        lf = line_features([paras[i].text for i in todo], [paras[i].tokens for i in todo],
-                           [paras[i].key for i in todo])
-        n = len(todo)
+    def _compute(paras: Sequence[Paragraph], todo: Sequence[int], stage: LinearStage) -> _Block:
+        """The values of lines ``todo`` (see :class:`_Block`)."""
+        sub = [paras[i] for i in todo]
+        toks = [p.tokens for p in sub]
+        lf = line_features([p.text for p in sub], toks, [p.key for p in sub])
+        n = len(sub)
         word_z = stage.word_logits(lf.rows, lf.buckets, n)
-        rows = np.hstack([lf.dense, lf.long_line[:, None].astype(np.float64), word_z])
-        raw = rows.tobytes()
-        width = rows.shape[1] * 8
+        topic = np.zeros(n, dtype=np.float64)
+        topic[topic_lines(sub)] = 1.0
+        words = np.fromiter(map(len, toks), dtype=np.float64, count=n)
+        rows = np.hstack([lf.dense, lf.long_line[:, None].astype(np.float64), words[:, None],
+                          topic[:, None], word_z])
         order = np.lexsort((lf.word_hashes, lf.word_lines))
-        cut = (np.searchsorted(lf.word_lines[order], np.arange(n + 1)) * 8).tolist()
-        hashes = lf.word_hashes[order].tobytes()
-        return [(raw[j * width:(j + 1) * width], hashes[cut[j]:cut[j + 1]]) for j in range(n)]
+        offsets = np.searchsorted(lf.word_lines[order], np.arange(n + 1))
+        return _Block(rows, offsets, lf.word_hashes[order])
+
+    def _gathered(self, paras: Sequence[Paragraph], keys: list[tuple[str, str]],
+                  stage: LinearStage) -> _Block:
+        """The values of every line of ``paras`` (``keys`` their ``(text, key)`` pairs): from
+        the slots of those found, computed for the others, which are then kept."""
+        n = len(keys)
+        if not self.consulted("lines", n):
+            return self._compute(paras, range(n), stage)
+        get = self._slots.get
+        slot = np.array([get(k, -1) for k in keys], dtype=np.int64)
+        miss = np.flatnonzero(slot < 0)
+        self.tally("lines", n, n - len(miss))
+        first: dict[tuple[str, str], int] = {}  # each missing line's first position
+        for i in miss.tolist():
+            first.setdefault(keys[i], i)
+        block = self._compute(paras, list(first.values()), stage)
+        width = block.rows.shape[1]
+        where = dict(zip(first, range(len(first)), strict=True))
+        j = np.array([where[keys[i]] for i in miss.tolist()], dtype=np.int64)
+        hit = np.flatnonzero(slot >= 0)
+        at = slot[hit]
+        rows = np.empty((n, width), dtype=np.float64)
+        rows[miss] = block.rows[j]
+        sizes = np.empty(n, dtype=np.int64)
+        block_sizes = np.diff(block.offsets)
+        sizes[miss] = block_sizes[j]
+        if len(hit):
+            rows[hit] = self._rows[at]
+            sizes[hit] = self._sizes[at]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        hashes = np.empty(int(offsets[-1]), dtype=np.uint64)
+        _spread(block.hashes, block.offsets[j], sizes[miss], hashes, offsets[miss])
+        if len(hit):
+            _spread(self._hashes, self._starts[at], sizes[hit], hashes, offsets[hit])
+        keep = [m for m, key in enumerate(first) if len(key[0]) <= MAX_KEY_CHARS]
+        if keep:
+            self._keep([*first], keep, block)
+        return _Block(rows, offsets, hashes)
+
+    def _keep(self, keys: list[tuple[str, str]], keep: list[int], block: _Block) -> None:
+        """Give the lines ``keep`` of ``block`` (named ``keys``) slots of their own; a cache
+        that would overflow starts afresh, and what does not fit even then is left out."""
+        if len(self._slots) + len(keep) > self.capacity:
+            self._slots.clear()
+            self._filled = 0
+        keep = keep[: self.capacity - len(self._slots)]
+        if not keep:
+            return
+        idx = np.asarray(keep, dtype=np.int64)
+        first = len(self._slots)
+        end = first + len(idx)
+        width = block.rows.shape[1]
+        if self._rows.shape[1] != width:  # a new stage: the table is empty
+            self._rows = np.empty((0, width), dtype=np.float64)
+        if len(self._rows) < end:
+            grown = np.empty((min(self.capacity, max(end, 2 * len(self._rows), 256)), width),
+                             dtype=np.float64)
+            grown[:first] = self._rows[:first]
+            self._rows = grown
+            self._starts = np.resize(self._starts, len(grown))
+            self._sizes = np.resize(self._sizes, len(grown))
+        self._rows[first:end] = block.rows[idx]
+        sizes = block.offsets[idx + 1] - block.offsets[idx]
+        need = self._filled + int(sizes.sum())
+        if len(self._hashes) < need:
+            grown_h = np.empty(max(need, 2 * len(self._hashes), 4096), dtype=np.uint64)
+            grown_h[: self._filled] = self._hashes[: self._filled]
+            self._hashes = grown_h
+        starts = self._filled + np.cumsum(sizes) - sizes
+        _spread(block.hashes, block.offsets[idx], sizes, self._hashes, starts)
+        self._starts[first:end] = starts
+        self._sizes[first:end] = sizes
+        self._filled = need
+        self._slots.update(zip([keys[m] for m in keep], range(first, end), strict=True))
 
     def features(self, paras: Sequence[Paragraph], bounds: np.ndarray, stage: LinearStage,
-                 keys: list[tuple[str, str]] | None = None) -> tuple[DocFeatures, np.ndarray]:
+                 keys: list[tuple[str, str]] | None = None) -> CachedLines:
         """The features of ``paras`` (the documents ``bounds``, see
-        :func:`.features.batch_features`, without the bag of words) and their words' logits
-        under ``stage`` (read-only arrays). ``keys``: their ``(text, key)`` pairs, when the
-        caller has them."""
+        :func:`.features.batch_features`, without the bag of words), their words' logits under
+        ``stage``, token counts and topic flags (read-only arrays). ``keys``: their
+        ``(text, key)`` pairs, when the caller has them."""
         if stage is not self._stage:
             self.clear()
             self._stage = stage
@@ -409,25 +521,25 @@ class LineCache(BoundedCache):
         last = self._last
         if last is not None and last[0] == keys and np.array_equal(last[1], bounds):
             return last[2]
-        entries = self.lookup(self._rows, keys, lambda todo: self._compute(paras, todo, stage))
-        n = len(entries)
-        if not n:
-            return (place_features(line_features([], []), bounds),
-                    np.zeros((0, len(stage.bias))))
+        n = len(keys)
         d = len(DENSE)
-        rows = np.frombuffer(b"".join([e[0] for e in entries]), dtype=np.float64
-                             ).reshape(n, d + 1 + len(stage.bias))
+        if not n:
+            return CachedLines(place_features(line_features([], []), bounds),
+                               np.zeros((0, len(stage.bias))), np.zeros(0, dtype=np.int64),
+                               np.zeros(0, dtype=bool))
+        block = self._gathered(paras, keys, stage)
+        rows = block.rows
         dense = rows[:, :d].copy()
         long_line = rows[:, d] != 0
-        word_z = rows[:, d + 1:]
-        hashes = [e[1] for e in entries]
-        sizes = np.fromiter(map(len, hashes), dtype=np.int64, count=n) >> 3
-        word_lines = np.repeat(np.arange(n), sizes)
-        word_hashes = np.frombuffer(b"".join(hashes), dtype=np.uint64)
+        words = rows[:, d + 1].astype(np.int64)
+        topic = rows[:, d + 2] != 0
+        word_z = rows[:, d + 3:]
+        word_lines = np.repeat(np.arange(n), np.diff(block.offsets))
         empty = np.empty(0, np.int64)
-        lf = LineFeatures(dense, long_line, word_lines, word_hashes, empty, empty)
-        result = place_features(lf, bounds), word_z
-        result[0].dense.flags.writeable = False  # shared by the callers of the same batch
+        lf = LineFeatures(dense, long_line, word_lines, block.hashes, empty, empty)
+        result = CachedLines(place_features(lf, bounds), word_z, words, topic)
+        for array in (result.feats.dense, word_z, words, topic):
+            array.flags.writeable = False  # shared by the callers of the same batch
         self._last = (keys, bounds.copy(), result)
         return result
 
@@ -462,17 +574,16 @@ def line_batch(docs: Sequence[Document], cache: LineCache, stage: LinearStage) -
     paras = [p for doc in docs for p in doc.paragraphs]
     bounds = doc_bounds([len(doc.paragraphs) for doc in docs])
     pairs = list(map(_TEXT_KEY, paras))
-    feats, word_z = cache.features(paras, bounds, stage, pairs)
+    got = cache.features(paras, bounds, stage, pairs)
     texts = list(map(_TEXT, paras))
     keys = list(map(_KEY, paras))
-    words = np.fromiter(map(len, map(attrgetter("tokens"), paras)), dtype=np.int64,
-                        count=len(paras))
-    lines = feats.dense[:, _LOG_CHARS] > 0  # log1p of the length: a line, not blank
-    topical = topic_lines(paras)  # the batch's, then each document's
+    lines = got.feats.dense[:, _LOG_CHARS] > 0  # log1p of the length: a line, not blank
+    topical = np.flatnonzero(got.topic)  # the batch's topic lines, then each document's
     cut = np.searchsorted(topical, bounds).tolist()
-    per_doc = [[i - a for i in topical[cut[d]:cut[d + 1]]]
+    per_doc = [(topical[cut[d]:cut[d + 1]] - a).tolist()
                for d, a in enumerate(bounds[:-1].tolist())]
-    return LineBatch(paras, bounds, feats, word_z, texts, keys, words, lines, per_doc)
+    return LineBatch(paras, bounds, got.feats, got.word_z, texts, keys, got.words, lines,
+                     per_doc)
 
 
 class LearnedClassifier:
