@@ -112,3 +112,30 @@ def test_char_counts_equal_the_reference(lines: list[str]) -> None:
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
     text = "\n".join(lines)
     assert np.array_equal(char_counts(text, lengths), char_counts(text, lengths, compiled=False))
+
+
+# Pieces of URLs, addresses, handles and copyright lines, in either case, with the characters
+# that lowercase to more than one code point or that look alike (the Kelvin sign, the
+# circled c, a fullwidth "@").
+PATTERN_PIECES = st.sampled_from([
+    "a", "x1", " ", "\t", "İ", "K", "ⓒ", "＠", "@", "#", "©", "(", ")", "c", "C", "(c)", "(C)",
+    ".", ".com", ".Co", ".co.uk", ".io", ".info", ".de", ".e", "https://", "http:", "://", "www.",
+    "WWW.", "ww", "w.", "copyright", "Copyright", "COPYRİGHT", "all rights reserved",
+    "All Rights", " reserved", "ALL RIGHTS RESERVED", "name@host.org", "@ab", "#tag", "_", "-",
+    "+", "é", "\U0001f600", "\u2028", "Ω"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(PATTERN_PIECES, max_size=10).map("".join), min_size=1, max_size=10))
+def test_pattern_hits_equal_the_reference(lines: list[str]) -> None:
+    """The URL, e-mail, handle and copyright columns from the kernel's flagged lines equal the
+    whole-text anchors' (and both what each pattern finds in each line alone)."""
+    from dedup.boilerplate.features import _COPYRIGHT, _PATTERNS, pattern_hits
+
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    text = "\n".join(lines)
+    got = pattern_hits(lines, text, lengths)
+    assert np.array_equal(got, pattern_hits(lines, text, lengths, compiled=False))
+    alone = [[float(bool(p.search(line.lower() if p is _COPYRIGHT else line)))
+              for p, _ in _PATTERNS] for line in lines]
+    assert got.tolist() == alone

@@ -71,6 +71,7 @@ DENSE = (
     "all_digits", "body_overlap",
 )
 _COL = {name: i for i, name in enumerate(DENSE)}
+_HITS = [_COL[name] for name in ("has_url", "has_email", "has_handle", "has_copyright")]
 
 _URL = re.compile(r"https?://|www\.|(?<=\w)\.(?:com|org|net|de|fr|es|it|pl|nl|pt|co\.uk|eu|"
                   r"info|io)\b")
@@ -167,6 +168,47 @@ def _line_hits(pattern: re.Pattern[str], text: str, starts: np.ndarray, ends: np
             if pattern.search(text, int(starts[i]), int(ends[i])):
                 hits[i] = 1.0
     return hits
+
+
+# The columns of the four patterns, and the bit :func:`dedup._lines.anchor_lines` gives a line
+# that may hold a match of each (the copyright pattern runs on the lowercased line).
+_PATTERNS = ((_URL, 1), (_EMAIL, 2), (_HANDLE, 4), (_COPYRIGHT, 8))
+
+
+def pattern_hits(lines: Sequence[str], text: str, lengths: np.ndarray, compiled: bool = True
+                 ) -> np.ndarray:
+    """``has_url``, ``has_email``, ``has_handle`` and ``has_copyright`` of every line
+    (``text``: ``lines`` joined by "\\n", ``lengths`` theirs): 1.0 where the line holds a
+    match of the pattern (the copyright one in the lowercased line). ``compiled``: the lines
+    that may match are flagged by the kernel (``dedup._lines.anchor_lines``: the characters
+    every match needs) and each pattern runs on its flagged lines alone; else the patterns'
+    anchors (:data:`_ANCHORS`) are found in the whole text, which gives the same columns."""
+    n = len(lines)
+    out = np.zeros((n, len(_PATTERNS)), dtype=np.float64)
+    if compiled and _lines is not None:
+        bits = np.empty(n, dtype=np.uint8)
+        _lines.anchor_lines(text, np.ascontiguousarray(lengths, dtype=np.int64), bits)
+        for c, (pattern, bit) in enumerate(_PATTERNS):
+            search = pattern.search
+            for i in np.flatnonzero(bits & bit).tolist():
+                if search(lines[i].lower() if pattern is _COPYRIGHT else lines[i]):
+                    out[i, c] = 1.0
+        return out
+    starts = np.zeros(n, dtype=np.int64)
+    if n:
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    ends = starts + lengths
+    for c, (pattern, _) in enumerate(_PATTERNS[:3]):
+        out[:, c] = _line_hits(pattern, text, starts, ends)
+    low = text.lower()
+    if len(low) != len(text):  # "İ" lowercases to two code points: the lines move
+        low_lengths = lengths + np.fromiter((s.count("İ") for s in lines), np.int64, count=n)
+        low_starts = np.zeros(n, dtype=np.int64)
+        np.cumsum(low_lengths[:-1] + 1, out=low_starts[1:])
+        out[:, 3] = _line_hits(_COPYRIGHT, low, low_starts, low_starts + low_lengths)
+    else:
+        out[:, 3] = _line_hits(_COPYRIGHT, low, starts, ends)
+    return out
 
 
 def doc_features(lines: Sequence[str], toks: Sequence[Sequence[str]]) -> DocFeatures:
@@ -289,9 +331,6 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]],
                             empty, empty)
     text = "\n".join(lines)
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=n)
-    starts = np.zeros(n, dtype=np.int64)
-    np.cumsum(lengths[:-1] + 1, out=starts[1:])
-    ends = starts + lengths
     chars = char_counts(text, lengths)
     letters = chars[:, 0]
     nonspace = lengths - chars[:, 3]
@@ -329,18 +368,7 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]],
     seps = chars[:, 5]
     dense[:, col["log_separators"]] = np.log1p(seps)
     dense[:, col["separators_per_word"]] = seps / safe_words
-    dense[:, col["has_url"]] = _line_hits(_URL, text, starts, ends)
-    dense[:, col["has_email"]] = _line_hits(_EMAIL, text, starts, ends)
-    dense[:, col["has_handle"]] = _line_hits(_HANDLE, text, starts, ends)
-    low = text.lower()
-    if len(low) != len(text):  # "İ" lowercases to two code points: the lines move
-        low_lengths = lengths + np.fromiter((s.count("İ") for s in lines), np.int64, count=n)
-        low_starts = np.zeros(n, dtype=np.int64)
-        np.cumsum(low_lengths[:-1] + 1, out=low_starts[1:])
-        dense[:, col["has_copyright"]] = _line_hits(_COPYRIGHT, low, low_starts,
-                                                    low_starts + low_lengths)
-    else:
-        dense[:, col["has_copyright"]] = _line_hits(_COPYRIGHT, low, starts, ends)
+    dense[:, _HITS] = pattern_hits(lines, text, lengths)
     dense[:, col["stopword_share"]] = stop_count / safe_words
     dense[:, col["mean_token_len"]] = np.log1p(tok_chars / safe_words)
     # The cue scores run only on the lines holding a cue's token (found by hash: a line with
