@@ -70,6 +70,7 @@ def test_topic_lines_and_consent_blocks_as_line_by_line(pages: list[list[str]],
     for doc in _docs(pages):
         paras = doc.paragraphs
         assert topic_lines(paras) == _topical_reference(paras)
+        assert _topic_column(paras) == _topical_reference(paras)
         cookie = data.draw(st.lists(st.booleans(), min_size=len(paras), max_size=len(paras)))
         assert (consent_block(doc, cookie, topical=topic_lines(paras))
                 == consent_block(doc, cookie))
@@ -79,7 +80,16 @@ def test_topic_lines_of_lines_without_tokens_of_their_own() -> None:
     # Paragraphs made without the normaliser: their tokens come from their text.
     paras = [Paragraph(0, "We use cookies.", 0, 15), Paragraph(1, "", 16, 16),
              Paragraph(2, "Nothing here", 17, 29), Paragraph(3, "Cookie settings", 30, 45)]
-    assert topic_lines(paras) == _topical_reference(paras) == [0, 3]
+    assert topic_lines(paras) == _topical_reference(paras) == _topic_column(paras) == [0, 3]
+
+
+def _topic_column(paras: list[Paragraph]) -> list[int]:
+    """The lines :func:`.features.line_features` flags as naming the topic (what the line
+    cache keeps for :func:`.model.line_batch`)."""
+    lf = features.line_features([p.text for p in paras], [p.tokens for p in paras],
+                                [p.key for p in paras])
+    assert lf.topic is not None
+    return np.flatnonzero(lf.topic).tolist()
 
 
 @settings(max_examples=60, deadline=None)

@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from ..arrays import unique_ints
+from ..normalize import tokens
 from ..shingle import fmix64, key_token_columns, token_hashes
-from .classifier import _COOKIE_ANCHORS, cookie_evidence
+from .classifier import _COOKIE_ANCHORS, _TOPIC_ANCHORS, cookie_evidence
 from .rules import REPORTING
 
 _lines: Any
@@ -246,7 +247,9 @@ def batch_features(lines: Sequence[str], toks: Sequence[Sequence[str]], bounds: 
 class LineFeatures:
     """What the features of each line alone are (:func:`line_features`): the dense columns
     but the place ones (``PLACE``, zero here), whether it is a long sentence-like line, the
-    ``(line, hash)`` pairs of its content words (for ``body_overlap``) and its bag of words."""
+    ``(line, hash)`` pairs of its content words (for ``body_overlap``), its bag of words and
+    whether it names the consent topic (:func:`.classifier.topic_lines`; ``None``: not
+    computed)."""
 
     dense: np.ndarray
     long_line: np.ndarray
@@ -254,6 +257,7 @@ class LineFeatures:
     word_hashes: np.ndarray
     rows: np.ndarray
     buckets: np.ndarray
+    topic: np.ndarray | None = None
 
 
 # Columns that depend on the line's document, filled by :func:`place_features`.
@@ -328,7 +332,7 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]],
     if n == 0:
         empty = np.empty(0, np.int64)
         return LineFeatures(dense, np.zeros(0, dtype=bool), empty, np.empty(0, np.uint64),
-                            empty, empty)
+                            empty, empty, np.zeros(0, dtype=bool))
     text = "\n".join(lines)
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=n)
     chars = char_counts(text, lengths)
@@ -387,7 +391,13 @@ def line_features(lines: Sequence[str], toks: Sequence[Sequence[str]],
     dense[:, col["all_digits"]] = (digit_count == words) & (words > 0)
     eligible = ~is_stop & (tok_len >= OVERLAP_MIN_CHARS) & ~digit_tok
     rows, buckets = _bag_of_words(hashes, words, (), tok_len, prefixes)
-    return LineFeatures(dense, long_line, owner[eligible], hashes[eligible], rows, buckets)
+    topic = np.zeros(n, dtype=bool)  # as topic_lines: the line's tokens, or its text's
+    for i in _lines_with(hashes, owner, n, _TOPIC_ANCHORS):
+        topic[i] = not _TOPIC_ANCHORS.isdisjoint(toks[i])
+    for i in np.flatnonzero((words == 0) & (lengths > 0)).tolist():
+        topic[i] = not _TOPIC_ANCHORS.isdisjoint(toks[i] or tokens(lines[i]))
+    return LineFeatures(dense, long_line, owner[eligible], hashes[eligible], rows, buckets,
+                        topic)
 
 
 class _HashSet:

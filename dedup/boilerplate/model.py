@@ -28,7 +28,7 @@ from ..cache import MAX_KEY_CHARS, BoundedCache
 from ..config import BoilerplateConfig
 from ..errors import ConfigError
 from ..types import DROP, Document, Paragraph, Verdict
-from .classifier import block_verdict, consent_block, topic_lines
+from .classifier import block_verdict, consent_block
 from .features import (
     BUCKETS,
     DENSE,
@@ -423,11 +423,10 @@ class LineCache(BoundedCache):
         lf = line_features([p.text for p in sub], toks, [p.key for p in sub])
         n = len(sub)
         word_z = stage.word_logits(lf.rows, lf.buckets, n)
-        topic = np.zeros(n, dtype=np.float64)
-        topic[topic_lines(sub)] = 1.0
+        topic = lf.topic if lf.topic is not None else np.zeros(n, dtype=bool)
         words = np.fromiter(map(len, toks), dtype=np.float64, count=n)
-        rows = np.hstack([lf.dense, lf.long_line[:, None].astype(np.float64), words[:, None],
-                          topic[:, None], word_z])
+        rows = np.hstack([lf.dense, lf.long_line[:, None], words[:, None], topic[:, None],
+                          word_z], dtype=np.float64)
         order = np.lexsort((lf.word_hashes, lf.word_lines))
         offsets = np.searchsorted(lf.word_lines[order], np.arange(n + 1))
         return _Block(rows, offsets, lf.word_hashes[order])
