@@ -442,11 +442,13 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True,
             p = paras[i]
             if p.blank and not cookie[i]:
                 roles[i] = None
-            elif cookie[i]:
-                worded = cookie_evidence(p.text, toks=toks[i], fast=fast).score >= WEAK_SCORE
-                roles[i] = "seed" if worded else "mark"
             else:
-                roles[i] = dialog_role(p.text, toks[i], fast)
+                toks = p.tokens or (tokens(p.text) if p.text else p.tokens)  # as _line_tokens
+                if cookie[i]:
+                    worded = cookie_evidence(p.text, toks=toks, fast=fast).score >= WEAK_SCORE
+                    roles[i] = "seed" if worded else "mark"
+                else:
+                    roles[i] = dialog_role(p.text, toks, fast)
         return roles[i]
 
     def joins(i: int, step: int) -> bool:
@@ -467,7 +469,6 @@ def consent_block(doc: Document, cookie: Sequence[bool], fast: bool = True,
         topical = topic_lines(paras)
     if not topical and not any(cookie):
         return []  # neither: no run (what the page of most documents is)
-    toks = _line_tokens(paras)
     starts = sorted(set(itertools.compress(range(n), cookie)).union(
         i for i in topical if not cookie[i] and role(i) is not None))
     out: list[tuple[int, str]] = []
